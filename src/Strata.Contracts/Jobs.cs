@@ -1,0 +1,170 @@
+using System.Text.Json;
+
+namespace Strata.Contracts;
+
+/// <summary>The lifecycle states of a training job (the seed course's five).</summary>
+public enum JobStatus
+{
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>The values of <see cref="ComputeSpec.Type"/>.</summary>
+public static class ComputeTypes
+{
+    public const string Cpu = "cpu";
+    public const string Gpu = "gpu";
+    public const string Tpu = "tpu";
+    public static readonly IReadOnlyList<string> All = [Cpu, Gpu, Tpu];
+}
+
+/// <summary>Compute asked for one worker of a job. Omitted fields take the server's defaults.</summary>
+public sealed record ComputeSpec
+{
+    /// <summary><c>cpu</c>, <c>gpu</c> or <c>tpu</c>; see <see cref="ComputeTypes"/>.</summary>
+    public string? Type { get; init; }
+    /// <summary>Whole cores, 1 to 96.</summary>
+    public int? CpuCores { get; init; }
+    /// <summary>Memory in GB, 1 to 768.</summary>
+    public int? MemoryGb { get; init; }
+    /// <summary>GPUs, 1 to 8; only with type <c>gpu</c>.</summary>
+    public int? GpuCount { get; init; }
+    /// <summary>A GPU model such as <c>nvidia-a100</c>; a node selector on Kubernetes.</summary>
+    public string? GpuType { get; init; }
+}
+
+/// <summary>Distributed training: the number of workers (PyTorch DDP conventions), admitted all or none.</summary>
+public sealed record DistributedSpec
+{
+    public int? NumWorkers { get; init; }
+}
+
+/// <summary>Retries of attempts that failed through no fault of the job (the infrastructure's failures).</summary>
+public sealed record RetrySpec
+{
+    /// <summary>Attempts in all, the first included: 1 to 10. The default is 3.</summary>
+    public int? MaxAttempts { get; init; }
+    /// <summary>Seconds before the first retry, doubled for each further one and capped at 300. The default is 10.</summary>
+    public int? Backoff { get; init; }
+}
+
+/// <summary>
+/// What a team asks to run. Keeps the seed course's fields and meanings; Strata adds <c>model</c>,
+/// <c>label</c>, <c>priority</c>, <c>distributed</c>, <c>retry</c> and <c>timeout_seconds</c>.
+/// </summary>
+public sealed record TrainingJobSpec
+{
+    /// <summary>A DNS-1123 label, unique among the tenant's active jobs.</summary>
+    public string? Name { get; init; }
+    /// <summary>Optional; when given it must be the caller's tenant.</summary>
+    public string? TenantId { get; init; }
+    public string? DockerImage { get; init; }
+    /// <summary>A shell command line. The default is <c>python train.py</c>.</summary>
+    public string? Entrypoint { get; init; }
+    public string? CodeRepo { get; init; }
+    public string? CodeCommit { get; init; }
+    public string? DataPath { get; init; }
+    public ComputeSpec? Compute { get; init; }
+    /// <summary>Passed to the job as <c>HYPERPARAM_&lt;NAME&gt;</c> environment variables.</summary>
+    public Dictionary<string, JsonElement>? Hyperparameters { get; init; }
+    public Dictionary<string, string>? EnvVars { get; init; }
+    public string? ModelOutputPath { get; init; }
+    /// <summary>A built-in trainer such as <c>lightgbm</c>.</summary>
+    public string? Model { get; init; }
+    public string? Label { get; init; }
+    /// <summary>Higher runs first within a tenant; -1000 to 1000, default 0.</summary>
+    public int? Priority { get; init; }
+    public DistributedSpec? Distributed { get; init; }
+    public RetrySpec? Retry { get; init; }
+    /// <summary>Wall-clock limit of one attempt, 1 to 2,592,000 seconds (30 days); none by default.</summary>
+    public int? TimeoutSeconds { get; init; }
+}
+
+/// <summary>Where an attempt of a job runs.</summary>
+public sealed record RuntimeInfo
+{
+    /// <summary><c>local</c> or <c>kubernetes</c>.</summary>
+    public required string Kind { get; init; }
+    /// <summary>The local attempt folder's name, or the Kubernetes Job's name.</summary>
+    public string? Name { get; init; }
+    public string? Namespace { get; init; }
+}
+
+/// <summary>What a finished job produced.</summary>
+public sealed record JobOutput
+{
+    public string? Artifact { get; init; }
+    public string? ModelVersion { get; init; }
+}
+
+/// <summary>
+/// A training job as the API returns it. Every field of the seed course's resource is always present
+/// (null where it does not apply), so the seed's clients can index them.
+/// </summary>
+public sealed record TrainingJob
+{
+    public required string Id { get; init; }
+    public required TrainingJobSpec Spec { get; init; }
+    public required JobStatus Status { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public string? ErrorMessage { get; init; }
+    public string? KubernetesJobName { get; init; }
+    public Dictionary<string, double> Metrics { get; init; } = [];
+    /// <summary>Why the job is pending or how it ended, from <see cref="StatusReasons"/>.</summary>
+    public string? StatusReason { get; init; }
+    /// <summary>How many attempts have been started.</summary>
+    public int Attempts { get; init; }
+    public RuntimeInfo? Runtime { get; init; }
+    /// <summary>1 for the next job to start, while pending; else null.</summary>
+    public int? QueuePosition { get; init; }
+    public JobOutput? Output { get; init; }
+}
+
+/// <summary>The closed set of <c>status_reason</c> values.</summary>
+public static class StatusReasons
+{
+    public const string WaitingForCapacity = "waiting_for_capacity";
+    public const string WaitingForQuota = "waiting_for_quota";
+    public const string WaitingForRetry = "waiting_for_retry";
+    public const string Starting = "starting";
+    public const string Completed = "completed";
+    public const string ExitedWithError = "exited_with_error";
+    public const string OutOfMemory = "out_of_memory";
+    public const string TimedOut = "timed_out";
+    public const string Killed = "killed";
+    public const string SupervisorLost = "supervisor_lost";
+    public const string StartFailed = "start_failed";
+    public const string CancelledByUser = "cancelled_by_user";
+    public const string TenantDeleted = "tenant_deleted";
+}
+
+/// <summary>The states of one attempt of a job.</summary>
+public enum AttemptStatus
+{
+    Starting,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>One run of a job's process (or gang of processes); a retry is a new attempt.</summary>
+public sealed record JobAttempt
+{
+    public required int Number { get; init; }
+    public required AttemptStatus Status { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public int? ExitCode { get; init; }
+    public string? Reason { get; init; }
+    public string? ErrorMessage { get; init; }
+    public long? PeakMemoryBytes { get; init; }
+    public double? CpuSeconds { get; init; }
+    public RuntimeInfo? Runtime { get; init; }
+}

@@ -1,0 +1,21 @@
+namespace Strata.Contracts;
+
+/// <summary>
+/// The stable <c>type</c> URIs of Strata's RFC 9457 problem details. Clients switch on these, never on
+/// the human-readable <c>title</c> or <c>detail</c>.
+/// </summary>
+public static class ProblemTypes
+{
+    private const string Prefix = "urn:strata:problem:";
+    public const string Validation = Prefix + "validation";
+    public const string MalformedRequest = Prefix + "malformed-request";
+    public const string PayloadTooLarge = Prefix + "payload-too-large";
+    public const string Unauthenticated = Prefix + "unauthenticated";
+    public const string Forbidden = Prefix + "forbidden";
+    public const string NotFound = Prefix + "not-found";
+    public const string Conflict = Prefix + "conflict";
+    public const string QuotaExceeded = Prefix + "quota-exceeded";
+    public const string RateLimited = Prefix + "rate-limited";
+    public const string Unavailable = Prefix + "unavailable";
+    public const string Internal = Prefix + "internal";
+}

@@ -1,0 +1,71 @@
+namespace Strata.Contracts;
+
+/// <summary>Body of <c>POST /v1/tenants</c>.</summary>
+public sealed record CreateTenantRequest
+{
+    /// <summary>A DNS-1123 label of at most 40 characters (it becomes the namespace <c>ml-&lt;id&gt;</c>).</summary>
+    public string? Id { get; init; }
+    public string? Name { get; init; }
+    public string? CostCenter { get; init; }
+}
+
+public sealed record Tenant
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public string? CostCenter { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>The roles a token can carry.</summary>
+public static class Roles
+{
+    /// <summary>The platform's operators: every tenant, every route.</summary>
+    public const string Admin = "admin";
+    /// <summary>Runs a tenant: everything inside it, including issuing its tokens.</summary>
+    public const string Owner = "owner";
+    /// <summary>Submits and manages jobs inside a tenant.</summary>
+    public const string Member = "member";
+    /// <summary>Reads inside a tenant.</summary>
+    public const string Viewer = "viewer";
+    /// <summary>A running job's own token: reports metrics and outputs for that job only.</summary>
+    public const string Job = "job";
+
+    public static readonly IReadOnlyList<string> TenantRoles = [Owner, Member, Viewer];
+}
+
+/// <summary>Body of <c>POST /v1/tenants/{id}/tokens</c>.</summary>
+public sealed record CreateTokenRequest
+{
+    /// <summary><c>owner</c>, <c>member</c> (the default) or <c>viewer</c>.</summary>
+    public string? Role { get; init; }
+    /// <summary>Lifetime in days, 1 to 365; the default is 30.</summary>
+    public int? ExpiresInDays { get; init; }
+    /// <summary>Who or what the token is for; becomes its subject.</summary>
+    public string? Subject { get; init; }
+}
+
+public sealed record TokenResponse
+{
+    public required string Token { get; init; }
+    public string? TenantId { get; init; }
+    public required string Role { get; init; }
+    public required DateTimeOffset ExpiresAt { get; init; }
+}
+
+/// <summary>Response of <c>GET /v1/me</c>.</summary>
+public sealed record Me
+{
+    public required string Subject { get; init; }
+    public string? TenantId { get; init; }
+    public required string Role { get; init; }
+    public DateTimeOffset? ExpiresAt { get; init; }
+}
+
+/// <summary>Response of <c>GET /v1/health</c> (the seed course's shape).</summary>
+public sealed record HealthResponse
+{
+    public required string Status { get; init; }
+    public required string Service { get; init; }
+    public string? Version { get; init; }
+}

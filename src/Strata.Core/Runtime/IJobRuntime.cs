@@ -1,0 +1,115 @@
+using Strata.Contracts;
+
+namespace Strata.Core.Runtime;
+
+/// <summary>
+/// Where attempts of training jobs run: local processes or Kubernetes Jobs. The reconciler drives it
+/// with desired state from the store and reads observed state back; nothing above this interface
+/// knows which runtime it is.
+/// </summary>
+public interface IJobRuntime
+{
+    /// <summary><c>local</c> or <c>kubernetes</c>: shown in the job resource's <c>runtime.kind</c>.</summary>
+    string Kind { get; }
+
+    /// <summary>What the runtime can run at once; the scheduler admits within it.</summary>
+    RuntimeCapacity Capacity { get; }
+
+    /// <summary>Starts an attempt. Idempotent per attempt: starting one that exists does nothing.</summary>
+    /// <exception cref="RuntimeStartException">The attempt could not be started (a permanent failure).</exception>
+    Task<RuntimeInfo> StartAsync(JobLaunch launch, CancellationToken cancellationToken);
+
+    /// <summary>Stops an attempt and everything it started. Stopping one that is gone does nothing.</summary>
+    Task StopAsync(AttemptRef attempt, CancellationToken cancellationToken);
+
+    /// <summary>Every attempt the runtime knows of, live or finished but not yet forgotten (a full re-list).</summary>
+    Task<IReadOnlyList<AttemptObservation>> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>Changes as they happen (an attempt finished or vanished). Consumers re-list on start.</summary>
+    IAsyncEnumerable<AttemptObservation> WatchAsync(CancellationToken cancellationToken);
+
+    /// <summary>Opens an attempt's log, or null when there is none (yet).</summary>
+    Task<Stream?> OpenLogAsync(AttemptRef attempt, CancellationToken cancellationToken);
+
+    /// <summary>Lets the runtime drop what it keeps of a finished attempt that the store has recorded.</summary>
+    Task ForgetAsync(AttemptRef attempt, CancellationToken cancellationToken);
+}
+
+/// <summary>Identifies one attempt of one job. <see cref="Name"/> is unique and safe as a file or object name.</summary>
+public readonly record struct AttemptRef(string TenantId, string JobId, int Number)
+{
+    public string Name => $"{JobId}-{Number}";
+
+    public override string ToString() => $"{TenantId}/{Name}";
+}
+
+/// <summary>Resources of one worker, in the units the runtimes enforce.</summary>
+public readonly record struct ResourceRequest(double CpuCores, long MemoryBytes, int Gpus)
+{
+    public const long BytesPerGb = 1L << 30;
+
+    public static ResourceRequest FromGb(double cpuCores, double memoryGb, int gpus) =>
+        new(cpuCores, (long)(memoryGb * BytesPerGb), gpus);
+
+    public static ResourceRequest operator +(ResourceRequest a, ResourceRequest b) =>
+        new(a.CpuCores + b.CpuCores, a.MemoryBytes + b.MemoryBytes, a.Gpus + b.Gpus);
+
+    public static ResourceRequest operator -(ResourceRequest a, ResourceRequest b) =>
+        new(a.CpuCores - b.CpuCores, a.MemoryBytes - b.MemoryBytes, a.Gpus - b.Gpus);
+
+    public static ResourceRequest operator *(ResourceRequest a, int times) =>
+        new(a.CpuCores * times, a.MemoryBytes * times, a.Gpus * times);
+
+    /// <summary>True when this fits inside <paramref name="available"/> in every dimension.</summary>
+    public bool FitsIn(ResourceRequest available) =>
+        CpuCores <= available.CpuCores + 1e-9 && MemoryBytes <= available.MemoryBytes && Gpus <= available.Gpus;
+
+    public override string ToString() => $"{CpuCores:0.##} cores, {MemoryBytes / (double)BytesPerGb:0.##} GB, {Gpus} GPUs";
+}
+
+/// <summary>What a runtime can run at once.</summary>
+public sealed record RuntimeCapacity(ResourceRequest Total);
+
+/// <summary>Everything a runtime needs to start one attempt.</summary>
+public sealed record JobLaunch
+{
+    public required AttemptRef Attempt { get; init; }
+    public required string Entrypoint { get; init; }
+    public string? DockerImage { get; init; }
+    /// <summary>The job contract's environment, complete: nothing else is added.</summary>
+    public required IReadOnlyDictionary<string, string> Environment { get; init; }
+    /// <summary>Per worker.</summary>
+    public required ResourceRequest Resources { get; init; }
+    public string? GpuType { get; init; }
+    public int NumWorkers { get; init; } = 1;
+    public int? TimeoutSeconds { get; init; }
+}
+
+/// <summary>The phases a runtime reports for an attempt.</summary>
+public enum ObservedPhase
+{
+    Running,
+    Succeeded,
+    Failed,
+    /// <summary>Stopped on request.</summary>
+    Stopped,
+}
+
+/// <summary>What a runtime knows of one attempt.</summary>
+public sealed record AttemptObservation
+{
+    public required AttemptRef Attempt { get; init; }
+    public required ObservedPhase Phase { get; init; }
+    public bool IsFinished => Phase != ObservedPhase.Running;
+    public int? ExitCode { get; init; }
+    /// <summary>A <see cref="StatusReasons"/> value for finished attempts.</summary>
+    public string? Reason { get; init; }
+    public string? Message { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+    public long? PeakMemoryBytes { get; init; }
+    public double? CpuSeconds { get; init; }
+}
+
+/// <summary>An attempt that cannot be started, and will not start if tried again.</summary>
+public sealed class RuntimeStartException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,110 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Strata.Core.Runtime.Local;
+
+/// <summary>
+/// The protocol between the server's local runtime and <c>strata-worker run</c>: files in one attempt
+/// folder. The server writes <see cref="LaunchFile"/> and starts the worker; the worker writes
+/// <see cref="SupervisorFile"/> once the job's process exists and <see cref="ResultFile"/> (atomically,
+/// by rename) when it has ended. Because it is all on disk, a restarted server can re-adopt running
+/// attempts and collect the results of those that ended while it was down.
+/// </summary>
+public static class AttemptFiles
+{
+    /// <summary>Written by the server before it starts the worker.</summary>
+    public const string Launch = "launch.json";
+    /// <summary>Written by the worker once the job's process has started.</summary>
+    public const string Supervisor = "supervisor.json";
+    /// <summary>Written by the worker (temp file + rename) when the job has ended.</summary>
+    public const string Result = "result.json";
+    /// <summary>The job's stdout and stderr.</summary>
+    public const string Log = "output.log";
+    /// <summary>The worker's own diagnostics, starting with the line that says how limits are enforced.</summary>
+    public const string WorkerLog = "worker.log";
+    /// <summary>The job's working folder.</summary>
+    public const string WorkDirectory = "work";
+
+    public static T? Read<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            return JsonSerializer.Deserialize(stream, type);
+        }
+        catch (FileNotFoundException) { return default; }
+        catch (DirectoryNotFoundException) { return default; }
+        catch (JsonException) { return default; }
+    }
+
+    /// <summary>Writes <paramref name="value"/> so that a reader sees the whole file or none of it.</summary>
+    public static void WriteAtomically<T>(string path, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    {
+        var temp = path + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            JsonSerializer.Serialize(stream, value, type);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+}
+
+/// <summary>How the worker enforces the attempt's limits.</summary>
+public static class LimitModes
+{
+    public const string CgroupV2 = "cgroup-v2";
+    public const string CgroupV1 = "cgroup-v1";
+    public const string MeasuredOnly = "measured-only";
+}
+
+/// <summary>What to run. Written by the server.</summary>
+public sealed record LaunchFile
+{
+    public required string AttemptName { get; init; }
+    /// <summary>A shell command line, run with <c>/bin/sh -c</c>.</summary>
+    public required string Entrypoint { get; init; }
+    /// <summary>The job's whole environment: nothing of the worker's own is passed on.</summary>
+    public required Dictionary<string, string> Environment { get; init; }
+    public required double CpuCores { get; init; }
+    public required long MemoryBytes { get; init; }
+    public int? TimeoutSeconds { get; init; }
+    /// <summary>Seconds between SIGTERM and SIGKILL when the attempt is stopped or times out.</summary>
+    public int StopGraceSeconds { get; init; } = 10;
+    /// <summary>Where to create the attempt's cgroup (a path under a cgroup mount, or null for the worker's own parent).</summary>
+    public string? CgroupParent { get; init; }
+    /// <summary>When false the worker only measures, even where cgroups are available.</summary>
+    public bool EnforceLimits { get; init; } = true;
+}
+
+/// <summary>Who supervises. Written by the worker once the job's process exists.</summary>
+public sealed record SupervisorFile
+{
+    public required int WorkerPid { get; init; }
+    public required int JobPid { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    /// <summary>A <see cref="LimitModes"/> value.</summary>
+    public required string LimitMode { get; init; }
+}
+
+/// <summary>How the attempt ended. Written by the worker, last.</summary>
+public sealed record ResultFile
+{
+    public int? ExitCode { get; init; }
+    /// <summary>The signal that ended the job's process, if one did.</summary>
+    public int? Signal { get; init; }
+    /// <summary><c>completed</c>, <c>exited_with_error</c>, <c>out_of_memory</c>, <c>timed_out</c>, <c>killed</c> or <c>start_failed</c>.</summary>
+    public required string Reason { get; init; }
+    public string? Message { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public required DateTimeOffset FinishedAt { get; init; }
+    public long? PeakMemoryBytes { get; init; }
+    public double? CpuSeconds { get; init; }
+    public required string LimitMode { get; init; }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(LaunchFile))]
+[JsonSerializable(typeof(SupervisorFile))]
+[JsonSerializable(typeof(ResultFile))]
+public sealed partial class AttemptFilesJsonContext : JsonSerializerContext;
