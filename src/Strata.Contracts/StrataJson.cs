@@ -15,7 +15,9 @@ public static class StrataJson
         options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
         options.DictionaryKeyPolicy = null;
         options.PropertyNameCaseInsensitive = false;
-        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
+        // One converter per enum: the generic form keeps the contracts usable from Native AOT code.
+        options.Converters.Add(new JsonStringEnumConverter<JobStatus>(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
+        options.Converters.Add(new JsonStringEnumConverter<AttemptStatus>(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
         options.NumberHandling = JsonNumberHandling.Strict;
         // Unknown properties are refused rather than dropped: a misspelt field must not be silently ignored.
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;

@@ -31,8 +31,11 @@ public interface IJobRuntime
     /// <summary>Opens an attempt's log, or null when there is none (yet).</summary>
     Task<Stream?> OpenLogAsync(AttemptRef attempt, CancellationToken cancellationToken);
 
-    /// <summary>Lets the runtime drop what it keeps of a finished attempt that the store has recorded.</summary>
-    Task ForgetAsync(AttemptRef attempt, CancellationToken cancellationToken);
+    /// <summary>
+    /// Stops reporting a finished attempt that the store has recorded. Its log stays readable unless
+    /// <paramref name="discardLogs"/> (the job itself is gone), in which case everything of it is removed.
+    /// </summary>
+    Task ForgetAsync(AttemptRef attempt, bool discardLogs, CancellationToken cancellationToken);
 }
 
 /// <summary>Identifies one attempt of one job. <see cref="Name"/> is unique and safe as a file or object name.</summary>
@@ -67,8 +70,8 @@ public readonly record struct ResourceRequest(double CpuCores, long MemoryBytes,
     public override string ToString() => $"{CpuCores:0.##} cores, {MemoryBytes / (double)BytesPerGb:0.##} GB, {Gpus} GPUs";
 }
 
-/// <summary>What a runtime can run at once.</summary>
-public sealed record RuntimeCapacity(ResourceRequest Total);
+/// <summary>What a runtime can run at once, and the largest gang it can run.</summary>
+public sealed record RuntimeCapacity(ResourceRequest Total, int MaxWorkersPerJob);
 
 /// <summary>Everything a runtime needs to start one attempt.</summary>
 public sealed record JobLaunch

@@ -37,11 +37,21 @@ public static class AttemptFiles
         catch (JsonException) { return default; }
     }
 
-    /// <summary>Writes <paramref name="value"/> so that a reader sees the whole file or none of it.</summary>
+    /// <summary>
+    /// Writes <paramref name="value"/> so that a reader sees the whole file or none of it. The file is
+    /// readable by its owner only: a launch file holds the job's token.
+    /// </summary>
     public static void WriteAtomically<T>(string path, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
     {
         var temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        using (var stream = new FileStream(temp, options))
         {
             JsonSerializer.Serialize(stream, value, type);
             stream.Flush(flushToDisk: true);
@@ -70,11 +80,12 @@ public sealed record LaunchFile
     public required long MemoryBytes { get; init; }
     public int? TimeoutSeconds { get; init; }
     /// <summary>Seconds between SIGTERM and SIGKILL when the attempt is stopped or times out.</summary>
-    public int StopGraceSeconds { get; init; } = 10;
+    /// <remarks>Settable, not init-only: source-generated JSON would otherwise reset an omitted field to 0.</remarks>
+    public int StopGraceSeconds { get; set; } = 10;
     /// <summary>Where to create the attempt's cgroup (a path under a cgroup mount, or null for the worker's own parent).</summary>
     public string? CgroupParent { get; init; }
     /// <summary>When false the worker only measures, even where cgroups are available.</summary>
-    public bool EnforceLimits { get; init; } = true;
+    public bool EnforceLimits { get; set; } = true;
 }
 
 /// <summary>Who supervises. Written by the worker once the job's process exists.</summary>

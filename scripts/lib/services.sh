@@ -1,0 +1,227 @@
+# shellcheck shell=bash
+# Throwaway test services for scripts/test, started on loopback only.
+#
+# Each service NAME provides:
+#   start_NAME  - provision + start it, export the env var(s) the tests read,
+#                 print one "NAME: host:port" line, and call
+#                 `register_stop stop_NAME`. Return non-zero (after warning)
+#                 when it cannot be provided; the caller decides whether that
+#                 is fatal (STRATA_TEST_REQUIRE_SERVICES=1) or not.
+#   stop_NAME   - stop it; must be idempotent and quiet-safe (it runs from
+#                 the EXIT trap with output discarded).
+# To add a service (redis, prometheus, ...): write the two functions below
+# and append NAME to TEST_SERVICES in scripts/test.
+#
+# Expects from the caller: REPO_ROOT, SERVICES_DIR, and the helpers below.
+
+_STOP_FUNCS=()
+
+log()  { printf '%s\n' "$*"; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+
+is_root() { [[ ${EUID:-$(id -u)} -eq 0 ]]; }
+
+register_stop() { _STOP_FUNCS+=("$1"); }
+
+# Stops every started service, last started first. Safe to call twice.
+stop_services() {
+  local i
+  for (( i=${#_STOP_FUNCS[@]}-1; i>=0; i-- )); do
+    "${_STOP_FUNCS[$i]}" || true
+  done
+  _STOP_FUNCS=()
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Prints the first free loopback port at or after $1 (tries 100 ports).
+free_port() {
+  local p=$1 last=$(( $1 + 100 ))
+  while (( p < last )); do
+    if ! port_in_use "$p"; then echo "$p"; return 0; fi
+    p=$(( p + 1 ))
+  done
+  return 1
+}
+
+# apt-get install "$@" when we are root or have passwordless sudo.
+apt_install() {
+  local sudo=()
+  if ! command -v apt-get >/dev/null 2>&1; then
+    warn "apt-get not available; cannot install: $*"; return 1
+  fi
+  if ! is_root; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo=(sudo -n)
+    else
+      warn "not root and no passwordless sudo; cannot install: $*"; return 1
+    fi
+  fi
+  mkdir -p "$SERVICES_DIR"
+  local aptlog="$SERVICES_DIR/apt.log"
+  log "installing $* with apt-get (log: $aptlog) ..."
+  if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update \
+         && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; } \
+         >"$aptlog" 2>&1; then
+    tail -n 20 "$aptlog" >&2 || true
+    warn "apt-get install $* failed"; return 1
+  fi
+}
+
+# ---------------------------------------------------------------- postgres --
+
+PG_BINDIR=""
+PG_DIR=""          # service folder: holds data/ and postgres.log
+PG_DIR_IS_TMP=0
+PG_PORT=""
+PG_USER=postgres   # database superuser name (initdb -U)
+
+_pg_find_bindir() {
+  local d
+  if command -v initdb >/dev/null 2>&1; then
+    d=$(dirname "$(readlink -f "$(command -v initdb)")")
+    if [[ -x $d/pg_ctl && -x $d/postgres ]]; then echo "$d"; return 0; fi
+  fi
+  # Debian keeps the server binaries off PATH.
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [[ -n $d && -x $d/initdb && -x $d/pg_ctl ]]; then echo "$d"; return 0; fi
+  return 1
+}
+
+# Runs a PostgreSQL server command as the OS user that owns the cluster:
+# root is refused by initdb/pg_ctl/postgres, so as root use the 'postgres'
+# account (created by Debian's package); otherwise run as ourselves.
+_pg_run() {
+  if is_root; then
+    if command -v runuser >/dev/null 2>&1; then
+      (cd / && runuser -u postgres -- "$@")
+    else
+      (cd / && su -s /bin/sh postgres -c "$(printf '%q ' "$@")")
+    fi
+  else
+    "$@"
+  fi
+}
+
+# Stops a cluster left behind by an earlier run that was killed, then wipes it.
+_pg_wipe_leftover() {
+  local dir=$1
+  [[ -e $dir ]] || return 0
+  if [[ -f $dir/data/postmaster.pid && -n $PG_BINDIR ]]; then
+    _pg_run "$PG_BINDIR/pg_ctl" -D "$dir/data" stop -m immediate -w -t 20 >/dev/null 2>&1 || true
+  fi
+  rm -rf "$dir" 2>/dev/null || return 1
+}
+
+start_postgres() {
+  if [[ -n ${STRATA_TEST_POSTGRES:-} ]]; then
+    log "postgres: external (STRATA_TEST_POSTGRES already set, not provisioning)"
+    return 0
+  fi
+
+  if ! PG_BINDIR=$(_pg_find_bindir); then
+    apt_install postgresql || true
+    if ! PG_BINDIR=$(_pg_find_bindir); then
+      warn "PostgreSQL server binaries (initdb/pg_ctl) not found; tests needing STRATA_TEST_POSTGRES will skip"
+      return 1
+    fi
+  fi
+  if is_root && ! id -u postgres >/dev/null 2>&1; then
+    warn "running as root but there is no 'postgres' OS user to run the server as; not starting postgres"
+    return 1
+  fi
+
+  PG_DIR="$SERVICES_DIR/postgres"
+  PG_DIR_IS_TMP=0
+  if ! _pg_wipe_leftover "$PG_DIR"; then
+    warn "cannot wipe leftover $PG_DIR (owned by another user?); using a temporary folder"
+    PG_DIR=""
+  fi
+  if [[ -n $PG_DIR ]]; then
+    mkdir -p "$PG_DIR"
+    if is_root; then
+      chown postgres: "$PG_DIR"
+      # The repo may sit under a folder 'postgres' cannot enter (e.g. /root).
+      if ! (cd / && runuser -u postgres -- test -w "$PG_DIR") 2>/dev/null; then
+        rm -rf "$PG_DIR"; PG_DIR=""
+      fi
+    fi
+  fi
+  if [[ -z $PG_DIR ]]; then
+    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/strata-test-postgres.XXXXXX")
+    PG_DIR_IS_TMP=1
+    chmod 755 "$PG_DIR"
+    if is_root; then chown postgres: "$PG_DIR"; fi
+  fi
+  register_stop stop_postgres
+
+  local data="$PG_DIR/data" logf="$PG_DIR/postgres.log"
+  if ! _pg_run "$PG_BINDIR/initdb" -D "$data" -U "$PG_USER" --auth=trust \
+         --encoding=UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1; then
+    cat "$PG_DIR/initdb.log" >&2 || true
+    warn "initdb failed; not starting postgres"
+    return 1
+  fi
+  # TCP on loopback only; no unix socket (avoids /var/run permissions and
+  # socket path length limits). initdb's pg_hba.conf already trusts loopback.
+  _pg_run tee -a "$data/postgresql.conf" >/dev/null <<CONF
+
+# --- scripts/test ---
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+max_connections = 200
+CONF
+
+  local attempt port
+  PG_PORT=""
+  port=${STRATA_TEST_PG_PORT:-55432}
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port "$port") || { warn "no free loopback port for postgres"; return 1; }
+    if _pg_run "$PG_BINDIR/pg_ctl" -D "$data" -l "$logf" -o "-p $port" -w -t 60 start >/dev/null 2>&1; then
+      PG_PORT=$port; break
+    fi
+    # Lost a race for the port (or another failure: see the log).
+    _pg_run "$PG_BINDIR/pg_ctl" -D "$data" stop -m immediate >/dev/null 2>&1 || true
+    port=$(( port + 1 ))
+  done
+  if [[ -z $PG_PORT ]]; then
+    tail -n 20 "$logf" >&2 2>/dev/null || true
+    warn "postgres failed to start (log: $logf)"
+    return 1
+  fi
+
+  local i
+  for (( i=0; i<60; i++ )); do
+    "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" && break
+    sleep 0.5
+  done
+  if ! "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER"; then
+    warn "postgres on 127.0.0.1:$PG_PORT is not accepting connections (log: $logf)"
+    return 1
+  fi
+  if ! "$PG_BINDIR/psql" -q -X -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres \
+         -v ON_ERROR_STOP=1 -c 'CREATE DATABASE strata_test' >/dev/null; then
+    warn "could not create database strata_test"
+    return 1
+  fi
+
+  export STRATA_TEST_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Database=strata_test;Username=$PG_USER"
+  log "postgres: 127.0.0.1:$PG_PORT (database strata_test, $("$PG_BINDIR/postgres" --version 2>/dev/null || echo unknown version))"
+}
+
+stop_postgres() {
+  [[ -n $PG_DIR && -n $PG_BINDIR ]] || return 0
+  local data="$PG_DIR/data"
+  if [[ -f $data/postmaster.pid ]]; then
+    _pg_run "$PG_BINDIR/pg_ctl" -D "$data" stop -m fast -w -t 30 \
+      || _pg_run "$PG_BINDIR/pg_ctl" -D "$data" stop -m immediate -w -t 30 \
+      || true
+  fi
+  if (( PG_DIR_IS_TMP )); then
+    rm -rf "$PG_DIR"
+  else
+    rm -rf "$data"   # keep postgres.log for a look after a failed run
+  fi
+  PG_DIR=""
+}

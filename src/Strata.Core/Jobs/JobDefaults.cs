@@ -1,0 +1,15 @@
+namespace Strata.Core.Jobs;
+
+/// <summary>What an omitted field of a training job spec becomes, and the runtime's whole capacity.</summary>
+public sealed record JobDefaults
+{
+    public const string DefaultEntrypoint = "python train.py";
+    public const int DefaultMaxAttempts = 3;
+    public const int DefaultBackoffSeconds = 10;
+
+    public required int CpuCores { get; init; }
+    public required int MemoryGb { get; init; }
+    public string Entrypoint { get; init; } = DefaultEntrypoint;
+    public int MaxAttempts { get; init; } = DefaultMaxAttempts;
+    public int BackoffSeconds { get; init; } = DefaultBackoffSeconds;
+}

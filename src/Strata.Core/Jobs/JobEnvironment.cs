@@ -1,0 +1,74 @@
+using System.Globalization;
+using System.Text.Json;
+using Strata.Contracts;
+
+namespace Strata.Core.Jobs;
+
+/// <summary>
+/// The job contract's environment (DESIGN.md, "The job's contract"): what a training process sees, and
+/// nothing else.
+/// </summary>
+public static class JobEnvironment
+{
+    /// <summary>Builds the environment of one attempt (one worker of it) from a normalized spec.</summary>
+    public static Dictionary<string, string> Build(
+        TrainingJobSpec spec,
+        string jobId,
+        int attempt,
+        string apiUrl,
+        string jobToken,
+        string checkpointDirectory,
+        int rank = 0,
+        string? masterAddress = null,
+        int masterPort = 29500)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            // A usable PATH and locale: the job starts clean, but not crippled.
+            ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ["LANG"] = "C.UTF-8",
+            ["HOME"] = checkpointDirectory,
+            ["PYTHONUNBUFFERED"] = "1",
+        };
+        foreach (var (name, value) in spec.EnvVars ?? [])
+        {
+            env[name] = value;
+        }
+        foreach (var (name, value) in spec.Hyperparameters ?? [])
+        {
+            env[Names.HyperparameterVariable(name)] = FormatHyperparameter(value);
+        }
+        if (spec.DataPath is not null)
+        {
+            env["DATA_PATH"] = spec.DataPath;
+        }
+        if (spec.ModelOutputPath is not null)
+        {
+            env["MODEL_OUTPUT_PATH"] = spec.ModelOutputPath;
+        }
+        env["STRATA_JOB_ID"] = jobId;
+        env["STRATA_JOB_NAME"] = spec.Name ?? "";
+        env["STRATA_TENANT_ID"] = spec.TenantId ?? "";
+        env["STRATA_ATTEMPT"] = attempt.ToString(CultureInfo.InvariantCulture);
+        env["STRATA_API_URL"] = apiUrl;
+        env["STRATA_JOB_TOKEN"] = jobToken;
+        env["STRATA_CHECKPOINT_DIR"] = checkpointDirectory;
+        if (spec.Distributed is { NumWorkers: { } workers })
+        {
+            env["WORLD_SIZE"] = workers.ToString(CultureInfo.InvariantCulture);
+            env["RANK"] = rank.ToString(CultureInfo.InvariantCulture);
+            env["LOCAL_RANK"] = "0";
+            env["MASTER_ADDR"] = masterAddress ?? "127.0.0.1";
+            env["MASTER_PORT"] = masterPort.ToString(CultureInfo.InvariantCulture);
+        }
+        return env;
+    }
+
+    /// <summary>A hyperparameter's value as text: strings as they are, everything else as JSON (<c>0.001</c>, <c>true</c>).</summary>
+    public static string FormatHyperparameter(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString() ?? "",
+        JsonValueKind.Null => "",
+        _ => value.GetRawText(),
+    };
+}

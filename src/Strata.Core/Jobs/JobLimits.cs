@@ -1,0 +1,33 @@
+namespace Strata.Core.Jobs;
+
+/// <summary>
+/// Field and collection limits of a training job spec (docs/limits.md lists them with the others).
+/// A spec over any of them is refused with 400 and the field named.
+/// </summary>
+public static class JobLimits
+{
+    public const int NameLength = 63;
+    public const int EntrypointLength = 4096;
+    public const int ImageLength = 512;
+    public const int PathLength = 1024;
+    public const int CodeCommitLength = 64;
+    public const int GpuTypeLength = 64;
+    public const int ModelLength = 64;
+    public const int LabelLength = 256;
+    public const int MaxEnvVars = 100;
+    public const int EnvNameLength = 128;
+    public const int EnvValueLength = 8192;
+    public const int MaxHyperparameters = 100;
+    public const int HyperparameterNameLength = 64;
+    public const int HyperparameterValueLength = 1024;
+    public const int MinCpuCores = 1, MaxCpuCores = 96;
+    public const int MinMemoryGb = 1, MaxMemoryGb = 768;
+    public const int MinGpus = 1, MaxGpus = 8;
+    public const int MinPriority = -1000, MaxPriority = 1000;
+    public const int MinWorkers = 1, MaxWorkers = 64;
+    public const int MaxAttempts = 10;
+    public const int MaxBackoffSeconds = 3600;
+    public const int MaxTimeoutSeconds = 30 * 24 * 3600;
+    /// <summary>The largest request body of a job submission, in bytes.</summary>
+    public const int MaxSpecBytes = 64 * 1024;
+}

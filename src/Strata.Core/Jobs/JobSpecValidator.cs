@@ -1,0 +1,291 @@
+using System.Text.Json;
+using Strata.Contracts;
+using Strata.Core.Runtime;
+
+namespace Strata.Core.Jobs;
+
+/// <summary>The outcome of validating a spec: the spec with every default filled in, or every error.</summary>
+public sealed record ValidatedSpec(TrainingJobSpec Spec, ResourceRequest PerWorker, int Workers)
+{
+    public ResourceRequest Total => PerWorker * Workers;
+}
+
+/// <summary>
+/// Checks a submitted training job spec and fills in its defaults. Pure: the caller gives the defaults,
+/// the path policy and the runtime's whole capacity.
+/// </summary>
+public static class JobSpecValidator
+{
+    private static readonly string[] ReservedPrefixes = ["STRATA_", "HYPERPARAM_"];
+    private static readonly HashSet<string> ReservedNames = new(StringComparer.Ordinal)
+    {
+        "DATA_PATH", "MODEL_OUTPUT_PATH", "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK",
+    };
+
+    /// <summary>Validates <paramref name="spec"/>; on success <paramref name="result"/> holds the normalized spec.</summary>
+    /// <param name="defaultOutputPath">The model output path when the spec names none.</param>
+    public static bool TryValidate(
+        TrainingJobSpec spec,
+        string tenantId,
+        JobDefaults defaults,
+        PathPolicy paths,
+        string defaultOutputPath,
+        RuntimeCapacity capacity,
+        out ValidatedSpec? result,
+        out ValidationErrors errors)
+    {
+        errors = new ValidationErrors();
+        result = null;
+
+        if (string.IsNullOrEmpty(spec.Name))
+        {
+            errors.Add("name", "is required");
+        }
+        else if (!Names.IsDnsLabel(spec.Name, JobLimits.NameLength))
+        {
+            errors.Add("name", $"must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most {JobLimits.NameLength} characters");
+        }
+
+        CheckLength(errors, "entrypoint", spec.Entrypoint, JobLimits.EntrypointLength, allowEmpty: false);
+        CheckLength(errors, "docker_image", spec.DockerImage, JobLimits.ImageLength, allowEmpty: false);
+        CheckLength(errors, "code_repo", spec.CodeRepo, JobLimits.PathLength, allowEmpty: false);
+        CheckLength(errors, "code_commit", spec.CodeCommit, JobLimits.CodeCommitLength, allowEmpty: false);
+        CheckLength(errors, "model", spec.Model, JobLimits.ModelLength, allowEmpty: false);
+        CheckLength(errors, "label", spec.Label, JobLimits.LabelLength, allowEmpty: false);
+        if (spec.CodeCommit is not null && spec.CodeRepo is null)
+        {
+            errors.Add("code_commit", "requires code_repo");
+        }
+
+        var dataPath = ResolvePath(errors, "data_path", spec.DataPath, paths);
+        var outputPath = ResolvePath(errors, "model_output_path", spec.ModelOutputPath ?? defaultOutputPath, paths);
+
+        var compute = ValidateCompute(errors, spec.Compute, defaults);
+        var workers = spec.Distributed?.NumWorkers ?? 1;
+        if (spec.Distributed is not null && (spec.Distributed.NumWorkers is null || workers < JobLimits.MinWorkers || workers > JobLimits.MaxWorkers))
+        {
+            errors.Add("distributed.num_workers", $"must be {JobLimits.MinWorkers} to {JobLimits.MaxWorkers}");
+        }
+
+        var priority = spec.Priority ?? 0;
+        if (priority is < JobLimits.MinPriority or > JobLimits.MaxPriority)
+        {
+            errors.Add("priority", $"must be {JobLimits.MinPriority} to {JobLimits.MaxPriority}");
+        }
+
+        var retry = ValidateRetry(errors, spec.Retry, defaults);
+
+        if (spec.TimeoutSeconds is { } timeout && (timeout < 1 || timeout > JobLimits.MaxTimeoutSeconds))
+        {
+            errors.Add("timeout_seconds", $"must be 1 to {JobLimits.MaxTimeoutSeconds}");
+        }
+
+        ValidateEnvironment(errors, spec.EnvVars);
+        ValidateHyperparameters(errors, spec.Hyperparameters);
+
+        if (spec.TenantId is not null && spec.TenantId.Length == 0)
+        {
+            errors.Add("tenant_id", "must not be empty");
+        }
+
+        if (!errors.IsEmpty)
+        {
+            return false;
+        }
+
+        if (workers > capacity.MaxWorkersPerJob)
+        {
+            errors.Add("distributed.num_workers", $"this runtime runs at most {capacity.MaxWorkersPerJob} worker(s) per job");
+            return false;
+        }
+        var perWorker = ResourceRequest.FromGb(compute.CpuCores!.Value, compute.MemoryGb!.Value, compute.GpuCount ?? 0);
+        var total = perWorker * workers;
+        if (!total.FitsIn(capacity.Total))
+        {
+            errors.Add("compute", $"the job asks for {total} in all, more than this platform's whole capacity ({capacity.Total}); it could never start");
+            return false;
+        }
+
+        var normalized = spec with
+        {
+            TenantId = tenantId,
+            Entrypoint = spec.Entrypoint ?? defaults.Entrypoint,
+            DataPath = dataPath,
+            ModelOutputPath = outputPath,
+            Compute = compute,
+            Priority = priority,
+            Retry = retry,
+            Distributed = spec.Distributed is null ? null : new DistributedSpec { NumWorkers = workers },
+            Hyperparameters = spec.Hyperparameters ?? [],
+            EnvVars = spec.EnvVars ?? [],
+        };
+        result = new ValidatedSpec(normalized, perWorker, workers);
+        return true;
+    }
+
+    private static void CheckLength(ValidationErrors errors, string field, string? value, int max, bool allowEmpty)
+    {
+        if (value is null)
+        {
+            return;
+        }
+        if (!allowEmpty && string.IsNullOrWhiteSpace(value))
+        {
+            errors.Add(field, "must not be empty");
+        }
+        else if (value.Length > max)
+        {
+            errors.Add(field, $"must be at most {max} characters");
+        }
+        else if (value.Contains('\0', StringComparison.Ordinal))
+        {
+            errors.Add(field, "must not contain NUL characters");
+        }
+    }
+
+    private static string? ResolvePath(ValidationErrors errors, string field, string? path, PathPolicy paths)
+    {
+        if (path is null)
+        {
+            return null;
+        }
+        if (paths.TryResolve(path, out var resolved, out var error))
+        {
+            return resolved;
+        }
+        errors.Add(field, error!);
+        return null;
+    }
+
+    private static ComputeSpec ValidateCompute(ValidationErrors errors, ComputeSpec? compute, JobDefaults defaults)
+    {
+        compute ??= new ComputeSpec();
+        var type = compute.Type ?? (compute.GpuCount is > 0 ? ComputeTypes.Gpu : ComputeTypes.Cpu);
+        if (!ComputeTypes.All.Contains(type))
+        {
+            errors.Add("compute.type", $"must be one of {string.Join(", ", ComputeTypes.All)}");
+        }
+        var cpu = compute.CpuCores ?? defaults.CpuCores;
+        if (cpu is < JobLimits.MinCpuCores or > JobLimits.MaxCpuCores)
+        {
+            errors.Add("compute.cpu_cores", $"must be {JobLimits.MinCpuCores} to {JobLimits.MaxCpuCores}");
+        }
+        var memory = compute.MemoryGb ?? defaults.MemoryGb;
+        if (memory is < JobLimits.MinMemoryGb or > JobLimits.MaxMemoryGb)
+        {
+            errors.Add("compute.memory_gb", $"must be {JobLimits.MinMemoryGb} to {JobLimits.MaxMemoryGb}");
+        }
+        var gpus = compute.GpuCount;
+        if (type == ComputeTypes.Gpu)
+        {
+            gpus ??= 1;
+            if (gpus is < JobLimits.MinGpus or > JobLimits.MaxGpus)
+            {
+                errors.Add("compute.gpu_count", $"must be {JobLimits.MinGpus} to {JobLimits.MaxGpus}");
+            }
+        }
+        else if (gpus is not null)
+        {
+            errors.Add("compute.gpu_count", "is only allowed with type gpu");
+        }
+        if (compute.GpuType is not null)
+        {
+            if (type != ComputeTypes.Gpu)
+            {
+                errors.Add("compute.gpu_type", "is only allowed with type gpu");
+            }
+            else if (!Names.IsDnsLabel(compute.GpuType, JobLimits.GpuTypeLength))
+            {
+                errors.Add("compute.gpu_type", "must be a DNS-1123 label such as nvidia-a100");
+            }
+        }
+        return new ComputeSpec { Type = type, CpuCores = cpu, MemoryGb = memory, GpuCount = gpus, GpuType = compute.GpuType };
+    }
+
+    private static RetrySpec ValidateRetry(ValidationErrors errors, RetrySpec? retry, JobDefaults defaults)
+    {
+        var attempts = retry?.MaxAttempts ?? defaults.MaxAttempts;
+        if (attempts < 1 || attempts > JobLimits.MaxAttempts)
+        {
+            errors.Add("retry.max_attempts", $"must be 1 to {JobLimits.MaxAttempts}");
+        }
+        var backoff = retry?.Backoff ?? defaults.BackoffSeconds;
+        if (backoff < 0 || backoff > JobLimits.MaxBackoffSeconds)
+        {
+            errors.Add("retry.backoff", $"must be 0 to {JobLimits.MaxBackoffSeconds} seconds");
+        }
+        return new RetrySpec { MaxAttempts = attempts, Backoff = backoff };
+    }
+
+    private static void ValidateEnvironment(ValidationErrors errors, Dictionary<string, string>? env)
+    {
+        if (env is null)
+        {
+            return;
+        }
+        if (env.Count > JobLimits.MaxEnvVars)
+        {
+            errors.Add("env_vars", $"must have at most {JobLimits.MaxEnvVars} entries");
+            return;
+        }
+        foreach (var (name, value) in env)
+        {
+            var field = $"env_vars.{Truncate(name)}";
+            if (name.Length > JobLimits.EnvNameLength || !Names.IsEnvironmentName(name))
+            {
+                errors.Add(field, $"the name must match [A-Za-z_][A-Za-z0-9_]* and be at most {JobLimits.EnvNameLength} characters");
+            }
+            else if (ReservedNames.Contains(name) || ReservedPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)))
+            {
+                errors.Add(field, "is set by the platform (DATA_PATH, MODEL_OUTPUT_PATH, STRATA_*, HYPERPARAM_*, and the distributed variables) and cannot be overridden");
+            }
+            if (value is null)
+            {
+                errors.Add(field, "must be a string");
+            }
+            else if (value.Length > JobLimits.EnvValueLength || value.Contains('\0', StringComparison.Ordinal))
+            {
+                errors.Add(field, $"the value must be at most {JobLimits.EnvValueLength} characters without NUL");
+            }
+        }
+    }
+
+    private static void ValidateHyperparameters(ValidationErrors errors, Dictionary<string, JsonElement>? hyperparameters)
+    {
+        if (hyperparameters is null)
+        {
+            return;
+        }
+        if (hyperparameters.Count > JobLimits.MaxHyperparameters)
+        {
+            errors.Add("hyperparameters", $"must have at most {JobLimits.MaxHyperparameters} entries");
+            return;
+        }
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, value) in hyperparameters)
+        {
+            var field = $"hyperparameters.{Truncate(name)}";
+            if (name.Length > JobLimits.HyperparameterNameLength || !Names.IsHyperparameterName(name))
+            {
+                errors.Add(field, $"the name must match [A-Za-z_][A-Za-z0-9_.-]* and be at most {JobLimits.HyperparameterNameLength} characters");
+                continue;
+            }
+            if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array or JsonValueKind.Undefined)
+            {
+                errors.Add(field, "must be a string, number, boolean or null");
+            }
+            else if (JobEnvironment.FormatHyperparameter(value).Length > JobLimits.HyperparameterValueLength)
+            {
+                errors.Add(field, $"must be at most {JobLimits.HyperparameterValueLength} characters");
+            }
+            var variable = Names.HyperparameterVariable(name);
+            if (variables.TryGetValue(variable, out var other))
+            {
+                errors.Add(field, $"becomes {variable}, as '{other}' does");
+            }
+            variables[variable] = name;
+        }
+    }
+
+    private static string Truncate(string name) => name.Length <= 64 ? name : name[..64] + "…";
+}

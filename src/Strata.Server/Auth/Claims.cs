@@ -1,0 +1,43 @@
+using System.Security.Claims;
+using Strata.Contracts;
+
+namespace Strata.Server.Auth;
+
+/// <summary>The claims Strata's tokens carry besides the registered ones.</summary>
+public static class StrataClaims
+{
+    public const string Tenant = "tenant";
+    public const string Role = "role";
+    public const string Job = "job";
+}
+
+/// <summary>Who is calling, read from a validated token.</summary>
+public sealed record Caller(string Subject, string Role, string? TenantId, string? JobId, DateTimeOffset? ExpiresAt)
+{
+    public bool IsAdmin => Role == Roles.Admin;
+
+    /// <summary>May read inside <see cref="TenantId"/>.</summary>
+    public bool CanRead => TenantId is not null && Role is Roles.Owner or Roles.Member or Roles.Viewer;
+
+    /// <summary>May submit and change jobs inside <see cref="TenantId"/>.</summary>
+    public bool CanWrite => TenantId is not null && Role is Roles.Owner or Roles.Member;
+
+    public static Caller From(ClaimsPrincipal principal)
+    {
+        var expires = principal.FindFirstValue("exp") is { } exp && long.TryParse(exp, out var seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : (DateTimeOffset?)null;
+        return new Caller(
+            principal.FindFirstValue("sub") ?? "unknown",
+            principal.FindFirstValue(StrataClaims.Role) ?? "",
+            principal.FindFirstValue(StrataClaims.Tenant),
+            principal.FindFirstValue(StrataClaims.Job),
+            expires);
+    }
+}
+
+public static class CallerExtensions
+{
+    public static Caller Caller(this HttpContext context) =>
+        context.Items[typeof(Caller)] as Caller ?? (Caller)(context.Items[typeof(Caller)] = Auth.Caller.From(context.User));
+}

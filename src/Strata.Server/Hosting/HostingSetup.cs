@@ -1,0 +1,64 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using Strata.Contracts;
+using Strata.Server.Runtime.Local;
+
+namespace Strata.Server.Hosting;
+
+public static class HostingSetup
+{
+    /// <summary>The default listen address when none is configured.</summary>
+    public const string DefaultUrl = "http://localhost:8080";
+    /// <summary>The largest request body any route accepts; routes set smaller limits of their own.</summary>
+    public const long MaxRequestBodyBytes = 1024 * 1024;
+
+    /// <summary>Data folder, JSON conventions, problem details, request limits and OpenAPI.</summary>
+    public static WebApplicationBuilder AddHosting(this WebApplicationBuilder builder)
+    {
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["Kestrel:Endpoints:Http:Url"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+        builder.Services.AddOptions<StrataOptions>().BindConfiguration(StrataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton(sp => new DataFolder(sp.GetRequiredService<IOptions<StrataOptions>>().Value.DataPath));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.Configure<JsonOptions>(options => StrataJson.Configure(options.SerializerOptions));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
+            kestrel.AddServerHeader = false;
+        });
+        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            var problem = context.ProblemDetails;
+            if (problem.Type is null || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+            {
+                problem.Type = Problems.Problems.TypeFor(problem.Status ?? 500);
+            }
+        });
+        builder.Services.AddOpenApi();
+        builder.Services.AddHostedService<StartupBanner>();
+        return builder;
+    }
+}
+
+/// <summary>Says where the API, the docs and the admin token are, once the server listens.</summary>
+public sealed class StartupBanner(
+    IServer server, IHostApplicationLifetime lifetime, DataFolder data, LocalJobRuntime runtime, ILogger<StartupBanner> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? HostingSetup.DefaultUrl;
+            logger.LogInformation(
+                "Strata is ready.\n  API:         {Url}/v1\n  Docs:        {Url}/docs\n  OpenAPI:     {Url}/openapi/v1.json\n  Admin token: {Token}\n  Data folder: {Data}\n  Capacity:    {Capacity} (local runtime, worker: {Worker})\n  Log in:      strata login {Url} --token \"$(cat {Token})\"",
+                url, url, url, data.AdminToken, data.Root, runtime.Capacity.Total, runtime.WorkerCommand, url, data.AdminToken);
+        });
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,148 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.EntityFrameworkCore;
+using Strata.Contracts;
+using Strata.Core.Jobs;
+using Strata.Core.Runtime;
+using Strata.Server.Auth;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Jobs;
+
+/// <summary>
+/// <c>GET /v1/jobs/training/{id}/logs</c>: an attempt's output as text. <c>tail=N</c> starts N lines from
+/// the end; <c>follow=true</c> keeps the response open and streams new output until the attempt ends
+/// (for a job still pending, it first waits for its attempt to start).
+/// </summary>
+public static class JobLogs
+{
+    public const int MaxTailLines = 100_000;
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan StatePollInterval = TimeSpan.FromMilliseconds(500);
+
+    public static async Task<IResult> StreamAsync(
+        string id, HttpContext context, Store store, IJobRuntime runtime, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var query = context.Request.Query;
+        var errors = new ValidationErrors();
+        int? tail = null;
+        if (query.TryGetValue("tail", out var tailText) && !string.IsNullOrEmpty(tailText))
+        {
+            if (int.TryParse(tailText, NumberStyles.None, CultureInfo.InvariantCulture, out var lines) && lines <= MaxTailLines) tail = lines;
+            else errors.Add("tail", $"must be 0 to {MaxTailLines}");
+        }
+        var follow = false;
+        if (query.TryGetValue("follow", out var followText) && !string.IsNullOrEmpty(followText) && !bool.TryParse(followText, out follow))
+        {
+            errors.Add("follow", "must be true or false");
+        }
+        int? attemptNumber = null;
+        if (query.TryGetValue("attempt", out var attemptText) && !string.IsNullOrEmpty(attemptText))
+        {
+            if (int.TryParse(attemptText, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1) attemptNumber = n;
+            else errors.Add("attempt", "must be a positive attempt number");
+        }
+        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+
+        var tenantId = context.Caller().TenantId!;
+        var job = await JobsApi.FindAsync(store, tenantId, id, cancellationToken);
+        if (job is null) return JobsApi.NotFound(id);
+        if (attemptNumber > job.AttemptCount && !(follow && job.IsActive))
+        {
+            return Problems.Problems.NotFound($"Job '{id}' has no attempt {attemptNumber}.");
+        }
+
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        var body = context.Response.Body;
+
+        // A pending job has no attempt yet: when following, wait for one (or for the job to end).
+        var number = attemptNumber ?? job.AttemptCount;
+        while (follow && (number == 0 || number > job.AttemptCount) && job.IsActive)
+        {
+            await Task.Delay(StatePollInterval, time, cancellationToken);
+            job = await JobsApi.FindAsync(store, tenantId, id, cancellationToken);
+            if (job is null) return Results.Empty;
+            number = attemptNumber ?? job.AttemptCount;
+        }
+        if (number == 0 || number > job.AttemptCount) return Results.Empty;
+        var attempt = new AttemptRef(tenantId, id, number);
+
+        Stream? log = null;
+        try
+        {
+            while ((log = await runtime.OpenLogAsync(attempt, cancellationToken)) is null)
+            {
+                if (!follow || await HasEndedAsync(store, attempt, cancellationToken)) return Results.Empty;
+                await Task.Delay(PollInterval, time, cancellationToken);
+            }
+            if (tail is { } lines) log.Position = StartOfLastLines(log, lines);
+            var buffer = new byte[16 * 1024];
+            var lastStateCheck = time.GetUtcNow();
+            var ended = !follow;
+            while (true)
+            {
+                var read = await log.ReadAsync(buffer, cancellationToken);
+                if (read > 0)
+                {
+                    await body.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                    continue;
+                }
+                await body.FlushAsync(cancellationToken);
+                if (ended) break;
+                await Task.Delay(PollInterval, time, cancellationToken);
+                if (time.GetUtcNow() - lastStateCheck >= StatePollInterval)
+                {
+                    lastStateCheck = time.GetUtcNow();
+                    // One more read after the end is seen, so that the last output is not lost.
+                    ended = await HasEndedAsync(store, attempt, cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            if (log is not null) await log.DisposeAsync();
+        }
+        return Results.Empty;
+    }
+
+    private static async Task<bool> HasEndedAsync(Store store, AttemptRef attempt, CancellationToken cancellationToken)
+    {
+        await using var db = store.CreateContext();
+        var status = await db.Attempts.AsNoTracking()
+            .Where(a => a.JobId == attempt.JobId && a.Number == attempt.Number)
+            .Select(a => (AttemptStatus?)a.Status)
+            .FirstOrDefaultAsync(cancellationToken);
+        return status is null or not (AttemptStatus.Starting or AttemptStatus.Running);
+    }
+
+    /// <summary>The offset where the last <paramref name="lines"/> lines begin, found by reading back from the end.</summary>
+    internal static long StartOfLastLines(Stream stream, int lines)
+    {
+        var length = stream.Length;
+        if (lines == 0) return length;
+        var buffer = new byte[8192];
+        var position = length;
+        var newlines = 0;
+        // A final newline ends the last line; it does not start another.
+        var skipFinal = true;
+        while (position > 0)
+        {
+            var size = (int)Math.Min(buffer.Length, position);
+            position -= size;
+            stream.Position = position;
+            stream.ReadExactly(buffer, 0, size);
+            for (var i = size - 1; i >= 0; i--)
+            {
+                if (buffer[i] != (byte)'\n') { skipFinal = false; continue; }
+                if (skipFinal) { skipFinal = false; continue; }
+                if (++newlines == lines) return position + i + 1;
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,46 @@
+using System.Text.Json;
+using Strata.Contracts;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Jobs;
+
+/// <summary>Between stored records and the API's resources.</summary>
+public static class JobMapping
+{
+    public static TrainingJobSpec ReadSpec(JobRecord record) =>
+        JsonSerializer.Deserialize<TrainingJobSpec>(record.SpecJson, StrataJson.Options)!;
+
+    public static string WriteSpec(TrainingJobSpec spec) => JsonSerializer.Serialize(spec, StrataJson.Options);
+
+    public static TrainingJob ToContract(JobRecord record, TrainingJobSpec spec, string? liveReason, int? queuePosition) => new()
+    {
+        Id = record.Id,
+        Spec = spec,
+        Status = record.Status,
+        CreatedAt = record.CreatedAt,
+        StartedAt = record.StartedAt,
+        CompletedAt = record.CompletedAt,
+        ErrorMessage = record.ErrorMessage,
+        KubernetesJobName = record.RuntimeKind == "kubernetes" ? record.RuntimeName : null,
+        StatusReason = record.Status == JobStatus.Pending ? liveReason ?? record.StatusReason : record.StatusReason,
+        Attempts = record.AttemptCount,
+        Runtime = record.RuntimeKind is null ? null : new RuntimeInfo { Kind = record.RuntimeKind, Name = record.RuntimeName, Namespace = record.RuntimeNamespace },
+        QueuePosition = record.Status == JobStatus.Pending ? queuePosition : null,
+        Output = record.Status == JobStatus.Succeeded && spec.ModelOutputPath is not null ? new JobOutput { Artifact = spec.ModelOutputPath } : null,
+    };
+
+    public static JobAttempt ToContract(AttemptRecord record) => new()
+    {
+        Number = record.Number,
+        Status = record.Status,
+        CreatedAt = record.CreatedAt,
+        StartedAt = record.StartedAt,
+        CompletedAt = record.CompletedAt,
+        ExitCode = record.ExitCode,
+        Reason = record.Reason,
+        ErrorMessage = record.ErrorMessage,
+        PeakMemoryBytes = record.PeakMemoryBytes,
+        CpuSeconds = record.CpuSeconds,
+        Runtime = record.RuntimeKind is null ? null : new RuntimeInfo { Kind = record.RuntimeKind, Name = record.RuntimeName, Namespace = record.RuntimeNamespace },
+    };
+}

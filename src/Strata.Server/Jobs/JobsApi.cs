@@ -1,0 +1,185 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Strata.Contracts;
+using Strata.Core.Jobs;
+using Strata.Core.Runtime;
+using Strata.Server.Auth;
+using Strata.Server.Problems;
+using Strata.Server.Scheduling;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Jobs;
+
+/// <summary>The training jobs API (DESIGN.md, "Training job"). Every query is scoped to the caller's tenant.</summary>
+public static class JobsApi
+{
+    public static WebApplicationBuilder AddJobs(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<JobService>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
+    {
+        var jobs = app.MapGroup("/v1/jobs/training").WithTags("Training jobs");
+        jobs.MapPost("", SubmitAsync).RequireAuthorization(Policies.TenantWrite).WithName("SubmitTrainingJob")
+            .WithSummary("Submit a training job.").Accepts<TrainingJobSpec>("application/json");
+        jobs.MapGet("", ListAsync).RequireAuthorization(Policies.TenantRead).WithName("ListTrainingJobs")
+            .WithSummary("List the tenant's training jobs, newest first; the next page is in the Link header.");
+        jobs.MapGet("{id}", GetAsync).RequireAuthorization(Policies.TenantRead).WithName("GetTrainingJob").WithSummary("Get a training job.");
+        jobs.MapDelete("{id}", CancelAsync).RequireAuthorization(Policies.TenantWrite).WithName("CancelTrainingJob")
+            .WithSummary("Cancel a training job; its running processes are stopped.");
+        jobs.MapGet("{id}/attempts", AttemptsAsync).RequireAuthorization(Policies.TenantRead).WithName("ListTrainingJobAttempts")
+            .WithSummary("The attempts of a training job, first to last.");
+        jobs.MapGet("{id}/logs", JobLogs.StreamAsync).RequireAuthorization(Policies.TenantRead).WithName("GetTrainingJobLogs")
+            .WithSummary("An attempt's output: the last `tail` lines, and with `follow=true` a stream until it ends.")
+            .Produces<string>(200, "text/plain").ProducesProblem(404).ProducesProblem(400);
+        return app;
+    }
+
+    private static async Task<Results<Created<TrainingJob>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
+        HttpRequest request, JobService service, JobQueue queue, CancellationToken cancellationToken)
+    {
+        var caller = request.HttpContext.Caller();
+        var (spec, problem) = await JsonBody.ReadAsync<TrainingJobSpec>(request, JobLimits.MaxSpecBytes, cancellationToken);
+        if (problem is not null) return problem;
+        if (spec!.TenantId is not null && spec.TenantId != caller.TenantId)
+        {
+            return Problems.Problems.Forbidden($"tenant_id '{spec.TenantId}' is not this token's tenant; omit it or use '{caller.TenantId}'.");
+        }
+        var result = await service.SubmitAsync(caller.TenantId!, spec, cancellationToken);
+        switch (result)
+        {
+            case SubmitResult.Invalid invalid:
+                return Problems.Problems.Validation(invalid.Errors);
+            case SubmitResult.NameTaken taken:
+                return Problems.Problems.Conflict($"The tenant already has an active job named '{taken.Name}'; names are unique among pending and running jobs.");
+            case SubmitResult.Accepted accepted:
+                var (reason, position) = queue.Describe(accepted.Job.Id);
+                return TypedResults.Created($"/v1/jobs/training/{accepted.Job.Id}", JobMapping.ToContract(accepted.Job, accepted.Spec, reason, position));
+            default:
+                throw new InvalidOperationException("Unknown submit result.");
+        }
+    }
+
+    private static async Task<Results<Ok<TrainingJob[]>, ValidationProblem>> ListAsync(
+        HttpContext context, Store store, JobQueue queue, CancellationToken cancellationToken)
+    {
+        var query = context.Request.Query;
+        var errors = new ValidationErrors();
+        JobStatus? status = null;
+        if (query.TryGetValue("status", out var statusText) && !string.IsNullOrEmpty(statusText))
+        {
+            if (Enum.TryParse<JobStatus>(statusText, ignoreCase: true, out var parsed) && !int.TryParse(statusText, out _))
+            {
+                status = parsed;
+            }
+            else
+            {
+                errors.Add("status", "must be one of pending, running, succeeded, failed, cancelled");
+            }
+        }
+        var limit = JobsOptions.DefaultPageSize;
+        if (query.TryGetValue("limit", out var limitText) && !string.IsNullOrEmpty(limitText)
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > JobsOptions.MaxPageSize))
+        {
+            errors.Add("limit", $"must be 1 to {JobsOptions.MaxPageSize}");
+        }
+        long? before = null;
+        if (query.TryGetValue("page_token", out var token) && !string.IsNullOrEmpty(token))
+        {
+            before = PageToken.Read(token!);
+            if (before is null) errors.Add("page_token", "is not a page token this server issued");
+        }
+        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+
+        var tenantId = context.Caller().TenantId!;
+        await using var db = store.CreateContext();
+        var jobs = db.Jobs.AsNoTracking().Where(j => j.TenantId == tenantId);
+        if (status is { } s) jobs = jobs.Where(j => j.Status == s);
+        if (before is { } b) jobs = jobs.Where(j => j.Seq < b);
+        var page = await jobs.OrderByDescending(j => j.Seq).Take(limit + 1).ToListAsync(cancellationToken);
+        if (page.Count > limit)
+        {
+            page.RemoveAt(limit);
+            var next = new StringBuilder(context.Request.Path.Value).Append("?limit=").Append(limit);
+            if (status is not null) next.Append("&status=").Append(statusText.ToString());
+            next.Append("&page_token=").Append(PageToken.Write(page[^1].Seq));
+            context.Response.Headers.Link = $"<{next}>; rel=\"next\"";
+        }
+        return TypedResults.Ok(page.Select(job => ToContract(job, queue)).ToArray());
+    }
+
+    private static async Task<Results<Ok<TrainingJob>, ProblemHttpResult>> GetAsync(
+        string id, HttpContext context, Store store, JobQueue queue, CancellationToken cancellationToken)
+    {
+        var job = await FindAsync(store, context.Caller().TenantId!, id, cancellationToken);
+        return job is null ? NotFound(id) : TypedResults.Ok(ToContract(job, queue));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> CancelAsync(
+        string id, HttpContext context, JobService service, CancellationToken cancellationToken)
+    {
+        var outcome = await service.CancelAsync(context.Caller().TenantId!, id, cancellationToken);
+        if (outcome.Job is null) return NotFound(id);
+        if (!outcome.WasActive)
+        {
+            return Problems.Problems.Conflict($"Job '{id}' has already ended ({outcome.Job.Status.ToString().ToLowerInvariant()}); there is nothing to cancel.");
+        }
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<JobAttempt[]>, ProblemHttpResult>> AttemptsAsync(
+        string id, HttpContext context, Store store, CancellationToken cancellationToken)
+    {
+        var tenantId = context.Caller().TenantId!;
+        await using var db = store.CreateContext();
+        if (!await db.Jobs.AsNoTracking().AnyAsync(j => j.Id == id && j.TenantId == tenantId, cancellationToken))
+        {
+            return NotFound(id);
+        }
+        var attempts = await db.Attempts.AsNoTracking()
+            .Where(a => a.JobId == id && a.TenantId == tenantId)
+            .OrderBy(a => a.Number)
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(attempts.Select(JobMapping.ToContract).ToArray());
+    }
+
+    internal static async Task<JobRecord?> FindAsync(Store store, string tenantId, string id, CancellationToken cancellationToken)
+    {
+        await using var db = store.CreateContext();
+        return await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id && j.TenantId == tenantId, cancellationToken);
+    }
+
+    internal static ProblemHttpResult NotFound(string id) => Problems.Problems.NotFound($"Training job '{id}' was not found.");
+
+    private static TrainingJob ToContract(JobRecord job, JobQueue queue)
+    {
+        var (reason, position) = job.Status == JobStatus.Pending ? queue.Describe(job.Id) : (null, null);
+        return JobMapping.ToContract(job, JobMapping.ReadSpec(job), reason, position);
+    }
+
+    /// <summary>Opaque keyset cursors: the sequence number of the last job of the previous page.</summary>
+    private static class PageToken
+    {
+        public static string Write(long seq) => Base64Url.EncodeToString(Encoding.ASCII.GetBytes("s:" + seq.ToString(CultureInfo.InvariantCulture)));
+
+        public static long? Read(string token)
+        {
+            try
+            {
+                var text = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(token));
+                return text.StartsWith("s:", StringComparison.Ordinal) && long.TryParse(text.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var seq) ? seq : null;
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Strata.Contracts;
+
+namespace Strata.Server.Problems;
+
+/// <summary>The problem+json answers of the API, each with a stable <see cref="ProblemTypes"/> type.</summary>
+public static class Problems
+{
+    public static ProblemHttpResult NotFound(string detail) =>
+        TypedResults.Problem(detail, statusCode: 404, title: "Not found", type: ProblemTypes.NotFound);
+
+    public static ProblemHttpResult Forbidden(string detail) =>
+        TypedResults.Problem(detail, statusCode: 403, title: "Forbidden", type: ProblemTypes.Forbidden);
+
+    public static ProblemHttpResult Conflict(string detail) =>
+        TypedResults.Problem(detail, statusCode: 409, title: "Conflict", type: ProblemTypes.Conflict);
+
+    public static ProblemHttpResult Malformed(string detail) =>
+        TypedResults.Problem(detail, statusCode: 400, title: "Malformed request", type: ProblemTypes.MalformedRequest);
+
+    public static ProblemHttpResult TooLarge(string detail) =>
+        TypedResults.Problem(detail, statusCode: 413, title: "Request too large", type: ProblemTypes.PayloadTooLarge);
+
+    public static ValidationProblem Validation(IReadOnlyDictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(
+            errors.ToDictionary(e => e.Key, e => e.Value),
+            detail: "The request has invalid fields: " + string.Join(", ", errors.Keys.Order(StringComparer.Ordinal)) + ".",
+            title: "Validation failed",
+            type: ProblemTypes.Validation);
+
+    public static ValidationProblem Validation(string field, string message) =>
+        Validation(new Dictionary<string, string[]> { [field] = [message] });
+
+    /// <summary>The type of a problem that was raised without one (by the framework), from its status.</summary>
+    public static string TypeFor(int status) => status switch
+    {
+        400 => ProblemTypes.MalformedRequest,
+        401 => ProblemTypes.Unauthenticated,
+        403 => ProblemTypes.Forbidden,
+        404 => ProblemTypes.NotFound,
+        409 => ProblemTypes.Conflict,
+        413 => ProblemTypes.PayloadTooLarge,
+        429 => ProblemTypes.RateLimited,
+        503 => ProblemTypes.Unavailable,
+        _ => status >= 500 ? ProblemTypes.Internal : "about:blank",
+    };
+
+    /// <summary>Writes a problem from outside an endpoint (authentication handlers, middleware).</summary>
+    public static async Task WriteAsync(HttpContext context, int status, string title, string detail, string type)
+    {
+        context.Response.StatusCode = status;
+        var service = context.RequestServices.GetRequiredService<IProblemDetailsService>();
+        await service.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail, Type = type },
+        });
+    }
+}
+
+/// <summary>
+/// Reads a JSON body with a size limit and Strata's JSON rules, turning every failure into a clear
+/// problem instead of the framework's empty 400.
+/// </summary>
+public static class JsonBody
+{
+    public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+        where T : class
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            return (null, Problems.TooLarge($"The body is {request.ContentLength} bytes; the limit is {maxBytes}."));
+        }
+        if (request.HasJsonContentType() is false)
+        {
+            return (null, TypedResults.Problem("Send the body as application/json.", statusCode: 415,
+                title: "Unsupported media type", type: ProblemTypes.MalformedRequest));
+        }
+        var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                return (null, Problems.TooLarge($"The body is larger than the limit of {maxBytes} bytes."));
+            }
+            buffer.Write(chunk, 0, read);
+        }
+        if (buffer.Length == 0)
+        {
+            return (null, Problems.Malformed("The request has no body; send a JSON object."));
+        }
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), StrataJson.Options);
+            return value is null
+                ? (null, Problems.Malformed("The body must be a JSON object, not null."))
+                : (value, null);
+        }
+        catch (JsonException e)
+        {
+            var where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path}";
+            return (null, Problems.Malformed($"The body is not a valid request{where}: {FirstSentence(e.Message)}"));
+        }
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(". Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] + "." : message;
+    }
+}

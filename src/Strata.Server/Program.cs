@@ -1,0 +1,38 @@
+using Scalar.AspNetCore;
+using Strata.Server.Auth;
+using Strata.Server.Health;
+using Strata.Server.Hosting;
+using Strata.Server.Jobs;
+using Strata.Server.Scheduling;
+using Strata.Server.Storage;
+using Strata.Server.Tenants;
+
+// appsettings.json lives beside the binary; the data folder is relative to where the server is started.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+
+builder.AddHosting();
+builder.AddStorage();
+builder.AddAuth();
+builder.AddTenants();
+builder.AddJobs();
+builder.AddScheduling();
+builder.AddHealth();
+
+var app = builder.Build();
+
+app.MigrateStore();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
+app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
+app.MapHealthApi();
+app.MapTenantsApi();
+app.MapJobsApi();
+
+app.Run();
+
+/// <summary>The server's entry point; public so that tests can host it with WebApplicationFactory.</summary>
+public partial class Program;

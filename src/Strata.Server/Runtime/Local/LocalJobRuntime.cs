@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using Strata.Contracts;
+using Strata.Core.Runtime;
+using Strata.Core.Runtime.Local;
+using Strata.Server.Hosting;
+
+namespace Strata.Server.Runtime.Local;
+
+/// <summary>
+/// Runs each attempt as a <c>strata-worker run</c> process on this machine. Everything about an attempt
+/// lives in its folder (<c>attempts/&lt;tenant&gt;/&lt;job&gt;-&lt;n&gt;</c>, see <see cref="AttemptFiles"/>), so
+/// the worker outlives a server restart and the next server re-adopts it from the files.
+/// </summary>
+public sealed class LocalJobRuntime : IJobRuntime, IDisposable
+{
+    /// <summary>Marks an attempt whose outcome the store has recorded: no longer listed, its log kept.</summary>
+    private const string CollectedMarker = "collected";
+    private static readonly TimeSpan AdoptedPollInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly DataFolder _data;
+    private readonly LocalRuntimeOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<LocalJobRuntime> _logger;
+    private readonly Channel<AttemptObservation> _changes = Channel.CreateUnbounded<AttemptObservation>();
+    private readonly Dictionary<string, Task> _watched = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly (string FileName, string[] Prefix) _worker;
+
+    public LocalJobRuntime(DataFolder data, IOptions<LocalRuntimeOptions> options, TimeProvider time, ILogger<LocalJobRuntime> logger)
+    {
+        _data = data;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        _worker = FindWorker(_options.WorkerPath);
+        Capacity = new RuntimeCapacity(
+            ResourceRequest.FromGb(_options.CpuCores ?? Environment.ProcessorCount, _options.MemoryGb ?? MachineMemoryGb(), _options.Gpus),
+            MaxWorkersPerJob: 1);
+    }
+
+    public string Kind => "local";
+
+    public RuntimeCapacity Capacity { get; }
+
+    public string WorkerCommand => string.Join(' ', [_worker.FileName, .. _worker.Prefix]);
+
+    public Task<RuntimeInfo> StartAsync(JobLaunch launch, CancellationToken cancellationToken)
+    {
+        if (launch.NumWorkers != 1)
+        {
+            throw new RuntimeStartException("the local runtime runs single-worker jobs only; distributed jobs need the Kubernetes runtime");
+        }
+        var attempt = launch.Attempt;
+        var folder = AttemptFolder(attempt);
+        var info = new RuntimeInfo { Kind = Kind, Name = attempt.Name };
+        // Idempotent: an attempt whose folder says it started (or finished) is not started again.
+        if (File.Exists(Path.Combine(folder, AttemptFiles.Result)) || WorkerPid(folder) is not null || FindWorkerProcess(folder) is not null)
+        {
+            Watch(attempt, folder, process: null);
+            return Task.FromResult(info);
+        }
+        Directory.CreateDirectory(folder);
+        var launchFile = new LaunchFile
+        {
+            AttemptName = attempt.Name,
+            Entrypoint = launch.Entrypoint,
+            Environment = new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal),
+            CpuCores = launch.Resources.CpuCores,
+            MemoryBytes = launch.Resources.MemoryBytes,
+            TimeoutSeconds = launch.TimeoutSeconds,
+            StopGraceSeconds = _options.StopGraceSeconds,
+            CgroupParent = _options.CgroupParent,
+            EnforceLimits = _options.EnforceLimits,
+        };
+        AttemptFiles.WriteAtomically(Path.Combine(folder, AttemptFiles.Launch), launchFile, AttemptFilesJsonContext.Default.LaunchFile);
+
+        var start = new ProcessStartInfo(_worker.FileName) { UseShellExecute = false, WorkingDirectory = folder };
+        foreach (var argument in _worker.Prefix) start.ArgumentList.Add(argument);
+        start.ArgumentList.Add("run");
+        start.ArgumentList.Add(folder);
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new RuntimeStartException("the worker did not start");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new RuntimeStartException($"could not run the worker '{_worker.FileName}': {e.Message}", e);
+        }
+        Watch(attempt, folder, process);
+        return Task.FromResult(info);
+    }
+
+    public Task StopAsync(AttemptRef attempt, CancellationToken cancellationToken)
+    {
+        var folder = AttemptFolder(attempt);
+        if (WorkerPid(folder) is { } worker)
+        {
+            // The worker forwards the stop to the whole tree and records the outcome.
+            Native.Signal(worker, Native.SIGTERM);
+        }
+        else if (AttemptFiles.Read(Path.Combine(folder, AttemptFiles.Supervisor), AttemptFilesJsonContext.Default.SupervisorFile) is { } supervisor
+                 && !File.Exists(Path.Combine(folder, AttemptFiles.Result)))
+        {
+            // The worker is gone but its job may not be: it shares the worker's process group.
+            Native.Signal(-supervisor.WorkerPid, Native.SIGKILL);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<AttemptObservation>> ListAsync(CancellationToken cancellationToken)
+    {
+        var observations = new List<AttemptObservation>();
+        foreach (var tenantFolder in Directory.EnumerateDirectories(_data.Attempts))
+        {
+            foreach (var folder in Directory.EnumerateDirectories(tenantFolder))
+            {
+                if (File.Exists(Path.Combine(folder, CollectedMarker)) || !TryParse(folder, out var attempt)) continue;
+                var observation = Observe(attempt, folder);
+                observations.Add(observation);
+                if (!observation.IsFinished) Watch(attempt, folder, process: null);
+            }
+        }
+        return Task.FromResult<IReadOnlyList<AttemptObservation>>(observations);
+    }
+
+    public async IAsyncEnumerable<AttemptObservation> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var change in _changes.Reader.ReadAllAsync(cancellationToken))
+        {
+            yield return change;
+        }
+    }
+
+    public Task<Stream?> OpenLogAsync(AttemptRef attempt, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(AttemptFolder(attempt), AttemptFiles.Log);
+        try
+        {
+            return Task.FromResult<Stream?>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult<Stream?>(null);
+        }
+    }
+
+    public Task ForgetAsync(AttemptRef attempt, bool discardLogs, CancellationToken cancellationToken)
+    {
+        var folder = AttemptFolder(attempt);
+        if (!Directory.Exists(folder)) return Task.CompletedTask;
+        if (discardLogs)
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        else
+        {
+            File.WriteAllText(Path.Combine(folder, CollectedMarker), "");
+        }
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+    }
+
+    private string AttemptFolder(AttemptRef attempt) => Path.Combine(_data.Attempts, attempt.TenantId, attempt.Name);
+
+    /// <summary>Reports the attempt's end once its worker exits (awaited when we started it, polled when adopted).</summary>
+    private void Watch(AttemptRef attempt, string folder, Process? process)
+    {
+        lock (_lock)
+        {
+            if (_watched.TryGetValue(attempt.Name, out var existing) && !existing.IsCompleted) return;
+            _watched[attempt.Name] = Task.Run(async () =>
+            {
+                try
+                {
+                    if (process is not null)
+                    {
+                        using (process) await process.WaitForExitAsync(_stopping.Token);
+                    }
+                    else
+                    {
+                        while (!File.Exists(Path.Combine(folder, AttemptFiles.Result)) && (WorkerPid(folder) is not null || FindWorkerProcess(folder) is not null))
+                        {
+                            await Task.Delay(AdoptedPollInterval, _time, _stopping.Token);
+                        }
+                    }
+                    await _changes.Writer.WriteAsync(Observe(attempt, folder), _stopping.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                catch (Exception e)
+                {
+                    _logger.LogWarning(e, "Watching attempt {Attempt} failed; the next reconciliation pass picks it up", attempt);
+                }
+            });
+        }
+    }
+
+    /// <summary>What the attempt's folder and its processes say about it now.</summary>
+    private AttemptObservation Observe(AttemptRef attempt, string folder)
+    {
+        var result = AttemptFiles.Read(Path.Combine(folder, AttemptFiles.Result), AttemptFilesJsonContext.Default.ResultFile);
+        var supervisor = AttemptFiles.Read(Path.Combine(folder, AttemptFiles.Supervisor), AttemptFilesJsonContext.Default.SupervisorFile);
+        if (result is not null)
+        {
+            return new AttemptObservation
+            {
+                Attempt = attempt,
+                Phase = result.Reason switch
+                {
+                    StatusReasons.Completed => ObservedPhase.Succeeded,
+                    StatusReasons.Killed => ObservedPhase.Stopped,
+                    _ => ObservedPhase.Failed,
+                },
+                ExitCode = result.ExitCode,
+                Reason = result.Reason,
+                Message = result.Message,
+                StartedAt = result.StartedAt ?? supervisor?.StartedAt,
+                FinishedAt = result.FinishedAt,
+                PeakMemoryBytes = result.PeakMemoryBytes,
+                CpuSeconds = result.CpuSeconds,
+            };
+        }
+        if (WorkerPid(folder) is not null || FindWorkerProcess(folder) is not null)
+        {
+            return new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Running, StartedAt = supervisor?.StartedAt };
+        }
+        return new AttemptObservation
+        {
+            Attempt = attempt,
+            Phase = ObservedPhase.Failed,
+            Reason = StatusReasons.SupervisorLost,
+            Message = "its supervisor (strata-worker) ended without recording an outcome",
+            StartedAt = supervisor?.StartedAt,
+            FinishedAt = _time.GetUtcNow(),
+        };
+    }
+
+    /// <summary>The worker's pid from supervisor.json, if that process is still the attempt's worker.</summary>
+    private static int? WorkerPid(string folder)
+    {
+        var supervisor = AttemptFiles.Read(Path.Combine(folder, AttemptFiles.Supervisor), AttemptFilesJsonContext.Default.SupervisorFile);
+        return supervisor is not null && IsWorkerOf(supervisor.WorkerPid, folder) ? supervisor.WorkerPid : null;
+    }
+
+    /// <summary>A worker of this attempt that has not written supervisor.json yet (a start in progress).</summary>
+    private static int? FindWorkerProcess(string folder)
+    {
+        if (File.Exists(Path.Combine(folder, AttemptFiles.Supervisor))) return null;
+        foreach (var entry in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), out var pid) && IsWorkerOf(pid, folder)) return pid;
+        }
+        return null;
+    }
+
+    /// <summary>Guards against pid reuse: the process's command line must name the attempt's folder.</summary>
+    private static bool IsWorkerOf(int pid, string folder)
+    {
+        try
+        {
+            var arguments = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+            return arguments.Contains("run") && arguments.Contains(folder);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static bool TryParse(string folder, out AttemptRef attempt)
+    {
+        attempt = default;
+        var tenant = Path.GetFileName(Path.GetDirectoryName(folder))!;
+        var name = Path.GetFileName(folder);
+        var dash = name.LastIndexOf('-');
+        if (dash <= 0 || !int.TryParse(name.AsSpan(dash + 1), out var number)) return false;
+        attempt = new AttemptRef(tenant, name[..dash], number);
+        return true;
+    }
+
+    /// <summary>The apphost beside the server, else <c>dotnet strata-worker.dll</c>, unless configured.</summary>
+    private static (string, string[]) FindWorker(string? configured)
+    {
+        if (configured is not null)
+        {
+            return configured.EndsWith(".dll", StringComparison.Ordinal) ? ("dotnet", [configured]) : (configured, []);
+        }
+        var apphost = Path.Combine(AppContext.BaseDirectory, "strata-worker");
+        if (File.Exists(apphost)) return (apphost, []);
+        return ("dotnet", [Path.Combine(AppContext.BaseDirectory, "strata-worker.dll")]);
+    }
+
+    private static double MachineMemoryGb()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+            var kb = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+            return kb / 1024.0 / 1024.0;
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or FormatException)
+        {
+            return GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (double)ResourceRequest.BytesPerGb;
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using Strata.Core.Runtime;
+using Strata.Core.Scheduling;
+
+namespace Strata.Server.Scheduling;
+
+/// <summary>
+/// The scheduler's in-memory view of what waits and what runs: pending jobs in queue order, and the
+/// resources held by live attempts. The store is the truth; this is rebuilt from it on start and kept
+/// in step by the events that change it (submit, admit, finish, cancel).
+/// </summary>
+public sealed class JobQueue
+{
+    private readonly Lock _lock = new();
+    private readonly SortedSet<PendingJob> _ordered = new(PendingJobOrder.Instance);
+    private readonly Dictionary<string, PendingJob> _byId = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _reasons = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ResourceRequest> _allocations = new(StringComparer.Ordinal);
+    private ResourceRequest _allocated;
+    private Dictionary<string, int>? _positions;
+
+    public int PendingCount { get { lock (_lock) return _ordered.Count; } }
+
+    public ResourceRequest Allocated { get { lock (_lock) return _allocated; } }
+
+    public void Enqueue(PendingJob job)
+    {
+        lock (_lock)
+        {
+            if (_byId.Remove(job.JobId, out var old))
+            {
+                _ordered.Remove(old);
+            }
+            _byId[job.JobId] = job;
+            _ordered.Add(job);
+            _positions = null;
+        }
+    }
+
+    public bool Remove(string jobId)
+    {
+        lock (_lock)
+        {
+            _reasons.Remove(jobId);
+            if (!_byId.Remove(jobId, out var job)) return false;
+            _ordered.Remove(job);
+            _positions = null;
+            return true;
+        }
+    }
+
+    public void RemoveTenant(string tenantId)
+    {
+        lock (_lock)
+        {
+            foreach (var job in _ordered.Where(j => j.TenantId == tenantId).ToList())
+            {
+                _ordered.Remove(job);
+                _byId.Remove(job.JobId);
+                _reasons.Remove(job.JobId);
+            }
+            _positions = null;
+        }
+    }
+
+    public bool Contains(string jobId)
+    {
+        lock (_lock) return _byId.ContainsKey(jobId);
+    }
+
+    /// <summary>The pending jobs in queue order, as an immutable copy.</summary>
+    public PendingJob[] Snapshot()
+    {
+        lock (_lock) return [.. _ordered];
+    }
+
+    /// <summary>Records why each job was left waiting by the last cycle.</summary>
+    public void SetReasons(IEnumerable<(string JobId, string Reason)> reasons)
+    {
+        lock (_lock)
+        {
+            foreach (var (jobId, reason) in reasons)
+            {
+                if (_byId.ContainsKey(jobId)) _reasons[jobId] = reason;
+            }
+        }
+    }
+
+    /// <summary>Why a pending job waits and its place in the queue (1 = next), or nulls when it is not queued here.</summary>
+    public (string? Reason, int? Position) Describe(string jobId)
+    {
+        lock (_lock)
+        {
+            if (!_byId.ContainsKey(jobId)) return (null, null);
+            if (_positions is null)
+            {
+                _positions = new Dictionary<string, int>(_ordered.Count, StringComparer.Ordinal);
+                var position = 1;
+                foreach (var job in _ordered) _positions[job.JobId] = position++;
+            }
+            return (_reasons.GetValueOrDefault(jobId), _positions[jobId]);
+        }
+    }
+
+    /// <summary>Holds <paramref name="request"/> for a live attempt; idempotent.</summary>
+    public void Allocate(string attemptName, ResourceRequest request)
+    {
+        lock (_lock)
+        {
+            if (_allocations.TryAdd(attemptName, request)) _allocated += request;
+        }
+    }
+
+    /// <summary>Gives back what a finished attempt held; idempotent.</summary>
+    public void Release(string attemptName)
+    {
+        lock (_lock)
+        {
+            if (_allocations.Remove(attemptName, out var request)) _allocated -= request;
+        }
+    }
+
+    public bool IsAllocated(string attemptName)
+    {
+        lock (_lock) return _allocations.ContainsKey(attemptName);
+    }
+}

@@ -1,0 +1,150 @@
+using Strata.Contracts;
+using Strata.Core.Jobs;
+using Strata.Core.Runtime;
+using Strata.Core.Scheduling;
+using Strata.Server.Jobs;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Scheduling;
+
+/// <summary>What recording an attempt's outcome changed, for the caller to act on after the commit.</summary>
+/// <param name="Known">False when the store has no such attempt (an orphan).</param>
+/// <param name="Requeued">The job to queue again for a retry, if any.</param>
+public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued);
+
+/// <summary>What a cancel found: no job, a finished one, or an active one now cancelled (and its live attempt).</summary>
+public sealed record CancelOutcome(JobRecord? Job, bool WasActive, AttemptRef? LiveAttempt);
+
+/// <summary>
+/// The state changes of jobs and attempts, each applied inside one <see cref="StoreWriter"/> write. They
+/// read the current rows in the writer, so a decision is never taken on a stale copy (a cancel racing a
+/// completion, say): whichever the writer applies first wins, and the second sees it.
+/// </summary>
+public static class JobTransitions
+{
+    /// <summary>Admits a pending job: it runs as attempt <c>AttemptCount + 1</c>. Null when it is no longer pending.</summary>
+    public static AttemptRecord? Admit(StrataDbContext db, string jobId, string runtimeKind, DateTimeOffset now)
+    {
+        var job = db.Jobs.Single(j => j.Id == jobId);
+        if (job.Status != JobStatus.Pending) return null;
+        var number = job.AttemptCount + 1;
+        job.Status = JobStatus.Running;
+        job.StatusReason = StatusReasons.Starting;
+        job.AttemptCount = number;
+        job.NotBefore = null;
+        job.RuntimeKind = runtimeKind;
+        var attempt = new AttemptRecord
+        {
+            JobId = job.Id,
+            Number = number,
+            TenantId = job.TenantId,
+            Status = AttemptStatus.Starting,
+            CreatedAt = now,
+            RuntimeKind = runtimeKind,
+        };
+        db.Attempts.Add(attempt);
+        return attempt;
+    }
+
+    /// <summary>The runtime has the attempt running.</summary>
+    public static void MarkRunning(StrataDbContext db, AttemptRef reference, RuntimeInfo runtime, DateTimeOffset startedAt)
+    {
+        var attempt = db.Attempts.Find(reference.JobId, reference.Number);
+        if (attempt is not { Status: AttemptStatus.Starting }) return;
+        attempt.Status = AttemptStatus.Running;
+        attempt.StartedAt = startedAt;
+        attempt.RuntimeName = runtime.Name;
+        attempt.RuntimeNamespace = runtime.Namespace;
+        var job = db.Jobs.Single(j => j.Id == reference.JobId);
+        if (job.Status == JobStatus.Running && job.AttemptCount == reference.Number)
+        {
+            job.StatusReason = null;
+            job.StartedAt ??= startedAt;
+            job.RuntimeName = runtime.Name;
+            job.RuntimeNamespace = runtime.Namespace;
+        }
+    }
+
+    /// <summary>Records how an attempt ended and what becomes of its job: done, failed, or queued again for a retry.</summary>
+    public static OutcomeRecorded RecordOutcome(StrataDbContext db, AttemptObservation observation, DateTimeOffset now)
+    {
+        var reference = observation.Attempt;
+        var attempt = db.Attempts.Find(reference.JobId, reference.Number);
+        if (attempt is null) return new OutcomeRecorded(false, null);
+        if (!attempt.IsLive) return new OutcomeRecorded(true, null);
+
+        var job = db.Jobs.Single(j => j.Id == reference.JobId);
+        var reason = observation.Reason ?? (observation.Phase == ObservedPhase.Succeeded ? StatusReasons.Completed : StatusReasons.ExitedWithError);
+        attempt.Status = observation.Phase switch
+        {
+            ObservedPhase.Succeeded => AttemptStatus.Succeeded,
+            ObservedPhase.Stopped => AttemptStatus.Cancelled,
+            _ => job.Status == JobStatus.Cancelled ? AttemptStatus.Cancelled : AttemptStatus.Failed,
+        };
+        attempt.CompletedAt = observation.FinishedAt ?? now;
+        attempt.StartedAt ??= observation.StartedAt;
+        attempt.ExitCode = observation.ExitCode;
+        attempt.Reason = job.Status == JobStatus.Cancelled ? StatusReasons.CancelledByUser : reason;
+        attempt.ErrorMessage = observation.Message;
+        attempt.PeakMemoryBytes = observation.PeakMemoryBytes;
+        attempt.CpuSeconds = observation.CpuSeconds;
+
+        // The job follows its current attempt only, and only while it is still running.
+        if (job.Status != JobStatus.Running || job.AttemptCount != reference.Number)
+        {
+            return new OutcomeRecorded(true, null);
+        }
+        if (observation.Phase == ObservedPhase.Succeeded)
+        {
+            Finish(job, JobStatus.Succeeded, StatusReasons.Completed, null, now);
+            return new OutcomeRecorded(true, null);
+        }
+
+        var spec = JobMapping.ReadSpec(job);
+        var decision = RetryPolicy.Decide(reason, reference.Number,
+            spec.Retry?.MaxAttempts ?? JobDefaults.DefaultMaxAttempts, spec.Retry?.Backoff ?? JobDefaults.DefaultBackoffSeconds);
+        var message = observation.Message ?? Describe(reason, observation.ExitCode);
+        if (!decision.Retry)
+        {
+            Finish(job, JobStatus.Failed, reason, message, now);
+            return new OutcomeRecorded(true, null);
+        }
+        job.Status = JobStatus.Pending;
+        job.StatusReason = StatusReasons.WaitingForRetry;
+        job.NotBefore = now + decision.Delay;
+        job.ErrorMessage = $"attempt {reference.Number} failed ({message}); retrying";
+        return new OutcomeRecorded(true, ToPending(job));
+    }
+
+    /// <summary>Cancels an active job; says what it found and which attempt to stop.</summary>
+    public static CancelOutcome Cancel(StrataDbContext db, string tenantId, string jobId, DateTimeOffset now)
+    {
+        var job = db.Jobs.SingleOrDefault(j => j.Id == jobId && j.TenantId == tenantId);
+        if (job is null || !job.IsActive) return new CancelOutcome(job, WasActive: false, null);
+        var live = job.Status == JobStatus.Running ? new AttemptRef(job.TenantId, job.Id, job.AttemptCount) : (AttemptRef?)null;
+        Finish(job, JobStatus.Cancelled, StatusReasons.CancelledByUser, null, now);
+        return new CancelOutcome(job, WasActive: true, live);
+    }
+
+    public static PendingJob ToPending(JobRecord job) =>
+        new(job.Id, job.TenantId, job.Priority, job.Seq,
+            new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus) * job.Workers, job.NotBefore);
+
+    private static void Finish(JobRecord job, JobStatus status, string reason, string? message, DateTimeOffset now)
+    {
+        job.Status = status;
+        job.StatusReason = reason;
+        job.ErrorMessage = message;
+        job.CompletedAt = now;
+        job.NotBefore = null;
+    }
+
+    private static string Describe(string reason, int? exitCode) => reason switch
+    {
+        StatusReasons.ExitedWithError => $"exited with code {exitCode}",
+        StatusReasons.OutOfMemory => "killed for using more memory than it asked for",
+        StatusReasons.TimedOut => "stopped at its time-out",
+        StatusReasons.SupervisorLost => "its process vanished",
+        _ => reason.Replace('_', ' '),
+    };
+}

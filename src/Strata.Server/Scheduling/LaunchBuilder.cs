@@ -1,0 +1,63 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+using Strata.Contracts;
+using Strata.Core.Jobs;
+using Strata.Core.Runtime;
+using Strata.Server.Auth;
+using Strata.Server.Hosting;
+using Strata.Server.Jobs;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Scheduling;
+
+/// <summary>Turns a stored job into what a runtime needs to start one of its attempts: the job contract.</summary>
+public sealed class LaunchBuilder(
+    DataFolder data,
+    TokenIssuer tokens,
+    IServer server,
+    IOptions<StrataOptions> strata,
+    IOptions<JobsOptions> jobs)
+{
+    private string? _apiUrl;
+
+    public JobLaunch Build(JobRecord job, int attemptNumber)
+    {
+        var spec = JobMapping.ReadSpec(job);
+        var attempt = new AttemptRef(job.TenantId, job.Id, attemptNumber);
+        var checkpoints = data.JobCheckpoints(job.Id);
+        Directory.CreateDirectory(checkpoints);
+        if (spec.ModelOutputPath is { } output && Path.IsPathRooted(output))
+        {
+            Directory.CreateDirectory(output);
+        }
+        var lifetime = TimeSpan.FromSeconds(spec.TimeoutSeconds ?? 0) + TimeSpan.FromDays(jobs.Value.JobTokenDays);
+        var (token, _) = tokens.Issue($"job:{job.Id}", Roles.Job, job.TenantId, lifetime, job.Id);
+        var environment = JobEnvironment.Build(spec, job.Id, attemptNumber, ApiUrl(), token, checkpoints);
+        return new JobLaunch
+        {
+            Attempt = attempt,
+            Entrypoint = spec.Entrypoint ?? JobDefaults.DefaultEntrypoint,
+            DockerImage = spec.DockerImage,
+            Environment = environment,
+            Resources = new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus),
+            GpuType = spec.Compute?.GpuType,
+            NumWorkers = job.Workers,
+            TimeoutSeconds = spec.TimeoutSeconds,
+        };
+    }
+
+    private string ApiUrl()
+    {
+        if (_apiUrl is not null) return _apiUrl;
+        var url = strata.Value.PublicUrl
+            ?? server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? "http://localhost:8080";
+        // A wildcard listen address is not a place to connect to.
+        url = url.Replace("://+", "://localhost", StringComparison.Ordinal)
+                 .Replace("://*", "://localhost", StringComparison.Ordinal)
+                 .Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal)
+                 .Replace("://[::]", "://localhost", StringComparison.Ordinal);
+        return _apiUrl = url.TrimEnd('/');
+    }
+}

@@ -1,0 +1,180 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Strata.Contracts;
+using Strata.Core.Runtime;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Scheduling;
+
+/// <summary>
+/// Level-triggered reconciliation of the store (desired) with the runtime (observed). Each pass, on a
+/// timer and on start-up, re-lists both and closes every difference; between passes the runtime's watch
+/// brings single changes in at once. A pass is safe to run twice:
+/// - an attempt the store does not know, or whose job is over, is stopped (an orphan);
+/// - a finished attempt is recorded (and its job retried, finished or failed), then forgotten;
+/// - a live attempt the runtime does not report, past its start grace, failed: its supervisor was lost;
+/// - an attempt recorded as starting that never reached the runtime (the server died in between) is started.
+/// </summary>
+public sealed class Reconciler(
+    IJobRuntime runtime,
+    Store store,
+    Scheduler scheduler,
+    LaunchBuilder launches,
+    TimeProvider time,
+    IOptions<SchedulerOptions> options,
+    ILogger<Reconciler> logger) : BackgroundService
+{
+    private readonly SemaphoreSlim _passLock = new(1, 1);
+
+    /// <summary>Runs a pass now (after a tenant was deleted, say) without waiting for the timer.</summary>
+    public void Kick() => _ = Task.Run(() => PassAsync(CancellationToken.None));
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await scheduler.Loaded.WaitAsync(stoppingToken);
+        var watch = Task.Run(() => WatchAsync(stoppingToken), stoppingToken);
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.ResyncSeconds), time);
+        do
+        {
+            await PassAsync(stoppingToken);
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+        await watch;
+    }
+
+    private async Task WatchAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var observation in runtime.WatchAsync(stoppingToken))
+                {
+                    await ReconcileAsync(observation, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "The runtime's watch broke; re-listing");
+                await PassAsync(stoppingToken);
+                await Task.Delay(TimeSpan.FromSeconds(1) + TimeSpan.FromMilliseconds(Random.Shared.Next(1000)), time, stoppingToken);
+            }
+        }
+    }
+
+    private async Task PassAsync(CancellationToken cancellationToken)
+    {
+        await _passLock.WaitAsync(cancellationToken);
+        try
+        {
+            // The store first, then the runtime: an attempt started in between is then in neither
+            // snapshot, rather than in the store's alone (which would make it look lost).
+            var live = await LiveAttemptsAsync(cancellationToken);
+            var observed = await runtime.ListAsync(cancellationToken);
+            foreach (var observation in observed)
+            {
+                await ReconcileAsync(observation, cancellationToken);
+            }
+            await CollectLostAttemptsAsync(live, observed.Select(o => o.Attempt.Name).ToHashSet(StringComparer.Ordinal), cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Reconciliation pass failed; the next one retries");
+        }
+        finally
+        {
+            _passLock.Release();
+        }
+    }
+
+    /// <summary>Closes the difference for one attempt the runtime reports.</summary>
+    private async Task ReconcileAsync(AttemptObservation observation, CancellationToken cancellationToken)
+    {
+        var reference = observation.Attempt;
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["TenantId"] = reference.TenantId, ["JobId"] = reference.JobId, ["Attempt"] = reference.Number });
+        if (scheduler.IsStarting(reference) && !observation.IsFinished) return;
+
+        await using var db = store.CreateContext();
+        var attempt = await db.Attempts.AsNoTracking().FirstOrDefaultAsync(a => a.JobId == reference.JobId && a.Number == reference.Number, cancellationToken);
+        var job = attempt is null ? null : await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == reference.JobId, cancellationToken);
+
+        if (attempt is null || job is null)
+        {
+            // Not ours (any more): its job or tenant was deleted. Stop it and discard what is left.
+            logger.LogInformation("Stopping orphaned attempt {Attempt}", reference);
+            await runtime.StopAsync(reference, cancellationToken);
+            if (observation.IsFinished) await runtime.ForgetAsync(reference, discardLogs: true, cancellationToken);
+            return;
+        }
+
+        if (observation.IsFinished)
+        {
+            if (attempt.IsLive)
+            {
+                await scheduler.RecordOutcomeAsync(observation, cancellationToken);
+                logger.LogInformation("Attempt {Attempt} ended: {Reason}", reference, observation.Reason);
+            }
+            await runtime.ForgetAsync(reference, discardLogs: false, cancellationToken);
+            return;
+        }
+
+        // Running in the runtime.
+        if (!job.IsActive || job.AttemptCount != reference.Number || !attempt.IsLive)
+        {
+            logger.LogInformation("Stopping attempt {Attempt}: its job is {Status}", reference, job.Status);
+            await runtime.StopAsync(reference, cancellationToken);
+        }
+        else if (attempt.Status == AttemptStatus.Starting)
+        {
+            var info = new RuntimeInfo { Kind = runtime.Kind, Name = reference.Name };
+            await scheduler.MarkRunningAsync(reference, info, observation.StartedAt ?? time.GetUtcNow(), cancellationToken);
+        }
+    }
+
+    private async Task<List<AttemptRecord>> LiveAttemptsAsync(CancellationToken cancellationToken)
+    {
+        await using var db = store.CreateContext();
+        return await db.Attempts.AsNoTracking()
+            .Where(a => a.Status == AttemptStatus.Starting || a.Status == AttemptStatus.Running)
+            .ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Live attempts in the store that the runtime does not report.</summary>
+    private async Task CollectLostAttemptsAsync(List<AttemptRecord> live, HashSet<string> observed, CancellationToken cancellationToken)
+    {
+        await using var db = store.CreateContext();
+        var now = time.GetUtcNow();
+        foreach (var attempt in live)
+        {
+            var reference = new AttemptRef(attempt.TenantId, attempt.JobId, attempt.Number);
+            if (observed.Contains(reference.Name) || scheduler.IsStarting(reference)) continue;
+            if (attempt.Status == AttemptStatus.Starting)
+            {
+                // Recorded but never handed to the runtime (the server stopped in between): start it now.
+                // Starting is idempotent per attempt, so this cannot run it twice.
+                var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == attempt.JobId, cancellationToken);
+                if (job.IsActive && job.AttemptCount == attempt.Number)
+                {
+                    scheduler.Restart(launches.Build(job, attempt.Number), cancellationToken);
+                    continue;
+                }
+            }
+            logger.LogWarning("Attempt {Attempt} is gone from the runtime; marking it failed", reference);
+            await scheduler.RecordOutcomeAsync(new AttemptObservation
+            {
+                Attempt = reference,
+                Phase = ObservedPhase.Failed,
+                Reason = StatusReasons.SupervisorLost,
+                Message = "its process vanished (it was not running when the server looked for it)",
+                FinishedAt = now,
+            }, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.EntityFrameworkCore;
+using Strata.Contracts;
+using Strata.Core.Runtime;
+using Strata.Core.Scheduling;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Scheduling;
+
+/// <summary>
+/// The scheduling loop. Woken by events (a submission, a finished attempt, a cancel) and by a periodic
+/// resync, each cycle reads top to bottom:
+/// 1. snapshot the queue and the free capacity;
+/// 2. plan with the pure <see cref="SchedulingPolicy"/>;
+/// 3. record why the others wait;
+/// 4. admit: record each admission in memory, persist it (rolled back in memory if that fails), then
+///    hand it to the runtime.
+/// </summary>
+public sealed class Scheduler(
+    JobQueue queue,
+    IJobRuntime runtime,
+    Store store,
+    StoreWriter writer,
+    LaunchBuilder launches,
+    TimeProvider time,
+    ILogger<Scheduler> logger) : BackgroundService
+{
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly ConcurrentDictionary<string, byte> _starting = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static readonly ActivitySource Tracing = new("Strata.Scheduler");
+
+    /// <summary>Completes once the queue has been loaded from the store.</summary>
+    public Task Loaded => _loaded.Task;
+
+    /// <summary>Asks for a cycle soon; many calls before it runs make one cycle.</summary>
+    public void Wake() => _wake.Writer.TryWrite(true);
+
+    /// <summary>True while the runtime is being asked to start <paramref name="attempt"/> by this server.</summary>
+    public bool IsStarting(AttemptRef attempt) => _starting.ContainsKey(attempt.Name);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await LoadAsync(stoppingToken);
+        _loaded.TrySetResult();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await CycleAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Scheduling cycle failed; retrying on the next wake-up");
+            }
+            await WaitForWorkAsync(stoppingToken);
+        }
+    }
+
+    /// <summary>Rebuilds the queue and the allocations from the store.</summary>
+    private async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        await using var db = store.CreateContext();
+        var pending = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Pending).ToListAsync(cancellationToken);
+        foreach (var job in pending)
+        {
+            queue.Enqueue(JobTransitions.ToPending(job));
+        }
+        var live = await (from attempt in db.Attempts.AsNoTracking()
+                          join job in db.Jobs.AsNoTracking() on attempt.JobId equals job.Id
+                          where attempt.Status == AttemptStatus.Starting || attempt.Status == AttemptStatus.Running
+                          select new { attempt.JobId, attempt.Number, job.TenantId, job.CpuCores, job.MemoryBytes, job.Gpus, job.Workers })
+                         .ToListAsync(cancellationToken);
+        foreach (var a in live)
+        {
+            queue.Allocate(new AttemptRef(a.TenantId, a.JobId, a.Number).Name, new ResourceRequest(a.CpuCores, a.MemoryBytes, a.Gpus) * a.Workers);
+        }
+        logger.LogInformation("Scheduler loaded {Pending} pending jobs and {Live} live attempts", pending.Count, live.Count);
+    }
+
+    private async Task WaitForWorkAsync(CancellationToken stoppingToken)
+    {
+        // Sleep until woken, or until the earliest retry backoff ends, or the periodic resync.
+        var delay = TimeSpan.FromSeconds(5);
+        var now = time.GetUtcNow();
+        foreach (var job in queue.Snapshot())
+        {
+            if (job.NotBefore is { } notBefore && notBefore - now < delay)
+            {
+                delay = notBefore - now;
+            }
+        }
+        if (delay <= TimeSpan.Zero) return;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        timeout.CancelAfter(delay);
+        try
+        {
+            await _wake.Reader.ReadAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task CycleAsync(CancellationToken cancellationToken)
+    {
+        // 1. Snapshot.
+        var pending = queue.Snapshot();
+        if (pending.Length == 0) return;
+        var free = runtime.Capacity.Total - queue.Allocated;
+        using var activity = Tracing.StartActivity("scheduler.cycle");
+        activity?.SetTag("strata.pending", pending.Length);
+
+        // 2. Plan.
+        var now = time.GetUtcNow();
+        var plan = SchedulingPolicy.Plan(pending, free, now);
+
+        // 3. Why the others wait.
+        queue.SetReasons(plan.Waiting.Select(w => (w.Job.JobId, w.Reason)));
+        if (plan.Admitted.Count == 0) return;
+
+        // 4. Admit: in memory first, then persisted together (one commit), then started.
+        foreach (var job in plan.Admitted)
+        {
+            queue.Remove(job.JobId);
+        }
+        var admissions = plan.Admitted.Select(job => writer.WriteAsync<(JobRecord Job, AttemptRecord Attempt)?>(db =>
+        {
+            var attempt = JobTransitions.Admit(db, job.JobId, runtime.Kind, now);
+            return attempt is null ? null : (Job: db.Jobs.Local.Single(j => j.Id == job.JobId), Attempt: attempt);
+        }, cancellationToken)).ToList();
+
+        for (var i = 0; i < admissions.Count; i++)
+        {
+            var job = plan.Admitted[i];
+            try
+            {
+                var admitted = await admissions[i];
+                if (admitted is null) continue; // cancelled meanwhile
+                var reference = new AttemptRef(job.TenantId, job.JobId, admitted.Value.Attempt.Number);
+                queue.Allocate(reference.Name, job.Request);
+                _starting[reference.Name] = 0;
+                var launch = launches.Build(admitted.Value.Job, reference.Number);
+                _ = StartAsync(launch, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogError(e, "Could not persist the admission of job {JobId}; it stays pending", job.JobId);
+                queue.Enqueue(job);
+            }
+        }
+        activity?.SetTag("strata.admitted", plan.Admitted.Count);
+    }
+
+    private async Task StartAsync(JobLaunch launch, CancellationToken cancellationToken)
+    {
+        var reference = launch.Attempt;
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["TenantId"] = reference.TenantId, ["JobId"] = reference.JobId, ["Attempt"] = reference.Number });
+        try
+        {
+            var info = await runtime.StartAsync(launch, cancellationToken);
+            await writer.WriteAsync(db => JobTransitions.MarkRunning(db, reference, info, time.GetUtcNow()), cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Attempt {Attempt} of job {JobId} could not start", reference.Number, reference.JobId);
+            var failed = new AttemptObservation
+            {
+                Attempt = reference,
+                Phase = ObservedPhase.Failed,
+                Reason = StatusReasons.StartFailed,
+                Message = e is RuntimeStartException ? e.Message : "the runtime could not start it: " + e.Message,
+                FinishedAt = time.GetUtcNow(),
+            };
+            await RecordOutcomeAsync(failed, CancellationToken.None);
+        }
+        finally
+        {
+            _starting.TryRemove(reference.Name, out _);
+        }
+    }
+
+    /// <summary>Hands an attempt that was admitted before a restart but never started to the runtime.</summary>
+    public void Restart(JobLaunch launch, CancellationToken cancellationToken)
+    {
+        if (_starting.TryAdd(launch.Attempt.Name, 0))
+        {
+            _ = StartAsync(launch, cancellationToken);
+        }
+    }
+
+    public Task MarkRunningAsync(AttemptRef reference, RuntimeInfo info, DateTimeOffset startedAt, CancellationToken cancellationToken) =>
+        writer.WriteAsync(db => JobTransitions.MarkRunning(db, reference, info, startedAt), cancellationToken);
+
+    /// <summary>Records an attempt's end, frees what it held and queues its retry; shared with the reconciler.</summary>
+    public async Task<OutcomeRecorded> RecordOutcomeAsync(AttemptObservation observation, CancellationToken cancellationToken)
+    {
+        var recorded = await writer.WriteAsync(db => JobTransitions.RecordOutcome(db, observation, time.GetUtcNow()), cancellationToken);
+        queue.Release(observation.Attempt.Name);
+        if (recorded.Requeued is { } retry)
+        {
+            queue.Enqueue(retry);
+        }
+        Wake();
+        return recorded;
+    }
+}

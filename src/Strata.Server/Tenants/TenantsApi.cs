@@ -1,0 +1,171 @@
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Strata.Contracts;
+using Strata.Core.Jobs;
+using Strata.Server.Auth;
+using Strata.Server.Jobs;
+using Strata.Server.Problems;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Tenants;
+
+/// <summary>Tenants (admin), their tokens, and <c>/v1/me</c>.</summary>
+public static partial class TenantsApi
+{
+    public const int TenantIdLength = 40;
+    public const int TenantNameLength = 200;
+    public const int CostCenterLength = 63;
+    public const int MaxTokenDays = 365;
+    public const int DefaultTokenDays = 30;
+    private const int MaxBodyBytes = 16 * 1024;
+
+    public static WebApplicationBuilder AddTenants(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<TenantDirectory>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapTenantsApi(this IEndpointRouteBuilder app)
+    {
+        var tenants = app.MapGroup("/v1/tenants").WithTags("Tenants");
+        tenants.MapPost("", CreateAsync).RequireAuthorization(Policies.Admin).WithName("CreateTenant")
+            .WithSummary("Create a tenant (admin).").Accepts<CreateTenantRequest>("application/json");
+        tenants.MapGet("", ListAsync).RequireAuthorization(Policies.Admin).WithName("ListTenants").WithSummary("List tenants (admin).");
+        tenants.MapGet("{id}", GetAsync).WithName("GetTenant").WithSummary("Get a tenant (admin, or its own members).");
+        tenants.MapDelete("{id}", DeleteAsync).RequireAuthorization(Policies.Admin).WithName("DeleteTenant")
+            .WithSummary("Delete a tenant, its tokens and its jobs; running attempts are stopped (admin).");
+        tenants.MapPost("{id}/tokens", CreateTokenAsync).WithName("CreateToken")
+            .WithSummary("Issue a token for a tenant (admin, or the tenant's owner).").Accepts<CreateTokenRequest>("application/json");
+        app.MapGet("/v1/me", GetMe).WithTags("Tenants").WithName("GetMe").WithSummary("Who the token belongs to.");
+        return app;
+    }
+
+    private static async Task<Results<Created<Tenant>, ValidationProblem, ProblemHttpResult>> CreateAsync(
+        HttpRequest request, StoreWriter writer, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<CreateTenantRequest>(request, MaxBodyBytes, cancellationToken);
+        if (problem is not null) return problem;
+        var errors = new ValidationErrors();
+        if (string.IsNullOrEmpty(body!.Id))
+        {
+            errors.Add("id", "is required");
+        }
+        else if (!Names.IsDnsLabel(body.Id, TenantIdLength))
+        {
+            errors.Add("id", $"must be a DNS-1123 label of at most {TenantIdLength} characters: lower-case letters, digits and '-'");
+        }
+        if (body.Name is not null && (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > TenantNameLength))
+        {
+            errors.Add("name", $"must be 1 to {TenantNameLength} characters");
+        }
+        if (body.CostCenter is not null && (body.CostCenter.Length > CostCenterLength || !LabelValue().IsMatch(body.CostCenter)))
+        {
+            errors.Add("cost_center", $"must be a label value: at most {CostCenterLength} letters, digits, '-', '_' or '.', starting and ending alphanumeric");
+        }
+        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+
+        var record = new TenantRecord { Id = body.Id!, Name = body.Name ?? body.Id!, CostCenter = body.CostCenter, CreatedAt = time.GetUtcNow() };
+        try
+        {
+            await writer.WriteAsync(db => db.Tenants.Add(record), cancellationToken);
+        }
+        catch (Exception e) when (Store.IsUniqueViolation(e))
+        {
+            return Problems.Problems.Conflict($"A tenant with id '{record.Id}' already exists.");
+        }
+        return TypedResults.Created($"/v1/tenants/{record.Id}", ToContract(record));
+    }
+
+    private static async Task<Ok<Tenant[]>> ListAsync(Store store, CancellationToken cancellationToken)
+    {
+        await using var db = store.CreateContext();
+        var records = await db.Tenants.AsNoTracking().OrderBy(t => t.Id).ToListAsync(cancellationToken);
+        return TypedResults.Ok(records.Select(ToContract).ToArray());
+    }
+
+    private static async Task<Results<Ok<Tenant>, ProblemHttpResult>> GetAsync(string id, HttpContext context, Store store, CancellationToken cancellationToken)
+    {
+        var caller = context.Caller();
+        if (!caller.IsAdmin && caller.TenantId != id)
+        {
+            return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
+        }
+        await using var db = store.CreateContext();
+        var record = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id, cancellationToken);
+        return record is null ? Problems.Problems.NotFound($"Tenant '{id}' was not found.") : TypedResults.Ok(ToContract(record));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        string id, StoreWriter writer, TenantDirectory directory, JobService jobs, CancellationToken cancellationToken)
+    {
+        var deleted = await writer.WriteAsync(db =>
+        {
+            var tenant = db.Tenants.Find(id);
+            if (tenant is null) return false;
+            db.Tenants.Remove(tenant);
+            db.Attempts.RemoveRange(db.Attempts.Where(a => a.TenantId == id));
+            db.Jobs.RemoveRange(db.Jobs.Where(j => j.TenantId == id));
+            return true;
+        }, cancellationToken);
+        if (!deleted)
+        {
+            return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
+        }
+        directory.Forget(id);
+        // The tenant's attempts are now orphans: the reconciler stops them and discards their files.
+        jobs.TenantDeleted(id);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Created<TokenResponse>, ValidationProblem, ProblemHttpResult>> CreateTokenAsync(
+        string id, HttpRequest request, TokenIssuer issuer, TenantDirectory directory, CancellationToken cancellationToken)
+    {
+        var caller = request.HttpContext.Caller();
+        if (!caller.IsAdmin && caller.TenantId != id)
+        {
+            return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
+        }
+        if (!caller.IsAdmin && caller.Role != Roles.Owner)
+        {
+            return Problems.Problems.Forbidden("Only an admin or the tenant's owner can issue tokens.");
+        }
+        var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request, MaxBodyBytes, cancellationToken);
+        if (problem is not null) return problem;
+        var errors = new ValidationErrors();
+        var role = body!.Role ?? Roles.Member;
+        if (!Roles.TenantRoles.Contains(role))
+        {
+            errors.Add("role", $"must be one of {string.Join(", ", Roles.TenantRoles)}");
+        }
+        var days = body.ExpiresInDays ?? DefaultTokenDays;
+        if (days is < 1 or > MaxTokenDays)
+        {
+            errors.Add("expires_in_days", $"must be 1 to {MaxTokenDays}");
+        }
+        if (body.Subject is not null && (body.Subject.Length is 0 or > 200))
+        {
+            errors.Add("subject", "must be 1 to 200 characters");
+        }
+        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!await directory.ExistsAsync(id, cancellationToken))
+        {
+            return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
+        }
+        var subject = body.Subject ?? $"{id}-{role}";
+        var (token, expires) = issuer.Issue(subject, role, id, TimeSpan.FromDays(days));
+        return TypedResults.Created($"/v1/tenants/{id}", new TokenResponse { Token = token, TenantId = id, Role = role, ExpiresAt = expires });
+    }
+
+    private static Ok<Me> GetMe(HttpContext context)
+    {
+        var caller = context.Caller();
+        return TypedResults.Ok(new Me { Subject = caller.Subject, TenantId = caller.TenantId, Role = caller.Role, ExpiresAt = caller.ExpiresAt });
+    }
+
+    private static Tenant ToContract(TenantRecord record) =>
+        new() { Id = record.Id, Name = record.Name, CostCenter = record.CostCenter, CreatedAt = record.CreatedAt };
+
+    [GeneratedRegex("^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")]
+    private static partial Regex LabelValue();
+}

@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Strata.Core.Runtime.Local;
+using Strata.Worker.Cgroups;
+
+namespace Strata.Worker;
+
+/// <summary>Why an attempt ended: the <c>reason</c> of result.json.</summary>
+internal static class Reasons
+{
+    public const string Completed = "completed";
+    public const string ExitedWithError = "exited_with_error";
+    public const string OutOfMemory = "out_of_memory";
+    public const string TimedOut = "timed_out";
+    public const string Killed = "killed";
+    public const string StartFailed = "start_failed";
+}
+
+/// <summary>
+/// Supervises one attempt, in phases: read launch.json; set up the cgroup; start the job (nothing
+/// else happens before the spawn); record supervisor.json; wait for the job, its time limit or a
+/// stop request (SIGTERM/SIGINT); stop the whole tree and any leftovers; measure; remove the cgroup;
+/// write result.json last.
+/// </summary>
+internal sealed class Supervisor(string attemptDirectory, TimeProvider time)
+{
+    private static readonly TimeSpan OutputDrainTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan ExitAfterKillTimeout = TimeSpan.FromSeconds(30);
+
+    private string PathOf(string file) => Path.Combine(attemptDirectory, file);
+
+    public async Task<int> RunAsync(string? detachProblem)
+    {
+        if (!Directory.Exists(attemptDirectory))
+        {
+            return ExitCodes.NoLaunchFile;
+        }
+        using var log = new WorkerLog(PathOf(AttemptFiles.WorkerLog), time);
+        if (detachProblem is not null)
+        {
+            log.Write(detachProblem);
+        }
+
+        // 1. What to run.
+        var launch = AttemptFiles.Read(PathOf(AttemptFiles.Launch), AttemptFilesJsonContext.Default.LaunchFile);
+        if (launch is null)
+        {
+            log.Open($"{LimitModes.MeasuredOnly} (no launch file)");
+            log.Write($"{AttemptFiles.Launch} is missing or unreadable");
+            WriteResult(log, new ResultFile
+            {
+                Reason = Reasons.StartFailed,
+                Message = $"{AttemptFiles.Launch} is missing or unreadable",
+                FinishedAt = time.GetUtcNow(),
+                LimitMode = LimitModes.MeasuredOnly,
+            });
+            return ExitCodes.NoLaunchFile;
+        }
+
+        var stopRequested = new TaskCompletionSource<PosixSignal>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnStopSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stopRequested.TrySetResult(context.Signal);
+        }
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
+        using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
+
+        // 2. Limits, then the job: only what must precede its first instruction. Orphans of the job
+        // must find the worker as their reaper even if the job exits at once, hence before the spawn.
+        var subreaper = Native.BecomeSubreaper();
+        var cgroup = CgroupSetup.Create(launch);
+        var joinFailedMarker = PathOf(".cgroup-join-failed");
+        var startedAt = time.GetUtcNow();
+        Process job;
+        OutputPump output;
+        try
+        {
+            var work = Directory.CreateDirectory(PathOf(AttemptFiles.WorkDirectory)).FullName;
+            output = OutputPump.Open(PathOf(AttemptFiles.Log), log);
+            try { job = JobProcess.Start(launch, work, cgroup, joinFailedMarker); }
+            catch
+            {
+                output.Dispose();
+                throw;
+            }
+        }
+        catch (Exception e)
+        {
+            log.Open(cgroup.Description);
+            log.Write($"the job could not start: {e}");
+            cgroup.Remove(log);
+            WriteResult(log, new ResultFile
+            {
+                Reason = Reasons.StartFailed,
+                Message = $"the job could not start: {e.Message}",
+                FinishedAt = time.GetUtcNow(),
+                LimitMode = cgroup.Mode,
+            });
+            return ExitCodes.Done;
+        }
+
+        // 3. Bookkeeping, now that the job runs.
+        using var jobProcess = job;
+        using var jobOutput = output;
+        output.Start(job.StandardOutput.BaseStream, "stdout");
+        output.Start(job.StandardError.BaseStream, "stderr");
+        var workerPid = Environment.ProcessId;
+        WriteSupervisor(log, new SupervisorFile { WorkerPid = workerPid, JobPid = job.Id, StartedAt = startedAt, LimitMode = cgroup.Mode });
+        log.Open(cgroup.Description);
+        log.Write($"job started: pid {job.Id}, worker pid {workerPid}{(subreaper ? "" : " (not a child subreaper)")}");
+        var sessionId = Native.OwnSessionId();
+        var tree = new ProcessTree(cgroup, workerPid, sessionId == workerPid ? sessionId : null, time) { JobPid = job.Id };
+
+        // 4. Wait for the end, the time limit or a stop request.
+        var exited = job.WaitForExitAsync();
+        var timeLimit = launch.TimeoutSeconds is > 0 and var seconds
+            ? Task.Delay(TimeSpan.FromSeconds(seconds), time)
+            : Task.Delay(Timeout.InfiniteTimeSpan, time);
+        var first = await Task.WhenAny(exited, timeLimit, stopRequested.Task);
+        var grace = TimeSpan.FromSeconds(Math.Max(0, launch.StopGraceSeconds));
+        string? forcedReason = null;
+        string? forcedMessage = null;
+        if (first != exited)
+        {
+            (forcedReason, forcedMessage) = first == timeLimit
+                ? (Reasons.TimedOut, $"exceeded the time limit of {launch.TimeoutSeconds} s")
+                : (Reasons.Killed, $"stopped on request ({stopRequested.Task.Result})");
+            log.Write($"{forcedMessage}: stopping the attempt's processes");
+            var stopped = await tree.StopAsync(grace);
+            log.Write($"signalled {stopped} process(es)");
+            try { await exited.WaitAsync(ExitAfterKillTimeout, time); }
+            catch (TimeoutException) { log.Write($"the job's process {job.Id} did not exit after SIGKILL"); }
+        }
+
+        // 5. A job must not leave daemons behind.
+        var leftovers = tree.Alive();
+        if (leftovers.Count > 0)
+        {
+            log.Write($"stopping {leftovers.Count} leftover process(es): {string.Join(' ', leftovers)}");
+            await tree.StopAsync(grace);
+        }
+        if (!output.Wait(OutputDrainTimeout))
+        {
+            log.Write("the job's output pipes did not close; output.log may be incomplete");
+        }
+
+        // 6. Measure, clean up, report.
+        var fromCgroup = cgroup.ReadUsage();
+        var usage = Resources.Measure(fromCgroup);
+        cgroup.Remove(log);
+        int? exitCode = job.HasExited ? job.ExitCode : null;
+        var result = Classify(launch, exitCode, forcedReason, forcedMessage, fromCgroup.OomKilled, File.Exists(joinFailedMarker)) with
+        {
+            StartedAt = startedAt,
+            FinishedAt = time.GetUtcNow(),
+            PeakMemoryBytes = usage.PeakMemoryBytes,
+            CpuSeconds = usage.CpuSeconds,
+            LimitMode = cgroup.Mode,
+        };
+        if (result.Reason == Reasons.StartFailed)
+        {
+            File.Delete(joinFailedMarker);
+        }
+        WriteResult(log, result);
+        return ExitCodes.Done;
+    }
+
+    /// <summary>Turns how the job ended into result.json's reason, exit code, signal and message.</summary>
+    internal static ResultFile Classify(LaunchFile launch, int? exitCode, string? forcedReason, string? forcedMessage, bool oomKilled, bool joinFailed)
+    {
+        // The shell reports a process killed by signal N as 128+N, and so does .NET for the job's own process.
+        int? signal = exitCode is > 128 and < 128 + 65 ? exitCode - 128 : null;
+        var (reason, message) = forcedReason is not null ? (forcedReason, forcedMessage)
+            : exitCode == JobProcess.JoinFailedExitCode && joinFailed ? (Reasons.StartFailed, "the job could not join its cgroup")
+            : exitCode == 0 ? (Reasons.Completed, null)
+            : oomKilled ? (Reasons.OutOfMemory, $"killed for exceeding the memory limit of {launch.MemoryBytes} bytes")
+            : exitCode is null ? (Reasons.ExitedWithError, "the job's exit status is unknown")
+            : (Reasons.ExitedWithError, signal is null ? $"exited with code {exitCode}" : $"exited with code {exitCode} (signal {signal})");
+        return new ResultFile
+        {
+            ExitCode = exitCode,
+            Signal = signal,
+            Reason = reason,
+            Message = message,
+            FinishedAt = default,
+            LimitMode = LimitModes.MeasuredOnly,
+        };
+    }
+
+    private void WriteSupervisor(WorkerLog log, SupervisorFile supervisor)
+    {
+        try { AttemptFiles.WriteAtomically(PathOf(AttemptFiles.Supervisor), supervisor, AttemptFilesJsonContext.Default.SupervisorFile); }
+        catch (Exception e) { log.Write($"could not write {AttemptFiles.Supervisor}: {e.Message}"); }
+    }
+
+    private void WriteResult(WorkerLog log, ResultFile result)
+    {
+        log.Write($"result: {result.Reason}{(result.Message is null ? "" : $" ({result.Message})")}, exit code {result.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, peak memory {result.PeakMemoryBytes} bytes, cpu {result.CpuSeconds:0.###} s");
+        AttemptFiles.WriteAtomically(PathOf(AttemptFiles.Result), result, AttemptFilesJsonContext.Default.ResultFile);
+    }
+}
