@@ -65,7 +65,7 @@ public sealed class JobService(
         };
         try
         {
-            await writer.WriteAsync(db => db.Jobs.Add(record), cancellationToken);
+            await writer.WriteAsync(db => JobInserts.Insert(db, record), cancellationToken);
         }
         catch (Exception e) when (Store.IsUniqueViolation(e))
         {

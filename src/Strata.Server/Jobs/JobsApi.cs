@@ -43,7 +43,7 @@ public static class JobsApi
     }
 
     private static async Task<Results<Created<TrainingJob>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
-        HttpRequest request, JobService service, JobQueue queue, CancellationToken cancellationToken)
+        HttpRequest request, JobService service, CancellationToken cancellationToken)
     {
         var caller = request.HttpContext.Caller();
         var (spec, problem) = await JsonBody.ReadAsync<TrainingJobSpec>(request, JobLimits.MaxSpecBytes, cancellationToken);
@@ -60,8 +60,8 @@ public static class JobsApi
             case SubmitResult.NameTaken taken:
                 return Problems.Problems.Conflict($"The tenant already has an active job named '{taken.Name}'; names are unique among pending and running jobs.");
             case SubmitResult.Accepted accepted:
-                var (reason, position) = queue.Describe(accepted.Job.Id);
-                return TypedResults.Created($"/v1/jobs/training/{accepted.Job.Id}", JobMapping.ToContract(accepted.Job, accepted.Spec, reason, position));
+                // No queue position yet: the scheduler places the job in its next cycle (GET shows it).
+                return TypedResults.Created($"/v1/jobs/training/{accepted.Job.Id}", JobMapping.ToContract(accepted.Job, accepted.Spec, null, null));
             default:
                 throw new InvalidOperationException("Unknown submit result.");
         }

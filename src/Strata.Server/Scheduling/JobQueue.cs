@@ -14,6 +14,8 @@ public sealed class JobQueue
     private readonly SortedSet<PendingJob> _ordered = new(PendingJobOrder.Instance);
     private readonly Dictionary<string, PendingJob> _byId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _reasons = new(StringComparer.Ordinal);
+    /// <summary>Jobs in a retry's backoff, kept apart so that finding the next wake-up is not a scan of the queue.</summary>
+    private readonly HashSet<PendingJob> _delayed = [];
     private readonly Dictionary<string, ResourceRequest> _allocations = new(StringComparer.Ordinal);
     private ResourceRequest _allocated;
     private Dictionary<string, int>? _positions;
@@ -29,9 +31,11 @@ public sealed class JobQueue
             if (_byId.Remove(job.JobId, out var old))
             {
                 _ordered.Remove(old);
+                _delayed.Remove(old);
             }
             _byId[job.JobId] = job;
             _ordered.Add(job);
+            if (job.NotBefore is not null) _delayed.Add(job);
             _positions = null;
         }
     }
@@ -43,6 +47,7 @@ public sealed class JobQueue
             _reasons.Remove(jobId);
             if (!_byId.Remove(jobId, out var job)) return false;
             _ordered.Remove(job);
+            _delayed.Remove(job);
             _positions = null;
             return true;
         }
@@ -55,10 +60,25 @@ public sealed class JobQueue
             foreach (var job in _ordered.Where(j => j.TenantId == tenantId).ToList())
             {
                 _ordered.Remove(job);
+                _delayed.Remove(job);
                 _byId.Remove(job.JobId);
                 _reasons.Remove(job.JobId);
             }
             _positions = null;
+        }
+    }
+
+    /// <summary>When the next retry backoff still running at <paramref name="now"/> ends, if any.</summary>
+    public DateTimeOffset? NextBackoffEnd(DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            DateTimeOffset? next = null;
+            foreach (var job in _delayed)
+            {
+                if (job.NotBefore > now && (next is null || job.NotBefore < next)) next = job.NotBefore;
+            }
+            return next;
         }
     }
 

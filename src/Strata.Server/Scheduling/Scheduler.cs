@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
+using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
 using Strata.Server.Storage;
@@ -32,6 +33,7 @@ public sealed class Scheduler(
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private static readonly ActivitySource Tracing = new("Strata.Scheduler");
+    private static readonly ResourceRequest SmallestJob = ResourceRequest.FromGb(JobLimits.MinCpuCores, JobLimits.MinMemoryGb, 0);
 
     /// <summary>Completes once the queue has been loaded from the store.</summary>
     public Task Loaded => _loaded.Task;
@@ -90,12 +92,9 @@ public sealed class Scheduler(
         // Sleep until woken, or until the earliest retry backoff ends, or the periodic resync.
         var delay = TimeSpan.FromSeconds(5);
         var now = time.GetUtcNow();
-        foreach (var job in queue.Snapshot())
+        if (queue.NextBackoffEnd(now) is { } backoffEnd && backoffEnd - now < delay)
         {
-            if (job.NotBefore is { } notBefore && notBefore - now < delay)
-            {
-                delay = notBefore - now;
-            }
+            delay = backoffEnd - now;
         }
         if (delay <= TimeSpan.Zero) return;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -111,10 +110,10 @@ public sealed class Scheduler(
 
     private async Task CycleAsync(CancellationToken cancellationToken)
     {
-        // 1. Snapshot.
-        var pending = queue.Snapshot();
-        if (pending.Length == 0) return;
+        // 1. Snapshot. When not even the smallest job could fit, there is nothing to decide.
         var free = runtime.Capacity.Total - queue.Allocated;
+        if (queue.PendingCount == 0 || !SmallestJob.FitsIn(free)) return;
+        var pending = queue.Snapshot();
         using var activity = Tracing.StartActivity("scheduler.cycle");
         activity?.SetTag("strata.pending", pending.Length);
 

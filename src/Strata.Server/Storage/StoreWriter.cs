@@ -83,6 +83,7 @@ public sealed class StoreWriter(Store store, IOptions<StorageOptions> options, I
     private async Task CommitTogetherAsync(List<Write> batch)
     {
         await using var db = store.CreateContext();
+        db.ChangeTracker.AutoDetectChangesEnabled = false;
         await using var transaction = await db.Database.BeginTransactionAsync();
         var applied = new List<Write>(batch.Count);
         foreach (var write in batch)
@@ -92,12 +93,15 @@ public sealed class StoreWriter(Store store, IOptions<StorageOptions> options, I
                 write.Apply(db);
                 applied.Add(write);
             }
-            catch (Exception e)
+            catch (Exception e) when (e is not System.Data.Common.DbException)
             {
                 // The write's own logic refused (e.g. a missing row): it fails alone; the others go on.
+                // A database error instead fails the batch (PostgreSQL aborts the whole transaction),
+                // which is then retried one write at a time.
                 write.Fail(e);
             }
         }
+        db.ChangeTracker.DetectChanges();
         await db.SaveChangesAsync();
         await transaction.CommitAsync();
         foreach (var write in applied)

@@ -166,8 +166,9 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
 
     public void Dispose()
     {
+        // Registered under two service types, so disposed twice.
+        if (_stopping.IsCancellationRequested) return;
         _stopping.Cancel();
-        _stopping.Dispose();
     }
 
     private string AttemptFolder(AttemptRef attempt) => Path.Combine(_data.Attempts, attempt.TenantId, attempt.Name);

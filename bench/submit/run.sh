@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Durable, authenticated job submissions under a closed-loop load (wrk, 32 connections).
+# Starts a Release server on loopback with a fresh data folder whose one core is held by a blocker job,
+# so that every submitted job is stored, queued and scheduled but none starts: the figure is the API's.
+# Usage: bench/submit/run.sh [duration, default 20s] [connections, default 32]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+duration=${1:-20s}
+connections=${2:-32}
+port=${STRATA_BENCH_PORT:-18181}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+dotnet build src/Strata.Server -c Release -v q -nologo >/dev/null
+data=$(mktemp -d)
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; pkill -f "$data" 2>/dev/null || true; rm -rf "$data"' EXIT
+(cd "$data" && Logging__LogLevel__Default=Warning Strata__DataPath="$data/.strata" Runtime__Local__CpuCores=1 \
+  exec dotnet "$OLDPWD/src/Strata.Server/bin/Release/net10.0/strata-server.dll" --urls "http://127.0.0.1:$port") &
+server=$!
+until curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null; do sleep 0.2; done
+admin=$(cat "$data/.strata/admin-token")
+api() { curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' "http://127.0.0.1:$port$2" "${@:3}"; }
+api "$admin" /v1/tenants -d '{"id":"bench"}' >/dev/null
+token=$(api "$admin" /v1/tenants/bench/tokens -d '{"role":"member"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
+api "$token" /v1/jobs/training -d '{"name":"blocker","entrypoint":"sleep 600","compute":{"cpu_cores":1,"memory_gb":1}}' >/dev/null
+# Warm up (JIT, connection pools), then measure.
+STRATA_TOKEN=$token wrk -t2 -c"$connections" -d5s -s bench/submit/submit.lua "http://127.0.0.1:$port" >/dev/null
+STRATA_TOKEN=$token wrk -t2 -c"$connections" -d"$duration" --latency -s bench/submit/submit.lua "http://127.0.0.1:$port"
+echo "server RSS after the run: $(( $(awk '/VmRSS/ {print $2}' /proc/$server/status) / 1024 )) MB"
+echo "jobs stored: $(api "$token" '/v1/jobs/training?limit=1' -o /dev/null -w '%{http_code}')"

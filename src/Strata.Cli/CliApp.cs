@@ -1,0 +1,81 @@
+using System.CommandLine;
+using Spectre.Console;
+using Strata.Cli.Commands;
+
+namespace Strata.Cli;
+
+/// <summary>The <c>strata</c> command tree. Parse errors are reported as one line each with <see cref="ExitCodes.UsageError"/>.</summary>
+public sealed class CliApp
+{
+    private readonly CliContext _cli;
+    private readonly RootCommand _root;
+
+    public CliApp(CliContext cli)
+    {
+        _cli = cli;
+        _root = new RootCommand("strata: submit and follow training jobs on a Strata server")
+        {
+            cli.OutputOption,
+            cli.UrlOption,
+            cli.TokenOption,
+        };
+        cli.OutputOption.AcceptOnlyFromAmong("table", "json");
+        _root.Subcommands.Add(LoginCommand.Create(cli));
+        _root.Subcommands.Add(LogoutCommand.Create(cli));
+        _root.Subcommands.Add(MeCommand.Create(cli));
+        _root.Subcommands.Add(HealthCommand.Create(cli));
+        _root.Subcommands.Add(TenantCommands.Create(cli));
+        _root.Subcommands.Add(TokenCommands.Create(cli));
+        _root.Subcommands.Add(JobCommands.Create(cli));
+    }
+
+    /// <summary>The CLI on the process's console and environment.</summary>
+    public static CliApp CreateDefault()
+    {
+        var output = AnsiConsole.Console;
+        if (Console.IsOutputRedirected)
+        {
+            // Spectre assumes 80 columns without a terminal; piped tables and lines should not be wrapped at 80.
+            output.Profile.Width = 240;
+        }
+
+        var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        return new CliApp(new CliContext(output, error, new HttpStrataClientFactory(), Environment.GetEnvironmentVariable, Environment.CurrentDirectory));
+    }
+
+    public RootCommand Root => _root;
+
+    public async Task<int> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken = default)
+    {
+        var parse = _root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                ErrorReporter.WriteError(_cli.Error, error.Message);
+            }
+
+            ErrorReporter.WriteError(_cli.Error, $"run '{string.Join(' ', CommandPath(parse))} --help' for usage");
+            return ExitCodes.UsageError;
+        }
+
+        var configuration = new InvocationConfiguration
+        {
+            Output = _cli.Out.Profile.Out.Writer,
+            Error = _cli.Error.Profile.Out.Writer,
+        };
+        return await parse.InvokeAsync(configuration, cancellationToken);
+    }
+
+    private static List<string> CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var result = parse.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+        {
+            names.Add(result.Command is RootCommand ? "strata" : result.Command.Name);
+        }
+
+        names.Reverse();
+        return names;
+    }
+}

@@ -1,0 +1,104 @@
+using System.CommandLine;
+using Spectre.Console;
+using Strata.Client;
+
+namespace Strata.Cli;
+
+/// <summary>Makes the SDK client a command talks through (tests give one bound to an in-process server).</summary>
+public interface IStrataClientFactory
+{
+    StrataClient Create(Connection connection);
+}
+
+/// <summary>The real factory: HTTP to the configured URL.</summary>
+public sealed class HttpStrataClientFactory : IStrataClientFactory
+{
+    public StrataClient Create(Connection connection) => new(connection.Url, connection.Token);
+}
+
+/// <summary>How results are printed: tables for people, the API's JSON for scripts.</summary>
+public enum OutputFormat
+{
+    Table,
+    Json,
+}
+
+/// <summary>
+/// What every command needs: the consoles, the client factory, the environment and the global options.
+/// Commands take it (or parts of it) instead of reaching for statics, so tests can drive them.
+/// </summary>
+public sealed class CliContext
+{
+    public CliContext(IAnsiConsole output, IAnsiConsole error, IStrataClientFactory clients, Func<string, string?> environment, string workingDirectory)
+    {
+        Out = output;
+        Error = error;
+        Clients = clients;
+        Environment = environment;
+        WorkingDirectory = workingDirectory;
+    }
+
+    /// <summary>Standard output: results.</summary>
+    public IAnsiConsole Out { get; }
+    /// <summary>Standard error: errors and hints.</summary>
+    public IAnsiConsole Error { get; }
+    public IStrataClientFactory Clients { get; }
+    public Func<string, string?> Environment { get; }
+    /// <summary>Relative paths (spec files, <c>--data</c>) are resolved against this folder.</summary>
+    public string WorkingDirectory { get; }
+    /// <summary>How often <c>jobs wait</c> polls. <value>The default is 1 second.</value></summary>
+    public TimeSpan PollInterval { get; init; } = WaitOptions.DefaultPollInterval;
+
+    public Option<string> OutputOption { get; } = new("--output", "-o")
+    {
+        Description = "Output format: table (for people) or json (the API's JSON, for scripts)",
+        Recursive = true,
+        DefaultValueFactory = _ => "table",
+    };
+
+    public Option<string?> UrlOption { get; } = new("--url")
+    {
+        Description = "The server's URL (overrides STRATA_URL and the config file)",
+        Recursive = true,
+    };
+
+    public Option<string?> TokenOption { get; } = new("--token")
+    {
+        Description = "The bearer token (overrides STRATA_TOKEN and the config file)",
+        Recursive = true,
+    };
+
+    public ConfigStore Config => new(ConfigStore.ResolvePath(Environment));
+
+    public OutputFormat Format(ParseResult parse) =>
+        string.Equals(parse.GetValue(OutputOption), "json", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Json : OutputFormat.Table;
+
+    /// <summary>The connection from the flags, the environment and the config file.</summary>
+    public Connection ResolveConnection(ParseResult parse) =>
+        ConnectionResolver.Resolve(parse.GetValue(UrlOption), parse.GetValue(TokenOption), Environment, Config.Load());
+
+    /// <summary>Runs a command body that needs a client; exceptions become one error line and an exit code.</summary>
+    public Task<int> RunAsync(ParseResult parse, Func<StrataClient, CancellationToken, Task<int>> body, CancellationToken cancellationToken, string? subject = null) =>
+        RunAsync(async ct =>
+        {
+            using var client = Clients.Create(ResolveConnection(parse));
+            return await body(client, ct);
+        }, cancellationToken, subject);
+
+    /// <summary>Runs a command body; exceptions become one error line and an exit code.</summary>
+    public async Task<int> RunAsync(Func<CancellationToken, Task<int>> body, CancellationToken cancellationToken, string? subject = null)
+    {
+        try
+        {
+            return await body(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ExitCodes.Interrupted;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return ErrorReporter.Report(Error, e, subject);
+        }
+    }
+}

@@ -1,0 +1,22 @@
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace Strata.Cli;
+
+/// <summary>Parsers that give a person-readable error instead of a .NET type name.</summary>
+public static class CliOptions
+{
+    /// <summary>A whole number, or a parse error naming the option.</summary>
+    public static int? ParseInt(ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        var name = (result.Parent as OptionResult)?.Option.Name ?? result.Argument.Name;
+        result.AddError($"{name} expects a whole number, not \"{text}\"");
+        return null;
+    }
+}

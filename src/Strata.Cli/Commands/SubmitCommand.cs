@@ -1,0 +1,87 @@
+using System.CommandLine;
+using Spectre.Console;
+using Strata.Client;
+using Strata.Contracts;
+
+namespace Strata.Cli.Commands;
+
+/// <summary><c>strata jobs submit</c>: a job from flags, a spec file (<c>-f spec.yaml</c>), or both (flags win).</summary>
+public static class SubmitCommand
+{
+    public static Command Create(CliContext cli)
+    {
+        var file = new Option<string?>("--file", "-f") { Description = "A spec file, JSON or YAML, with the API's snake_case keys" };
+        var name = new Option<string?>("--name", "-n") { Description = "The job's name, a DNS-1123 label (required unless in the file)" };
+        var entrypoint = new Option<string?>("--entrypoint") { Description = "The shell command to run (default: python train.py)" };
+        var image = new Option<string?>("--image") { Description = "The container image (Kubernetes runtime)" };
+        var data = new Option<string?>("--data") { Description = "The data path; a local path that exists is sent absolute" };
+        var outputPath = new Option<string?>("--output-path") { Description = "Where the model is written (default: the tenant's artifact area)" };
+        var cpu = new Option<int?>("--cpu") { Description = "CPU cores per worker", CustomParser = CliOptions.ParseInt };
+        var memory = new Option<int?>("--memory") { Description = "Memory per worker, GB", CustomParser = CliOptions.ParseInt };
+        var gpus = new Option<int?>("--gpus") { Description = "GPUs per worker", CustomParser = CliOptions.ParseInt };
+        var gpuType = new Option<string?>("--gpu-type") { Description = "GPU model, such as nvidia-a100" };
+        var priority = new Option<int?>("--priority") { Description = "Higher runs first within the tenant (-1000 to 1000)", CustomParser = CliOptions.ParseInt };
+        var timeout = new Option<string?>("--timeout") { Description = "Limit of one attempt: 3600, 90s, 30m, 2h" };
+        var maxAttempts = new Option<int?>("--max-attempts") { Description = "Attempts in all when the infrastructure fails (1 to 10)", CustomParser = CliOptions.ParseInt };
+        var workers = new Option<int?>("--workers") { Description = "Distributed workers (DDP), admitted all or none", CustomParser = CliOptions.ParseInt };
+        var hyperparameters = new Option<string[]>("--hyperparameter", "-p")
+        {
+            Description = "key=value, repeatable; numbers and booleans keep their type",
+            AllowMultipleArgumentsPerToken = false,
+            DefaultValueFactory = _ => [],
+        };
+        var env = new Option<string[]>("--env", "-e") { Description = "KEY=VALUE, repeatable", DefaultValueFactory = _ => [] };
+        var model = new Option<string?>("--model") { Description = "A built-in trainer, such as lightgbm" };
+        var label = new Option<string?>("--label") { Description = "The label column for a built-in trainer" };
+        var command = new Command("submit", "Submit a training job")
+        {
+            file, name, entrypoint, image, data, outputPath, cpu, memory, gpus, gpuType, priority, timeout, maxAttempts, workers,
+            hyperparameters, env, model, label,
+        };
+        command.SetAction((parse, ct) => cli.RunAsync(async token =>
+        {
+            // The spec is checked before any connection is made, so a usage error never needs a server.
+            var spec = SpecBuilder.Build(
+                new SubmitArguments
+                {
+                    File = parse.GetValue(file),
+                    Name = parse.GetValue(name),
+                    Entrypoint = parse.GetValue(entrypoint),
+                    Image = parse.GetValue(image),
+                    Data = parse.GetValue(data),
+                    OutputPath = parse.GetValue(outputPath),
+                    Cpu = parse.GetValue(cpu),
+                    Memory = parse.GetValue(memory),
+                    Gpus = parse.GetValue(gpus),
+                    GpuType = parse.GetValue(gpuType),
+                    Priority = parse.GetValue(priority),
+                    Timeout = parse.GetValue(timeout),
+                    MaxAttempts = parse.GetValue(maxAttempts),
+                    Workers = parse.GetValue(workers),
+                    Hyperparameters = parse.GetValue(hyperparameters) ?? [],
+                    Env = parse.GetValue(env) ?? [],
+                    Model = parse.GetValue(model),
+                    Label = parse.GetValue(label),
+                },
+                cli.WorkingDirectory);
+            using var client = cli.Clients.Create(cli.ResolveConnection(parse));
+            return await ExecuteAsync(cli.Out, client, spec, cli.Format(parse), token);
+        }, ct));
+        return command;
+    }
+
+    public static async Task<int> ExecuteAsync(IAnsiConsole console, StrataClient client, TrainingJobSpec spec, OutputFormat format, CancellationToken cancellationToken)
+    {
+        var handle = await client.Jobs.SubmitAsync(spec, cancellationToken);
+        var job = handle.Job!;
+        if (format == OutputFormat.Json)
+        {
+            Output.WriteJson(console, job);
+            return ExitCodes.Success;
+        }
+
+        console.MarkupLine($"Submitted job [bold]{Output.Esc(job.Id)}[/] ({Output.Esc(job.Spec.Name)}): {Output.Esc(Output.Describe(job))}.");
+        console.MarkupLine($"[grey]Follow it with: strata jobs logs -f {Output.Esc(job.Id)}   or: strata jobs wait {Output.Esc(job.Id)}[/]");
+        return ExitCodes.Success;
+    }
+}

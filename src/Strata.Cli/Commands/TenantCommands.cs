@@ -1,0 +1,168 @@
+using System.CommandLine;
+using Spectre.Console;
+using Strata.Client;
+using Strata.Contracts;
+
+namespace Strata.Cli.Commands;
+
+/// <summary><c>strata tenants create|list|get|delete</c> (admin).</summary>
+public static class TenantCommands
+{
+    public static Command Create(CliContext cli)
+    {
+        var command = new Command("tenants", "Manage tenants (admin)");
+        command.Subcommands.Add(CreateCommand(cli));
+        command.Subcommands.Add(ListCommand(cli));
+        command.Subcommands.Add(GetCommand(cli));
+        command.Subcommands.Add(DeleteCommand(cli));
+        return command;
+    }
+
+    private static Command CreateCommand(CliContext cli)
+    {
+        var id = new Argument<string>("id") { Description = "The tenant's id, a DNS-1123 label of at most 40 characters" };
+        var name = new Option<string?>("--name") { Description = "A display name (default: the id)" };
+        var costCenter = new Option<string?>("--cost-center") { Description = "A cost center for usage reports" };
+        var command = new Command("create", "Create a tenant") { id, name, costCenter };
+        command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) => CreateAsync(
+            cli.Out, client,
+            new CreateTenantRequest { Id = parse.GetValue(id), Name = parse.GetValue(name), CostCenter = parse.GetValue(costCenter) },
+            cli.Format(parse), token), ct));
+        return command;
+    }
+
+    public static async Task<int> CreateAsync(IAnsiConsole console, StrataClient client, CreateTenantRequest request, OutputFormat format, CancellationToken cancellationToken)
+    {
+        var tenant = await client.Tenants.CreateAsync(request, cancellationToken);
+        if (format == OutputFormat.Json)
+        {
+            Output.WriteJson(console, tenant);
+        }
+        else
+        {
+            console.MarkupLine($"Created tenant [bold]{Output.Esc(tenant.Id)}[/].");
+            console.MarkupLine($"[grey]Issue a token for it with: strata tokens create {Output.Esc(tenant.Id)} --role owner[/]");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    private static Command ListCommand(CliContext cli)
+    {
+        var command = new Command("list", "List tenants");
+        command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) => ListAsync(cli.Out, client, cli.Format(parse), token), ct));
+        return command;
+    }
+
+    public static async Task<int> ListAsync(IAnsiConsole console, StrataClient client, OutputFormat format, CancellationToken cancellationToken)
+    {
+        var tenants = await client.Tenants.ListAsync(cancellationToken);
+        if (format == OutputFormat.Json)
+        {
+            Output.WriteJson(console, tenants);
+            return ExitCodes.Success;
+        }
+
+        var table = new Table().AddColumns("ID", "NAME", "COST CENTER", "CREATED");
+        foreach (var tenant in tenants)
+        {
+            table.AddRow(Output.Esc(tenant.Id), Output.Esc(tenant.Name), Output.Esc(tenant.CostCenter), Output.Time(tenant.CreatedAt));
+        }
+
+        console.Write(table);
+        return ExitCodes.Success;
+    }
+
+    private static Command GetCommand(CliContext cli)
+    {
+        var id = new Argument<string>("id");
+        var command = new Command("get", "Show a tenant") { id };
+        command.SetAction((parse, ct) => cli.RunAsync(parse, async (client, token) =>
+        {
+            var tenant = await client.Tenants.GetAsync(parse.GetValue(id)!, token);
+            if (cli.Format(parse) == OutputFormat.Json)
+            {
+                Output.WriteJson(cli.Out, tenant);
+            }
+            else
+            {
+                var grid = new Grid().AddColumn().AddColumn();
+                grid.AddRow("[bold]ID[/]", Output.Esc(tenant.Id));
+                grid.AddRow("[bold]Name[/]", Output.Esc(tenant.Name));
+                grid.AddRow("[bold]Cost center[/]", Output.Esc(tenant.CostCenter));
+                grid.AddRow("[bold]Created[/]", Output.Time(tenant.CreatedAt));
+                cli.Out.Write(grid);
+            }
+
+            return ExitCodes.Success;
+        }, ct, $"tenant \"{parse.GetValue(id)}\""));
+        return command;
+    }
+
+    private static Command DeleteCommand(CliContext cli)
+    {
+        var id = new Argument<string>("id");
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
+        var command = new Command("delete", "Delete a tenant and cancel its jobs") { id, yes };
+        command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
+            DeleteAsync(cli.Out, client, parse.GetValue(id)!, parse.GetValue(yes), token), ct, $"tenant \"{parse.GetValue(id)}\""));
+        return command;
+    }
+
+    /// <exception cref="UsageException">Not confirmed: no <c>--yes</c> and no terminal to ask on, or the user said no.</exception>
+    public static async Task<int> DeleteAsync(IAnsiConsole console, StrataClient client, string id, bool yes, CancellationToken cancellationToken)
+    {
+        if (!yes)
+        {
+            if (!console.Profile.Capabilities.Interactive)
+            {
+                throw new UsageException($"deleting tenant \"{id}\" cancels its jobs; pass --yes to confirm");
+            }
+
+            if (!await new ConfirmationPrompt($"Delete tenant [bold]{Output.Esc(id)}[/] and cancel its jobs?") { DefaultValue = false }.ShowAsync(console, cancellationToken))
+            {
+                throw new UsageException("not deleted");
+            }
+        }
+
+        await client.Tenants.DeleteAsync(id, cancellationToken);
+        console.MarkupLine($"Deleted tenant [bold]{Output.Esc(id)}[/].");
+        return ExitCodes.Success;
+    }
+}
+
+/// <summary><c>strata tokens create &lt;tenant&gt;</c>: prints only the token, so <c>$(strata tokens create t)</c> works.</summary>
+public static class TokenCommands
+{
+    public static Command Create(CliContext cli)
+    {
+        var command = new Command("tokens", "Issue tokens");
+        var tenant = new Argument<string>("tenant") { Description = "The tenant the token is for" };
+        var role = new Option<string>("--role") { Description = "owner, member or viewer", DefaultValueFactory = _ => Roles.Member };
+        role.AcceptOnlyFromAmong([.. Roles.TenantRoles]);
+        var days = new Option<int?>("--expires-in-days") { Description = "Lifetime in days, 1 to 365 (default 30)", CustomParser = CliOptions.ParseInt };
+        var subject = new Option<string?>("--subject") { Description = "Who or what the token is for" };
+        var create = new Command("create", "Issue a token for a tenant (prints only the token)") { tenant, role, days, subject };
+        create.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) => CreateAsync(
+            cli.Out, client, parse.GetValue(tenant)!,
+            new CreateTokenRequest { Role = parse.GetValue(role), ExpiresInDays = parse.GetValue(days), Subject = parse.GetValue(subject) },
+            cli.Format(parse), token), ct, $"tenant \"{parse.GetValue(tenant)}\""));
+        command.Subcommands.Add(create);
+        return command;
+    }
+
+    public static async Task<int> CreateAsync(IAnsiConsole console, StrataClient client, string tenantId, CreateTokenRequest request, OutputFormat format, CancellationToken cancellationToken)
+    {
+        var response = await client.Tokens.CreateAsync(tenantId, request, cancellationToken);
+        if (format == OutputFormat.Json)
+        {
+            Output.WriteJson(console, response);
+        }
+        else
+        {
+            Output.WriteRaw(console, response.Token);
+        }
+
+        return ExitCodes.Success;
+    }
+}

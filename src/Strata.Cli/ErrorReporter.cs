@@ -1,0 +1,69 @@
+using Spectre.Console;
+using Strata.Client;
+
+namespace Strata.Cli;
+
+/// <summary>Turns a failure into one clear line on standard error (one per field for validation) and an exit code.</summary>
+public static class ErrorReporter
+{
+    /// <param name="subject">What the command was about, such as <c>job "x"</c>, to word a 404.</param>
+    public static int Report(IAnsiConsole error, Exception exception, string? subject = null)
+    {
+        switch (exception)
+        {
+            case UsageException:
+                WriteError(error, exception.Message);
+                return ExitCodes.UsageError;
+            case NotLoggedInException:
+                WriteError(error, exception.Message);
+                return ExitCodes.Unauthorized;
+            case NotFoundException notFound:
+                WriteError(error, subject is null ? ApiMessage(notFound) : $"{subject} not found ({notFound.Status})");
+                return ExitCodes.NotFound;
+            case UnauthorizedException unauthorized:
+                WriteError(error, $"{ApiMessage(unauthorized)}; run 'strata login' with a valid token");
+                return ExitCodes.Unauthorized;
+            case ForbiddenException forbidden:
+                WriteError(error, ApiMessage(forbidden));
+                return ExitCodes.Unauthorized;
+            case ValidationException validation:
+                WriteError(error, ApiMessage(validation));
+                foreach (var (field, messages) in validation.Errors.OrderBy(e => e.Key, StringComparer.Ordinal))
+                {
+                    WriteError(error, $"{field}: {string.Join("; ", messages)}");
+                }
+
+                return ExitCodes.ApiError;
+            case RateLimitedException limited:
+                WriteError(error, limited.RetryAfter is { } wait
+                    ? $"{ApiMessage(limited)}; retry after {Math.Ceiling(wait.TotalSeconds)} s"
+                    : ApiMessage(limited));
+                return ExitCodes.ApiError;
+            case StrataApiException api:
+                WriteError(error, ApiMessage(api));
+                return ExitCodes.ApiError;
+            case StrataConnectionException:
+                WriteError(error, exception.Message);
+                return ExitCodes.ConnectionError;
+            case TimeoutException:
+                WriteError(error, exception.Message);
+                return ExitCodes.Timeout;
+            case IOException or UnauthorizedAccessException:
+                WriteError(error, exception.Message);
+                return ExitCodes.UsageError;
+            default:
+                WriteError(error, $"unexpected error: {exception.Message}");
+                return ExitCodes.Failure;
+        }
+    }
+
+    /// <summary>Writes <c>error: message</c> unwrapped, so that long messages stay on one line.</summary>
+    public static void WriteError(IAnsiConsole error, string message)
+    {
+        var prefix = error.Profile.Capabilities.Ansi ? "\u001b[31merror:\u001b[0m" : "error:";
+        error.Profile.Out.Writer.WriteLine($"{prefix} {message}");
+    }
+
+    // The exception's message is already "detail (status)".
+    private static string ApiMessage(StrataApiException e) => e.Message;
+}

@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Strata.Contracts;
+
+namespace Strata.Client;
+
+/// <summary>A training job and the operations that follow its submission.</summary>
+public sealed class JobHandle
+{
+    private readonly StrataClient _client;
+
+    internal JobHandle(StrataClient client, string id, TrainingJob? job)
+    {
+        _client = client;
+        Id = id;
+        Job = job;
+    }
+
+    /// <summary>The job's id.</summary>
+    public string Id { get; }
+
+    /// <summary>The job as the submission returned it; null for a handle from <see cref="JobsClient.GetHandle"/>.</summary>
+    public TrainingJob? Job { get; }
+
+    private string Path => $"{JobsClient.BasePath}/{StrataClient.Escape(Id)}";
+
+    /// <summary>Reads the job.</summary>
+    /// <exception cref="NotFoundException">No job of the tenant has this id.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public Task<TrainingJob> GetAsync(CancellationToken cancellationToken = default) =>
+        _client.SendAsync<TrainingJob>(HttpMethod.Get, Path, null, cancellationToken);
+
+    /// <summary>
+    /// Polls the job until it is succeeded, failed or cancelled, and returns it in that state. A failed or
+    /// cancelled job is returned, not thrown: check <see cref="TrainingJob.Status"/>.
+    /// </summary>
+    /// <exception cref="TimeoutException"><see cref="WaitOptions.Timeout"/> passed first.</exception>
+    /// <exception cref="NotFoundException">No job of the tenant has this id.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public async Task<TrainingJob> WaitAsync(WaitOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new WaitOptions();
+        if (options.PollInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("The poll interval must be positive.", nameof(options));
+        }
+
+        using var timeout = options.Timeout is { } limit ? new CancellationTokenSource(limit) : new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        TrainingJob? last = null;
+        try
+        {
+            while (true)
+            {
+                var job = await GetAsync(linked.Token);
+                if (last is null || Changed(last, job))
+                {
+                    options.Progress?.Report(job);
+                    options.OnChange?.Invoke(job);
+                }
+
+                last = job;
+                if (IsTerminal(job.Status))
+                {
+                    return job;
+                }
+
+                await Task.Delay(options.PollInterval, linked.Token);
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException(
+                $"job {Id} did not finish within {options.Timeout!.Value}; it is {Describe(last)}");
+        }
+    }
+
+    /// <summary>Reads the job's log line by line; with <see cref="LogOptions.Follow"/> it streams until the attempt ends.</summary>
+    /// <exception cref="NotFoundException">No job of the tenant has this id, or no such attempt.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached or the stream broke.</exception>
+    public IAsyncEnumerable<string> ReadLogsAsync(LogOptions? options = null, CancellationToken cancellationToken = default) =>
+        _client.ReadLinesAsync(LogsPath(Id, options ?? new LogOptions()), cancellationToken);
+
+    /// <summary>Cancels the job (idempotent on the server for a job that has ended).</summary>
+    /// <exception cref="NotFoundException">No job of the tenant has this id.</exception>
+    /// <exception cref="ConflictException">The job cannot be cancelled in its state.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public Task CancelAsync(CancellationToken cancellationToken = default) =>
+        _client.SendAsync(HttpMethod.Delete, Path, null, cancellationToken);
+
+    /// <summary>The job's attempts, first to last.</summary>
+    /// <exception cref="NotFoundException">No job of the tenant has this id.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public async Task<IReadOnlyList<JobAttempt>> GetAttemptsAsync(CancellationToken cancellationToken = default) =>
+        await _client.SendAsync<List<JobAttempt>>(HttpMethod.Get, $"{Path}/attempts", null, cancellationToken);
+
+    /// <summary>True for succeeded, failed and cancelled.</summary>
+    public static bool IsTerminal(JobStatus status) =>
+        status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled;
+
+    internal static string LogsPath(string id, LogOptions options)
+    {
+        var query = new StringBuilder();
+        if (options.Tail is { } tail)
+        {
+            JobsClient.Append(query, "tail", tail.ToString(CultureInfo.InvariantCulture));
+        }
+
+        JobsClient.Append(query, "follow", options.Follow ? "true" : "false");
+        if (options.Attempt is { } attempt)
+        {
+            JobsClient.Append(query, "attempt", attempt.ToString(CultureInfo.InvariantCulture));
+        }
+
+        return $"{JobsClient.BasePath}/{StrataClient.Escape(id)}/logs?{query}";
+    }
+
+    private static bool Changed(TrainingJob before, TrainingJob after) =>
+        before.Status != after.Status
+        || before.StatusReason != after.StatusReason
+        || before.QueuePosition != after.QueuePosition
+        || before.Attempts != after.Attempts;
+
+    private static string Describe(TrainingJob? job) => job is null
+        ? "in an unknown state"
+        : job.StatusReason is null ? job.Status.ToString().ToLowerInvariant() : $"{job.Status.ToString().ToLowerInvariant()} ({job.StatusReason})";
+}

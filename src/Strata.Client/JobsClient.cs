@@ -1,0 +1,111 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Strata.Contracts;
+
+namespace Strata.Client;
+
+/// <summary>Training jobs of the caller's tenant: <c>/v1/jobs/training</c>.</summary>
+public sealed class JobsClient
+{
+    internal const string BasePath = "v1/jobs/training";
+    private readonly StrataClient _client;
+
+    internal JobsClient(StrataClient client) => _client = client;
+
+    /// <summary>Submits a training job and returns a handle to follow it.</summary>
+    /// <exception cref="ValidationException">The spec is invalid; <see cref="StrataApiException.Errors"/> names the fields.</exception>
+    /// <exception cref="ForbiddenException">The spec's tenant_id is not the token's tenant, or the role may not submit.</exception>
+    /// <exception cref="ConflictException">An active job of the tenant has this name.</exception>
+    /// <exception cref="QuotaExceededException">The job, added to what the tenant uses, exceeds its quota.</exception>
+    /// <exception cref="RateLimitedException">Too many requests.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public async Task<JobHandle> SubmitAsync(TrainingJobSpec spec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var job = await _client.SendAsync<TrainingJob>(HttpMethod.Post, BasePath, spec, cancellationToken);
+        return new JobHandle(_client, job.Id, job);
+    }
+
+    /// <summary>A handle to an existing job; no request is made until it is used.</summary>
+    public JobHandle GetHandle(string id)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(id);
+        return new JobHandle(_client, id, null);
+    }
+
+    /// <summary>Reads one job.</summary>
+    /// <exception cref="NotFoundException">No job of the tenant has this id.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public Task<TrainingJob> GetAsync(string id, CancellationToken cancellationToken = default) =>
+        GetHandle(id).GetAsync(cancellationToken);
+
+    /// <summary>Reads one page of jobs, newest first.</summary>
+    /// <exception cref="ValidationException">A filter or the page token is invalid.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public async Task<JobPage> ListAsync(JobListOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new JobListOptions();
+        using var response = await _client.SendRawAsync(HttpMethod.Get, ListPath(options), null, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        var items = await StrataClient.ReadJsonAsync<List<TrainingJob>>(response, cancellationToken);
+        var next = response.Headers.TryGetValues("Link", out var links) ? LinkHeader.NextPageToken(links) : null;
+        return new JobPage { Items = items, NextPageToken = string.IsNullOrEmpty(next) ? null : next };
+    }
+
+    /// <summary>Every job matching <paramref name="options"/>, newest first, reading pages as they are needed.</summary>
+    /// <exception cref="ValidationException">A filter is invalid.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public async IAsyncEnumerable<TrainingJob> ListAllAsync(JobListOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        options ??= new JobListOptions();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (true)
+        {
+            var page = await ListAsync(options, cancellationToken);
+            foreach (var job in page.Items)
+            {
+                yield return job;
+            }
+
+            // A server that repeats a token would otherwise loop forever.
+            if (page.NextPageToken is null || !seen.Add(page.NextPageToken))
+            {
+                yield break;
+            }
+
+            options = options with { PageToken = page.NextPageToken };
+        }
+    }
+
+    internal static string ListPath(JobListOptions options)
+    {
+        var query = new StringBuilder();
+        if (options.Status is { } status)
+        {
+            Append(query, "status", JsonNamingPolicy.SnakeCaseLower.ConvertName(status.ToString()));
+        }
+
+        if (options.Limit is { } limit)
+        {
+            Append(query, "limit", limit.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (!string.IsNullOrEmpty(options.PageToken))
+        {
+            Append(query, "page_token", options.PageToken);
+        }
+
+        return query.Length == 0 ? BasePath : $"{BasePath}?{query}";
+    }
+
+    internal static void Append(StringBuilder query, string name, string value)
+    {
+        if (query.Length > 0)
+        {
+            query.Append('&');
+        }
+
+        query.Append(name).Append('=').Append(Uri.EscapeDataString(value));
+    }
+}

@@ -1,0 +1,49 @@
+using Strata.Contracts;
+
+namespace Strata.Client;
+
+/// <summary>Options of <see cref="JobsClient.ListAsync"/>.</summary>
+public sealed record JobListOptions
+{
+    /// <summary>Only jobs in this status; all when null.</summary>
+    public JobStatus? Status { get; init; }
+    /// <summary>Page size; the server's default (and cap) when null.</summary>
+    public int? Limit { get; init; }
+    /// <summary>The opaque token of the page to read, from <see cref="JobPage.NextPageToken"/>; the first page when null.</summary>
+    public string? PageToken { get; init; }
+}
+
+/// <summary>One page of jobs, newest first.</summary>
+public sealed record JobPage
+{
+    public required IReadOnlyList<TrainingJob> Items { get; init; }
+    /// <summary>The token of the next page (from the <c>Link: rel="next"</c> header); null on the last page.</summary>
+    public string? NextPageToken { get; init; }
+}
+
+/// <summary>Options of <see cref="JobHandle.WaitAsync"/>.</summary>
+public sealed record WaitOptions
+{
+    /// <summary>The default poll interval: 1 second.</summary>
+    public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the job is read. <value>The default is 1 second.</value></summary>
+    public TimeSpan PollInterval { get; init; } = DefaultPollInterval;
+    /// <summary>Give up after this long with a <see cref="TimeoutException"/>; never when null (the default).</summary>
+    public TimeSpan? Timeout { get; init; }
+    /// <summary>Told of the job each time its status, reason, queue position or attempt count changes.</summary>
+    public IProgress<TrainingJob>? Progress { get; init; }
+    /// <summary>Called like <see cref="Progress"/>, synchronously on the waiting task (no SynchronizationContext hop).</summary>
+    public Action<TrainingJob>? OnChange { get; init; }
+}
+
+/// <summary>Options of <see cref="JobHandle.ReadLogsAsync"/>.</summary>
+public sealed record LogOptions
+{
+    /// <summary>Only the last N lines; all when null.</summary>
+    public int? Tail { get; init; }
+    /// <summary>Keep streaming until the attempt ends. <value>The default is false.</value></summary>
+    public bool Follow { get; init; }
+    /// <summary>The attempt's number (1-based); the latest when null.</summary>
+    public int? Attempt { get; init; }
+}
