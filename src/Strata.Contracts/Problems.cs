@@ -10,6 +10,8 @@ public static class ProblemTypes
     public const string Validation = Prefix + "validation";
     public const string MalformedRequest = Prefix + "malformed-request";
     public const string PayloadTooLarge = Prefix + "payload-too-large";
+    public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
+    public const string MethodNotAllowed = Prefix + "method-not-allowed";
     public const string Unauthenticated = Prefix + "unauthenticated";
     public const string Forbidden = Prefix + "forbidden";
     public const string NotFound = Prefix + "not-found";

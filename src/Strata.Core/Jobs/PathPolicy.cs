@@ -6,9 +6,11 @@ namespace Strata.Core.Jobs;
 /// Where a job's <c>data_path</c> and <c>model_output_path</c> may point. Object-store URIs pass through
 /// untouched (the server never fetches them; the job does). Local paths must lie inside the tenant's
 /// own artifact area or one of the configured data roots; relative paths are taken inside the tenant's
-/// area; <c>..</c> is refused everywhere.
+/// area; <c>..</c> is refused everywhere. The platform's own folder (<paramref name="platformRoot"/>:
+/// keys, the database, other tenants' areas) is refused even where a data root contains it, except for
+/// the tenant's own area inside it.
 /// </summary>
-public sealed partial class PathPolicy(string tenantArea, IReadOnlyList<string> dataRoots)
+public sealed partial class PathPolicy(string tenantArea, IReadOnlyList<string> dataRoots, string? platformRoot = null)
 {
     /// <summary>URI schemes handed to the job as they are.</summary>
     public static readonly IReadOnlySet<string> PassThroughSchemes =
@@ -53,7 +55,17 @@ public sealed partial class PathPolicy(string tenantArea, IReadOnlyList<string> 
             return false;
         }
         var full = Path.IsPathRooted(path) ? Path.GetFullPath(path) : Path.GetFullPath(Path.Combine(TenantArea, path));
-        if (IsInside(full, TenantArea) || dataRoots.Any(root => IsInside(full, Path.GetFullPath(root))))
+        if (IsInside(full, TenantArea))
+        {
+            resolved = full;
+            return true;
+        }
+        if (platformRoot is not null && IsInside(full, Path.GetFullPath(platformRoot)))
+        {
+            error = "must not point into the platform's data folder, except the tenant's own area";
+            return false;
+        }
+        if (dataRoots.Any(root => IsInside(full, Path.GetFullPath(root))))
         {
             resolved = full;
             return true;

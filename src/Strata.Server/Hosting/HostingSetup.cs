@@ -33,10 +33,11 @@ public static class HostingSetup
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
         {
             var problem = context.ProblemDetails;
-            if (problem.Type is null || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+            if (problem.Type is null || problem.Type == "about:blank" || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
             {
                 problem.Type = Problems.Problems.TypeFor(problem.Status ?? 500);
             }
+            problem.Detail ??= Problems.Problems.DetailFor(problem.Status ?? 500);
         });
         builder.Services.AddOpenApi();
         builder.Services.AddHostedService<StartupBanner>();

@@ -42,7 +42,7 @@ public sealed class JobService(
     {
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString();
-        var paths = new PathPolicy(data.TenantArtifacts(tenantId), _dataRoots);
+        var paths = new PathPolicy(data.TenantArtifacts(tenantId), _dataRoots, data.Root);
         var defaultOutput = Path.Combine(data.TenantArtifacts(tenantId), "jobs", id, "output");
         if (!JobSpecValidator.TryValidate(spec, tenantId, _defaults, paths, defaultOutput, runtime.Capacity, out var validated, out var errors))
         {

@@ -33,6 +33,17 @@ public static class Problems
     public static ValidationProblem Validation(string field, string message) =>
         Validation(new Dictionary<string, string[]> { [field] = [message] });
 
+    /// <summary>A detail for a problem the framework raised without one, from its status.</summary>
+    public static string? DetailFor(int status) => status switch
+    {
+        400 => "The request could not be read.",
+        404 => "There is no such resource.",
+        405 => "This resource does not support that HTTP method.",
+        413 => "The request body is larger than this route accepts.",
+        415 => JsonBody.UnsupportedMediaTypeDetail,
+        _ => null,
+    };
+
     /// <summary>The type of a problem that was raised without one (by the framework), from its status.</summary>
     public static string TypeFor(int status) => status switch
     {
@@ -41,7 +52,9 @@ public static class Problems
         403 => ProblemTypes.Forbidden,
         404 => ProblemTypes.NotFound,
         409 => ProblemTypes.Conflict,
+        405 => ProblemTypes.MethodNotAllowed,
         413 => ProblemTypes.PayloadTooLarge,
+        415 => ProblemTypes.UnsupportedMediaType,
         429 => ProblemTypes.RateLimited,
         503 => ProblemTypes.Unavailable,
         _ => status >= 500 ? ProblemTypes.Internal : "about:blank",
@@ -66,6 +79,8 @@ public static class Problems
 /// </summary>
 public static class JsonBody
 {
+    public const string UnsupportedMediaTypeDetail = "Send the body as application/json.";
+
     public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
         where T : class
     {
@@ -75,8 +90,8 @@ public static class JsonBody
         }
         if (request.HasJsonContentType() is false)
         {
-            return (null, TypedResults.Problem("Send the body as application/json.", statusCode: 415,
-                title: "Unsupported media type", type: ProblemTypes.MalformedRequest));
+            return (null, TypedResults.Problem(UnsupportedMediaTypeDetail, statusCode: 415,
+                title: "Unsupported media type", type: ProblemTypes.UnsupportedMediaType));
         }
         var buffer = new MemoryStream();
         var chunk = new byte[8192];

@@ -1,3 +1,4 @@
+using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
 
@@ -8,7 +9,7 @@ namespace Strata.Server.Scheduling;
 /// resources held by live attempts. The store is the truth; this is rebuilt from it on start and kept
 /// in step by the events that change it (submit, admit, finish, cancel).
 /// </summary>
-public sealed class JobQueue
+public sealed class JobQueue(TimeProvider time)
 {
     private readonly Lock _lock = new();
     private readonly SortedSet<PendingJob> _ordered = new(PendingJobOrder.Instance);
@@ -110,14 +111,18 @@ public sealed class JobQueue
     {
         lock (_lock)
         {
-            if (!_byId.ContainsKey(jobId)) return (null, null);
+            if (!_byId.TryGetValue(jobId, out var job)) return (null, null);
             if (_positions is null)
             {
                 _positions = new Dictionary<string, int>(_ordered.Count, StringComparer.Ordinal);
                 var position = 1;
-                foreach (var job in _ordered) _positions[job.JobId] = position++;
+                foreach (var queued in _ordered) _positions[queued.JobId] = position++;
             }
-            return (_reasons.GetValueOrDefault(jobId), _positions[jobId]);
+            // A job no cycle has described yet (the scheduler skips cycles while nothing can fit) waits for
+            // capacity, or for its retry's backoff.
+            var reason = _reasons.GetValueOrDefault(jobId)
+                ?? (job.NotBefore > time.GetUtcNow() ? StatusReasons.WaitingForRetry : StatusReasons.WaitingForCapacity);
+            return (reason, _positions[jobId]);
         }
     }
 

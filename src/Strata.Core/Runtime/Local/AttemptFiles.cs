@@ -41,6 +41,11 @@ public static class AttemptFiles
     /// Writes <paramref name="value"/> so that a reader sees the whole file or none of it. The file is
     /// readable by its owner only: a launch file holds the job's token.
     /// </summary>
+    /// <remarks>
+    /// The rename makes the write atomic for other processes, which is what the protocol needs. There is
+    /// no fsync: these files describe processes, and a machine crash ends those processes anyway (the
+    /// reconciler then sees the attempt as lost), while an fsync would sit on the job's start path.
+    /// </remarks>
     public static void WriteAtomically<T>(string path, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
     {
         var temp = path + ".tmp";
@@ -54,7 +59,6 @@ public static class AttemptFiles
         using (var stream = new FileStream(temp, options))
         {
             JsonSerializer.Serialize(stream, value, type);
-            stream.Flush(flushToDisk: true);
         }
         File.Move(temp, path, overwrite: true);
     }

@@ -120,7 +120,9 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
             foreach (var folder in Directory.EnumerateDirectories(tenantFolder))
             {
                 if (File.Exists(Path.Combine(folder, CollectedMarker)) || !TryParse(folder, out var attempt)) continue;
-                var observation = Observe(attempt, folder);
+                // An attempt whose worker never started the job is not reported: the reconciler then
+                // (re)starts it, which is idempotent, instead of failing an attempt that never ran.
+                if (Observe(attempt, folder) is not { } observation) continue;
                 observations.Add(observation);
                 if (!observation.IsFinished) Watch(attempt, folder, process: null);
             }
@@ -194,7 +196,15 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
                             await Task.Delay(AdoptedPollInterval, _time, _stopping.Token);
                         }
                     }
-                    await _changes.Writer.WriteAsync(Observe(attempt, folder), _stopping.Token);
+                    var observation = Observe(attempt, folder) ?? new AttemptObservation
+                    {
+                        Attempt = attempt,
+                        Phase = ObservedPhase.Failed,
+                        Reason = StatusReasons.StartFailed,
+                        Message = "the worker exited before starting the job (see worker.log in the attempt folder)",
+                        FinishedAt = _time.GetUtcNow(),
+                    };
+                    await _changes.Writer.WriteAsync(observation, _stopping.Token);
                 }
                 catch (OperationCanceledException)
                 {
@@ -207,8 +217,11 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         }
     }
 
-    /// <summary>What the attempt's folder and its processes say about it now.</summary>
-    private AttemptObservation Observe(AttemptRef attempt, string folder)
+    /// <summary>
+    /// What the attempt's folder and its processes say about it now; null when its worker has not
+    /// started the job (no supervisor.json, no worker process): a start in progress, or one that never happened.
+    /// </summary>
+    private AttemptObservation? Observe(AttemptRef attempt, string folder)
     {
         var result = AttemptFiles.Read(Path.Combine(folder, AttemptFiles.Result), AttemptFilesJsonContext.Default.ResultFile);
         var supervisor = AttemptFiles.Read(Path.Combine(folder, AttemptFiles.Supervisor), AttemptFilesJsonContext.Default.SupervisorFile);
@@ -235,6 +248,10 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         if (WorkerPid(folder) is not null || FindWorkerProcess(folder) is not null)
         {
             return new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Running, StartedAt = supervisor?.StartedAt };
+        }
+        if (supervisor is null)
+        {
+            return null;
         }
         return new AttemptObservation
         {
@@ -297,7 +314,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
     /// <summary>The apphost beside the server, else <c>dotnet strata-worker.dll</c>, unless configured.</summary>
     private static (string, string[]) FindWorker(string? configured)
     {
-        if (configured is not null)
+        if (!string.IsNullOrWhiteSpace(configured))
         {
             return configured.EndsWith(".dll", StringComparison.Ordinal) ? ("dotnet", [configured]) : (configured, []);
         }
