@@ -13,6 +13,19 @@ internal static partial class Native
     private const int PR_SET_CHILD_SUBREAPER = 36;
     private const int WNOHANG = 1;
     private const int ESRCH = 3;
+    private const int EINTR = 4;
+    private const int EAGAIN = 11;
+    private const int O_NONBLOCK = 0x800;
+    private const int O_CLOEXEC = 0x80000;
+    private const short POLLIN = 1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     public struct TimeVal
@@ -57,6 +70,18 @@ internal static partial class Native
 
     [LibraryImport("libc", EntryPoint = "getsid", SetLastError = true)]
     private static partial int GetSid(int pid);
+
+    [LibraryImport("libc", EntryPoint = "getppid")]
+    private static partial int GetPPid();
+
+    [LibraryImport("libc", EntryPoint = "mkfifo", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int MkFifo(string path, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint Read(int fd, byte* buffer, nuint count);
 
     /// <summary>
     /// Starts a new session (so the attempt outlives the server and its process group) and points
@@ -107,4 +132,82 @@ internal static partial class Native
 
     /// <summary>Resource usage of all waited-for descendants.</summary>
     public static RUsage? ChildrenUsage() => GetRUsage(RUSAGE_CHILDREN, out var usage) == 0 ? usage : null;
+
+    /// <summary>The parent's pid: it changes when the parent dies and the process is reparented.</summary>
+    public static int ParentPid() => GetPPid();
+
+    /// <summary>Creates a FIFO readable and writable by its owner only; throws when that fails.</summary>
+    public static void CreateFifo(string path)
+    {
+        if (MkFifo(path, 0b110_000_000) < 0)
+        {
+            throw new IOException($"mkfifo {path} failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+    }
+
+    /// <summary>
+    /// Opens a FIFO for reading without blocking, and for writing too, so that a read never sees
+    /// end-of-file while no writer is connected and the FIFO has a reader as soon as this returns.
+    /// </summary>
+    public static int OpenFifoForReading(string path)
+    {
+        var fd = Open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        return fd >= 0 ? fd : throw new IOException($"cannot open {path} (errno {Marshal.GetLastPInvokeError()})");
+    }
+
+    public static void CloseFd(int fd) => Close(fd);
+
+    /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> (0: not at all) until <paramref name="fd"/> is readable.</summary>
+    public static unsafe bool WaitReadable(int fd, int timeoutMilliseconds)
+    {
+        var poll = new PollFd { Fd = fd, Events = POLLIN };
+        var ready = Poll(&poll, 1, timeoutMilliseconds);
+        return ready > 0 && (poll.Revents & POLLIN) != 0;
+    }
+
+    /// <summary>Reads what is there without blocking: the count, 0 when nothing is, -1 on an error.</summary>
+    public static unsafe int ReadAvailable(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                var read = Read(fd, p, (nuint)buffer.Length);
+                if (read >= 0)
+                {
+                    return (int)read;
+                }
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == EINTR)
+                {
+                    continue;
+                }
+                return errno == EAGAIN ? 0 : -1;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Field 22 (starttime, clock ticks since boot) of <c>/proc/&lt;pid&gt;/stat</c>: with the pid it
+    /// identifies a process even after its pid is reused. Null when it cannot be read.
+    /// </summary>
+    public static long? StartTime(string pid = "self")
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // The command name may hold spaces and parentheses: the fields start after the last ')'.
+            var close = stat.LastIndexOf(')');
+            if (close < 0 || close + 2 >= stat.Length)
+            {
+                return null;
+            }
+            var fields = stat[(close + 2)..].Split(' ');
+            // fields[0] is field 3 (state), so field 22 is fields[19].
+            return fields.Length > 19 && long.TryParse(fields[19], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var ticks)
+                ? ticks : null;
+        }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
 }

@@ -1,18 +1,25 @@
 using Strata.Worker;
 
 // strata-worker run <attempt-dir>: supervises one attempt of a job; see Supervisor.
-if (args is not ["run", var attemptDirectory])
+// strata-worker standby <standby-dir> [...]: prepares in advance, then waits for an attempt; see Standby.
+var standby = StandbyOptions.Parse(args);
+if (standby is null && args is not ["run", _])
 {
     Console.Error.WriteLine("usage: strata-worker run <attempt-dir>");
+    Console.Error.WriteLine(StandbyOptions.Usage);
     return ExitCodes.Usage;
 }
 
-// From here on nothing reaches a terminal: diagnostics go to worker.log in the attempt folder.
+// The parent before anything else: a standby worker exits when it changes (the server is gone).
+var parentPid = Native.ParentPid();
+// From here on nothing reaches a terminal: diagnostics go to worker.log in the attempt (or standby) folder.
 var detachProblem = Native.Detach();
-var directory = Path.GetFullPath(attemptDirectory);
+var directory = Path.GetFullPath(standby?.Directory ?? args[1]);
 try
 {
-    return await new Supervisor(directory, TimeProvider.System).RunAsync(detachProblem);
+    return standby is null
+        ? await new Supervisor(directory, TimeProvider.System).RunAsync(detachProblem)
+        : await Standby.RunAsync(standby, detachProblem, parentPid);
 }
 catch (Exception e)
 {

@@ -22,7 +22,7 @@ internal static class Reasons
 /// stop request (SIGTERM/SIGINT); stop the whole tree and any leftovers; measure; remove the cgroup;
 /// write result.json last.
 /// </summary>
-internal sealed class Supervisor(string attemptDirectory, TimeProvider time)
+internal sealed class Supervisor(string attemptDirectory, TimeProvider time, StandbyHandoff? standby = null)
 {
     private static readonly TimeSpan OutputDrainTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ExitAfterKillTimeout = TimeSpan.FromSeconds(30);
@@ -57,19 +57,14 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time)
             return ExitCodes.NoLaunchFile;
         }
 
-        var stopRequested = new TaskCompletionSource<PosixSignal>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnStopSignal(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stopRequested.TrySetResult(context.Signal);
-        }
-        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
-        using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
+        // A standby worker has listened for stop signals since it started.
+        using var stopSignals = standby is null ? new StopSignals() : null;
+        var stopRequested = standby?.StopRequested ?? stopSignals!.Requested;
 
         // 2. Limits, then the job: only what must precede its first instruction. Orphans of the job
         // must find the worker as their reaper even if the job exits at once, hence before the spawn.
         var subreaper = Native.BecomeSubreaper();
-        var cgroup = CgroupSetup.Create(launch);
+        var cgroup = standby is null ? CgroupSetup.Create(launch) : standby.CgroupFor(launch, log);
         var joinFailedMarker = PathOf(".cgroup-join-failed");
         var startedAt = time.GetUtcNow();
         Process job;
@@ -106,8 +101,16 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time)
         output.Start(job.StandardOutput.BaseStream, "stdout");
         output.Start(job.StandardError.BaseStream, "stderr");
         var workerPid = Environment.ProcessId;
-        WriteSupervisor(log, new SupervisorFile { WorkerPid = workerPid, JobPid = job.Id, StartedAt = startedAt, LimitMode = cgroup.Mode });
+        WriteSupervisor(log, new SupervisorFile
+        {
+            WorkerPid = workerPid,
+            WorkerStartTime = standby?.WorkerStartTime ?? Native.StartTime(),
+            JobPid = job.Id,
+            StartedAt = startedAt,
+            LimitMode = cgroup.Mode,
+        });
         log.Open(cgroup.Description);
+        standby?.Started(log);
         log.Write($"job started: pid {job.Id}, worker pid {workerPid}{(subreaper ? "" : " (not a child subreaper)")}");
         var sessionId = Native.OwnSessionId();
         var tree = new ProcessTree(cgroup, workerPid, sessionId == workerPid ? sessionId : null, time) { JobPid = job.Id };

@@ -41,6 +41,7 @@ public sealed class DataFolder
     public string Attempts => Path.Combine(Root, "attempts");
     public string Artifacts => Path.Combine(Root, "artifacts");
     public string Checkpoints => Path.Combine(Root, "checkpoints");
+    public string Standby => Path.Combine(Root, "standby");
 
     public string TenantArtifacts(string tenantId) => Path.Combine(Artifacts, tenantId);
 

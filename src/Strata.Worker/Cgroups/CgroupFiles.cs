@@ -102,5 +102,33 @@ internal static class CgroupFiles
         }
     }
 
+    /// <summary>
+    /// Renames the cgroup folder <paramref name="dir"/> to <paramref name="name"/> in the same parent
+    /// (an empty leftover of that name is replaced); returns the folder's path, the old one where the
+    /// kernel refuses (cgroup v2 does not rename) or the name is taken.
+    /// </summary>
+    public static string TryRename(string dir, string name, WorkerLog log)
+    {
+        var target = Path.Combine(Path.GetDirectoryName(dir)!, name);
+        if (target == dir)
+        {
+            return dir;
+        }
+        try
+        {
+            if (Directory.Exists(target))
+            {
+                Directory.Delete(target);
+            }
+            Directory.Move(dir, target);
+            return target;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Write($"kept the cgroup name {dir}: cannot rename it to {name} ({e.Message})");
+            return dir;
+        }
+    }
+
     public static string FormatCores(double cores) => cores.ToString("0.###", CultureInfo.InvariantCulture);
 }

@@ -53,20 +53,8 @@ internal sealed class CgroupV1 : IAttemptCgroup
                 : mounts.V1Cpuacct == mounts.V1Cpu ? cpu
                 : Make(mounts.V1Cpuacct);
 
-            if (launch.MemoryBytes > 0)
-            {
-                CgroupFiles.Write(memory, "memory.limit_in_bytes", launch.MemoryBytes.ToString(CultureInfo.InvariantCulture));
-                // Without this the job could use swap beyond its limit; absent where swap accounting is off.
-                CgroupFiles.TryWrite(memory, "memory.memsw.limit_in_bytes", launch.MemoryBytes.ToString(CultureInfo.InvariantCulture));
-            }
-            if (launch.CpuCores > 0)
-            {
-                var quota = Math.Max(1000, (long)Math.Round(launch.CpuCores * CfsPeriodMicroseconds));
-                CgroupFiles.Write(cpu, "cpu.cfs_period_us", CfsPeriodMicroseconds.ToString(CultureInfo.InvariantCulture));
-                CgroupFiles.Write(cpu, "cpu.cfs_quota_us", quota.ToString(CultureInfo.InvariantCulture));
-            }
-            var description = $"{LimitModes.CgroupV1} (memory {Limit(launch.MemoryBytes)}, cpu {CpuLimit(launch.CpuCores)}; {string.Join(", ", created)})";
-            return new CgroupV1(memory, cpu, cpuacct, description);
+            SetLimits(memory, cpu, launch);
+            return new CgroupV1(memory, cpu, cpuacct, Describe(launch, created));
         }
         catch
         {
@@ -76,6 +64,33 @@ internal sealed class CgroupV1 : IAttemptCgroup
             }
             throw;
         }
+    }
+
+    private static void SetLimits(string memory, string cpu, LaunchFile launch)
+    {
+        if (launch.MemoryBytes > 0)
+        {
+            CgroupFiles.Write(memory, "memory.limit_in_bytes", launch.MemoryBytes.ToString(CultureInfo.InvariantCulture));
+            // Without this the job could use swap beyond its limit; absent where swap accounting is off.
+            CgroupFiles.TryWrite(memory, "memory.memsw.limit_in_bytes", launch.MemoryBytes.ToString(CultureInfo.InvariantCulture));
+        }
+        if (launch.CpuCores > 0)
+        {
+            var quota = Math.Max(1000, (long)Math.Round(launch.CpuCores * CfsPeriodMicroseconds));
+            CgroupFiles.Write(cpu, "cpu.cfs_period_us", CfsPeriodMicroseconds.ToString(CultureInfo.InvariantCulture));
+            CgroupFiles.Write(cpu, "cpu.cfs_quota_us", quota.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    private static string Describe(LaunchFile launch, IEnumerable<string> dirs) =>
+        $"{LimitModes.CgroupV1} (memory {Limit(launch.MemoryBytes)}, cpu {CpuLimit(launch.CpuCores)}; {string.Join(", ", dirs)})";
+
+    public IAttemptCgroup Assign(LaunchFile launch, WorkerLog log)
+    {
+        SetLimits(_memory, _cpu, launch);
+        var name = CgroupFiles.SafeName(launch.AttemptName);
+        var renamed = _all.ToDictionary(d => d, d => CgroupFiles.TryRename(d, name, log));
+        return new CgroupV1(renamed[_memory], renamed[_cpu], _cpuacct is null ? null : renamed[_cpuacct], Describe(launch, renamed.Values));
     }
 
     internal static string Limit(long bytes) => bytes > 0 ? $"{bytes} bytes" : "unlimited";

@@ -34,16 +34,7 @@ internal sealed class CgroupV2 : IAttemptCgroup
         var dir = CgroupFiles.CreateFresh(parent, name);
         try
         {
-            if (launch.MemoryBytes > 0)
-            {
-                CgroupFiles.Write(dir, "memory.max", launch.MemoryBytes.ToString(CultureInfo.InvariantCulture));
-                CgroupFiles.TryWrite(dir, "memory.swap.max", "0");
-            }
-            if (launch.CpuCores > 0)
-            {
-                var quota = Math.Max(1000, (long)Math.Round(launch.CpuCores * CpuPeriodMicroseconds));
-                CgroupFiles.Write(dir, "cpu.max", string.Create(CultureInfo.InvariantCulture, $"{quota} {CpuPeriodMicroseconds}"));
-            }
+            SetLimits(dir, launch);
             if (!File.Exists(Path.Combine(dir, "memory.max")) || !File.Exists(Path.Combine(dir, "cpu.max")))
             {
                 throw new InvalidOperationException($"the memory and cpu controllers are not enabled in {parent}");
@@ -54,7 +45,31 @@ internal sealed class CgroupV2 : IAttemptCgroup
             try { Directory.Delete(dir); } catch (IOException) { }
             throw;
         }
-        return new CgroupV2(dir, $"{LimitModes.CgroupV2} (memory {CgroupV1.Limit(launch.MemoryBytes)}, cpu {CgroupV1.CpuLimit(launch.CpuCores)}; {dir})");
+        return new CgroupV2(dir, Describe(launch, dir));
+    }
+
+    private static string Describe(LaunchFile launch, string dir) =>
+        $"{LimitModes.CgroupV2} (memory {CgroupV1.Limit(launch.MemoryBytes)}, cpu {CgroupV1.CpuLimit(launch.CpuCores)}; {dir})";
+
+    private static void SetLimits(string dir, LaunchFile launch)
+    {
+        if (launch.MemoryBytes > 0)
+        {
+            CgroupFiles.Write(dir, "memory.max", launch.MemoryBytes.ToString(CultureInfo.InvariantCulture));
+            CgroupFiles.TryWrite(dir, "memory.swap.max", "0");
+        }
+        if (launch.CpuCores > 0)
+        {
+            var quota = Math.Max(1000, (long)Math.Round(launch.CpuCores * CpuPeriodMicroseconds));
+            CgroupFiles.Write(dir, "cpu.max", string.Create(CultureInfo.InvariantCulture, $"{quota} {CpuPeriodMicroseconds}"));
+        }
+    }
+
+    public IAttemptCgroup Assign(LaunchFile launch, WorkerLog log)
+    {
+        SetLimits(_dir, launch);
+        var dir = CgroupFiles.TryRename(_dir, CgroupFiles.SafeName(launch.AttemptName), log);
+        return new CgroupV2(dir, Describe(launch, dir));
     }
 
     /// <summary>Turns on memory and cpu for the children of <paramref name="dir"/> unless they already are.</summary>

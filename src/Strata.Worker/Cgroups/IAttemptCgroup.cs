@@ -1,3 +1,5 @@
+using Strata.Core.Runtime.Local;
+
 namespace Strata.Worker.Cgroups;
 
 /// <summary>What a cgroup measured for the attempt. Null members were not available and are measured another way.</summary>
@@ -28,6 +30,13 @@ internal interface IAttemptCgroup
 
     /// <summary>Removes the attempt's cgroup folder(s); call once its processes are gone.</summary>
     void Remove(WorkerLog log);
+
+    /// <summary>
+    /// Turns a cgroup created in advance (by a standby worker, without limits) into the attempt's:
+    /// writes <paramref name="launch"/>'s limits and renames the folder(s) after its attempt where the
+    /// kernel allows it (cgroup v1 does; elsewhere the neutral name stays). Throws when the limits cannot be set.
+    /// </summary>
+    IAttemptCgroup Assign(LaunchFile launch, WorkerLog log);
 }
 
 /// <summary>No cgroup: limits are measured only.</summary>
@@ -40,4 +49,5 @@ internal sealed class NoCgroup(string why) : IAttemptCgroup
     public void KillAll() { }
     public CgroupUsage ReadUsage() => new(null, null, false);
     public void Remove(WorkerLog log) { }
+    public IAttemptCgroup Assign(LaunchFile launch, WorkerLog log) => this;
 }

@@ -96,6 +96,11 @@ public sealed record LaunchFile
 public sealed record SupervisorFile
 {
     public required int WorkerPid { get; init; }
+    /// <summary>
+    /// The worker's start time (field 22 of <c>/proc/&lt;pid&gt;/stat</c>, clock ticks since boot): with the
+    /// pid it identifies the worker even after the pid is reused, whatever its command line says.
+    /// </summary>
+    public long? WorkerStartTime { get; init; }
     public required int JobPid { get; init; }
     public required DateTimeOffset StartedAt { get; init; }
     /// <summary>A <see cref="LimitModes"/> value.</summary>

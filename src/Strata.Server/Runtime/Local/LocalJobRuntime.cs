@@ -18,6 +18,9 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
 {
     /// <summary>Marks an attempt whose outcome the store has recorded: no longer listed, its log kept.</summary>
     private const string CollectedMarker = "collected";
+    /// <summary>Names the standby worker an attempt was handed to, until that worker writes supervisor.json.</summary>
+    private const string AssignedFile = "assigned";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan AdoptedPollInterval = TimeSpan.FromMilliseconds(250);
 
     private readonly DataFolder _data;
@@ -29,6 +32,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly (string FileName, string[] Prefix) _worker;
+    private readonly StandbyWorkers? _standby;
 
     public LocalJobRuntime(DataFolder data, IOptions<LocalRuntimeOptions> options, TimeProvider time, ILogger<LocalJobRuntime> logger)
     {
@@ -37,6 +41,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         _time = time;
         _logger = logger;
         _worker = FindWorker(_options.WorkerPath);
+        _standby = _options.StandbyWorkers > 0 ? new StandbyWorkers(data.Standby, _worker, _options, logger) : null;
         Capacity = new RuntimeCapacity(
             ResourceRequest.FromGb(_options.CpuCores ?? Environment.ProcessorCount, _options.MemoryGb ?? MachineMemoryGb(), _options.Gpus),
             MaxWorkersPerJob: 1);
@@ -48,7 +53,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
 
     public string WorkerCommand => string.Join(' ', [_worker.FileName, .. _worker.Prefix]);
 
-    public Task<RuntimeInfo> StartAsync(JobLaunch launch, CancellationToken cancellationToken)
+    /// <summary>Starts the attempt and returns once its job's process exists (or the start has failed).</summary>
+    public async Task<RuntimeInfo> StartAsync(JobLaunch launch, CancellationToken cancellationToken)
     {
         if (launch.NumWorkers != 1)
         {
@@ -58,10 +64,12 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         var folder = AttemptFolder(attempt);
         var info = new RuntimeInfo { Kind = Kind, Name = attempt.Name };
         // Idempotent: an attempt whose folder says it started (or finished) is not started again.
-        if (File.Exists(Path.Combine(folder, AttemptFiles.Result)) || WorkerPid(folder) is not null || FindWorkerProcess(folder) is not null)
+        // (A fresh attempt has no folder yet: the checks, one of which scans /proc, are for restarts.)
+        if (Directory.Exists(folder)
+            && (File.Exists(Path.Combine(folder, AttemptFiles.Result)) || WorkerPid(folder) is not null || FindWorkerProcess(folder) is not null))
         {
-            Watch(attempt, folder, process: null);
-            return Task.FromResult(info);
+            _ = Watch(attempt, folder, process: null);
+            return info;
         }
         Directory.CreateDirectory(folder);
         var launchFile = new LaunchFile
@@ -78,6 +86,19 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         };
         AttemptFiles.WriteAtomically(Path.Combine(folder, AttemptFiles.Launch), launchFile, AttemptFilesJsonContext.Default.LaunchFile);
 
+        // A worker waiting in standby starts the job at once; else start one (tens of milliseconds more).
+        if (_standby?.TryTake() is { } standby)
+        {
+            var assigned = Path.Combine(folder, AssignedFile);
+            File.WriteAllText(assigned, $"{standby.Pid} {standby.StartTime}");
+            if (Native.WriteLineToFifo(standby.Fifo, folder))
+            {
+                await WaitUntilStartedAsync(folder, Watch(attempt, folder, standby.Process), cancellationToken);
+                return info;
+            }
+            File.Delete(assigned);
+            _logger.LogWarning("The standby worker {Pid} did not take attempt {Attempt}; starting one", standby.Pid, attempt);
+        }
         var start = new ProcessStartInfo(_worker.FileName) { UseShellExecute = false, WorkingDirectory = folder };
         foreach (var argument in _worker.Prefix) start.ArgumentList.Add(argument);
         start.ArgumentList.Add("run");
@@ -91,8 +112,25 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         {
             throw new RuntimeStartException($"could not run the worker '{_worker.FileName}': {e.Message}", e);
         }
-        Watch(attempt, folder, process);
-        return Task.FromResult(info);
+        await WaitUntilStartedAsync(folder, Watch(attempt, folder, process), cancellationToken);
+        return info;
+    }
+
+    /// <summary>
+    /// Waits until the worker has started the job (supervisor.json) or ended, so that once a start returns,
+    /// every later look at the folder finds the attempt: there is no window in which it looks lost.
+    /// </summary>
+    private async Task WaitUntilStartedAsync(string folder, Task watch, CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetUtcNow() + StartTimeout;
+        while (!File.Exists(Path.Combine(folder, AttemptFiles.Supervisor)) && !File.Exists(Path.Combine(folder, AttemptFiles.Result)) && !watch.IsCompleted)
+        {
+            if (_time.GetUtcNow() > deadline)
+            {
+                throw new TimeoutException($"the worker did not start the job within {StartTimeout.TotalSeconds} s");
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(1), _time, cancellationToken);
+        }
     }
 
     public Task StopAsync(AttemptRef attempt, CancellationToken cancellationToken)
@@ -124,7 +162,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
                 // (re)starts it, which is idempotent, instead of failing an attempt that never ran.
                 if (Observe(attempt, folder) is not { } observation) continue;
                 observations.Add(observation);
-                if (!observation.IsFinished) Watch(attempt, folder, process: null);
+                if (!observation.IsFinished) _ = Watch(attempt, folder, process: null);
             }
         }
         return Task.FromResult<IReadOnlyList<AttemptObservation>>(observations);
@@ -171,17 +209,18 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         // Registered under two service types, so disposed twice.
         if (_stopping.IsCancellationRequested) return;
         _stopping.Cancel();
+        _standby?.Dispose();
     }
 
     private string AttemptFolder(AttemptRef attempt) => Path.Combine(_data.Attempts, attempt.TenantId, attempt.Name);
 
     /// <summary>Reports the attempt's end once its worker exits (awaited when we started it, polled when adopted).</summary>
-    private void Watch(AttemptRef attempt, string folder, Process? process)
+    private Task Watch(AttemptRef attempt, string folder, Process? process)
     {
         lock (_lock)
         {
-            if (_watched.TryGetValue(attempt.Name, out var existing) && !existing.IsCompleted) return;
-            _watched[attempt.Name] = Task.Run(async () =>
+            if (_watched.TryGetValue(attempt.Name, out var existing) && !existing.IsCompleted) return existing;
+            return _watched[attempt.Name] = Task.Run(async () =>
             {
                 try
                 {
@@ -268,13 +307,37 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
     private static int? WorkerPid(string folder)
     {
         var supervisor = AttemptFiles.Read(Path.Combine(folder, AttemptFiles.Supervisor), AttemptFilesJsonContext.Default.SupervisorFile);
-        return supervisor is not null && IsWorkerOf(supervisor.WorkerPid, folder) ? supervisor.WorkerPid : null;
+        if (supervisor is null) return null;
+        var startTime = supervisor.WorkerStartTime ?? AssignedWorker(folder)?.StartTime;
+        var alive = startTime is not null
+            ? Native.ProcessStartTime(supervisor.WorkerPid) == startTime
+            : IsWorkerOf(supervisor.WorkerPid, folder);
+        return alive ? supervisor.WorkerPid : null;
+    }
+
+    /// <summary>The standby worker an attempt was handed to, from the assigned file.</summary>
+    private static (int Pid, long StartTime)? AssignedWorker(string folder)
+    {
+        try
+        {
+            var parts = File.ReadAllText(Path.Combine(folder, AssignedFile)).Split(' ');
+            return int.TryParse(parts[0], out var pid) && long.TryParse(parts.ElementAtOrDefault(1), out var startTime) ? (pid, startTime) : null;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
     }
 
     /// <summary>A worker of this attempt that has not written supervisor.json yet (a start in progress).</summary>
     private static int? FindWorkerProcess(string folder)
     {
         if (File.Exists(Path.Combine(folder, AttemptFiles.Supervisor))) return null;
+        // Handed to a standby worker: the pid and start time are in the assigned file.
+        if (AssignedWorker(folder) is { } assigned)
+        {
+            return Native.ProcessStartTime(assigned.Pid) == assigned.StartTime ? assigned.Pid : null;
+        }
         foreach (var entry in Directory.EnumerateDirectories("/proc"))
         {
             if (int.TryParse(Path.GetFileName(entry), out var pid) && IsWorkerOf(pid, folder)) return pid;
@@ -282,7 +345,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         return null;
     }
 
-    /// <summary>Guards against pid reuse: the process's command line must name the attempt's folder.</summary>
+    /// <summary>Guards against pid reuse where no start time was recorded: the command line must name the folder.</summary>
     private static bool IsWorkerOf(int pid, string folder)
     {
         try

@@ -33,6 +33,14 @@ public sealed class LocalRuntimeOptions
     /// <summary>The <c>strata-worker</c> to run attempts with; null means the one beside the server.</summary>
     public string? WorkerPath { get; set; }
 
+    /// <summary>
+    /// Workers kept started and waiting (<c>strata-worker standby</c>), so that an admitted attempt starts
+    /// without waiting for a worker's own start-up; 0 starts a worker per attempt.
+    /// </summary>
+    /// <value>The default is 1.</value>
+    [Range(0, 16)]
+    public int StandbyWorkers { get; set; } = 1;
+
     /// <summary>Seconds between SIGTERM and SIGKILL when an attempt is stopped.</summary>
     /// <value>The default is 10 seconds.</value>
     [Range(0, 3600)]

@@ -1,0 +1,284 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Strata.Core.Runtime.Local;
+using Strata.Worker.Cgroups;
+
+namespace Strata.Worker;
+
+/// <summary>The options of <c>strata-worker standby</c>.</summary>
+internal sealed record StandbyOptions(string Directory, bool EnforceLimits, string? CgroupParent, TimeSpan IdleTimeout)
+{
+    public const string Usage =
+        "usage: strata-worker standby <standby-dir> [--enforce-limits true|false] [--cgroup-parent PATH] [--idle-timeout-seconds N]";
+
+    public static StandbyOptions? Parse(string[] args)
+    {
+        if (args is not ["standby", var directory, .. var rest] || rest.Length % 2 != 0)
+        {
+            return null;
+        }
+        var options = new StandbyOptions(Path.GetFullPath(directory), true, null, TimeSpan.FromSeconds(600));
+        for (var i = 0; i < rest.Length; i += 2)
+        {
+            var value = rest[i + 1];
+            switch (rest[i])
+            {
+                case "--enforce-limits" when bool.TryParse(value, out var enforce):
+                    options = options with { EnforceLimits = enforce };
+                    break;
+                case "--cgroup-parent":
+                    options = options with { CgroupParent = value };
+                    break;
+                case "--idle-timeout-seconds" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0:
+                    options = options with { IdleTimeout = TimeSpan.FromSeconds(seconds) };
+                    break;
+                default:
+                    return null;
+            }
+        }
+        return options;
+    }
+}
+
+/// <summary>
+/// What a standby worker hands to the <see cref="Supervisor"/> of the attempt it was given: the stop
+/// signals it has listened for since it started, its start time, and the cgroup it created in advance.
+/// </summary>
+internal sealed class StandbyHandoff(StandbyOptions options, IAttemptCgroup prepared, TaskCompletionSource<PosixSignal> stopRequested, long? workerStartTime)
+{
+    public TaskCompletionSource<PosixSignal> StopRequested => stopRequested;
+    public long? WorkerStartTime => workerStartTime;
+
+    /// <summary>Whether the prepared cgroup was handed over (else it is still the standby worker's to remove).</summary>
+    public bool CgroupTaken { get; private set; }
+
+    /// <summary>
+    /// The attempt's cgroup: the prepared one with the attempt's limits, unless the attempt asks for
+    /// something the standby worker did not prepare (another parent, or no limits), which is then set
+    /// up the way <c>run</c> does.
+    /// </summary>
+    public IAttemptCgroup CgroupFor(LaunchFile launch, WorkerLog log)
+    {
+        if (launch.EnforceLimits == options.EnforceLimits && launch.CgroupParent == options.CgroupParent)
+        {
+            try
+            {
+                var cgroup = prepared.Assign(launch, log);
+                CgroupTaken = true;
+                if (prepared is not NoCgroup)
+                {
+                    log.Write("the cgroup was created in standby");
+                }
+                return cgroup;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.Write($"cannot set the limits on the cgroup created in standby: {e.Message}");
+            }
+        }
+        prepared.Remove(log);
+        CgroupTaken = true;
+        return CgroupSetup.Create(launch);
+    }
+
+    /// <summary>Called once the job runs and supervisor.json is written: the standby folder has served its purpose.</summary>
+    public void Started(WorkerLog log)
+    {
+        try { Directory.Delete(options.Directory, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { log.Write($"could not remove the standby folder {options.Directory}: {e.Message}"); }
+    }
+}
+
+/// <summary>
+/// <c>strata-worker standby &lt;standby-dir&gt;</c>: a worker started before there is an attempt for it.
+/// It does all the preparation that does not depend on the attempt (runtime start, JSON and process
+/// code warmed up, the cgroup created without limits), creates the FIFO <c>assign</c>, writes
+/// <c>ready</c> (its pid) and waits for one line on the FIFO: the path of an attempt folder holding a
+/// launch.json. From then on it is exactly <c>strata-worker run &lt;attempt-dir&gt;</c>. While it waits it
+/// exits by itself (removing its cgroup and the standby folder) when its parent dies, after the idle
+/// time-out, or on SIGTERM/SIGINT.
+/// </summary>
+internal static class Standby
+{
+    public const string Fifo = "assign";
+    public const string Ready = "ready";
+    private const int CheckIntervalMilliseconds = 200;
+    private const string WarmUpLaunch = """{"attempt_name":"warm-up","entrypoint":"true","environment":{"A":"b"},"cpu_cores":1,"memory_bytes":1,"stop_grace_seconds":1}""";
+
+    public static async Task<int> RunAsync(StandbyOptions options, string? detachProblem, int parentPid)
+    {
+        var time = TimeProvider.System;
+        Directory.CreateDirectory(options.Directory);
+        var log = new WorkerLog(Path.Combine(options.Directory, AttemptFiles.WorkerLog), time);
+        var stopSignals = new StopSignals();
+        if (detachProblem is not null)
+        {
+            log.Write(detachProblem);
+        }
+        if (!Native.BecomeSubreaper())
+        {
+            log.Write("not a child subreaper");
+        }
+        WarmUp(log);
+        var prepared = CgroupSetup.Create(new LaunchFile
+        {
+            AttemptName = $"standby-{Environment.ProcessId}",
+            Entrypoint = "",
+            Environment = [],
+            CpuCores = 0,
+            MemoryBytes = 0,
+            CgroupParent = options.CgroupParent,
+            EnforceLimits = options.EnforceLimits,
+        });
+        log.Open(prepared.Description);
+        var startTime = Native.StartTime();
+
+        string? attempt;
+        try
+        {
+            attempt = Wait(options, log, stopSignals, parentPid);
+        }
+        catch (Exception e)
+        {
+            log.Write($"standby failed: {e}");
+            attempt = null;
+        }
+        if (attempt is null)
+        {
+            prepared.Remove(log);
+            log.Dispose();
+            stopSignals.Dispose();
+            try { Directory.Delete(options.Directory, recursive: true); }
+            catch (IOException) { }
+            return ExitCodes.Done;
+        }
+
+        log.Write($"assigned {attempt}");
+        log.Dispose();
+        var handoff = new StandbyHandoff(options, prepared, stopSignals.Requested, startTime);
+        try
+        {
+            return await new Supervisor(attempt, time, handoff).RunAsync(detachProblem);
+        }
+        finally
+        {
+            if (!handoff.CgroupTaken)
+            {
+                using var late = new WorkerLog(Path.Combine(attempt, AttemptFiles.WorkerLog), time);
+                late.Open(prepared.Description);
+                prepared.Remove(late);
+            }
+            try { Directory.Delete(options.Directory, recursive: true); }
+            catch (IOException) { }
+            stopSignals.Dispose();
+        }
+    }
+
+    /// <summary>Touches the code the start path runs (source-generated JSON, process start), so it runs warm later.</summary>
+    private static void WarmUp(WorkerLog log)
+    {
+        try
+        {
+            var launch = JsonSerializer.Deserialize(WarmUpLaunch, AttemptFilesJsonContext.Default.LaunchFile)!;
+            JsonSerializer.Serialize(Stream.Null, new SupervisorFile { WorkerPid = 1, WorkerStartTime = 1, JobPid = 1, StartedAt = default, LimitMode = launch.AttemptName },
+                AttemptFilesJsonContext.Default.SupervisorFile);
+            JsonSerializer.Serialize(Stream.Null, new ResultFile { Reason = "warm-up", FinishedAt = default, LimitMode = "" }, AttemptFilesJsonContext.Default.ResultFile);
+            // The first process start sets up the runtime's SIGCHLD handling and its pipes' code.
+            var start = new ProcessStartInfo(JobProcess.Shell) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(":");
+            start.Environment.Clear();
+            using var process = Process.Start(start)!;
+            process.StandardOutput.BaseStream.CopyTo(Stream.Null);
+            process.WaitForExit();
+        }
+        catch (Exception e)
+        {
+            log.Write($"warm-up failed (harmless): {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Creates the FIFO, writes <c>ready</c> and waits for an attempt's path on the FIFO. Null when the
+    /// worker should exit instead: its parent is gone, it has waited too long, or it was asked to stop.
+    /// </summary>
+    private static string? Wait(StandbyOptions options, WorkerLog log, StopSignals stopSignals, int parentPid)
+    {
+        var fifo = Path.Combine(options.Directory, Fifo);
+        File.Delete(fifo);
+        Native.CreateFifo(fifo);
+        // Open before announcing: a writer that opens the FIFO once `ready` exists always finds a reader.
+        var fd = Native.OpenFifoForReading(fifo);
+        try
+        {
+            var ready = Path.Combine(options.Directory, Ready);
+            File.WriteAllText(ready + ".tmp", Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+            File.Move(ready + ".tmp", ready, overwrite: true);
+
+            var line = new List<byte>();
+            var deadline = Environment.TickCount64 + (long)options.IdleTimeout.TotalMilliseconds;
+            string? why = null;
+            while (true)
+            {
+                // Wakes the moment the server writes; the time-out only paces the other checks.
+                if (Native.WaitReadable(fd, CheckIntervalMilliseconds) && ReadLine(fd, line) is { } path)
+                {
+                    return path;
+                }
+                why = stopSignals.Requested.Task.IsCompleted ? $"stopped by {stopSignals.Requested.Task.Result}"
+                    : Native.ParentPid() != parentPid ? "the parent process is gone"
+                    : Environment.TickCount64 >= deadline ? $"idle for {options.IdleTimeout.TotalSeconds:0} s"
+                    : null;
+                if (why is not null)
+                {
+                    break;
+                }
+            }
+
+            // Nobody can open the FIFO any more; an attempt that was written just before is still taken.
+            File.Delete(fifo);
+            if (ReadLine(fd, line) is { } late)
+            {
+                log.Write($"{why}, but an attempt was assigned at the same time");
+                return late;
+            }
+            log.Write($"exiting: {why}");
+            return null;
+        }
+        finally
+        {
+            Native.CloseFd(fd);
+        }
+    }
+
+    /// <summary>Reads what the FIFO holds into <paramref name="line"/>; the line once it is complete.</summary>
+    private static string? ReadLine(int fd, List<byte> line)
+    {
+        Span<byte> buffer = stackalloc byte[4096];
+        while (true)
+        {
+            var read = Native.ReadAvailable(fd, buffer);
+            if (read <= 0)
+            {
+                return null;
+            }
+            var chunk = buffer[..read];
+            var end = chunk.IndexOf((byte)'\n');
+            if (end >= 0)
+            {
+                line.AddRange(chunk[..end]);
+                var text = Encoding.UTF8.GetString(line.ToArray()).Trim();
+                line.Clear();
+                if (text.Length > 0)
+                {
+                    return Path.GetFullPath(text);
+                }
+                continue;
+            }
+            line.AddRange(chunk);
+        }
+    }
+}
