@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Submit → process start latency with idle capacity, from the client's request to the job's first
-# instruction (a tiny C program that reads the clock). Runs the server (Release) twice on loopback:
-# with the Native AOT strata-worker, and with the JIT one, each with cgroup limits as configured by default.
+# instruction (a tiny C program that reads the clock). Runs the server (Release) on loopback once per
+# configuration: the Native AOT or the JIT strata-worker, with or without a standby worker, with cgroup
+# limits enforced or only measured.
 # Usage: bench/start-latency/run.sh [samples, default 200]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,11 +16,11 @@ gcc -O2 -o "$work/stamp" bench/start-latency/stamp.c
 dotnet build src/Strata.Server -c Release -v q -nologo >/dev/null
 dotnet publish src/Strata.Worker -c Release -r linux-x64 -p:PublishAot=true -v q -nologo -o "$work/worker-aot" >/dev/null
 
-measure() {  # $1: label, $2: worker path ("" = the JIT one beside the server), $3: enforce limits
+measure() {  # $1: label, $2: worker path ("" = the JIT one beside the server), $3: enforce limits, $4: standby workers
   local data="$work/data-${1// /-}" out="$work/out-${1// /-}"
   mkdir -p "$data" "$out"
   (cd "$data" && Logging__LogLevel__Default=Warning Strata__DataPath="$data/.strata" \
-     Runtime__Local__WorkerPath="$2" Runtime__Local__EnforceLimits="$3" \
+     Runtime__Local__WorkerPath="$2" Runtime__Local__EnforceLimits="$3" Runtime__Local__StandbyWorkers="$4" \
      exec dotnet "$OLDPWD/src/Strata.Server/bin/Release/net10.0/strata-server.dll" --urls "http://127.0.0.1:$port") &
   server=$!
   until curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null; do sleep 0.2; done
@@ -30,6 +31,9 @@ measure() {  # $1: label, $2: worker path ("" = the JIT one beside the server), 
   python3 bench/start-latency/measure.py "http://127.0.0.1:$port" "$token" "$work/stamp" "$out" "$samples"
   kill "$server"; wait "$server" 2>/dev/null || true
 }
-measure "aot worker, limits on"  "$work/worker-aot/strata-worker" true
-measure "aot worker, measured only" "$work/worker-aot/strata-worker" false
-measure "jit worker, limits on" "" true
+measure "aot, standby, measured only" "$work/worker-aot/strata-worker" false 1
+measure "aot, standby, limits on" "$work/worker-aot/strata-worker" true 1
+measure "aot, no standby, measured only" "$work/worker-aot/strata-worker" false 0
+measure "aot, no standby, limits on" "$work/worker-aot/strata-worker" true 0
+measure "jit (default), standby, limits on" "" true 1
+measure "jit, no standby, limits on" "" true 0

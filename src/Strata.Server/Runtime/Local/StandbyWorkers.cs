@@ -67,7 +67,8 @@ internal sealed class StandbyWorkers : IDisposable
             _disposed = true;
             foreach (var worker in _ready.Concat(_warming))
             {
-                try { worker.Process.Kill(); } catch (InvalidOperationException) { }
+                // SIGTERM, not SIGKILL: a waiting worker then removes its cgroups and folder.
+                Native.Signal(worker.Pid, Native.SIGTERM);
                 worker.Process.Dispose();
             }
             _ready.Clear();
