@@ -6,6 +6,7 @@
 # Usage: bench/start-latency/run.sh [samples, default 200]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/lib/server.sh
 samples=${1:-200}
 port=${STRATA_BENCH_PORT:-18183}
 work=$(mktemp -d)
@@ -13,21 +14,15 @@ server=""
 trap 'kill $server 2>/dev/null || true; pkill -f "$work" 2>/dev/null || true; rm -rf "$work"' EXIT
 command -v clang >/dev/null || { apt-get update -qq && apt-get install -y -qq clang zlib1g-dev; }
 gcc -O2 -o "$work/stamp" bench/start-latency/stamp.c
-dotnet build src/Strata.Server -c Release -v q -nologo >/dev/null
+build_server
 dotnet publish src/Strata.Worker -c Release -r linux-x64 -p:PublishAot=true -v q -nologo -o "$work/worker-aot" >/dev/null
 
 measure() {  # $1: label, $2: worker path ("" = the JIT one beside the server), $3: enforce limits, $4: standby workers
   local data="$work/data-${1// /-}" out="$work/out-${1// /-}"
-  mkdir -p "$data" "$out"
-  (cd "$data" && Logging__LogLevel__Default=Warning Strata__DataPath="$data/.strata" \
-     Runtime__Local__WorkerPath="$2" Runtime__Local__EnforceLimits="$3" Runtime__Local__StandbyWorkers="$4" \
-     exec dotnet "$OLDPWD/src/Strata.Server/bin/Release/net10.0/strata-server.dll" --urls "http://127.0.0.1:$port") &
-  server=$!
-  until curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null; do sleep 0.2; done
-  local admin; admin=$(cat "$data/.strata/admin-token")
-  curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' "http://127.0.0.1:$port/v1/tenants" -d '{"id":"bench"}' >/dev/null
-  local token; token=$(curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' "http://127.0.0.1:$port/v1/tenants/bench/tokens" -d '{}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
-  printf '%-28s ' "$1:"
+  mkdir -p "$out"
+  start_server "$data" "$port" Runtime__Local__WorkerPath="$2" Runtime__Local__EnforceLimits="$3" Runtime__Local__StandbyWorkers="$4"
+  local token; token=$(tenant_token "$data" "$port" bench)
+  printf '%-36s ' "$1:"
   python3 bench/start-latency/measure.py "http://127.0.0.1:$port" "$token" "$work/stamp" "$out" "$samples"
   kill "$server"; wait "$server" 2>/dev/null || true
 }

@@ -5,24 +5,19 @@
 # Usage: bench/submit/run.sh [duration, default 20s] [connections, default 32]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/lib/server.sh
 duration=${1:-20s}
 connections=${2:-32}
 port=${STRATA_BENCH_PORT:-18181}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-dotnet build src/Strata.Server -c Release -v q -nologo >/dev/null
+build_server
 data=$(mktemp -d)
+server=""
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; pkill -f "$data" 2>/dev/null || true; rm -rf "$data"' EXIT
-(cd "$data" && Logging__LogLevel__Default=Warning Strata__DataPath="$data/.strata" Runtime__Local__CpuCores=1 \
-  exec dotnet "$OLDPWD/src/Strata.Server/bin/Release/net10.0/strata-server.dll" --urls "http://127.0.0.1:$port") &
-server=$!
-until curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null; do sleep 0.2; done
-admin=$(cat "$data/.strata/admin-token")
-api() { curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' "http://127.0.0.1:$port$2" "${@:3}"; }
-api "$admin" /v1/tenants -d '{"id":"bench"}' >/dev/null
-token=$(api "$admin" /v1/tenants/bench/tokens -d '{"role":"member"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
-api "$token" /v1/jobs/training -d '{"name":"blocker","entrypoint":"sleep 600","compute":{"cpu_cores":1,"memory_gb":1}}' >/dev/null
+start_server "$data" "$port" Runtime__Local__CpuCores=1
+token=$(tenant_token "$data" "$port" bench)
+api "$token" "$port" /v1/jobs/training -d '{"name":"blocker","entrypoint":"sleep 600","compute":{"cpu_cores":1,"memory_gb":1}}' >/dev/null
 # Warm up (JIT, connection pools), then measure.
 STRATA_TOKEN=$token wrk -t2 -c"$connections" -d5s -s bench/submit/submit.lua "http://127.0.0.1:$port" >/dev/null
 STRATA_TOKEN=$token wrk -t2 -c"$connections" -d"$duration" --latency -s bench/submit/submit.lua "http://127.0.0.1:$port"
 echo "server RSS after the run: $(( $(awk '/VmRSS/ {print $2}' /proc/$server/status) / 1024 )) MB"
-echo "jobs stored: $(api "$token" '/v1/jobs/training?limit=1' -o /dev/null -w '%{http_code}')"

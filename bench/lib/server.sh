@@ -1,0 +1,31 @@
+# Shared by the benchmark scripts (source it from the repository root): build and start a Release server
+# on loopback with a fresh data folder, and give it a tenant with a member token.
+
+# build_server: the Release build of the server (and the JIT worker beside it).
+build_server() {
+  dotnet build src/Strata.Server -c Release -v q -nologo >/dev/null
+}
+
+# start_server DATA PORT [NAME=VALUE ...]: starts the server in the background with its data folder in
+# DATA/.strata and the given settings as environment variables; sets $server to its pid and waits until ready.
+start_server() {
+  local data=$1 port=$2
+  shift 2
+  mkdir -p "$data"
+  (cd "$data" && exec env Logging__LogLevel__Default=Warning Strata__DataPath="$data/.strata" "$@" \
+     dotnet "$OLDPWD/src/Strata.Server/bin/Release/net10.0/strata-server.dll" --urls "http://127.0.0.1:$port") &
+  server=$!
+  until curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null; do sleep 0.2; done
+}
+
+# api TOKEN PORT PATH [curl args...]: an authenticated JSON request.
+api() {
+  curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' "http://127.0.0.1:$2$3" "${@:4}"
+}
+
+# tenant_token DATA PORT TENANT: creates the tenant and prints a member token for it.
+tenant_token() {
+  local admin; admin=$(cat "$1/.strata/admin-token")
+  api "$admin" "$2" /v1/tenants -d "{\"id\":\"$3\"}" >/dev/null
+  api "$admin" "$2" "/v1/tenants/$3/tokens" -d '{"role":"member"}' | sed 's/.*"token":"\([^"]*\)".*/\1/'
+}
