@@ -93,7 +93,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
             File.WriteAllText(assigned, $"{standby.Pid} {standby.StartTime}");
             if (Native.WriteLineToFifo(standby.Fifo, folder))
             {
-                await WaitUntilStartedAsync(folder, Watch(attempt, folder, standby.Process), cancellationToken);
+                await WaitUntilStartedAsync(folder, standby.Pid, Watch(attempt, folder, standby.Process), cancellationToken);
                 return info;
             }
             File.Delete(assigned);
@@ -112,7 +112,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         {
             throw new RuntimeStartException($"could not run the worker '{_worker.FileName}': {e.Message}", e);
         }
-        await WaitUntilStartedAsync(folder, Watch(attempt, folder, process), cancellationToken);
+        await WaitUntilStartedAsync(folder, process.Id, Watch(attempt, folder, process), cancellationToken);
         return info;
     }
 
@@ -120,14 +120,18 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
     /// Waits until the worker has started the job (supervisor.json) or ended, so that once a start returns,
     /// every later look at the folder finds the attempt: there is no window in which it looks lost.
     /// </summary>
-    private async Task WaitUntilStartedAsync(string folder, Task watch, CancellationToken cancellationToken)
+    private async Task WaitUntilStartedAsync(string folder, int workerPid, Task watch, CancellationToken cancellationToken)
     {
         var deadline = _time.GetUtcNow() + StartTimeout;
         while (!File.Exists(Path.Combine(folder, AttemptFiles.Supervisor)) && !File.Exists(Path.Combine(folder, AttemptFiles.Result)) && !watch.IsCompleted)
         {
             if (_time.GetUtcNow() > deadline)
             {
-                throw new TimeoutException($"the worker did not start the job within {StartTimeout.TotalSeconds} s");
+                // The attempt will be recorded as failed to start: make sure it cannot start after all.
+                // The worker leads its own session and process group, which its job would share.
+                Native.Signal(-workerPid, Native.SIGKILL);
+                Native.Signal(workerPid, Native.SIGKILL);
+                throw new RuntimeStartException($"the worker did not start the job within {StartTimeout.TotalSeconds} s");
             }
             await Task.Delay(TimeSpan.FromMilliseconds(1), _time, cancellationToken);
         }
