@@ -47,8 +47,11 @@ internal sealed record StandbyOptions(string Directory, bool EnforceLimits, stri
 /// What a standby worker hands to the <see cref="Supervisor"/> of the attempt it was given: the stop
 /// signals it has listened for since it started, its start time, and the cgroup it created in advance.
 /// </summary>
-internal sealed class StandbyHandoff(StandbyOptions options, IAttemptCgroup prepared, TaskCompletionSource<PosixSignal> stopRequested, long? workerStartTime)
+internal sealed class StandbyHandoff(StandbyOptions options, IAttemptCgroup prepared, PreSpawnedJob? preSpawned, TaskCompletionSource<PosixSignal> stopRequested, long? workerStartTime)
 {
+    /// <summary>Whether the attempt's cgroup is the prepared one, which the process started in advance is in.</summary>
+    private bool _preparedCgroupUsed;
+
     public TaskCompletionSource<PosixSignal> StopRequested => stopRequested;
     public long? WorkerStartTime => workerStartTime;
 
@@ -68,6 +71,7 @@ internal sealed class StandbyHandoff(StandbyOptions options, IAttemptCgroup prep
             {
                 var cgroup = prepared.Assign(launch, log);
                 CgroupTaken = true;
+                _preparedCgroupUsed = true;
                 if (prepared is not NoCgroup)
                 {
                     log.Write("the cgroup was created in standby");
@@ -79,10 +83,38 @@ internal sealed class StandbyHandoff(StandbyOptions options, IAttemptCgroup prep
                 log.Write($"cannot set the limits on the cgroup created in standby: {e.Message}");
             }
         }
+        DiscardJob();
         prepared.Remove(log);
         CgroupTaken = true;
         return CgroupSetup.Create(launch);
     }
+
+    /// <summary>
+    /// The job's process started in advance inside the prepared cgroup, now told to become the
+    /// attempt's job; null when there is none or it cannot take this launch (then it is killed and
+    /// the caller starts the job the ordinary way, joining the cgroup then).
+    /// </summary>
+    public Process? StartJob(LaunchFile launch, string workDirectory, WorkerLog log)
+    {
+        if (preSpawned is null || !_preparedCgroupUsed)
+        {
+            DiscardJob();
+            return null;
+        }
+        var job = preSpawned.Become(launch, workDirectory, log);
+        if (job is null)
+        {
+            DiscardJob();
+        }
+        else
+        {
+            log.Write("the job's process was started in standby");
+        }
+        return job;
+    }
+
+    /// <summary>Kills the process started in advance unless it became the job.</summary>
+    public void DiscardJob() => preSpawned?.Discard();
 
     /// <summary>Called once the job runs and supervisor.json is written: the standby folder has served its purpose.</summary>
     public void Started(WorkerLog log)
@@ -95,7 +127,8 @@ internal sealed class StandbyHandoff(StandbyOptions options, IAttemptCgroup prep
 /// <summary>
 /// <c>strata-worker standby &lt;standby-dir&gt;</c>: a worker started before there is an attempt for it.
 /// It does all the preparation that does not depend on the attempt (runtime start, JSON and process
-/// code warmed up, the cgroup created without limits), creates the FIFO <c>assign</c>, writes
+/// code warmed up, the cgroup created without limits and, with a cgroup, the job's process started
+/// inside it: see <see cref="PreSpawnedJob"/>), creates the FIFO <c>assign</c>, writes
 /// <c>ready</c> (its pid) and waits for one line on the FIFO: the path of an attempt folder holding a
 /// launch.json. From then on it is exactly <c>strata-worker run &lt;attempt-dir&gt;</c>. While it waits it
 /// exits by itself (removing its cgroup and the standby folder) when its parent dies, after the idle
@@ -134,6 +167,7 @@ internal static class Standby
             EnforceLimits = options.EnforceLimits,
         });
         log.Open(prepared.Description);
+        var preSpawned = PreSpawnedJob.Start(prepared, log);
         var startTime = Native.StartTime();
 
         string? attempt;
@@ -148,6 +182,7 @@ internal static class Standby
         }
         if (attempt is null)
         {
+            preSpawned?.Discard();
             prepared.Remove(log);
             log.Dispose();
             stopSignals.Dispose();
@@ -158,13 +193,14 @@ internal static class Standby
 
         log.Write($"assigned {attempt}");
         log.Dispose();
-        var handoff = new StandbyHandoff(options, prepared, stopSignals.Requested, startTime);
+        var handoff = new StandbyHandoff(options, prepared, preSpawned, stopSignals.Requested, startTime);
         try
         {
             return await new Supervisor(attempt, time, handoff).RunAsync(detachProblem);
         }
         finally
         {
+            handoff.DiscardJob();
             if (!handoff.CgroupTaken)
             {
                 using var late = new WorkerLog(Path.Combine(attempt, AttemptFiles.WorkerLog), time);

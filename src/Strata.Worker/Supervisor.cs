@@ -73,7 +73,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         {
             var work = Directory.CreateDirectory(PathOf(AttemptFiles.WorkDirectory)).FullName;
             output = OutputPump.Open(PathOf(AttemptFiles.Log), log);
-            try { job = JobProcess.Start(launch, work, cgroup, joinFailedMarker); }
+            try { job = standby?.StartJob(launch, work, log) ?? JobProcess.Start(launch, work, cgroup, joinFailedMarker); }
             catch
             {
                 output.Dispose();
@@ -84,6 +84,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         {
             log.Open(cgroup.Description);
             log.Write($"the job could not start: {e}");
+            standby?.DiscardJob();
             cgroup.Remove(log);
             WriteResult(log, new ResultFile
             {

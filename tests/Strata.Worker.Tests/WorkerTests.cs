@@ -74,6 +74,8 @@ public sealed class WorkerTests
 
         await TestAttempt.WaitUntil(() => attempt.Output.Contains("started", StringComparison.Ordinal), "the job prints");
         await TestAttempt.WaitUntil(() => attempt.Supervisor is not null, "supervisor.json is written");
+        // The limits line follows supervisor.json: the server waits for the latter, so it goes first.
+        await TestAttempt.WaitUntil(() => attempt.WorkerLog.Contains("job started", StringComparison.Ordinal), "the worker log says the job started");
         var supervisor = attempt.Supervisor!;
         Assert.Equal(attempt.Worker!.Id, supervisor.WorkerPid);
         Assert.True(TestAttempt.IsAlive(supervisor.JobPid));
