@@ -3,6 +3,7 @@ using Strata.Server.Auth;
 using Strata.Server.Health;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
+using Strata.Server.Observability;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
 using Strata.Server.Tenants;
@@ -11,6 +12,7 @@ using Strata.Server.Tenants;
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddHosting();
+builder.AddObservability();
 builder.AddStorage();
 builder.AddAuth();
 builder.AddTenants();
@@ -29,6 +31,7 @@ app.UseAuthorization();
 app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
 app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
 app.MapHealthApi();
+app.MapObservability();
 app.MapTenantsApi();
 app.MapJobsApi();
 

@@ -3,6 +3,7 @@ using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Server.Hosting;
+using Strata.Server.Observability;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
 
@@ -28,6 +29,7 @@ public sealed class JobService(
     IOptions<JobsOptions> jobs,
     IOptions<Runtime.Local.LocalRuntimeOptions> local,
     TimeProvider time,
+    StrataMetrics metrics,
     ILogger<JobService> logger)
 {
     private readonly JobDefaults _defaults = new()
@@ -42,6 +44,7 @@ public sealed class JobService(
     {
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString();
+        using var scope = logger.BeginScope(new JobLogScope(tenantId, id));
         var paths = new PathPolicy(data.TenantArtifacts(tenantId), _dataRoots, data.Root);
         var defaultOutput = Path.Combine(data.TenantArtifacts(tenantId), "jobs", id, "output");
         if (!JobSpecValidator.TryValidate(spec, tenantId, _defaults, paths, defaultOutput, runtime.Capacity, out var validated, out var errors))
@@ -71,7 +74,8 @@ public sealed class JobService(
         {
             return new SubmitResult.NameTaken(record.Name);
         }
-        queue.Enqueue(JobTransitions.ToPending(record));
+        queue.Enqueue(JobTransitions.ToPending(record), record.CreatedAt);
+        metrics.JobCreated(tenantId);
         scheduler.Wake();
         return new SubmitResult.Accepted(record, normalized);
     }
@@ -79,9 +83,11 @@ public sealed class JobService(
     /// <summary>Cancels an active job of the tenant.</summary>
     public async Task<CancelOutcome> CancelAsync(string tenantId, string jobId, CancellationToken cancellationToken)
     {
+        using var scope = logger.BeginScope(new JobLogScope(tenantId, jobId));
         var outcome = await writer.WriteAsync(db => JobTransitions.Cancel(db, tenantId, jobId, time.GetUtcNow()), cancellationToken);
         if (!outcome.WasActive) return outcome;
         queue.Remove(jobId);
+        metrics.JobEnded(JobEnded.Of(outcome.Job!));
         if (outcome.LiveAttempt is { } attempt)
         {
             // Stop outside the request: the worker sends SIGTERM, waits its grace, then SIGKILL, and
@@ -105,6 +111,7 @@ public sealed class JobService(
     public void TenantDeleted(string tenantId)
     {
         queue.RemoveTenant(tenantId);
+        metrics.TenantDeleted(tenantId);
         reconciler.Kick();
     }
 }

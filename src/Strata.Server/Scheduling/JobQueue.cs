@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
@@ -14,10 +15,12 @@ public sealed class JobQueue(TimeProvider time)
     private readonly Lock _lock = new();
     private readonly SortedSet<PendingJob> _ordered = new(PendingJobOrder.Instance);
     private readonly Dictionary<string, PendingJob> _byId = new(StringComparer.Ordinal);
+    /// <summary>Since when each pending job waits, for the oldest-pending-age metric.</summary>
+    private readonly Dictionary<string, DateTimeOffset> _waitingSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _reasons = new(StringComparer.Ordinal);
     /// <summary>Jobs in a retry's backoff, kept apart so that finding the next wake-up is not a scan of the queue.</summary>
     private readonly HashSet<PendingJob> _delayed = [];
-    private readonly Dictionary<string, ResourceRequest> _allocations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string TenantId, ResourceRequest Request)> _allocations = new(StringComparer.Ordinal);
     private ResourceRequest _allocated;
     private Dictionary<string, int>? _positions;
 
@@ -25,8 +28,13 @@ public sealed class JobQueue(TimeProvider time)
 
     public ResourceRequest Allocated { get { lock (_lock) return _allocated; } }
 
-    public void Enqueue(PendingJob job)
+    /// <summary>Queues <paramref name="job"/> (again).</summary>
+    /// <param name="waitingSince">
+    /// Since when it waits: its submission. When left out, the end of its retry's backoff, or now.
+    /// </param>
+    public void Enqueue(PendingJob job, DateTimeOffset? waitingSince = null)
     {
+        var since = waitingSince ?? job.NotBefore ?? time.GetUtcNow();
         lock (_lock)
         {
             if (_byId.Remove(job.JobId, out var old))
@@ -35,6 +43,7 @@ public sealed class JobQueue(TimeProvider time)
                 _delayed.Remove(old);
             }
             _byId[job.JobId] = job;
+            _waitingSince[job.JobId] = since;
             _ordered.Add(job);
             if (job.NotBefore is not null) _delayed.Add(job);
             _positions = null;
@@ -47,6 +56,7 @@ public sealed class JobQueue(TimeProvider time)
         {
             _reasons.Remove(jobId);
             if (!_byId.Remove(jobId, out var job)) return false;
+            _waitingSince.Remove(jobId);
             _ordered.Remove(job);
             _delayed.Remove(job);
             _positions = null;
@@ -63,6 +73,7 @@ public sealed class JobQueue(TimeProvider time)
                 _ordered.Remove(job);
                 _delayed.Remove(job);
                 _byId.Remove(job.JobId);
+                _waitingSince.Remove(job.JobId);
                 _reasons.Remove(job.JobId);
             }
             _positions = null;
@@ -127,11 +138,11 @@ public sealed class JobQueue(TimeProvider time)
     }
 
     /// <summary>Holds <paramref name="request"/> for a live attempt; idempotent.</summary>
-    public void Allocate(string attemptName, ResourceRequest request)
+    public void Allocate(AttemptRef attempt, ResourceRequest request)
     {
         lock (_lock)
         {
-            if (_allocations.TryAdd(attemptName, request)) _allocated += request;
+            if (_allocations.TryAdd(attempt.Name, (attempt.TenantId, request))) _allocated += request;
         }
     }
 
@@ -140,7 +151,7 @@ public sealed class JobQueue(TimeProvider time)
     {
         lock (_lock)
         {
-            if (_allocations.Remove(attemptName, out var request)) _allocated -= request;
+            if (_allocations.Remove(attemptName, out var held)) _allocated -= held.Request;
         }
     }
 
@@ -148,4 +159,34 @@ public sealed class JobQueue(TimeProvider time)
     {
         lock (_lock) return _allocations.ContainsKey(attemptName);
     }
+
+    /// <summary>
+    /// Per tenant: how many jobs wait, since when the longest-waiting one waits, and how many attempts
+    /// hold resources (its running jobs). One pass under the lock, for the metrics' scrape; tenants with
+    /// neither are left out.
+    /// </summary>
+    public Dictionary<string, TenantQueueSummary> SummarizeByTenant()
+    {
+        lock (_lock)
+        {
+            var summary = new Dictionary<string, TenantQueueSummary>(StringComparer.Ordinal);
+            foreach (var job in _ordered)
+            {
+                var since = _waitingSince[job.JobId];
+                ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(summary, job.TenantId, out var existed);
+                entry = existed
+                    ? entry with { Pending = entry.Pending + 1, OldestWaitingSince = since < entry.OldestWaitingSince ? since : entry.OldestWaitingSince }
+                    : new TenantQueueSummary(1, since, 0);
+            }
+            foreach (var (tenantId, _) in _allocations.Values)
+            {
+                ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(summary, tenantId, out _);
+                entry = entry with { Running = entry.Running + 1 };
+            }
+            return summary;
+        }
+    }
 }
+
+/// <summary>A tenant's share of the queue: its pending jobs, since when the oldest waits (null when none), its live attempts.</summary>
+public readonly record struct TenantQueueSummary(int Pending, DateTimeOffset? OldestWaitingSince, int Running);

@@ -10,7 +10,17 @@ namespace Strata.Server.Scheduling;
 /// <summary>What recording an attempt's outcome changed, for the caller to act on after the commit.</summary>
 /// <param name="Known">False when the store has no such attempt (an orphan).</param>
 /// <param name="Requeued">The job to queue again for a retry, if any.</param>
-public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued);
+/// <param name="FailureReason">Why the attempt failed, when this recorded a failure (retried or not); null for a success or a cancel.</param>
+/// <param name="Ended">The job's end, when this outcome ended it.</param>
+public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null);
+
+/// <summary>A job that reached a final status: which, and when it first started (null if never) and ended.</summary>
+public readonly record struct JobEnded(string TenantId, JobStatus Status, DateTimeOffset? StartedAt, DateTimeOffset CompletedAt)
+{
+    /// <param name="attemptStartedAt">When the ending attempt started, for a job whose end was recorded before its start.</param>
+    public static JobEnded Of(JobRecord job, DateTimeOffset? attemptStartedAt = null) =>
+        new(job.TenantId, job.Status, job.StartedAt ?? attemptStartedAt, job.CompletedAt ?? job.CreatedAt);
+}
 
 /// <summary>What a cancel found: no job, a finished one, or an active one now cancelled (and its live attempt).</summary>
 public sealed record CancelOutcome(JobRecord? Job, bool WasActive, AttemptRef? LiveAttempt);
@@ -89,15 +99,17 @@ public static class JobTransitions
         attempt.PeakMemoryBytes = observation.PeakMemoryBytes;
         attempt.CpuSeconds = observation.CpuSeconds;
 
+        var failure = attempt.Status == AttemptStatus.Failed ? reason : null;
+
         // The job follows its current attempt only, and only while it is still running.
         if (job.Status != JobStatus.Running || job.AttemptCount != reference.Number)
         {
-            return new OutcomeRecorded(true, null);
+            return new OutcomeRecorded(true, null, failure);
         }
         if (observation.Phase == ObservedPhase.Succeeded)
         {
             Finish(job, JobStatus.Succeeded, StatusReasons.Completed, null, now);
-            return new OutcomeRecorded(true, null);
+            return new OutcomeRecorded(true, null, Ended: JobEnded.Of(job, attempt.StartedAt));
         }
 
         var spec = JobMapping.ReadSpec(job);
@@ -107,13 +119,13 @@ public static class JobTransitions
         if (!decision.Retry)
         {
             Finish(job, JobStatus.Failed, reason, message, now);
-            return new OutcomeRecorded(true, null);
+            return new OutcomeRecorded(true, null, failure, JobEnded.Of(job, attempt.StartedAt));
         }
         job.Status = JobStatus.Pending;
         job.StatusReason = StatusReasons.WaitingForRetry;
         job.NotBefore = now + decision.Delay;
         job.ErrorMessage = $"attempt {reference.Number} failed ({message}); retrying";
-        return new OutcomeRecorded(true, ToPending(job));
+        return new OutcomeRecorded(true, ToPending(job), failure);
     }
 
     /// <summary>Cancels an active job; says what it found and which attempt to stop.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
@@ -25,6 +26,7 @@ public sealed class Reconciler(
     ILogger<Reconciler> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _passLock = new(1, 1);
+    private static readonly ActivitySource Tracing = new(Observability.ObservabilitySetup.ReconcilerSource);
 
     /// <summary>Runs a pass now (after a tenant was deleted, say) without waiting for the timer.</summary>
     public void Kick() => _ = Task.Run(() => PassAsync(CancellationToken.None));
@@ -69,6 +71,7 @@ public sealed class Reconciler(
     private async Task PassAsync(CancellationToken cancellationToken)
     {
         await _passLock.WaitAsync(cancellationToken);
+        using var activity = Tracing.StartActivity("reconciler.pass");
         try
         {
             // The store first, then the runtime: an attempt started in between is then in neither
@@ -98,7 +101,7 @@ public sealed class Reconciler(
     private async Task ReconcileAsync(AttemptObservation observation, CancellationToken cancellationToken)
     {
         var reference = observation.Attempt;
-        using var scope = logger.BeginScope(new Dictionary<string, object> { ["TenantId"] = reference.TenantId, ["JobId"] = reference.JobId, ["Attempt"] = reference.Number });
+        using var scope = logger.BeginScope(new Observability.JobLogScope(reference.TenantId, reference.JobId, reference.Number));
         if (scheduler.IsStarting(reference) && !observation.IsFinished) return;
 
         await using var db = store.CreateContext();

@@ -6,6 +6,7 @@ using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
+using Strata.Server.Observability;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Scheduling;
@@ -26,13 +27,14 @@ public sealed class Scheduler(
     StoreWriter writer,
     LaunchBuilder launches,
     TimeProvider time,
+    StrataMetrics metrics,
     ILogger<Scheduler> logger) : BackgroundService
 {
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ConcurrentDictionary<string, byte> _starting = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private static readonly ActivitySource Tracing = new("Strata.Scheduler");
+    private static readonly ActivitySource Tracing = new(ObservabilitySetup.SchedulerSource);
     private static readonly ResourceRequest SmallestJob = ResourceRequest.FromGb(JobLimits.MinCpuCores, JobLimits.MinMemoryGb, 0);
 
     /// <summary>Completes once the queue has been loaded from the store.</summary>
@@ -50,9 +52,11 @@ public sealed class Scheduler(
         _loaded.TrySetResult();
         while (!stoppingToken.IsCancellationRequested)
         {
+            var started = time.GetTimestamp();
             try
             {
                 await CycleAsync(stoppingToken);
+                metrics.SchedulerCycled(time.GetElapsedTime(started));
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -73,7 +77,7 @@ public sealed class Scheduler(
         var pending = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Pending).ToListAsync(cancellationToken);
         foreach (var job in pending)
         {
-            queue.Enqueue(JobTransitions.ToPending(job));
+            queue.Enqueue(JobTransitions.ToPending(job), job.NotBefore ?? job.CreatedAt);
         }
         var live = await (from attempt in db.Attempts.AsNoTracking()
                           join job in db.Jobs.AsNoTracking() on attempt.JobId equals job.Id
@@ -82,7 +86,7 @@ public sealed class Scheduler(
                          .ToListAsync(cancellationToken);
         foreach (var a in live)
         {
-            queue.Allocate(new AttemptRef(a.TenantId, a.JobId, a.Number).Name, new ResourceRequest(a.CpuCores, a.MemoryBytes, a.Gpus) * a.Workers);
+            queue.Allocate(new AttemptRef(a.TenantId, a.JobId, a.Number), new ResourceRequest(a.CpuCores, a.MemoryBytes, a.Gpus) * a.Workers);
         }
         logger.LogInformation("Scheduler loaded {Pending} pending jobs and {Live} live attempts", pending.Count, live.Count);
     }
@@ -144,7 +148,7 @@ public sealed class Scheduler(
                 var admitted = await admissions[i];
                 if (admitted is null) continue; // cancelled meanwhile
                 var reference = new AttemptRef(job.TenantId, job.JobId, admitted.Value.Attempt.Number);
-                queue.Allocate(reference.Name, job.Request);
+                queue.Allocate(reference, job.Request);
                 _starting[reference.Name] = 0;
                 var launch = launches.Build(admitted.Value.Job, reference.Number);
                 _ = StartAsync(launch, cancellationToken);
@@ -161,7 +165,7 @@ public sealed class Scheduler(
     private async Task StartAsync(JobLaunch launch, CancellationToken cancellationToken)
     {
         var reference = launch.Attempt;
-        using var scope = logger.BeginScope(new Dictionary<string, object> { ["TenantId"] = reference.TenantId, ["JobId"] = reference.JobId, ["Attempt"] = reference.Number });
+        using var scope = logger.BeginScope(new JobLogScope(reference.TenantId, reference.JobId, reference.Number));
         try
         {
             var info = await runtime.StartAsync(launch, cancellationToken);
@@ -207,6 +211,7 @@ public sealed class Scheduler(
         {
             queue.Enqueue(retry);
         }
+        metrics.OutcomeRecorded(observation.Attempt.TenantId, recorded);
         Wake();
         return recorded;
     }

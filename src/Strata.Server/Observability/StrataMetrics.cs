@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using Strata.Contracts;
+using Strata.Server.Scheduling;
+
+namespace Strata.Server.Observability;
+
+/// <summary>
+/// The platform's own instruments (meter <c>Strata</c>), exactly those of <c>docs/metrics.md</c>. The
+/// Prometheus exporter appends <c>_total</c> to counters and <c>_seconds</c> to instruments in unit
+/// <c>s</c>, so counters are named without <c>_total</c> and timings without <c>_seconds</c>.
+/// Labels are bounded: tenant ids, job statuses and the closed set of failure reasons, never job ids.
+/// Counting is cheap (one <see cref="TagList"/> on the stack): it sits on the submission path.
+/// </summary>
+public sealed class StrataMetrics
+{
+    public const string MeterName = "Strata";
+
+    /// <summary>Job durations: 1 s to 24 h.</summary>
+    public static readonly double[] JobDurationBuckets = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 43200, 86400];
+    /// <summary>Scheduling cycles: 0.1 ms to 1 s.</summary>
+    public static readonly double[] SchedulerCycleBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+    /// <summary>The failure reasons a label may carry; any other is counted as <c>exited_with_error</c>.</summary>
+    private static readonly HashSet<string> FailureReasons =
+    [
+        StatusReasons.ExitedWithError, StatusReasons.OutOfMemory, StatusReasons.TimedOut, StatusReasons.SupervisorLost, StatusReasons.StartFailed,
+    ];
+
+    private readonly Counter<long> _jobsCreated;
+    private readonly Counter<long> _jobsFinished;
+    private readonly Histogram<double> _jobDuration;
+    private readonly Counter<long> _jobFailures;
+    private readonly Counter<long> _jobRetries;
+    private readonly Histogram<double> _cycleDuration;
+    private readonly Counter<long> _cycles;
+    private readonly JobQueue _queue;
+    private readonly TimeProvider _time;
+    private long _lastCycleUnixMs = -1;
+    /// <summary>Tenants whose counters exist, at zero for what has not happened yet.</summary>
+    private readonly ConcurrentDictionary<string, byte> _countedTenants = new(StringComparer.Ordinal);
+    /// <summary>Tenants the gauges have shown: they read 0 once idle rather than vanish (until the tenant is deleted).</summary>
+    private readonly ConcurrentDictionary<string, byte> _shownTenants = new(StringComparer.Ordinal);
+
+    public StrataMetrics(IMeterFactory meters, JobQueue queue, TimeProvider time)
+    {
+        _queue = queue;
+        _time = time;
+        var meter = meters.Create(MeterName);
+        _jobsCreated = meter.CreateCounter<long>("ml_platform_jobs_created", description: "Jobs accepted (201).");
+        _jobsFinished = meter.CreateCounter<long>("ml_platform_jobs_finished", description: "Jobs that reached succeeded, failed or cancelled.");
+        _jobDuration = meter.CreateHistogram("ml_platform_job_duration", "s", "From a job's first start to its end.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = JobDurationBuckets });
+        _jobFailures = meter.CreateCounter<long>("ml_platform_job_failures", description: "Failed attempts by reason, retried or not.");
+        _jobRetries = meter.CreateCounter<long>("ml_platform_job_retries", description: "Attempts started again after an infrastructure failure.");
+        _cycleDuration = meter.CreateHistogram("ml_platform_scheduler_cycle_duration", "s", "One scheduling cycle.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SchedulerCycleBuckets });
+        _cycles = meter.CreateCounter<long>("ml_platform_scheduler_cycles", description: "Scheduling cycles run.");
+        meter.CreateObservableGauge("ml_platform_active_jobs", ObserveActiveJobs, description: "Jobs pending or running now.");
+        meter.CreateObservableGauge("ml_platform_queue_depth", ObserveQueueDepth, description: "Pending jobs.");
+        meter.CreateObservableGauge("ml_platform_oldest_pending_age", ObserveOldestPendingAge, "s", "Age of the tenant's oldest pending job (0 when none).");
+        meter.CreateObservableGauge("ml_platform_scheduler_last_cycle_timestamp", ObserveLastCycle, "s", "Unix time of the last scheduling cycle.");
+    }
+
+    /// <summary>A job was accepted.</summary>
+    public void JobCreated(string tenantId)
+    {
+        EnsureCounters(tenantId);
+        _jobsCreated.Add(1, new KeyValuePair<string, object?>("tenant", tenantId));
+    }
+
+    /// <summary>A job reached a final status: counted, and its duration observed if it ever started.</summary>
+    public void JobEnded(JobEnded ended)
+    {
+        EnsureCounters(ended.TenantId);
+        var tags = new TagList { { "tenant", ended.TenantId }, { "status", StatusLabel(ended.Status) } };
+        _jobsFinished.Add(1, tags);
+        if (ended.StartedAt is { } started)
+        {
+            _jobDuration.Record(Math.Max(0, (ended.CompletedAt - started).TotalSeconds), tags);
+        }
+    }
+
+    /// <summary>What recording an attempt's outcome changed: a failure, a retry, the job's end.</summary>
+    public void OutcomeRecorded(string tenantId, OutcomeRecorded recorded)
+    {
+        EnsureCounters(tenantId);
+        if (recorded.FailureReason is { } reason)
+        {
+            _jobFailures.Add(1, new TagList { { "tenant", tenantId }, { "reason", FailureReasons.Contains(reason) ? reason : StatusReasons.ExitedWithError } });
+        }
+        if (recorded.Requeued is not null)
+        {
+            _jobRetries.Add(1, new KeyValuePair<string, object?>("tenant", tenantId));
+        }
+        if (recorded.Ended is { } ended)
+        {
+            JobEnded(ended);
+        }
+    }
+
+    /// <summary>A scheduling cycle ran (whether or not it had anything to decide).</summary>
+    public void SchedulerCycled(TimeSpan duration)
+    {
+        _cycleDuration.Record(duration.TotalSeconds);
+        _cycles.Add(1);
+        Volatile.Write(ref _lastCycleUnixMs, _time.GetUtcNow().ToUnixTimeMilliseconds());
+    }
+
+    /// <summary>
+    /// Creates a tenant's counters at zero for every status and reason, the first time the tenant is
+    /// seen: a series that appears at 1 hides its first increase from <c>rate()</c> and <c>increase()</c>,
+    /// and panels and alerts would read "no data" rather than 0. A dictionary look-up after the first time.
+    /// </summary>
+    private void EnsureCounters(string tenantId)
+    {
+        if (_countedTenants.ContainsKey(tenantId) || !_countedTenants.TryAdd(tenantId, 0)) return;
+        var tenant = new KeyValuePair<string, object?>("tenant", tenantId);
+        _jobsCreated.Add(0, tenant);
+        _jobRetries.Add(0, tenant);
+        foreach (var status in (ReadOnlySpan<string>)["succeeded", "failed", "cancelled"])
+        {
+            _jobsFinished.Add(0, tenant, new("status", status));
+        }
+        foreach (var reason in FailureReasons)
+        {
+            _jobFailures.Add(0, tenant, new("reason", reason));
+        }
+    }
+
+    /// <summary>A deleted tenant leaves the gauges (its counters stay until the server restarts).</summary>
+    public void TenantDeleted(string tenantId)
+    {
+        _shownTenants.TryRemove(tenantId, out _);
+        _countedTenants.TryRemove(tenantId, out _);
+    }
+
+    /// <summary>The label of a status, as the API spells it (<c>succeeded</c>, ...), without allocating.</summary>
+    public static string StatusLabel(JobStatus status) => status switch
+    {
+        JobStatus.Pending => "pending",
+        JobStatus.Running => "running",
+        JobStatus.Succeeded => "succeeded",
+        JobStatus.Failed => "failed",
+        JobStatus.Cancelled => "cancelled",
+        _ => JsonNamingPolicy.SnakeCaseLower.ConvertName(status.ToString()),
+    };
+
+    /// <summary>The queue per tenant, with every tenant shown before and idle now at zero.</summary>
+    private Dictionary<string, TenantQueueSummary> Summarize()
+    {
+        var summary = _queue.SummarizeByTenant();
+        foreach (var tenant in summary.Keys) _shownTenants.TryAdd(tenant, 0);
+        foreach (var tenant in _shownTenants.Keys) summary.TryAdd(tenant, default);
+        foreach (var tenant in _countedTenants.Keys) summary.TryAdd(tenant, default);
+        return summary;
+    }
+
+    private IEnumerable<Measurement<long>> ObserveActiveJobs()
+    {
+        foreach (var (tenant, summary) in Summarize())
+        {
+            yield return new Measurement<long>(summary.Pending, new("tenant", tenant), new("status", "pending"));
+            yield return new Measurement<long>(summary.Running, new("tenant", tenant), new("status", "running"));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveQueueDepth()
+    {
+        foreach (var (tenant, summary) in Summarize())
+        {
+            yield return new Measurement<long>(summary.Pending, new KeyValuePair<string, object?>("tenant", tenant));
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveOldestPendingAge()
+    {
+        var now = _time.GetUtcNow();
+        foreach (var (tenant, summary) in Summarize())
+        {
+            var age = summary.OldestWaitingSince is { } since ? Math.Max(0, (now - since).TotalSeconds) : 0;
+            yield return new Measurement<double>(age, new KeyValuePair<string, object?>("tenant", tenant));
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveLastCycle()
+    {
+        var last = Volatile.Read(ref _lastCycleUnixMs);
+        if (last >= 0) yield return new Measurement<double>(last / 1000.0);
+    }
+}
