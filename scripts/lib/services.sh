@@ -225,3 +225,29 @@ stop_postgres() {
   fi
   PG_DIR=""
 }
+
+# -------------------------------------------------------------- prometheus --
+# Not a service started here: the monitoring tests (tests/Strata.Server.Tests/
+# Monitoring) run promtool and start their own Prometheus processes on free
+# loopback ports. This only installs Debian's `prometheus` package (which ships
+# promtool; its systemd unit is not used) and exports where the binaries are.
+
+ensure_prometheus() {
+  local prom=${STRATA_TEST_PROMETHEUS:-} tool=${STRATA_TEST_PROMTOOL:-}
+  if [[ -n $prom && -n $tool ]]; then
+    log "prometheus: external (STRATA_TEST_PROMETHEUS=$prom, STRATA_TEST_PROMTOOL=$tool)"
+    return 0
+  fi
+  prom=${prom:-$(command -v prometheus || echo /usr/bin/prometheus)}
+  tool=${tool:-$(command -v promtool || echo /usr/bin/promtool)}
+  if [[ ! -x $prom || ! -x $tool ]]; then
+    apt_install prometheus || true
+    prom=/usr/bin/prometheus tool=/usr/bin/promtool
+    if [[ ! -x $prom || ! -x $tool ]]; then
+      warn "prometheus/promtool not found; the monitoring tests will skip"
+      return 1
+    fi
+  fi
+  export STRATA_TEST_PROMETHEUS=$prom STRATA_TEST_PROMTOOL=$tool
+  log "prometheus: $prom, $tool ($("$prom" --version 2>/dev/null | head -n 1 || echo unknown version))"
+}
