@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Design;
 
 namespace Strata.Server.Storage;
 
-/// <summary>Used only by <c>dotnet ef migrations add</c> (see docs/development.md); never at run time.</summary>
+/// <summary>Used only by <c>dotnet ef migrations add</c> (see docs/configuration.md); never at run time.</summary>
 public sealed class SqliteDesignTimeFactory : IDesignTimeDbContextFactory<SqliteStrataDbContext>
 {
     public SqliteStrataDbContext CreateDbContext(string[] args) =>
