@@ -7,6 +7,7 @@ using Strata.Server.Observability;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
 using Strata.Server.Tenants;
+using Strata.Server.Usage;
 
 // appsettings.json lives beside the binary; the data folder is relative to where the server is started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -17,6 +18,7 @@ builder.AddStorage();
 builder.AddAuth();
 builder.AddTenants();
 builder.AddJobs();
+builder.AddUsage();
 builder.AddScheduling();
 builder.AddHealth();
 
@@ -34,6 +36,7 @@ app.MapHealthApi();
 app.MapObservability();
 app.MapTenantsApi();
 app.MapJobsApi();
+app.MapUsageApi();
 
 app.Run();
 

@@ -62,6 +62,18 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("character varying(64)")
                         .HasColumnName("reason");
 
+                    b.Property<double?>("ReservedCoreSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("reserved_core_seconds");
+
+                    b.Property<double?>("ReservedGpuSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("reserved_gpu_seconds");
+
+                    b.Property<double?>("ReservedMemoryGbSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("reserved_memory_gb_seconds");
+
                     b.Property<string>("RuntimeKind")
                         .HasColumnType("text")
                         .HasColumnName("runtime_kind");
@@ -90,9 +102,29 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("character varying(40)")
                         .HasColumnName("tenant_id");
 
+                    b.Property<double?>("UsedCoreSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("used_core_seconds");
+
+                    b.Property<double?>("UsedGpuSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("used_gpu_seconds");
+
+                    b.Property<double?>("UsedMemoryGbSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("used_memory_gb_seconds");
+
+                    b.Property<double?>("WallSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("wall_seconds");
+
                     b.HasKey("JobId", "Number");
 
+                    b.HasIndex("CompletedAt");
+
                     b.HasIndex("Status");
+
+                    b.HasIndex("TenantId", "CompletedAt");
 
                     b.ToTable("attempts", (string)null);
                 });
@@ -134,6 +166,18 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasMaxLength(36)
                         .HasColumnType("character varying(36)")
                         .HasColumnName("id");
+
+                    b.Property<double>("MeasuredCpuSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("measured_cpu_seconds");
+
+                    b.Property<long?>("MeasuredPeakMemoryBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("measured_peak_memory_bytes");
+
+                    b.Property<double>("MeasuredSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("measured_seconds");
 
                     b.Property<long>("MemoryBytes")
                         .HasColumnType("bigint")
