@@ -73,6 +73,11 @@ public sealed class AttemptRecord
     public double? UsedCoreSeconds { get; set; }
     public double? UsedMemoryGbSeconds { get; set; }
     public double? UsedGpuSeconds { get; set; }
+    /// <summary>
+    /// <see cref="CompletedAt"/> in Unix milliseconds, set with the usage: the usage window's key, since
+    /// SQLite cannot compare <see cref="DateTimeOffset"/> columns in a query.
+    /// </summary>
+    public long? EndedAtUnixMs { get; set; }
 
     public bool IsLive => Status is AttemptStatus.Starting or AttemptStatus.Running;
 }

@@ -85,7 +85,8 @@ public static class UsageApi
 
         var prices = options.Value.PriceTable();
         await using var db = store.CreateContext();
-        var ended = db.Attempts.AsNoTracking().Where(a => a.WallSeconds != null && a.CompletedAt >= from && a.CompletedAt < to);
+        var (fromMs, toMs) = (from.ToUnixTimeMilliseconds(), to.ToUnixTimeMilliseconds());
+        var ended = db.Attempts.AsNoTracking().Where(a => a.EndedAtUnixMs >= fromMs && a.EndedAtUnixMs < toMs);
         if (tenant is not null) ended = ended.Where(a => a.TenantId == tenant);
 
         var tenants = (await ended.GroupBy(a => a.TenantId).Select(g => new Totals(

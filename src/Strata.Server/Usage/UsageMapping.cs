@@ -9,9 +9,9 @@ public static class UsageMapping
 {
     public static ResourceSecondsInfo ToContract(ResourceSeconds value) => new()
     {
-        CoreSeconds = Math.Round(value.CoreSeconds, 3),
-        MemoryGbSeconds = Math.Round(value.MemoryGbSeconds, 3),
-        GpuSeconds = Math.Round(value.GpuSeconds, 3),
+        CoreSeconds = value.CoreSeconds,
+        MemoryGbSeconds = value.MemoryGbSeconds,
+        GpuSeconds = value.GpuSeconds,
     };
 
     public static RightSizingHintInfo[] ToContract(IReadOnlyList<RightSizingHint> hints) =>
@@ -31,7 +31,7 @@ public static class UsageMapping
     public static AttemptUsageInfo? AttemptUsage(AttemptRecord attempt) =>
         attempt.WallSeconds is not { } wall ? null : new AttemptUsageInfo
         {
-            WallSeconds = Math.Round(wall, 3),
+            WallSeconds = wall,
             Reserved = ToContract(new ResourceSeconds(attempt.ReservedCoreSeconds ?? 0, attempt.ReservedMemoryGbSeconds ?? 0, attempt.ReservedGpuSeconds ?? 0)),
             Used = attempt.UsedCoreSeconds is { } core
                 ? ToContract(new ResourceSeconds(core, attempt.UsedMemoryGbSeconds ?? 0, attempt.UsedGpuSeconds ?? 0))

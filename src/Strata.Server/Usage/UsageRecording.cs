@@ -15,7 +15,9 @@ public static class UsageRecording
     public static AttemptUsage Record(AttemptRecord attempt, JobRecord job)
     {
         var reserved = new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus) * job.Workers;
-        var usage = AttemptUsage.Of(reserved, attempt.StartedAt, attempt.CompletedAt ?? attempt.CreatedAt, attempt.CpuSeconds, attempt.PeakMemoryBytes);
+        var ended = attempt.CompletedAt ?? attempt.CreatedAt;
+        var usage = AttemptUsage.Of(reserved, attempt.StartedAt, ended, attempt.CpuSeconds, attempt.PeakMemoryBytes);
+        attempt.EndedAtUnixMs = ended.ToUnixTimeMilliseconds();
         attempt.WallSeconds = usage.WallSeconds;
         attempt.ReservedCoreSeconds = usage.Reserved.CoreSeconds;
         attempt.ReservedMemoryGbSeconds = usage.Reserved.MemoryGbSeconds;

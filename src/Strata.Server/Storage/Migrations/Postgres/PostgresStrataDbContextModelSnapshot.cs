@@ -45,6 +45,10 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<long?>("EndedAtUnixMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ended_at_unix_ms");
+
                     b.Property<string>("ErrorMessage")
                         .HasColumnType("text")
                         .HasColumnName("error_message");
@@ -120,11 +124,11 @@ namespace Strata.Server.Storage.Migrations.Postgres
 
                     b.HasKey("JobId", "Number");
 
-                    b.HasIndex("CompletedAt");
+                    b.HasIndex("EndedAtUnixMs");
 
                     b.HasIndex("Status");
 
-                    b.HasIndex("TenantId", "CompletedAt");
+                    b.HasIndex("TenantId", "EndedAtUnixMs");
 
                     b.ToTable("attempts", (string)null);
                 });

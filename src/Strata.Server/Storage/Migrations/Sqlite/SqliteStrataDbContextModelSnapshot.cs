@@ -40,6 +40,10 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
 
+                    b.Property<long?>("EndedAtUnixMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ended_at_unix_ms");
+
                     b.Property<string>("ErrorMessage")
                         .HasColumnType("TEXT")
                         .HasColumnName("error_message");
@@ -115,11 +119,11 @@ namespace Strata.Server.Storage.Migrations.Sqlite
 
                     b.HasKey("JobId", "Number");
 
-                    b.HasIndex("CompletedAt");
+                    b.HasIndex("EndedAtUnixMs");
 
                     b.HasIndex("Status");
 
-                    b.HasIndex("TenantId", "CompletedAt");
+                    b.HasIndex("TenantId", "EndedAtUnixMs");
 
                     b.ToTable("attempts", (string)null);
                 });

@@ -30,6 +30,12 @@ namespace Strata.Server.Storage.Migrations.Postgres
                 nullable: false,
                 defaultValue: 0.0);
 
+            migrationBuilder.AddColumn<long>(
+                name: "ended_at_unix_ms",
+                table: "attempts",
+                type: "bigint",
+                nullable: true);
+
             migrationBuilder.AddColumn<double>(
                 name: "reserved_core_seconds",
                 table: "attempts",
@@ -73,25 +79,25 @@ namespace Strata.Server.Storage.Migrations.Postgres
                 nullable: true);
 
             migrationBuilder.CreateIndex(
-                name: "IX_attempts_completed_at",
+                name: "IX_attempts_ended_at_unix_ms",
                 table: "attempts",
-                column: "completed_at");
+                column: "ended_at_unix_ms");
 
             migrationBuilder.CreateIndex(
-                name: "IX_attempts_tenant_id_completed_at",
+                name: "IX_attempts_tenant_id_ended_at_unix_ms",
                 table: "attempts",
-                columns: new[] { "tenant_id", "completed_at" });
+                columns: new[] { "tenant_id", "ended_at_unix_ms" });
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropIndex(
-                name: "IX_attempts_completed_at",
+                name: "IX_attempts_ended_at_unix_ms",
                 table: "attempts");
 
             migrationBuilder.DropIndex(
-                name: "IX_attempts_tenant_id_completed_at",
+                name: "IX_attempts_tenant_id_ended_at_unix_ms",
                 table: "attempts");
 
             migrationBuilder.DropColumn(
@@ -105,6 +111,10 @@ namespace Strata.Server.Storage.Migrations.Postgres
             migrationBuilder.DropColumn(
                 name: "measured_seconds",
                 table: "jobs");
+
+            migrationBuilder.DropColumn(
+                name: "ended_at_unix_ms",
+                table: "attempts");
 
             migrationBuilder.DropColumn(
                 name: "reserved_core_seconds",
