@@ -123,6 +123,8 @@ public sealed record TrainingJob
     /// <summary>1 for the next job to start, while pending; else null.</summary>
     public int? QueuePosition { get; init; }
     public JobOutput? Output { get; init; }
+    /// <summary>Requests the job could lower, judged on its measured attempts (docs/usage.md); empty when none.</summary>
+    public RightSizingHintInfo[] RightSizing { get; init; } = [];
 }
 
 /// <summary>The closed set of <c>status_reason</c> values.</summary>
@@ -167,4 +169,6 @@ public sealed record JobAttempt
     public long? PeakMemoryBytes { get; init; }
     public double? CpuSeconds { get; init; }
     public RuntimeInfo? Runtime { get; init; }
+    /// <summary>Reserved and used resource-seconds, once the attempt has ended; else null.</summary>
+    public AttemptUsageInfo? Usage { get; init; }
 }

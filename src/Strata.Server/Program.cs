@@ -4,9 +4,11 @@ using Strata.Server.Health;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
 using Strata.Server.Observability;
+using Strata.Server.RateLimits;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
 using Strata.Server.Tenants;
+using Strata.Server.Usage;
 
 // appsettings.json lives beside the binary; the data folder is relative to where the server is started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -15,8 +17,10 @@ builder.AddHosting();
 builder.AddObservability();
 builder.AddStorage();
 builder.AddAuth();
+builder.AddRateLimits();
 builder.AddTenants();
 builder.AddJobs();
+builder.AddUsage();
 builder.AddScheduling();
 builder.AddHealth();
 
@@ -26,6 +30,7 @@ app.MigrateStore();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
+app.UseRateLimiter();
 app.UseAuthorization();
 
 app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
@@ -34,6 +39,7 @@ app.MapHealthApi();
 app.MapObservability();
 app.MapTenantsApi();
 app.MapJobsApi();
+app.MapUsageApi();
 
 app.Run();
 

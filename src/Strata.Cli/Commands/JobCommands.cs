@@ -160,6 +160,11 @@ public static class JobCommands
             Row("Output", Output.Esc(string.Join(" ", new[] { output.Artifact, output.ModelVersion }.Where(p => p is not null))));
         }
 
+        foreach (var hint in job.RightSizing)
+        {
+            Row("Right-sizing", $"[yellow]{Output.Esc(hint.Message)}[/]");
+        }
+
         console.Write(grid);
         return ExitCodes.Success;
     }

@@ -1,6 +1,9 @@
 using System.Text.Json;
 using Strata.Contracts;
+using Strata.Core.Runtime;
+using Strata.Core.Usage;
 using Strata.Server.Storage;
+using Strata.Server.Usage;
 
 namespace Strata.Server.Jobs;
 
@@ -12,7 +15,9 @@ public static class JobMapping
 
     public static string WriteSpec(TrainingJobSpec spec) => JsonSerializer.Serialize(spec, StrataJson.Options);
 
-    public static TrainingJob ToContract(JobRecord record, TrainingJobSpec spec, string? liveReason, int? queuePosition) => new()
+    /// <param name="hintMinSeconds">Measured wall time a job needs before it gets right-sizing hints (<c>Usage:HintMinSeconds</c>).</param>
+    public static TrainingJob ToContract(JobRecord record, TrainingJobSpec spec, string? liveReason, int? queuePosition,
+        double hintMinSeconds = UsageOptions.DefaultHintMinSeconds) => new()
     {
         Id = record.Id,
         Spec = spec,
@@ -27,6 +32,8 @@ public static class JobMapping
         Runtime = record.RuntimeKind is null ? null : new RuntimeInfo { Kind = record.RuntimeKind, Name = record.RuntimeName, Namespace = record.RuntimeNamespace },
         QueuePosition = record.Status == JobStatus.Pending ? queuePosition : null,
         Output = record.Status == JobStatus.Succeeded && spec.ModelOutputPath is not null ? new JobOutput { Artifact = spec.ModelOutputPath } : null,
+        RightSizing = UsageMapping.ToContract(RightSizing.Hints(record.CpuCores, record.MemoryBytes / (double)ResourceRequest.BytesPerGb, record.Workers,
+            record.MeasuredCpuSeconds, record.MeasuredSeconds, record.MeasuredPeakMemoryBytes, hintMinSeconds)),
     };
 
     public static JobAttempt ToContract(AttemptRecord record) => new()
@@ -42,5 +49,6 @@ public static class JobMapping
         PeakMemoryBytes = record.PeakMemoryBytes,
         CpuSeconds = record.CpuSeconds,
         Runtime = record.RuntimeKind is null ? null : new RuntimeInfo { Kind = record.RuntimeKind, Name = record.RuntimeName, Namespace = record.RuntimeNamespace },
+        Usage = UsageMapping.AttemptUsage(record),
     };
 }

@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Runtime;
@@ -11,6 +12,7 @@ using Strata.Server.Auth;
 using Strata.Server.Problems;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
+using Strata.Server.Usage;
 
 namespace Strata.Server.Jobs;
 
@@ -68,7 +70,7 @@ public static class JobsApi
     }
 
     private static async Task<Results<Ok<TrainingJob[]>, ValidationProblem>> ListAsync(
-        HttpContext context, Store store, JobQueue queue, CancellationToken cancellationToken)
+        HttpContext context, Store store, JobQueue queue, IOptions<UsageOptions> usage, CancellationToken cancellationToken)
     {
         var query = context.Request.Query;
         var errors = new ValidationErrors();
@@ -112,14 +114,14 @@ public static class JobsApi
             next.Append("&page_token=").Append(PageToken.Write(page[^1].Seq));
             context.Response.Headers.Link = $"<{next}>; rel=\"next\"";
         }
-        return TypedResults.Ok(page.Select(job => ToContract(job, queue)).ToArray());
+        return TypedResults.Ok(page.Select(job => ToContract(job, queue, usage.Value)).ToArray());
     }
 
     private static async Task<Results<Ok<TrainingJob>, ProblemHttpResult>> GetAsync(
-        string id, HttpContext context, Store store, JobQueue queue, CancellationToken cancellationToken)
+        string id, HttpContext context, Store store, JobQueue queue, IOptions<UsageOptions> usage, CancellationToken cancellationToken)
     {
         var job = await FindAsync(store, context.Caller().TenantId!, id, cancellationToken);
-        return job is null ? NotFound(id) : TypedResults.Ok(ToContract(job, queue));
+        return job is null ? NotFound(id) : TypedResults.Ok(ToContract(job, queue, usage.Value));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> CancelAsync(
@@ -158,10 +160,10 @@ public static class JobsApi
 
     internal static ProblemHttpResult NotFound(string id) => Problems.Problems.NotFound($"Training job '{id}' was not found.");
 
-    private static TrainingJob ToContract(JobRecord job, JobQueue queue)
+    private static TrainingJob ToContract(JobRecord job, JobQueue queue, UsageOptions usage)
     {
         var (reason, position) = job.Status == JobStatus.Pending ? queue.Describe(job.Id) : (null, null);
-        return JobMapping.ToContract(job, JobMapping.ReadSpec(job), reason, position);
+        return JobMapping.ToContract(job, JobMapping.ReadSpec(job), reason, position, usage.HintMinSeconds);
     }
 
     /// <summary>Opaque keyset cursors: the sequence number of the last job of the previous page.</summary>

@@ -36,6 +36,9 @@ public sealed class StrataMetrics
     private readonly Counter<long> _jobRetries;
     private readonly Histogram<double> _cycleDuration;
     private readonly Counter<long> _cycles;
+    private readonly Counter<double> _usageCoreSeconds;
+    private readonly Counter<double> _usageMemoryGbSeconds;
+    private readonly Counter<double> _usageGpuSeconds;
     private readonly JobQueue _queue;
     private readonly TimeProvider _time;
     private long _lastCycleUnixMs = -1;
@@ -58,6 +61,9 @@ public sealed class StrataMetrics
         _cycleDuration = meter.CreateHistogram("ml_platform_scheduler_cycle_duration", "s", "One scheduling cycle.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SchedulerCycleBuckets });
         _cycles = meter.CreateCounter<long>("ml_platform_scheduler_cycles", description: "Scheduling cycles run.");
+        _usageCoreSeconds = meter.CreateCounter<double>("ml_platform_usage_core_seconds", description: "Core-seconds of ended attempts, reserved and used (docs/usage.md).");
+        _usageMemoryGbSeconds = meter.CreateCounter<double>("ml_platform_usage_memory_gb_seconds", description: "Memory GB-seconds of ended attempts, reserved and used.");
+        _usageGpuSeconds = meter.CreateCounter<double>("ml_platform_usage_gpu_seconds", description: "GPU-seconds of ended attempts, reserved and used.");
         meter.CreateObservableGauge("ml_platform_active_jobs", ObserveActiveJobs, description: "Jobs pending or running now.");
         meter.CreateObservableGauge("ml_platform_queue_depth", ObserveQueueDepth, description: "Pending jobs.");
         meter.CreateObservableGauge("ml_platform_oldest_pending_age", ObserveOldestPendingAge, "s", "Age of the tenant's oldest pending job (0 when none).");
@@ -99,6 +105,19 @@ public sealed class StrataMetrics
         {
             JobEnded(ended);
         }
+        if (recorded.Usage is { } usage)
+        {
+            AddUsage(tenantId, "reserved", usage.Reserved);
+            if (usage.Used is { } used) AddUsage(tenantId, "used", used);
+        }
+    }
+
+    private void AddUsage(string tenantId, string kind, Core.Usage.ResourceSeconds amount)
+    {
+        var tags = new TagList { { "tenant", tenantId }, { "kind", kind } };
+        _usageCoreSeconds.Add(amount.CoreSeconds, tags);
+        _usageMemoryGbSeconds.Add(amount.MemoryGbSeconds, tags);
+        _usageGpuSeconds.Add(amount.GpuSeconds, tags);
     }
 
     /// <summary>A scheduling cycle ran (whether or not it had anything to decide).</summary>
@@ -127,6 +146,12 @@ public sealed class StrataMetrics
         foreach (var reason in FailureReasons)
         {
             _jobFailures.Add(0, tenant, new("reason", reason));
+        }
+        foreach (var kind in (ReadOnlySpan<string>)["reserved", "used"])
+        {
+            _usageCoreSeconds.Add(0, tenant, new("kind", kind));
+            _usageMemoryGbSeconds.Add(0, tenant, new("kind", kind));
+            _usageGpuSeconds.Add(0, tenant, new("kind", kind));
         }
     }
 

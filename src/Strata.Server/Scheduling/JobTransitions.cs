@@ -2,8 +2,10 @@ using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
+using Strata.Core.Usage;
 using Strata.Server.Jobs;
 using Strata.Server.Storage;
+using Strata.Server.Usage;
 
 namespace Strata.Server.Scheduling;
 
@@ -12,7 +14,8 @@ namespace Strata.Server.Scheduling;
 /// <param name="Requeued">The job to queue again for a retry, if any.</param>
 /// <param name="FailureReason">Why the attempt failed, when this recorded a failure (retried or not); null for a success or a cancel.</param>
 /// <param name="Ended">The job's end, when this outcome ended it.</param>
-public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null);
+/// <param name="Usage">What the ended attempt reserved and used, when this outcome recorded it.</param>
+public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null, AttemptUsage? Usage = null);
 
 /// <summary>A job that reached a final status: which, and when it first started (null if never) and ended.</summary>
 public readonly record struct JobEnded(string TenantId, JobStatus Status, DateTimeOffset? StartedAt, DateTimeOffset CompletedAt)
@@ -98,18 +101,19 @@ public static class JobTransitions
         attempt.ErrorMessage = observation.Message;
         attempt.PeakMemoryBytes = observation.PeakMemoryBytes;
         attempt.CpuSeconds = observation.CpuSeconds;
+        var usage = UsageRecording.Record(attempt, job);
 
         var failure = attempt.Status == AttemptStatus.Failed ? reason : null;
 
         // The job follows its current attempt only, and only while it is still running.
         if (job.Status != JobStatus.Running || job.AttemptCount != reference.Number)
         {
-            return new OutcomeRecorded(true, null, failure);
+            return new OutcomeRecorded(true, null, failure, Usage: usage);
         }
         if (observation.Phase == ObservedPhase.Succeeded)
         {
             Finish(job, JobStatus.Succeeded, StatusReasons.Completed, null, now);
-            return new OutcomeRecorded(true, null, Ended: JobEnded.Of(job, attempt.StartedAt));
+            return new OutcomeRecorded(true, null, Ended: JobEnded.Of(job, attempt.StartedAt), Usage: usage);
         }
 
         var spec = JobMapping.ReadSpec(job);
@@ -119,13 +123,13 @@ public static class JobTransitions
         if (!decision.Retry)
         {
             Finish(job, JobStatus.Failed, reason, message, now);
-            return new OutcomeRecorded(true, null, failure, JobEnded.Of(job, attempt.StartedAt));
+            return new OutcomeRecorded(true, null, failure, JobEnded.Of(job, attempt.StartedAt), usage);
         }
         job.Status = JobStatus.Pending;
         job.StatusReason = StatusReasons.WaitingForRetry;
         job.NotBefore = now + decision.Delay;
         job.ErrorMessage = $"attempt {reference.Number} failed ({message}); retrying";
-        return new OutcomeRecorded(true, ToPending(job), failure);
+        return new OutcomeRecorded(true, ToPending(job), failure, Usage: usage);
     }
 
     /// <summary>Cancels an active job; says what it found and which attempt to stop.</summary>

@@ -37,6 +37,12 @@ public sealed class JobRecord
     public string? RuntimeKind { get; set; }
     public string? RuntimeName { get; set; }
     public string? RuntimeNamespace { get; set; }
+    /// <summary>Wall time of the attempts the runtime measured, together: with the two below, the right-sizing hint's input.</summary>
+    public double MeasuredSeconds { get; set; }
+    /// <summary>CPU time of the measured attempts, together.</summary>
+    public double MeasuredCpuSeconds { get; set; }
+    /// <summary>The largest peak memory of the measured attempts.</summary>
+    public long? MeasuredPeakMemoryBytes { get; set; }
 
     public bool IsActive => Status is JobStatus.Pending or JobStatus.Running;
 }
@@ -58,6 +64,20 @@ public sealed class AttemptRecord
     public string? RuntimeKind { get; set; }
     public string? RuntimeName { get; set; }
     public string? RuntimeNamespace { get; set; }
+    /// <summary>Usage, recorded once the attempt has ended (docs/usage.md): wall time, then reserved and used resource-seconds.</summary>
+    public double? WallSeconds { get; set; }
+    public double? ReservedCoreSeconds { get; set; }
+    public double? ReservedMemoryGbSeconds { get; set; }
+    public double? ReservedGpuSeconds { get; set; }
+    /// <summary>Null when the runtime measured nothing.</summary>
+    public double? UsedCoreSeconds { get; set; }
+    public double? UsedMemoryGbSeconds { get; set; }
+    public double? UsedGpuSeconds { get; set; }
+    /// <summary>
+    /// <see cref="CompletedAt"/> in Unix milliseconds, set with the usage: the usage window's key, since
+    /// SQLite cannot compare <see cref="DateTimeOffset"/> columns in a query.
+    /// </summary>
+    public long? EndedAtUnixMs { get; set; }
 
     public bool IsLive => Status is AttemptStatus.Starting or AttemptStatus.Running;
 }

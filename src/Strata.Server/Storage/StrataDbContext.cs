@@ -52,6 +52,9 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             attempt.Property(a => a.Status).HasConversion(StatusConverter<AttemptStatus>()).HasMaxLength(16);
             attempt.Property(a => a.Reason).HasMaxLength(64);
             attempt.HasIndex(a => a.Status);
+            // GET /v1/usage: the attempts of a tenant that ended in a window.
+            attempt.HasIndex(a => new { a.TenantId, a.EndedAtUnixMs });
+            attempt.HasIndex(a => a.EndedAtUnixMs);
         });
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())

@@ -45,6 +45,10 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<long?>("EndedAtUnixMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ended_at_unix_ms");
+
                     b.Property<string>("ErrorMessage")
                         .HasColumnType("text")
                         .HasColumnName("error_message");
@@ -61,6 +65,18 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
                         .HasColumnName("reason");
+
+                    b.Property<double?>("ReservedCoreSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("reserved_core_seconds");
+
+                    b.Property<double?>("ReservedGpuSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("reserved_gpu_seconds");
+
+                    b.Property<double?>("ReservedMemoryGbSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("reserved_memory_gb_seconds");
 
                     b.Property<string>("RuntimeKind")
                         .HasColumnType("text")
@@ -90,9 +106,29 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("character varying(40)")
                         .HasColumnName("tenant_id");
 
+                    b.Property<double?>("UsedCoreSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("used_core_seconds");
+
+                    b.Property<double?>("UsedGpuSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("used_gpu_seconds");
+
+                    b.Property<double?>("UsedMemoryGbSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("used_memory_gb_seconds");
+
+                    b.Property<double?>("WallSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("wall_seconds");
+
                     b.HasKey("JobId", "Number");
 
+                    b.HasIndex("EndedAtUnixMs");
+
                     b.HasIndex("Status");
+
+                    b.HasIndex("TenantId", "EndedAtUnixMs");
 
                     b.ToTable("attempts", (string)null);
                 });
@@ -134,6 +170,18 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasMaxLength(36)
                         .HasColumnType("character varying(36)")
                         .HasColumnName("id");
+
+                    b.Property<double>("MeasuredCpuSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("measured_cpu_seconds");
+
+                    b.Property<long?>("MeasuredPeakMemoryBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("measured_peak_memory_bytes");
+
+                    b.Property<double>("MeasuredSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("measured_seconds");
 
                     b.Property<long>("MemoryBytes")
                         .HasColumnType("bigint")

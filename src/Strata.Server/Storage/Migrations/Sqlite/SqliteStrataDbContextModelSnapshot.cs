@@ -40,6 +40,10 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
 
+                    b.Property<long?>("EndedAtUnixMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ended_at_unix_ms");
+
                     b.Property<string>("ErrorMessage")
                         .HasColumnType("TEXT")
                         .HasColumnName("error_message");
@@ -56,6 +60,18 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasMaxLength(64)
                         .HasColumnType("TEXT")
                         .HasColumnName("reason");
+
+                    b.Property<double?>("ReservedCoreSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("reserved_core_seconds");
+
+                    b.Property<double?>("ReservedGpuSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("reserved_gpu_seconds");
+
+                    b.Property<double?>("ReservedMemoryGbSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("reserved_memory_gb_seconds");
 
                     b.Property<string>("RuntimeKind")
                         .HasColumnType("TEXT")
@@ -85,9 +101,29 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("tenant_id");
 
+                    b.Property<double?>("UsedCoreSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("used_core_seconds");
+
+                    b.Property<double?>("UsedGpuSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("used_gpu_seconds");
+
+                    b.Property<double?>("UsedMemoryGbSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("used_memory_gb_seconds");
+
+                    b.Property<double?>("WallSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("wall_seconds");
+
                     b.HasKey("JobId", "Number");
 
+                    b.HasIndex("EndedAtUnixMs");
+
                     b.HasIndex("Status");
+
+                    b.HasIndex("TenantId", "EndedAtUnixMs");
 
                     b.ToTable("attempts", (string)null);
                 });
@@ -127,6 +163,18 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasMaxLength(36)
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
+
+                    b.Property<double>("MeasuredCpuSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("measured_cpu_seconds");
+
+                    b.Property<long?>("MeasuredPeakMemoryBytes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("measured_peak_memory_bytes");
+
+                    b.Property<double>("MeasuredSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("measured_seconds");
 
                     b.Property<long>("MemoryBytes")
                         .HasColumnType("INTEGER")
