@@ -1,4 +1,5 @@
 using Scalar.AspNetCore;
+using Strata.Server.Artifacts;
 using Strata.Server.Auth;
 using Strata.Server.Health;
 using Strata.Server.Hosting;
@@ -7,6 +8,7 @@ using Strata.Server.Observability;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
 using Strata.Server.Tenants;
+using Strata.Server.Tracking;
 
 // appsettings.json lives beside the binary; the data folder is relative to where the server is started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -17,6 +19,8 @@ builder.AddStorage();
 builder.AddAuth();
 builder.AddTenants();
 builder.AddJobs();
+builder.AddArtifacts();
+builder.AddTracking();
 builder.AddScheduling();
 builder.AddHealth();
 
@@ -34,6 +38,8 @@ app.MapHealthApi();
 app.MapObservability();
 app.MapTenantsApi();
 app.MapJobsApi();
+app.MapArtifactsApi();
+app.MapTrackingApi();
 
 app.Run();
 

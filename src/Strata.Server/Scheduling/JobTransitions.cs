@@ -51,6 +51,7 @@ public static class JobTransitions
             Status = AttemptStatus.Starting,
             CreatedAt = now,
             RuntimeKind = runtimeKind,
+            LogMetricsPending = true,
         };
         db.Attempts.Add(attempt);
         return attempt;
