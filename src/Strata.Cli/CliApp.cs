@@ -28,6 +28,7 @@ public sealed class CliApp
         _root.Subcommands.Add(TokenCommands.Create(cli));
         _root.Subcommands.Add(JobCommands.Create(cli));
         _root.Subcommands.Add(UsageCommand.Create(cli));
+        _root.Subcommands.Add(RunCommand.Create(cli));
     }
 
     /// <summary>The CLI on the process's console and environment.</summary>

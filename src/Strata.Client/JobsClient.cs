@@ -78,6 +78,36 @@ public sealed class JobsClient
         }
     }
 
+    /// <summary>Records metric points of a job (its own token, or a member's).</summary>
+    /// <exception cref="ValidationException">A point is invalid, or there are more than the server takes at once.</exception>
+    /// <exception cref="ConflictException">The job has reached its limit of metric names or points.</exception>
+    /// <exception cref="NotFoundException">No job of the tenant has this id.</exception>
+    public async Task<int> ReportMetricsAsync(string id, IEnumerable<MetricPoint> points, CancellationToken cancellationToken = default)
+    {
+        var recorded = await _client.SendAsync<MetricsRecorded>(HttpMethod.Post, $"{BasePath}/{StrataClient.Escape(id)}/metrics", points.ToArray(), cancellationToken);
+        return recorded.Recorded;
+    }
+
+    /// <summary>Every metric point of a job in the order recorded, or those of one <paramref name="name"/>.</summary>
+    /// <exception cref="NotFoundException">No job of the tenant has this id.</exception>
+    public async Task<List<MetricPoint>> GetMetricsAsync(string id, string? name = null, CancellationToken cancellationToken = default)
+    {
+        var points = new List<MetricPoint>();
+        var query = new StringBuilder();
+        if (name is not null) Append(query, "name", name);
+        string? path = query.Length == 0 ? $"{BasePath}/{StrataClient.Escape(id)}/metrics" : $"{BasePath}/{StrataClient.Escape(id)}/metrics?{query}";
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (path is not null)
+        {
+            using var response = await _client.SendRawAsync(HttpMethod.Get, path, null, HttpCompletionOption.ResponseContentRead, cancellationToken);
+            points.AddRange(await StrataClient.ReadJsonAsync<List<MetricPoint>>(response, cancellationToken));
+            var next = response.Headers.TryGetValues("Link", out var links) ? LinkHeader.FindLink(links, "next") : null;
+            path = next is not null && seen.Add(next) ? next.TrimStart('/') : null;
+        }
+
+        return points;
+    }
+
     internal static string ListPath(JobListOptions options)
     {
         var query = new StringBuilder();

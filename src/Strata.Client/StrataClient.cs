@@ -61,6 +61,7 @@ public sealed class StrataClient : IDisposable
         Tokens = new TokensClient(this);
         Jobs = new JobsClient(this);
         Usage = new UsageClient(this);
+        Artifacts = new ArtifactsClient(this);
     }
 
     /// <summary>The server's URL.</summary>
@@ -77,6 +78,9 @@ public sealed class StrataClient : IDisposable
 
     /// <summary>Usage and its price, of the caller's tenant (admins: of every tenant).</summary>
     public UsageClient Usage { get; }
+
+    /// <summary>Uploaded files and archives of the caller's tenant.</summary>
+    public ArtifactsClient Artifacts { get; }
 
     /// <summary>Who the token belongs to: <c>GET /v1/me</c>.</summary>
     /// <exception cref="UnauthorizedException">The token is missing, invalid or expired.</exception>
@@ -121,7 +125,8 @@ public sealed class StrataClient : IDisposable
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         if (body is not null)
         {
-            request.Content = JsonContent.Create(body, body.GetType(), options: StrataJson.Options);
+            // An HttpContent (an upload's stream) is sent as it is; anything else as JSON.
+            request.Content = body as HttpContent ?? JsonContent.Create(body, body.GetType(), options: StrataJson.Options);
         }
 
         HttpResponseMessage response;

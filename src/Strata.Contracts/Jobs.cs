@@ -64,8 +64,12 @@ public sealed record TrainingJobSpec
     public string? DockerImage { get; init; }
     /// <summary>A shell command line. The default is <c>python train.py</c>.</summary>
     public string? Entrypoint { get; init; }
+    /// <summary>A git repository to clone into the attempt's working folder (https, ssh, or a local path in a data root).</summary>
     public string? CodeRepo { get; init; }
+    /// <summary>The commit, tag or branch of <see cref="CodeRepo"/> to check out; the default branch when omitted.</summary>
     public string? CodeCommit { get; init; }
+    /// <summary>An uploaded tar.gz (<c>artifact://&lt;id&gt;</c>) extracted into the attempt's working folder; what <c>strata run</c> sends.</summary>
+    public string? CodeArtifact { get; init; }
     public string? DataPath { get; init; }
     public ComputeSpec? Compute { get; init; }
     /// <summary>Passed to the job as <c>HYPERPARAM_&lt;NAME&gt;</c> environment variables.</summary>

@@ -1,4 +1,5 @@
 using Scalar.AspNetCore;
+using Strata.Server.Artifacts;
 using Strata.Server.Auth;
 using Strata.Server.Health;
 using Strata.Server.Hosting;
@@ -9,6 +10,7 @@ using Strata.Server.Scheduling;
 using Strata.Server.Storage;
 using Strata.Server.Tenants;
 using Strata.Server.Usage;
+using Strata.Server.Tracking;
 
 // appsettings.json lives beside the binary; the data folder is relative to where the server is started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -21,6 +23,8 @@ builder.AddRateLimits();
 builder.AddTenants();
 builder.AddJobs();
 builder.AddUsage();
+builder.AddArtifacts();
+builder.AddTracking();
 builder.AddScheduling();
 builder.AddHealth();
 
@@ -40,6 +44,8 @@ app.MapObservability();
 app.MapTenantsApi();
 app.MapJobsApi();
 app.MapUsageApi();
+app.MapArtifactsApi();
+app.MapTrackingApi();
 
 app.Run();
 

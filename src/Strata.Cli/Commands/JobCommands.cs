@@ -6,7 +6,7 @@ using Strata.Contracts;
 
 namespace Strata.Cli.Commands;
 
-/// <summary><c>strata jobs submit|list|get|logs|cancel|wait|attempts</c>.</summary>
+/// <summary><c>strata jobs submit|list|get|logs|cancel|wait|attempts|metrics|compare</c>.</summary>
 public static class JobCommands
 {
     public static Command Create(CliContext cli)
@@ -19,6 +19,8 @@ public static class JobCommands
         command.Subcommands.Add(CancelCommand(cli));
         command.Subcommands.Add(WaitCommand(cli));
         command.Subcommands.Add(AttemptsCommand(cli));
+        command.Subcommands.Add(TrackingCommands.MetricsCommand(cli));
+        command.Subcommands.Add(TrackingCommands.CompareCommand(cli));
         return command;
     }
 

@@ -14,7 +14,8 @@ public static class SubmitCommand
         var name = new Option<string?>("--name", "-n") { Description = "The job's name, a DNS-1123 label (required unless in the file)" };
         var entrypoint = new Option<string?>("--entrypoint") { Description = "The shell command to run (default: python train.py)" };
         var image = new Option<string?>("--image") { Description = "The container image (Kubernetes runtime)" };
-        var data = new Option<string?>("--data") { Description = "The data path; a local path that exists is sent absolute" };
+        var data = new Option<string?>("--data") { Description = "The data: a local file or folder (uploaded), an artifact:// URI, or a path or URI the job reads" };
+        var noUpload = new Option<bool>("--no-upload") { Description = "Send a local --data path as it is (for a path the server's machine shares) instead of uploading it" };
         var outputPath = new Option<string?>("--output-path") { Description = "Where the model is written (default: the tenant's artifact area)" };
         var cpu = new Option<int?>("--cpu") { Description = "CPU cores per worker", CustomParser = CliOptions.ParseInt };
         var memory = new Option<int?>("--memory") { Description = "Memory per worker, GB", CustomParser = CliOptions.ParseInt };
@@ -36,7 +37,7 @@ public static class SubmitCommand
         var command = new Command("submit", "Submit a training job")
         {
             file, name, entrypoint, image, data, outputPath, cpu, memory, gpus, gpuType, priority, timeout, maxAttempts, workers,
-            hyperparameters, env, model, label,
+            hyperparameters, env, model, label, noUpload,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
@@ -65,6 +66,10 @@ public static class SubmitCommand
                 },
                 cli.WorkingDirectory);
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));
+            if (!parse.GetValue(noUpload))
+            {
+                spec = spec with { DataPath = await Uploads.Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token) };
+            }
             return await ExecuteAsync(cli.Out, client, spec, cli.Format(parse), token);
         }, ct));
         return command;

@@ -58,7 +58,22 @@ public static class JobSpecValidator
         }
 
         var dataPath = ResolvePath(errors, "data_path", spec.DataPath, paths);
-        var outputPath = ResolvePath(errors, "model_output_path", spec.ModelOutputPath ?? defaultOutputPath, paths);
+        string? outputPath = null;
+        if (ArtifactUri.HasScheme(spec.ModelOutputPath))
+        {
+            errors.Add("model_output_path", "must be a folder, not an artifact; uploaded artifacts cannot be written to");
+        }
+        else
+        {
+            outputPath = ResolvePath(errors, "model_output_path", spec.ModelOutputPath ?? defaultOutputPath, paths);
+        }
+        string? codeArtifact = null;
+        if (spec.CodeArtifact is not null)
+        {
+            if (!ArtifactUri.TryParse(spec.CodeArtifact, out var codeId)) errors.Add("code_artifact", "must be artifact://<artifact id> of an uploaded tar.gz");
+            else if (spec.CodeRepo is not null) errors.Add("code_artifact", "cannot be combined with code_repo; give one source of code");
+            else codeArtifact = ArtifactUri.Format(codeId);
+        }
 
         var compute = ValidateCompute(errors, spec.Compute, defaults);
         var workers = spec.Distributed?.NumWorkers ?? 1;
@@ -112,6 +127,7 @@ public static class JobSpecValidator
             Entrypoint = spec.Entrypoint ?? defaults.Entrypoint,
             DataPath = dataPath,
             ModelOutputPath = outputPath,
+            CodeArtifact = codeArtifact,
             Compute = compute,
             Priority = priority,
             Retry = retry,

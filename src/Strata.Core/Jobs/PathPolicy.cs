@@ -1,10 +1,12 @@
 using System.Text.RegularExpressions;
+using Strata.Contracts;
 
 namespace Strata.Core.Jobs;
 
 /// <summary>
 /// Where a job's <c>data_path</c> and <c>model_output_path</c> may point. Object-store URIs pass through
-/// untouched (the server never fetches them; the job does). Local paths must lie inside the tenant's
+/// untouched (the server never fetches them; the job does). <c>artifact://&lt;id&gt;</c> names one of the
+/// tenant's uploaded artifacts (whether it exists is the server's check). Local paths must lie inside the tenant's
 /// own artifact area or one of the configured data roots; relative paths are taken inside the tenant's
 /// area; <c>..</c> is refused everywhere. The platform's own folder (<paramref name="platformRoot"/>:
 /// keys, the database, other tenants' areas) is refused even where a data root contains it, except for
@@ -32,6 +34,16 @@ public sealed partial class PathPolicy(string tenantArea, IReadOnlyList<string> 
         {
             error = "must not contain NUL or backslash characters";
             return false;
+        }
+        if (ArtifactUri.HasScheme(path))
+        {
+            if (!ArtifactUri.TryParse(path, out var id))
+            {
+                error = "an artifact URI must be artifact://<artifact id>";
+                return false;
+            }
+            resolved = ArtifactUri.Format(id);
+            return true;
         }
         var scheme = Scheme().Match(path);
         if (scheme.Success)

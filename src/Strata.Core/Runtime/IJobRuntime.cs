@@ -86,6 +86,19 @@ public sealed record JobLaunch
     public string? GpuType { get; init; }
     public int NumWorkers { get; init; } = 1;
     public int? TimeoutSeconds { get; init; }
+    /// <summary>Where the attempt's code comes from (extracted or cloned into its working folder); null: the image or the machine has it.</summary>
+    public CodeSource? Code { get; init; }
+    /// <summary>An uploaded artifact that the runtime materialises for the attempt and names in <c>DATA_PATH</c>.</summary>
+    public string? DataArtifactId { get; init; }
+}
+
+/// <summary>A job's code: an uploaded tar.gz (<see cref="ArtifactId"/>) or a git repository at a revision.</summary>
+public sealed record CodeSource
+{
+    public string? ArtifactId { get; init; }
+    public string? Repo { get; init; }
+    /// <summary>A commit, tag or branch of <see cref="Repo"/>; null for its default branch.</summary>
+    public string? Commit { get; init; }
 }
 
 /// <summary>The phases a runtime reports for an attempt.</summary>

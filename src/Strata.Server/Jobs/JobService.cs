@@ -28,6 +28,8 @@ public sealed class JobService(
     IOptions<StrataOptions> strata,
     IOptions<JobsOptions> jobs,
     IOptions<Runtime.Local.LocalRuntimeOptions> local,
+    IOptions<Artifacts.CodeOptions> code,
+    Artifacts.ArtifactStore artifacts,
     TimeProvider time,
     StrataMetrics metrics,
     ILogger<JobService> logger)
@@ -47,9 +49,16 @@ public sealed class JobService(
         using var scope = logger.BeginScope(new JobLogScope(tenantId, id));
         var paths = new PathPolicy(data.TenantArtifacts(tenantId), _dataRoots, data.Root);
         var defaultOutput = Path.Combine(data.TenantArtifacts(tenantId), "jobs", id, "output");
-        if (!JobSpecValidator.TryValidate(spec, tenantId, _defaults, paths, defaultOutput, runtime.Capacity, out var validated, out var errors))
+        var valid = JobSpecValidator.TryValidate(spec, tenantId, _defaults, paths, defaultOutput, runtime.Capacity, out var validated, out var errors);
+        var sources = await CheckSourcesAsync(tenantId, spec, paths, cancellationToken);
+        if (!valid || !sources.IsEmpty)
         {
-            return new SubmitResult.Invalid(errors.ToDictionary());
+            var all = new Dictionary<string, string[]>(errors.ToDictionary(), StringComparer.Ordinal);
+            foreach (var (field, messages) in sources.ToDictionary())
+            {
+                all[field] = [.. all.GetValueOrDefault(field, []), .. messages];
+            }
+            return new SubmitResult.Invalid(all);
         }
         var normalized = validated!.Spec;
         var record = new JobRecord
@@ -78,6 +87,28 @@ public sealed class JobService(
         metrics.JobCreated(tenantId);
         scheduler.Wake();
         return new SubmitResult.Accepted(record, normalized);
+    }
+
+    /// <summary>The artifacts a spec names must be the tenant's own (another tenant's is as missing), and its repository one the server may clone.</summary>
+    private async Task<ValidationErrors> CheckSourcesAsync(string tenantId, TrainingJobSpec spec, PathPolicy paths, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        foreach (var (field, value) in new[] { ("data_path", spec.DataPath), ("code_artifact", spec.CodeArtifact) })
+        {
+            if (!ArtifactUri.TryParse(value, out var id)) continue;
+            var artifact = await artifacts.FindAsync(tenantId, id, cancellationToken);
+            if (artifact is null) errors.Add(field, $"artifact {id} was not found in this tenant; upload it first (POST /v1/artifacts)");
+            else if (field == "code_artifact" && artifact.Kind != ArtifactKinds.Archive) errors.Add(field, $"artifact {id} is a single file; code must be a tar.gz archive");
+        }
+        if (spec.CodeRepo is { Length: > 0 } repo && repo.Length <= JobLimits.PathLength
+            && !new CodeRepoPolicy(code.Value.AllowedHosts).TryCheck(repo, spec.CodeCommit, paths, out _, out var repoErrors))
+        {
+            foreach (var (field, messages) in repoErrors.ToDictionary())
+            {
+                foreach (var message in messages) errors.Add(field, message);
+            }
+        }
+        return errors;
     }
 
     /// <summary>Cancels an active job of the tenant.</summary>

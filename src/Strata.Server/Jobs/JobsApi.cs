@@ -9,6 +9,7 @@ using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Server.Auth;
+using Strata.Server.Hosting;
 using Strata.Server.Problems;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
@@ -114,14 +115,18 @@ public static class JobsApi
             next.Append("&page_token=").Append(PageToken.Write(page[^1].Seq));
             context.Response.Headers.Link = $"<{next}>; rel=\"next\"";
         }
-        return TypedResults.Ok(page.Select(job => ToContract(job, queue, usage.Value)).ToArray());
+        var metrics = await Tracking.TrackingApi.LatestAsync(db, page.Select(j => j.Id).ToArray(), cancellationToken);
+        return TypedResults.Ok(page.Select(job => ToContract(job, queue, usage.Value, metrics.GetValueOrDefault(job.Id))).ToArray());
     }
 
     private static async Task<Results<Ok<TrainingJob>, ProblemHttpResult>> GetAsync(
         string id, HttpContext context, Store store, JobQueue queue, IOptions<UsageOptions> usage, CancellationToken cancellationToken)
     {
         var job = await FindAsync(store, context.Caller().TenantId!, id, cancellationToken);
-        return job is null ? NotFound(id) : TypedResults.Ok(ToContract(job, queue, usage.Value));
+        if (job is null) return NotFound(id);
+        await using var db = store.CreateContext();
+        var metrics = await Tracking.TrackingApi.LatestAsync(db, [job.Id], cancellationToken);
+        return TypedResults.Ok(ToContract(job, queue, usage.Value, metrics.GetValueOrDefault(job.Id)));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> CancelAsync(
@@ -160,28 +165,9 @@ public static class JobsApi
 
     internal static ProblemHttpResult NotFound(string id) => Problems.Problems.NotFound($"Training job '{id}' was not found.");
 
-    private static TrainingJob ToContract(JobRecord job, JobQueue queue, UsageOptions usage)
+    private static TrainingJob ToContract(JobRecord job, JobQueue queue, UsageOptions usage, Dictionary<string, double>? metrics)
     {
         var (reason, position) = job.Status == JobStatus.Pending ? queue.Describe(job.Id) : (null, null);
-        return JobMapping.ToContract(job, JobMapping.ReadSpec(job), reason, position, usage.HintMinSeconds);
-    }
-
-    /// <summary>Opaque keyset cursors: the sequence number of the last job of the previous page.</summary>
-    private static class PageToken
-    {
-        public static string Write(long seq) => Base64Url.EncodeToString(Encoding.ASCII.GetBytes("s:" + seq.ToString(CultureInfo.InvariantCulture)));
-
-        public static long? Read(string token)
-        {
-            try
-            {
-                var text = Encoding.ASCII.GetString(Base64Url.DecodeFromChars(token));
-                return text.StartsWith("s:", StringComparison.Ordinal) && long.TryParse(text.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var seq) ? seq : null;
-            }
-            catch (FormatException)
-            {
-                return null;
-            }
-        }
+        return JobMapping.ToContract(job, JobMapping.ReadSpec(job), reason, position, usage.HintMinSeconds) with { Metrics = metrics ?? [] };
     }
 }

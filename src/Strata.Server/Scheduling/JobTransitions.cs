@@ -54,6 +54,7 @@ public static class JobTransitions
             Status = AttemptStatus.Starting,
             CreatedAt = now,
             RuntimeKind = runtimeKind,
+            LogMetricsPending = true,
         };
         db.Attempts.Add(attempt);
         return attempt;

@@ -44,7 +44,16 @@ public sealed class LaunchBuilder(
             GpuType = spec.Compute?.GpuType,
             NumWorkers = job.Workers,
             TimeoutSeconds = spec.TimeoutSeconds,
+            Code = CodeOf(spec),
+            DataArtifactId = ArtifactUri.TryParse(spec.DataPath, out var dataArtifact) ? dataArtifact : null,
         };
+    }
+
+    private static CodeSource? CodeOf(TrainingJobSpec spec)
+    {
+        if (ArtifactUri.TryParse(spec.CodeArtifact, out var artifact)) return new CodeSource { ArtifactId = artifact };
+        if (spec.CodeRepo is { } repo) return new CodeSource { Repo = repo, Commit = spec.CodeCommit };
+        return null;
     }
 
     private string ApiUrl()

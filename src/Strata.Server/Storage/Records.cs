@@ -78,6 +78,50 @@ public sealed class AttemptRecord
     /// SQLite cannot compare <see cref="DateTimeOffset"/> columns in a query.
     /// </summary>
     public long? EndedAtUnixMs { get; set; }
+    /// <summary>True until the <c>STRATA_METRIC</c> lines of the attempt's output have all been read.</summary>
+    public bool LogMetricsPending { get; set; }
+    /// <summary>How far (bytes) the attempt's output has been read for <c>STRATA_METRIC</c> lines.</summary>
+    public long LogMetricsOffset { get; set; }
 
     public bool IsLive => Status is AttemptStatus.Starting or AttemptStatus.Running;
+}
+
+/// <summary>An uploaded file or archive; its bytes are in the artifact backend under <c>&lt;tenant&gt;/&lt;id&gt;</c>.</summary>
+public sealed class ArtifactRecord
+{
+    public long Seq { get; set; }
+    public required string Id { get; set; }
+    public required string TenantId { get; set; }
+    public required string Name { get; set; }
+    public required string Kind { get; set; }
+    public long SizeBytes { get; set; }
+    public required string Sha256 { get; set; }
+    /// <summary>The job whose token uploaded it, if a job did.</summary>
+    public string? JobId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>One reported metric point of a job.</summary>
+public sealed class MetricRecord
+{
+    /// <summary>Insertion order: the history's order and its keyset.</summary>
+    public long Seq { get; set; }
+    public required string JobId { get; set; }
+    public required string TenantId { get; set; }
+    public required string Name { get; set; }
+    public double Value { get; set; }
+    public long Step { get; set; }
+    public DateTimeOffset Time { get; set; }
+}
+
+/// <summary>One metric name of a job: its latest value (highest step, then last reported) and how many points it has.</summary>
+public sealed class MetricSeriesRecord
+{
+    public required string JobId { get; set; }
+    public required string Name { get; set; }
+    public required string TenantId { get; set; }
+    public double Value { get; set; }
+    public long Step { get; set; }
+    public DateTimeOffset Time { get; set; }
+    public int Count { get; set; }
 }

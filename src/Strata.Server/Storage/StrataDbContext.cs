@@ -13,6 +13,9 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<TenantRecord> Tenants => Set<TenantRecord>();
     public DbSet<JobRecord> Jobs => Set<JobRecord>();
     public DbSet<AttemptRecord> Attempts => Set<AttemptRecord>();
+    public DbSet<ArtifactRecord> Artifacts => Set<ArtifactRecord>();
+    public DbSet<MetricRecord> Metrics => Set<MetricRecord>();
+    public DbSet<MetricSeriesRecord> MetricSeries => Set<MetricSeriesRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -55,6 +58,43 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             // GET /v1/usage: the attempts of a tenant that ended in a window.
             attempt.HasIndex(a => new { a.TenantId, a.EndedAtUnixMs });
             attempt.HasIndex(a => a.EndedAtUnixMs);
+            attempt.HasIndex(a => a.LogMetricsPending).HasFilter("log_metrics_pending");
+        });
+
+        modelBuilder.Entity<ArtifactRecord>(artifact =>
+        {
+            artifact.ToTable("artifacts");
+            artifact.HasKey(a => a.Seq);
+            artifact.Property(a => a.Seq).ValueGeneratedOnAdd();
+            artifact.Property(a => a.Id).HasMaxLength(36);
+            artifact.HasIndex(a => a.Id).IsUnique();
+            artifact.Property(a => a.TenantId).HasMaxLength(40);
+            artifact.Property(a => a.Name).HasMaxLength(255);
+            artifact.Property(a => a.Kind).HasMaxLength(16);
+            artifact.Property(a => a.Sha256).HasMaxLength(64);
+            artifact.Property(a => a.JobId).HasMaxLength(36);
+            artifact.HasIndex(a => new { a.TenantId, a.Seq });
+        });
+
+        modelBuilder.Entity<MetricRecord>(metric =>
+        {
+            metric.ToTable("metrics");
+            metric.HasKey(m => m.Seq);
+            metric.Property(m => m.Seq).ValueGeneratedOnAdd();
+            metric.Property(m => m.JobId).HasMaxLength(36);
+            metric.Property(m => m.TenantId).HasMaxLength(40);
+            metric.Property(m => m.Name).HasMaxLength(128);
+            metric.HasIndex(m => new { m.JobId, m.Seq });
+            metric.HasIndex(m => new { m.JobId, m.Name, m.Seq });
+        });
+
+        modelBuilder.Entity<MetricSeriesRecord>(series =>
+        {
+            series.ToTable("metric_series");
+            series.HasKey(s => new { s.JobId, s.Name });
+            series.Property(s => s.JobId).HasMaxLength(36);
+            series.Property(s => s.Name).HasMaxLength(128);
+            series.Property(s => s.TenantId).HasMaxLength(40);
         });
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())

@@ -97,7 +97,7 @@ public static partial class TenantsApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string id, StoreWriter writer, TenantDirectory directory, JobService jobs, CancellationToken cancellationToken)
+        string id, StoreWriter writer, TenantDirectory directory, JobService jobs, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
     {
         var deleted = await writer.WriteAsync(db =>
         {
@@ -106,6 +106,10 @@ public static partial class TenantsApi
             db.Tenants.Remove(tenant);
             db.Attempts.RemoveRange(db.Attempts.Where(a => a.TenantId == id));
             db.Jobs.RemoveRange(db.Jobs.Where(j => j.TenantId == id));
+            // A tenant created later under the same id must not inherit these (executed in the writer's transaction).
+            db.Metrics.Where(m => m.TenantId == id).ExecuteDelete();
+            db.MetricSeries.Where(m => m.TenantId == id).ExecuteDelete();
+            db.Artifacts.Where(a => a.TenantId == id).ExecuteDelete();
             return true;
         }, cancellationToken);
         if (!deleted)
@@ -113,6 +117,7 @@ public static partial class TenantsApi
             return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
         }
         directory.Forget(id);
+        await artifacts.DeleteTenantAsync(id, cancellationToken);
         // The tenant's attempts are now orphans: the reconciler stops them and discards their files.
         jobs.TenantDeleted(id);
         return TypedResults.NoContent();

@@ -69,6 +69,12 @@ public sealed class JobsOfEveryOutcome : IAsyncLifetime
 }
 
 /// <summary><c>/metrics</c> against the contract in docs/metrics.md, after jobs of every outcome.</summary>
+/// <remarks>
+/// Run alone: every app's MeterProvider listens to meters by name across the whole test process, so
+/// another app alive at the same time can register the same instruments first and this app's own
+/// counts go missing from its scrape (seen once more test classes ran in parallel).
+/// </remarks>
+[Collection(Process.ServerProcessCollection.Name)]
 public sealed partial class MetricsEndpointTests(JobsOfEveryOutcome jobs) : IClassFixture<JobsOfEveryOutcome>
 {
     [Fact]

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Core.Runtime.Local;
+using Strata.Server.Artifacts;
 using Strata.Server.Hosting;
 
 namespace Strata.Server.Runtime.Local;
@@ -33,10 +34,12 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly (string FileName, string[] Prefix) _worker;
     private readonly StandbyWorkers? _standby;
+    private readonly AttemptInputs _inputs;
 
-    public LocalJobRuntime(DataFolder data, IOptions<LocalRuntimeOptions> options, TimeProvider time, ILogger<LocalJobRuntime> logger)
+    public LocalJobRuntime(DataFolder data, IOptions<LocalRuntimeOptions> options, AttemptInputs inputs, TimeProvider time, ILogger<LocalJobRuntime> logger)
     {
         _data = data;
+        _inputs = inputs;
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -72,11 +75,16 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
             return info;
         }
         Directory.CreateDirectory(folder);
+        // Code and data are put in place before the launch file exists: until then a restarted server
+        // sees an attempt that never started, and starts it again from scratch.
+        var environment = AttemptInputs.AnyFor(launch)
+            ? await _inputs.PrepareAsync(launch, folder, Path.Combine(folder, AttemptFiles.WorkDirectory), cancellationToken)
+            : new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal);
         var launchFile = new LaunchFile
         {
             AttemptName = attempt.Name,
             Entrypoint = launch.Entrypoint,
-            Environment = new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal),
+            Environment = environment,
             CpuCores = launch.Resources.CpuCores,
             MemoryBytes = launch.Resources.MemoryBytes,
             TimeoutSeconds = launch.TimeoutSeconds,

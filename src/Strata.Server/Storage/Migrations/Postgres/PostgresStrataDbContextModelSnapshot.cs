@@ -22,6 +22,67 @@ namespace Strata.Server.Storage.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Strata.Server.Storage.ArtifactRecord", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Seq"));
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Id")
+                        .HasMaxLength(36)
+                        .HasColumnType("character varying(36)")
+                        .HasColumnName("id");
+
+                    b.Property<string>("JobId")
+                        .HasMaxLength(36)
+                        .HasColumnType("character varying(36)")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("sha256");
+
+                    b.Property<long>("SizeBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("size_bytes");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("tenant_id");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("Id")
+                        .IsUnique();
+
+                    b.HasIndex("TenantId", "Seq");
+
+                    b.ToTable("artifacts", (string)null);
+                });
+
             modelBuilder.Entity("Strata.Server.Storage.AttemptRecord", b =>
                 {
                     b.Property<string>("JobId")
@@ -56,6 +117,14 @@ namespace Strata.Server.Storage.Migrations.Postgres
                     b.Property<int?>("ExitCode")
                         .HasColumnType("integer")
                         .HasColumnName("exit_code");
+
+                    b.Property<long>("LogMetricsOffset")
+                        .HasColumnType("bigint")
+                        .HasColumnName("log_metrics_offset");
+
+                    b.Property<bool>("LogMetricsPending")
+                        .HasColumnType("boolean")
+                        .HasColumnName("log_metrics_pending");
 
                     b.Property<long?>("PeakMemoryBytes")
                         .HasColumnType("bigint")
@@ -125,6 +194,9 @@ namespace Strata.Server.Storage.Migrations.Postgres
                     b.HasKey("JobId", "Number");
 
                     b.HasIndex("EndedAtUnixMs");
+
+                    b.HasIndex("LogMetricsPending")
+                        .HasFilter("log_metrics_pending");
 
                     b.HasIndex("Status");
 
@@ -259,6 +331,93 @@ namespace Strata.Server.Storage.Migrations.Postgres
                     b.HasIndex("TenantId", "Status", "Seq");
 
                     b.ToTable("jobs", (string)null);
+                });
+
+            modelBuilder.Entity("Strata.Server.Storage.MetricRecord", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Seq"));
+
+                    b.Property<string>("JobId")
+                        .IsRequired()
+                        .HasMaxLength(36)
+                        .HasColumnType("character varying(36)")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("name");
+
+                    b.Property<long>("Step")
+                        .HasColumnType("bigint")
+                        .HasColumnName("step");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<DateTimeOffset>("Time")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("time");
+
+                    b.Property<double>("Value")
+                        .HasColumnType("double precision")
+                        .HasColumnName("value");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("JobId", "Seq");
+
+                    b.HasIndex("JobId", "Name", "Seq");
+
+                    b.ToTable("metrics", (string)null);
+                });
+
+            modelBuilder.Entity("Strata.Server.Storage.MetricSeriesRecord", b =>
+                {
+                    b.Property<string>("JobId")
+                        .HasMaxLength(36)
+                        .HasColumnType("character varying(36)")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("name");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("integer")
+                        .HasColumnName("count");
+
+                    b.Property<long>("Step")
+                        .HasColumnType("bigint")
+                        .HasColumnName("step");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<DateTimeOffset>("Time")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("time");
+
+                    b.Property<double>("Value")
+                        .HasColumnType("double precision")
+                        .HasColumnName("value");
+
+                    b.HasKey("JobId", "Name");
+
+                    b.ToTable("metric_series", (string)null);
                 });
 
             modelBuilder.Entity("Strata.Server.Storage.TenantRecord", b =>

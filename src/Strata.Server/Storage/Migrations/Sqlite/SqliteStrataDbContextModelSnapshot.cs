@@ -17,6 +17,65 @@ namespace Strata.Server.Storage.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("Strata.Server.Storage.ArtifactRecord", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seq");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Id")
+                        .HasMaxLength(36)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("JobId")
+                        .HasMaxLength(36)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sha256");
+
+                    b.Property<long>("SizeBytes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("size_bytes");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tenant_id");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("Id")
+                        .IsUnique();
+
+                    b.HasIndex("TenantId", "Seq");
+
+                    b.ToTable("artifacts", (string)null);
+                });
+
             modelBuilder.Entity("Strata.Server.Storage.AttemptRecord", b =>
                 {
                     b.Property<string>("JobId")
@@ -51,6 +110,14 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.Property<int?>("ExitCode")
                         .HasColumnType("INTEGER")
                         .HasColumnName("exit_code");
+
+                    b.Property<long>("LogMetricsOffset")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("log_metrics_offset");
+
+                    b.Property<bool>("LogMetricsPending")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("log_metrics_pending");
 
                     b.Property<long?>("PeakMemoryBytes")
                         .HasColumnType("INTEGER")
@@ -120,6 +187,9 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.HasKey("JobId", "Number");
 
                     b.HasIndex("EndedAtUnixMs");
+
+                    b.HasIndex("LogMetricsPending")
+                        .HasFilter("log_metrics_pending");
 
                     b.HasIndex("Status");
 
@@ -252,6 +322,91 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.HasIndex("TenantId", "Status", "Seq");
 
                     b.ToTable("jobs", (string)null);
+                });
+
+            modelBuilder.Entity("Strata.Server.Storage.MetricRecord", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seq");
+
+                    b.Property<string>("JobId")
+                        .IsRequired()
+                        .HasMaxLength(36)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<long>("Step")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("step");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<DateTimeOffset>("Time")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("time");
+
+                    b.Property<double>("Value")
+                        .HasColumnType("REAL")
+                        .HasColumnName("value");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("JobId", "Seq");
+
+                    b.HasIndex("JobId", "Name", "Seq");
+
+                    b.ToTable("metrics", (string)null);
+                });
+
+            modelBuilder.Entity("Strata.Server.Storage.MetricSeriesRecord", b =>
+                {
+                    b.Property<string>("JobId")
+                        .HasMaxLength(36)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("count");
+
+                    b.Property<long>("Step")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("step");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<DateTimeOffset>("Time")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("time");
+
+                    b.Property<double>("Value")
+                        .HasColumnType("REAL")
+                        .HasColumnName("value");
+
+                    b.HasKey("JobId", "Name");
+
+                    b.ToTable("metric_series", (string)null);
                 });
 
             modelBuilder.Entity("Strata.Server.Storage.TenantRecord", b =>

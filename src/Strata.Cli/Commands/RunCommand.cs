@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.Text.RegularExpressions;
+using Spectre.Console;
+using Strata.Cli.Uploads;
+using Strata.Contracts;
+
+namespace Strata.Cli.Commands;
+
+/// <summary>
+/// <c>strata run [folder]</c>: runs a project by convention. Packs the folder (honouring .gitignore and
+/// .strataignore), uploads it, and submits a job that runs <c>python train.py</c> (or <c>--entrypoint</c>)
+/// in a fresh copy of it. <c>--data</c> is uploaded too when it is local.
+/// </summary>
+public static partial class RunCommand
+{
+    public const string ConventionalScript = "train.py";
+
+    public static Command Create(CliContext cli)
+    {
+        var folder = new Argument<string>("folder") { Description = "The project folder", DefaultValueFactory = _ => "." };
+        var name = new Option<string?>("--name", "-n") { Description = "The job's name (default: the folder's name and a random suffix)" };
+        var entrypoint = new Option<string?>("--entrypoint") { Description = "The shell command to run in the project's copy (default: python train.py)" };
+        var data = new Option<string?>("--data") { Description = "The data: a local file or folder (uploaded), an artifact:// URI, or a path the job reads" };
+        var cpu = new Option<int?>("--cpu") { Description = "CPU cores", CustomParser = CliOptions.ParseInt };
+        var memory = new Option<int?>("--memory") { Description = "Memory, GB", CustomParser = CliOptions.ParseInt };
+        var gpus = new Option<int?>("--gpus") { Description = "GPUs", CustomParser = CliOptions.ParseInt };
+        var timeout = new Option<string?>("--timeout") { Description = "Limit of one attempt: 3600, 90s, 30m, 2h" };
+        var hyperparameters = new Option<string[]>("--hyperparameter", "-p") { Description = "key=value, repeatable", DefaultValueFactory = _ => [] };
+        var env = new Option<string[]>("--env", "-e") { Description = "KEY=VALUE, repeatable", DefaultValueFactory = _ => [] };
+        var command = new Command("run", "Run the project in a folder: pack it (honouring .gitignore and .strataignore), upload it and run python train.py in a copy")
+        {
+            folder, name, entrypoint, data, cpu, memory, gpus, timeout, hyperparameters, env,
+        };
+        command.SetAction((parse, ct) => cli.RunAsync(async token =>
+        {
+            var root = Path.GetFullPath(parse.GetValue(folder)!, cli.WorkingDirectory);
+            if (!Directory.Exists(root)) throw new UsageException($"there is no folder {root}");
+            var script = parse.GetValue(entrypoint);
+            if (script is null && !File.Exists(Path.Combine(root, ConventionalScript)))
+            {
+                throw new UsageException($"{root} has no {ConventionalScript}; add one or pass --entrypoint");
+            }
+            var spec = SpecBuilder.Build(new SubmitArguments
+            {
+                Name = parse.GetValue(name) ?? DefaultName(Path.GetFileName(root)),
+                Entrypoint = script,
+                Data = parse.GetValue(data),
+                Cpu = parse.GetValue(cpu),
+                Memory = parse.GetValue(memory),
+                Gpus = parse.GetValue(gpus),
+                Timeout = parse.GetValue(timeout),
+                Hyperparameters = parse.GetValue(hyperparameters) ?? [],
+                Env = parse.GetValue(env) ?? [],
+            }, cli.WorkingDirectory);
+
+            using var client = cli.Clients.Create(cli.ResolveConnection(parse));
+            var packed = CodePacker.Pack(root);
+            try
+            {
+                cli.Error.MarkupLine($"[grey]Packed {packed.Files} files ({Output.Bytes(packed.Bytes)}) from {Markup.Escape(root)}[/]");
+                foreach (var link in packed.SkippedLinks)
+                {
+                    cli.Error.MarkupLine($"[yellow]Skipped the symbolic link {Markup.Escape(link)} (links are not packed)[/]");
+                }
+                var code = await Uploader.UploadFileAsync(cli.Error, client, packed.ArchivePath, spec.Name + ".tar.gz", ArtifactKinds.Archive, token);
+                spec = spec with
+                {
+                    CodeArtifact = code.Uri,
+                    DataPath = await Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token),
+                };
+            }
+            finally
+            {
+                File.Delete(packed.ArchivePath);
+            }
+            return await SubmitCommand.ExecuteAsync(cli.Out, client, spec, cli.Format(parse), token);
+        }, ct));
+        return command;
+    }
+
+    /// <summary>The folder's name as a DNS label, with a random suffix so that runs of one project do not collide.</summary>
+    public static string DefaultName(string folderName, string? suffix = null)
+    {
+        var label = NotLabel().Replace(folderName.ToLowerInvariant(), "-").Trim('-');
+        if (label.Length > 40) label = label[..40].TrimEnd('-');
+        if (label.Length == 0 || !char.IsAsciiLetter(label[0])) label = "run" + (label.Length == 0 ? "" : "-" + label);
+        return $"{label}-{suffix ?? Guid.NewGuid().ToString("N")[..6]}";
+    }
+
+    [GeneratedRegex("[^a-z0-9]+")]
+    private static partial Regex NotLabel();
+}

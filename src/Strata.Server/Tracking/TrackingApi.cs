@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Strata.Contracts;
+using Strata.Core.Jobs;
+using Strata.Core.Tracking;
+using Strata.Server.Auth;
+using Strata.Server.Hosting;
+using Strata.Server.Jobs;
+using Strata.Server.Problems;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Tracking;
+
+/// <summary>
+/// Experiment tracking: <c>POST /v1/jobs/training/{id}/metrics</c> (one point or an array of them, with the
+/// job's own token or a tenant member's), <c>GET</c> the history. <c>STRATA_METRIC</c> lines of a job's
+/// output are recorded by <see cref="LogMetricsCollector"/>.
+/// </summary>
+public static class TrackingApi
+{
+    public const int DefaultPageSize = 1000;
+    public const int MaxPageSize = 10_000;
+
+    public static WebApplicationBuilder AddTracking(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<TrackingOptions>().BindConfiguration(TrackingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHostedService<LogMetricsCollector>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapTrackingApi(this IEndpointRouteBuilder app)
+    {
+        var metrics = app.MapGroup("/v1/jobs/training/{id}/metrics").WithTags("Training jobs");
+        metrics.MapPost("", ReportAsync).RequireAuthorization(Policies.JobReport).WithName("ReportTrainingJobMetrics")
+            .WithSummary("Record metric points of a job: one {name, value, step, time} or an array of them.")
+            .Accepts<MetricPoint[]>("application/json");
+        metrics.MapGet("", HistoryAsync).RequireAuthorization(Policies.TenantRead).WithName("GetTrainingJobMetrics")
+            .WithSummary("A job's metric points in the order recorded, optionally of one name; the next page is in the Link header.");
+        return app;
+    }
+
+    private static async Task<Results<Ok<MetricsRecorded>, ValidationProblem, ProblemHttpResult>> ReportAsync(
+        string id, HttpRequest request, Store store, StoreWriter writer, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var caller = request.HttpContext.Caller();
+        if (caller.Role == Roles.Job && caller.JobId != id)
+        {
+            return Problems.Problems.Forbidden("A job's token reports metrics for that job only.");
+        }
+        var (document, problem) = await JsonBody.ReadAsync<JsonDocument>(request, MetricLimits.MaxReportBytes, cancellationToken);
+        if (problem is not null) return problem;
+        using var _ = document;
+        var body = document!.RootElement;
+        var isBatch = body.ValueKind == JsonValueKind.Array;
+        MetricPoint[] points;
+        try
+        {
+            points = isBatch ? body.Deserialize<MetricPoint[]>(StrataJson.Options)! : [body.Deserialize<MetricPoint>(StrataJson.Options)!];
+        }
+        catch (JsonException e)
+        {
+            return Problems.Problems.Malformed($"The body must be a metric {{\"name\", \"value\", \"step\", \"time\"}} or an array of them: {e.Message.Split(". Path:")[0]}.");
+        }
+        if (points.Length == 0 || points.Length > MetricLimits.MaxBatch)
+        {
+            return Problems.Problems.Validation("metrics", $"a report holds 1 to {MetricLimits.MaxBatch} points; it has {points.Length}");
+        }
+        var errors = new ValidationErrors();
+        var now = time.GetUtcNow();
+        var valid = new List<ValidMetric>(points.Length);
+        for (var i = 0; i < points.Length; i++)
+        {
+            var field = isBatch ? $"[{i}]." : "";
+            if (points[i] is null) errors.Add($"[{i}]", "must be a metric object");
+            else if (MetricValidator.Check(points[i], field, now, errors) is { } point) valid.Add(point);
+        }
+        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+
+        var tenantId = caller.TenantId!;
+        if (await JobsApi.FindAsync(store, tenantId, id, cancellationToken) is null) return JobsApi.NotFound(id);
+        string? limitMessage = null;
+        var outcome = await writer.WriteAsync(db => MetricWrites.Append(db, tenantId, id, valid, out limitMessage), cancellationToken);
+        if (outcome == AppendOutcome.OverLimit)
+        {
+            return Problems.Problems.Conflict($"The metrics were not recorded: {limitMessage}.");
+        }
+        return TypedResults.Ok(new MetricsRecorded { Recorded = valid.Count });
+    }
+
+    private static async Task<Results<Ok<MetricPoint[]>, ValidationProblem, ProblemHttpResult>> HistoryAsync(
+        string id, HttpContext context, Store store, CancellationToken cancellationToken)
+    {
+        var query = context.Request.Query;
+        var errors = new ValidationErrors();
+        var name = query["name"].ToString();
+        var limit = DefaultPageSize;
+        if (query.TryGetValue("limit", out var limitText) && !string.IsNullOrEmpty(limitText)
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > MaxPageSize))
+        {
+            errors.Add("limit", $"must be 1 to {MaxPageSize}");
+        }
+        long? after = null;
+        if (query.TryGetValue("page_token", out var token) && !string.IsNullOrEmpty(token))
+        {
+            after = PageToken.Read(token!);
+            if (after is null) errors.Add("page_token", "is not a page token this server issued");
+        }
+        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+
+        var tenantId = context.Caller().TenantId!;
+        if (await JobsApi.FindAsync(store, tenantId, id, cancellationToken) is null) return JobsApi.NotFound(id);
+        await using var db = store.CreateContext();
+        var metrics = db.Metrics.AsNoTracking().Where(m => m.JobId == id && m.TenantId == tenantId);
+        if (name.Length > 0) metrics = metrics.Where(m => m.Name == name);
+        if (after is { } a) metrics = metrics.Where(m => m.Seq > a);
+        var page = await metrics.OrderBy(m => m.Seq).Take(limit + 1).ToListAsync(cancellationToken);
+        if (page.Count > limit)
+        {
+            page.RemoveAt(limit);
+            var next = new StringBuilder(context.Request.Path.Value).Append("?limit=").Append(limit);
+            if (name.Length > 0) next.Append("&name=").Append(Uri.EscapeDataString(name));
+            next.Append("&page_token=").Append(PageToken.Write(page[^1].Seq));
+            context.Response.Headers.Link = $"<{next}>; rel=\"next\"";
+        }
+        return TypedResults.Ok(page.Select(m => new MetricPoint { Name = m.Name, Value = m.Value, Step = m.Step, Time = m.Time }).ToArray());
+    }
+
+    /// <summary>The latest value of each metric of each of <paramref name="jobIds"/> (for the job resource's <c>metrics</c>).</summary>
+    public static async Task<Dictionary<string, Dictionary<string, double>>> LatestAsync(StrataDbContext db, IReadOnlyCollection<string> jobIds, CancellationToken cancellationToken)
+    {
+        var rows = await db.MetricSeries.AsNoTracking().Where(s => jobIds.Contains(s.JobId)).ToListAsync(cancellationToken);
+        return rows.GroupBy(r => r.JobId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.ToDictionary(r => r.Name, r => r.Value, StringComparer.Ordinal), StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,50 @@
+using System.Net;
+using System.Text.Json;
+
+namespace Strata.Server.Tests.Process;
+
+/// <summary>Metrics from a real job process through both channels, against the built server on a real port.</summary>
+[Collection(ServerProcessCollection.Name)]
+public sealed class TrackingProcessTests
+{
+    private const string Script = """
+        import json, os, urllib.request
+        print('STRATA_METRIC {"name": "loss", "value": 0.75, "step": 1}', flush=True)
+        print('STRATA_METRIC {"name": "loss", "value": 0.5, "step": 2}', flush=True)
+        body = json.dumps([{"name": "accuracy", "value": 0.875, "step": 2}]).encode()
+        request = urllib.request.Request(
+            os.environ["STRATA_API_URL"] + "/v1/jobs/training/" + os.environ["STRATA_JOB_ID"] + "/metrics",
+            data=body, method="POST",
+            headers={"Authorization": "Bearer " + os.environ["STRATA_JOB_TOKEN"], "Content-Type": "application/json"})
+        print("posted", urllib.request.urlopen(request).status, flush=True)
+        """;
+
+    [Fact]
+    public async Task A_job_reports_metrics_by_printing_lines_and_by_posting_with_its_token()
+    {
+        using var server = new ServerProcess();
+        await server.StartAsync();
+        using var client = await server.CreateTenantAsync("tracked");
+        var script = Path.Combine(server.Root, "report.py");
+        await File.WriteAllTextAsync(script, Script);
+
+        var job = await client.SubmitAsync(JsonSerializer.Serialize(new { name = "reporter", entrypoint = $"python3 {script}", retry = new { max_attempts = 1 } }));
+        var id = job.GetProperty("id").GetString()!;
+        await client.WaitForStatusAsync(id, "succeeded");
+
+        var history = default(JsonElement);
+        await Wait.UntilAsync(async () =>
+        {
+            history = await client.GetJsonAsync($"/v1/jobs/training/{id}/metrics");
+            return history.GetArrayLength() >= 3;
+        }, () => $"three metric points; have {history}", server);
+        var points = history.EnumerateArray().Select(p => (p.GetProperty("name").GetString(), p.GetProperty("value").GetDouble())).Order().ToArray();
+        Assert.Equal([("accuracy", 0.875), ("loss", 0.5), ("loss", 0.75)], points);
+        var metrics = (await client.JobAsync(id)).GetProperty("metrics");
+        Assert.Equal(0.5, metrics.GetProperty("loss").GetDouble());
+        Assert.Equal(0.875, metrics.GetProperty("accuracy").GetDouble());
+        using var logs = await client.SendAsync(HttpMethod.Get, $"/v1/jobs/training/{id}/logs");
+        Assert.Contains("posted 200", await logs.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, logs.StatusCode);
+    }
+}

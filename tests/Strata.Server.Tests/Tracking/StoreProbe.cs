@@ -1,0 +1,17 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Strata.Server.Storage;
+using Strata.Server.Tests.Support;
+
+namespace Strata.Server.Tests.Tracking;
+
+/// <summary>Looks into the app's store for state the API does not show.</summary>
+internal static class StoreProbe
+{
+    /// <summary>True while some attempt of the job still has output to read for metric lines.</summary>
+    public static bool LogMetricsPending(this StrataApp app, string jobId)
+    {
+        using var db = app.Services.GetRequiredService<Store>().CreateContext();
+        return db.Attempts.AsNoTracking().Any(a => a.JobId == jobId && a.LogMetricsPending);
+    }
+}
