@@ -4,6 +4,7 @@ using Strata.Server.Health;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
 using Strata.Server.Observability;
+using Strata.Server.Quotas;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
 using Strata.Server.Tenants;
@@ -16,6 +17,7 @@ builder.AddObservability();
 builder.AddStorage();
 builder.AddAuth();
 builder.AddTenants();
+builder.AddQuotas();
 builder.AddJobs();
 builder.AddScheduling();
 builder.AddHealth();
@@ -33,6 +35,7 @@ app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/
 app.MapHealthApi();
 app.MapObservability();
 app.MapTenantsApi();
+app.MapQuotasApi();
 app.MapJobsApi();
 
 app.Run();
