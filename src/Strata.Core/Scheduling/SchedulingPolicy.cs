@@ -59,11 +59,15 @@ public static class SchedulingPolicy
             if (running.Stopping) tenant.Stopping += running.Request;
             free -= running.Request;
         }
+        // The smallest request in each resource: when it does not fit, nothing does.
+        var smallest = new ResourceRequest(double.MaxValue, long.MaxValue, int.MaxValue);
         foreach (var job in snapshot.Pending)
         {
             var tenant = TenantOf(job.TenantId);
             tenant.Queue.Add(job);
             if (job.HoldsQuota) tenant.Held += job.Request;
+            smallest = new ResourceRequest(
+                Math.Min(smallest.CpuCores, job.Request.CpuCores), Math.Min(smallest.MemoryBytes, job.Request.MemoryBytes), Math.Min(smallest.Gpus, job.Request.Gpus));
         }
 
         // 2. Tenants by weighted dominant share, lowest first.
@@ -73,13 +77,29 @@ public static class SchedulingPolicy
             if (tenant.Queue.Count > 0) heap.Enqueue(tenant, tenant.Key(snapshot.Capacity));
         }
 
-        // 3. Admit what fits; say why the others wait.
+        // 3. Admit what fits; say why the others wait. Once not even the smallest request fits, no admission
+        //    is possible: the rest is only told why it waits, tenant by tenant, without the heap.
         var admitted = new List<PendingJob>();
         var waiting = new List<PendingReason>(snapshot.Pending.Count);
         var preemptions = new List<Preemption>();
         while (heap.TryDequeue(out var tenant, out _))
         {
-            var job = tenant.Queue[tenant.Next++];
+            if (!smallest.FitsIn(free))
+            {
+                do
+                {
+                    while (tenant.Next < tenant.Queue.Count) Decide(tenant, tenant.Queue[tenant.Next++]);
+                }
+                while (heap.TryDequeue(out tenant, out _));
+                break;
+            }
+            Decide(tenant, tenant.Queue[tenant.Next++]);
+            if (tenant.Next < tenant.Queue.Count) heap.Enqueue(tenant, tenant.Key(snapshot.Capacity));
+        }
+        return new SchedulingPlan(admitted, waiting, preemptions);
+
+        void Decide(TenantState tenant, PendingJob job)
+        {
             var reason = WhyNot(tenant, job, free, snapshot.Now);
             if (reason is null)
             {
@@ -88,19 +108,15 @@ public static class SchedulingPolicy
                 tenant.Running += job.Request;
                 tenant.RunningJobs++;
                 if (!job.HoldsQuota) tenant.Held += job.Request;
+                return;
             }
-            else
+            waiting.Add(new PendingReason(job, reason));
+            // 4. A job that waits for capacity may preempt lower-priority jobs of its own tenant.
+            if (reason == StatusReasons.WaitingForCapacity && !tenant.MakingRoom)
             {
-                waiting.Add(new PendingReason(job, reason));
-                // 4. A job that waits for capacity may preempt lower-priority jobs of its own tenant.
-                if (reason == StatusReasons.WaitingForCapacity && !tenant.MakingRoom)
-                {
-                    tenant.MakingRoom = MakeRoom(tenant, job, free, preemptions);
-                }
+                tenant.MakingRoom = MakeRoom(tenant, job, free, preemptions);
             }
-            if (tenant.Next < tenant.Queue.Count) heap.Enqueue(tenant, tenant.Key(snapshot.Capacity));
         }
-        return new SchedulingPlan(admitted, waiting, preemptions);
 
         TenantState TenantOf(string tenantId)
         {
