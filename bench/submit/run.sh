@@ -15,7 +15,9 @@ data=$(mktemp -d)
 server=""
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; pkill -f "$data" 2>/dev/null || true; rm -rf "$data"' EXIT
 # The per-tenant rate limit (100/s by default) is off: the figure is the API's throughput, not the limit's.
-start_server "$data" "$port" Runtime__Local__CpuCores=1 RateLimits__Enabled=false
+# The bench queues far more jobs than a tenant's default quota (1,000 pending, 100 cores) allows: lift it.
+start_server "$data" "$port" Runtime__Local__CpuCores=1 RateLimits__Enabled=false \
+  Quotas__Default__CpuCores=1000000 Quotas__Default__MemoryGb=100000000 Quotas__Default__MaxPendingJobs=10000000
 token=$(tenant_token "$data" "$port" bench)
 api "$token" "$port" /v1/jobs/training -d '{"name":"blocker","entrypoint":"sleep 600","compute":{"cpu_cores":1,"memory_gb":1}}' >/dev/null
 # Warm up (JIT, connection pools), then measure.

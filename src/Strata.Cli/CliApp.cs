@@ -29,6 +29,7 @@ public sealed class CliApp
         _root.Subcommands.Add(JobCommands.Create(cli));
         _root.Subcommands.Add(UsageCommand.Create(cli));
         _root.Subcommands.Add(RunCommand.Create(cli));
+        _root.Subcommands.Add(QuotaCommands.Create(cli));
     }
 
     /// <summary>The CLI on the process's console and environment.</summary>

@@ -6,6 +6,20 @@ namespace Strata.Cli;
 /// <summary>Parsers that give a person-readable error instead of a .NET type name.</summary>
 public static class CliOptions
 {
+    /// <summary>A number (decimals allowed), or a parse error naming the option.</summary>
+    public static double? ParseDouble(ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        var name = (result.Parent as OptionResult)?.Option.Name ?? result.Argument.Name;
+        result.AddError($"{name} expects a number, not \"{text}\"");
+        return null;
+    }
+
     /// <summary>A whole number, or a parse error naming the option.</summary>
     public static int? ParseInt(ArgumentResult result)
     {

@@ -82,6 +82,12 @@ public sealed class StrataClient : IDisposable
     /// <summary>Uploaded files and archives of the caller's tenant.</summary>
     public ArtifactsClient Artifacts { get; }
 
+    /// <summary>The caller's tenant's quota: limit, used and pending per resource (<c>GET /v1/quota</c>).</summary>
+    /// <exception cref="ForbiddenException">The token belongs to no tenant (an admin's).</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public Task<QuotaStatus> QuotaAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<QuotaStatus>(HttpMethod.Get, "v1/quota", null, cancellationToken);
+
     /// <summary>Who the token belongs to: <c>GET /v1/me</c>.</summary>
     /// <exception cref="UnauthorizedException">The token is missing, invalid or expired.</exception>
     /// <exception cref="StrataConnectionException">The server could not be reached.</exception>

@@ -38,6 +38,19 @@ public sealed class TenantsClient
         return _client.SendAsync<Tenant>(HttpMethod.Get, $"v1/tenants/{StrataClient.Escape(id)}", null, cancellationToken);
     }
 
+    /// <summary>Replaces a tenant's quota: fields left null take the server's defaults.</summary>
+    /// <returns>The quota in force afterwards.</returns>
+    /// <exception cref="ValidationException">A field is out of range (all such fields are named).</exception>
+    /// <exception cref="NotFoundException">No tenant has this id.</exception>
+    /// <exception cref="ForbiddenException">The token is not an admin's.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public Task<TenantQuota> SetQuotaAsync(string id, TenantQuotaSpec quota, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(id);
+        ArgumentNullException.ThrowIfNull(quota);
+        return _client.SendAsync<TenantQuota>(HttpMethod.Put, $"v1/tenants/{StrataClient.Escape(id)}/quota", quota, cancellationToken);
+    }
+
     /// <summary>Deletes a tenant; its active jobs are cancelled.</summary>
     /// <exception cref="NotFoundException">No tenant has this id.</exception>
     /// <exception cref="ForbiddenException">The token is not an admin's.</exception>

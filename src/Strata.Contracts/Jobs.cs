@@ -85,6 +85,11 @@ public sealed record TrainingJobSpec
     public RetrySpec? Retry { get; init; }
     /// <summary>Wall-clock limit of one attempt, 1 to 2,592,000 seconds (30 days); none by default.</summary>
     public int? TimeoutSeconds { get; init; }
+    /// <summary>
+    /// <c>reject</c> or <c>queue</c> (<see cref="QuotaPolicies"/>): what happens when the job would take the tenant
+    /// over its quota. The default is the tenant's choice (<c>on_quota_exceeded</c> of its quota).
+    /// </summary>
+    public string? OnQuotaExceeded { get; init; }
 }
 
 /// <summary>Where an attempt of a job runs.</summary>
@@ -124,7 +129,7 @@ public sealed record TrainingJob
     /// <summary>How many attempts have been started.</summary>
     public int Attempts { get; init; }
     public RuntimeInfo? Runtime { get; init; }
-    /// <summary>1 for the next job to start, while pending; else null.</summary>
+    /// <summary>While pending, its place among its tenant's pending jobs in the order they are taken (1 = next); else null.</summary>
     public int? QueuePosition { get; init; }
     public JobOutput? Output { get; init; }
     /// <summary>Requests the job could lower, judged on its measured attempts (docs/usage.md); empty when none.</summary>
@@ -137,6 +142,8 @@ public static class StatusReasons
     public const string WaitingForCapacity = "waiting_for_capacity";
     public const string WaitingForQuota = "waiting_for_quota";
     public const string WaitingForRetry = "waiting_for_retry";
+    /// <summary>An attempt stopped to make room for a higher-priority job of the same tenant; the job is queued again.</summary>
+    public const string Preempted = "preempted";
     public const string Starting = "starting";
     public const string Completed = "completed";
     public const string ExitedWithError = "exited_with_error";
@@ -157,6 +164,8 @@ public enum AttemptStatus
     Succeeded,
     Failed,
     Cancelled,
+    /// <summary>Stopped to make room for a higher-priority job of the same tenant; not a failure of the job.</summary>
+    Preempted,
 }
 
 /// <summary>One run of a job's process (or gang of processes); a retry is a new attempt.</summary>

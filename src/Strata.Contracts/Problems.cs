@@ -17,6 +17,8 @@ public static class ProblemTypes
     public const string NotFound = Prefix + "not-found";
     public const string Conflict = Prefix + "conflict";
     public const string QuotaExceeded = Prefix + "quota-exceeded";
+    /// <summary>422: the request alone is larger than the tenant's whole quota; it could never be accepted.</summary>
+    public const string RequestExceedsQuota = Prefix + "request-exceeds-quota";
     public const string RateLimited = Prefix + "rate-limited";
     public const string Unavailable = Prefix + "unavailable";
     public const string Internal = Prefix + "internal";

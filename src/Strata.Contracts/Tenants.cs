@@ -7,6 +7,8 @@ public sealed record CreateTenantRequest
     public string? Id { get; init; }
     public string? Name { get; init; }
     public string? CostCenter { get; init; }
+    /// <summary>The tenant's quota; fields left out take the server's defaults.</summary>
+    public TenantQuotaSpec? Quota { get; init; }
 }
 
 public sealed record Tenant
@@ -15,6 +17,8 @@ public sealed record Tenant
     public required string Name { get; init; }
     public string? CostCenter { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>The quota in force (the tenant's own values, else the server's defaults).</summary>
+    public TenantQuota? Quota { get; init; }
 }
 
 /// <summary>The roles a token can carry.</summary>

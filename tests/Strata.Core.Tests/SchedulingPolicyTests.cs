@@ -5,12 +5,13 @@ using Strata.Core.Scheduling;
 
 namespace Strata.Core.Tests;
 
+/// <summary>The policy's basics: queue order, capacity, GPUs, retries' backoff (one tenant or tenants on equal terms).</summary>
 public sealed class SchedulingPolicyTests
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2025, 1, 1, 12, 0, 0, TimeSpan.Zero));
 
     private SchedulingPlan Plan(ResourceRequest free, params PendingJob[] jobs) =>
-        SchedulingPolicy.Plan(jobs.Order(PendingJobOrder.Instance).ToList(), free, _time.GetUtcNow());
+        SchedulingPolicy.Plan(new SchedulingSnapshot { Pending = jobs.Order(PendingJobOrder.Instance).ToList(), Capacity = free, Now = _time.GetUtcNow() });
 
     private static string[] Ids(IEnumerable<PendingJob> jobs) => jobs.Select(j => j.JobId).ToArray();
 

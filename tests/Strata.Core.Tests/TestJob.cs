@@ -16,6 +16,8 @@ internal sealed class TestJob
     private double _memoryGb = 1;
     private int _gpus;
     private DateTimeOffset? _notBefore;
+    private int _workers = 1;
+    private bool _holdsQuota = true;
 
     private TestJob(string tenant)
     {
@@ -34,9 +36,18 @@ internal sealed class TestJob
     /// <summary>Submission order: lower is older.</summary>
     public TestJob Sequence(long sequence) { _sequence = sequence; return this; }
     public TestJob NotBefore(DateTimeOffset notBefore) { _notBefore = notBefore; return this; }
+    /// <summary>A distributed job: the compute set is per worker.</summary>
+    public TestJob Workers(int workers) { _workers = workers; return this; }
+    /// <summary>Queued beyond its tenant's quota (<c>on_quota_exceeded: queue</c>).</summary>
+    public TestJob BeyondQuota() { _holdsQuota = false; return this; }
+
+    private ResourceRequest Request => ResourceRequest.FromGb(_cpu, _memoryGb, _gpus) * _workers;
 
     public PendingJob Build() =>
-        new(_id, _tenant, _priority, _sequence, ResourceRequest.FromGb(_cpu, _memoryGb, _gpus), _notBefore);
+        new(_id, _tenant, _priority, _sequence, Request, _notBefore, _workers, _holdsQuota);
+
+    /// <summary>The same job as one that runs now.</summary>
+    public RunningJob Running(bool stopping = false) => new(_id, _tenant, _priority, _sequence, Request, stopping);
 
     public static implicit operator PendingJob(TestJob job) => job.Build();
 }

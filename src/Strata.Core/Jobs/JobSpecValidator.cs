@@ -98,6 +98,11 @@ public static class JobSpecValidator
         ValidateEnvironment(errors, spec.EnvVars);
         ValidateHyperparameters(errors, spec.Hyperparameters);
 
+        if (spec.OnQuotaExceeded is not null && !QuotaPolicies.All.Contains(spec.OnQuotaExceeded))
+        {
+            errors.Add("on_quota_exceeded", $"must be one of {string.Join(", ", QuotaPolicies.All)}");
+        }
+
         if (spec.TenantId is not null && spec.TenantId.Length == 0)
         {
             errors.Add("tenant_id", "must not be empty");

@@ -1,47 +1,211 @@
 using Strata.Contracts;
+using Strata.Core.Quotas;
 using Strata.Core.Runtime;
 
 namespace Strata.Core.Scheduling;
 
-/// <summary>Why a job was left pending in a cycle.</summary>
-public sealed record PendingReason(PendingJob Job, string Reason);
+/// <summary>Why a job was left pending in a cycle: a <see cref="StatusReasons"/> value.</summary>
+public readonly record struct PendingReason(PendingJob Job, string Reason);
+
+/// <summary>Running jobs to stop so that <paramref name="For"/>, of the same tenant and a higher priority, can start.</summary>
+public sealed record Preemption(PendingJob For, IReadOnlyList<RunningJob> Victims);
 
 /// <summary>What one scheduling cycle decided.</summary>
-public sealed record SchedulingPlan(IReadOnlyList<PendingJob> Admitted, IReadOnlyList<PendingReason> Waiting);
+public sealed record SchedulingPlan(IReadOnlyList<PendingJob> Admitted, IReadOnlyList<PendingReason> Waiting, IReadOnlyList<Preemption> Preemptions);
+
+/// <summary>An immutable picture of everything a cycle decides on.</summary>
+public sealed record SchedulingSnapshot
+{
+    /// <summary>Every pending job, in <see cref="PendingJobOrder"/> (the order within each tenant is kept).</summary>
+    public required IReadOnlyList<PendingJob> Pending { get; init; }
+    /// <summary>The jobs whose attempts hold resources now.</summary>
+    public IReadOnlyList<RunningJob> Running { get; init; } = [];
+    /// <summary>All the runtime can run at once; what running jobs hold is taken from it.</summary>
+    public required ResourceRequest Capacity { get; init; }
+    /// <summary>Each tenant's quota and weight; a tenant not in it is unlimited, of weight 1.</summary>
+    public IReadOnlyDictionary<string, QuotaLimits> Quotas { get; init; } = new Dictionary<string, QuotaLimits>();
+    public required DateTimeOffset Now { get; init; }
+}
 
 /// <summary>
-/// The scheduling policy, first version: admit pending jobs in queue order (priority, then age) as long
-/// as they fit the runtime's free capacity. A job that does not fit does not block smaller ones behind
-/// it (best-effort FIFO, as Kueue's default queueing strategy), so a large job waits until enough is free.
-/// Pure: the caller takes the snapshot and applies the plan.
+/// The scheduling policy: one cycle over a snapshot, pure arithmetic (no I/O, no clock but the snapshot's).
+/// It reads top to bottom:
+/// 1. per tenant: what it runs, what counts against its quota, its pending jobs in order (priority, then age);
+/// 2. tenants in a heap keyed by weighted dominant-resource share (DRF): the tenant furthest below its fair
+///    share goes next;
+/// 3. the tenant's next job is admitted if it fits both the free capacity and the tenant's quota (a
+///    distributed job's workers all or none), else it waits with a typed reason; the tenant goes back into
+///    the heap with its new share;
+/// 4. when a job waits for capacity, lower-priority running jobs of the same tenant are chosen to be
+///    preempted, all that are needed or none.
+/// A job that does not fit does not block smaller ones behind it (best-effort, as Kueue's default), except
+/// behind a job that preemption is making room for. Each pending job is looked at once per cycle, and each
+/// look costs one heap operation over the tenants: O(jobs × log tenants).
 /// </summary>
 public static class SchedulingPolicy
 {
-    /// <param name="ordered">Pending jobs in <see cref="PendingJobOrder"/>.</param>
-    /// <param name="free">Capacity not used by running attempts.</param>
-    public static SchedulingPlan Plan(IEnumerable<PendingJob> ordered, ResourceRequest free, DateTimeOffset now)
+    public static SchedulingPlan Plan(SchedulingSnapshot snapshot)
     {
-        var admitted = new List<PendingJob>();
-        var waiting = new List<PendingReason>();
-        foreach (var job in ordered)
+        // 1. Per tenant.
+        var tenants = new Dictionary<string, TenantState>(StringComparer.Ordinal);
+        var free = snapshot.Capacity;
+        foreach (var running in snapshot.Running)
         {
-            // 1. A retry in its backoff is not a candidate yet.
-            if (job.NotBefore is { } notBefore && notBefore > now)
+            var tenant = TenantOf(running.TenantId);
+            tenant.Running += running.Request;
+            tenant.Held += running.Request;
+            tenant.RunningJobs++;
+            (tenant.RunningList ??= []).Add(running);
+            if (running.Stopping) tenant.Stopping += running.Request;
+            free -= running.Request;
+        }
+        // The smallest request in each resource: when it does not fit, nothing does.
+        var smallest = new ResourceRequest(double.MaxValue, long.MaxValue, int.MaxValue);
+        foreach (var job in snapshot.Pending)
+        {
+            var tenant = TenantOf(job.TenantId);
+            tenant.Queue.Add(job);
+            if (job.HoldsQuota) tenant.Held += job.Request;
+            smallest = new ResourceRequest(
+                Math.Min(smallest.CpuCores, job.Request.CpuCores), Math.Min(smallest.MemoryBytes, job.Request.MemoryBytes), Math.Min(smallest.Gpus, job.Request.Gpus));
+        }
+
+        // 2. Tenants by weighted dominant share, lowest first.
+        var heap = new PriorityQueue<TenantState, ShareKey>(tenants.Count, ShareKey.Order);
+        foreach (var tenant in tenants.Values)
+        {
+            if (tenant.Queue.Count > 0) heap.Enqueue(tenant, tenant.Key(snapshot.Capacity));
+        }
+
+        // 3. Admit what fits; say why the others wait. Once not even the smallest request fits, no admission
+        //    is possible: the rest is only told why it waits, tenant by tenant, without the heap.
+        var admitted = new List<PendingJob>();
+        var waiting = new List<PendingReason>(snapshot.Pending.Count);
+        var preemptions = new List<Preemption>();
+        while (heap.TryDequeue(out var tenant, out _))
+        {
+            if (!smallest.FitsIn(free))
             {
-                waiting.Add(new PendingReason(job, StatusReasons.WaitingForRetry));
-                continue;
+                do
+                {
+                    while (tenant.Next < tenant.Queue.Count) Decide(tenant, tenant.Queue[tenant.Next++]);
+                }
+                while (heap.TryDequeue(out tenant, out _));
+                break;
             }
-            // 2. Admit what fits; what does not waits for capacity without blocking smaller jobs.
-            if (job.Request.FitsIn(free))
+            Decide(tenant, tenant.Queue[tenant.Next++]);
+            if (tenant.Next < tenant.Queue.Count) heap.Enqueue(tenant, tenant.Key(snapshot.Capacity));
+        }
+        return new SchedulingPlan(admitted, waiting, preemptions);
+
+        void Decide(TenantState tenant, PendingJob job)
+        {
+            var reason = WhyNot(tenant, job, free, snapshot.Now);
+            if (reason is null)
             {
                 admitted.Add(job);
                 free -= job.Request;
+                tenant.Running += job.Request;
+                tenant.RunningJobs++;
+                if (!job.HoldsQuota) tenant.Held += job.Request;
+                return;
             }
-            else
+            waiting.Add(new PendingReason(job, reason));
+            // 4. A job that waits for capacity may preempt lower-priority jobs of its own tenant.
+            if (reason == StatusReasons.WaitingForCapacity && !tenant.MakingRoom)
             {
-                waiting.Add(new PendingReason(job, StatusReasons.WaitingForCapacity));
+                tenant.MakingRoom = MakeRoom(tenant, job, free, preemptions);
             }
         }
-        return new SchedulingPlan(admitted, waiting);
+
+        TenantState TenantOf(string tenantId)
+        {
+            if (!tenants.TryGetValue(tenantId, out var state))
+            {
+                state = new TenantState(snapshot.Quotas.GetValueOrDefault(tenantId) ?? QuotaLimits.Unlimited);
+                tenants[tenantId] = state;
+            }
+            return state;
+        }
+    }
+
+    /// <summary>Why <paramref name="job"/> cannot start now, or null when it can.</summary>
+    private static string? WhyNot(TenantState tenant, PendingJob job, ResourceRequest free, DateTimeOffset now)
+    {
+        if (job.NotBefore is { } notBefore && notBefore > now) return StatusReasons.WaitingForRetry;
+        // The tenant's own limits come first: they are what it can act on, and capacity may never help.
+        if (tenant.RunningJobs >= tenant.Quota.MaxRunningJobs) return StatusReasons.WaitingForQuota;
+        if (!job.HoldsQuota && QuotaMath.Exceeds(tenant.Quota.Resources, tenant.Held, job.Request) is not null) return StatusReasons.WaitingForQuota;
+        // Behind a job that preemption makes room for, nothing of the tenant jumps into that room.
+        if (tenant.MakingRoom) return StatusReasons.WaitingForCapacity;
+        // The whole request at once: a distributed job's workers start all together or not at all.
+        return job.Request.FitsIn(free) ? null : StatusReasons.WaitingForCapacity;
+    }
+
+    /// <summary>
+    /// Chooses running jobs of the tenant, of lower priority than <paramref name="job"/>, to stop so that it fits:
+    /// the lowest priority first and, among equals, the most recently submitted (it has lost the least work).
+    /// True when room is being made (now, or by stops already under way); nothing is chosen unless enough can be.
+    /// </summary>
+    private static bool MakeRoom(TenantState tenant, PendingJob job, ResourceRequest free, List<Preemption> preemptions)
+    {
+        var available = free + tenant.Stopping;
+        if (tenant.Stopping != default && job.Request.FitsIn(available)) return true;
+        if (tenant.RunningList is null) return false;
+        List<RunningJob>? victims = null;
+        foreach (var candidate in tenant.RunningList
+                     .Where(r => !r.Stopping && r.Priority < job.Priority)
+                     .OrderBy(r => r.Priority)
+                     .ThenByDescending(r => r.Sequence))
+        {
+            (victims ??= []).Add(candidate);
+            available += candidate.Request;
+            if (job.Request.FitsIn(available))
+            {
+                preemptions.Add(new Preemption(job, victims));
+                foreach (var victim in victims) tenant.Stopping += victim.Request;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>A tenant's running use over the capacity, in its scarcest resource, divided by its weight.</summary>
+    public static double DominantShare(ResourceRequest used, ResourceRequest capacity, double weight)
+    {
+        var share = 0.0;
+        if (capacity.CpuCores > 0) share = Math.Max(share, used.CpuCores / capacity.CpuCores);
+        if (capacity.MemoryBytes > 0) share = Math.Max(share, used.MemoryBytes / (double)capacity.MemoryBytes);
+        if (capacity.Gpus > 0) share = Math.Max(share, used.Gpus / (double)capacity.Gpus);
+        return share / (weight > 0 ? weight : 1);
+    }
+
+    private sealed class TenantState(QuotaLimits quota)
+    {
+        public QuotaLimits Quota { get; } = quota;
+        public List<PendingJob> Queue { get; } = [];
+        /// <summary>The next job of <see cref="Queue"/> to look at.</summary>
+        public int Next { get; set; }
+        public ResourceRequest Running { get; set; }
+        public int RunningJobs { get; set; }
+        /// <summary>What counts against the quota: running jobs and pending jobs accepted within it.</summary>
+        public ResourceRequest Held { get; set; }
+        public ResourceRequest Stopping { get; set; }
+        public List<RunningJob>? RunningList { get; set; }
+        /// <summary>A job of this tenant waits for room that preemption is making.</summary>
+        public bool MakingRoom { get; set; }
+
+        public ShareKey Key(ResourceRequest capacity) =>
+            new(DominantShare(Running, capacity, Quota.Weight), Queue[Next].Sequence);
+    }
+
+    /// <summary>Lowest share first; between equal shares, the tenant whose next job is older.</summary>
+    private readonly record struct ShareKey(double Share, long Sequence)
+    {
+        public static readonly IComparer<ShareKey> Order = Comparer<ShareKey>.Create((a, b) =>
+        {
+            var byShare = a.Share.CompareTo(b.Share);
+            return byShare != 0 ? byShare : a.Sequence.CompareTo(b.Sequence);
+        });
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Jobs;
+using Strata.Core.Quotas;
 using Strata.Core.Runtime;
 using Strata.Server.Hosting;
 using Strata.Server.Observability;
@@ -15,12 +16,17 @@ public abstract record SubmitResult
     public sealed record Accepted(JobRecord Job, TrainingJobSpec Spec) : SubmitResult;
     public sealed record Invalid(IReadOnlyDictionary<string, string[]> Errors) : SubmitResult;
     public sealed record NameTaken(string Name) : SubmitResult;
+    /// <summary>The job would take the tenant over its quota (or its pending-jobs limit), and it did not choose to wait.</summary>
+    public sealed record OverQuota(QuotaExcess Excess) : SubmitResult;
+    /// <summary>The job alone asks for more than the tenant's whole quota: it could never run.</summary>
+    public sealed record LargerThanQuota(QuotaExcess Excess) : SubmitResult;
 }
 
 /// <summary>Submits and cancels jobs: validation, the durable write, then a nudge to the scheduler.</summary>
 public sealed class JobService(
     StoreWriter writer,
     JobQueue queue,
+    Quotas.TenantQuotas quotas,
     Scheduler scheduler,
     Reconciler reconciler,
     IJobRuntime runtime,
@@ -61,12 +67,28 @@ public sealed class JobService(
             return new SubmitResult.Invalid(all);
         }
         var normalized = validated!.Spec;
+
+        // Quota: taken in memory, atomically, before the write; given back if the write fails.
+        if (!scheduler.Loaded.IsCompleted) await scheduler.Loaded.WaitAsync(cancellationToken);
+        var quota = await quotas.GetAsync(tenantId, cancellationToken) ?? throw new InvalidOperationException($"Tenant '{tenantId}' has no quota.");
+        if (QuotaMath.LargerThanQuota(quota.Limits.Resources, validated.Total) is { } tooLarge)
+        {
+            return new SubmitResult.LargerThanQuota(tooLarge);
+        }
+        var queueWhenExceeded = (normalized.OnQuotaExceeded ?? quota.Quota.OnQuotaExceeded) == QuotaPolicies.Queue;
+        var reservation = queue.Reserve(tenantId, id, validated.Total, quota.Limits, queueWhenExceeded, out var excess);
+        if (reservation == Reservation.Refused)
+        {
+            return new SubmitResult.OverQuota(excess!.Value);
+        }
+
         var record = new JobRecord
         {
             Id = id,
             TenantId = tenantId,
             Name = normalized.Name!,
             Status = JobStatus.Pending,
+            StatusReason = reservation == Reservation.Queued ? StatusReasons.WaitingForQuota : null,
             Priority = normalized.Priority ?? 0,
             CpuCores = validated.PerWorker.CpuCores,
             MemoryBytes = validated.PerWorker.MemoryBytes,
@@ -77,13 +99,16 @@ public sealed class JobService(
         };
         try
         {
-            await writer.WriteAsync(db => JobInserts.Insert(db, record), cancellationToken);
+            // Not cancelled with the request: once queued, the write commits, and the job must then be in the queue too.
+            await writer.WriteAsync(db => JobInserts.Insert(db, record), CancellationToken.None);
         }
-        catch (Exception e) when (Store.IsUniqueViolation(e))
+        catch (Exception e)
         {
-            return new SubmitResult.NameTaken(record.Name);
+            queue.CancelReservation(tenantId, id);
+            if (Store.IsUniqueViolation(e)) return new SubmitResult.NameTaken(record.Name);
+            throw;
         }
-        queue.Enqueue(JobTransitions.ToPending(record), record.CreatedAt);
+        queue.Accept(JobTransitions.ToPending(record), record.CreatedAt);
         metrics.JobCreated(tenantId);
         scheduler.Wake();
         return new SubmitResult.Accepted(record, normalized);
@@ -118,6 +143,9 @@ public sealed class JobService(
         var outcome = await writer.WriteAsync(db => JobTransitions.Cancel(db, tenantId, jobId, time.GetUtcNow()), cancellationToken);
         if (!outcome.WasActive) return outcome;
         queue.Remove(jobId);
+        queue.ReleaseQuota(jobId);
+        // What it held may let a job waiting for quota start.
+        scheduler.Wake();
         metrics.JobEnded(JobEnded.Of(outcome.Job!));
         if (outcome.LiveAttempt is { } attempt)
         {

@@ -60,6 +60,10 @@ public static class JobsApi
         {
             case SubmitResult.Invalid invalid:
                 return Problems.Problems.Validation(invalid.Errors);
+            case SubmitResult.OverQuota over:
+                return Problems.Problems.QuotaExceeded(over.Excess);
+            case SubmitResult.LargerThanQuota larger:
+                return Problems.Problems.RequestExceedsQuota(larger.Excess);
             case SubmitResult.NameTaken taken:
                 return Problems.Problems.Conflict($"The tenant already has an active job named '{taken.Name}'; names are unique among pending and running jobs.");
             case SubmitResult.Accepted accepted:

@@ -41,16 +41,19 @@ public sealed class StrataMetrics
     private readonly Counter<double> _usageGpuSeconds;
     private readonly JobQueue _queue;
     private readonly TimeProvider _time;
+    private readonly Quotas.TenantQuotas? _quotas;
     private long _lastCycleUnixMs = -1;
     /// <summary>Tenants whose counters exist, at zero for what has not happened yet.</summary>
     private readonly ConcurrentDictionary<string, byte> _countedTenants = new(StringComparer.Ordinal);
     /// <summary>Tenants the gauges have shown: they read 0 once idle rather than vanish (until the tenant is deleted).</summary>
     private readonly ConcurrentDictionary<string, byte> _shownTenants = new(StringComparer.Ordinal);
 
-    public StrataMetrics(IMeterFactory meters, JobQueue queue, TimeProvider time)
+    /// <param name="quotas">The tenants' quotas, for the quota gauges; without it (unit tests of the other instruments) they report nothing.</param>
+    public StrataMetrics(IMeterFactory meters, JobQueue queue, TimeProvider time, Quotas.TenantQuotas? quotas = null)
     {
         _queue = queue;
         _time = time;
+        _quotas = quotas;
         var meter = meters.Create(MeterName);
         _jobsCreated = meter.CreateCounter<long>("ml_platform_jobs_created", description: "Jobs accepted (201).");
         _jobsFinished = meter.CreateCounter<long>("ml_platform_jobs_finished", description: "Jobs that reached succeeded, failed or cancelled.");
@@ -68,6 +71,8 @@ public sealed class StrataMetrics
         meter.CreateObservableGauge("ml_platform_queue_depth", ObserveQueueDepth, description: "Pending jobs.");
         meter.CreateObservableGauge("ml_platform_oldest_pending_age", ObserveOldestPendingAge, "s", "Age of the tenant's oldest pending job (0 when none).");
         meter.CreateObservableGauge("ml_platform_scheduler_last_cycle_timestamp", ObserveLastCycle, "s", "Unix time of the last scheduling cycle.");
+        meter.CreateObservableGauge("ml_platform_quota_limit", ObserveQuotaLimits, description: "A tenant's quota, per resource (cores, GB, GPUs, jobs).");
+        meter.CreateObservableGauge("ml_platform_quota_used", ObserveQuotaUsed, description: "What counts against a tenant's quota now, per resource (as GET /v1/quota's used).");
     }
 
     /// <summary>A job was accepted.</summary>
@@ -97,7 +102,7 @@ public sealed class StrataMetrics
         {
             _jobFailures.Add(1, new TagList { { "tenant", tenantId }, { "reason", FailureReasons.Contains(reason) ? reason : StatusReasons.ExitedWithError } });
         }
-        if (recorded.Requeued is not null)
+        if (recorded.Requeued is not null && !recorded.Preempted)
         {
             _jobRetries.Add(1, new KeyValuePair<string, object?>("tenant", tenantId));
         }
@@ -207,6 +212,24 @@ public sealed class StrataMetrics
         {
             var age = summary.OldestWaitingSince is { } since ? Math.Max(0, (now - since).TotalSeconds) : 0;
             yield return new Measurement<double>(age, new KeyValuePair<string, object?>("tenant", tenant));
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveQuotaLimits() => ObserveQuota(usage => usage.Limit);
+
+    private IEnumerable<Measurement<double>> ObserveQuotaUsed() => ObserveQuota(usage => usage.Used);
+
+    /// <summary>Every known tenant, every resource of <c>GET /v1/quota</c>: a tenant with nothing running reads 0, not "no data".</summary>
+    private IEnumerable<Measurement<double>> ObserveQuota(Func<QuotaUsage, double> value)
+    {
+        if (_quotas is null) yield break;
+        foreach (var (tenant, entry) in _quotas.All)
+        {
+            var status = Quotas.QuotasApi.Status(tenant, entry.Quota, _queue.QuotaUse(tenant));
+            foreach (var (resource, usage) in status.Resources)
+            {
+                yield return new Measurement<double>(value(usage), new("tenant", tenant), new("resource", resource));
+            }
         }
     }
 

@@ -20,6 +20,31 @@ public static class Problems
     public static ProblemHttpResult Malformed(string detail) =>
         TypedResults.Problem(detail, statusCode: 400, title: "Malformed request", type: ProblemTypes.MalformedRequest);
 
+    /// <summary>
+    /// 429: the submission would take the tenant over its quota. The body names the <c>resource</c>, its
+    /// <c>limit</c>, what is <c>used</c> and what was <c>requested</c> (the seed course's fields).
+    /// </summary>
+    public static ProblemHttpResult QuotaExceeded(Core.Quotas.QuotaExcess excess) =>
+        TypedResults.Problem(
+            $"Quota exceeded for {excess.Describe()}. Wait for running jobs to end, cancel pending ones, ask an admin for more quota, " +
+            "or submit with on_quota_exceeded: queue to wait for it.",
+            statusCode: 429, title: "Quota exceeded", type: ProblemTypes.QuotaExceeded, extensions: QuotaFields(excess));
+
+    /// <summary>422: the request alone is larger than the tenant's whole quota, so it could never be accepted.</summary>
+    public static ProblemHttpResult RequestExceedsQuota(Core.Quotas.QuotaExcess excess) =>
+        TypedResults.Problem(
+            $"The job asks for more than the tenant's whole quota ({excess.Resource}: quota {excess.Limit}, asked {excess.Requested}); " +
+            "it could never run. Ask for less, or ask an admin to raise the quota.",
+            statusCode: 422, title: "Request exceeds the quota", type: ProblemTypes.RequestExceedsQuota, extensions: QuotaFields(excess));
+
+    private static Dictionary<string, object?> QuotaFields(Core.Quotas.QuotaExcess excess) => new()
+    {
+        ["resource"] = excess.Resource,
+        ["limit"] = excess.Limit,
+        ["used"] = excess.Used,
+        ["requested"] = excess.Requested,
+    };
+
     public static ProblemHttpResult TooLarge(string detail) =>
         TypedResults.Problem(detail, statusCode: 413, title: "Request too large", type: ProblemTypes.PayloadTooLarge);
 

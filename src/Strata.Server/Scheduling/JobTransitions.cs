@@ -15,7 +15,8 @@ namespace Strata.Server.Scheduling;
 /// <param name="FailureReason">Why the attempt failed, when this recorded a failure (retried or not); null for a success or a cancel.</param>
 /// <param name="Ended">The job's end, when this outcome ended it.</param>
 /// <param name="Usage">What the ended attempt reserved and used, when this outcome recorded it.</param>
-public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null, AttemptUsage? Usage = null);
+/// <param name="Preempted">True when the attempt was stopped by preemption and its job queued again (not a retry).</param>
+public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null, AttemptUsage? Usage = null, bool Preempted = false);
 
 /// <summary>A job that reached a final status: which, and when it first started (null if never) and ended.</summary>
 public readonly record struct JobEnded(string TenantId, JobStatus Status, DateTimeOffset? StartedAt, DateTimeOffset CompletedAt)
@@ -79,6 +80,21 @@ public static class JobTransitions
         }
     }
 
+    /// <summary>
+    /// Marks a live attempt as preempted before it is stopped, so that its end is recorded as a preemption
+    /// (the job queued again, no failure counted), and so that the reconciler stops it if this server dies
+    /// before it could. False when the attempt is no longer the live attempt of a running job.
+    /// </summary>
+    public static bool MarkPreempted(StrataDbContext db, AttemptRef reference)
+    {
+        var attempt = db.Attempts.Find(reference.JobId, reference.Number);
+        if (attempt is not { IsLive: true }) return false;
+        var job = db.Jobs.Single(j => j.Id == reference.JobId);
+        if (job.Status != JobStatus.Running || job.AttemptCount != reference.Number) return false;
+        attempt.Reason = StatusReasons.Preempted;
+        return true;
+    }
+
     /// <summary>Records how an attempt ended and what becomes of its job: done, failed, or queued again for a retry.</summary>
     public static OutcomeRecorded RecordOutcome(StrataDbContext db, AttemptObservation observation, DateTimeOffset now)
     {
@@ -88,6 +104,11 @@ public static class JobTransitions
         if (!attempt.IsLive) return new OutcomeRecorded(true, null);
 
         var job = db.Jobs.Single(j => j.Id == reference.JobId);
+        if (attempt.Reason == StatusReasons.Preempted && observation.Phase != ObservedPhase.Succeeded && job.Status == JobStatus.Running
+            && job.AttemptCount == reference.Number)
+        {
+            return RecordPreemption(job, attempt, observation, now);
+        }
         var reason = observation.Reason ?? (observation.Phase == ObservedPhase.Succeeded ? StatusReasons.Completed : StatusReasons.ExitedWithError);
         attempt.Status = observation.Phase switch
         {
@@ -118,7 +139,8 @@ public static class JobTransitions
         }
 
         var spec = JobMapping.ReadSpec(job);
-        var decision = RetryPolicy.Decide(reason, reference.Number,
+        // Preempted attempts were not the job's failures: they do not use up its retries.
+        var decision = RetryPolicy.Decide(reason, reference.Number - job.Preemptions,
             spec.Retry?.MaxAttempts ?? JobDefaults.DefaultMaxAttempts, spec.Retry?.Backoff ?? JobDefaults.DefaultBackoffSeconds);
         var message = observation.Message ?? Describe(reason, observation.ExitCode);
         if (!decision.Retry)
@@ -143,9 +165,32 @@ public static class JobTransitions
         return new CancelOutcome(job, WasActive: true, live);
     }
 
+    /// <summary>A preempted attempt has stopped: its job waits again, first in line among its equals (it keeps its age).</summary>
+    private static OutcomeRecorded RecordPreemption(JobRecord job, AttemptRecord attempt, AttemptObservation observation, DateTimeOffset now)
+    {
+        attempt.Status = AttemptStatus.Preempted;
+        attempt.CompletedAt = observation.FinishedAt ?? now;
+        attempt.StartedAt ??= observation.StartedAt;
+        attempt.ExitCode = observation.ExitCode;
+        attempt.ErrorMessage = "stopped to make room for a higher-priority job of the same tenant";
+        attempt.PeakMemoryBytes = observation.PeakMemoryBytes;
+        attempt.CpuSeconds = observation.CpuSeconds;
+        // A preempted attempt used (and held) resources like any other: it is accounted for.
+        var usage = UsageRecording.Record(attempt, job);
+        job.Preemptions++;
+        job.Status = JobStatus.Pending;
+        job.StatusReason = StatusReasons.WaitingForCapacity;
+        job.NotBefore = null;
+        job.ErrorMessage = $"attempt {attempt.Number} was preempted by a higher-priority job; queued again";
+        return new OutcomeRecorded(true, ToPending(job), Usage: usage, Preempted: true);
+    }
+
     public static PendingJob ToPending(JobRecord job) =>
         new(job.Id, job.TenantId, job.Priority, job.Seq,
-            new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus) * job.Workers, job.NotBefore);
+            new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus) * job.Workers, job.NotBefore, job.Workers);
+
+    public static RunningJob ToRunning(JobRecord job) =>
+        new(job.Id, job.TenantId, job.Priority, job.Seq, new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus) * job.Workers);
 
     private static void Finish(JobRecord job, JobStatus status, string reason, string? message, DateTimeOffset now)
     {

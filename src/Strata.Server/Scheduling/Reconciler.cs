@@ -134,6 +134,11 @@ public sealed class Reconciler(
             logger.LogInformation("Stopping attempt {Attempt}: its job is {Status}", reference, job.Status);
             await runtime.StopAsync(reference, cancellationToken);
         }
+        else if (attempt.Reason == StatusReasons.Preempted)
+        {
+            // Marked for preemption, and still running (the stop was lost, or the server restarted before it).
+            await runtime.StopAsync(reference, cancellationToken);
+        }
         else if (attempt.Status == AttemptStatus.Starting)
         {
             var info = new RuntimeInfo { Kind = runtime.Kind, Name = reference.Name };

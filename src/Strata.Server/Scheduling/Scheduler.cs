@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Jobs;
+using Strata.Core.Quotas;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
 using Strata.Server.Observability;
@@ -12,16 +13,19 @@ using Strata.Server.Storage;
 namespace Strata.Server.Scheduling;
 
 /// <summary>
-/// The scheduling loop. Woken by events (a submission, a finished attempt, a cancel) and by a periodic
-/// resync, each cycle reads top to bottom:
-/// 1. snapshot the queue and the free capacity;
-/// 2. plan with the pure <see cref="SchedulingPolicy"/>;
+/// The scheduling loop. Woken by events (a submission, a finished attempt, a cancel, a quota change) and by
+/// a periodic resync, each cycle reads top to bottom:
+/// 1. snapshot the queue, what runs, the quotas and the capacity;
+/// 2. plan with the pure <see cref="SchedulingPolicy"/> (fair share, quotas, gangs, preemption);
 /// 3. record why the others wait;
 /// 4. admit: record each admission in memory, persist it (rolled back in memory if that fails), then
-///    hand it to the runtime.
+///    hand it to the runtime;
+/// 5. preempt: mark the chosen attempts in the store, then stop them; their jobs are queued again when the
+///    runtime reports them stopped.
 /// </summary>
 public sealed class Scheduler(
     JobQueue queue,
+    Quotas.TenantQuotas quotas,
     IJobRuntime runtime,
     Store store,
     StoreWriter writer,
@@ -70,23 +74,32 @@ public sealed class Scheduler(
         }
     }
 
-    /// <summary>Rebuilds the queue and the allocations from the store.</summary>
+    /// <summary>
+    /// Rebuilds the queue, the allocations and the quota held from the store. Running jobs hold their quota;
+    /// pending jobs take theirs in submission order while it lasts, and the others wait for quota.
+    /// </summary>
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
+        await quotas.LoadAllAsync(cancellationToken);
+        var limits = quotas.Limits();
         await using var db = store.CreateContext();
-        var pending = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Pending).ToListAsync(cancellationToken);
-        foreach (var job in pending)
-        {
-            queue.Enqueue(JobTransitions.ToPending(job), job.NotBefore ?? job.CreatedAt);
-        }
         var live = await (from attempt in db.Attempts.AsNoTracking()
                           join job in db.Jobs.AsNoTracking() on attempt.JobId equals job.Id
                           where attempt.Status == AttemptStatus.Starting || attempt.Status == AttemptStatus.Running
-                          select new { attempt.JobId, attempt.Number, job.TenantId, job.CpuCores, job.MemoryBytes, job.Gpus, job.Workers })
+                          select new { Attempt = attempt, Job = job })
                          .ToListAsync(cancellationToken);
         foreach (var a in live)
         {
-            queue.Allocate(new AttemptRef(a.TenantId, a.JobId, a.Number), new ResourceRequest(a.CpuCores, a.MemoryBytes, a.Gpus) * a.Workers);
+            var running = JobTransitions.ToRunning(a.Job) with { Stopping = a.Attempt.Reason == StatusReasons.Preempted };
+            queue.Allocate(new AttemptRef(a.Job.TenantId, a.Job.Id, a.Attempt.Number), running);
+            if (a.Job.IsActive) queue.TryHold(a.Job.TenantId, a.Job.Id, running.Request, limits: null);
+        }
+        var pending = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Pending).OrderBy(j => j.Seq).ToListAsync(cancellationToken);
+        foreach (var job in pending)
+        {
+            var waiting = JobTransitions.ToPending(job);
+            queue.TryHold(job.TenantId, job.Id, waiting.Request, limits.GetValueOrDefault(job.TenantId) ?? QuotaLimits.Unlimited);
+            queue.Enqueue(waiting, job.NotBefore ?? job.CreatedAt);
         }
         logger.LogInformation("Scheduler loaded {Pending} pending jobs and {Live} live attempts", pending.Count, live.Count);
     }
@@ -114,27 +127,25 @@ public sealed class Scheduler(
 
     private async Task CycleAsync(CancellationToken cancellationToken)
     {
-        // 1. Snapshot. When not even the smallest job could fit, there is nothing to decide.
-        var free = runtime.Capacity.Total - queue.Allocated;
-        if (queue.PendingCount == 0 || !SmallestJob.FitsIn(free)) return;
-        var pending = queue.Snapshot();
+        // 1. Snapshot. When not even the smallest job could fit and no preemption is possible, there is nothing to decide.
+        var capacity = runtime.Capacity.Total;
+        if (queue.PendingCount == 0) return;
+        if (!SmallestJob.FitsIn(capacity - queue.Allocated) && !queue.MayPreempt()) return;
+        var limits = quotas.Limits();
+        var now = time.GetUtcNow();
+        var snapshot = queue.TakeSnapshot(capacity, limits, now);
         using var activity = Tracing.StartActivity("scheduler.cycle");
-        activity?.SetTag("strata.pending", pending.Length);
+        activity?.SetTag("strata.pending", snapshot.Pending.Count);
 
         // 2. Plan.
-        var now = time.GetUtcNow();
-        var plan = SchedulingPolicy.Plan(pending, free, now);
+        var plan = SchedulingPolicy.Plan(snapshot);
 
         // 3. Why the others wait.
-        queue.SetReasons(plan.Waiting.Select(w => (w.Job.JobId, w.Reason)));
-        if (plan.Admitted.Count == 0) return;
+        queue.SetReasons(plan.Waiting);
 
-        // 4. Admit: in memory first, then persisted together (one commit), then started.
-        foreach (var job in plan.Admitted)
-        {
-            queue.Remove(job.JobId);
-        }
-        var admissions = plan.Admitted.Select(job => writer.WriteAsync<(JobRecord Job, AttemptRecord Attempt)?>(db =>
+        // 4. Admit: in memory first (quota taken, capacity held), then persisted together (one commit), then started.
+        var admitted = plan.Admitted.Where(job => queue.TryAdmit(job, limits.GetValueOrDefault(job.TenantId) ?? QuotaLimits.Unlimited)).ToList();
+        var admissions = admitted.Select(job => writer.WriteAsync<(JobRecord Job, AttemptRecord Attempt)?>(db =>
         {
             var attempt = JobTransitions.Admit(db, job.JobId, runtime.Kind, now);
             return attempt is null ? null : (Job: db.Jobs.Local.Single(j => j.Id == job.JobId), Attempt: attempt);
@@ -142,15 +153,15 @@ public sealed class Scheduler(
 
         for (var i = 0; i < admissions.Count; i++)
         {
-            var job = plan.Admitted[i];
+            var job = admitted[i];
             try
             {
-                var admitted = await admissions[i];
-                if (admitted is null) continue; // cancelled meanwhile
-                var reference = new AttemptRef(job.TenantId, job.JobId, admitted.Value.Attempt.Number);
-                queue.Allocate(reference, job.Request);
+                var result = await admissions[i];
+                if (result is null) continue; // cancelled meanwhile
+                var reference = new AttemptRef(job.TenantId, job.JobId, result.Value.Attempt.Number);
+                queue.Allocate(reference, JobTransitions.ToRunning(result.Value.Job));
                 _starting[reference.Name] = 0;
-                var launch = launches.Build(admitted.Value.Job, reference.Number);
+                var launch = launches.Build(result.Value.Job, reference.Number);
                 _ = StartAsync(launch, cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -159,7 +170,38 @@ public sealed class Scheduler(
                 queue.Enqueue(job);
             }
         }
-        activity?.SetTag("strata.admitted", plan.Admitted.Count);
+        activity?.SetTag("strata.admitted", admitted.Count);
+
+        // 5. Preempt.
+        foreach (var preemption in plan.Preemptions)
+        {
+            foreach (var victim in preemption.Victims)
+            {
+                await PreemptAsync(victim, preemption.For, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Marks the victim's attempt as preempted (durably), then asks the runtime to stop it.</summary>
+    private async Task PreemptAsync(RunningJob victim, PendingJob forJob, CancellationToken cancellationToken)
+    {
+        if (queue.MarkStopping(victim.JobId) is not { } attempt) return;
+        using var scope = logger.BeginScope(new JobLogScope(attempt.TenantId, attempt.JobId, attempt.Number));
+        if (!await writer.WriteAsync(db => JobTransitions.MarkPreempted(db, attempt), cancellationToken)) return;
+        logger.LogInformation("Preempting attempt {Attempt} (priority {Priority}) for job {JobId} (priority {ForPriority})",
+            attempt, victim.Priority, forJob.JobId, forJob.Priority);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await runtime.StopAsync(attempt, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                // The attempt is marked in the store: the reconciler stops it on its next pass.
+                logger.LogWarning(e, "Stopping preempted attempt {Attempt} failed; the reconciler retries", attempt);
+            }
+        }, CancellationToken.None);
     }
 
     private async Task StartAsync(JobLaunch launch, CancellationToken cancellationToken)
@@ -210,6 +252,10 @@ public sealed class Scheduler(
         if (recorded.Requeued is { } retry)
         {
             queue.Enqueue(retry);
+        }
+        if (recorded.Ended is not null)
+        {
+            queue.ReleaseQuota(observation.Attempt.JobId);
         }
         metrics.OutcomeRecorded(observation.Attempt.TenantId, recorded);
         Wake();

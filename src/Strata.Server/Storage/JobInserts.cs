@@ -14,8 +14,8 @@ namespace Strata.Server.Storage;
 public static class JobInserts
 {
     private const string Sql =
-        "INSERT INTO jobs (id, tenant_id, name, status, status_reason, priority, cpu_cores, memory_bytes, gpus, workers, spec_json, created_at, attempt_count, measured_seconds, measured_cpu_seconds) " +
-        "VALUES (@id, @tenant_id, @name, @status, @status_reason, @priority, @cpu_cores, @memory_bytes, @gpus, @workers, @spec_json, @created_at, 0, 0, 0) RETURNING seq";
+        "INSERT INTO jobs (id, tenant_id, name, status, status_reason, priority, cpu_cores, memory_bytes, gpus, workers, spec_json, created_at, attempt_count, measured_seconds, measured_cpu_seconds, preemptions) " +
+        "VALUES (@id, @tenant_id, @name, @status, @status_reason, @priority, @cpu_cores, @memory_bytes, @gpus, @workers, @spec_json, @created_at, 0, 0, 0, 0) RETURNING seq";
 
     /// <summary>Inserts a new pending job and sets its <see cref="JobRecord.Seq"/>.</summary>
     public static void Insert(StrataDbContext db, JobRecord job)

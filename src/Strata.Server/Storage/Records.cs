@@ -8,6 +8,17 @@ public sealed class TenantRecord
     public required string Name { get; set; }
     public string? CostCenter { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+
+    // The tenant's own quota; null where it takes the server's default (Quotas:Default).
+    public double? QuotaCpuCores { get; set; }
+    public double? QuotaMemoryGb { get; set; }
+    public int? QuotaGpuCount { get; set; }
+    public int? QuotaMaxRunningJobs { get; set; }
+    public int? QuotaMaxPendingJobs { get; set; }
+    public int? QuotaMaxDeployments { get; set; }
+    public int? QuotaMaxReplicas { get; set; }
+    public string? OnQuotaExceeded { get; set; }
+    public double? FairShareWeight { get; set; }
 }
 
 /// <summary>A training job. The spec is kept whole as JSON; the columns the scheduler and lists need are beside it.</summary>
@@ -34,6 +45,8 @@ public sealed class JobRecord
     public string? ErrorMessage { get; set; }
     /// <summary>Attempts started so far; the current attempt's number while one is live.</summary>
     public int AttemptCount { get; set; }
+    /// <summary>Attempts stopped by preemption: they do not count against the job's retry budget.</summary>
+    public int Preemptions { get; set; }
     public string? RuntimeKind { get; set; }
     public string? RuntimeName { get; set; }
     public string? RuntimeNamespace { get; set; }

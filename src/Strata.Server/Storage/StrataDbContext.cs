@@ -26,6 +26,7 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             tenant.Property(t => t.Id).HasMaxLength(40);
             tenant.Property(t => t.Name).HasMaxLength(200);
             tenant.Property(t => t.CostCenter).HasMaxLength(100);
+            tenant.Property(t => t.OnQuotaExceeded).HasMaxLength(16);
         });
 
         modelBuilder.Entity<JobRecord>(job =>

@@ -3,9 +3,11 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Jobs;
+using Strata.Core.Quotas;
 using Strata.Server.Auth;
 using Strata.Server.Jobs;
 using Strata.Server.Problems;
+using Strata.Server.Quotas;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Tenants;
@@ -42,7 +44,7 @@ public static partial class TenantsApi
     }
 
     private static async Task<Results<Created<Tenant>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        HttpRequest request, StoreWriter writer, TimeProvider time, CancellationToken cancellationToken)
+        HttpRequest request, StoreWriter writer, TenantQuotas quotas, TimeProvider time, CancellationToken cancellationToken)
     {
         var (body, problem) = await JsonBody.ReadAsync<CreateTenantRequest>(request, MaxBodyBytes, cancellationToken);
         if (problem is not null) return problem;
@@ -63,9 +65,14 @@ public static partial class TenantsApi
         {
             errors.Add("cost_center", $"must be a label value: at most {CostCenterLength} letters, digits, '-', '_' or '.', starting and ending alphanumeric");
         }
+        if (body.Quota is not null)
+        {
+            QuotaSpecValidator.Validate(body.Quota, errors, "quota.");
+        }
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
 
         var record = new TenantRecord { Id = body.Id!, Name = body.Name ?? body.Id!, CostCenter = body.CostCenter, CreatedAt = time.GetUtcNow() };
+        if (body.Quota is not null) QuotasApi.Apply(record, body.Quota);
         try
         {
             await writer.WriteAsync(db => db.Tenants.Add(record), cancellationToken);
@@ -74,17 +81,19 @@ public static partial class TenantsApi
         {
             return Problems.Problems.Conflict($"A tenant with id '{record.Id}' already exists.");
         }
-        return TypedResults.Created($"/v1/tenants/{record.Id}", ToContract(record));
+        quotas.Set(record);
+        return TypedResults.Created($"/v1/tenants/{record.Id}", ToContract(record, quotas));
     }
 
-    private static async Task<Ok<Tenant[]>> ListAsync(Store store, CancellationToken cancellationToken)
+    private static async Task<Ok<Tenant[]>> ListAsync(Store store, TenantQuotas quotas, CancellationToken cancellationToken)
     {
         await using var db = store.CreateContext();
         var records = await db.Tenants.AsNoTracking().OrderBy(t => t.Id).ToListAsync(cancellationToken);
-        return TypedResults.Ok(records.Select(ToContract).ToArray());
+        return TypedResults.Ok(records.Select(r => ToContract(r, quotas)).ToArray());
     }
 
-    private static async Task<Results<Ok<Tenant>, ProblemHttpResult>> GetAsync(string id, HttpContext context, Store store, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<Tenant>, ProblemHttpResult>> GetAsync(
+        string id, HttpContext context, Store store, TenantQuotas quotas, CancellationToken cancellationToken)
     {
         var caller = context.Caller();
         if (!caller.IsAdmin && caller.TenantId != id)
@@ -93,11 +102,11 @@ public static partial class TenantsApi
         }
         await using var db = store.CreateContext();
         var record = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id, cancellationToken);
-        return record is null ? Problems.Problems.NotFound($"Tenant '{id}' was not found.") : TypedResults.Ok(ToContract(record));
+        return record is null ? Problems.Problems.NotFound($"Tenant '{id}' was not found.") : TypedResults.Ok(ToContract(record, quotas));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string id, StoreWriter writer, TenantDirectory directory, JobService jobs, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
+        string id, StoreWriter writer, TenantDirectory directory, TenantQuotas quotas, JobService jobs, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
     {
         var deleted = await writer.WriteAsync(db =>
         {
@@ -118,6 +127,7 @@ public static partial class TenantsApi
         }
         directory.Forget(id);
         await artifacts.DeleteTenantAsync(id, cancellationToken);
+        quotas.Forget(id);
         // The tenant's attempts are now orphans: the reconciler stops them and discards their files.
         jobs.TenantDeleted(id);
         return TypedResults.NoContent();
@@ -168,8 +178,8 @@ public static partial class TenantsApi
         return TypedResults.Ok(new Me { Subject = caller.Subject, TenantId = caller.TenantId, Role = caller.Role, ExpiresAt = caller.ExpiresAt });
     }
 
-    private static Tenant ToContract(TenantRecord record) =>
-        new() { Id = record.Id, Name = record.Name, CostCenter = record.CostCenter, CreatedAt = record.CreatedAt };
+    private static Tenant ToContract(TenantRecord record, TenantQuotas quotas) =>
+        new() { Id = record.Id, Name = record.Name, CostCenter = record.CostCenter, CreatedAt = record.CreatedAt, Quota = quotas.ToEntry(record).Quota };
 
     [GeneratedRegex("^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")]
     private static partial Regex LabelValue();

@@ -114,7 +114,7 @@ public sealed class StrataMetricsTests : IDisposable
     {
         _queue.Enqueue(Job("a1", "team-a"), Start.AddSeconds(-30));
         _queue.Enqueue(Job("a2", "team-a"), Start.AddSeconds(-10));
-        _queue.Allocate(new AttemptRef("team-b", "b1", 1), ResourceRequest.FromGb(1, 1, 0));
+        _queue.Allocate(new AttemptRef("team-b", "b1", 1), new RunningJob("b1", "team-b", 0, 1, ResourceRequest.FromGb(1, 1, 0)));
         _metrics.JobCreated("team-c");
 
         _listener.RecordObservableInstruments();

@@ -269,6 +269,10 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("not_before");
 
+                    b.Property<int>("Preemptions")
+                        .HasColumnType("integer")
+                        .HasColumnName("preemptions");
+
                     b.Property<int>("Priority")
                         .HasColumnType("integer")
                         .HasColumnName("priority");
@@ -436,11 +440,48 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<double?>("FairShareWeight")
+                        .HasColumnType("double precision")
+                        .HasColumnName("fair_share_weight");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)")
                         .HasColumnName("name");
+
+                    b.Property<string>("OnQuotaExceeded")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("on_quota_exceeded");
+
+                    b.Property<double?>("QuotaCpuCores")
+                        .HasColumnType("double precision")
+                        .HasColumnName("quota_cpu_cores");
+
+                    b.Property<int?>("QuotaGpuCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("quota_gpu_count");
+
+                    b.Property<int?>("QuotaMaxDeployments")
+                        .HasColumnType("integer")
+                        .HasColumnName("quota_max_deployments");
+
+                    b.Property<int?>("QuotaMaxPendingJobs")
+                        .HasColumnType("integer")
+                        .HasColumnName("quota_max_pending_jobs");
+
+                    b.Property<int?>("QuotaMaxReplicas")
+                        .HasColumnType("integer")
+                        .HasColumnName("quota_max_replicas");
+
+                    b.Property<int?>("QuotaMaxRunningJobs")
+                        .HasColumnType("integer")
+                        .HasColumnName("quota_max_running_jobs");
+
+                    b.Property<double?>("QuotaMemoryGb")
+                        .HasColumnType("double precision")
+                        .HasColumnName("quota_memory_gb");
 
                     b.HasKey("Id");
 

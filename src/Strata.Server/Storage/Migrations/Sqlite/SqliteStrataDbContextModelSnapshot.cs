@@ -260,6 +260,10 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("not_before");
 
+                    b.Property<int>("Preemptions")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("preemptions");
+
                     b.Property<int>("Priority")
                         .HasColumnType("INTEGER")
                         .HasColumnName("priority");
@@ -425,11 +429,48 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
 
+                    b.Property<double?>("FairShareWeight")
+                        .HasColumnType("REAL")
+                        .HasColumnName("fair_share_weight");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(200)
                         .HasColumnType("TEXT")
                         .HasColumnName("name");
+
+                    b.Property<string>("OnQuotaExceeded")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("on_quota_exceeded");
+
+                    b.Property<double?>("QuotaCpuCores")
+                        .HasColumnType("REAL")
+                        .HasColumnName("quota_cpu_cores");
+
+                    b.Property<int?>("QuotaGpuCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("quota_gpu_count");
+
+                    b.Property<int?>("QuotaMaxDeployments")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("quota_max_deployments");
+
+                    b.Property<int?>("QuotaMaxPendingJobs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("quota_max_pending_jobs");
+
+                    b.Property<int?>("QuotaMaxReplicas")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("quota_max_replicas");
+
+                    b.Property<int?>("QuotaMaxRunningJobs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("quota_max_running_jobs");
+
+                    b.Property<double?>("QuotaMemoryGb")
+                        .HasColumnType("REAL")
+                        .HasColumnName("quota_memory_gb");
 
                     b.HasKey("Id");
 

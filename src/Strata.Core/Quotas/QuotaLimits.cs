@@ -1,0 +1,54 @@
+using Strata.Contracts;
+using Strata.Core.Runtime;
+
+namespace Strata.Core.Quotas;
+
+/// <summary>A tenant's quota as the scheduler and admission use it: resources in runtime units, and job counts.</summary>
+public sealed record QuotaLimits(ResourceRequest Resources, int MaxRunningJobs, int MaxPendingJobs, bool QueueWhenExceeded = false, double Weight = 1)
+{
+    /// <summary>No limit at all: for tests and benchmarks that are not about quotas.</summary>
+    public static readonly QuotaLimits Unlimited = new(new ResourceRequest(double.MaxValue, long.MaxValue, int.MaxValue), int.MaxValue, int.MaxValue);
+
+    public static QuotaLimits From(TenantQuota quota) => new(
+        ResourceRequest.FromGb(quota.CpuCores, quota.MemoryGb, quota.GpuCount),
+        quota.MaxRunningJobs,
+        quota.MaxPendingJobs,
+        quota.OnQuotaExceeded == QuotaPolicies.Queue,
+        quota.FairShareWeight);
+}
+
+/// <summary>Which resource of a quota a request would exceed, its limit, what is used, and what was asked (the 429's fields).</summary>
+public readonly record struct QuotaExcess(string Resource, double Limit, double Used, double Requested)
+{
+    public string Describe() =>
+        $"{Resource}: the quota is {Format(Limit)}, {Format(Used)} in use, and the job asks for {Format(Requested)}";
+
+    private static string Format(double value) => value.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>Quota arithmetic: pure checks of a request against a limit and what already counts against it.</summary>
+public static class QuotaMath
+{
+    /// <summary>The first resource that <paramref name="held"/> plus <paramref name="request"/> would take over <paramref name="limit"/>, or null when it fits.</summary>
+    public static QuotaExcess? Exceeds(ResourceRequest limit, ResourceRequest held, ResourceRequest request)
+    {
+        if (held.CpuCores + request.CpuCores > limit.CpuCores + 1e-9)
+        {
+            return new QuotaExcess(QuotaResources.CpuCores, limit.CpuCores, held.CpuCores, request.CpuCores);
+        }
+        if (held.MemoryBytes + request.MemoryBytes > limit.MemoryBytes)
+        {
+            return new QuotaExcess(QuotaResources.MemoryGb, Gb(limit.MemoryBytes), Gb(held.MemoryBytes), Gb(request.MemoryBytes));
+        }
+        if ((long)held.Gpus + request.Gpus > limit.Gpus)
+        {
+            return new QuotaExcess(QuotaResources.GpuCount, limit.Gpus, held.Gpus, request.Gpus);
+        }
+        return null;
+    }
+
+    /// <summary>Whether <paramref name="request"/> alone is larger than the whole quota (it could never be accepted).</summary>
+    public static QuotaExcess? LargerThanQuota(ResourceRequest limit, ResourceRequest request) => Exceeds(limit, default, request);
+
+    public static double Gb(long bytes) => bytes / (double)ResourceRequest.BytesPerGb;
+}
