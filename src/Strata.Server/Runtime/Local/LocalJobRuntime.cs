@@ -69,7 +69,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         // Idempotent: an attempt whose folder says it started (or finished) is not started again.
         // (A fresh attempt has no folder yet: the checks, one of which scans /proc, are for restarts.)
         if (Directory.Exists(folder)
-            && (File.Exists(Path.Combine(folder, AttemptFiles.Result)) || WorkerPid(folder) is not null || FindWorkerProcess(folder) is not null))
+            && (WorkerAlive(folder) || File.Exists(Path.Combine(folder, AttemptFiles.Result))))
         {
             _ = Watch(attempt, folder, process: null);
             return info;
@@ -242,7 +242,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
                     }
                     else
                     {
-                        while (!File.Exists(Path.Combine(folder, AttemptFiles.Result)) && (WorkerPid(folder) is not null || FindWorkerProcess(folder) is not null))
+                        while (!File.Exists(Path.Combine(folder, AttemptFiles.Result)) && WorkerAlive(folder))
                         {
                             await Task.Delay(AdoptedPollInterval, _time, _stopping.Token);
                         }
@@ -274,6 +274,10 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
     /// </summary>
     private AttemptObservation? Observe(AttemptRef attempt, string folder)
     {
+        // Liveness first, files after: a worker writes its result before it exits, so a worker found dead
+        // with no result died without one (read the other way round, a job that ends between the two
+        // reads would look lost).
+        var alive = WorkerAlive(folder);
         var result = AttemptFiles.Read(Path.Combine(folder, AttemptFiles.Result), AttemptFilesJsonContext.Default.ResultFile);
         var supervisor = AttemptFiles.Read(Path.Combine(folder, AttemptFiles.Supervisor), AttemptFilesJsonContext.Default.SupervisorFile);
         if (result is not null)
@@ -296,7 +300,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
                 CpuSeconds = result.CpuSeconds,
             };
         }
-        if (WorkerPid(folder) is not null || FindWorkerProcess(folder) is not null)
+        if (alive)
         {
             return new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Running, StartedAt = supervisor?.StartedAt };
         }
@@ -314,6 +318,12 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
             FinishedAt = _time.GetUtcNow(),
         };
     }
+
+    /// <summary>Whether the attempt's worker runs: the one supervisor.json names, or one still starting.</summary>
+    private static bool WorkerAlive(string folder) =>
+        WorkerPid(folder) is not null || FindWorkerProcess(folder) is not null
+        // supervisor.json may have been written between the two checks (the second then looks no further).
+        || WorkerPid(folder) is not null;
 
     /// <summary>The worker's pid from supervisor.json, if that process is still the attempt's worker.</summary>
     private static int? WorkerPid(string folder)
