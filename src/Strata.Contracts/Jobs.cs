@@ -147,6 +147,8 @@ public static class StatusReasons
     public const string StartFailed = "start_failed";
     public const string CancelledByUser = "cancelled_by_user";
     public const string TenantDeleted = "tenant_deleted";
+    /// <summary>A built-in trainer exited successfully but its output could not be registered as a model version.</summary>
+    public const string ModelRegistrationFailed = "model_registration_failed";
 }
 
 /// <summary>The states of one attempt of a job.</summary>

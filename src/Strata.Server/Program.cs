@@ -3,6 +3,7 @@ using Strata.Server.Auth;
 using Strata.Server.Health;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
+using Strata.Server.Models;
 using Strata.Server.Observability;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
@@ -17,6 +18,7 @@ builder.AddStorage();
 builder.AddAuth();
 builder.AddTenants();
 builder.AddJobs();
+builder.AddModels();
 builder.AddScheduling();
 builder.AddHealth();
 
@@ -34,6 +36,7 @@ app.MapHealthApi();
 app.MapObservability();
 app.MapTenantsApi();
 app.MapJobsApi();
+app.MapModelsApi();
 
 app.Run();
 

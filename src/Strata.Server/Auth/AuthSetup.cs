@@ -16,6 +16,8 @@ public static class Policies
     public const string TenantRead = "tenant-read";
     /// <summary>Owners and members of a tenant.</summary>
     public const string TenantWrite = "tenant-write";
+    /// <summary>Owners and members of a tenant, and a running job's own token (for what the job reports about itself).</summary>
+    public const string TenantWriteOrJob = "tenant-write-or-job";
 }
 
 public static class AuthSetup
@@ -53,7 +55,8 @@ public static class AuthSetup
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
             .AddPolicy(Policies.Admin, p => p.RequireClaim(StrataClaims.Role, Roles.Admin))
             .AddPolicy(Policies.TenantRead, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Viewer))
-            .AddPolicy(Policies.TenantWrite, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member));
+            .AddPolicy(Policies.TenantWrite, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member))
+            .AddPolicy(Policies.TenantWriteOrJob, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Job));
         return builder;
     }
 

@@ -45,7 +45,7 @@ public sealed class JobService(
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString();
         using var scope = logger.BeginScope(new JobLogScope(tenantId, id));
-        var paths = new PathPolicy(data.TenantArtifacts(tenantId), _dataRoots, data.Root);
+        var paths = PathsFor(tenantId);
         var defaultOutput = Path.Combine(data.TenantArtifacts(tenantId), "jobs", id, "output");
         if (!JobSpecValidator.TryValidate(spec, tenantId, _defaults, paths, defaultOutput, runtime.Capacity, out var validated, out var errors))
         {
@@ -79,6 +79,9 @@ public sealed class JobService(
         scheduler.Wake();
         return new SubmitResult.Accepted(record, normalized);
     }
+
+    /// <summary>Where the tenant's jobs (and model registrations) may name files: its artifact area and the data roots.</summary>
+    public PathPolicy PathsFor(string tenantId) => new(data.TenantArtifacts(tenantId), _dataRoots, data.Root);
 
     /// <summary>Cancels an active job of the tenant.</summary>
     public async Task<CancelOutcome> CancelAsync(string tenantId, string jobId, CancellationToken cancellationToken)

@@ -106,6 +106,10 @@ public static partial class TenantsApi
             db.Tenants.Remove(tenant);
             db.Attempts.RemoveRange(db.Attempts.Where(a => a.TenantId == id));
             db.Jobs.RemoveRange(db.Jobs.Where(j => j.TenantId == id));
+            // A tenant created later under the same id must not inherit these models.
+            db.ModelAliases.RemoveRange(db.ModelAliases.Where(a => a.TenantId == id));
+            db.ModelVersions.RemoveRange(db.ModelVersions.Where(v => v.TenantId == id));
+            db.Models.RemoveRange(db.Models.Where(m => m.TenantId == id));
             return true;
         }, cancellationToken);
         if (!deleted)
