@@ -27,6 +27,8 @@ public sealed class CliApp
         _root.Subcommands.Add(TenantCommands.Create(cli));
         _root.Subcommands.Add(TokenCommands.Create(cli));
         _root.Subcommands.Add(JobCommands.Create(cli));
+        _root.Subcommands.Add(TrainCommand.Create(cli));
+        _root.Subcommands.Add(ModelCommands.Create(cli));
     }
 
     /// <summary>The CLI on the process's console and environment.</summary>

@@ -60,6 +60,7 @@ public sealed class StrataClient : IDisposable
         Tenants = new TenantsClient(this);
         Tokens = new TokensClient(this);
         Jobs = new JobsClient(this);
+        Models = new ModelsClient(this);
     }
 
     /// <summary>The server's URL.</summary>
@@ -73,6 +74,9 @@ public sealed class StrataClient : IDisposable
 
     /// <summary>Training jobs of the caller's tenant.</summary>
     public JobsClient Jobs { get; }
+
+    /// <summary>The model registry of the caller's tenant.</summary>
+    public ModelsClient Models { get; }
 
     /// <summary>Who the token belongs to: <c>GET /v1/me</c>.</summary>
     /// <exception cref="UnauthorizedException">The token is missing, invalid or expired.</exception>
