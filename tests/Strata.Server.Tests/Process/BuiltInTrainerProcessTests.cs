@@ -16,8 +16,8 @@ public sealed class BuiltInTrainerProcessTests
         var data = Path.Combine(server.Root, "churn.csv");
         File.Copy(Path.Combine(RepositoryRoot(), "examples", "churn", "churn.csv"), data);
 
-        var job = await api.SubmitAsync($$"""
-            {"name":"churn","model":"lightgbm","label":"churned","data_path":{{JsonSerializer.Serialize(data)}},
+        var job = await api.SubmitAsync($$$"""
+            {"name":"churn","model":"lightgbm","label":"churned","data_path":{{{JsonSerializer.Serialize(data)}}},
              "compute":{"cpu_cores":1,"memory_gb":1},"hyperparameters":{"num_leaves":15,"learning_rate":0.05}}
             """);
         var id = job.GetProperty("id").GetString()!;
