@@ -68,7 +68,18 @@ public sealed class JobsOfEveryOutcome : IAsyncLifetime
     }
 }
 
+/// <summary>
+/// Runs alone: OpenTelemetry listens to meters by name process-wide, so another in-process app's
+/// <c>Strata</c> and ASP.NET Core meters, created first, would take the names this app's scrape reports.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MetricsEndpointCollection
+{
+    public const string Name = "metrics endpoint";
+}
+
 /// <summary><c>/metrics</c> against the contract in docs/metrics.md, after jobs of every outcome.</summary>
+[Collection(MetricsEndpointCollection.Name)]
 public sealed partial class MetricsEndpointTests(JobsOfEveryOutcome jobs) : IClassFixture<JobsOfEveryOutcome>
 {
     [Fact]
