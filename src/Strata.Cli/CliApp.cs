@@ -30,6 +30,8 @@ public sealed class CliApp
         _root.Subcommands.Add(UsageCommand.Create(cli));
         _root.Subcommands.Add(RunCommand.Create(cli));
         _root.Subcommands.Add(QuotaCommands.Create(cli));
+        _root.Subcommands.Add(TrainCommand.Create(cli));
+        _root.Subcommands.Add(ModelCommands.Create(cli));
     }
 
     /// <summary>The CLI on the process's console and environment.</summary>

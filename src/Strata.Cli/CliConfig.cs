@@ -124,16 +124,20 @@ public sealed class ConfigStore
 /// <summary>The server and token a command uses.</summary>
 public sealed record Connection(Uri Url, string? Token);
 
-/// <summary>Chooses the connection: <c>--url</c>/<c>--token</c>, then <c>STRATA_URL</c>/<c>STRATA_TOKEN</c>, then the config file.</summary>
+/// <summary>
+/// Chooses the connection: <c>--url</c>/<c>--token</c>, then <c>STRATA_URL</c>/<c>STRATA_TOKEN</c>, then the config
+/// file, then a job's <c>STRATA_API_URL</c>/<c>STRATA_JOB_TOKEN</c>.
+/// </summary>
 public static class ConnectionResolver
 {
     /// <exception cref="NotLoggedInException">No URL is configured anywhere.</exception>
     /// <exception cref="UsageException">The URL is not an absolute http(s) URL.</exception>
     public static Connection Resolve(string? urlFlag, string? tokenFlag, Func<string, string?> environment, CliConfig config)
     {
-        var url = FirstSet(urlFlag, environment("STRATA_URL"), config.Url)
+        // Last, the job's own contract: inside a job, `strata models register` works with no login.
+        var url = FirstSet(urlFlag, environment("STRATA_URL"), config.Url, environment("STRATA_API_URL"))
             ?? throw new NotLoggedInException("not logged in: run 'strata login <url> --token <token>', or set STRATA_URL and STRATA_TOKEN");
-        var token = FirstSet(tokenFlag, environment("STRATA_TOKEN"), config.Token);
+        var token = FirstSet(tokenFlag, environment("STRATA_TOKEN"), config.Token, environment("STRATA_JOB_TOKEN"));
         return new Connection(ParseUrl(url), token);
     }
 

@@ -29,6 +29,7 @@ public sealed record SubmitArguments
     public IReadOnlyList<string> Env { get; init; } = [];
     public string? Model { get; init; }
     public string? Label { get; init; }
+    public string? Task { get; init; }
 }
 
 /// <summary>
@@ -107,6 +108,7 @@ public static partial class SpecBuilder
             EnvVars = env,
             Model = args.Model ?? spec.Model,
             Label = args.Label ?? spec.Label,
+            Task = args.Task ?? spec.Task,
         };
 
         if (string.IsNullOrWhiteSpace(spec.Name))

@@ -62,6 +62,7 @@ public sealed class StrataClient : IDisposable
         Jobs = new JobsClient(this);
         Usage = new UsageClient(this);
         Artifacts = new ArtifactsClient(this);
+        Models = new ModelsClient(this);
     }
 
     /// <summary>The server's URL.</summary>
@@ -87,6 +88,9 @@ public sealed class StrataClient : IDisposable
     /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
     public Task<QuotaStatus> QuotaAsync(CancellationToken cancellationToken = default) =>
         SendAsync<QuotaStatus>(HttpMethod.Get, "v1/quota", null, cancellationToken);
+
+    /// <summary>The model registry of the caller's tenant.</summary>
+    public ModelsClient Models { get; }
 
     /// <summary>Who the token belongs to: <c>GET /v1/me</c>.</summary>
     /// <exception cref="UnauthorizedException">The token is missing, invalid or expired.</exception>

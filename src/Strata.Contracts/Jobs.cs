@@ -76,9 +76,15 @@ public sealed record TrainingJobSpec
     public Dictionary<string, JsonElement>? Hyperparameters { get; init; }
     public Dictionary<string, string>? EnvVars { get; init; }
     public string? ModelOutputPath { get; init; }
-    /// <summary>A built-in trainer such as <c>lightgbm</c>.</summary>
+    /// <summary>
+    /// A built-in trainer (<c>lightgbm</c>, <c>fasttree</c>, <c>logistic_regression</c>, <c>linear_regression</c>):
+    /// the job runs <c>strata-worker train</c> on <c>data_path</c> instead of an entrypoint.
+    /// </summary>
     public string? Model { get; init; }
+    /// <summary>The label column of a built-in trainer's CSV.</summary>
     public string? Label { get; init; }
+    /// <summary>A built-in trainer's task: <c>binary</c>, <c>multiclass</c> or <c>regression</c>; inferred from the label when omitted.</summary>
+    public string? Task { get; init; }
     /// <summary>Higher runs first within a tenant; -1000 to 1000, default 0.</summary>
     public int? Priority { get; init; }
     public DistributedSpec? Distributed { get; init; }
@@ -154,6 +160,8 @@ public static class StatusReasons
     public const string StartFailed = "start_failed";
     public const string CancelledByUser = "cancelled_by_user";
     public const string TenantDeleted = "tenant_deleted";
+    /// <summary>A built-in trainer exited successfully but its output could not be registered as a model version.</summary>
+    public const string ModelRegistrationFailed = "model_registration_failed";
 }
 
 /// <summary>The states of one attempt of a job.</summary>

@@ -4,6 +4,7 @@ using Strata.Server.Auth;
 using Strata.Server.Health;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
+using Strata.Server.Models;
 using Strata.Server.Observability;
 using Strata.Server.RateLimits;
 using Strata.Server.Quotas;
@@ -27,6 +28,7 @@ builder.AddJobs();
 builder.AddUsage();
 builder.AddArtifacts();
 builder.AddTracking();
+builder.AddModels();
 builder.AddScheduling();
 builder.AddHealth();
 
@@ -49,6 +51,7 @@ app.MapJobsApi();
 app.MapUsageApi();
 app.MapArtifactsApi();
 app.MapTrackingApi();
+app.MapModelsApi();
 
 app.Run();
 

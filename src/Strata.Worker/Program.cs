@@ -1,7 +1,13 @@
+using System.Runtime.CompilerServices;
 using Strata.Worker;
 
 // strata-worker run <attempt-dir>: supervises one attempt of a job; see Supervisor.
 // strata-worker standby <standby-dir> [...]: prepares in advance, then waits for an attempt; see Standby.
+// strata-worker train --model <m> --label <column> [...]: a built-in trainer, run as a job's process.
+if (args is ["train", ..])
+{
+    return Train(args[1..]);
+}
 var standby = StandbyOptions.Parse(args);
 if (standby is null && args is not ["run", _])
 {
@@ -26,4 +32,18 @@ catch (Exception e)
     try { File.AppendAllText(Path.Combine(directory, Strata.Core.Runtime.Local.AttemptFiles.WorkerLog), $"worker failed: {e}\n"); }
     catch (IOException) { }
     return ExitCodes.WorkerFailed;
+}
+
+// Its own method, not inlined: `run` and `standby` never load the trainers' assembly (or ML.NET).
+[MethodImpl(MethodImplOptions.NoInlining)]
+static int Train(string[] arguments)
+{
+#if TRAINERS
+    return Strata.Worker.Training.TrainCommand.Run(arguments, Strata.Worker.Training.TrainCommand.ProcessEnvironment(), Console.Out, Console.Error);
+#else
+    _ = arguments;
+    Console.Error.WriteLine("strata-worker train: this strata-worker is a Native AOT build, which has no built-in trainers (ML.NET needs the JIT).");
+    Console.Error.WriteLine("Run trainers with the JIT build (dotnet strata-worker.dll train ...); the server uses it unless Jobs:TrainerWorkerPath says otherwise.");
+    return ExitCodes.Usage;
+#endif
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Strata.Contracts;
 using Strata.Core.Runtime;
+using Strata.Core.Training;
 
 namespace Strata.Core.Jobs;
 
@@ -97,6 +98,7 @@ public static class JobSpecValidator
 
         ValidateEnvironment(errors, spec.EnvVars);
         ValidateHyperparameters(errors, spec.Hyperparameters);
+        ValidateBuiltInTrainer(errors, spec);
 
         if (spec.OnQuotaExceeded is not null && !QuotaPolicies.All.Contains(spec.OnQuotaExceeded))
         {
@@ -129,7 +131,8 @@ public static class JobSpecValidator
         var normalized = spec with
         {
             TenantId = tenantId,
-            Entrypoint = spec.Entrypoint ?? defaults.Entrypoint,
+            // A built-in trainer's command is the server's to build at launch (LaunchBuilder), not stored.
+            Entrypoint = spec.Model is null ? spec.Entrypoint ?? defaults.Entrypoint : null,
             DataPath = dataPath,
             ModelOutputPath = outputPath,
             CodeArtifact = codeArtifact,
@@ -306,6 +309,46 @@ public static class JobSpecValidator
             }
             variables[variable] = name;
         }
+    }
+
+    /// <summary>
+    /// A job with <c>model</c> runs a built-in trainer: it needs a label and data, takes no entrypoint,
+    /// and its task and hyperparameters are checked against the trainer now rather than after it queued.
+    /// </summary>
+    private static void ValidateBuiltInTrainer(ValidationErrors errors, TrainingJobSpec spec)
+    {
+        if (spec.Model is null)
+        {
+            if (spec.Task is not null)
+            {
+                errors.Add("task", "is only allowed with model (a built-in trainer)");
+            }
+            return;
+        }
+        if (string.IsNullOrWhiteSpace(spec.Model) || spec.Model.Length > JobLimits.ModelLength)
+        {
+            return; // CheckLength has said why.
+        }
+        if (string.IsNullOrWhiteSpace(spec.Label))
+        {
+            errors.Add("label", $"is required with model: name the column of data_path that {spec.Model} learns to predict");
+        }
+        if (spec.DataPath is null)
+        {
+            errors.Add("data_path", $"is required with model: a CSV file with a header row and the label column");
+        }
+        if (spec.Entrypoint is not null)
+        {
+            errors.Add("entrypoint", "must be omitted with model: a built-in trainer's job runs strata-worker train");
+        }
+        if (spec.Distributed is not null)
+        {
+            errors.Add("distributed", "is not supported by the built-in trainers; they run in one process");
+        }
+        var hyperparameters = (spec.Hyperparameters ?? [])
+            .Where(h => h.Value.ValueKind is not (JsonValueKind.Object or JsonValueKind.Array or JsonValueKind.Undefined))
+            .ToDictionary(h => h.Key, h => JobEnvironment.FormatHyperparameter(h.Value), StringComparer.Ordinal);
+        BuiltInTrainers.Validate(spec.Model, spec.Task, hyperparameters, errors);
     }
 
     private static string Truncate(string name) => name.Length <= 64 ? name : name[..64] + "…";

@@ -16,7 +16,7 @@ public static class Policies
     public const string TenantRead = "tenant-read";
     /// <summary>Owners and members of a tenant.</summary>
     public const string TenantWrite = "tenant-write";
-    /// <summary>Owners and members of a tenant, and a job's own token (which the endpoint confines to its job).</summary>
+    /// <summary>Owners and members of a tenant, and a job's own token (which the endpoint confines to its job: what the job reports about itself).</summary>
     public const string JobReport = "job-report";
 }
 

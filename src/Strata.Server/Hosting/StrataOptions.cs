@@ -42,8 +42,12 @@ public sealed class DataFolder
     public string Artifacts => Path.Combine(Root, "artifacts");
     public string Checkpoints => Path.Combine(Root, "checkpoints");
     public string Standby => Path.Combine(Root, "standby");
+    /// <summary>The model registry's copies of model files, outside the paths a job may name, so a version never changes.</summary>
+    public string Models => Path.Combine(Root, "models");
 
     public string TenantArtifacts(string tenantId) => Path.Combine(Artifacts, tenantId);
+
+    public string TenantModels(string tenantId) => Path.Combine(Models, tenantId);
 
     public string JobCheckpoints(string jobId) => Path.Combine(Checkpoints, jobId);
 

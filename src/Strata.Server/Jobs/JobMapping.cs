@@ -31,7 +31,9 @@ public static class JobMapping
         Attempts = record.AttemptCount,
         Runtime = record.RuntimeKind is null ? null : new RuntimeInfo { Kind = record.RuntimeKind, Name = record.RuntimeName, Namespace = record.RuntimeNamespace },
         QueuePosition = record.Status == JobStatus.Pending ? queuePosition : null,
-        Output = record.Status == JobStatus.Succeeded && spec.ModelOutputPath is not null ? new JobOutput { Artifact = spec.ModelOutputPath } : null,
+        Output = record.Status == JobStatus.Succeeded && spec.ModelOutputPath is not null
+            ? new JobOutput { Artifact = spec.ModelOutputPath, ModelVersion = record.OutputModelVersion }
+            : null,
         RightSizing = UsageMapping.ToContract(RightSizing.Hints(record.CpuCores, record.MemoryBytes / (double)ResourceRequest.BytesPerGb, record.Workers,
             record.MeasuredCpuSeconds, record.MeasuredSeconds, record.MeasuredPeakMemoryBytes, hintMinSeconds)),
     };

@@ -53,7 +53,7 @@ public sealed class JobService(
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString();
         using var scope = logger.BeginScope(new JobLogScope(tenantId, id));
-        var paths = new PathPolicy(data.TenantArtifacts(tenantId), _dataRoots, data.Root);
+        var paths = PathsFor(tenantId);
         var defaultOutput = Path.Combine(data.TenantArtifacts(tenantId), "jobs", id, "output");
         var valid = JobSpecValidator.TryValidate(spec, tenantId, _defaults, paths, defaultOutput, runtime.Capacity, out var validated, out var errors);
         var sources = await CheckSourcesAsync(tenantId, spec, paths, cancellationToken);
@@ -113,6 +113,9 @@ public sealed class JobService(
         scheduler.Wake();
         return new SubmitResult.Accepted(record, normalized);
     }
+
+    /// <summary>Where the tenant's jobs (and model registrations) may name files: its artifact area and the data roots.</summary>
+    public PathPolicy PathsFor(string tenantId) => new(data.TenantArtifacts(tenantId), _dataRoots, data.Root);
 
     /// <summary>The artifacts a spec names must be the tenant's own (another tenant's is as missing), and its repository one the server may clone.</summary>
     private async Task<ValidationErrors> CheckSourcesAsync(string tenantId, TrainingJobSpec spec, PathPolicy paths, CancellationToken cancellationToken)

@@ -26,4 +26,12 @@ public sealed class JobsOptions
     /// <value>The default is 7 days.</value>
     [Range(1, 365)]
     public int JobTokenDays { get; set; } = 7;
+
+    /// <summary>
+    /// The strata-worker that runs built-in trainer jobs (<c>strata-worker train</c>): a path to its apphost or
+    /// its <c>.dll</c>. It must be a JIT build: a Native AOT worker (fine for <c>Runtime:Local:WorkerPath</c>)
+    /// has no trainers.
+    /// </summary>
+    /// <value>The default is null: the strata-worker built beside the server.</value>
+    public string? TrainerWorkerPath { get; set; }
 }

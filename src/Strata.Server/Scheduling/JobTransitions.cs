@@ -96,7 +96,8 @@ public static class JobTransitions
     }
 
     /// <summary>Records how an attempt ended and what becomes of its job: done, failed, or queued again for a retry.</summary>
-    public static OutcomeRecorded RecordOutcome(StrataDbContext db, AttemptObservation observation, DateTimeOffset now)
+    /// <param name="modelVersion">The model version a built-in trainer's success registered, kept as the job's output.</param>
+    public static OutcomeRecorded RecordOutcome(StrataDbContext db, AttemptObservation observation, DateTimeOffset now, string? modelVersion = null)
     {
         var reference = observation.Attempt;
         var attempt = db.Attempts.Find(reference.JobId, reference.Number);
@@ -135,6 +136,7 @@ public static class JobTransitions
         if (observation.Phase == ObservedPhase.Succeeded)
         {
             Finish(job, JobStatus.Succeeded, StatusReasons.Completed, null, now);
+            job.OutputModelVersion = modelVersion;
             return new OutcomeRecorded(true, null, Ended: JobEnded.Of(job, attempt.StartedAt), Usage: usage);
         }
 
@@ -207,6 +209,7 @@ public static class JobTransitions
         StatusReasons.OutOfMemory => "killed for using more memory than it asked for",
         StatusReasons.TimedOut => "stopped at its time-out",
         StatusReasons.SupervisorLost => "its process vanished",
+        StatusReasons.ModelRegistrationFailed => "its model could not be registered",
         _ => reason.Replace('_', ' '),
     };
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Runtime;
+using Strata.Core.Training;
 using Strata.Server.Auth;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
@@ -37,7 +38,7 @@ public sealed class LaunchBuilder(
         return new JobLaunch
         {
             Attempt = attempt,
-            Entrypoint = spec.Entrypoint ?? JobDefaults.DefaultEntrypoint,
+            Entrypoint = spec.Model is null ? spec.Entrypoint ?? JobDefaults.DefaultEntrypoint : TrainerCommand.Build(TrainerWorker(), spec),
             DockerImage = spec.DockerImage,
             Environment = environment,
             Resources = new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus),
@@ -54,6 +55,18 @@ public sealed class LaunchBuilder(
         if (ArtifactUri.TryParse(spec.CodeArtifact, out var artifact)) return new CodeSource { ArtifactId = artifact };
         if (spec.CodeRepo is { } repo) return new CodeSource { Repo = repo, Commit = spec.CodeCommit };
         return null;
+    }
+
+    /// <summary>The JIT strata-worker (the trainers are not in a Native AOT build): configured, else the one beside the server.</summary>
+    private string[] TrainerWorker()
+    {
+        var path = jobs.Value.TrainerWorkerPath;
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            var apphost = Path.Combine(AppContext.BaseDirectory, "strata-worker");
+            path = File.Exists(apphost) ? apphost : Path.Combine(AppContext.BaseDirectory, "strata-worker.dll");
+        }
+        return path.EndsWith(".dll", StringComparison.Ordinal) ? ["dotnet", path] : [path];
     }
 
     private string ApiUrl()

@@ -30,6 +30,7 @@ public sealed class Scheduler(
     Store store,
     StoreWriter writer,
     LaunchBuilder launches,
+    Models.TrainerOutputs trainerOutputs,
     TimeProvider time,
     StrataMetrics metrics,
     ILogger<Scheduler> logger) : BackgroundService
@@ -247,7 +248,17 @@ public sealed class Scheduler(
     /// <summary>Records an attempt's end, frees what it held and queues its retry; shared with the reconciler.</summary>
     public async Task<OutcomeRecorded> RecordOutcomeAsync(AttemptObservation observation, CancellationToken cancellationToken)
     {
-        var recorded = await writer.WriteAsync(db => JobTransitions.RecordOutcome(db, observation, time.GetUtcNow()), cancellationToken);
+        // A built-in trainer's success registers its model first, so a succeeded job always has its version.
+        string? modelVersion = null;
+        if (observation.Phase == ObservedPhase.Succeeded && await trainerOutputs.RegisterAsync(observation.Attempt, cancellationToken) is { } registration)
+        {
+            modelVersion = registration.ModelVersion;
+            if (registration.Failure is { } failure)
+            {
+                observation = observation with { Phase = ObservedPhase.Failed, Reason = StatusReasons.ModelRegistrationFailed, Message = failure };
+            }
+        }
+        var recorded = await writer.WriteAsync(db => JobTransitions.RecordOutcome(db, observation, time.GetUtcNow(), modelVersion), cancellationToken);
         queue.Release(observation.Attempt.Name);
         if (recorded.Requeued is { } retry)
         {

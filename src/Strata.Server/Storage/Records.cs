@@ -56,6 +56,8 @@ public sealed class JobRecord
     public double MeasuredCpuSeconds { get; set; }
     /// <summary>The largest peak memory of the measured attempts.</summary>
     public long? MeasuredPeakMemoryBytes { get; set; }
+    /// <summary>The model version a built-in trainer's success registered (<c>churn@3</c>).</summary>
+    public string? OutputModelVersion { get; set; }
 
     public bool IsActive => Status is JobStatus.Pending or JobStatus.Running;
 }
@@ -137,4 +139,46 @@ public sealed class MetricSeriesRecord
     public long Step { get; set; }
     public DateTimeOffset Time { get; set; }
     public int Count { get; set; }
+}
+
+/// <summary>A named model of a tenant. <see cref="LatestVersion"/> is the version counter: incremented in the
+/// transaction that inserts a version, so numbers are never given twice, even by concurrent servers.</summary>
+public sealed class ModelRecord
+{
+    public long Seq { get; set; }
+    public required string TenantId { get; set; }
+    public required string Name { get; set; }
+    public string? Description { get; set; }
+    public int LatestVersion { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>One immutable version of a model; metrics, input schema and lineage are kept as JSON.</summary>
+public sealed class ModelVersionRecord
+{
+    public required string TenantId { get; set; }
+    public required string ModelName { get; set; }
+    public int Version { get; set; }
+    public required string Format { get; set; }
+    public required string Uri { get; set; }
+    public long SizeBytes { get; set; }
+    public required string Sha256 { get; set; }
+    public required string MetricsJson { get; set; }
+    public string? InputSchemaJson { get; set; }
+    public required string LineageJson { get; set; }
+    /// <summary>The job that produced it, when known.</summary>
+    public string? JobId { get; set; }
+    /// <summary><c>trainer</c> (registered by the platform when a built-in trainer succeeded) or <c>api</c>.</summary>
+    public required string Source { get; set; }
+    public string? Description { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>An alias (<c>production</c>, <c>staging</c>) naming one version of a model.</summary>
+public sealed class ModelAliasRecord
+{
+    public required string TenantId { get; set; }
+    public required string ModelName { get; set; }
+    public required string Alias { get; set; }
+    public int Version { get; set; }
 }

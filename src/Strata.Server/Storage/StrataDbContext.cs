@@ -16,6 +16,9 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<ArtifactRecord> Artifacts => Set<ArtifactRecord>();
     public DbSet<MetricRecord> Metrics => Set<MetricRecord>();
     public DbSet<MetricSeriesRecord> MetricSeries => Set<MetricSeriesRecord>();
+    public DbSet<ModelRecord> Models => Set<ModelRecord>();
+    public DbSet<ModelVersionRecord> ModelVersions => Set<ModelVersionRecord>();
+    public DbSet<ModelAliasRecord> ModelAliases => Set<ModelAliasRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -96,6 +99,45 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             series.Property(s => s.JobId).HasMaxLength(36);
             series.Property(s => s.Name).HasMaxLength(128);
             series.Property(s => s.TenantId).HasMaxLength(40);
+        });
+
+        modelBuilder.Entity<JobRecord>().Property(j => j.OutputModelVersion).HasMaxLength(80);
+
+        modelBuilder.Entity<ModelRecord>(model =>
+        {
+            model.ToTable("models");
+            model.HasKey(m => m.Seq);
+            model.Property(m => m.Seq).ValueGeneratedOnAdd();
+            model.Property(m => m.TenantId).HasMaxLength(40);
+            model.Property(m => m.Name).HasMaxLength(63);
+            model.Property(m => m.Description).HasMaxLength(1000);
+            model.HasIndex(m => new { m.TenantId, m.Name }).IsUnique();
+            model.HasIndex(m => new { m.TenantId, m.Seq });
+        });
+
+        modelBuilder.Entity<ModelVersionRecord>(version =>
+        {
+            version.ToTable("model_versions");
+            version.HasKey(v => new { v.TenantId, v.ModelName, v.Version });
+            version.Property(v => v.TenantId).HasMaxLength(40);
+            version.Property(v => v.ModelName).HasMaxLength(63);
+            version.Property(v => v.Format).HasMaxLength(16);
+            version.Property(v => v.Uri).HasMaxLength(2048);
+            version.Property(v => v.Sha256).HasMaxLength(64);
+            version.Property(v => v.JobId).HasMaxLength(36);
+            version.Property(v => v.Source).HasMaxLength(16);
+            version.Property(v => v.Description).HasMaxLength(1000);
+            // A built-in trainer's job registers one version, however often its success is observed.
+            version.HasIndex(v => v.JobId).IsUnique().HasFilter("source = 'trainer'");
+        });
+
+        modelBuilder.Entity<ModelAliasRecord>(alias =>
+        {
+            alias.ToTable("model_aliases");
+            alias.HasKey(a => new { a.TenantId, a.ModelName, a.Alias });
+            alias.Property(a => a.TenantId).HasMaxLength(40);
+            alias.Property(a => a.ModelName).HasMaxLength(63);
+            alias.Property(a => a.Alias).HasMaxLength(63);
         });
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())

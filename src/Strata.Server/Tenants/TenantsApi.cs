@@ -119,6 +119,10 @@ public static partial class TenantsApi
             db.Metrics.Where(m => m.TenantId == id).ExecuteDelete();
             db.MetricSeries.Where(m => m.TenantId == id).ExecuteDelete();
             db.Artifacts.Where(a => a.TenantId == id).ExecuteDelete();
+            // A tenant created later under the same id must not inherit these models.
+            db.ModelAliases.RemoveRange(db.ModelAliases.Where(a => a.TenantId == id));
+            db.ModelVersions.RemoveRange(db.ModelVersions.Where(v => v.TenantId == id));
+            db.Models.RemoveRange(db.Models.Where(m => m.TenantId == id));
             return true;
         }, cancellationToken);
         if (!deleted)

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using Strata.Cli.Commands;
+
+namespace Strata.Cli.Tests.Integration;
+
+/// <summary>`strata train` and `strata models` against the server, with the built-in trainer really running.</summary>
+public sealed class TrainCommandsTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    [Fact]
+    public async Task Train_with_wait_prints_the_finished_job_and_the_model_is_registered()
+    {
+        var cli = await server.TenantMemberAsync("team-train");
+        var data = Path.Combine(server.DataPath, "artifacts", "team-train", "churn.csv");
+        Directory.CreateDirectory(Path.GetDirectoryName(data)!);
+        File.Copy(Path.Combine(RepositoryRoot(), "examples", "churn", "churn.csv"), data);
+
+        var train = await cli.RunAsync("train", "--model", "lightgbm", "--data", data, "--label", "churned", "--hp", "num_leaves=15", "--wait", "--output", "json");
+
+        Assert.True(train.ExitCode == ExitCodes.Success, train.ToString());
+        using (var job = JsonDocument.Parse(train.Out))
+        {
+            Assert.Equal("succeeded", job.RootElement.GetProperty("status").GetString());
+            Assert.Equal("churn", job.RootElement.GetProperty("spec").GetProperty("name").GetString());
+            Assert.Equal("churn@1", job.RootElement.GetProperty("output").GetProperty("model_version").GetString());
+            Assert.True(job.RootElement.TryGetProperty("metrics", out _));
+        }
+
+        var get = await cli.RunAsync("models", "get", "churn", "latest", "-o", "json");
+        using (var version = JsonDocument.Parse(get.Out))
+        {
+            Assert.True(version.RootElement.GetProperty("metrics").GetProperty("auc").GetDouble() >= 0.8, get.Out);
+            Assert.Equal(15, version.RootElement.GetProperty("lineage").GetProperty("hyperparameters").GetProperty("num_leaves").GetInt32());
+        }
+
+        var alias = await cli.RunAsync("models", "alias", "churn", "production", "1");
+        Assert.True(alias.ExitCode == ExitCodes.Success, alias.ToString());
+        var list = await cli.RunAsync("models", "list");
+        Assert.Contains("production=1", list.Out);
+        var table = await cli.RunAsync("models", "get", "churn");
+        Assert.Contains("auc=", table.Out);
+    }
+
+    [Fact]
+    public async Task A_bad_hyperparameter_is_refused_before_anything_runs()
+    {
+        var cli = await server.TenantMemberAsync("team-badhp");
+
+        var train = await cli.RunAsync("train", "--model", "lightgbm", "--data", "/nowhere/churn.csv", "--label", "churned", "--hp", "num_leaves=1");
+
+        Assert.NotEqual(ExitCodes.Success, train.ExitCode);
+        Assert.Contains("hyperparameters.num_leaves", train.Error);
+    }
+
+    [Theory]
+    [InlineData("examples/churn/churn.csv", "churn")]
+    [InlineData("/data/Customers_2024.CSV", "customers-2024")]
+    [InlineData("__.csv", "train")]
+    public void The_job_is_named_after_the_data_file(string path, string name) =>
+        Assert.Equal(name, TrainCommand.NameFromData(path));
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Strata.slnx"))) directory = directory.Parent;
+        return directory!.FullName;
+    }
+}
