@@ -60,6 +60,16 @@ public sealed class KubernetesRuntimeOptions
     [Range(1024, 65535)]
     public int MasterPort { get; set; } = 29500;
 
+    /// <summary>Cores of a job that names none (and <c>Jobs:DefaultCpuCores</c> is not set).</summary>
+    /// <value>The default is the seed course's 4.</value>
+    [Range(1, 96)]
+    public int DefaultCpuCores { get; set; } = 4;
+
+    /// <summary>Memory in GB of a job that names none (and <c>Jobs:DefaultMemoryGb</c> is not set).</summary>
+    /// <value>The default is the seed course's 16.</value>
+    [Range(1, 768)]
+    public int DefaultMemoryGb { get; set; } = 16;
+
     /// <summary>Cores the scheduler may hand out in the cluster at once (the share of the cluster Strata's jobs may take).</summary>
     [Range(0.1, 1_000_000)]
     public double CapacityCpuCores { get; set; } = 64;
