@@ -73,7 +73,8 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 server: {{Url}}
             users:
             - name: fake
-              user: {}
+              user:
+                token: fake-token
             contexts:
             - name: fake
               context:
