@@ -3,6 +3,7 @@ using Strata.Server.Auth;
 using Strata.Server.Health;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
+using Strata.Server.Leadership;
 using Strata.Server.Observability;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
@@ -18,6 +19,7 @@ builder.AddAuth();
 builder.AddTenants();
 builder.AddJobs();
 builder.AddScheduling();
+builder.AddLeadership();
 builder.AddHealth();
 
 var app = builder.Build();

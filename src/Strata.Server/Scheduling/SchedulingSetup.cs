@@ -1,4 +1,5 @@
 using Strata.Core.Runtime;
+using Strata.Server.Leadership;
 using Strata.Server.Runtime;
 using Strata.Server.Runtime.Kubernetes;
 using Strata.Server.Runtime.Local;
@@ -7,7 +8,10 @@ namespace Strata.Server.Scheduling;
 
 public static class SchedulingSetup
 {
-    /// <summary>The runtime (<c>Runtime:Kind</c>: local processes or Kubernetes), the queue, the scheduler and the reconciler.</summary>
+    /// <summary>
+    /// The runtime (<c>Runtime:Kind</c>: local processes or Kubernetes), the queue, and the leader-only
+    /// services: the scheduler, the reconciler and (on Kubernetes) tenant provisioning.
+    /// </summary>
     public static WebApplicationBuilder AddScheduling(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<SchedulerOptions>().BindConfiguration(SchedulerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -19,7 +23,7 @@ public static class SchedulingSetup
         {
             builder.Services.AddKubernetesRuntime();
             builder.Services.AddSingleton<IJobRuntime>(sp => sp.GetRequiredService<KubernetesJobRuntime>());
-            builder.Services.AddHostedService(sp => sp.GetRequiredService<TenantProvisioner>());
+            builder.Services.AddLeaderService<TenantProvisioner>();
         }
         else
         {
@@ -29,9 +33,9 @@ public static class SchedulingSetup
         builder.Services.AddSingleton<JobQueue>();
         builder.Services.AddSingleton<LaunchBuilder>();
         builder.Services.AddSingleton<Scheduler>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<Scheduler>());
+        builder.Services.AddLeaderService<Scheduler>();
         builder.Services.AddSingleton<Reconciler>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        builder.Services.AddLeaderService<Reconciler>();
         return builder;
     }
 }

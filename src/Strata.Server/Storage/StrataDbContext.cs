@@ -13,6 +13,7 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<TenantRecord> Tenants => Set<TenantRecord>();
     public DbSet<JobRecord> Jobs => Set<JobRecord>();
     public DbSet<AttemptRecord> Attempts => Set<AttemptRecord>();
+    public DbSet<LeaseRecord> Leases => Set<LeaseRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -52,6 +53,14 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             attempt.Property(a => a.Status).HasConversion(StatusConverter<AttemptStatus>()).HasMaxLength(16);
             attempt.Property(a => a.Reason).HasMaxLength(64);
             attempt.HasIndex(a => a.Status);
+        });
+
+        modelBuilder.Entity<LeaseRecord>(lease =>
+        {
+            lease.ToTable("leases");
+            lease.HasKey(l => l.Name);
+            lease.Property(l => l.Name).HasMaxLength(64);
+            lease.Property(l => l.Holder).HasMaxLength(200);
         });
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())

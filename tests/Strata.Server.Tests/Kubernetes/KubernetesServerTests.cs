@@ -112,8 +112,15 @@ public sealed class KubernetesServerTests : IAsyncLifetime
         await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 0, "the Job deleted");
         Assert.Contains(_api.Requests, r => r.StartsWith("DELETE ", StringComparison.Ordinal) && r.Contains("propagationPolicy=Background", StringComparison.Ordinal));
         await StrataApp.WaitForStatusAsync(client, id, "cancelled");
-        var attempts = await Http.ExpectAsync(await client.GetAsync($"/v1/jobs/training/{id}/attempts"), 200);
-        Assert.Equal("cancelled", attempts[0].GetProperty("status").GetString());
+        // The attempt's end is recorded when the watch reports the Job gone.
+        var attemptStatus = "";
+        await ClusterHarness.EventuallyAsync(() =>
+        {
+            using var response = client.GetAsync($"/v1/jobs/training/{id}/attempts").GetAwaiter().GetResult();
+            attemptStatus = Http.ExpectAsync(response, 200).GetAwaiter().GetResult()[0].GetProperty("status").GetString()!;
+            return attemptStatus != "running";
+        }, "the attempt recorded");
+        Assert.Equal("cancelled", attemptStatus);
     }
 
     [Fact]
