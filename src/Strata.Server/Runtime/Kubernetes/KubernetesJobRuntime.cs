@@ -26,7 +26,7 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IDisposable
     private readonly ILogger<KubernetesJobRuntime> _logger;
     /// <summary>Jobs this server deleted to stop them: their deletion is a stop, not a loss.</summary>
     private readonly ConcurrentDictionary<string, byte> _stopped = new(StringComparer.Ordinal);
-    /// <summary>How finished Jobs ended, read once from their pods (keyed by the Job's uid).</summary>
+    /// <summary>How failed Jobs ended, read once from their pods (keyed by the Job's name), until collected.</summary>
     private readonly ConcurrentDictionary<string, Termination> _terminations = new(StringComparer.Ordinal);
 
     public KubernetesJobRuntime(
@@ -133,6 +133,7 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IDisposable
     {
         var name = KubernetesNames.JobName(attempt);
         var ns = KubernetesNames.Namespace(attempt.TenantId);
+        _terminations.TryRemove(name, out _);
         if (discardLogs)
         {
             _stopped[name] = 0;
@@ -193,13 +194,13 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IDisposable
     /// <summary>How the training container ended, from the Job's pods; read once per Job, null when the pods are gone.</summary>
     private async Task<Termination?> TerminationOfAsync(V1Job job, AttemptRef attempt, CancellationToken cancellationToken)
     {
-        var uid = job.Metadata.Uid ?? job.Metadata.Name;
-        if (_terminations.TryGetValue(uid, out var known)) return known;
+        var name = job.Metadata.Name;
+        if (_terminations.TryGetValue(name, out var known)) return known;
         try
         {
             var pods = await _api.ListPodsAsync(job.Metadata.NamespaceProperty, KubernetesNames.AttemptSelector(attempt), cancellationToken);
             var termination = JobStatusReading.Termination(pods.Items);
-            if (termination is not null) _terminations[uid] = termination;
+            if (termination is not null) _terminations[name] = termination;
             return termination;
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Forbidden)

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Kubernetes;
+namespace Strata.Kubernetes.Tests;
 
 /// <summary>
 /// The whole server on <c>Runtime:Kind = kubernetes</c> against the fake API server, driven through its

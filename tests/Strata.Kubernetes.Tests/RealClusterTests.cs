@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Strata.Core.Runtime;
 using Strata.Server.Runtime.Kubernetes;
 
-namespace Strata.Server.Tests.Kubernetes;
+namespace Strata.Kubernetes.Tests;
 
 /// <summary>
 /// End to end on a real cluster, when one is given: <c>STRATA_TEST_KUBECONFIG</c> names a kubeconfig whose

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Strata.Server.Tests.Kubernetes;
+namespace Strata.Kubernetes.Tests;
 
 /// <summary>
 /// An in-process Kubernetes API server on port 0 that speaks the real REST and watch protocol for the verbs

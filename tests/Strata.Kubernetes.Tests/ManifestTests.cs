@@ -3,7 +3,7 @@ using k8s.Models;
 using Strata.Core.Runtime;
 using Strata.Server.Runtime.Kubernetes;
 
-namespace Strata.Server.Tests.Kubernetes;
+namespace Strata.Kubernetes.Tests;
 
 /// <summary>Every object Strata generates, checked against what the issue and DESIGN.md ask of it.</summary>
 public sealed class ManifestTests

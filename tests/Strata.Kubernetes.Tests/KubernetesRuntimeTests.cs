@@ -3,7 +3,7 @@ using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Runtime.Kubernetes;
 
-namespace Strata.Server.Tests.Kubernetes;
+namespace Strata.Kubernetes.Tests;
 
 /// <summary>The Kubernetes runtime against the fake API server: submit → running → succeeded / failed / cancelled, errors, restarts.</summary>
 public sealed class KubernetesRuntimeTests : IAsyncLifetime

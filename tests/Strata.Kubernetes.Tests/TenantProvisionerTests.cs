@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Strata.Server.Runtime.Kubernetes;
 
-namespace Strata.Server.Tests.Kubernetes;
+namespace Strata.Kubernetes.Tests;
 
 /// <summary>Tenant provisioning against the fake API server: idempotent passes, drift repaired, deleted tenants' namespaces removed.</summary>
 public sealed class TenantProvisionerTests : IAsyncLifetime

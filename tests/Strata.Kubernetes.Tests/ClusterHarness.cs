@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 using Strata.Server.Runtime.Kubernetes;
 using Strata.Server.Storage;
 
-namespace Strata.Server.Tests.Kubernetes;
+namespace Strata.Kubernetes.Tests;
 
 /// <summary>
 /// The Kubernetes runtime's parts wired as the server wires them, against a <see cref="FakeKubernetesApi"/>

@@ -1,7 +1,7 @@
 using k8s;
 using k8s.Models;
 
-namespace Strata.Server.Tests.Kubernetes;
+namespace Strata.Kubernetes.Tests;
 
 /// <summary>Every YAML under deploy/kubernetes loads into the official client's typed models, and says what the issue asks.</summary>
 public sealed class DeployManifestTests
