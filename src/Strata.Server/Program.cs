@@ -5,6 +5,7 @@ using Strata.Server.Health;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
 using Strata.Server.Models;
+using Strata.Server.Leadership;
 using Strata.Server.Observability;
 using Strata.Server.RateLimits;
 using Strata.Server.Quotas;
@@ -30,6 +31,7 @@ builder.AddArtifacts();
 builder.AddTracking();
 builder.AddModels();
 builder.AddScheduling();
+builder.AddLeadership();
 builder.AddHealth();
 
 var app = builder.Build();

@@ -15,6 +15,9 @@ public interface IJobRuntime
     /// <summary>What the runtime can run at once; the scheduler admits within it.</summary>
     RuntimeCapacity Capacity { get; }
 
+    /// <summary>Where an attempt runs (or would run): shown in the job resource's <c>runtime</c>.</summary>
+    RuntimeInfo Describe(AttemptRef attempt);
+
     /// <summary>Starts an attempt. Idempotent per attempt: starting one that exists does nothing.</summary>
     /// <exception cref="RuntimeStartException">The attempt could not be started (a permanent failure).</exception>
     Task<RuntimeInfo> StartAsync(JobLaunch launch, CancellationToken cancellationToken);
@@ -28,8 +31,12 @@ public interface IJobRuntime
     /// <summary>Changes as they happen (an attempt finished or vanished). Consumers re-list on start.</summary>
     IAsyncEnumerable<AttemptObservation> WatchAsync(CancellationToken cancellationToken);
 
-    /// <summary>Opens an attempt's log, or null when there is none (yet).</summary>
-    Task<Stream?> OpenLogAsync(AttemptRef attempt, CancellationToken cancellationToken);
+    /// <summary>
+    /// Opens an attempt's log, or null when there is none (yet). A seekable stream is a file that grows while
+    /// the attempt runs (the caller seeks to the tail and polls); a stream that cannot seek was opened with
+    /// <paramref name="options"/> applied by the runtime (its tail, and following until the attempt ends).
+    /// </summary>
+    Task<Stream?> OpenLogAsync(AttemptRef attempt, LogOptions options, CancellationToken cancellationToken);
 
     /// <summary>
     /// Stops reporting a finished attempt that the store has recorded. Its log stays readable unless
@@ -45,6 +52,9 @@ public readonly record struct AttemptRef(string TenantId, string JobId, int Numb
 
     public override string ToString() => $"{TenantId}/{Name}";
 }
+
+/// <summary>How a log is read: from its last <see cref="TailLines"/> lines (all when null), and followed or not.</summary>
+public readonly record struct LogOptions(bool Follow, int? TailLines);
 
 /// <summary>Resources of one worker, in the units the runtimes enforce.</summary>
 public readonly record struct ResourceRequest(double CpuCores, long MemoryBytes, int Gpus)

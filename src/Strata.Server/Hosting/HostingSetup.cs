@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Strata.Contracts;
+using Strata.Core.Runtime;
 using Strata.Server.Runtime.Local;
 
 namespace Strata.Server.Hosting;
@@ -62,7 +63,7 @@ public static class HostingSetup
 
 /// <summary>Says where the API, the docs and the admin token are, once the server listens.</summary>
 public sealed class StartupBanner(
-    IServer server, IHostApplicationLifetime lifetime, DataFolder data, LocalJobRuntime runtime, ILogger<StartupBanner> logger) : IHostedService
+    IServer server, IHostApplicationLifetime lifetime, DataFolder data, IJobRuntime runtime, ILogger<StartupBanner> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -70,11 +71,14 @@ public sealed class StartupBanner(
         {
             var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? HostingSetup.DefaultUrl;
             logger.LogInformation(
-                "Strata is ready.\n  API:         {Url}/v1\n  Docs:        {Url}/docs\n  OpenAPI:     {Url}/openapi/v1.json\n  Admin token: {Token}\n  Data folder: {Data}\n  Capacity:    {Capacity} (local runtime, worker: {Worker})\n  Log in:      strata login {Url} --token \"$(cat {Token})\"",
-                url, url, url, data.AdminToken, data.Root, runtime.Capacity.Total, runtime.WorkerCommand, url, data.AdminToken);
+                "Strata is ready.\n  API:         {Url}/v1\n  Docs:        {Url}/docs\n  OpenAPI:     {Url}/openapi/v1.json\n  Admin token: {Token}\n  Data folder: {Data}\n  Capacity:    {Capacity} ({Runtime})\n  Log in:      strata login {Url} --token \"$(cat {Token})\"",
+                url, url, url, data.AdminToken, data.Root, runtime.Capacity.Total, RuntimeDescription(runtime), url, data.AdminToken);
         });
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static string RuntimeDescription(IJobRuntime runtime) =>
+        runtime is LocalJobRuntime local ? $"local runtime, worker: {local.WorkerCommand}" : $"{runtime.Kind} runtime";
 }

@@ -72,12 +72,12 @@ public static class JobLogs
         Stream? log = null;
         try
         {
-            while ((log = await runtime.OpenLogAsync(attempt, cancellationToken)) is null)
+            while ((log = await runtime.OpenLogAsync(attempt, new LogOptions(follow, tail), cancellationToken)) is null)
             {
                 if (!follow || await HasEndedAsync(store, attempt, cancellationToken)) return Results.Empty;
                 await Task.Delay(PollInterval, time, cancellationToken);
             }
-            if (tail is { } lines) log.Position = StartOfLastLines(log, lines);
+            if (tail is { } lines && log.CanSeek) log.Position = StartOfLastLines(log, lines);
             var buffer = new byte[16 * 1024];
             var lastStateCheck = time.GetUtcNow();
             var ended = !follow;

@@ -141,8 +141,7 @@ public sealed class Reconciler(
         }
         else if (attempt.Status == AttemptStatus.Starting)
         {
-            var info = new RuntimeInfo { Kind = runtime.Kind, Name = reference.Name };
-            await scheduler.MarkRunningAsync(reference, info, observation.StartedAt ?? time.GetUtcNow(), cancellationToken);
+            await scheduler.MarkRunningAsync(reference, runtime.Describe(reference), observation.StartedAt ?? time.GetUtcNow(), cancellationToken);
         }
     }
 

@@ -1,23 +1,41 @@
 using Strata.Core.Runtime;
+using Strata.Server.Leadership;
+using Strata.Server.Runtime;
+using Strata.Server.Runtime.Kubernetes;
 using Strata.Server.Runtime.Local;
 
 namespace Strata.Server.Scheduling;
 
 public static class SchedulingSetup
 {
-    /// <summary>The runtime (local processes), the queue, the scheduler and the reconciler.</summary>
+    /// <summary>
+    /// The runtime (<c>Runtime:Kind</c>: local processes or Kubernetes), the queue, and the leader-only
+    /// services: the scheduler, the reconciler and (on Kubernetes) tenant provisioning.
+    /// </summary>
     public static WebApplicationBuilder AddScheduling(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<SchedulerOptions>().BindConfiguration(SchedulerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RuntimeOptions>().BindConfiguration(RuntimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<LocalRuntimeOptions>().BindConfiguration(LocalRuntimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<LocalJobRuntime>();
-        builder.Services.AddSingleton<IJobRuntime>(sp => sp.GetRequiredService<LocalJobRuntime>());
+        builder.Services.AddOptions<KubernetesRuntimeOptions>().BindConfiguration(KubernetesRuntimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var kind = builder.Configuration[$"{RuntimeOptions.Section}:{nameof(RuntimeOptions.Kind)}"] ?? RuntimeOptions.Local;
+        if (kind == RuntimeOptions.Kubernetes)
+        {
+            builder.Services.AddKubernetesRuntime();
+            builder.Services.AddSingleton<IJobRuntime>(sp => sp.GetRequiredService<KubernetesJobRuntime>());
+            builder.Services.AddLeaderService<TenantProvisioner>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<LocalJobRuntime>();
+            builder.Services.AddSingleton<IJobRuntime>(sp => sp.GetRequiredService<LocalJobRuntime>());
+        }
         builder.Services.AddSingleton<JobQueue>();
         builder.Services.AddSingleton<LaunchBuilder>();
         builder.Services.AddSingleton<Scheduler>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<Scheduler>());
+        builder.Services.AddLeaderService<Scheduler>();
         builder.Services.AddSingleton<Reconciler>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        builder.Services.AddLeaderService<Reconciler>();
         return builder;
     }
 }

@@ -182,3 +182,12 @@ public sealed class ModelAliasRecord
     public required string Alias { get; set; }
     public int Version { get; set; }
 }
+
+/// <summary>A lease that one server replica holds at a time (leader election); see <c>Leadership/DatabaseLease</c>.</summary>
+public sealed class LeaseRecord
+{
+    public required string Name { get; set; }
+    public required string Holder { get; set; }
+    /// <summary>Unix time in milliseconds: a number, so that both providers compare it natively.</summary>
+    public long ExpiresAt { get; set; }
+}

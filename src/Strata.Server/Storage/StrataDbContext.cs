@@ -19,6 +19,7 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<ModelRecord> Models => Set<ModelRecord>();
     public DbSet<ModelVersionRecord> ModelVersions => Set<ModelVersionRecord>();
     public DbSet<ModelAliasRecord> ModelAliases => Set<ModelAliasRecord>();
+    public DbSet<LeaseRecord> Leases => Set<LeaseRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -138,6 +139,14 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             alias.Property(a => a.TenantId).HasMaxLength(40);
             alias.Property(a => a.ModelName).HasMaxLength(63);
             alias.Property(a => a.Alias).HasMaxLength(63);
+        });
+
+        modelBuilder.Entity<LeaseRecord>(lease =>
+        {
+            lease.ToTable("leases");
+            lease.HasKey(l => l.Name);
+            lease.Property(l => l.Name).HasMaxLength(64);
+            lease.Property(l => l.Holder).HasMaxLength(200);
         });
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())

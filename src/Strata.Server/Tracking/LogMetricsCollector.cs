@@ -62,6 +62,28 @@ public sealed class LogMetricsCollector(
         }
     }
 
+    /// <summary>
+    /// The log as a seekable stream: the local runtime's file is one; a streamed log (pods/log on Kubernetes)
+    /// is read into memory up to what one scan needs, which then looks like the whole log so far.
+    /// </summary>
+    private async Task<Stream?> SeekableAsync(Stream? log, long offset, CancellationToken cancellationToken)
+    {
+        if (log is null || log.CanSeek) return log;
+        await using (log)
+        {
+            var copy = new MemoryStream();
+            var buffer = new byte[81920];
+            var limit = offset + _options.MaxBytesPerScan;
+            int read;
+            while (copy.Length < limit && (read = await log.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, limit - copy.Length)), cancellationToken)) > 0)
+            {
+                copy.Write(buffer, 0, read);
+            }
+            copy.Position = 0;
+            return copy;
+        }
+    }
+
     private async Task ScanAttemptAsync(AttemptRecord attempt, CancellationToken cancellationToken)
     {
         var reference = new AttemptRef(attempt.TenantId, attempt.JobId, attempt.Number);
@@ -69,7 +91,7 @@ public sealed class LogMetricsCollector(
         var offset = attempt.LogMetricsOffset;
         var consumed = 0;
         List<ValidMetric> points = [];
-        await using (var log = await runtime.OpenLogAsync(reference, cancellationToken))
+        await using (var log = await SeekableAsync(await runtime.OpenLogAsync(reference, new LogOptions(Follow: false, TailLines: null), cancellationToken), offset, cancellationToken))
         {
             if (log is null && !finished) return;
             if (log is not null && log.Length > offset)

@@ -65,7 +65,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         }
         var attempt = launch.Attempt;
         var folder = AttemptFolder(attempt);
-        var info = new RuntimeInfo { Kind = Kind, Name = attempt.Name };
+        var info = Describe(attempt);
         // Idempotent: an attempt whose folder says it started (or finished) is not started again.
         // (A fresh attempt has no folder yet: the checks, one of which scans /proc, are for restarts.)
         if (Directory.Exists(folder)
@@ -188,7 +188,10 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         }
     }
 
-    public Task<Stream?> OpenLogAsync(AttemptRef attempt, CancellationToken cancellationToken)
+    public RuntimeInfo Describe(AttemptRef attempt) => new() { Kind = Kind, Name = attempt.Name };
+
+    /// <summary>The attempt's log file, which grows while it runs; the caller seeks and follows it.</summary>
+    public Task<Stream?> OpenLogAsync(AttemptRef attempt, LogOptions options, CancellationToken cancellationToken)
     {
         var path = Path.Combine(AttemptFolder(attempt), AttemptFiles.Log);
         try

@@ -1,0 +1,236 @@
+using System.Globalization;
+using k8s.Models;
+using Strata.Core.Runtime;
+
+namespace Strata.Server.Runtime.Kubernetes;
+
+/// <summary>
+/// Builds the objects of one attempt: a <c>batch/v1</c> Job, and for a distributed job (an Indexed Job) a
+/// headless Service that gives each worker a stable DNS name and a NetworkPolicy that lets the workers
+/// reach each other. Pure, and deterministic per attempt: a restart builds the same names again.
+/// </summary>
+/// <remarks>
+/// Who retries: Strata. Each attempt is one Job with <c>backoffLimit: 0</c>; a failure ends the attempt and
+/// Strata's retry policy decides (from the failure's reason) whether a new attempt — a new Job — follows.
+/// Retrying inside the Job as well would run a job more times than its <c>retry.max_attempts</c> says and hide
+/// attempts from the API. The <c>podFailurePolicy</c> makes the reason clear: a pod evicted or preempted
+/// (<c>DisruptionTarget</c>) is replaced without counting as a failure, and any non-zero exit of the training
+/// container fails the Job at once as the job's own error (not retried), while a pod lost otherwise fails it
+/// as <c>BackoffLimitExceeded</c>, an infrastructure failure that Strata retries.
+/// </remarks>
+public static class JobManifests
+{
+    public const string WorkVolume = "work";
+    public const string TmpVolume = "tmp";
+    public const string WorkPath = "/strata/work";
+    public const string CheckpointPath = WorkPath + "/checkpoints";
+
+    public static V1Job Job(JobLaunch launch, KubernetesRuntimeOptions options)
+    {
+        var attempt = launch.Attempt;
+        var name = KubernetesNames.JobName(attempt);
+        var ns = KubernetesNames.Namespace(attempt.TenantId);
+        var labels = KubernetesNames.AttemptLabels(attempt);
+        var distributed = launch.NumWorkers > 1;
+        var gpu = launch.Resources.Gpus > 0;
+
+        var limits = new Dictionary<string, ResourceQuantity>(StringComparer.Ordinal)
+        {
+            ["cpu"] = Quantities.Cpu(launch.Resources.CpuCores),
+            ["memory"] = Quantities.Memory(launch.Resources.MemoryBytes),
+        };
+        if (gpu) limits["nvidia.com/gpu"] = Quantities.Count(launch.Resources.Gpus);
+
+        var container = new V1Container
+        {
+            Name = KubernetesNames.TrainingContainer,
+            Image = string.IsNullOrEmpty(launch.DockerImage) ? options.DefaultImage : launch.DockerImage,
+            Command = ["/bin/sh", "-c", launch.Entrypoint],
+            Env = Environment(launch, name, ns, options),
+            // Requests equal limits: the pod is Guaranteed, never throttled below what was admitted.
+            Resources = new V1ResourceRequirements { Requests = limits, Limits = new Dictionary<string, ResourceQuantity>(limits, StringComparer.Ordinal) },
+            SecurityContext = new V1SecurityContext
+            {
+                RunAsNonRoot = true,
+                AllowPrivilegeEscalation = false,
+                ReadOnlyRootFilesystem = true,
+                Capabilities = new V1Capabilities { Drop = ["ALL"] },
+                SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+            },
+            VolumeMounts =
+            [
+                new V1VolumeMount { Name = WorkVolume, MountPath = WorkPath },
+                new V1VolumeMount { Name = TmpVolume, MountPath = "/tmp" },
+            ],
+        };
+
+        var pod = new V1PodSpec
+        {
+            RestartPolicy = "Never",
+            ServiceAccountName = KubernetesNames.JobServiceAccount,
+            AutomountServiceAccountToken = false,
+            EnableServiceLinks = false,
+            Containers = [container],
+            SecurityContext = new V1PodSecurityContext
+            {
+                RunAsNonRoot = true,
+                RunAsUser = options.RunAsUser,
+                RunAsGroup = options.RunAsUser,
+                FsGroup = options.RunAsUser,
+                SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+            },
+            Volumes =
+            [
+                new V1Volume { Name = WorkVolume, EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity($"{options.ScratchGb}Gi") } },
+                new V1Volume { Name = TmpVolume, EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity("1Gi") } },
+            ],
+        };
+        if (gpu)
+        {
+            // GPU nodes are usually tainted so that only pods that ask for GPUs land there.
+            pod.Tolerations = [new V1Toleration { Key = "nvidia.com/gpu", OperatorProperty = "Exists", Effect = "NoSchedule" }];
+        }
+        if (!string.IsNullOrEmpty(launch.GpuType))
+        {
+            pod.NodeSelector = new Dictionary<string, string> { [options.GpuTypeNodeLabel] = launch.GpuType };
+        }
+        if (distributed)
+        {
+            // Pods of an Indexed Job are named <job>-<index>; with the subdomain they resolve as
+            // <job>-<index>.<service>.<namespace>.svc through the headless Service.
+            pod.Subdomain = name;
+        }
+
+        return new V1Job
+        {
+            ApiVersion = "batch/v1",
+            Kind = "Job",
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns, Labels = labels },
+            Spec = new V1JobSpec
+            {
+                BackoffLimit = 0,
+                CompletionMode = distributed ? "Indexed" : "NonIndexed",
+                Completions = launch.NumWorkers,
+                Parallelism = launch.NumWorkers,
+                ActiveDeadlineSeconds = launch.TimeoutSeconds,
+                TtlSecondsAfterFinished = options.TtlSecondsAfterFinished,
+                PodFailurePolicy = new V1PodFailurePolicy
+                {
+                    Rules =
+                    [
+                        new V1PodFailurePolicyRule
+                        {
+                            Action = "Ignore",
+                            OnPodConditions = [new V1PodFailurePolicyOnPodConditionsPattern { Type = "DisruptionTarget", Status = "True" }],
+                        },
+                        new V1PodFailurePolicyRule
+                        {
+                            Action = "FailJob",
+                            OnExitCodes = new V1PodFailurePolicyOnExitCodesRequirement
+                            {
+                                ContainerName = KubernetesNames.TrainingContainer,
+                                OperatorProperty = "NotIn",
+                                Values = [0],
+                            },
+                        },
+                    ],
+                },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = new Dictionary<string, string>(labels, StringComparer.Ordinal) },
+                    Spec = pod,
+                },
+            },
+        };
+    }
+
+    /// <summary>Gives every worker of a distributed job a stable DNS name; owned by the Job, so deleted with it.</summary>
+    public static V1Service HeadlessService(AttemptRef attempt, V1OwnerReference owner) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "Service",
+        Metadata = new V1ObjectMeta
+        {
+            Name = KubernetesNames.JobName(attempt),
+            NamespaceProperty = KubernetesNames.Namespace(attempt.TenantId),
+            Labels = KubernetesNames.AttemptLabels(attempt),
+            OwnerReferences = [owner],
+        },
+        Spec = new V1ServiceSpec
+        {
+            ClusterIP = "None",
+            Selector = KubernetesNames.AttemptLabels(attempt),
+            // Workers look each other up while starting, before anything is "ready".
+            PublishNotReadyAddresses = true,
+        },
+    };
+
+    /// <summary>The tenant's namespace denies all traffic; a distributed job's workers may talk to each other (and only they).</summary>
+    public static V1NetworkPolicy WorkersPolicy(AttemptRef attempt, V1OwnerReference owner)
+    {
+        var workers = new V1NetworkPolicyPeer { PodSelector = new V1LabelSelector { MatchLabels = KubernetesNames.AttemptLabels(attempt) } };
+        return new V1NetworkPolicy
+        {
+            ApiVersion = "networking.k8s.io/v1",
+            Kind = "NetworkPolicy",
+            Metadata = new V1ObjectMeta
+            {
+                Name = KubernetesNames.JobName(attempt),
+                NamespaceProperty = KubernetesNames.Namespace(attempt.TenantId),
+                Labels = KubernetesNames.AttemptLabels(attempt),
+                OwnerReferences = [owner],
+            },
+            Spec = new V1NetworkPolicySpec
+            {
+                PodSelector = new V1LabelSelector { MatchLabels = KubernetesNames.AttemptLabels(attempt) },
+                PolicyTypes = ["Ingress", "Egress"],
+                Ingress = [new V1NetworkPolicyIngressRule { FromProperty = [workers] }],
+                Egress = [new V1NetworkPolicyEgressRule { To = [workers] }],
+            },
+        };
+    }
+
+    /// <summary>The owner reference that ties a job's Service and policy to its Job (garbage-collected with it).</summary>
+    public static V1OwnerReference OwnerOf(V1Job job) => new()
+    {
+        ApiVersion = "batch/v1",
+        Kind = "Job",
+        Name = job.Metadata.Name,
+        Uid = job.Metadata.Uid,
+        Controller = true,
+        BlockOwnerDeletion = true,
+    };
+
+    /// <summary>
+    /// The job contract's environment as the launch has it, with what differs in a pod: the scratch volume
+    /// for HOME and checkpoints, and for a distributed job the rendezvous (rank 0's stable name, the rank from
+    /// the pod's completion index).
+    /// </summary>
+    private static List<V1EnvVar> Environment(JobLaunch launch, string jobName, string ns, KubernetesRuntimeOptions options)
+    {
+        var values = new SortedDictionary<string, string>(launch.Environment.ToDictionary(), StringComparer.Ordinal)
+        {
+            ["HOME"] = WorkPath,
+            ["STRATA_CHECKPOINT_DIR"] = CheckpointPath,
+        };
+        var distributed = launch.NumWorkers > 1;
+        if (distributed)
+        {
+            values["WORLD_SIZE"] = launch.NumWorkers.ToString(CultureInfo.InvariantCulture);
+            values["MASTER_ADDR"] = $"{jobName}-0.{jobName}.{ns}.svc";
+            values["MASTER_PORT"] = options.MasterPort.ToString(CultureInfo.InvariantCulture);
+            values["LOCAL_RANK"] = "0";
+            values.Remove("RANK");
+        }
+        var env = values.Select(pair => new V1EnvVar { Name = pair.Key, Value = pair.Value }).ToList();
+        if (distributed)
+        {
+            env.Add(new V1EnvVar
+            {
+                Name = "RANK",
+                ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = $"metadata.annotations['{KubernetesNames.CompletionIndexAnnotation}']" } },
+            });
+        }
+        return env;
+    }
+}

@@ -1,0 +1,281 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Runtime.CompilerServices;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Options;
+using Strata.Contracts;
+using Strata.Core.Runtime;
+
+namespace Strata.Server.Runtime.Kubernetes;
+
+/// <summary>
+/// Runs each attempt as a <c>batch/v1</c> Job in its tenant's namespace (an Indexed Job with a headless
+/// Service when distributed; see <see cref="JobManifests"/>). Everything is named after the attempt, so
+/// starting is idempotent (a 409 means the Job is there already) and a restarted server finds its Jobs by
+/// listing them. State comes from a watch (<see cref="JobWatcher"/>), never from polling each Job.
+/// </summary>
+public sealed class KubernetesJobRuntime : IJobRuntime, IDisposable
+{
+    private readonly ClusterApi _api;
+    private readonly JobWatcher _watcher;
+    private readonly TenantProvisioner _provisioner;
+    private readonly KubernetesRuntimeOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<KubernetesJobRuntime> _logger;
+    /// <summary>Jobs this server deleted to stop them: their deletion is a stop, not a loss.</summary>
+    private readonly ConcurrentDictionary<string, byte> _stopped = new(StringComparer.Ordinal);
+    /// <summary>How failed Jobs ended, read once from their pods (keyed by the Job's name), until collected.</summary>
+    private readonly ConcurrentDictionary<string, Termination> _terminations = new(StringComparer.Ordinal);
+
+    public KubernetesJobRuntime(
+        ClusterApi api, JobWatcher watcher, TenantProvisioner provisioner, IOptions<KubernetesRuntimeOptions> options, TimeProvider time, ILogger<KubernetesJobRuntime> logger)
+    {
+        _api = api;
+        _watcher = watcher;
+        _provisioner = provisioner;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        Capacity = new RuntimeCapacity(
+            ResourceRequest.FromGb(_options.CapacityCpuCores, _options.CapacityMemoryGb, _options.CapacityGpus),
+            _options.MaxWorkersPerJob);
+    }
+
+    public string Kind => KubernetesNames.RuntimeKind;
+
+    public RuntimeCapacity Capacity { get; }
+
+    public RuntimeInfo Describe(AttemptRef attempt) => KubernetesNames.Describe(attempt);
+
+    public async Task<RuntimeInfo> StartAsync(JobLaunch launch, CancellationToken cancellationToken)
+    {
+        var attempt = launch.Attempt;
+        var desired = JobManifests.Job(launch, _options);
+        V1Job? job;
+        try
+        {
+            job = await _api.CreateJobAsync(desired, cancellationToken);
+            if (job is null)
+            {
+                // The tenant's namespace is not there yet (a new tenant, or one the last pass has not reached).
+                await _provisioner.ProvisionAsync(attempt.TenantId, cancellationToken);
+                job = await _api.CreateJobAsync(desired, cancellationToken)
+                    ?? throw new RuntimeStartException($"the namespace {KubernetesNames.Namespace(attempt.TenantId)} does not exist");
+            }
+            if (launch.NumWorkers > 1)
+            {
+                var owner = JobManifests.OwnerOf(job);
+                await _api.CreateIfMissingAsync(JobManifests.HeadlessService(attempt, owner), cancellationToken);
+                await _api.CreateIfMissingAsync(JobManifests.WorkersPolicy(attempt, owner), cancellationToken);
+            }
+        }
+        catch (HttpOperationException e) when (!ClusterApi.IsTransient(e))
+        {
+            // Refused for good: invalid, forbidden (over the namespace's quota, a Pod Security violation).
+            throw new RuntimeStartException($"Kubernetes refused the Job ({(int)e.Response.StatusCode}): {Message(e)}", e);
+        }
+        return Describe(attempt);
+    }
+
+    public async Task StopAsync(AttemptRef attempt, CancellationToken cancellationToken)
+    {
+        var name = KubernetesNames.JobName(attempt);
+        _stopped[name] = 0;
+        await _api.DeleteJobAsync(name, KubernetesNames.Namespace(attempt.TenantId), cancellationToken);
+    }
+
+    /// <summary>A fresh list of every Job Strata has not collected yet (one call for all tenants).</summary>
+    public async Task<IReadOnlyList<AttemptObservation>> ListAsync(CancellationToken cancellationToken)
+    {
+        var jobs = await _api.ListJobsAsync(cancellationToken);
+        var observations = new List<AttemptObservation>(jobs.Items.Count);
+        foreach (var job in jobs.Items)
+        {
+            if (await ObserveAsync(job, cancellationToken) is { } observation) observations.Add(observation);
+        }
+        return observations;
+    }
+
+    public async IAsyncEnumerable<AttemptObservation> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var change in _watcher.Events.ReadAllAsync(cancellationToken))
+        {
+            var observation = change.Type == WatchEventType.Deleted
+                ? Vanished(change.Job)
+                : await ObserveAsync(change.Job, cancellationToken);
+            if (observation is not null) yield return observation;
+        }
+    }
+
+    /// <summary>
+    /// The log of the attempt's pod (rank 0's for a distributed job) from the cluster's <c>pods/log</c>;
+    /// null while no container has started. Kubernetes applies the tail and follows the log itself.
+    /// </summary>
+    public async Task<Stream?> OpenLogAsync(AttemptRef attempt, LogOptions options, CancellationToken cancellationToken)
+    {
+        var ns = KubernetesNames.Namespace(attempt.TenantId);
+        var pods = await _api.ListPodsAsync(ns, KubernetesNames.AttemptSelector(attempt), cancellationToken);
+        var pod = pods.Items
+            .OrderBy(p => p.Metadata.Labels?.TryGetValue(KubernetesNames.CompletionIndexLabel, out var index) == true && index == "0" ? 0 : 1)
+            .ThenByDescending(p => p.Metadata.CreationTimestamp)
+            .FirstOrDefault();
+        if (pod is null) return null;
+        return await _api.OpenPodLogAsync(pod.Metadata.Name, ns, KubernetesNames.TrainingContainer, options.Follow, options.TailLines, cancellationToken);
+    }
+
+    /// <summary>
+    /// Marks a finished Job collected, so that it is no longer listed or watched; its pods and their logs stay
+    /// until the Job's time-to-live ends. With <paramref name="discardLogs"/> the Job is deleted now.
+    /// </summary>
+    public async Task ForgetAsync(AttemptRef attempt, bool discardLogs, CancellationToken cancellationToken)
+    {
+        var name = KubernetesNames.JobName(attempt);
+        var ns = KubernetesNames.Namespace(attempt.TenantId);
+        _terminations.TryRemove(name, out _);
+        if (discardLogs)
+        {
+            _stopped[name] = 0;
+            await _api.DeleteJobAsync(name, ns, cancellationToken);
+        }
+        else
+        {
+            await _api.LabelJobAsync(name, ns, new Dictionary<string, string> { [KubernetesNames.CollectedLabel] = "true" }, cancellationToken);
+        }
+    }
+
+    public void Dispose() => _watcher.Dispose();
+
+    /// <summary>What a Job says about its attempt; null for a Job that is not an attempt of Strata's.</summary>
+    private async Task<AttemptObservation?> ObserveAsync(V1Job job, CancellationToken cancellationToken)
+    {
+        if (KubernetesNames.AttemptOf(job.Metadata) is not { } attempt) return null;
+        var status = job.Status;
+        var startedAt = ToOffset(status?.StartTime);
+        var finished = JobStatusReading.Finished(job);
+        if (finished is null)
+        {
+            return new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Running, StartedAt = startedAt };
+        }
+        var (succeeded, condition) = finished.Value;
+        var finishedAt = ToOffset(status?.CompletionTime) ?? ToOffset(condition.LastTransitionTime) ?? _time.GetUtcNow();
+        if (succeeded)
+        {
+            return new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Succeeded, ExitCode = 0, Reason = StatusReasons.Completed, StartedAt = startedAt, FinishedAt = finishedAt };
+        }
+        var termination = condition.Reason == "DeadlineExceeded" ? null : await TerminationOfAsync(job, attempt, cancellationToken);
+        var (reason, message) = JobStatusReading.Classify(condition, termination);
+        return new AttemptObservation
+        {
+            Attempt = attempt,
+            Phase = ObservedPhase.Failed,
+            ExitCode = termination?.ExitCode,
+            Reason = reason,
+            Message = message,
+            StartedAt = startedAt,
+            FinishedAt = finishedAt,
+        };
+    }
+
+    /// <summary>A Job deleted before it finished: stopped when this server deleted it, else lost (and retried).</summary>
+    private AttemptObservation? Vanished(V1Job job)
+    {
+        if (KubernetesNames.AttemptOf(job.Metadata) is not { } attempt) return null;
+        var name = job.Metadata.Name;
+        var stopped = _stopped.TryRemove(name, out _);
+        // A finished or collected Job leaving the watch is old news: its end was reported already.
+        if (JobStatusReading.Finished(job) is not null || job.Metadata.Labels?.ContainsKey(KubernetesNames.CollectedLabel) == true) return null;
+        return stopped
+            ? new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Stopped, Reason = StatusReasons.Killed, Message = "its Job was deleted to stop it", FinishedAt = _time.GetUtcNow() }
+            : new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Failed, Reason = StatusReasons.SupervisorLost, Message = $"its Job {name} was deleted outside Strata", FinishedAt = _time.GetUtcNow() };
+    }
+
+    /// <summary>How the training container ended, from the Job's pods; read once per Job, null when the pods are gone.</summary>
+    private async Task<Termination?> TerminationOfAsync(V1Job job, AttemptRef attempt, CancellationToken cancellationToken)
+    {
+        var name = job.Metadata.Name;
+        if (_terminations.TryGetValue(name, out var known)) return known;
+        try
+        {
+            var pods = await _api.ListPodsAsync(job.Metadata.NamespaceProperty, KubernetesNames.AttemptSelector(attempt), cancellationToken);
+            var termination = JobStatusReading.Termination(pods.Items);
+            if (termination is not null) _terminations[name] = termination;
+            return termination;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Forbidden)
+        {
+            _logger.LogWarning("Cannot read the pods of {Job}: {Message}", job.Metadata.Name, Message(e));
+            return null;
+        }
+    }
+
+    private static DateTimeOffset? ToOffset(DateTime? time) =>
+        time is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : null;
+
+    private static string Message(HttpOperationException e)
+    {
+        try
+        {
+            return KubernetesJson.Deserialize<V1Status>(e.Response.Content)?.Message ?? e.Message;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return e.Response.Content ?? e.Message;
+        }
+    }
+}
+
+/// <summary>How a pod's training container ended.</summary>
+public sealed record Termination(int ExitCode, string? Reason, string? Message);
+
+/// <summary>Reading a Job's and its pods' status into Strata's outcomes; pure, for unit tests.</summary>
+public static class JobStatusReading
+{
+    /// <summary>The Job's final condition (<c>Complete</c> or <c>Failed</c>, status True), or null while it runs.</summary>
+    public static (bool Succeeded, V1JobCondition Condition)? Finished(V1Job job)
+    {
+        foreach (var condition in job.Status?.Conditions ?? [])
+        {
+            if (condition.Status != "True") continue;
+            if (condition.Type == "Complete") return (true, condition);
+            if (condition.Type == "Failed") return (false, condition);
+        }
+        return null;
+    }
+
+    /// <summary>The first training container that ended with an error, from the pods of a Job.</summary>
+    public static Termination? Termination(IEnumerable<V1Pod> pods) =>
+        pods.SelectMany(p => p.Status?.ContainerStatuses ?? [])
+            .Where(c => c.Name == KubernetesNames.TrainingContainer && c.State?.Terminated is { ExitCode: not 0 })
+            .Select(c => new Termination(c.State.Terminated.ExitCode, c.State.Terminated.Reason, c.State.Terminated.Message))
+            .FirstOrDefault();
+
+    /// <summary>
+    /// Why an attempt failed. <c>DeadlineExceeded</c> is its <c>timeout_seconds</c>; a container that exited
+    /// non-zero (the pod failure policy's <c>FailJob</c>) is the job's own error — out of memory when the
+    /// kernel killed it for that —; a Job that failed with no such exit lost its pods (evicted, node gone),
+    /// which is the infrastructure's failure and is retried.
+    /// </summary>
+    public static (string Reason, string Message) Classify(V1JobCondition failed, Termination? termination)
+    {
+        if (failed.Reason == "DeadlineExceeded")
+        {
+            return (StatusReasons.TimedOut, "stopped at its time-out (activeDeadlineSeconds)");
+        }
+        if (termination is { Reason: "OOMKilled" })
+        {
+            return (StatusReasons.OutOfMemory, "killed for using more memory than it asked for");
+        }
+        if (termination is not null)
+        {
+            return (StatusReasons.ExitedWithError, $"exited with code {termination.ExitCode}");
+        }
+        if (failed.Reason == "PodFailurePolicy")
+        {
+            // The container exited non-zero, but its pod is gone: the condition's message says how.
+            return (StatusReasons.ExitedWithError, failed.Message ?? "exited with an error");
+        }
+        return (StatusReasons.SupervisorLost, $"its pod was lost ({failed.Reason}: {failed.Message})");
+    }
+}

@@ -1,0 +1,121 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Runtime.Kubernetes;
+
+/// <summary>What one provisioning pass did.</summary>
+public sealed record ProvisioningPass(int Tenants, int Changed, int NamespacesDeleted, int Failed);
+
+/// <summary>
+/// Level-triggered tenant provisioning. Each pass (every <see cref="KubernetesRuntimeOptions.ProvisionSeconds"/>)
+/// applies every tenant's objects (<see cref="TenantManifests"/>): what is missing is created, what drifted
+/// (a deleted quota, an edited role) is put back, the rest is left alone; and the namespace of a tenant that
+/// no longer exists is deleted with everything in it. A pass is safe to run twice, and on several servers.
+/// </summary>
+public sealed class TenantProvisioner(
+    ClusterApi api,
+    Store store,
+    IOptions<KubernetesRuntimeOptions> options,
+    TimeProvider time,
+    ILogger<TenantProvisioner> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.ProvisionSeconds), time);
+        do
+        {
+            try
+            {
+                var pass = await ReconcileAllAsync(stoppingToken);
+                if (pass.Changed > 0 || pass.NamespacesDeleted > 0 || pass.Failed > 0)
+                {
+                    logger.LogInformation("Provisioned {Tenants} tenants: {Changed} objects created or repaired, {Deleted} namespaces deleted, {Failed} tenants failed",
+                        pass.Tenants, pass.Changed, pass.NamespacesDeleted, pass.Failed);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Provisioning pass failed; the next one retries");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>One pass over every tenant, then over the namespaces of deleted ones.</summary>
+    public async Task<ProvisioningPass> ReconcileAllAsync(CancellationToken cancellationToken)
+    {
+        List<TenantRecord> tenants;
+        await using (var db = store.CreateContext())
+        {
+            tenants = await db.Tenants.AsNoTracking().ToListAsync(cancellationToken);
+        }
+        int changed = 0, failed = 0;
+        foreach (var tenant in tenants)
+        {
+            try
+            {
+                changed += await ApplyAsync(tenant, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failed++;
+                logger.LogWarning(e, "Provisioning tenant {TenantId} failed; the next pass retries", tenant.Id);
+            }
+        }
+
+        var deleted = 0;
+        var existing = tenants.Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var ns in (await api.ListTenantNamespacesAsync(cancellationToken)).Items)
+        {
+            var labels = ns.Metadata.Labels;
+            if (labels is null || !labels.TryGetValue(KubernetesNames.TenantLabel, out var tenantId)) continue;
+            // Only the namespace Strata names after the tenant: never one that merely carries its labels.
+            if (existing.Contains(tenantId) || ns.Metadata.Name != KubernetesNames.Namespace(tenantId)) continue;
+            if (ns.Status?.Phase == "Terminating") continue;
+            logger.LogInformation("Deleting namespace {Namespace}: its tenant is gone", ns.Metadata.Name);
+            await api.DeleteNamespaceAsync(ns.Metadata.Name, cancellationToken);
+            deleted++;
+        }
+        return new ProvisioningPass(tenants.Count, changed, deleted, failed);
+    }
+
+    /// <summary>Provisions one tenant now (a job is about to start in a namespace the last pass has not made); false when there is no such tenant.</summary>
+    public async Task<bool> ProvisionAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        TenantRecord? tenant;
+        await using (var db = store.CreateContext())
+        {
+            tenant = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Id == tenantId, cancellationToken);
+        }
+        if (tenant is null) return false;
+        await ApplyAsync(tenant, cancellationToken);
+        return true;
+    }
+
+    /// <summary>Applies the tenant's objects, the namespace first; returns how many were created or repaired.</summary>
+    private async Task<int> ApplyAsync(TenantRecord tenant, CancellationToken cancellationToken)
+    {
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["tenant_id"] = tenant.Id });
+        var changed = 0;
+        foreach (var item in TenantManifests.Build(new TenantNamespace(tenant.Id, tenant.CostCenter, QuotaFor(tenant)), options.Value))
+        {
+            var result = await api.ApplyAsync(item, cancellationToken);
+            if (result == ApplyResult.Unchanged) continue;
+            changed++;
+            logger.LogInformation("{Result} {Kind} {Name} of tenant {TenantId}", result, item.Kind, item.Metadata.Name, tenant.Id);
+        }
+        return changed;
+    }
+
+    /// <summary>
+    /// The tenant's limits for its ResourceQuota. Until per-tenant quotas are stored, every tenant gets the
+    /// configured <see cref="KubernetesRuntimeOptions.TenantQuota"/>; this is the one place to read the
+    /// tenant's own quota from instead.
+    /// </summary>
+    private TenantQuotaLimits QuotaFor(TenantRecord tenant) => options.Value.TenantQuota;
+}

@@ -1,0 +1,98 @@
+using k8s;
+using k8s.Models;
+
+namespace Strata.Kubernetes.Tests;
+
+/// <summary>Every YAML under deploy/kubernetes loads into the official client's typed models, and says what the issue asks.</summary>
+public sealed class DeployManifestTests
+{
+    private static readonly string Folder = Path.Combine(RepositoryRoot(), "deploy", "kubernetes");
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Strata.slnx"))) directory = directory.Parent;
+        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
+    }
+
+    /// <summary>Every object of every manifest (kustomization.yaml is kustomize's own file, not an object).</summary>
+    private static List<object> Objects() => Directory.GetFiles(Folder, "*.yaml")
+        .Where(f => Path.GetFileName(f) != "kustomization.yaml")
+        .SelectMany(f => KubernetesYaml.LoadAllFromString(File.ReadAllText(f)))
+        .ToList();
+
+    private static T One<T>() => Assert.Single(Objects().OfType<T>());
+
+    [Fact]
+    public void Every_manifest_loads_into_typed_models()
+    {
+        foreach (var file in Directory.GetFiles(Folder, "*.yaml").Where(f => Path.GetFileName(f) != "kustomization.yaml"))
+        {
+            var objects = KubernetesYaml.LoadAllFromString(File.ReadAllText(file));
+            Assert.NotEmpty(objects);
+            Assert.All(objects, o => Assert.IsAssignableFrom<IKubernetesObject<V1ObjectMeta>>(o));
+        }
+    }
+
+    [Fact]
+    public void The_kustomization_lists_every_manifest_and_nothing_missing()
+    {
+        var kustomization = File.ReadAllLines(Path.Combine(Folder, "kustomization.yaml"));
+        var listed = kustomization.SkipWhile(l => l.Trim() != "resources:").Skip(1).TakeWhile(l => l.TrimStart().StartsWith("- ", StringComparison.Ordinal))
+            .Select(l => l.Trim()[2..]).ToHashSet(StringComparer.Ordinal);
+        var files = Directory.GetFiles(Folder, "*.yaml").Select(Path.GetFileName).Where(f => f != "kustomization.yaml").ToHashSet(StringComparer.Ordinal);
+        Assert.Equal(files.Order(), listed.Order());
+    }
+
+    [Fact]
+    public void The_server_runs_three_spread_replicas_with_probes_as_a_non_root_user()
+    {
+        var deployment = One<V1Deployment>();
+        Assert.Equal(3, deployment.Spec.Replicas);
+        Assert.NotEmpty(deployment.Spec.Template.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution);
+        var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
+        Assert.Equal("/health/ready", container.ReadinessProbe.HttpGet.Path);
+        Assert.Equal("/health/live", container.LivenessProbe.HttpGet.Path);
+        Assert.True(deployment.Spec.Template.Spec.SecurityContext.RunAsNonRoot);
+        Assert.Equal("strata", deployment.Spec.Template.Spec.ServiceAccountName);
+        Assert.Equal("strata", Assert.Single(container.EnvFrom).ConfigMapRef.Name);
+        Assert.Equal(deployment.Spec.Selector.MatchLabels, One<V1Service>().Spec.Selector);
+    }
+
+    [Fact]
+    public void The_configuration_selects_the_kubernetes_runtime_and_leader_election()
+    {
+        var data = One<V1ConfigMap>().Data;
+        Assert.Equal("kubernetes", data["Runtime__Kind"]);
+        Assert.Equal("true", data["Leadership__Enabled"]);
+        Assert.Equal("postgres", data["Storage__Provider"]);
+    }
+
+    [Fact]
+    public void The_autoscaler_keeps_two_to_ten_replicas_at_70_percent_cpu_and_drains_take_one_at_a_time()
+    {
+        var hpa = One<V2HorizontalPodAutoscaler>();
+        Assert.Equal((2, 10), (hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas));
+        Assert.Equal(70, Assert.Single(hpa.Spec.Metrics).Resource.Target.AverageUtilization);
+        Assert.Equal("strata", hpa.Spec.ScaleTargetRef.Name);
+        Assert.Equal("1", One<V1PodDisruptionBudget>().Spec.MaxUnavailable.Value);
+    }
+
+    [Fact]
+    public void The_cluster_role_covers_what_strata_manages_and_no_secrets()
+    {
+        var role = One<V1ClusterRole>();
+        Assert.DoesNotContain(role.Rules, r => r.Resources.Contains("secrets") || r.Resources.Contains("*") || r.Verbs.Contains("*"));
+        bool Allows(string group, string resource, string verb) =>
+            role.Rules.Any(r => r.ApiGroups.Contains(group) && r.Resources.Contains(resource) && r.Verbs.Contains(verb));
+        Assert.True(Allows("batch", "jobs", "watch"));
+        Assert.True(Allows("batch", "jobs", "create"));
+        Assert.True(Allows("", "namespaces", "delete"));
+        Assert.True(Allows("", "pods/log", "get"));
+        Assert.True(Allows("networking.k8s.io", "networkpolicies", "update"));
+        // The jobs' Role may only be created by someone holding its permissions.
+        Assert.True(Allows("", "pods", "watch") && Allows("", "configmaps", "get"));
+        var binding = One<V1ClusterRoleBinding>();
+        Assert.Equal(("strata", "strata-system"), (Assert.Single(binding.Subjects).Name, binding.Subjects[0].NamespaceProperty));
+    }
+}

@@ -1,0 +1,627 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Strata.Kubernetes.Tests;
+
+/// <summary>
+/// An in-process Kubernetes API server on port 0 that speaks the real REST and watch protocol for the verbs
+/// Strata uses: get, list, create (409 when present, 404 when the namespace is missing), replace (409 on a
+/// stale resourceVersion), JSON merge patch, delete, <c>?watch=true</c> streams of
+/// <c>{"type":...,"object":...}</c> lines from a resourceVersion (410 Gone with a Status once that version
+/// has been compacted away), label selectors, and pods/log. Objects are kept as JSON, as the server keeps them.
+/// Tests play the cluster's controllers through its helpers (set a Job's conditions, add its pods) and inject
+/// failures (<see cref="FailNext"/>: 429, 500, ...). The approach of the official client's own tests.
+/// </summary>
+public sealed class FakeKubernetesApi : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly Lock _lock = new();
+    /// <summary>Objects by "collection|namespace|name"; the collection is "&lt;group&gt;/&lt;version&gt;/&lt;plural&gt;".</summary>
+    private readonly Dictionary<string, JsonObject> _objects = new(StringComparer.Ordinal);
+    private readonly List<Change> _history = [];
+    private readonly List<Watch> _watches = [];
+    private readonly List<(string Method, string PathPart, int Status)> _failures = [];
+    private readonly Dictionary<string, string> _logs = new(StringComparer.Ordinal);
+    private long _version = 100;
+    /// <summary>Versions at or below this are gone from the history (etcd compaction): watching from them is 410.</summary>
+    private long _compactedTo;
+
+    private sealed record Change(long Version, string Collection, string Type, JsonObject? Old, JsonObject New);
+
+    private sealed record Watch(string Collection, string? Namespace, string? Selector, Channel<string> Lines);
+
+    public FakeKubernetesApi()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        _app = builder.Build();
+        _app.Run(HandleAsync);
+    }
+
+    public string Url { get; private set; } = "";
+
+    /// <summary>Every request as "METHOD path?query", in order.</summary>
+    public List<string> Requests { get; } = [];
+
+    public static async Task<FakeKubernetesApi> StartAsync()
+    {
+        var api = new FakeKubernetesApi();
+        await api._app.StartAsync();
+        api.Url = api._app.Urls.First();
+        return api;
+    }
+
+    /// <summary>A kubeconfig file that points at this server (no authentication).</summary>
+    public string WriteKubeconfig(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, "kubeconfig");
+        File.WriteAllText(path, $$"""
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: fake
+              cluster:
+                server: {{Url}}
+            users:
+            - name: fake
+              user:
+                token: fake-token
+            contexts:
+            - name: fake
+              context:
+                cluster: fake
+                user: fake
+            current-context: fake
+            """);
+        return path;
+    }
+
+    /// <summary>The next request with this method whose path contains <paramref name="pathPart"/> fails with <paramref name="status"/>.</summary>
+    public void FailNext(string method, string pathPart, int status)
+    {
+        lock (_lock) _failures.Add((method, pathPart, status));
+    }
+
+    public int CountRequests(string method, string pathPart)
+    {
+        lock (_lock) return Requests.Count(r => r.StartsWith(method + " ", StringComparison.Ordinal) && r.Contains(pathPart, StringComparison.Ordinal));
+    }
+
+    // ---------------------------------------------------------------- the cluster's side, for tests
+
+    public JsonObject? Get(string collection, string? ns, string name)
+    {
+        lock (_lock) return _objects.TryGetValue(Key(collection, ns, name), out var o) ? (JsonObject)o.DeepClone() : null;
+    }
+
+    public List<JsonObject> List(string collection, string? ns = null)
+    {
+        lock (_lock)
+        {
+            return _objects.Where(p => p.Key.StartsWith(collection + "|", StringComparison.Ordinal) && (ns is null || Namespace(p.Value) == ns))
+                .Select(p => (JsonObject)p.Value.DeepClone()).ToList();
+        }
+    }
+
+    /// <summary>Creates or replaces an object as a controller or a user with kubectl would (no checks).</summary>
+    public JsonObject Put(string collection, JsonObject item)
+    {
+        lock (_lock)
+        {
+            var key = Key(collection, Namespace(item), Name(item));
+            _objects.TryGetValue(key, out var old);
+            var stored = (JsonObject)item.DeepClone();
+            Stamp(stored, old);
+            _objects[key] = stored;
+            Record(collection, old is null ? "ADDED" : "MODIFIED", old, stored);
+            return (JsonObject)stored.DeepClone();
+        }
+    }
+
+    /// <summary>Changes an object in place (a controller updating status, a user editing it).</summary>
+    public JsonObject Update(string collection, string? ns, string name, Action<JsonObject> change)
+    {
+        var item = Get(collection, ns, name) ?? throw new InvalidOperationException($"no {collection} {ns}/{name}");
+        change(item);
+        return Put(collection, item);
+    }
+
+    public bool Remove(string collection, string? ns, string name)
+    {
+        lock (_lock) return Delete(collection, ns, name) is not null;
+    }
+
+    /// <summary>Forgets the change history (as etcd compaction does): watches from an older version get 410 Gone.</summary>
+    public void Compact()
+    {
+        lock (_lock)
+        {
+            _compactedTo = _version;
+            _history.Clear();
+        }
+    }
+
+    /// <summary>Ends every open watch, as an API server does when it restarts or a watch times out.</summary>
+    public void CloseWatches()
+    {
+        lock (_lock)
+        {
+            foreach (var watch in _watches) watch.Lines.Writer.TryComplete();
+            _watches.Clear();
+        }
+    }
+
+    public int OpenWatches
+    {
+        get { lock (_lock) return _watches.Count; }
+    }
+
+    public void SetLog(string ns, string pod, string text)
+    {
+        lock (_lock) _logs[ns + "/" + pod] = text;
+    }
+
+    /// <summary>Sets a Job's final condition as the Job controller would (<c>Complete</c> or <c>Failed</c>).</summary>
+    public void FinishJob(string ns, string name, bool succeeded, string? reason = null, string? message = null) =>
+        Update(Jobs, ns, name, job =>
+        {
+            var now = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+            var status = job["status"] as JsonObject ?? new JsonObject();
+            status["conditions"] = new JsonArray(new JsonObject
+            {
+                ["type"] = succeeded ? "Complete" : "Failed",
+                ["status"] = "True",
+                ["reason"] = reason ?? (succeeded ? "Completed" : "BackoffLimitExceeded"),
+                ["message"] = message ?? "",
+                ["lastTransitionTime"] = now,
+            });
+            if (succeeded) status["completionTime"] = now;
+            status["active"] = 0;
+            job["status"] = status;
+        });
+
+    /// <summary>Marks a Job started with active pods, as the Job controller would.</summary>
+    public void StartJob(string ns, string name) =>
+        Update(Jobs, ns, name, job =>
+        {
+            job["status"] = new JsonObject
+            {
+                ["startTime"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+                ["active"] = 1,
+            };
+        });
+
+    /// <summary>Adds a pod of a Job, carrying its template's labels, with its training container's state.</summary>
+    public JsonObject AddPod(string ns, string jobName, int index, JsonObject? containerState)
+    {
+        var job = Get(Jobs, ns, jobName) ?? throw new InvalidOperationException($"no Job {ns}/{jobName}");
+        var labels = (JsonObject)job["spec"]!["template"]!["metadata"]!["labels"]!.DeepClone();
+        labels["batch.kubernetes.io/job-completion-index"] = index.ToString(CultureInfo.InvariantCulture);
+        labels["job-name"] = jobName;
+        var pod = new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Pod",
+            ["metadata"] = new JsonObject { ["name"] = $"{jobName}-{index}-abcde", ["namespace"] = ns, ["labels"] = labels },
+            ["spec"] = job["spec"]!["template"]!["spec"]!.DeepClone(),
+            ["status"] = new JsonObject
+            {
+                ["phase"] = containerState?.ContainsKey("terminated") == true ? "Failed" : "Running",
+                ["containerStatuses"] = new JsonArray(new JsonObject { ["name"] = "training", ["ready"] = false, ["restartCount"] = 0, ["image"] = "x", ["imageID"] = "", ["state"] = containerState }),
+            },
+        };
+        return Put(Pods, pod);
+    }
+
+    public const string Jobs = "batch/v1/jobs";
+    public const string Pods = "/v1/pods";
+    public const string Namespaces = "/v1/namespaces";
+    public const string Services = "/v1/services";
+    public const string ResourceQuotas = "/v1/resourcequotas";
+    public const string Roles = "rbac.authorization.k8s.io/v1/roles";
+    public const string NetworkPolicies = "networking.k8s.io/v1/networkpolicies";
+
+    public async ValueTask DisposeAsync()
+    {
+        CloseWatches();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    // ---------------------------------------------------------------- the REST protocol
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var path = request.Path.Value ?? "/";
+        lock (_lock)
+        {
+            Requests.Add($"{request.Method} {path}{request.QueryString}");
+            var failure = _failures.FindIndex(f => f.Method == request.Method && path.Contains(f.PathPart, StringComparison.Ordinal));
+            if (failure >= 0)
+            {
+                var status = _failures[failure].Status;
+                _failures.RemoveAt(failure);
+                if (status == 429) context.Response.Headers.RetryAfter = "0";
+                context.Response.StatusCode = status;
+                context.Response.ContentType = "application/json";
+                // Written outside the lock below.
+                context.Items["failure"] = StatusObject(status, status == 429 ? "TooManyRequests" : "InternalError", "injected failure");
+            }
+        }
+        if (context.Items["failure"] is JsonObject injected)
+        {
+            await context.Response.WriteAsync(injected.ToJsonString());
+            return;
+        }
+        if (!TryParse(path, out var route))
+        {
+            await WriteAsync(context, 404, StatusObject(404, "NotFound", $"the server could not find the requested resource {path}"));
+            return;
+        }
+
+        var query = request.Query;
+        switch (request.Method)
+        {
+            case "GET" when route.Sub == "log":
+                await LogAsync(context, route);
+                return;
+            case "GET" when route.Name is null && query["watch"] == "true":
+                await WatchAsync(context, route, query["resourceVersion"], query["labelSelector"], int.TryParse(query["timeoutSeconds"], out var t) ? t : 300);
+                return;
+            case "GET" when route.Name is null:
+                await WriteAsync(context, 200, ListObject(route, query["labelSelector"]));
+                return;
+            case "GET":
+                {
+                    var item = Get(route.Collection, route.Namespace, route.Name);
+                    await WriteAsync(context, item is null ? 404 : 200, item ?? NotFound(route));
+                    return;
+                }
+            case "POST":
+                await CreateAsync(context, route);
+                return;
+            case "PUT":
+                await ReplaceAsync(context, route);
+                return;
+            case "PATCH":
+                await PatchAsync(context, route);
+                return;
+            case "DELETE":
+                {
+                    JsonObject? deleted;
+                    lock (_lock) deleted = Delete(route.Collection, route.Namespace, route.Name!);
+                    await WriteAsync(context, deleted is null ? 404 : 200, deleted is null ? NotFound(route) : StatusObject(200, "", "deleted", success: true));
+                    return;
+                }
+            default:
+                await WriteAsync(context, 405, StatusObject(405, "MethodNotAllowed", "method not allowed"));
+                return;
+        }
+    }
+
+    private async Task CreateAsync(HttpContext context, Route route)
+    {
+        var item = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
+        var metadata = item["metadata"] as JsonObject ?? new JsonObject();
+        item["metadata"] = metadata;
+        if (route.Namespace is not null) metadata["namespace"] = route.Namespace;
+        var name = metadata["name"]?.GetValue<string>();
+        int status;
+        JsonObject body;
+        lock (_lock)
+        {
+            if (string.IsNullOrEmpty(name))
+            {
+                (status, body) = (422, StatusObject(422, "Invalid", "metadata.name: Required value"));
+            }
+            else if (route.Namespace is not null && !_objects.ContainsKey(Key(Namespaces, null, route.Namespace)))
+            {
+                (status, body) = (404, StatusObject(404, "NotFound", $"namespaces \"{route.Namespace}\" not found"));
+            }
+            else if (_objects.ContainsKey(Key(route.Collection, route.Namespace, name)))
+            {
+                (status, body) = (409, StatusObject(409, "AlreadyExists", $"{route.Plural} \"{name}\" already exists"));
+            }
+            else
+            {
+                Stamp(item, null);
+                _objects[Key(route.Collection, route.Namespace, name)] = item;
+                Record(route.Collection, "ADDED", null, item);
+                (status, body) = (201, (JsonObject)item.DeepClone());
+            }
+        }
+        await WriteAsync(context, status, body);
+    }
+
+    private async Task ReplaceAsync(HttpContext context, Route route)
+    {
+        var item = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
+        int status;
+        JsonObject body;
+        lock (_lock)
+        {
+            var key = Key(route.Collection, route.Namespace, route.Name!);
+            if (!_objects.TryGetValue(key, out var old))
+            {
+                (status, body) = (404, NotFound(route));
+            }
+            else if (item["metadata"]?["resourceVersion"]?.GetValue<string>() is { } version && version != old["metadata"]!["resourceVersion"]!.GetValue<string>())
+            {
+                (status, body) = (409, StatusObject(409, "Conflict", "the object has been modified; please apply your changes to the latest version and try again"));
+            }
+            else
+            {
+                item["status"] = old["status"]?.DeepClone();
+                Stamp(item, old);
+                _objects[key] = item;
+                Record(route.Collection, "MODIFIED", old, item);
+                (status, body) = (200, (JsonObject)item.DeepClone());
+            }
+        }
+        await WriteAsync(context, status, body);
+    }
+
+    private async Task PatchAsync(HttpContext context, Route route)
+    {
+        if (context.Request.ContentType?.StartsWith("application/merge-patch+json", StringComparison.Ordinal) != true)
+        {
+            await WriteAsync(context, 415, StatusObject(415, "UnsupportedMediaType", "only merge patches are served here"));
+            return;
+        }
+        var patch = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
+        int status;
+        JsonObject body;
+        lock (_lock)
+        {
+            var key = Key(route.Collection, route.Namespace, route.Name!);
+            if (!_objects.TryGetValue(key, out var old))
+            {
+                (status, body) = (404, NotFound(route));
+            }
+            else
+            {
+                var item = (JsonObject)old.DeepClone();
+                MergePatch(item, patch);
+                Stamp(item, old);
+                _objects[key] = item;
+                Record(route.Collection, "MODIFIED", old, item);
+                (status, body) = (200, (JsonObject)item.DeepClone());
+            }
+        }
+        await WriteAsync(context, status, body);
+    }
+
+    /// <summary>Deletes an object (a namespace with everything in it); returns it, or null when there was none.</summary>
+    private JsonObject? Delete(string collection, string? ns, string name)
+    {
+        var key = Key(collection, ns, name);
+        if (!_objects.Remove(key, out var old)) return null;
+        Record(collection, "DELETED", old, old);
+        if (collection == Namespaces)
+        {
+            foreach (var inside in _objects.Where(p => Namespace(p.Value) == name).ToList())
+            {
+                _objects.Remove(inside.Key);
+                Record(inside.Key[..inside.Key.IndexOf('|', StringComparison.Ordinal)], "DELETED", inside.Value, inside.Value);
+            }
+        }
+        // Owned objects (a Job's Service and policy) go with their owner, as the garbage collector would.
+        var uid = old["metadata"]?["uid"]?.GetValue<string>();
+        foreach (var owned in _objects.Where(p => p.Value["metadata"]?["ownerReferences"] is JsonArray owners && owners.Any(o => o?["uid"]?.GetValue<string>() == uid)).ToList())
+        {
+            _objects.Remove(owned.Key);
+            Record(owned.Key[..owned.Key.IndexOf('|', StringComparison.Ordinal)], "DELETED", owned.Value, owned.Value);
+        }
+        return old;
+    }
+
+    private JsonObject ListObject(Route route, string? selector)
+    {
+        lock (_lock)
+        {
+            var items = _objects.Where(p => p.Key.StartsWith(route.Collection + "|", StringComparison.Ordinal)
+                                            && (route.Namespace is null || Namespace(p.Value) == route.Namespace)
+                                            && Matches(p.Value, selector))
+                .Select(p => p.Value.DeepClone()).ToArray();
+            return new JsonObject
+            {
+                ["apiVersion"] = route.Group.Length == 0 ? route.Version : $"{route.Group}/{route.Version}",
+                ["kind"] = "List",
+                ["metadata"] = new JsonObject { ["resourceVersion"] = _version.ToString(CultureInfo.InvariantCulture) },
+                ["items"] = new JsonArray(items),
+            };
+        }
+    }
+
+    private async Task WatchAsync(HttpContext context, Route route, string? fromVersion, string? selector, int timeoutSeconds)
+    {
+        var response = context.Response;
+        response.StatusCode = 200;
+        response.ContentType = "application/json";
+        var watch = new Watch(route.Collection, route.Namespace, selector, Channel.CreateUnbounded<string>());
+        lock (_lock)
+        {
+            var from = long.TryParse(fromVersion, out var v) ? v : _version;
+            if (from < _compactedTo)
+            {
+                watch.Lines.Writer.TryWrite(Line("ERROR", StatusObject(410, "Expired", $"too old resource version: {from} ({_compactedTo})")));
+                watch.Lines.Writer.TryComplete();
+            }
+            else
+            {
+                foreach (var change in _history.Where(c => c.Version > from)) Send(watch, change);
+                _watches.Add(watch);
+            }
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        timeout.CancelAfter(TimeSpan.FromSeconds(timeoutSeconds));
+        try
+        {
+            await response.StartAsync(timeout.Token);
+            await foreach (var line in watch.Lines.Reader.ReadAllAsync(timeout.Token))
+            {
+                await response.WriteAsync(line + "\n", timeout.Token);
+                await response.Body.FlushAsync(timeout.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            lock (_lock) _watches.Remove(watch);
+        }
+    }
+
+    private async Task LogAsync(HttpContext context, Route route)
+    {
+        string? text;
+        bool exists;
+        lock (_lock)
+        {
+            exists = _objects.ContainsKey(Key(Pods, route.Namespace, route.Name!));
+            _logs.TryGetValue(route.Namespace + "/" + route.Name, out text);
+        }
+        if (!exists)
+        {
+            await WriteAsync(context, 404, NotFound(route));
+            return;
+        }
+        var lines = (text ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (int.TryParse(context.Request.Query["tailLines"], out var tail)) lines = lines[Math.Max(0, lines.Length - tail)..];
+        context.Response.ContentType = "text/plain";
+        await context.Response.WriteAsync(string.Concat(lines.Select(l => l + "\n")));
+    }
+
+    /// <summary>Records a change and sends it to the watches it concerns, as ADDED, MODIFIED or DELETED for each one's selector.</summary>
+    private void Record(string collection, string type, JsonObject? old, JsonObject current)
+    {
+        var change = new Change(type == "DELETED" ? ++_version : Version(current), collection, type, old, (JsonObject)current.DeepClone());
+        _history.Add(change);
+        foreach (var watch in _watches) Send(watch, change);
+    }
+
+    private static void Send(Watch watch, Change change)
+    {
+        if (watch.Collection != change.Collection) return;
+        if (watch.Namespace is not null && Namespace(change.New) != watch.Namespace) return;
+        var wasIn = change.Old is not null && Matches(change.Old, watch.Selector);
+        var isIn = Matches(change.New, watch.Selector);
+        var type = change.Type switch
+        {
+            "DELETED" => wasIn ? "DELETED" : null,
+            _ when wasIn && isIn => "MODIFIED",
+            _ when isIn => "ADDED",
+            _ when wasIn => "DELETED",
+            _ => null,
+        };
+        if (type is null) return;
+        var item = (JsonObject)change.New.DeepClone();
+        item["metadata"]!["resourceVersion"] = change.Version.ToString(CultureInfo.InvariantCulture);
+        watch.Lines.Writer.TryWrite(Line(type, item));
+    }
+
+    private static string Line(string type, JsonObject item) => new JsonObject { ["type"] = type, ["object"] = item }.ToJsonString();
+
+    private void Stamp(JsonObject item, JsonObject? old)
+    {
+        var metadata = item["metadata"] as JsonObject ?? new JsonObject();
+        item["metadata"] = metadata;
+        metadata["resourceVersion"] = (++_version).ToString(CultureInfo.InvariantCulture);
+        metadata["uid"] = old?["metadata"]?["uid"]?.DeepClone() ?? metadata["uid"]?.DeepClone() ?? Guid.NewGuid().ToString();
+        metadata["creationTimestamp"] = old?["metadata"]?["creationTimestamp"]?.DeepClone()
+            ?? DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Supports <c>k=v</c>, <c>k!=v</c>, <c>k</c> and <c>!k</c>, comma-separated (all must hold).</summary>
+    private static bool Matches(JsonObject item, string? selector)
+    {
+        if (string.IsNullOrEmpty(selector)) return true;
+        var labels = item["metadata"]?["labels"] as JsonObject;
+        string? Label(string key) => labels?[key]?.GetValue<string>();
+        foreach (var term in selector.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            bool holds;
+            if (term.StartsWith('!')) holds = Label(term[1..]) is null;
+            else if (term.Contains("!=", StringComparison.Ordinal)) holds = Label(term[..term.IndexOf("!=", StringComparison.Ordinal)]) != term[(term.IndexOf("!=", StringComparison.Ordinal) + 2)..];
+            else if (term.Contains('=')) holds = Label(term[..term.IndexOf('=')]) == term[(term.IndexOf('=') + 1)..].TrimStart('=');
+            else holds = Label(term) is not null;
+            if (!holds) return false;
+        }
+        return true;
+    }
+
+    private static void MergePatch(JsonObject target, JsonObject patch)
+    {
+        foreach (var (key, value) in patch)
+        {
+            if (value is null) target.Remove(key);
+            else if (value is JsonObject child && target[key] is JsonObject existing) MergePatch(existing, child);
+            else target[key] = value.DeepClone();
+        }
+    }
+
+    private static long Version(JsonObject item) => long.Parse(item["metadata"]!["resourceVersion"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+
+    private static string? Namespace(JsonObject item) => item["metadata"]?["namespace"]?.GetValue<string>();
+
+    private static string Name(JsonObject item) => item["metadata"]!["name"]!.GetValue<string>();
+
+    private static string Key(string collection, string? ns, string name) => $"{collection}|{ns}|{name}";
+
+    private static JsonObject NotFound(Route route) => StatusObject(404, "NotFound", $"{route.Plural} \"{route.Name}\" not found");
+
+    private static JsonObject StatusObject(int code, string reason, string message, bool success = false) => new()
+    {
+        ["kind"] = "Status",
+        ["apiVersion"] = "v1",
+        ["metadata"] = new JsonObject(),
+        ["status"] = success ? "Success" : "Failure",
+        ["message"] = message,
+        ["reason"] = reason,
+        ["code"] = code,
+    };
+
+    private static async Task WriteAsync(HttpContext context, int status, JsonObject body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(body.ToJsonString(), Encoding.UTF8);
+    }
+
+    private sealed record Route(string Group, string Version, string Plural, string? Namespace, string? Name, string? Sub)
+    {
+        public string Collection => $"{Group}/{Version}/{Plural}";
+    }
+
+    /// <summary>/api/v1/... and /apis/&lt;group&gt;/&lt;version&gt;/...: namespaced, cluster-scoped and all-namespaces paths.</summary>
+    private static bool TryParse(string path, out Route route)
+    {
+        route = null!;
+        var parts = path.Trim('/').Split('/');
+        string group, version;
+        string[] rest;
+        if (parts.Length >= 3 && parts[0] == "api") (group, version, rest) = ("", parts[1], parts[2..]);
+        else if (parts.Length >= 4 && parts[0] == "apis") (group, version, rest) = (parts[1], parts[2], parts[3..]);
+        else return false;
+        if (rest[0] == "namespaces" && rest.Length >= 3)
+        {
+            route = new Route(group, version, rest[2], rest[1], rest.Length > 3 ? rest[3] : null, rest.Length > 4 ? rest[4] : null);
+        }
+        else
+        {
+            route = new Route(group, version, rest[0], null, rest.Length > 1 ? rest[1] : null, null);
+        }
+        return true;
+    }
+}

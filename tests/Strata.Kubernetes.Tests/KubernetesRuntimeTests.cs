@@ -1,0 +1,296 @@
+using System.Text.Json.Nodes;
+using Strata.Contracts;
+using Strata.Core.Runtime;
+using Strata.Server.Runtime.Kubernetes;
+
+namespace Strata.Kubernetes.Tests;
+
+/// <summary>The Kubernetes runtime against the fake API server: submit → running → succeeded / failed / cancelled, errors, restarts.</summary>
+public sealed class KubernetesRuntimeTests : IAsyncLifetime
+{
+    private ClusterHarness _cluster = null!;
+    private const string Tenant = "team-a";
+    private const string Ns = "ml-team-a";
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await ClusterHarness.StartAsync();
+        await _cluster.AddTenantAsync(Tenant);
+    }
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    private static JobLaunch Launch(string jobId, int number = 1, int workers = 1) => new()
+    {
+        Attempt = new AttemptRef(Tenant, jobId, number),
+        Entrypoint = "python train.py",
+        Environment = new Dictionary<string, string> { ["STRATA_JOB_ID"] = jobId },
+        Resources = ResourceRequest.FromGb(2, 4, 0),
+        NumWorkers = workers,
+    };
+
+    private static string NewJobId() => Guid.CreateVersion7().ToString();
+
+    /// <summary>Collects what the runtime's watch reports, in the background.</summary>
+    private static (List<AttemptObservation> Seen, CancellationTokenSource Stop) Follow(KubernetesJobRuntime runtime)
+    {
+        var seen = new List<AttemptObservation>();
+        var stop = new CancellationTokenSource();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var observation in runtime.WatchAsync(stop.Token))
+                {
+                    lock (seen) seen.Add(observation);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+        return (seen, stop);
+    }
+
+    private static Task SeesAsync(List<AttemptObservation> seen, Func<AttemptObservation, bool> match, string what) =>
+        ClusterHarness.EventuallyAsync(() => { lock (seen) return seen.Any(match); }, what);
+
+    [Fact]
+    public async Task Starting_an_attempt_provisions_the_namespace_and_creates_its_job()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+
+        Assert.Equal(("kubernetes", $"strata-{jobId}-1", Ns), (info.Kind, info.Name, info.Namespace));
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.Namespaces, null, Ns));
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.ResourceQuotas, Ns, TenantManifests.QuotaName));
+        var job = _cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!);
+        Assert.NotNull(job);
+        Assert.Equal(0, job["spec"]!["backoffLimit"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task A_job_is_reported_running_then_succeeded_through_the_watch()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var (seen, stop) = Follow(runtime);
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+
+        _cluster.Api.StartJob(Ns, info.Name!);
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Running, "running");
+        var listed = Assert.Single(await runtime.ListAsync(CancellationToken.None), o => o.Attempt.JobId == jobId);
+        Assert.Equal(ObservedPhase.Running, listed.Phase);
+        Assert.NotNull(listed.StartedAt);
+
+        _cluster.Api.FinishJob(Ns, info.Name!, succeeded: true);
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Succeeded && o.Reason == StatusReasons.Completed, "succeeded");
+        await stop.CancelAsync();
+        // Status came from the watch: no Job was read one by one.
+        Assert.Equal(0, _cluster.Api.CountRequests("GET", $"/jobs/{info.Name}"));
+    }
+
+    [Theory]
+    [InlineData("PodFailurePolicy", 3, null, StatusReasons.ExitedWithError)]
+    [InlineData("PodFailurePolicy", 137, "OOMKilled", StatusReasons.OutOfMemory)]
+    [InlineData("DeadlineExceeded", null, null, StatusReasons.TimedOut)]
+    [InlineData("BackoffLimitExceeded", null, null, StatusReasons.SupervisorLost)]
+    public async Task A_failed_job_is_reported_with_the_reason_its_status_and_pods_give(string condition, int? exitCode, string? podReason, string expected)
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var (seen, stop) = Follow(runtime);
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+        if (exitCode is { } code)
+        {
+            _cluster.Api.AddPod(Ns, info.Name!, 0, new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = code, ["reason"] = podReason ?? "Error" } });
+        }
+        _cluster.Api.FinishJob(Ns, info.Name!, succeeded: false, reason: condition);
+
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Failed, "failed");
+        await stop.CancelAsync();
+        var failed = seen.Last(o => o.Attempt.JobId == jobId);
+        Assert.Equal(expected, failed.Reason);
+        Assert.Equal(exitCode, failed.ExitCode);
+    }
+
+    [Fact]
+    public async Task Stopping_deletes_the_job_in_the_background_and_is_reported_as_stopped()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var (seen, stop) = Follow(runtime);
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId, "the job seen");
+
+        await runtime.StopAsync(new AttemptRef(Tenant, jobId, 1), CancellationToken.None);
+
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!));
+        Assert.Contains(_cluster.Api.Requests, r => r.StartsWith($"DELETE /apis/batch/v1/namespaces/{Ns}/jobs/{info.Name}", StringComparison.Ordinal));
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Stopped, "stopped");
+        await stop.CancelAsync();
+        // Stopping again (the Job is gone: 404) is fine.
+        await runtime.StopAsync(new AttemptRef(Tenant, jobId, 1), CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task A_job_deleted_outside_strata_is_reported_lost_so_that_it_is_retried()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var (seen, stop) = Follow(runtime);
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId, "the job seen");
+
+        _cluster.Api.Remove(FakeKubernetesApi.Jobs, Ns, info.Name!);
+
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Reason == StatusReasons.SupervisorLost, "lost");
+        await stop.CancelAsync();
+    }
+
+    [Fact]
+    public async Task Starting_the_same_attempt_twice_creates_one_job()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        await _cluster.NewProvisioner().ProvisionAsync(Tenant, CancellationToken.None);
+        var jobId = NewJobId();
+        var first = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+        var second = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+
+        Assert.Equal(first, second);
+        Assert.Single(_cluster.Api.List(FakeKubernetesApi.Jobs, Ns));
+        Assert.Equal(2, _cluster.Api.CountRequests("POST", "/jobs"));
+    }
+
+    [Fact]
+    public async Task A_restarted_server_relists_and_converges_without_creating_anything_twice()
+    {
+        var (before, _) = _cluster.NewRuntime();
+        var running = NewJobId();
+        var finished = NewJobId();
+        await before.StartAsync(Launch(running), CancellationToken.None);
+        var done = await before.StartAsync(Launch(finished), CancellationToken.None);
+        _cluster.Api.FinishJob(Ns, done.Name!, succeeded: true);
+        before.Dispose();
+
+        var (after, _) = _cluster.NewRuntime();
+        var observed = await after.ListAsync(CancellationToken.None);
+        Assert.Equal(ObservedPhase.Running, Assert.Single(observed, o => o.Attempt.JobId == running).Phase);
+        Assert.Equal(ObservedPhase.Succeeded, Assert.Single(observed, o => o.Attempt.JobId == finished).Phase);
+
+        // The reconciler starts what the store says is starting: idempotent, so nothing new is created.
+        await after.StartAsync(Launch(running), CancellationToken.None);
+        Assert.Equal(2, _cluster.Api.List(FakeKubernetesApi.Jobs, Ns).Count);
+
+        // A finished attempt the store has recorded is forgotten: no longer listed, its Job (and logs) kept.
+        await after.ForgetAsync(new AttemptRef(Tenant, finished, 1), discardLogs: false, CancellationToken.None);
+        Assert.DoesNotContain(await after.ListAsync(CancellationToken.None), o => o.Attempt.JobId == finished);
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, done.Name!));
+    }
+
+    [Fact]
+    public async Task An_expired_watch_410_gone_is_followed_by_a_relist_that_reports_what_changed_meanwhile()
+    {
+        var (runtime, watcher) = _cluster.NewRuntime();
+        var (seen, stop) = Follow(runtime);
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId, "the job seen");
+        await ClusterHarness.EventuallyAsync(() => _cluster.Api.OpenWatches == 1, "the watch open");
+        var lists = watcher.Lists;
+
+        // The job finishes while the watch is down, and the history it would resume from is compacted away.
+        _cluster.Api.CloseWatches();
+        _cluster.Api.FinishJob(Ns, info.Name!, succeeded: true);
+        _cluster.Api.Compact();
+
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Succeeded, "succeeded after the re-list");
+        Assert.True(watcher.Lists > lists);
+        Assert.Contains(_cluster.Api.Requests, r => r.Contains("watch=true", StringComparison.Ordinal));
+        await stop.CancelAsync();
+    }
+
+    [Theory]
+    [InlineData(429)]
+    [InlineData(500)]
+    [InlineData(503)]
+    public async Task A_busy_or_failing_api_server_is_retried(int status)
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        await _cluster.NewProvisioner().ProvisionAsync(Tenant, CancellationToken.None);
+        _cluster.Api.FailNext("POST", "/jobs", status);
+        var jobId = NewJobId();
+
+        await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+
+        Assert.Single(_cluster.Api.List(FakeKubernetesApi.Jobs, Ns));
+        Assert.Equal(2, _cluster.Api.CountRequests("POST", "/jobs"));
+    }
+
+    [Fact]
+    public async Task A_watch_that_fails_with_500_backs_off_and_watches_again()
+    {
+        var (runtime, watcher) = _cluster.NewRuntime();
+        _cluster.Api.FailNext("GET", "/apis/batch/v1/jobs", 500);
+        var (seen, stop) = Follow(runtime);
+        var jobId = NewJobId();
+        await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId, "the job seen after the failure");
+        await stop.CancelAsync();
+    }
+
+    [Fact]
+    public async Task A_job_kubernetes_refuses_is_a_permanent_start_failure()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        await _cluster.NewProvisioner().ProvisionAsync(Tenant, CancellationToken.None);
+        _cluster.Api.FailNext("POST", "/jobs", 403);
+
+        var error = await Assert.ThrowsAsync<RuntimeStartException>(() => runtime.StartAsync(Launch(NewJobId()), CancellationToken.None));
+        Assert.Contains("403", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_distributed_job_gets_its_headless_service_and_workers_policy_once()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId, workers: 3), CancellationToken.None);
+        await runtime.StartAsync(Launch(jobId, workers: 3), CancellationToken.None);
+
+        var job = _cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!)!;
+        Assert.Equal("Indexed", job["spec"]!["completionMode"]!.GetValue<string>());
+        Assert.Equal(3, job["spec"]!["parallelism"]!.GetValue<int>());
+        var service = _cluster.Api.Get(FakeKubernetesApi.Services, Ns, info.Name!)!;
+        Assert.Equal("None", service["spec"]!["clusterIP"]!.GetValue<string>());
+        Assert.Equal(job["metadata"]!["uid"]!.GetValue<string>(), service["metadata"]!["ownerReferences"]![0]!["uid"]!.GetValue<string>());
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.NetworkPolicies, Ns, info.Name!));
+
+        // The gang goes together: deleting the Job takes its Service and policy with it.
+        await runtime.StopAsync(new AttemptRef(Tenant, jobId, 1), CancellationToken.None);
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Services, Ns, info.Name!));
+    }
+
+    [Fact]
+    public async Task Logs_come_from_the_pods_log_of_rank_0_with_the_tail_applied_by_kubernetes()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var attempt = new AttemptRef(Tenant, jobId, 1);
+        var info = await runtime.StartAsync(Launch(jobId, workers: 2), CancellationToken.None);
+        Assert.Null(await runtime.OpenLogAsync(attempt, new LogOptions(false, null), CancellationToken.None));
+
+        var rank1 = _cluster.Api.AddPod(Ns, info.Name!, 1, new JsonObject { ["running"] = new JsonObject() });
+        var rank0 = _cluster.Api.AddPod(Ns, info.Name!, 0, new JsonObject { ["running"] = new JsonObject() });
+        _cluster.Api.SetLog(Ns, rank1["metadata"]!["name"]!.GetValue<string>(), "worker 1\n");
+        _cluster.Api.SetLog(Ns, rank0["metadata"]!["name"]!.GetValue<string>(), "epoch 1\nepoch 2\nepoch 3\n");
+
+        await using var log = await runtime.OpenLogAsync(attempt, new LogOptions(false, 2), CancellationToken.None);
+        Assert.NotNull(log);
+        using var reader = new StreamReader(log);
+        Assert.Equal("epoch 2\nepoch 3\n", await reader.ReadToEndAsync());
+        Assert.Contains(_cluster.Api.Requests, r => r.Contains("/log?", StringComparison.Ordinal) && r.Contains("tailLines=2", StringComparison.Ordinal));
+    }
+}

@@ -1,0 +1,161 @@
+using System.Text.Json.Nodes;
+using Strata.Server.Tests.Support;
+
+namespace Strata.Kubernetes.Tests;
+
+/// <summary>
+/// The whole server on <c>Runtime:Kind = kubernetes</c> against the fake API server, driven through its
+/// HTTP API as a user would: the domain does not know which runtime it is on.
+/// </summary>
+public sealed class KubernetesServerTests : IAsyncLifetime
+{
+    private FakeKubernetesApi _api = null!;
+    private StrataApp _app = null!;
+
+    public async Task InitializeAsync()
+    {
+        _api = await FakeKubernetesApi.StartAsync();
+        var kubeconfig = _api.WriteKubeconfig(Path.Combine(Path.GetTempPath(), "strata-k8s-tests", Guid.NewGuid().ToString("N")[..12]));
+        _app = new StrataApp(settings: new Dictionary<string, string?>
+        {
+            ["Runtime:Kind"] = "kubernetes",
+            ["Runtime:Kubernetes:KubeconfigPath"] = kubeconfig,
+            ["Runtime:Kubernetes:DefaultImage"] = "strata:test",
+            ["Runtime:Kubernetes:ProvisionSeconds"] = "1",
+        });
+        await _app.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        await _api.DisposeAsync();
+    }
+
+    private JsonObject OnlyJob(string ns) => Assert.Single(_api.List(FakeKubernetesApi.Jobs, ns));
+
+    [Fact]
+    public async Task A_submitted_job_runs_as_a_kubernetes_job_and_succeeds()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s");
+        var ns = "ml-" + tenant;
+        var job = await StrataApp.SubmitAsync(client, new { name = "train", entrypoint = "python train.py", compute = new { cpu_cores = 2, memory_gb = 4 } });
+        var id = job.GetProperty("id").GetString()!;
+
+        var running = await StrataApp.WaitForStatusAsync(client, id, "running");
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the Job created");
+        var name = OnlyJob(ns)["metadata"]!["name"]!.GetValue<string>();
+        running = await StrataApp.WaitForAsync(client, id, j => j.GetProperty("kubernetes_job_name").ValueKind != System.Text.Json.JsonValueKind.Null);
+        Assert.Equal(name, running.GetProperty("kubernetes_job_name").GetString());
+        Assert.Equal("kubernetes", running.GetProperty("runtime").GetProperty("kind").GetString());
+        Assert.Equal(ns, running.GetProperty("runtime").GetProperty("namespace").GetString());
+        // The seed's defaults are not the local runtime's: the spec's compute is what the Job asks for.
+        Assert.Equal("2", OnlyJob(ns)["spec"]!["template"]!["spec"]!["containers"]![0]!["resources"]!["limits"]!["cpu"]!.GetValue<string>());
+
+        _api.StartJob(ns, name);
+        _api.FinishJob(ns, name, succeeded: true);
+
+        var done = await StrataApp.WaitForStatusAsync(client, id, "succeeded");
+        Assert.Equal(1, done.GetProperty("attempts").GetInt32());
+        // Recorded, so collected: the Job stays (its logs with it) but is no longer watched.
+        await ClusterHarness.EventuallyAsync(() => OnlyJob(ns)["metadata"]!["labels"]!["strata.dev/collected"] is not null, "the Job collected");
+    }
+
+    [Fact]
+    public async Task A_job_whose_container_fails_fails_with_its_exit_code_and_is_not_retried()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s");
+        var ns = "ml-" + tenant;
+        var id = (await StrataApp.SubmitAsync(client, new { name = "bad", compute = new { cpu_cores = 1, memory_gb = 1 } })).GetProperty("id").GetString()!;
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the Job created");
+        var name = OnlyJob(ns)["metadata"]!["name"]!.GetValue<string>();
+
+        _api.AddPod(ns, name, 0, new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 2, ["reason"] = "Error" } });
+        _api.FinishJob(ns, name, succeeded: false, reason: "PodFailurePolicy");
+
+        var failed = await StrataApp.WaitForStatusAsync(client, id, "failed");
+        Assert.Equal("exited_with_error", failed.GetProperty("status_reason").GetString());
+        Assert.Equal(1, failed.GetProperty("attempts").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_lost_job_is_retried_as_a_new_attempt_with_a_new_kubernetes_job()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s");
+        var ns = "ml-" + tenant;
+        var id = (await StrataApp.SubmitAsync(client, new { name = "lost", compute = new { cpu_cores = 1, memory_gb = 1 }, retry = new { max_attempts = 2, backoff = 1 } })).GetProperty("id").GetString()!;
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the first Job");
+        var first = OnlyJob(ns)["metadata"]!["name"]!.GetValue<string>();
+
+        _api.FinishJob(ns, first, succeeded: false, reason: "BackoffLimitExceeded", message: "pod evicted");
+
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 2, "a second Job");
+        var second = _api.List(FakeKubernetesApi.Jobs, ns).Select(j => j["metadata"]!["name"]!.GetValue<string>()).Single(n => n != first);
+        Assert.EndsWith("-2", second, StringComparison.Ordinal);
+        _api.FinishJob(ns, second, succeeded: true);
+        var done = await StrataApp.WaitForStatusAsync(client, id, "succeeded");
+        Assert.Equal(2, done.GetProperty("attempts").GetInt32());
+    }
+
+    [Fact]
+    public async Task Cancelling_deletes_the_kubernetes_job_and_the_job_is_cancelled()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s");
+        var ns = "ml-" + tenant;
+        var id = (await StrataApp.SubmitAsync(client, new { name = "cancel-me", compute = new { cpu_cores = 1, memory_gb = 1 } })).GetProperty("id").GetString()!;
+        await StrataApp.WaitForStatusAsync(client, id, "running");
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the Job created");
+
+        using var response = await client.DeleteAsync($"/v1/jobs/training/{id}");
+        Assert.Equal(204, (int)response.StatusCode);
+
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 0, "the Job deleted");
+        Assert.Contains(_api.Requests, r => r.StartsWith("DELETE ", StringComparison.Ordinal) && r.Contains("propagationPolicy=Background", StringComparison.Ordinal));
+        await StrataApp.WaitForStatusAsync(client, id, "cancelled");
+        // The attempt's end is recorded when the watch reports the Job gone.
+        var attemptStatus = "";
+        await ClusterHarness.EventuallyAsync(() =>
+        {
+            using var response = client.GetAsync($"/v1/jobs/training/{id}/attempts").GetAwaiter().GetResult();
+            attemptStatus = Http.ExpectAsync(response, 200).GetAwaiter().GetResult()[0].GetProperty("status").GetString()!;
+            return attemptStatus != "running";
+        }, "the attempt recorded");
+        Assert.Equal("cancelled", attemptStatus);
+    }
+
+    [Fact]
+    public async Task A_restarted_server_finds_its_running_job_and_starts_nothing_twice()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s");
+        var ns = "ml-" + tenant;
+        var id = (await StrataApp.SubmitAsync(client, new { name = "survivor", compute = new { cpu_cores = 1, memory_gb = 1 } })).GetProperty("id").GetString()!;
+        await StrataApp.WaitForStatusAsync(client, id, "running");
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the Job created");
+        var name = OnlyJob(ns)["metadata"]!["name"]!.GetValue<string>();
+        var creates = _api.CountRequests("POST", "/jobs");
+
+        await _app.RestartAsync();
+        var lists = _api.CountRequests("GET", "/apis/batch/v1/jobs");
+        client = _app.ClientFor(await _app.TokenForAsync(tenant, "member"));
+        await ClusterHarness.EventuallyAsync(() => _api.CountRequests("GET", "/apis/batch/v1/jobs") > lists, "the new server re-listed");
+        Assert.Equal("running", (await StrataApp.WaitForStatusAsync(client, id, "running")).GetProperty("status").GetString());
+
+        _api.FinishJob(ns, name, succeeded: true);
+        await StrataApp.WaitForStatusAsync(client, id, "succeeded");
+        Assert.Equal(creates, _api.CountRequests("POST", "/jobs"));
+        Assert.Single(_api.List(FakeKubernetesApi.Jobs, ns));
+    }
+
+    [Fact]
+    public async Task A_new_tenant_is_provisioned_and_a_deleted_one_loses_its_namespace()
+    {
+        var tenant = await _app.CreateTenantAsync(StrataApp.UniqueId("prov"));
+        await ClusterHarness.EventuallyAsync(() => _api.Get(FakeKubernetesApi.ResourceQuotas, "ml-" + tenant, "strata-quota") is not null, "the namespace provisioned");
+
+        using var admin = _app.AdminClient();
+        using var response = await admin.DeleteAsync($"/v1/tenants/{tenant}");
+        Assert.Equal(204, (int)response.StatusCode);
+
+        await ClusterHarness.EventuallyAsync(() => _api.Get(FakeKubernetesApi.Namespaces, null, "ml-" + tenant) is null, "the namespace deleted");
+    }
+}

@@ -1,0 +1,319 @@
+using k8s;
+using k8s.Models;
+using Strata.Core.Runtime;
+using Strata.Server.Runtime.Kubernetes;
+
+namespace Strata.Kubernetes.Tests;
+
+/// <summary>Every object Strata generates, checked against what the issue and DESIGN.md ask of it.</summary>
+public sealed class ManifestTests
+{
+    private static readonly KubernetesRuntimeOptions Options = new() { PlatformNamespace = "strata-system", DefaultImage = "strata:test", MasterPort = 29500 };
+    private static readonly TenantNamespace TeamA = new("team-a", "eng-42", new TenantQuotaLimits { CpuCores = 16, MemoryGb = 64, GpuCount = 2, Pods = 30, Jobs = 100, PersistentVolumeClaims = 5 });
+
+    private static readonly string[] ReadVerbs = ["get", "list", "watch"];
+
+    private static JobLaunch Launch(int workers = 1, int gpus = 0, string? gpuType = null, int? timeout = 3600, string? image = "registry/team-a/train:1") => new()
+    {
+        Attempt = new AttemptRef("team-a", "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", 2),
+        Entrypoint = "python train.py --epochs 3",
+        DockerImage = image,
+        Environment = new Dictionary<string, string>
+        {
+            ["DATA_PATH"] = "/data/churn.csv",
+            ["HYPERPARAM_LR"] = "0.01",
+            ["STRATA_JOB_ID"] = "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+            ["STRATA_ATTEMPT"] = "2",
+            ["STRATA_CHECKPOINT_DIR"] = "/home/server/.strata/checkpoints/x",
+            ["HOME"] = "/home/server/.strata/checkpoints/x",
+            ["RANK"] = "0",
+            ["MASTER_ADDR"] = "127.0.0.1",
+        },
+        Resources = ResourceRequest.FromGb(4, 16, gpus),
+        GpuType = gpuType,
+        NumWorkers = workers,
+        TimeoutSeconds = timeout,
+    };
+
+    [Fact]
+    public void The_namespace_is_named_after_the_tenant_labelled_and_pod_security_restricted()
+    {
+        var ns = TenantManifests.Namespace(TeamA);
+        Assert.Equal("ml-team-a", ns.Metadata.Name);
+        Assert.Equal("team-a", ns.Metadata.Labels["tenant"]);
+        Assert.Equal("strata", ns.Metadata.Labels["managed-by"]);
+        Assert.Equal("eng-42", ns.Metadata.Labels["cost-center"]);
+        foreach (var mode in new[] { "enforce", "warn", "audit" })
+        {
+            Assert.Equal("restricted", ns.Metadata.Labels[$"pod-security.kubernetes.io/{mode}"]);
+        }
+    }
+
+    [Fact]
+    public void A_tenant_without_a_cost_center_has_no_cost_center_label()
+    {
+        var ns = TenantManifests.Namespace(TeamA with { CostCenter = null });
+        Assert.False(ns.Metadata.Labels.ContainsKey("cost-center"));
+    }
+
+    [Fact]
+    public void The_resource_quota_carries_the_tenants_limits()
+    {
+        var hard = TenantManifests.ResourceQuota(TeamA).Spec.Hard;
+        Assert.Equal("16", hard["requests.cpu"].ToString());
+        Assert.Equal("16", hard["limits.cpu"].ToString());
+        Assert.Equal("64Gi", hard["requests.memory"].ToString());
+        Assert.Equal("64Gi", hard["limits.memory"].ToString());
+        Assert.Equal("2", hard["requests.nvidia.com/gpu"].ToString());
+        Assert.Equal("30", hard["pods"].ToString());
+        Assert.Equal("100", hard["count/jobs.batch"].ToString());
+        Assert.Equal("5", hard["persistentvolumeclaims"].ToString());
+        Assert.Equal("ml-team-a", TenantManifests.ResourceQuota(TeamA).Metadata.NamespaceProperty);
+    }
+
+    [Fact]
+    public void The_limit_range_gives_containers_equal_default_requests_and_limits()
+    {
+        var item = Assert.Single(TenantManifests.LimitRange(TeamA, Options).Spec.Limits);
+        Assert.Equal("Container", item.Type);
+        Assert.Equal("1", item.DefaultProperty["cpu"].ToString());
+        Assert.Equal("2Gi", item.DefaultProperty["memory"].ToString());
+        Assert.Equal(item.DefaultProperty["cpu"].ToString(), item.DefaultRequest["cpu"].ToString());
+        Assert.Equal(item.DefaultProperty["memory"].ToString(), item.DefaultRequest["memory"].ToString());
+    }
+
+    [Fact]
+    public void The_job_runner_service_account_mounts_no_token_and_its_role_only_reads()
+    {
+        var account = TenantManifests.ServiceAccount(TeamA);
+        Assert.Equal("ml-job-runner", account.Metadata.Name);
+        Assert.False(account.AutomountServiceAccountToken);
+
+        var role = TenantManifests.Role(TeamA);
+        Assert.All(role.Rules, rule => Assert.All(rule.Verbs, verb => Assert.Contains(verb, ReadVerbs)));
+        Assert.DoesNotContain(role.Rules, rule => rule.Resources.Contains("secrets"));
+
+        var binding = TenantManifests.RoleBinding(TeamA);
+        var subject = Assert.Single(binding.Subjects);
+        Assert.Equal(("ServiceAccount", "ml-job-runner", "ml-team-a"), (subject.Kind, subject.Name, subject.NamespaceProperty));
+        Assert.Equal(("Role", role.Metadata.Name), (binding.RoleRef.Kind, binding.RoleRef.Name));
+    }
+
+    [Fact]
+    public void Network_policies_deny_everything_but_dns_and_the_platform_api()
+    {
+        var deny = TenantManifests.DefaultDeny(TeamA);
+        Assert.Empty(deny.Spec.PodSelector.MatchLabels ?? new Dictionary<string, string>());
+        Assert.Equal(["Ingress", "Egress"], deny.Spec.PolicyTypes);
+        Assert.Null(deny.Spec.Ingress);
+        Assert.Null(deny.Spec.Egress);
+
+        var dns = Assert.Single(TenantManifests.AllowDns(TeamA).Spec.Egress);
+        Assert.Equal("kube-system", Assert.Single(dns.To).NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]);
+        Assert.Equal([("UDP", "53"), ("TCP", "53")], dns.Ports.Select(p => (p.Protocol, p.Port.Value)));
+
+        var api = Assert.Single(TenantManifests.AllowPlatformApi(TeamA, Options).Spec.Egress);
+        var peer = Assert.Single(api.To);
+        Assert.Equal("strata-system", peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]);
+        Assert.Equal("strata", peer.PodSelector.MatchLabels["app.kubernetes.io/name"]);
+        Assert.Equal("8080", Assert.Single(api.Ports).Port.Value);
+        Assert.Null(TenantManifests.AllowPlatformApi(TeamA, Options).Spec.Ingress);
+    }
+
+    [Fact]
+    public void A_tenant_has_nine_objects_all_in_its_namespace_and_labelled()
+    {
+        var objects = TenantManifests.Build(TeamA, Options);
+        Assert.Equal(9, objects.Count);
+        Assert.IsType<V1Namespace>(objects[0]);
+        Assert.All(objects.Skip(1), o => Assert.Equal("ml-team-a", o.Metadata.NamespaceProperty));
+        Assert.All(objects, o => Assert.Equal("strata", o.Metadata.Labels["managed-by"]));
+    }
+
+    [Fact]
+    public void A_job_is_named_after_its_attempt_with_requests_equal_to_limits()
+    {
+        var job = JobManifests.Job(Launch(), Options);
+        Assert.Equal("strata-0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b-2", job.Metadata.Name);
+        Assert.True(job.Metadata.Name.Length <= 63);
+        Assert.Equal("ml-team-a", job.Metadata.NamespaceProperty);
+        Assert.Equal("2", job.Metadata.Labels["strata.dev/attempt"]);
+        var container = Assert.Single(job.Spec.Template.Spec.Containers);
+        Assert.Equal("registry/team-a/train:1", container.Image);
+        Assert.Equal(["/bin/sh", "-c", "python train.py --epochs 3"], container.Command);
+        Assert.Equal("4", container.Resources.Limits["cpu"].ToString());
+        Assert.Equal("16Gi", container.Resources.Limits["memory"].ToString());
+        Assert.Equal(container.Resources.Limits.ToDictionary(p => p.Key, p => p.Value.ToString()), container.Resources.Requests.ToDictionary(p => p.Key, p => p.Value.ToString()));
+        Assert.False(container.Resources.Limits.ContainsKey("nvidia.com/gpu"));
+        Assert.Null(job.Spec.Template.Spec.NodeSelector);
+    }
+
+    [Fact]
+    public void A_job_without_an_image_runs_the_platforms_image()
+    {
+        Assert.Equal("strata:test", Assert.Single(JobManifests.Job(Launch(image: null), Options).Spec.Template.Spec.Containers).Image);
+    }
+
+    [Fact]
+    public void A_gpu_job_asks_for_gpus_and_selects_nodes_of_its_gpu_type()
+    {
+        var spec = JobManifests.Job(Launch(gpus: 2, gpuType: "nvidia-a100"), Options).Spec.Template.Spec;
+        var container = Assert.Single(spec.Containers);
+        Assert.Equal("2", container.Resources.Limits["nvidia.com/gpu"].ToString());
+        Assert.Equal("2", container.Resources.Requests["nvidia.com/gpu"].ToString());
+        Assert.Equal("nvidia-a100", spec.NodeSelector["strata.dev/gpu-type"]);
+        Assert.Contains(spec.Tolerations, t => t.Key == "nvidia.com/gpu");
+    }
+
+    [Fact]
+    public void A_job_runs_restricted_with_a_read_only_root_and_scratch_volumes()
+    {
+        var spec = JobManifests.Job(Launch(), Options).Spec.Template.Spec;
+        var security = Assert.Single(spec.Containers).SecurityContext;
+        Assert.True(security.RunAsNonRoot);
+        Assert.False(security.AllowPrivilegeEscalation);
+        Assert.True(security.ReadOnlyRootFilesystem);
+        Assert.Equal(["ALL"], security.Capabilities.Drop);
+        Assert.Equal("RuntimeDefault", security.SeccompProfile.Type);
+        Assert.True(spec.SecurityContext.RunAsNonRoot);
+        Assert.Equal("RuntimeDefault", spec.SecurityContext.SeccompProfile.Type);
+        Assert.Equal("Never", spec.RestartPolicy);
+        Assert.Equal("ml-job-runner", spec.ServiceAccountName);
+        Assert.False(spec.AutomountServiceAccountToken);
+        var mounts = Assert.Single(spec.Containers).VolumeMounts.Select(m => m.MountPath).ToList();
+        Assert.Contains("/strata/work", mounts);
+        Assert.Contains("/tmp", mounts);
+        Assert.All(spec.Volumes, v => Assert.NotNull(v.EmptyDir));
+    }
+
+    [Fact]
+    public void A_job_gets_the_contracts_environment_with_pod_paths_for_home_and_checkpoints()
+    {
+        var env = Assert.Single(JobManifests.Job(Launch(), Options).Spec.Template.Spec.Containers).Env.ToDictionary(e => e.Name, e => e.Value);
+        Assert.Equal("/data/churn.csv", env["DATA_PATH"]);
+        Assert.Equal("0.01", env["HYPERPARAM_LR"]);
+        Assert.Equal("2", env["STRATA_ATTEMPT"]);
+        Assert.Equal("/strata/work", env["HOME"]);
+        Assert.Equal("/strata/work/checkpoints", env["STRATA_CHECKPOINT_DIR"]);
+    }
+
+    [Fact]
+    public void Strata_retries_by_attempt_so_a_job_has_no_retries_of_its_own_and_fails_at_once_on_a_user_error()
+    {
+        var spec = JobManifests.Job(Launch(), Options).Spec;
+        Assert.Equal(0, spec.BackoffLimit);
+        Assert.Equal(3600, spec.ActiveDeadlineSeconds);
+        Assert.Equal(86400, spec.TtlSecondsAfterFinished);
+        var rules = spec.PodFailurePolicy.Rules;
+        Assert.Equal("Ignore", rules[0].Action);
+        Assert.Equal(("DisruptionTarget", "True"), (rules[0].OnPodConditions[0].Type, rules[0].OnPodConditions[0].Status));
+        Assert.Equal("FailJob", rules[1].Action);
+        Assert.Equal(("training", "NotIn"), (rules[1].OnExitCodes.ContainerName, rules[1].OnExitCodes.OperatorProperty));
+        Assert.Equal([0], rules[1].OnExitCodes.Values);
+    }
+
+    [Fact]
+    public void A_job_without_a_timeout_has_no_deadline()
+    {
+        Assert.Null(JobManifests.Job(Launch(timeout: null), Options).Spec.ActiveDeadlineSeconds);
+    }
+
+    [Fact]
+    public void A_distributed_job_is_an_indexed_job_whose_workers_find_rank_0_by_its_stable_name()
+    {
+        var job = JobManifests.Job(Launch(workers: 4), Options);
+        Assert.Equal("Indexed", job.Spec.CompletionMode);
+        Assert.Equal(4, job.Spec.Completions);
+        Assert.Equal(4, job.Spec.Parallelism);
+        Assert.Equal(0, job.Spec.BackoffLimit); // one worker failing fails the gang
+        Assert.Equal(job.Metadata.Name, job.Spec.Template.Spec.Subdomain);
+        var env = Assert.Single(job.Spec.Template.Spec.Containers).Env;
+        string Value(string name) => Assert.Single(env, e => e.Name == name).Value;
+        Assert.Equal($"{job.Metadata.Name}-0.{job.Metadata.Name}.ml-team-a.svc", Value("MASTER_ADDR"));
+        Assert.Equal("4", Value("WORLD_SIZE"));
+        Assert.Equal("29500", Value("MASTER_PORT"));
+        Assert.Equal("0", Value("LOCAL_RANK"));
+        var rank = Assert.Single(env, e => e.Name == "RANK");
+        Assert.Null(rank.Value);
+        Assert.Equal("metadata.annotations['batch.kubernetes.io/job-completion-index']", rank.ValueFrom.FieldRef.FieldPath);
+    }
+
+    [Fact]
+    public void A_distributed_jobs_headless_service_and_policy_are_owned_by_its_job()
+    {
+        var job = JobManifests.Job(Launch(workers: 4), Options);
+        job.Metadata.Uid = "uid-1";
+        var owner = JobManifests.OwnerOf(job);
+        var attempt = Launch().Attempt;
+        var service = JobManifests.HeadlessService(attempt, owner);
+        Assert.Equal(job.Metadata.Name, service.Metadata.Name);
+        Assert.Equal("None", service.Spec.ClusterIP);
+        Assert.True(service.Spec.PublishNotReadyAddresses);
+        Assert.Equal(job.Spec.Template.Metadata.Labels, service.Spec.Selector);
+        Assert.Equal("uid-1", Assert.Single(service.Metadata.OwnerReferences).Uid);
+
+        var policy = JobManifests.WorkersPolicy(attempt, owner);
+        Assert.Equal(job.Spec.Template.Metadata.Labels, policy.Spec.PodSelector.MatchLabels);
+        Assert.Equal(job.Spec.Template.Metadata.Labels, Assert.Single(Assert.Single(policy.Spec.Ingress).FromProperty).PodSelector.MatchLabels);
+        Assert.Equal(job.Spec.Template.Metadata.Labels, Assert.Single(Assert.Single(policy.Spec.Egress).To).PodSelector.MatchLabels);
+    }
+
+    [Fact]
+    public void The_attempt_is_read_back_from_a_jobs_labels()
+    {
+        var job = JobManifests.Job(Launch(), Options);
+        Assert.Equal(Launch().Attempt, KubernetesNames.AttemptOf(job.Metadata));
+        Assert.Null(KubernetesNames.AttemptOf(new V1ObjectMeta { Labels = new Dictionary<string, string> { ["tenant"] = "x" } }));
+    }
+
+    [Theory]
+    [InlineData(4.0, "4")]
+    [InlineData(0.5, "500m")]
+    [InlineData(1.25, "1250m")]
+    public void Cpu_quantities_are_whole_cores_or_millicores(double cores, string expected) =>
+        Assert.Equal(expected, Quantities.Cpu(cores).ToString());
+
+    [Fact]
+    public void Generated_objects_serialize_with_their_kind_and_api_version()
+    {
+        var objects = TenantManifests.Build(TeamA, Options).Cast<IKubernetesObject>()
+            .Append(JobManifests.Job(Launch(workers: 2), Options));
+        foreach (var item in objects)
+        {
+            var yaml = KubernetesYaml.Serialize(item);
+            var loaded = Assert.Single(KubernetesYaml.LoadAllFromString(yaml));
+            Assert.Equal(item.GetType(), loaded.GetType());
+        }
+    }
+
+    [Fact]
+    public void A_model_deployment_rolls_out_without_losing_capacity_and_probes_its_server()
+    {
+        var spec = new ModelDeploymentSpec { Name = "churn", TenantId = "team-a", ModelName = "churn", ModelVersion = "3", MinReplicas = 2, MaxReplicas = 6, ModelConfig = new Dictionary<string, string> { ["format"] = "mlnet" } };
+        var deployment = DeploymentManifests.Deployment(spec, Options);
+        Assert.Equal("ml-team-a", deployment.Metadata.NamespaceProperty);
+        Assert.Equal("RollingUpdate", deployment.Spec.Strategy.Type);
+        Assert.Equal("1", deployment.Spec.Strategy.RollingUpdate.MaxSurge.Value);
+        Assert.Equal("0", deployment.Spec.Strategy.RollingUpdate.MaxUnavailable.Value);
+        var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
+        Assert.Equal("/health/ready", container.ReadinessProbe.HttpGet.Path);
+        Assert.Equal("/health/live", container.LivenessProbe.HttpGet.Path);
+        Assert.Equal(container.Resources.Limits.ToDictionary(p => p.Key, p => p.Value.ToString()), container.Resources.Requests.ToDictionary(p => p.Key, p => p.Value.ToString()));
+        Assert.Equal(deployment.Spec.Selector.MatchLabels, DeploymentManifests.Service(spec).Spec.Selector);
+        Assert.Equal(DeploymentManifests.ObjectName(spec), Assert.Single(deployment.Spec.Template.Spec.Volumes, v => v.ConfigMap is not null).ConfigMap.Name);
+
+        var config = DeploymentManifests.ConfigMap(spec).Data["model.json"];
+        Assert.Contains("\"model_version\":\"3\"", config, StringComparison.Ordinal);
+        Assert.Contains("\"format\":\"mlnet\"", config, StringComparison.Ordinal);
+
+        var hpa = DeploymentManifests.Autoscaler(spec);
+        Assert.Equal((2, 6), (hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas));
+        Assert.Equal(70, Assert.Single(hpa.Spec.Metrics).Resource.Target.AverageUtilization);
+        Assert.Equal(deployment.Metadata.Name, hpa.Spec.ScaleTargetRef.Name);
+
+        var pdb = DeploymentManifests.DisruptionBudget(spec);
+        Assert.Equal("1", pdb.Spec.MaxUnavailable.Value);
+        Assert.Equal(deployment.Spec.Selector.MatchLabels, pdb.Spec.Selector.MatchLabels);
+        Assert.Equal(5, DeploymentManifests.Build(spec, Options).Count);
+    }
+}
