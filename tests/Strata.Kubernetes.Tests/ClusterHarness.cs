@@ -66,7 +66,9 @@ public sealed class ClusterHarness : IAsyncDisposable
     }
 
     public TenantProvisioner NewProvisioner(ClusterApi? api = null) =>
-        new(api ?? NewClusterApi(), Store, Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System, NullLogger<TenantProvisioner>.Instance);
+        new(api ?? NewClusterApi(), Store, Microsoft.Extensions.Options.Options.Create(Options),
+            new Strata.Server.Quotas.TenantQuotas(Store, Microsoft.Extensions.Options.Options.Create(new Strata.Server.Quotas.QuotaDefaults())),
+            TimeProvider.System, NullLogger<TenantProvisioner>.Instance);
 
     /// <summary>A runtime as a freshly started server has it: its own client, watch and memory.</summary>
     public (KubernetesJobRuntime Runtime, JobWatcher Watcher) NewRuntime()

@@ -35,6 +35,31 @@ public sealed class TenantProvisionerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_ResourceQuota_takes_cores_memory_and_GPUs_from_the_tenants_own_quota()
+    {
+        await using (var db = _cluster.Store.CreateContext())
+        {
+            var tenant = db.Tenants.Single(t => t.Id == "team-a");
+            tenant.QuotaCpuCores = 12;
+            tenant.QuotaMemoryGb = 48;
+            tenant.QuotaGpuCount = 2;
+            await db.SaveChangesAsync();
+        }
+
+        await _cluster.NewProvisioner().ReconcileAllAsync(CancellationToken.None);
+
+        var hard = _cluster.Api.Get(FakeKubernetesApi.ResourceQuotas, "ml-team-a", TenantManifests.QuotaName)!["spec"]!["hard"]!;
+        Assert.Equal("12", hard["requests.cpu"]!.GetValue<string>());
+        Assert.Equal("12", hard["limits.cpu"]!.GetValue<string>());
+        Assert.Equal("48Gi", hard["requests.memory"]!.GetValue<string>());
+        Assert.Equal("2", hard["requests.nvidia.com/gpu"]!.GetValue<string>());
+        // team-b has no quota of its own: the server's defaults.
+        var defaults = new Strata.Server.Quotas.QuotaDefaults();
+        var other = _cluster.Api.Get(FakeKubernetesApi.ResourceQuotas, "ml-team-b", TenantManifests.QuotaName)!["spec"]!["hard"]!;
+        Assert.Equal(defaults.CpuCores.ToString(System.Globalization.CultureInfo.InvariantCulture), other["requests.cpu"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_deleted_quota_and_an_edited_role_are_repaired_on_the_next_pass()
     {
         var provisioner = _cluster.NewProvisioner();

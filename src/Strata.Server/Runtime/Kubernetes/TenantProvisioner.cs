@@ -17,6 +17,7 @@ public sealed class TenantProvisioner(
     ClusterApi api,
     Store store,
     IOptions<KubernetesRuntimeOptions> options,
+    Quotas.TenantQuotas quotas,
     TimeProvider time,
     ILogger<TenantProvisioner> logger) : BackgroundService
 {
@@ -113,9 +114,13 @@ public sealed class TenantProvisioner(
     }
 
     /// <summary>
-    /// The tenant's limits for its ResourceQuota. Until per-tenant quotas are stored, every tenant gets the
-    /// configured <see cref="KubernetesRuntimeOptions.TenantQuota"/>; this is the one place to read the
-    /// tenant's own quota from instead.
+    /// The tenant's limits for its ResourceQuota: cores, memory and GPUs from the tenant's own quota (the
+    /// cluster then enforces what Strata's admission already does); pods, Job objects and volumes, which
+    /// Strata's quota does not name, from <see cref="KubernetesRuntimeOptions.TenantQuota"/>.
     /// </summary>
-    private TenantQuotaLimits QuotaFor(TenantRecord tenant) => options.Value.TenantQuota;
+    private TenantQuotaLimits QuotaFor(TenantRecord tenant)
+    {
+        var quota = quotas.ToEntry(tenant).Quota;
+        return options.Value.TenantQuota with { CpuCores = quota.CpuCores, MemoryGb = quota.MemoryGb, GpuCount = quota.GpuCount };
+    }
 }
