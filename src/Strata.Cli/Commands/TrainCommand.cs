@@ -23,10 +23,11 @@ public static partial class TrainCommand
         var hyperparameters = new Option<string[]>("--hp") { Description = "A hyperparameter, name=value (repeatable): num_leaves=31, learning_rate=0.05, ...", DefaultValueFactory = _ => [] };
         var cpu = new Option<int?>("--cpu") { Description = "CPU cores", CustomParser = CliOptions.ParseInt };
         var memory = new Option<int?>("--memory") { Description = "Memory, GB", CustomParser = CliOptions.ParseInt };
+        var noUpload = new Option<bool>("--no-upload") { Description = "Send --data as a path the server can read, instead of uploading a local file" };
         var wait = new Option<bool>("--wait") { Description = "Wait for the job to end and show its metrics and model version; exits 1 if it failed" };
         var command = new Command("train", "Train a built-in model (no code, no image) and register it")
         {
-            model, data, label, task, name, hyperparameters, cpu, memory, wait,
+            model, data, label, task, name, hyperparameters, cpu, memory, wait, noUpload,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
@@ -45,6 +46,12 @@ public static partial class TrainCommand
                 },
                 cli.WorkingDirectory);
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));
+            if (!parse.GetValue(noUpload))
+            {
+                // A local CSV is uploaded (with progress) and the job names the artifact: the server and its
+                // jobs need not see the client's files.
+                spec = spec with { DataPath = await Uploads.Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token) };
+            }
             return await ExecuteAsync(cli, client, spec, parse.GetValue(wait), cli.Format(parse), token);
         }, ct));
         return command;

@@ -91,7 +91,7 @@ public static class ModelsApi
     }
 
     private static async Task<Results<Created<ModelVersion>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
-        string name, HttpRequest request, ModelRegistry registry, Store store, JobService jobs, CancellationToken cancellationToken)
+        string name, HttpRequest request, ModelRegistry registry, Store store, JobService jobs, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
     {
         var caller = request.HttpContext.Caller();
         var tenantId = caller.TenantId!;
@@ -147,11 +147,18 @@ public static class ModelsApi
         }
         await using (file)
         {
-            var lineage = job is null ? new ModelLineage() : await LineageAsync(job, cancellationToken);
+            var lineage = job is null ? new ModelLineage() : await LineageAsync(job, artifacts, cancellationToken);
+            // Metrics not given with the version are the job's latest tracked ones (docs/models.md).
+            var metrics = body.Metrics;
+            if (metrics is null && job is not null)
+            {
+                await using var db = store.CreateContext();
+                metrics = (await Tracking.TrackingApi.LatestAsync(db, [job.Id], cancellationToken)).GetValueOrDefault(job.Id);
+            }
             try
             {
                 var version = await registry.RegisterAsync(tenantId, name, new NewVersion(
-                    file, format!, body.Metrics ?? [], schemaJson, lineage, ModelRegistry.SourceApi, body.Description), cancellationToken);
+                    file, format!, metrics ?? [], schemaJson, lineage, ModelRegistry.SourceApi, body.Description), cancellationToken);
                 return TypedResults.Created($"/v1/models/{name}/versions/{version.Version}", ToContract(version, [], isLatest: true));
             }
             catch (ModelFileException e)
@@ -244,10 +251,17 @@ public static class ModelsApi
         return removed ? TypedResults.NoContent() : Problems.Problems.NotFound($"Model '{name}' has no alias '{alias}'.");
     }
 
-    /// <summary>Where a job's model came from: its data (and the data's hash, for a local file) and its code.</summary>
-    internal static async Task<ModelLineage> LineageAsync(JobRecord job, CancellationToken cancellationToken, string? dataSha256 = null)
+    /// <summary>
+    /// Where a job's model came from: its data (and the data's hash: an uploaded artifact's, or a local
+    /// file's) and its code.
+    /// </summary>
+    internal static async Task<ModelLineage> LineageAsync(JobRecord job, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken, string? dataSha256 = null)
     {
         var spec = JobMapping.ReadSpec(job);
+        if (dataSha256 is null && ArtifactUri.TryParse(spec.DataPath, out var artifactId))
+        {
+            dataSha256 = (await artifacts.FindAsync(job.TenantId, artifactId, cancellationToken))?.Sha256;
+        }
         return new ModelLineage
         {
             JobId = job.Id,

@@ -20,7 +20,7 @@ public sealed record TrainerRegistration(string? ModelVersion, string? Failure);
 /// succeeded built-in job always has its version), and the job's token keeps its narrow scope.
 /// </para>
 /// </summary>
-public sealed class TrainerOutputs(Store store, ModelRegistry registry, ILogger<TrainerOutputs> logger)
+public sealed class TrainerOutputs(Store store, ModelRegistry registry, Artifacts.ArtifactStore artifacts, ILogger<TrainerOutputs> logger)
 {
     /// <summary>Null when the attempt is not the live attempt of a built-in trainer job (nothing to register).</summary>
     public async Task<TrainerRegistration?> RegisterAsync(AttemptRef attempt, CancellationToken cancellationToken)
@@ -38,7 +38,7 @@ public sealed class TrainerOutputs(Store store, ModelRegistry registry, ILogger<
             var schema = File.ReadAllText(Path.Combine(folder, "schema.json"));
             JsonDocument.Parse(schema).Dispose();
             await using var file = new FileStream(Path.Combine(folder, "model.zip"), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-            var lineage = await ModelsApi.LineageAsync(job, cancellationToken, report.DataSha256);
+            var lineage = await ModelsApi.LineageAsync(job, artifacts, cancellationToken, report.DataSha256);
             var version = await registry.RegisterAsync(job.TenantId, job.Name, new NewVersion(
                 file, ModelFormats.MlNet, report.Metrics, schema, lineage, ModelRegistry.SourceTrainer,
                 $"{report.Model} {report.Task} model of '{report.Label}', trained by job {job.Id}"), cancellationToken);

@@ -10,9 +10,11 @@ public sealed class TrainCommandsTests(ServerFixture server) : IClassFixture<Ser
     public async Task Train_with_wait_prints_the_finished_job_and_the_model_is_registered()
     {
         var cli = await server.TenantMemberAsync("team-train");
-        var data = Path.Combine(server.DataPath, "artifacts", "team-train", "churn.csv");
-        Directory.CreateDirectory(Path.GetDirectoryName(data)!);
+        // A file on the user's machine, which the CLI uploads: the job trains on the artifact.
+        var folder = Directory.CreateTempSubdirectory("strata-train-");
+        var data = Path.Combine(folder.FullName, "churn.csv");
         File.Copy(Path.Combine(RepositoryRoot(), "examples", "churn", "churn.csv"), data);
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(data)));
 
         var train = await cli.RunAsync("train", "--model", "lightgbm", "--data", data, "--label", "churned", "--hp", "num_leaves=15", "--wait", "--output", "json");
 
@@ -29,7 +31,10 @@ public sealed class TrainCommandsTests(ServerFixture server) : IClassFixture<Ser
         using (var version = JsonDocument.Parse(get.Out))
         {
             Assert.True(version.RootElement.GetProperty("metrics").GetProperty("auc").GetDouble() >= 0.8, get.Out);
-            Assert.Equal(15, version.RootElement.GetProperty("lineage").GetProperty("hyperparameters").GetProperty("num_leaves").GetInt32());
+            var lineage = version.RootElement.GetProperty("lineage");
+            Assert.Equal(15, lineage.GetProperty("hyperparameters").GetProperty("num_leaves").GetInt32());
+            Assert.StartsWith("artifact://", lineage.GetProperty("data_path").GetString(), StringComparison.Ordinal);
+            Assert.Equal(sha256, lineage.GetProperty("data_sha256").GetString());
         }
 
         var alias = await cli.RunAsync("models", "alias", "churn", "production", "1");

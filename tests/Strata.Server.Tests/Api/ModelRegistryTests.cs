@@ -108,10 +108,17 @@ public abstract class ModelRegistryTests<TApp>(TApp app) : IClassFixture<TApp>
         var data = Path.Combine(app.DataPath, "artifacts", tenant, "train.csv");
         Directory.CreateDirectory(Path.GetDirectoryName(data)!);
         await File.WriteAllTextAsync(data, "x,y\n1,2\n");
+        // The code: a repository in the tenant's own area (a server clones no remote hosts by default).
+        var repo = Directory.CreateDirectory(Path.Combine(app.DataPath, "artifacts", tenant, "repos", "churn")).FullName;
+        Artifacts.CodeRepoTests.Git(repo, "init", "--quiet");
+        await File.WriteAllTextAsync(Path.Combine(repo, "train.py"), "print('hi')\n");
+        Artifacts.CodeRepoTests.Git(repo, "add", "train.py");
+        Artifacts.CodeRepoTests.Git(repo, "commit", "--quiet", "-m", "one");
+        var commit = Artifacts.CodeRepoTests.Git(repo, "rev-parse", "HEAD");
         var job = await StrataApp.SubmitAsync(client, new
         {
             name = "custom", entrypoint = "true", data_path = "train.csv", docker_image = "python:3.12",
-            code_repo = "https://git.example/team/churn", code_commit = "abc123", hyperparameters = new { lr = 0.1 },
+            code_repo = repo, code_commit = commit, hyperparameters = new { lr = 0.1 },
         });
         var id = job.GetProperty("id").GetString()!;
         await StrataApp.WaitForStatusAsync(client, id, "succeeded");
@@ -128,7 +135,8 @@ public abstract class ModelRegistryTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(data))), lineage.GetProperty("data_sha256").GetString());
         Assert.Equal("true", lineage.GetProperty("entrypoint").GetString());
         Assert.Equal("python:3.12", lineage.GetProperty("docker_image").GetString());
-        Assert.Equal("abc123", lineage.GetProperty("code_commit").GetString());
+        Assert.Equal(repo, lineage.GetProperty("code_repo").GetString());
+        Assert.Equal(commit, lineage.GetProperty("code_commit").GetString());
         Assert.Equal(0.1, lineage.GetProperty("hyperparameters").GetProperty("lr").GetDouble());
         Assert.Equal(1.5, version.GetProperty("metrics").GetProperty("rmse").GetDouble());
         Assert.Equal("x", version.GetProperty("input_schema").GetProperty("columns")[0].GetProperty("name").GetString());
@@ -204,8 +212,14 @@ public abstract class ModelRegistryTests<TApp>(TApp app) : IClassFixture<TApp>
         using var jobClient = app.ClientFor(await File.ReadAllTextAsync(tokenFile));
         var file = WriteModelFile(tenant, "job.zip");
 
+        // Metrics the job reported are the version's when the registration gives none.
+        using (var report = await jobClient.PostAsJsonAsync($"/v1/jobs/training/{id}/metrics", new[] { new { name = "auc", value = 0.5, step = 1 }, new { name = "auc", value = 0.75, step = 2 } }))
+        {
+            Assert.True(report.IsSuccessStatusCode, await report.Content.ReadAsStringAsync());
+        }
         var version = await RegisterAsync(jobClient, "from-job", new { path = file });
         Assert.Equal(id, version.GetProperty("lineage").GetProperty("job_id").GetString());
+        Assert.Equal(0.75, version.GetProperty("metrics").GetProperty("auc").GetDouble());
 
         using (var forOther = await jobClient.PostAsJsonAsync("/v1/models/from-job/versions", new { path = file, job_id = other }))
         {

@@ -7,7 +7,7 @@ namespace Strata.Server.Tests.Artifacts;
 /// <summary><c>code_repo</c> + <c>code_commit</c>: the runtime clones a real git repository into the attempt's working folder.</summary>
 public sealed class CodeRepoTests(SqliteApp app) : IClassFixture<SqliteApp>
 {
-    private static string Git(string folder, params string[] arguments)
+    internal static string Git(string folder, params string[] arguments)
     {
         var start = new ProcessStartInfo("git") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in (string[])["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main", .. arguments]) start.ArgumentList.Add(a);
