@@ -108,18 +108,7 @@ public static class ArtifactsApi
     {
         var query = context.Request.Query;
         var errors = new ValidationErrors();
-        var limit = DefaultPageSize;
-        if (query.TryGetValue("limit", out var limitText) && !string.IsNullOrEmpty(limitText)
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > MaxPageSize))
-        {
-            errors.Add("limit", $"must be 1 to {MaxPageSize}");
-        }
-        long? before = null;
-        if (query.TryGetValue("page_token", out var token) && !string.IsNullOrEmpty(token))
-        {
-            before = PageToken.Read(token!);
-            if (before is null) errors.Add("page_token", "is not a page token this server issued");
-        }
+        var (limit, before) = Paging.Read(query, DefaultPageSize, MaxPageSize, errors);
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
@@ -130,9 +119,7 @@ public static class ArtifactsApi
         if (page.Count > limit)
         {
             page.RemoveAt(limit);
-            var next = new StringBuilder(context.Request.Path.Value).Append("?limit=").Append(limit)
-                .Append("&page_token=").Append(PageToken.Write(page[^1].Seq));
-            context.Response.Headers.Link = $"<{next}>; rel=\"next\"";
+            Paging.SetNextLink(context, limit, page[^1].Seq);
         }
         return TypedResults.Ok(page.Select(ArtifactStore.ToContract).ToArray());
     }

@@ -91,18 +91,7 @@ public static class JobsApi
                 errors.Add("status", "must be one of pending, running, succeeded, failed, cancelled");
             }
         }
-        var limit = JobsOptions.DefaultPageSize;
-        if (query.TryGetValue("limit", out var limitText) && !string.IsNullOrEmpty(limitText)
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > JobsOptions.MaxPageSize))
-        {
-            errors.Add("limit", $"must be 1 to {JobsOptions.MaxPageSize}");
-        }
-        long? before = null;
-        if (query.TryGetValue("page_token", out var token) && !string.IsNullOrEmpty(token))
-        {
-            before = PageToken.Read(token!);
-            if (before is null) errors.Add("page_token", "is not a page token this server issued");
-        }
+        var (limit, before) = Paging.Read(query, JobsOptions.DefaultPageSize, JobsOptions.MaxPageSize, errors);
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
@@ -114,10 +103,7 @@ public static class JobsApi
         if (page.Count > limit)
         {
             page.RemoveAt(limit);
-            var next = new StringBuilder(context.Request.Path.Value).Append("?limit=").Append(limit);
-            if (status is not null) next.Append("&status=").Append(statusText.ToString());
-            next.Append("&page_token=").Append(PageToken.Write(page[^1].Seq));
-            context.Response.Headers.Link = $"<{next}>; rel=\"next\"";
+            Paging.SetNextLink(context, limit, page[^1].Seq, ("status", status is null ? null : statusText.ToString()));
         }
         var metrics = await Tracking.TrackingApi.LatestAsync(db, page.Select(j => j.Id).ToArray(), cancellationToken);
         return TypedResults.Ok(page.Select(job => ToContract(job, queue, usage.Value, metrics.GetValueOrDefault(job.Id))).ToArray());

@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Server.Auth;
+using Strata.Server.Hosting;
 using Strata.Server.Jobs;
 using Strata.Server.Problems;
 using Strata.Server.Storage;
@@ -63,7 +64,7 @@ public static class ModelsApi
     private static async Task<Results<Ok<Model[]>, ValidationProblem>> ListAsync(HttpContext context, Store store, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
-        var (limit, before) = ReadPage(context, errors);
+        var (limit, before) = Paging.Read(context.Request.Query, ModelsOptions.DefaultPageSize, ModelsOptions.MaxPageSize, errors);
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
         var tenantId = context.Caller().TenantId!;
         await using var db = store.CreateContext();
@@ -73,7 +74,7 @@ public static class ModelsApi
         if (page.Count > limit)
         {
             page.RemoveAt(limit);
-            SetNextLink(context, limit, page[^1].Seq);
+            Paging.SetNextLink(context, limit, page[^1].Seq);
         }
         var names = page.Select(m => m.Name).ToList();
         var aliases = await db.ModelAliases.AsNoTracking().Where(a => a.TenantId == tenantId && names.Contains(a.ModelName)).ToListAsync(cancellationToken);
@@ -172,7 +173,7 @@ public static class ModelsApi
         string name, HttpContext context, Store store, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
-        var (limit, before) = ReadPage(context, errors);
+        var (limit, before) = Paging.Read(context.Request.Query, ModelsOptions.DefaultPageSize, ModelsOptions.MaxPageSize, errors);
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
         var tenantId = context.Caller().TenantId!;
         await using var db = store.CreateContext();
@@ -184,7 +185,7 @@ public static class ModelsApi
         if (page.Count > limit)
         {
             page.RemoveAt(limit);
-            SetNextLink(context, limit, page[^1].Version);
+            Paging.SetNextLink(context, limit, page[^1].Version);
         }
         var aliases = await db.ModelAliases.AsNoTracking().Where(a => a.TenantId == tenantId && a.ModelName == name).ToListAsync(cancellationToken);
         return TypedResults.Ok(page.Select(v => ToContract(v, aliases, v.Version == model.LatestVersion)).ToArray());
@@ -319,27 +320,6 @@ public static class ModelsApi
             else if (!double.IsFinite(value)) errors.Add($"metrics.{metric}", "must be a finite number");
         }
     }
-
-    private static (int Limit, long? Before) ReadPage(HttpContext context, ValidationErrors errors)
-    {
-        var query = context.Request.Query;
-        var limit = ModelsOptions.DefaultPageSize;
-        if (query.TryGetValue("limit", out var limitText) && !string.IsNullOrEmpty(limitText)
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > ModelsOptions.MaxPageSize))
-        {
-            errors.Add("limit", $"must be 1 to {ModelsOptions.MaxPageSize}");
-        }
-        long? before = null;
-        if (query.TryGetValue("page_token", out var token) && !string.IsNullOrEmpty(token))
-        {
-            if (long.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var value)) before = value;
-            else errors.Add("page_token", "is not a page token this server issued");
-        }
-        return (limit, before);
-    }
-
-    private static void SetNextLink(HttpContext context, int limit, long last) =>
-        context.Response.Headers.Link = $"<{context.Request.Path}?limit={limit}&page_token={last.ToString(CultureInfo.InvariantCulture)}>; rel=\"next\"";
 
     private static ProblemHttpResult ModelNotFound(string name) => Problems.Problems.NotFound($"Model '{name}' was not found.");
 

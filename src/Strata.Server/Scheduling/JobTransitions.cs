@@ -36,10 +36,9 @@ public sealed record CancelOutcome(JobRecord? Job, bool WasActive, AttemptRef? L
 /// </summary>
 public static class JobTransitions
 {
-    /// <summary>Admits a pending job: it runs as attempt <c>AttemptCount + 1</c>. Null when it is no longer pending.</summary>
-    public static AttemptRecord? Admit(StrataDbContext db, string jobId, string runtimeKind, DateTimeOffset now)
+    /// <summary>Admits a pending job (a row <paramref name="db"/> tracks): it runs as attempt <c>AttemptCount + 1</c>. Null when it is no longer pending.</summary>
+    public static AttemptRecord? Admit(StrataDbContext db, JobRecord job, string runtimeKind, DateTimeOffset now)
     {
-        var job = db.Jobs.Single(j => j.Id == jobId);
         if (job.Status != JobStatus.Pending) return null;
         var number = job.AttemptCount + 1;
         job.Status = JobStatus.Running;

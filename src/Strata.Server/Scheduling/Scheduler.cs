@@ -39,6 +39,9 @@ public sealed class Scheduler(
     private readonly ConcurrentDictionary<string, byte> _starting = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Admissions persisted by one write, their rows read by one query (SQLite allows 999 parameters a statement).</summary>
+    private const int AdmissionChunk = 500;
+
     private static readonly ActivitySource Tracing = new(ObservabilitySetup.SchedulerSource);
     private static readonly ResourceRequest SmallestJob = ResourceRequest.FromGb(JobLimits.MinCpuCores, JobLimits.MinMemoryGb, 0);
 
@@ -146,18 +149,22 @@ public sealed class Scheduler(
 
         // 4. Admit: in memory first (quota taken, capacity held), then persisted together (one commit), then started.
         var admitted = plan.Admitted.Where(job => queue.TryAdmit(job, limits.GetValueOrDefault(job.TenantId) ?? QuotaLimits.Unlimited)).ToList();
-        var admissions = admitted.Select(job => writer.WriteAsync<(JobRecord Job, AttemptRecord Attempt)?>(db =>
+        // In chunks, each read with one query: a large cycle costs a few statements, not one per job.
+        var admissions = admitted.Chunk(AdmissionChunk).Select(chunk => writer.WriteAsync(db =>
         {
-            var attempt = JobTransitions.Admit(db, job.JobId, runtime.Kind, now);
-            return attempt is null ? null : (Job: db.Jobs.Local.Single(j => j.Id == job.JobId), Attempt: attempt);
+            var ids = chunk.Select(job => job.JobId).ToList();
+            var rows = db.Jobs.Where(j => ids.Contains(j.Id)).ToDictionary(j => j.Id, StringComparer.Ordinal);
+            return chunk.Select(job => rows.TryGetValue(job.JobId, out var row) && JobTransitions.Admit(db, row, runtime.Kind, now) is { } attempt
+                ? (Job: row, Attempt: attempt)
+                : ((JobRecord Job, AttemptRecord Attempt)?)null).ToList();
         }, cancellationToken)).ToList();
 
-        for (var i = 0; i < admissions.Count; i++)
+        for (var i = 0; i < admitted.Count; i++)
         {
             var job = admitted[i];
             try
             {
-                var result = await admissions[i];
+                var result = (await admissions[i / AdmissionChunk])[i % AdmissionChunk];
                 if (result is null) continue; // cancelled meanwhile
                 var reference = new AttemptRef(job.TenantId, job.JobId, result.Value.Attempt.Number);
                 queue.Allocate(reference, JobTransitions.ToRunning(result.Value.Job));

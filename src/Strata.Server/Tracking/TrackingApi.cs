@@ -96,18 +96,7 @@ public static class TrackingApi
         var query = context.Request.Query;
         var errors = new ValidationErrors();
         var name = query["name"].ToString();
-        var limit = DefaultPageSize;
-        if (query.TryGetValue("limit", out var limitText) && !string.IsNullOrEmpty(limitText)
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > MaxPageSize))
-        {
-            errors.Add("limit", $"must be 1 to {MaxPageSize}");
-        }
-        long? after = null;
-        if (query.TryGetValue("page_token", out var token) && !string.IsNullOrEmpty(token))
-        {
-            after = PageToken.Read(token!);
-            if (after is null) errors.Add("page_token", "is not a page token this server issued");
-        }
+        var (limit, after) = Paging.Read(query, DefaultPageSize, MaxPageSize, errors);
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
@@ -120,10 +109,7 @@ public static class TrackingApi
         if (page.Count > limit)
         {
             page.RemoveAt(limit);
-            var next = new StringBuilder(context.Request.Path.Value).Append("?limit=").Append(limit);
-            if (name.Length > 0) next.Append("&name=").Append(Uri.EscapeDataString(name));
-            next.Append("&page_token=").Append(PageToken.Write(page[^1].Seq));
-            context.Response.Headers.Link = $"<{next}>; rel=\"next\"";
+            Paging.SetNextLink(context, limit, page[^1].Seq, ("name", name));
         }
         return TypedResults.Ok(page.Select(m => new MetricPoint { Name = m.Name, Value = m.Value, Step = m.Step, Time = m.Time }).ToArray());
     }
