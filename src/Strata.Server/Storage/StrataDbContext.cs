@@ -19,6 +19,7 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<ModelRecord> Models => Set<ModelRecord>();
     public DbSet<ModelVersionRecord> ModelVersions => Set<ModelVersionRecord>();
     public DbSet<ModelAliasRecord> ModelAliases => Set<ModelAliasRecord>();
+    public DbSet<DeploymentRecord> Deployments => Set<DeploymentRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -138,6 +139,19 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             alias.Property(a => a.TenantId).HasMaxLength(40);
             alias.Property(a => a.ModelName).HasMaxLength(63);
             alias.Property(a => a.Alias).HasMaxLength(63);
+        });
+
+        modelBuilder.Entity<DeploymentRecord>(deployment =>
+        {
+            deployment.ToTable("deployments");
+            deployment.HasKey(d => d.Seq);
+            deployment.Property(d => d.Seq).ValueGeneratedOnAdd();
+            deployment.Property(d => d.TenantId).HasMaxLength(40);
+            deployment.Property(d => d.Name).HasMaxLength(63);
+            deployment.Property(d => d.ModelRef).HasMaxLength(128);
+            deployment.Property(d => d.ModelName).HasMaxLength(63);
+            deployment.HasIndex(d => new { d.TenantId, d.Name }).IsUnique();
+            deployment.HasIndex(d => new { d.TenantId, d.Seq });
         });
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
