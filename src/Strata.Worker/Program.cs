@@ -66,3 +66,9 @@ static int Train(string[] arguments)
     return ExitCodes.Usage;
 #endif
 }
+
+/// <summary>
+/// strata-worker's entry point, internal: the model server brings ASP.NET Core, whose generator would
+/// otherwise make it public and clash with the server's own <c>Program</c> in the server's tests.
+/// </summary>
+internal sealed partial class Program;

@@ -49,7 +49,9 @@ public static class DeploymentsApi
         deployments.MapGet("{name}/health", HealthAsync).RequireAuthorization(Policies.TenantRead).WithName("GetDeploymentHealth")
             .WithSummary("200 when at least one replica is ready, else 503.");
         deployments.MapPost("{name}/predict", PredictAsync).RequireAuthorization(Policies.TenantRead).WithName("Predict")
-            .WithSummary("Predict one instance (a JSON object) or several ({\"instances\": [...]}) with the deployed model.");
+            .WithSummary("Predict one instance (a JSON object) or several ({\"instances\": [...]}) with the deployed model.")
+            // Predictions are bounded by the replicas (and the autoscaler), not by the API's per-tenant request rate.
+            .DisableRateLimiting();
         return app;
     }
 
