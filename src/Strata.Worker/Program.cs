@@ -67,8 +67,7 @@ static int Train(string[] arguments)
 #endif
 }
 
-/// <summary>
-/// strata-worker's entry point, internal: the model server brings ASP.NET Core, whose generator would
-/// otherwise make it public and clash with the server's own <c>Program</c> in the server's tests.
-/// </summary>
+// strata-worker's entry point stays internal: the model server brings ASP.NET Core, whose generator would
+// otherwise make it public and clash with the server's own Program in the server's tests. (A plain comment:
+// an XML doc here would put a second T:Program into the server's OpenAPI XML comments.)
 internal sealed partial class Program;
