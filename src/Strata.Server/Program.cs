@@ -1,6 +1,7 @@
 using Scalar.AspNetCore;
 using Strata.Server.Artifacts;
 using Strata.Server.Auth;
+using Strata.Server.Deployments;
 using Strata.Server.Health;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
@@ -30,6 +31,7 @@ builder.AddUsage();
 builder.AddArtifacts();
 builder.AddTracking();
 builder.AddModels();
+builder.AddDeployments();
 builder.AddScheduling();
 builder.AddLeadership();
 builder.AddHealth();
@@ -54,6 +56,7 @@ app.MapUsageApi();
 app.MapArtifactsApi();
 app.MapTrackingApi();
 app.MapModelsApi();
+app.MapDeploymentsApi();
 
 app.Run();
 

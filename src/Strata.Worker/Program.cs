@@ -4,9 +4,14 @@ using Strata.Worker;
 // strata-worker run <attempt-dir>: supervises one attempt of a job; see Supervisor.
 // strata-worker standby <standby-dir> [...]: prepares in advance, then waits for an attempt; see Standby.
 // strata-worker train --model <m> --label <column> [...]: a built-in trainer, run as a job's process.
+// strata-worker serve --model <folder|model.zip> --port <n> [...]: a model replica (HTTP predictions).
 if (args is ["train", ..])
 {
     return Train(args[1..]);
+}
+if (args is ["serve", ..])
+{
+    return Serve(args[1..]);
 }
 var standby = StandbyOptions.Parse(args);
 if (standby is null && args is not ["run", _])
@@ -34,6 +39,20 @@ catch (Exception e)
     return ExitCodes.WorkerFailed;
 }
 
+// Its own method, not inlined, like Train: `run` and `standby` never load the model server (or ML.NET, or Kestrel).
+[MethodImpl(MethodImplOptions.NoInlining)]
+static int Serve(string[] arguments)
+{
+#if TRAINERS
+    return Strata.Worker.Serving.ServeCommand.RunAsync(arguments, Console.Out, Console.Error).GetAwaiter().GetResult();
+#else
+    _ = arguments;
+    Console.Error.WriteLine("strata-worker serve: this strata-worker is a Native AOT build, which has no model server (ML.NET needs the JIT).");
+    Console.Error.WriteLine("Serve models with the JIT build (dotnet strata-worker.dll serve ...); the server uses it for deployments.");
+    return ExitCodes.Usage;
+#endif
+}
+
 // Its own method, not inlined: `run` and `standby` never load the trainers' assembly (or ML.NET).
 [MethodImpl(MethodImplOptions.NoInlining)]
 static int Train(string[] arguments)
@@ -47,3 +66,8 @@ static int Train(string[] arguments)
     return ExitCodes.Usage;
 #endif
 }
+
+// strata-worker's entry point stays internal: the model server brings ASP.NET Core, whose generator would
+// otherwise make it public and clash with the server's own Program in the server's tests. (A plain comment:
+// an XML doc here would put a second T:Program into the server's OpenAPI XML comments.)
+internal sealed partial class Program;

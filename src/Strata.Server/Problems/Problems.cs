@@ -30,6 +30,12 @@ public static class Problems
             "or submit with on_quota_exceeded: queue to wait for it.",
             statusCode: 429, title: "Quota exceeded", type: ProblemTypes.QuotaExceeded, extensions: QuotaFields(excess));
 
+    /// <summary>429: a deployment (or more replicas) would take the tenant over <c>max_deployments</c> or <c>max_replicas</c>; same fields as for jobs.</summary>
+    public static ProblemHttpResult DeploymentQuotaExceeded(Core.Quotas.QuotaExcess excess) =>
+        TypedResults.Problem(
+            $"Quota exceeded for {excess.Describe()}. Delete a deployment or lower another's max_replicas, or ask an admin for more quota.",
+            statusCode: 429, title: "Quota exceeded", type: ProblemTypes.QuotaExceeded, extensions: QuotaFields(excess));
+
     /// <summary>422: the request alone is larger than the tenant's whole quota, so it could never be accepted.</summary>
     public static ProblemHttpResult RequestExceedsQuota(Core.Quotas.QuotaExcess excess) =>
         TypedResults.Problem(

@@ -191,3 +191,24 @@ public sealed class LeaseRecord
     /// <summary>Unix time in milliseconds: a number, so that both providers compare it natively.</summary>
     public long ExpiresAt { get; set; }
 }
+
+/// <summary>A deployment: the model version it serves and its settings. The events the control plane
+/// recorded (created, updated) are kept as JSON; the runtime adds its own when observed.</summary>
+public sealed class DeploymentRecord
+{
+    public long Seq { get; set; }
+    public required string TenantId { get; set; }
+    public required string Name { get; set; }
+    /// <summary>The model reference as given (<c>churn@production</c>).</summary>
+    public required string ModelRef { get; set; }
+    public required string ModelName { get; set; }
+    public int ModelVersion { get; set; }
+    public int MinReplicas { get; set; }
+    public int MaxReplicas { get; set; }
+    public double TargetInFlight { get; set; }
+    public double CpuCores { get; set; }
+    public double MemoryGb { get; set; }
+    public required string EventsJson { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}

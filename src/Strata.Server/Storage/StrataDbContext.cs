@@ -20,6 +20,7 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<ModelVersionRecord> ModelVersions => Set<ModelVersionRecord>();
     public DbSet<ModelAliasRecord> ModelAliases => Set<ModelAliasRecord>();
     public DbSet<LeaseRecord> Leases => Set<LeaseRecord>();
+    public DbSet<DeploymentRecord> Deployments => Set<DeploymentRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -147,6 +148,19 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             lease.HasKey(l => l.Name);
             lease.Property(l => l.Name).HasMaxLength(64);
             lease.Property(l => l.Holder).HasMaxLength(200);
+        });
+
+        modelBuilder.Entity<DeploymentRecord>(deployment =>
+        {
+            deployment.ToTable("deployments");
+            deployment.HasKey(d => d.Seq);
+            deployment.Property(d => d.Seq).ValueGeneratedOnAdd();
+            deployment.Property(d => d.TenantId).HasMaxLength(40);
+            deployment.Property(d => d.Name).HasMaxLength(63);
+            deployment.Property(d => d.ModelRef).HasMaxLength(128);
+            deployment.Property(d => d.ModelName).HasMaxLength(63);
+            deployment.HasIndex(d => new { d.TenantId, d.Name }).IsUnique();
+            deployment.HasIndex(d => new { d.TenantId, d.Seq });
         });
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())

@@ -205,6 +205,86 @@ namespace Strata.Server.Storage.Migrations.Postgres
                     b.ToTable("attempts", (string)null);
                 });
 
+            modelBuilder.Entity("Strata.Server.Storage.DeploymentRecord", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Seq"));
+
+                    b.Property<double>("CpuCores")
+                        .HasColumnType("double precision")
+                        .HasColumnName("cpu_cores");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("EventsJson")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("events_json");
+
+                    b.Property<int>("MaxReplicas")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_replicas");
+
+                    b.Property<double>("MemoryGb")
+                        .HasColumnType("double precision")
+                        .HasColumnName("memory_gb");
+
+                    b.Property<int>("MinReplicas")
+                        .HasColumnType("integer")
+                        .HasColumnName("min_replicas");
+
+                    b.Property<string>("ModelName")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("character varying(63)")
+                        .HasColumnName("model_name");
+
+                    b.Property<string>("ModelRef")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("model_ref");
+
+                    b.Property<int>("ModelVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("model_version");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("character varying(63)")
+                        .HasColumnName("name");
+
+                    b.Property<double>("TargetInFlight")
+                        .HasColumnType("double precision")
+                        .HasColumnName("target_in_flight");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("TenantId", "Name")
+                        .IsUnique();
+
+                    b.HasIndex("TenantId", "Seq");
+
+                    b.ToTable("deployments", (string)null);
+                });
+
             modelBuilder.Entity("Strata.Server.Storage.JobRecord", b =>
                 {
                     b.Property<long>("Seq")

@@ -198,6 +198,84 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.ToTable("attempts", (string)null);
                 });
 
+            modelBuilder.Entity("Strata.Server.Storage.DeploymentRecord", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seq");
+
+                    b.Property<double>("CpuCores")
+                        .HasColumnType("REAL")
+                        .HasColumnName("cpu_cores");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("EventsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("events_json");
+
+                    b.Property<int>("MaxReplicas")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_replicas");
+
+                    b.Property<double>("MemoryGb")
+                        .HasColumnType("REAL")
+                        .HasColumnName("memory_gb");
+
+                    b.Property<int>("MinReplicas")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("min_replicas");
+
+                    b.Property<string>("ModelName")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model_name");
+
+                    b.Property<string>("ModelRef")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model_ref");
+
+                    b.Property<int>("ModelVersion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("model_version");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<double>("TargetInFlight")
+                        .HasColumnType("REAL")
+                        .HasColumnName("target_in_flight");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("TenantId", "Name")
+                        .IsUnique();
+
+                    b.HasIndex("TenantId", "Seq");
+
+                    b.ToTable("deployments", (string)null);
+                });
+
             modelBuilder.Entity("Strata.Server.Storage.JobRecord", b =>
                 {
                     b.Property<long>("Seq")

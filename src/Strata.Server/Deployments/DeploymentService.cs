@@ -1,0 +1,201 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Strata.Contracts;
+using Strata.Core.Deployments;
+using Strata.Core.Quotas;
+using Strata.Server.Models;
+using Strata.Server.Quotas;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Deployments;
+
+/// <summary>What an update came to: the updated deployment, or why not (a field's error, the quota), or nothing when it is gone.</summary>
+public sealed record UpdateOutcome(DeploymentRecord? Updated, QuotaExcess? Excess = null, (string Field, string Message)? Invalid = null);
+
+/// <summary>A model reference resolved to a registered version.</summary>
+public sealed record ResolvedModel(string Reference, string Name, ModelVersionRecord Version);
+
+/// <summary>
+/// Creates, changes and removes deployments: the record in the store first (the acknowledged state),
+/// then the runtime is told. Quota (<c>max_deployments</c>, and <c>max_replicas</c> counted as the sum
+/// of the deployments' maximums, what they may scale to) is checked under a per-tenant lock, so that two
+/// concurrent creations cannot both take the last place.
+/// </summary>
+public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploymentRuntime runtime, TimeProvider time, ILogger<DeploymentService> logger)
+{
+    private const int MaxStoredEvents = 20;
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _tenantLocks = new(StringComparer.Ordinal);
+
+    /// <summary>Resolves <c>model@version</c>, <c>model@alias</c> or <c>model</c> (latest) in the tenant; null with a reason when it cannot.</summary>
+    public async Task<(ResolvedModel? Model, string? Problem)> ResolveAsync(string tenantId, string reference, CancellationToken cancellationToken)
+    {
+        var at = reference.IndexOf('@', StringComparison.Ordinal);
+        var name = at < 0 ? reference : reference[..at];
+        var version = at < 0 ? ModelNames.Latest : reference[(at + 1)..];
+        if (ModelNames.CheckModelName(name) is not null || version.Length == 0)
+        {
+            return (null, "must be model@version or model@alias (churn@3, churn@production), or a model's name for its latest version");
+        }
+        await using var db = store.CreateContext();
+        var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.TenantId == tenantId && m.Name == name, cancellationToken);
+        if (model is null) return (null, $"the tenant has no model '{name}'");
+        var number = ModelNames.AsNumber(version)
+            ?? (version == ModelNames.Latest ? (model.LatestVersion > 0 ? model.LatestVersion : null)
+                : (await db.ModelAliases.AsNoTracking().FirstOrDefaultAsync(a => a.TenantId == tenantId && a.ModelName == name && a.Alias == version, cancellationToken))?.Version);
+        var record = number is null ? null : await db.ModelVersions.AsNoTracking()
+            .FirstOrDefaultAsync(v => v.TenantId == tenantId && v.ModelName == name && v.Version == number, cancellationToken);
+        if (record is null) return (null, $"model '{name}' has no version or alias '{version}'");
+        if (record.Format != ModelFormats.MlNet)
+        {
+            return (null, $"{name} version {record.Version} is an {record.Format} model; deployments serve ML.NET models (mlnet) for now");
+        }
+        return (new ResolvedModel(reference, name, record), null);
+    }
+
+    /// <summary>The quota excess that taking <paramref name="maxReplicas"/> more replicas (and one more deployment when <paramref name="isNew"/>) would cause.</summary>
+    private async Task<QuotaExcess?> CheckQuotaAsync(StrataDbContext db, string tenantId, string? replacing, int maxReplicas, bool isNew, CancellationToken cancellationToken)
+    {
+        var quota = (await quotas.GetAsync(tenantId, cancellationToken))?.Quota;
+        if (quota is null) return null;
+        var others = await db.Deployments.AsNoTracking().Where(d => d.TenantId == tenantId && d.Name != replacing).Select(d => d.MaxReplicas).ToListAsync(cancellationToken);
+        if (isNew && others.Count + 1 > quota.MaxDeployments)
+        {
+            return new QuotaExcess(QuotaResources.MaxDeployments, quota.MaxDeployments, others.Count, 1);
+        }
+        if (others.Sum() + maxReplicas > quota.MaxReplicas)
+        {
+            return new QuotaExcess(QuotaResources.MaxReplicas, quota.MaxReplicas, others.Sum(), maxReplicas);
+        }
+        return null;
+    }
+
+    /// <summary>Stores a new deployment and starts it; the outcome says which of created, over quota or taken it was.</summary>
+    public async Task<(DeploymentRecord? Created, QuotaExcess? Excess)> CreateAsync(DeploymentRecord record, ResolvedModel model, CancellationToken cancellationToken)
+    {
+        var gate = _tenantLocks.GetOrAdd(record.TenantId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await using var db = store.CreateContext();
+            if (await CheckQuotaAsync(db, record.TenantId, null, record.MaxReplicas, isNew: true, cancellationToken) is { } excess) return (null, excess);
+            record.EventsJson = AddEvent("[]", "created", $"created serving {model.Name} version {model.Version.Version} ({record.ModelRef}), {record.MinReplicas} to {record.MaxReplicas} replicas");
+            db.Deployments.Add(record);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException e) when (Store.IsUniqueViolation(e))
+            {
+                return (null, null);
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+        await runtime.ApplyAsync(TargetOf(record, model.Version), cancellationToken);
+        return (record, null);
+    }
+
+    /// <summary>
+    /// Applies <paramref name="change"/> (which returns a field's error, or null) to the stored deployment
+    /// and tells the runtime; nothing is stored when the change is invalid or over quota.
+    /// </summary>
+    public async Task<UpdateOutcome> UpdateAsync(
+        string tenantId, string name, Func<DeploymentRecord, (string Field, string Message)?> change, ResolvedModel? model, CancellationToken cancellationToken)
+    {
+        var gate = _tenantLocks.GetOrAdd(tenantId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        DeploymentRecord? record;
+        try
+        {
+            await using var db = store.CreateContext();
+            record = await db.Deployments.FirstOrDefaultAsync(d => d.TenantId == tenantId && d.Name == name, cancellationToken);
+            if (record is null) return new UpdateOutcome(null);
+            var before = $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas";
+            if (change(record) is { } invalid) return new UpdateOutcome(null, Invalid: invalid);
+            if (model is not null)
+            {
+                record.ModelRef = model.Reference;
+                record.ModelVersion = model.Version.Version;
+            }
+            if (await CheckQuotaAsync(db, tenantId, name, record.MaxReplicas, isNew: false, cancellationToken) is { } excess) return new UpdateOutcome(null, excess);
+            var after = $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas";
+            record.UpdatedAt = time.GetUtcNow();
+            record.EventsJson = AddEvent(record.EventsJson, "updated", $"updated: {before} → {after}");
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+        await ApplyAsync(record, cancellationToken);
+        return new UpdateOutcome(record);
+    }
+
+    /// <summary>Removes the deployment and stops its replicas; false when there was none.</summary>
+    public async Task<bool> DeleteAsync(string tenantId, string name, CancellationToken cancellationToken)
+    {
+        await using (var db = store.CreateContext())
+        {
+            var removed = await db.Deployments.Where(d => d.TenantId == tenantId && d.Name == name).ExecuteDeleteAsync(cancellationToken);
+            if (removed == 0) return false;
+        }
+        await runtime.RemoveAsync(new DeploymentKey(tenantId, name), cancellationToken);
+        return true;
+    }
+
+    /// <summary>Tells the runtime to run every stored deployment (on start: replicas do not outlive the server).</summary>
+    public async Task ResyncAsync(CancellationToken cancellationToken)
+    {
+        await using var db = store.CreateContext();
+        foreach (var record in await db.Deployments.AsNoTracking().ToListAsync(cancellationToken))
+        {
+            await ApplyAsync(record, cancellationToken);
+        }
+    }
+
+    private async Task ApplyAsync(DeploymentRecord record, CancellationToken cancellationToken)
+    {
+        await using var db = store.CreateContext();
+        var version = await db.ModelVersions.AsNoTracking()
+            .FirstOrDefaultAsync(v => v.TenantId == record.TenantId && v.ModelName == record.ModelName && v.Version == record.ModelVersion, cancellationToken);
+        if (version is null)
+        {
+            logger.LogWarning("Deployment {Tenant}/{Name}: model {Model} version {Version} is gone; its replicas cannot start",
+                record.TenantId, record.Name, record.ModelName, record.ModelVersion);
+            return;
+        }
+        await runtime.ApplyAsync(TargetOf(record, version), cancellationToken);
+    }
+
+    private static DeploymentTarget TargetOf(DeploymentRecord record, ModelVersionRecord version) => new(
+        new DeploymentKey(record.TenantId, record.Name), record.ModelName, record.ModelVersion, version.Uri, version.InputSchemaJson,
+        record.MinReplicas, record.MaxReplicas, record.TargetInFlight, record.CpuCores, record.MemoryGb);
+
+    private string AddEvent(string json, string reason, string message)
+    {
+        var events = JsonSerializer.Deserialize<List<DeploymentEvent>>(json, StrataJson.Options) ?? [];
+        events.Add(new DeploymentEvent { Time = time.GetUtcNow(), Reason = reason, Message = message });
+        if (events.Count > MaxStoredEvents) events.RemoveRange(0, events.Count - MaxStoredEvents);
+        return JsonSerializer.Serialize(events, StrataJson.Options);
+    }
+}
+
+/// <summary>Starts the stored deployments' replicas when the server starts.</summary>
+public sealed class DeploymentsResync(DeploymentService deployments, ILogger<DeploymentsResync> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await deployments.ResyncAsync(stoppingToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError(e, "Could not start the stored deployments");
+        }
+    }
+}

@@ -1,0 +1,273 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Strata.Contracts;
+using Strata.Core.Deployments;
+using Strata.Core.Jobs;
+using Strata.Server.Auth;
+using Strata.Server.Models;
+using Strata.Server.Problems;
+using Strata.Server.Runtime.Local;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Deployments;
+
+/// <summary>The deployments API (DESIGN.md, "Models and serving"). Every call is scoped to the caller's tenant.</summary>
+public static class DeploymentsApi
+{
+    private const int MaxReplicasLimit = 100;
+    private const int DefaultPageSize = 50;
+    private const int MaxPageSize = 200;
+
+    public static WebApplicationBuilder AddDeployments(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DeploymentsOptions>().BindConfiguration(DeploymentsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ReplicaRouter>();
+        builder.Services.AddSingleton<IReplicaLoad>(s => s.GetRequiredService<ReplicaRouter>());
+        builder.Services.AddSingleton<IDeploymentRuntime, LocalDeploymentRuntime>();
+        builder.Services.AddSingleton<DeploymentService>();
+        builder.Services.AddHostedService<DeploymentsResync>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapDeploymentsApi(this IEndpointRouteBuilder app)
+    {
+        var deployments = app.MapGroup("/v1/deployments").WithTags("Deployments");
+        deployments.MapPost("", CreateAsync).RequireAuthorization(Policies.TenantWrite).WithName("CreateDeployment")
+            .WithSummary("Deploy a model version (model@version or model@alias) as a prediction endpoint.").Accepts<CreateDeploymentRequest>("application/json");
+        deployments.MapGet("", ListAsync).RequireAuthorization(Policies.TenantRead).WithName("ListDeployments")
+            .WithSummary("List the tenant's deployments, newest first; the next page is in the Link header.");
+        deployments.MapGet("{name}", GetAsync).RequireAuthorization(Policies.TenantRead).WithName("GetDeployment")
+            .WithSummary("Get a deployment: version, desired and ready replicas, endpoint and events.");
+        deployments.MapMethods("{name}", ["PATCH"], UpdateAsync).RequireAuthorization(Policies.TenantWrite).WithName("UpdateDeployment")
+            .WithSummary("Change a deployment; a new model version rolls out replica by replica (and an earlier one rolls back).")
+            .Accepts<UpdateDeploymentRequest>("application/json");
+        deployments.MapDelete("{name}", DeleteAsync).RequireAuthorization(Policies.TenantWrite).WithName("DeleteDeployment")
+            .WithSummary("Delete a deployment and stop its replicas.");
+        deployments.MapGet("{name}/health", HealthAsync).RequireAuthorization(Policies.TenantRead).WithName("GetDeploymentHealth")
+            .WithSummary("200 when at least one replica is ready, else 503.");
+        deployments.MapPost("{name}/predict", PredictAsync).RequireAuthorization(Policies.TenantRead).WithName("Predict")
+            .WithSummary("Predict one instance (a JSON object) or several ({\"instances\": [...]}) with the deployed model.")
+            // Predictions are bounded by the replicas (and the autoscaler), not by the API's per-tenant request rate.
+            .DisableRateLimiting();
+        return app;
+    }
+
+    private static async Task<Results<Created<Deployment>, ValidationProblem, ProblemHttpResult>> CreateAsync(
+        HttpRequest request, DeploymentService service, IDeploymentRuntime runtime, IOptions<DeploymentsOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<CreateDeploymentRequest>(request, DeploymentsOptions.MaxRequestBytes, cancellationToken);
+        if (problem is not null) return problem;
+        var tenantId = request.HttpContext.Caller().TenantId!;
+        var defaults = options.Value;
+        var errors = new ValidationErrors();
+        if (string.IsNullOrWhiteSpace(body!.Model)) errors.Add("model", "is required: model@version or model@alias (churn@3, churn@production)");
+        var name = body.Name ?? body.Model?.Split('@')[0];
+        if (body.Model is not null && ModelNames.CheckModelName(name) is { } nameError) errors.Add("name", nameError);
+        var min = body.MinReplicas ?? defaults.DefaultMinReplicas;
+        var max = body.MaxReplicas ?? Math.Max(defaults.DefaultMaxReplicas, min);
+        CheckSettings(errors, min, max, body.Scaling?.TargetInFlight, body.Compute);
+        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        var (model, modelProblem) = await service.ResolveAsync(tenantId, body.Model!, cancellationToken);
+        if (model is null) return Problems.Problems.Validation("model", modelProblem!);
+
+        var now = time.GetUtcNow();
+        var record = new DeploymentRecord
+        {
+            TenantId = tenantId,
+            Name = name!,
+            ModelRef = body.Model!,
+            ModelName = model.Name,
+            ModelVersion = model.Version.Version,
+            MinReplicas = min,
+            MaxReplicas = max,
+            TargetInFlight = body.Scaling?.TargetInFlight ?? defaults.DefaultTargetInFlight,
+            CpuCores = body.Compute?.CpuCores ?? defaults.DefaultCpuCores,
+            MemoryGb = body.Compute?.MemoryGb ?? defaults.DefaultMemoryGb,
+            EventsJson = "[]",
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        var (created, excess) = await service.CreateAsync(record, model, cancellationToken);
+        if (excess is { } over) return Problems.Problems.DeploymentQuotaExceeded(over);
+        if (created is null) return Problems.Problems.Conflict($"The tenant already has a deployment named '{name}'; change it with PATCH or choose another name.");
+        return TypedResults.Created($"/v1/deployments/{created.Name}", ToContract(created, runtime));
+    }
+
+    private static async Task<Results<Ok<Deployment[]>, ValidationProblem>> ListAsync(
+        HttpContext context, Store store, IDeploymentRuntime runtime, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        var query = context.Request.Query;
+        var limit = DefaultPageSize;
+        if (query.TryGetValue("limit", out var limitText) && !string.IsNullOrEmpty(limitText)
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > MaxPageSize))
+        {
+            errors.Add("limit", $"must be 1 to {MaxPageSize}");
+        }
+        long? before = null;
+        if (query.TryGetValue("page_token", out var token) && !string.IsNullOrEmpty(token))
+        {
+            before = Hosting.PageToken.Read(token!);
+            if (before is null) errors.Add("page_token", "is not a page token this server issued");
+        }
+        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        var tenantId = context.Caller().TenantId!;
+        await using var db = store.CreateContext();
+        var rows = db.Deployments.AsNoTracking().Where(d => d.TenantId == tenantId);
+        if (before is { } b) rows = rows.Where(d => d.Seq < b);
+        var page = await rows.OrderByDescending(d => d.Seq).Take(limit + 1).ToListAsync(cancellationToken);
+        if (page.Count > limit)
+        {
+            page.RemoveAt(limit);
+            context.Response.Headers.Link = $"<{context.Request.Path}?limit={limit}&page_token={Hosting.PageToken.Write(page[^1].Seq)}>; rel=\"next\"";
+        }
+        return TypedResults.Ok(page.Select(d => ToContract(d, runtime)).ToArray());
+    }
+
+    private static async Task<Results<Ok<Deployment>, ProblemHttpResult>> GetAsync(
+        string name, HttpContext context, Store store, IDeploymentRuntime runtime, CancellationToken cancellationToken)
+    {
+        var record = await FindAsync(store, context.Caller().TenantId!, name, cancellationToken);
+        return record is null ? NotFound(name) : TypedResults.Ok(ToContract(record, runtime));
+    }
+
+    private static async Task<Results<Ok<Deployment>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
+        string name, HttpRequest request, DeploymentService service, IDeploymentRuntime runtime, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<UpdateDeploymentRequest>(request, DeploymentsOptions.MaxRequestBytes, cancellationToken);
+        if (problem is not null) return problem;
+        var tenantId = request.HttpContext.Caller().TenantId!;
+        var errors = new ValidationErrors();
+        CheckSettings(errors, body!.MinReplicas ?? 1, body.MaxReplicas ?? MaxReplicasLimit, body.Scaling?.TargetInFlight, body.Compute);
+        if (body.MinReplicas is { } newMin && body.MaxReplicas is null && newMin > MaxReplicasLimit) errors.Add("min_replicas", $"must be at most {MaxReplicasLimit}");
+        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        ResolvedModel? model = null;
+        if (body.Model is not null)
+        {
+            (model, var modelProblem) = await service.ResolveAsync(tenantId, body.Model, cancellationToken);
+            if (model is null) return Problems.Problems.Validation("model", modelProblem!);
+        }
+        var outcome = await service.UpdateAsync(tenantId, name, record =>
+        {
+            if (model is not null && model.Name != record.ModelName)
+            {
+                return ("model", $"the deployment serves model '{record.ModelName}'; a new version must be of it (deploy '{model.Name}' as another deployment)");
+            }
+            record.MinReplicas = body.MinReplicas ?? record.MinReplicas;
+            record.MaxReplicas = body.MaxReplicas ?? Math.Max(record.MaxReplicas, record.MinReplicas);
+            if (record.MinReplicas > record.MaxReplicas) return ("max_replicas", $"must be at least min_replicas ({record.MinReplicas})");
+            record.TargetInFlight = body.Scaling?.TargetInFlight ?? record.TargetInFlight;
+            record.CpuCores = body.Compute?.CpuCores ?? record.CpuCores;
+            record.MemoryGb = body.Compute?.MemoryGb ?? record.MemoryGb;
+            return null;
+        }, model, cancellationToken);
+        if (outcome.Invalid is { } invalid) return Problems.Problems.Validation(invalid.Field, invalid.Message);
+        if (outcome.Excess is { } over) return Problems.Problems.DeploymentQuotaExceeded(over);
+        var updated = outcome.Updated;
+        return updated is null ? NotFound(name) : TypedResults.Ok(ToContract(updated, runtime));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string name, HttpContext context, DeploymentService service, CancellationToken cancellationToken) =>
+        await service.DeleteAsync(context.Caller().TenantId!, name, cancellationToken) ? TypedResults.NoContent() : NotFound(name);
+
+    private static async Task<Results<Ok<DeploymentHealth>, JsonHttpResult<DeploymentHealth>, ProblemHttpResult>> HealthAsync(
+        string name, HttpContext context, Store store, IDeploymentRuntime runtime, CancellationToken cancellationToken)
+    {
+        var record = await FindAsync(store, context.Caller().TenantId!, name, cancellationToken);
+        if (record is null) return NotFound(name);
+        var observed = runtime.Observe(new DeploymentKey(record.TenantId, record.Name));
+        var ready = observed?.Ready.Count ?? 0;
+        var health = new DeploymentHealth
+        {
+            Status = ready > 0 ? "healthy" : "unhealthy",
+            ReadyReplicas = ready,
+            DesiredReplicas = observed?.DesiredReplicas ?? record.MinReplicas,
+            ModelVersion = record.ModelVersion,
+        };
+        return ready > 0 ? TypedResults.Ok(health) : TypedResults.Json(health, StrataJson.Options, statusCode: 503);
+    }
+
+    /// <summary>
+    /// Forwards the body to a ready replica. The tenant check is the runtime's key: a deployment of
+    /// another tenant is not found, exactly like a missing one, and nothing is read from the store.
+    /// </summary>
+    private static async Task PredictAsync(string name, HttpContext context, IDeploymentRuntime runtime, ReplicaRouter router, CancellationToken cancellationToken)
+    {
+        var observed = runtime.Observe(new DeploymentKey(context.Caller().TenantId!, name));
+        if (observed is null)
+        {
+            await NotFound(name).ExecuteAsync(context);
+            return;
+        }
+        if (context.Request.ContentLength > DeploymentsOptions.MaxPredictBytes)
+        {
+            await Problems.Problems.TooLarge($"The body is {context.Request.ContentLength} bytes; predictions take up to {DeploymentsOptions.MaxPredictBytes}.").ExecuteAsync(context);
+            return;
+        }
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, cancellationToken);
+        if (body.Length > DeploymentsOptions.MaxPredictBytes)
+        {
+            await Problems.Problems.TooLarge($"Predictions take up to {DeploymentsOptions.MaxPredictBytes} bytes.").ExecuteAsync(context);
+            return;
+        }
+        if (observed.Ready.Count == 0 || !await router.ForwardAsync(observed.Ready, body.GetBuffer().AsMemory(0, (int)body.Length), context.Request.ContentType, context.Response, cancellationToken))
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await TypedResults.Problem($"Deployment '{name}' has no ready replica yet ({observed.DesiredReplicas} desired); retry shortly.",
+                statusCode: 503, title: "No ready replica", type: ProblemTypes.Unavailable).ExecuteAsync(context);
+        }
+    }
+
+    private static void CheckSettings(ValidationErrors errors, int min, int max, double? targetInFlight, DeploymentCompute? compute)
+    {
+        if (min is < 1 or > MaxReplicasLimit) errors.Add("min_replicas", $"must be 1 to {MaxReplicasLimit}");
+        if (max is < 1 or > MaxReplicasLimit) errors.Add("max_replicas", $"must be 1 to {MaxReplicasLimit}");
+        else if (max < min) errors.Add("max_replicas", $"must be at least min_replicas ({min})");
+        if (targetInFlight is { } target && !(target is >= 0.1 and <= 10_000)) errors.Add("scaling.target_in_flight", "must be 0.1 to 10000 requests per replica");
+        if (compute?.CpuCores is { } cpu && !(cpu is >= 0.1 and <= 96)) errors.Add("compute.cpu_cores", "must be 0.1 to 96");
+        if (compute?.MemoryGb is { } memory && !(memory is >= 0.1 and <= 768)) errors.Add("compute.memory_gb", "must be 0.1 to 768");
+    }
+
+    private static async Task<DeploymentRecord?> FindAsync(Store store, string tenantId, string name, CancellationToken cancellationToken)
+    {
+        await using var db = store.CreateContext();
+        return await db.Deployments.AsNoTracking().FirstOrDefaultAsync(d => d.TenantId == tenantId && d.Name == name, cancellationToken);
+    }
+
+    private static ProblemHttpResult NotFound(string name) => Problems.Problems.NotFound($"Deployment '{name}' was not found.");
+
+    internal static Deployment ToContract(DeploymentRecord record, IDeploymentRuntime runtime)
+    {
+        var observed = runtime.Observe(new DeploymentKey(record.TenantId, record.Name));
+        var ready = observed?.Ready.Count ?? 0;
+        var desired = observed?.DesiredReplicas ?? record.MinReplicas;
+        var current = observed?.Ready.All(r => r.ModelVersion == record.ModelVersion) ?? false;
+        var events = JsonSerializer.Deserialize<List<DeploymentEvent>>(record.EventsJson, StrataJson.Options) ?? [];
+        if (observed is not null)
+        {
+            events.AddRange(observed.Events.Select(e => new DeploymentEvent { Time = e.Time, Reason = e.Reason, Message = e.Message }));
+        }
+        return new Deployment
+        {
+            Name = record.Name,
+            Model = record.ModelRef,
+            ModelName = record.ModelName,
+            ModelVersion = record.ModelVersion,
+            Status = ready == 0 ? DeploymentStatuses.Pending : ready >= desired && current ? DeploymentStatuses.Ready : DeploymentStatuses.Progressing,
+            Compute = new DeploymentCompute { CpuCores = record.CpuCores, MemoryGb = record.MemoryGb },
+            MinReplicas = record.MinReplicas,
+            MaxReplicas = record.MaxReplicas,
+            Scaling = new DeploymentScaling { TargetInFlight = record.TargetInFlight },
+            DesiredReplicas = desired,
+            ReadyReplicas = ready,
+            EndpointUrl = $"/v1/deployments/{record.Name}/predict",
+            CreatedAt = record.CreatedAt,
+            UpdatedAt = record.UpdatedAt,
+            Events = [.. events.OrderBy(e => e.Time)],
+        };
+    }
+}

@@ -1,0 +1,383 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using Strata.Core.Deployments;
+using Strata.Server.Deployments;
+using Strata.Server.Hosting;
+
+namespace Strata.Server.Runtime.Local;
+
+/// <summary>
+/// Deployments on this machine: each replica is a <c>strata-worker serve</c> process on a loopback port.
+/// Every deployment has a supervising loop (<see cref="LocalDeployment"/>) that restarts replicas that
+/// die, rolls a new version out one replica at a time and scales between the limits on load.
+/// Replicas are children of the server: they are stopped when it shuts down and started again by the
+/// deployments' resync when it starts.
+/// </summary>
+public sealed class LocalDeploymentRuntime(
+    IOptions<DeploymentsOptions> options, IReplicaLoad load, DataFolder data, TimeProvider time, ILoggerFactory loggers) : IDeploymentRuntime, IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<DeploymentKey, LocalDeployment> _deployments = new();
+
+    public Task ApplyAsync(DeploymentTarget target, CancellationToken cancellationToken)
+    {
+        var deployment = _deployments.GetOrAdd(target.Key, key => new LocalDeployment(
+            key, options.Value, load, WorkerCommand(), Path.Combine(data.Root, "deployments", key.TenantId, key.Name), time, loggers.CreateLogger<LocalDeployment>()));
+        deployment.SetTarget(target);
+        return Task.CompletedTask;
+    }
+
+    public async Task RemoveAsync(DeploymentKey key, CancellationToken cancellationToken)
+    {
+        if (_deployments.TryRemove(key, out var deployment)) await deployment.DisposeAsync();
+    }
+
+    public DeploymentObservation? Observe(DeploymentKey key) => _deployments.TryGetValue(key, out var deployment) ? deployment.Observe() : null;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_deployments.Values.Select(d => d.DisposeAsync().AsTask()));
+        _deployments.Clear();
+    }
+
+    private string[] WorkerCommand()
+    {
+        var path = options.Value.WorkerPath;
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            var apphost = Path.Combine(AppContext.BaseDirectory, "strata-worker");
+            path = File.Exists(apphost) ? apphost : Path.Combine(AppContext.BaseDirectory, "strata-worker.dll");
+        }
+        return path.EndsWith(".dll", StringComparison.Ordinal) ? ["dotnet", path] : [path];
+    }
+}
+
+/// <summary>
+/// One deployment's replicas and the loop that keeps them as its target says. Each pass (every 200 ms,
+/// or at once when the target changes) is level-triggered:
+/// <list type="number">
+/// <item>replicas whose process ended are forgotten (and so replaced below);</item>
+/// <item>a starting replica that answers <c>/health/ready</c> joins the rotation;</item>
+/// <item>the autoscaler sets the desired count from the requests in flight, within the limits;</item>
+/// <item>one replica of the target version is started while fewer than desired are up (a surge of one:
+///   a rollout starts a new replica, waits until it is ready, then retires an old one);</item>
+/// <item>replicas beyond what is needed (old versions once new ones are ready, or extra after a scale-down)
+///   leave the rotation, finish their requests in flight and are stopped.</item>
+/// </list>
+/// </summary>
+internal sealed class LocalDeployment : IAsyncDisposable
+{
+    private const int MaxEvents = 50;
+    private static readonly TimeSpan PassInterval = TimeSpan.FromMilliseconds(200);
+    private static readonly HttpClient Probe = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
+
+    private readonly DeploymentKey _key;
+    private readonly DeploymentsOptions _options;
+    private readonly IReplicaLoad _load;
+    private readonly string[] _worker;
+    private readonly string _folder;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly List<Replica> _replicas = [];
+    private readonly List<RuntimeEvent> _events = [];
+    private readonly List<(DateTimeOffset Time, int Replicas)> _recommendations = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly Task _loop;
+    private readonly object _gate = new();
+    private DeploymentTarget? _target;
+    private int _desired;
+    private int _sequence;
+    private volatile IReadOnlyList<ReplicaEndpoint> _ready = [];
+
+    public LocalDeployment(DeploymentKey key, DeploymentsOptions options, IReplicaLoad load, string[] worker, string folder, TimeProvider time, ILogger logger)
+    {
+        _key = key;
+        _options = options;
+        _load = load;
+        _worker = worker;
+        _folder = folder;
+        _time = time;
+        _logger = logger;
+        _loop = Task.Run(LoopAsync);
+    }
+
+    public void SetTarget(DeploymentTarget target)
+    {
+        lock (_gate)
+        {
+            _target = target;
+            _desired = Math.Clamp(_desired == 0 ? target.MinReplicas : _desired, target.MinReplicas, target.MaxReplicas);
+        }
+        _wake.Release();
+    }
+
+    public DeploymentObservation Observe()
+    {
+        lock (_gate) return new DeploymentObservation(_desired, _ready, [.. _events]);
+    }
+
+    private async Task LoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await PassAsync();
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _logger.LogError(e, "Deployment {Deployment}: a supervision pass failed; trying again", _key);
+            }
+            try
+            {
+                await _wake.WaitAsync(PassInterval, _stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task PassAsync()
+    {
+        DeploymentTarget target;
+        lock (_gate)
+        {
+            if (_target is null) return;
+            target = _target;
+        }
+        var now = _time.GetUtcNow();
+
+        // 1. Replicas that ended (crashed, killed, failed to load) are forgotten; step 4 replaces them.
+        foreach (var gone in _replicas.Where(r => r.Process.HasExited && r.State != ReplicaState.Stopping).ToList())
+        {
+            Event("replica_exited", $"replica {gone.Id} (version {gone.Version}) exited with status {gone.Process.ExitCode}{gone.LastError()}; it will be replaced");
+            gone.Dispose();
+            _replicas.Remove(gone);
+        }
+        _replicas.RemoveAll(r => r.State == ReplicaState.Stopping && r.Process.HasExited && r.DisposeAndTrue());
+
+        // 2. Starting replicas that are ready join the rotation; one too slow is restarted.
+        foreach (var starting in _replicas.Where(r => r.State == ReplicaState.Starting))
+        {
+            if (starting.Address is not null && await IsReadyAsync(starting.Address))
+            {
+                starting.State = ReplicaState.Ready;
+                Event("replica_ready", $"replica {starting.Id} (version {starting.Version}) is ready at {starting.Address}");
+            }
+            else if (now - starting.StartedAt > TimeSpan.FromSeconds(_options.ReadyTimeoutSeconds))
+            {
+                Event("replica_not_ready", $"replica {starting.Id} was not ready after {_options.ReadyTimeoutSeconds} s; restarting it");
+                starting.Stop();
+            }
+        }
+
+        // 3. The desired count, from the load on the ready replicas.
+        var desired = Autoscale(target, now);
+
+        // 4. Bring up replicas of the target version, one at a time.
+        var current = _replicas.Where(r => r.Version == target.ModelVersion && r.State is ReplicaState.Starting or ReplicaState.Ready).ToList();
+        if (current.Count < desired && current.All(r => r.State == ReplicaState.Ready))
+        {
+            Start(target);
+        }
+
+        // 5. Retire what is no longer needed: old versions as new replicas are ready, extras after a scale-down.
+        var currentReady = current.Count(r => r.State == ReplicaState.Ready);
+        var old = _replicas.Where(r => r.Version != target.ModelVersion && r.State is ReplicaState.Starting or ReplicaState.Ready).OrderBy(r => r.StartedAt).ToList();
+        var oldAllowed = Math.Max(0, desired - currentReady);
+        foreach (var replica in old.Skip(oldAllowed).Concat(current.Where(r => r.State == ReplicaState.Ready).OrderByDescending(r => r.StartedAt).Take(Math.Max(0, currentReady - desired))))
+        {
+            replica.State = ReplicaState.Draining;
+            replica.DrainingSince = now;
+            Event("replica_draining", $"replica {replica.Id} (version {replica.Version}) left the rotation" + (replica.Version != target.ModelVersion ? $" (replaced by version {target.ModelVersion})" : " (scaled down)"));
+        }
+        foreach (var draining in _replicas.Where(r => r.State == ReplicaState.Draining))
+        {
+            if (_load.InFlight(draining.Id) == 0 || now - draining.DrainingSince > TimeSpan.FromSeconds(_options.DrainSeconds))
+            {
+                draining.Stop();
+                Event("replica_stopped", $"replica {draining.Id} (version {draining.Version}) was stopped");
+            }
+        }
+
+        lock (_gate)
+        {
+            _ready = [.. _replicas.Where(r => r.State == ReplicaState.Ready).Select(r => new ReplicaEndpoint(r.Id, r.Address!, r.Version))];
+        }
+    }
+
+    /// <summary>
+    /// ceil(in flight / target per replica), within the limits; a rise counts once it has held for the
+    /// scale-up window (the lowest recommendation in it), a fall once it has held for the scale-down window
+    /// (the highest in it), as Kubernetes' HPA stabilizes.
+    /// </summary>
+    private int Autoscale(DeploymentTarget target, DateTimeOffset now)
+    {
+        var ready = _replicas.Where(r => r.State == ReplicaState.Ready).ToList();
+        var inFlight = ready.Sum(r => _load.InFlight(r.Id));
+        var recommendation = Math.Clamp((int)Math.Ceiling(inFlight / target.TargetInFlight), target.MinReplicas, target.MaxReplicas);
+        _recommendations.Add((now, recommendation));
+        var window = TimeSpan.FromSeconds(Math.Max(_options.ScaleUpStabilizationSeconds, _options.ScaleDownStabilizationSeconds));
+        _recommendations.RemoveAll(r => now - r.Time > window);
+        var up = _recommendations.Where(r => now - r.Time <= TimeSpan.FromSeconds(_options.ScaleUpStabilizationSeconds)).Min(r => r.Replicas);
+        var down = _recommendations.Where(r => now - r.Time <= TimeSpan.FromSeconds(_options.ScaleDownStabilizationSeconds)).Max(r => r.Replicas);
+        int desired;
+        lock (_gate)
+        {
+            var before = Math.Clamp(_desired, target.MinReplicas, target.MaxReplicas);
+            desired = up > before ? up : down < before ? down : before;
+            _desired = desired;
+            if (desired != before) Event("scaled", $"desired replicas {before} → {desired} ({inFlight} requests in flight, target {target.TargetInFlight} per replica)");
+        }
+        return desired;
+    }
+
+    private void Start(DeploymentTarget target)
+    {
+        var id = $"{_key.Name}-v{target.ModelVersion}-{++_sequence}";
+        Directory.CreateDirectory(_folder);
+        var schema = Path.Combine(_folder, $"schema-v{target.ModelVersion}.json");
+        if (target.InputSchemaJson is not null && !File.Exists(schema)) File.WriteAllText(schema, target.InputSchemaJson);
+        var start = new ProcessStartInfo(_worker[0])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            UseShellExecute = false,
+            WorkingDirectory = _folder,
+        };
+        foreach (var argument in _worker.Skip(1)) start.ArgumentList.Add(argument);
+        string[] arguments = ["serve", "--model", target.ModelUri, "--port", "0", "--model-name", target.ModelName, "--version", target.ModelVersion.ToString(CultureInfo.InvariantCulture)];
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        if (target.InputSchemaJson is not null)
+        {
+            start.ArgumentList.Add("--schema");
+            start.ArgumentList.Add(schema);
+        }
+        // A replica sees nothing of the server's environment but what .NET needs to run.
+        start.Environment.Clear();
+        foreach (var name in new[] { "PATH", "HOME", "DOTNET_ROOT", "TMPDIR", "LANG" })
+        {
+            if (Environment.GetEnvironmentVariable(name) is { } value) start.Environment[name] = value;
+        }
+        start.Environment["DOTNET_gcServer"] = "0";
+        var process = Process.Start(start)!;
+        var replica = new Replica(id, target.ModelVersion, process, _time.GetUtcNow());
+        process.OutputDataReceived += (_, line) => replica.OnOutput(line.Data);
+        process.ErrorDataReceived += (_, line) => replica.OnError(line.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _replicas.Add(replica);
+        Event("replica_started", $"replica {id} (version {target.ModelVersion}) started as process {process.Id}");
+    }
+
+    private static async Task<bool> IsReadyAsync(Uri address)
+    {
+        try
+        {
+            using var response = await Probe.GetAsync(new Uri(address, "health/ready"));
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void Event(string reason, string message)
+    {
+        _logger.LogInformation("Deployment {Deployment}: {Message}", _key, message);
+        lock (_gate)
+        {
+            _events.Add(new RuntimeEvent(_time.GetUtcNow(), reason, message));
+            if (_events.Count > MaxEvents) _events.RemoveAt(0);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        await _loop;
+        foreach (var replica in _replicas) replica.Stop();
+        await Task.WhenAll(_replicas.Select(r => r.WaitAsync(TimeSpan.FromSeconds(_options.DrainSeconds + 5))));
+        foreach (var replica in _replicas) replica.Dispose();
+        _replicas.Clear();
+        lock (_gate) _ready = [];
+        _stopping.Dispose();
+        _wake.Dispose();
+    }
+
+    private enum ReplicaState
+    {
+        Starting,
+        Ready,
+        Draining,
+        Stopping,
+    }
+
+    private sealed class Replica(string id, int version, Process process, DateTimeOffset startedAt) : IDisposable
+    {
+        private const string Listening = "strata-worker serve: listening on ";
+        private readonly Queue<string> _errors = new();
+
+        public string Id { get; } = id;
+        public int Version { get; } = version;
+        public Process Process { get; } = process;
+        public DateTimeOffset StartedAt { get; } = startedAt;
+        public ReplicaState State { get; set; } = ReplicaState.Starting;
+        public DateTimeOffset DrainingSince { get; set; }
+        public Uri? Address { get; private set; }
+
+        public void OnOutput(string? line)
+        {
+            if (line is not null && line.StartsWith(Listening, StringComparison.Ordinal)) Address = new Uri(line[Listening.Length..].Trim());
+        }
+
+        public void OnError(string? line)
+        {
+            if (line is null) return;
+            lock (_errors)
+            {
+                _errors.Enqueue(line);
+                if (_errors.Count > 5) _errors.Dequeue();
+            }
+        }
+
+        public string LastError()
+        {
+            lock (_errors) return _errors.Count == 0 ? "" : ": " + string.Join(" ", _errors);
+        }
+
+        /// <summary>SIGTERM: the replica finishes its requests in flight and exits.</summary>
+        public void Stop()
+        {
+            State = ReplicaState.Stopping;
+            if (!Process.HasExited) Native.Signal(Process.Id, 15);
+        }
+
+        public async Task WaitAsync(TimeSpan grace)
+        {
+            using var timeout = new CancellationTokenSource(grace);
+            try
+            {
+                await Process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Process.Kill(entireProcessTree: true);
+            }
+        }
+
+        public bool DisposeAndTrue()
+        {
+            Dispose();
+            return true;
+        }
+
+        public void Dispose() => Process.Dispose();
+    }
+}

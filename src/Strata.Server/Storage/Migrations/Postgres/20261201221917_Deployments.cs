@@ -1,0 +1,59 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
+
+#nullable disable
+
+namespace Strata.Server.Storage.Migrations.Postgres
+{
+    /// <inheritdoc />
+    public partial class Deployments : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "deployments",
+                columns: table => new
+                {
+                    seq = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    tenant_id = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
+                    name = table.Column<string>(type: "character varying(63)", maxLength: 63, nullable: false),
+                    model_ref = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    model_name = table.Column<string>(type: "character varying(63)", maxLength: 63, nullable: false),
+                    model_version = table.Column<int>(type: "integer", nullable: false),
+                    min_replicas = table.Column<int>(type: "integer", nullable: false),
+                    max_replicas = table.Column<int>(type: "integer", nullable: false),
+                    target_in_flight = table.Column<double>(type: "double precision", nullable: false),
+                    cpu_cores = table.Column<double>(type: "double precision", nullable: false),
+                    memory_gb = table.Column<double>(type: "double precision", nullable: false),
+                    events_json = table.Column<string>(type: "text", nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_deployments", x => x.seq);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_deployments_tenant_id_name",
+                table: "deployments",
+                columns: new[] { "tenant_id", "name" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_deployments_tenant_id_seq",
+                table: "deployments",
+                columns: new[] { "tenant_id", "seq" });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "deployments");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+using Strata.Contracts;
+
+namespace Strata.Worker.Serving;
+
+/// <summary>
+/// One model replica: a lean Kestrel app with <c>POST /predict</c>, <c>/health/live</c>,
+/// <c>/health/ready</c> (503 until the model is loaded) and <c>/metrics</c>. The model loads after the
+/// server starts listening, so that a supervisor sees a live process that is not ready yet.
+/// </summary>
+public sealed class ModelServer : IAsyncDisposable
+{
+    private readonly ServeOptions _options;
+    private readonly WebApplication _app;
+    private readonly ServingMetrics _metrics;
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile LoadedModel? _model;
+
+    private sealed record LoadedModel(IPredictor Predictor, PredictionWriter Writer);
+
+    public ModelServer(ServeOptions options)
+    {
+        _options = options;
+        _metrics = new ServingMetrics(options.ModelName, options.Version);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
+            kestrel.AddServerHeader = false;
+        });
+        _app = builder.Build();
+        _app.MapPost("/predict", PredictAsync);
+        _app.MapGet("/health/live", () => Results.Json(new { status = "live" }));
+        _app.MapGet("/health/ready", Ready);
+        _app.MapGet("/metrics", MetricsAsync);
+    }
+
+    /// <summary>Completes when the model is loaded; faults with <see cref="ModelLoadException"/> when it cannot be.</summary>
+    public Task Loaded => _loaded.Task;
+
+    /// <summary>The address it listens on (with the actual port when <c>--port 0</c> was given).</summary>
+    public Uri Address => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+    /// <summary>Starts listening, then loads the model in the background.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _app.StartAsync(cancellationToken);
+        _ = Task.Run(Load, CancellationToken.None);
+    }
+
+    /// <summary>Runs until the process is asked to stop (SIGTERM, Ctrl-C), letting requests in flight finish.</summary>
+    public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();
+
+    public Task StopAsync() => _app.StopAsync();
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    private void Load()
+    {
+        try
+        {
+            var schema = _options.SchemaPath is { } path ? ReadSchema(path) : null;
+            var predictor = MlNetPredictor.Load(_options.ModelPath, schema);
+            _model = new LoadedModel(predictor, new PredictionWriter(predictor.Task, predictor.Labels));
+            _metrics.Loaded.Set(1);
+            _loaded.TrySetResult();
+        }
+        catch (Exception e) when (e is ModelLoadException or IOException or JsonException)
+        {
+            _loaded.TrySetException(e is ModelLoadException ? e : new ModelLoadException(e.Message, e));
+        }
+    }
+
+    private static ModelInputSchema ReadSchema(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<ModelInputSchema>(File.ReadAllText(path), StrataJson.Options)
+                ?? throw new ModelLoadException($"{path} is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new ModelLoadException($"{path} is not a model input schema: {e.Message}", e);
+        }
+    }
+
+    private IResult Ready() => _model is null
+        ? Results.Problem("The model is still loading.", statusCode: 503, title: "Not ready", type: ProblemTypes.Unavailable)
+        : Results.Json(new { status = "ready", model_name = _options.ModelName, version = _options.Version });
+
+    private async Task MetricsAsync(HttpContext context)
+    {
+        context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+        await _metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
+    }
+
+    private async Task PredictAsync(HttpContext context)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var model = _model;
+        if (model is null)
+        {
+            _metrics.Errors.Inc();
+            await Problem(context, 503, "Not ready", ProblemTypes.Unavailable, "The model is still loading; retry when /health/ready answers 200.");
+            return;
+        }
+        JsonDocument body;
+        try
+        {
+            body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            _metrics.Errors.Inc();
+            await Problem(context, 400, "Malformed request", ProblemTypes.MalformedRequest, $"The body is not valid JSON: {e.Message}");
+            return;
+        }
+        using (body)
+        {
+            var read = model.Predictor.Inputs.Read(body.RootElement);
+            if (read.Errors.Count > 0)
+            {
+                _metrics.Errors.Inc();
+                await Invalid(context, read.Errors);
+                return;
+            }
+            var predictions = ArrayPool<Prediction>.Shared.Rent(read.Rows.Count);
+            try
+            {
+                model.Predictor.Predict(read.Rows, predictions.AsSpan(0, read.Rows.Count));
+                await WriteAsync(context, model.Writer, read.Batch, predictions, read.Rows.Count);
+            }
+            finally
+            {
+                ArrayPool<Prediction>.Shared.Return(predictions, clearArray: true);
+            }
+            _metrics.Predictions.Inc(read.Rows.Count);
+            _metrics.Duration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    private async Task WriteAsync(HttpContext context, PredictionWriter writer, bool batch, Prediction[] predictions, int count)
+    {
+        context.Response.ContentType = "application/json";
+        await using (var json = new Utf8JsonWriter(context.Response.BodyWriter))
+        {
+            json.WriteStartObject();
+            json.WriteString("model_name", _options.ModelName);
+            json.WriteString("version", _options.Version);
+            if (batch)
+            {
+                json.WriteStartArray("predictions");
+                for (var i = 0; i < count; i++) writer.Write(json, predictions[i]);
+                json.WriteEndArray();
+            }
+            else
+            {
+                json.WritePropertyName("prediction");
+                writer.Write(json, predictions[0]);
+            }
+            json.WriteEndObject();
+        }
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+    }
+
+    private static Task Problem(HttpContext context, int status, string title, string type, string detail)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new { type, title, status, detail }, (JsonSerializerOptions?)null, "application/problem+json", context.RequestAborted);
+    }
+
+    private static Task Invalid(HttpContext context, Dictionary<string, string[]> errors)
+    {
+        context.Response.StatusCode = 400;
+        var detail = "The input does not match the model's schema: " + string.Join("; ", errors.Take(5).Select(e => $"{(e.Key.Length == 0 ? "body" : e.Key)}: {e.Value[0].TrimEnd('.')}")) +
+            (errors.Count > 5 ? $" (and {errors.Count - 5} more)" : "");
+        return context.Response.WriteAsJsonAsync(
+            new { type = ProblemTypes.Validation, title = "Invalid input", status = 400, detail, errors },
+            (JsonSerializerOptions?)null, "application/problem+json", context.RequestAborted);
+    }
+}

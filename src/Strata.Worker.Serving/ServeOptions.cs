@@ -1,0 +1,77 @@
+using System.Globalization;
+
+namespace Strata.Worker.Serving;
+
+/// <summary>The command line of <c>strata-worker serve</c>.</summary>
+public sealed record ServeOptions
+{
+    public const string DefaultHost = "127.0.0.1";
+    public const string DefaultModelName = "model";
+    public const string DefaultVersion = "unversioned";
+
+    public const string UsageText =
+        "usage: strata-worker serve --model <folder|model.zip> --port <n> [--host 127.0.0.1] [--schema <schema.json>]\n" +
+        "                           [--model-name <name>] [--version <version>]\n" +
+        "       a folder holds model.zip and optionally schema.json; --port 0 takes a free port (printed on start).";
+
+    /// <summary>The model file (<c>model.zip</c>).</summary>
+    public required string ModelPath { get; init; }
+    /// <summary>The input schema (<c>schema.json</c> beside the model unless given); null when there is none.</summary>
+    public string? SchemaPath { get; init; }
+    public required int Port { get; init; }
+    /// <summary>The address to listen on: loopback by default, so that only the platform's router reaches a replica.</summary>
+    public string Host { get; init; } = DefaultHost;
+    public string ModelName { get; init; } = DefaultModelName;
+    public string Version { get; init; } = DefaultVersion;
+
+    public static ServeOptions? Parse(IReadOnlyList<string> args, out string? problem)
+    {
+        problem = null;
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Count; i++)
+        {
+            if (args[i] is not ("--model" or "--port" or "--host" or "--schema" or "--model-name" or "--version"))
+            {
+                problem = $"unknown argument '{args[i]}'";
+                return null;
+            }
+            if (i + 1 >= args.Count)
+            {
+                problem = $"{args[i]} needs a value";
+                return null;
+            }
+            values[args[i]] = args[++i];
+        }
+        if (!values.TryGetValue("--model", out var model))
+        {
+            problem = "--model is required";
+            return null;
+        }
+        if (!values.TryGetValue("--port", out var portText) || !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+        {
+            problem = "--port must be a port number (0 for any free one)";
+            return null;
+        }
+        var modelPath = Directory.Exists(model) ? Path.Combine(model, "model.zip") : model;
+        if (!File.Exists(modelPath))
+        {
+            problem = Directory.Exists(model) ? $"{model} has no model.zip" : $"{model}: no such file or folder";
+            return null;
+        }
+        var schemaPath = values.GetValueOrDefault("--schema") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "schema.json");
+        if (values.ContainsKey("--schema") && !File.Exists(schemaPath))
+        {
+            problem = $"--schema {schemaPath}: no such file";
+            return null;
+        }
+        return new ServeOptions
+        {
+            ModelPath = modelPath,
+            SchemaPath = File.Exists(schemaPath) ? schemaPath : null,
+            Port = port,
+            Host = values.GetValueOrDefault("--host", DefaultHost),
+            ModelName = values.GetValueOrDefault("--model-name", DefaultModelName),
+            Version = values.GetValueOrDefault("--version", DefaultVersion),
+        };
+    }
+}

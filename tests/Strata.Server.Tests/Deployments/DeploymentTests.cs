@@ -1,0 +1,284 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Strata.Contracts;
+using Strata.Server.Tests.Support;
+using Strata.Worker.Training;
+
+namespace Strata.Server.Tests.Deployments;
+
+/// <summary>The app with fast autoscaling windows, and a churn model trained once for all its tests.</summary>
+public sealed class DeploymentApp : StrataApp
+{
+    public DeploymentApp() : base(StorageKind.Sqlite, new Dictionary<string, string?>
+    {
+        ["Deployments:ScaleUpStabilizationSeconds"] = "0.5",
+        ["Deployments:ScaleDownStabilizationSeconds"] = "2",
+        ["Deployments:DrainSeconds"] = "10",
+    })
+    {
+        ModelFolder = Directory.CreateTempSubdirectory("strata-deploy-model-").FullName;
+        var csv = Path.Combine(FindRepository(), "examples", "churn", "churn.csv");
+        var error = new StringWriter();
+        var exit = TrainCommand.Run(["--model", "lightgbm", "--label", "churned", "--data", csv, "--output", ModelFolder, "--hp", "num_iterations=20"],
+            new Dictionary<string, string>(), TextWriter.Null, error);
+        if (exit != 0) throw new InvalidOperationException($"training the churn model failed: {error}");
+    }
+
+    /// <summary>model.zip and schema.json of a churn classifier.</summary>
+    public string ModelFolder { get; }
+
+    private static string FindRepository()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Strata.slnx"))) directory = directory.Parent;
+        return directory!.FullName;
+    }
+}
+
+public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<DeploymentApp>
+{
+    private static readonly object Instance = new
+    {
+        tenure_months = 3, plan = "basic", contract = "month-to-month", monthly_charges = 70.5, total_charges = 211.5,
+        support_calls = 4, region = "west", paperless_billing = "yes",
+    };
+
+    /// <summary>Registers the churn model (one more version of it) in the tenant, through the API.</summary>
+    private async Task<int> RegisterAsync(HttpClient client, string tenant)
+    {
+        var folder = Path.Combine(app.DataPath, "artifacts", tenant, "out");
+        Directory.CreateDirectory(folder);
+        File.Copy(Path.Combine(app.ModelFolder, "model.zip"), Path.Combine(folder, "model.zip"), overwrite: true);
+        var schema = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(app.ModelFolder, "schema.json"))).RootElement;
+        using var response = await client.PostAsJsonAsync("/v1/models/churn/versions", new { path = "out/model.zip", input_schema = schema });
+        return (await Http.ExpectAsync(response, 201)).GetProperty("version").GetInt32();
+    }
+
+    private static async Task<JsonElement> WaitForAsync(HttpClient client, string name, Func<JsonElement, bool> until, int seconds = 60)
+    {
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(seconds);
+        JsonElement deployment;
+        do
+        {
+            using var response = await client.GetAsync($"/v1/deployments/{name}");
+            deployment = await Http.ExpectAsync(response, 200);
+            if (until(deployment)) return deployment;
+            await Task.Delay(100);
+        }
+        while (DateTimeOffset.UtcNow < deadline);
+        Assert.Fail($"Deployment {name} did not reach the expected state in time; last seen: {deployment}");
+        return deployment;
+    }
+
+    private static bool IsReadyAt(JsonElement deployment, int version, int replicas) =>
+        deployment.GetProperty("status").GetString() == DeploymentStatuses.Ready
+        && deployment.GetProperty("model_version").GetInt32() == version
+        && deployment.GetProperty("ready_replicas").GetInt32() == replicas;
+
+    /// <summary>Predicts continuously until stopped, counting answers by status and by the version that gave them.</summary>
+    private sealed class Load(HttpClient client, string name, int connections) : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly List<Task> _loops = [];
+        public ConcurrentDictionary<int, int> ByStatus { get; } = new();
+        public ConcurrentDictionary<string, int> ByVersion { get; } = new();
+        public ConcurrentQueue<string> Failures { get; } = new();
+
+        public Load Start()
+        {
+            for (var i = 0; i < connections; i++) _loops.Add(Task.Run(LoopAsync));
+            return this;
+        }
+
+        public int Total => ByStatus.Values.Sum();
+
+        private async Task LoopAsync()
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                try
+                {
+                    using var response = await client.PostAsJsonAsync($"/v1/deployments/{name}/predict", Instance);
+                    ByStatus.AddOrUpdate((int)response.StatusCode, 1, (_, n) => n + 1);
+                    var version = response.Headers.TryGetValues("Strata-Model-Version", out var values) ? values.First() : "?";
+                    ByVersion.AddOrUpdate(version, 1, (_, n) => n + 1);
+                    if ((int)response.StatusCode != 200) Failures.Enqueue($"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                }
+                catch (HttpRequestException e)
+                {
+                    Failures.Enqueue(e.Message);
+                }
+            }
+        }
+
+        /// <summary>Stops the load and waits for the requests in flight; safe to call again.</summary>
+        public async ValueTask DisposeAsync()
+        {
+            if (!_stop.IsCancellationRequested) await _stop.CancelAsync();
+            await Task.WhenAll(_loops);
+        }
+    }
+
+    [Fact]
+    public async Task A_deployment_serves_predictions_and_rolls_out_and_back_under_load_with_no_failed_request()
+    {
+        var (tenant, client) = await app.TenantClientAsync("deploy");
+        using var _ = client;
+        await RegisterAsync(client, tenant);
+        await RegisterAsync(client, tenant);
+
+        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", min_replicas = 2, max_replicas = 2 }))
+        {
+            var body = await Http.ExpectAsync(created, 201);
+            Assert.Equal("churn", body.GetProperty("name").GetString());
+            Assert.Equal("/v1/deployments/churn/predict", body.GetProperty("endpoint_url").GetString());
+        }
+        await WaitForAsync(client, "churn", d => IsReadyAt(d, 1, 2));
+        using (var predicted = await client.PostAsJsonAsync("/v1/deployments/churn/predict", Instance))
+        {
+            var body = await Http.ExpectAsync(predicted, 200);
+            Assert.InRange(body.GetProperty("prediction").GetProperty("probability").GetDouble(), 0, 1);
+            Assert.Equal("1", body.GetProperty("version").GetString());
+        }
+
+        await using (var load = new Load(client, "churn", connections: 4).Start())
+        {
+            using (var patched = await client.PatchAsJsonAsync("/v1/deployments/churn", new { model = "churn@2" }))
+            {
+                Assert.Equal(2, (await Http.ExpectAsync(patched, 200)).GetProperty("model_version").GetInt32());
+            }
+            var rolled = await WaitForAsync(client, "churn", d => IsReadyAt(d, 2, 2) && ReadyVersions(d).All(v => v == 2), seconds: 90);
+            Assert.Contains(rolled.GetProperty("events").EnumerateArray(), e => e.GetProperty("reason").GetString() == "replica_draining");
+
+            using (var back = await client.PatchAsJsonAsync("/v1/deployments/churn", new { model = "churn@1" }))
+            {
+                await Http.ExpectAsync(back, 200);
+            }
+            await WaitForAsync(client, "churn", d => IsReadyAt(d, 1, 2), seconds: 90);
+            // Let the last old replica finish draining under load.
+            await Task.Delay(500);
+            await load.DisposeAsync();
+
+            Assert.Empty(load.Failures);
+            Assert.True(load.Total > 100, $"only {load.Total} requests were made");
+            Assert.True(load.ByVersion.GetValueOrDefault("2") > 0, "no request was answered by version 2 during the rollout");
+        }
+    }
+
+    /// <summary>The model versions of the replicas that became ready and were not retired since, from the events.</summary>
+    private static List<int> ReadyVersions(JsonElement deployment)
+    {
+        var ready = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var e in deployment.GetProperty("events").EnumerateArray())
+        {
+            var match = ReplicaEvent().Match(e.GetProperty("message").GetString()!);
+            if (!match.Success) continue;
+            var reason = e.GetProperty("reason").GetString();
+            if (reason == "replica_ready") ready[match.Groups[1].Value] = int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+            else if (reason is "replica_draining" or "replica_exited" or "replica_stopped") ready.Remove(match.Groups[1].Value);
+        }
+        return [.. ready.Values];
+    }
+
+    [Fact]
+    public async Task A_killed_replica_is_replaced_while_the_endpoint_keeps_answering()
+    {
+        var (tenant, client) = await app.TenantClientAsync("kill");
+        using var _ = client;
+        await RegisterAsync(client, tenant);
+        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { name = "churn-kill", model = "churn@latest", min_replicas = 2, max_replicas = 2 }))
+        {
+            await Http.ExpectAsync(created, 201);
+        }
+        var ready = await WaitForAsync(client, "churn-kill", d => IsReadyAt(d, 1, 2));
+        var pid = ready.GetProperty("events").EnumerateArray()
+            .Select(e => StartedProcess().Match(e.GetProperty("message").GetString()!))
+            .First(m => m.Success).Groups[1].Value;
+
+        await using (var load = new Load(client, "churn-kill", connections: 4).Start())
+        {
+            await Task.Delay(300);
+            System.Diagnostics.Process.GetProcessById(int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture)).Kill();
+            var replaced = await WaitForAsync(client, "churn-kill", d =>
+                d.GetProperty("events").EnumerateArray().Any(e => e.GetProperty("reason").GetString() == "replica_exited") && IsReadyAt(d, 1, 2));
+            await load.DisposeAsync();
+
+            Assert.Empty(load.Failures);
+            Assert.True(load.Total > 50, $"only {load.Total} requests were made");
+            Assert.True(3 <= replaced.GetProperty("events").EnumerateArray().Count(e => e.GetProperty("reason").GetString() == "replica_started"), replaced.ToString());
+        }
+    }
+
+    [Fact]
+    public async Task Another_tenants_deployment_is_404_for_every_call_and_quota_limits_deployments_and_replicas()
+    {
+        var (tenant, client) = await app.TenantClientAsync("owner");
+        var (_, other) = await app.TenantClientAsync("other");
+        using var c1 = client;
+        using var c2 = other;
+        await RegisterAsync(client, tenant);
+        using (var admin = app.AdminClient())
+        using (var quota = await admin.PutAsJsonAsync($"/v1/tenants/{tenant}/quota", new { max_deployments = 1, max_replicas = 3 }))
+        {
+            await Http.ExpectAsync(quota, 200);
+        }
+
+        using (var tooMany = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", min_replicas = 1, max_replicas = 4 }))
+        {
+            var problem = await Http.ExpectProblemAsync(tooMany, 429, ProblemTypes.QuotaExceeded);
+            Assert.Equal("max_replicas", problem.GetProperty("resource").GetString());
+        }
+        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { name = "private", model = "churn@1", min_replicas = 1, max_replicas = 3 }))
+        {
+            await Http.ExpectAsync(created, 201);
+        }
+        using (var second = await client.PostAsJsonAsync("/v1/deployments", new { name = "second", model = "churn@1", max_replicas = 1 }))
+        {
+            var problem = await Http.ExpectProblemAsync(second, 429, ProblemTypes.QuotaExceeded);
+            Assert.Equal("max_deployments", problem.GetProperty("resource").GetString());
+        }
+        await WaitForAsync(client, "private", d => d.GetProperty("ready_replicas").GetInt32() >= 1);
+
+        using (var get = await other.GetAsync("/v1/deployments/private")) await Http.ExpectProblemAsync(get, 404, ProblemTypes.NotFound);
+        using (var health = await other.GetAsync("/v1/deployments/private/health")) await Http.ExpectProblemAsync(health, 404, ProblemTypes.NotFound);
+        using (var predict = await other.PostAsJsonAsync("/v1/deployments/private/predict", Instance)) await Http.ExpectProblemAsync(predict, 404, ProblemTypes.NotFound);
+        using (var patch = await other.PatchAsJsonAsync("/v1/deployments/private", new { max_replicas = 2 })) await Http.ExpectProblemAsync(patch, 404, ProblemTypes.NotFound);
+        using (var delete = await other.DeleteAsync("/v1/deployments/private")) await Http.ExpectProblemAsync(delete, 404, ProblemTypes.NotFound);
+        using (var list = await other.GetAsync("/v1/deployments")) Assert.Empty((await Http.ExpectAsync(list, 200)).EnumerateArray());
+        // The other tenant's model references resolve in its own registry only.
+        using (var stolen = await other.PostAsJsonAsync("/v1/deployments", new { model = "churn@1" })) await Http.ExpectValidationAsync(stolen, "model");
+
+        using (var health = await client.GetAsync("/v1/deployments/private/health")) await Http.ExpectAsync(health, 200);
+        using (var predict = await client.PostAsJsonAsync("/v1/deployments/private/predict", new { tenure_months = "x" }))
+        {
+            // The replica's own 400, naming the field, reaches the caller.
+            var problem = await Http.ExpectProblemAsync(predict, 400, ProblemTypes.Validation);
+            Assert.True(problem.GetProperty("errors").TryGetProperty("tenure_months", out JsonElement _));
+        }
+        using (var deleted = await client.DeleteAsync("/v1/deployments/private")) Assert.Equal(204, (int)deleted.StatusCode);
+        using (var gone = await client.PostAsJsonAsync("/v1/deployments/private/predict", Instance)) await Http.ExpectProblemAsync(gone, 404, ProblemTypes.NotFound);
+    }
+
+    [Fact]
+    public async Task Bad_deployments_are_refused_naming_the_field()
+    {
+        var (tenant, client) = await app.TenantClientAsync("bad");
+        using var _ = client;
+        await RegisterAsync(client, tenant);
+
+        using (var r = await client.PostAsJsonAsync("/v1/deployments", new { min_replicas = 1 })) await Http.ExpectValidationAsync(r, "model");
+        using (var r = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@7" })) await Http.ExpectValidationAsync(r, "model");
+        using (var r = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", min_replicas = 3, max_replicas = 2 })) await Http.ExpectValidationAsync(r, "max_replicas");
+        using (var r = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", name = "Not_A_Label" })) await Http.ExpectValidationAsync(r, "name");
+        using (var r = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", scaling = new { target_in_flight = 0 } })) await Http.ExpectValidationAsync(r, "scaling.target_in_flight");
+        using (var list = await client.GetAsync("/v1/deployments")) Assert.Empty((await Http.ExpectAsync(list, 200)).EnumerateArray());
+    }
+
+    [GeneratedRegex(@"replica (\S+) \(version (\d+)\)")]
+    private static partial Regex ReplicaEvent();
+
+    [GeneratedRegex(@"started as process (\d+)")]
+    private static partial Regex StartedProcess();
+}

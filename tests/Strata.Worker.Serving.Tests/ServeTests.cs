@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace Strata.Worker.Serving.Tests;
+
+[Collection(TrainedModelsCollection.Name)]
+public sealed class ServeTests(TrainedModels models)
+{
+    private const string Labels = "{model_name=\"churn\",version=\"3\"}";
+
+    [Fact]
+    public async Task A_single_instance_gets_the_churn_label_and_its_probability()
+    {
+        await using var replica = await Replica.StartAsync(models.Churn);
+
+        var (status, body) = await replica.PredictAsync(TrainedModels.ChurnInstance());
+
+        Assert.Equal(200, status);
+        Assert.Equal("churn", body.GetProperty("model_name").GetString());
+        Assert.Equal("3", body.GetProperty("version").GetString());
+        var prediction = body.GetProperty("prediction");
+        // The label was boolean in the CSV, so the prediction is too.
+        Assert.True(prediction.GetProperty("predicted_label").ValueKind is JsonValueKind.True or JsonValueKind.False);
+        var probability = prediction.GetProperty("probability").GetDouble();
+        Assert.InRange(probability, 0, 1);
+        Assert.Equal(probability > 0.5, prediction.GetProperty("predicted_label").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_batch_gets_one_prediction_per_instance_in_order_equal_to_single_predictions()
+    {
+        await using var replica = await Replica.StartAsync(models.Churn);
+        // A new customer on a monthly contract churns far more often than a long-standing two-year one.
+        var risky = TrainedModels.ChurnInstance(tenureMonths: 1, contract: "month-to-month");
+        var loyal = TrainedModels.ChurnInstance(tenureMonths: 70, contract: "two-year");
+
+        var (status, body) = await replica.PredictAsync(new { instances = new[] { risky, loyal, risky } });
+
+        Assert.Equal(200, status);
+        var predictions = body.GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("probability").GetDouble()).ToList();
+        Assert.Equal(3, predictions.Count);
+        Assert.True(predictions[0] > predictions[1], $"risky {predictions[0]} vs loyal {predictions[1]}");
+        Assert.Equal(predictions[0], predictions[2]);
+        var (_, single) = await replica.PredictAsync(loyal);
+        Assert.Equal(predictions[1], single.GetProperty("prediction").GetProperty("probability").GetDouble());
+        Assert.Equal(4, await replica.MetricAsync("predictions_total" + Labels));
+    }
+
+    [Fact]
+    public async Task Missing_values_are_null_and_the_label_and_unknown_categories_are_accepted()
+    {
+        await using var replica = await Replica.StartAsync(models.Churn);
+        var instance = TrainedModels.ChurnInstance();
+        instance["monthly_charges"] = null;
+        instance["region"] = "atlantis";
+        instance["churned"] = true;
+
+        var (status, body) = await replica.PredictAsync(instance);
+
+        Assert.Equal(200, status);
+        Assert.InRange(body.GetProperty("prediction").GetProperty("probability").GetDouble(), 0, 1);
+    }
+
+    [Theory]
+    [InlineData("tenure_months", "\"ten\"", "Must be a number")]
+    [InlineData("plan", "3", "Must be a string")]
+    [InlineData("tenure", "3", "'tenure' is not an input of this model")]
+    public async Task A_schema_mismatch_is_a_400_naming_the_field_and_is_counted(string field, string json, string message)
+    {
+        await using var replica = await Replica.StartAsync(models.Churn);
+        var instance = TrainedModels.ChurnInstance().ToDictionary(p => p.Key, p => (object?)JsonSerializer.SerializeToElement(p.Value));
+        instance[field] = JsonDocument.Parse(json).RootElement;
+
+        var (status, body) = await replica.PredictAsync(new { instances = new[] { TrainedModels.ChurnInstance(), instance } });
+
+        Assert.Equal(400, status);
+        Assert.Equal("urn:strata:problem:validation", body.GetProperty("type").GetString());
+        var errors = body.GetProperty("errors");
+        Assert.Contains(message, errors.GetProperty($"instances[1].{field}")[0].GetString(), StringComparison.Ordinal);
+        Assert.Contains($"instances[1].{field}", body.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, await replica.MetricAsync("prediction_errors_total" + Labels));
+        Assert.Equal(0, await replica.MetricAsync("predictions_total" + Labels));
+    }
+
+    [Fact]
+    public async Task A_missing_column_is_a_400_naming_it()
+    {
+        await using var replica = await Replica.StartAsync(models.Churn);
+        var instance = TrainedModels.ChurnInstance();
+        instance.Remove("support_calls");
+
+        var (status, body) = await replica.PredictAsync(instance);
+
+        Assert.Equal(400, status);
+        Assert.Contains("Required", body.GetProperty("errors").GetProperty("support_calls")[0].GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"tenure_months\": ")]
+    [InlineData("[1, 2]")]
+    [InlineData("{\"instances\": []}")]
+    [InlineData("{\"instances\": [1]}")]
+    public async Task Malformed_bodies_are_400_problems_and_counted(string body)
+    {
+        await using var replica = await Replica.StartAsync(models.Churn);
+
+        using var response = await replica.Client.PostAsync(new Uri("/predict", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(1, await replica.MetricAsync("prediction_errors_total" + Labels));
+    }
+
+    [Fact]
+    public async Task Metrics_are_exactly_the_four_serving_metrics_labelled_with_model_and_version()
+    {
+        await using var replica = await Replica.StartAsync(models.Churn);
+        await replica.PredictAsync(TrainedModels.ChurnInstance());
+
+        var text = await replica.MetricsAsync();
+
+        Assert.Equal(["predictions_total", "prediction_duration_seconds", "model_loaded", "prediction_errors_total"], Replica.Families(text));
+        Assert.Equal(1, await replica.MetricAsync("model_loaded" + Labels));
+        Assert.Equal(1, await replica.MetricAsync("prediction_duration_seconds_count" + Labels));
+        Assert.Equal(1, await replica.MetricAsync("predictions_total" + Labels));
+    }
+
+    [Fact]
+    public async Task A_file_that_is_not_a_model_leaves_the_replica_live_but_never_ready()
+    {
+        var folder = Directory.CreateTempSubdirectory("strata-serving-bad-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(folder, "model.zip"), "not a zip");
+            await using var replica = await Replica.StartAsync(folder, waitForLoad: false);
+
+            await Assert.ThrowsAsync<ModelLoadException>(() => replica.Loaded);
+
+            Assert.Equal(HttpStatusCode.OK, (await replica.Client.GetAsync(new Uri("/health/live", UriKind.Relative))).StatusCode);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await replica.Client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode);
+            var (status, _) = await replica.PredictAsync(TrainedModels.ChurnInstance());
+            Assert.Equal(503, status);
+            Assert.Equal(0, await replica.MetricAsync("model_loaded" + Labels));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_multiclass_model_names_its_classes()
+    {
+        await using var replica = await Replica.StartAsync(models.Multiclass, "tiers", "1");
+
+        var (status, body) = await replica.PredictAsync(new { instances = new object[] { new { x = 1.0, colour = "red" }, new { x = 9.0, colour = "blue" } } });
+
+        Assert.Equal(200, status);
+        var predictions = body.GetProperty("predictions").EnumerateArray().ToList();
+        Assert.Equal("bronze", predictions[0].GetProperty("predicted_label").GetString());
+        Assert.Equal("gold", predictions[1].GetProperty("predicted_label").GetString());
+        var probabilities = predictions[1].GetProperty("probabilities").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble());
+        Assert.Equal(["bronze", "gold", "silver"], probabilities.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("gold", probabilities.MaxBy(p => p.Value).Key);
+    }
+
+    [Fact]
+    public async Task A_regression_model_predicts_a_value()
+    {
+        await using var replica = await Replica.StartAsync(models.Regression, "price", "1");
+
+        var (status, body) = await replica.PredictAsync(new { x = 4.0, colour = "blue" });
+
+        Assert.Equal(200, status);
+        // About 3x + 5 + 0.5 for blue.
+        Assert.InRange(body.GetProperty("prediction").GetProperty("value").GetDouble(), 15.5, 19.5);
+    }
+
+    [Fact]
+    public async Task The_worker_process_serves_until_stopped_and_says_why_a_model_cannot_load()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "strata-worker.dll");
+        var usage = await RunAsync(dll, "serve", "--port", "0");
+        Assert.Equal(ServeCommand.Usage, usage.Exit);
+        Assert.Contains("--model is required", usage.Error, StringComparison.Ordinal);
+
+        var folder = Directory.CreateTempSubdirectory("strata-serving-bad-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(folder, "model.zip"), "not a zip");
+            var bad = await RunAsync(dll, "serve", "--model", folder, "--port", "0");
+            Assert.Equal(ServeCommand.ModelError, bad.Exit);
+            Assert.Contains("not an ML.NET model", bad.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static async Task<(int Exit, string Error)> RunAsync(string dll, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.ArgumentList.Add(dll);
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await error);
+    }
+}
