@@ -2,7 +2,7 @@
 """Submit-to-first-instruction latency: submits one job at a time with free capacity and compares the
 client's clock just before the request with the clock the job's first instruction read (same machine).
 Usage: measure.py URL TOKEN STAMP_BINARY OUT_DIR COUNT"""
-import http.client, json, os, sys, time, urllib.parse
+import http.client, json, os, shlex, sys, time, urllib.parse
 
 url, token, stamp, out_dir, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 parsed = urllib.parse.urlparse(url)
@@ -11,7 +11,7 @@ headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json
 latencies = []
 for i in range(count + 5):
     out = os.path.join(out_dir, f"stamp-{i}")
-    body = json.dumps({"name": f"lat-{os.getpid()}-{i}", "entrypoint": f"exec {stamp} {out}",
+    body = json.dumps({"name": f"lat-{os.getpid()}-{i}", "entrypoint": f"exec {shlex.quote(stamp)} {shlex.quote(out)}",
                        "compute": {"cpu_cores": 1, "memory_gb": 1}, "retry": {"max_attempts": 1}})
     sent = time.time_ns()
     conn.request("POST", "/v1/jobs/training", body, headers)
@@ -22,7 +22,9 @@ for i in range(count + 5):
     deadline = time.time() + 30
     while not os.path.exists(out) or os.path.getsize(out) == 0:
         if time.time() > deadline:
-            sys.exit(f"job {job['id']} did not start within 30 s")
+            conn.request("GET", f"/v1/jobs/training/{job['id']}", headers=headers)
+            now = json.loads(conn.getresponse().read())
+            sys.exit(f"job {job['id']} did not start within 30 s: {now['status']} ({now['status_reason']}) {now['error_message']}")
         time.sleep(0.0005)
     started = int(open(out).read())
     # Let the attempt finish so the next one finds the capacity free.
