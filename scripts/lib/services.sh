@@ -226,6 +226,71 @@ stop_postgres() {
   PG_DIR=""
 }
 
+# ------------------------------------------------------------------- redis --
+# Debian's redis-server, as the prediction cache's second level in the tests:
+# no persistence, loopback only, a throwaway folder.
+
+REDIS_DIR=""
+REDIS_PORT=""
+REDIS_PID=""
+
+start_redis() {
+  if [[ -n ${STRATA_TEST_REDIS:-} ]]; then
+    log "redis: external (STRATA_TEST_REDIS already set, not provisioning)"
+    return 0
+  fi
+  local server
+  server=$(command -v redis-server || true)
+  if [[ -z $server ]]; then
+    apt_install redis-server || true
+    server=$(command -v redis-server || echo /usr/bin/redis-server)
+    if [[ ! -x $server ]]; then
+      warn "redis-server not found; tests needing STRATA_TEST_REDIS will skip"
+      return 1
+    fi
+  fi
+
+  REDIS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/strata-test-redis.XXXXXX")
+  register_stop stop_redis
+  local attempt port i
+  port=${STRATA_TEST_REDIS_PORT:-56379}
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port "$port") || { warn "no free loopback port for redis"; return 1; }
+    "$server" --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$REDIS_DIR" \
+      --daemonize no --logfile "$REDIS_DIR/redis.log" </dev/null >/dev/null 2>&1 &
+    REDIS_PID=$!
+    for (( i=0; i<50; i++ )); do
+      port_in_use "$port" && break
+      kill -0 "$REDIS_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$REDIS_PID" 2>/dev/null && port_in_use "$port"; then
+      REDIS_PORT=$port; break
+    fi
+    # Lost a race for the port (or another failure: see the log).
+    kill "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=""
+    port=$(( port + 1 ))
+  done
+  if [[ -z $REDIS_PORT ]]; then
+    tail -n 20 "$REDIS_DIR/redis.log" >&2 2>/dev/null || true
+    warn "redis-server failed to start"
+    return 1
+  fi
+  export STRATA_TEST_REDIS="127.0.0.1:$REDIS_PORT"
+  log "redis: 127.0.0.1:$REDIS_PORT ($("$server" --version 2>/dev/null | awk '{print $1, $2, $3}' || echo unknown version))"
+}
+
+stop_redis() {
+  if [[ -n $REDIS_PID ]]; then
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=""
+  fi
+  [[ -n $REDIS_DIR ]] && rm -rf "$REDIS_DIR"
+  REDIS_DIR=""
+}
+
 # -------------------------------------------------------------- prometheus --
 # Not a service started here: the monitoring tests (tests/Strata.Server.Tests/
 # Monitoring) run promtool and start their own Prometheus processes on free

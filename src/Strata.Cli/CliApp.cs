@@ -32,6 +32,9 @@ public sealed class CliApp
         _root.Subcommands.Add(QuotaCommands.Create(cli));
         _root.Subcommands.Add(TrainCommand.Create(cli));
         _root.Subcommands.Add(ModelCommands.Create(cli));
+        _root.Subcommands.Add(DeploymentCommands.CreateDeploy(cli));
+        _root.Subcommands.Add(DeploymentCommands.CreateDeployments(cli));
+        _root.Subcommands.Add(DeploymentCommands.CreatePredict(cli));
     }
 
     /// <summary>The CLI on the process's console and environment.</summary>
@@ -52,7 +55,8 @@ public sealed class CliApp
 
     public async Task<int> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken = default)
     {
-        var parse = _root.Parse(args);
+        // No response files: an argument starting with @ is a command's own (strata predict churn @input.json).
+        var parse = _root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)

@@ -63,6 +63,7 @@ public sealed class StrataClient : IDisposable
         Usage = new UsageClient(this);
         Artifacts = new ArtifactsClient(this);
         Models = new ModelsClient(this);
+        Deployments = new DeploymentsClient(this);
     }
 
     /// <summary>The server's URL.</summary>
@@ -91,6 +92,9 @@ public sealed class StrataClient : IDisposable
 
     /// <summary>The model registry of the caller's tenant.</summary>
     public ModelsClient Models { get; }
+
+    /// <summary>Deployed models (prediction endpoints) of the caller's tenant.</summary>
+    public DeploymentsClient Deployments { get; }
 
     /// <summary>Who the token belongs to: <c>GET /v1/me</c>.</summary>
     /// <exception cref="UnauthorizedException">The token is missing, invalid or expired.</exception>

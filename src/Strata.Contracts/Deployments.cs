@@ -14,6 +14,30 @@ public sealed record DeploymentScaling
     public double? TargetInFlight { get; init; }
 }
 
+/// <summary>
+/// A second version of the deployment's model that takes a share of the traffic. In <c>PATCH</c>,
+/// <c>{"weight": 0}</c> alone removes the canary (all traffic back to <c>model</c>), and a <c>model</c>
+/// naming the canary's version promotes it.
+/// </summary>
+public sealed record DeploymentCanary
+{
+    /// <summary><c>churn@2</c>, <c>churn@staging</c>: a version of the deployment's model other than the one it serves.</summary>
+    public string? Model { get; init; }
+    /// <summary>The share of predictions the canary answers, above 0 and below 1.</summary>
+    public double? Weight { get; init; }
+}
+
+/// <summary>The canary of a deployment as it runs.</summary>
+public sealed record DeploymentCanaryStatus
+{
+    /// <summary>The model reference as given (<c>churn@2</c>).</summary>
+    public required string Model { get; init; }
+    public required int ModelVersion { get; init; }
+    public required double Weight { get; init; }
+    public required int DesiredReplicas { get; init; }
+    public required int ReadyReplicas { get; init; }
+}
+
 /// <summary>Body of <c>POST /v1/deployments</c>.</summary>
 public sealed record CreateDeploymentRequest
 {
@@ -25,6 +49,7 @@ public sealed record CreateDeploymentRequest
     public int? MinReplicas { get; init; }
     public int? MaxReplicas { get; init; }
     public DeploymentScaling? Scaling { get; init; }
+    public DeploymentCanary? Canary { get; init; }
 }
 
 /// <summary>Body of <c>PATCH /v1/deployments/{name}</c>: what to change; a new <c>model</c> rolls out replica by replica.</summary>
@@ -35,6 +60,8 @@ public sealed record UpdateDeploymentRequest
     public int? MinReplicas { get; init; }
     public int? MaxReplicas { get; init; }
     public DeploymentScaling? Scaling { get; init; }
+    /// <summary>Sets or changes the canary; <c>{"weight": 0}</c> removes it.</summary>
+    public DeploymentCanary? Canary { get; init; }
 }
 
 /// <summary>Something that happened to a deployment (created, a version rolled out, a replica restarted).</summary>
@@ -66,12 +93,18 @@ public sealed record Deployment
     public required string ModelName { get; init; }
     /// <summary>The version the deployment serves (an alias is resolved when the deployment is created or updated).</summary>
     public required int ModelVersion { get; init; }
+    /// <summary>The version served before the last change of version, which a rollback returns to; null before any.</summary>
+    public int? PreviousModelVersion { get; init; }
+    /// <summary>The second version taking a share of the traffic, if any.</summary>
+    public DeploymentCanaryStatus? Canary { get; init; }
     public required string Status { get; init; }
     public required DeploymentCompute Compute { get; init; }
     public required int MinReplicas { get; init; }
     public required int MaxReplicas { get; init; }
     public required DeploymentScaling Scaling { get; init; }
+    /// <summary>Replicas of <see cref="ModelVersion"/> wanted now (the canary's are counted in <see cref="Canary"/>).</summary>
     public required int DesiredReplicas { get; init; }
+    /// <summary>Replicas answering predictions, other than the canary's (during a rollout, of the old version too).</summary>
     public required int ReadyReplicas { get; init; }
     /// <summary>Where to POST predictions: <c>/v1/deployments/{name}/predict</c>.</summary>
     public required string EndpointUrl { get; init; }

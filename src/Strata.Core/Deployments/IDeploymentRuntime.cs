@@ -4,6 +4,7 @@ namespace Strata.Core.Deployments;
 /// <param name="Key">The deployment's identity in the runtime (<see cref="DeploymentKey"/>).</param>
 /// <param name="ModelUri">The model file (<c>model.zip</c>) in the registry.</param>
 /// <param name="InputSchemaJson">The version's input schema, which replicas check requests against; null when it has none.</param>
+/// <param name="Canary">A second version taking a share of the traffic, with replicas of its own; null when none.</param>
 public sealed record DeploymentTarget(
     DeploymentKey Key,
     string ModelName,
@@ -14,7 +15,21 @@ public sealed record DeploymentTarget(
     int MaxReplicas,
     double TargetInFlight,
     double CpuCores,
-    double MemoryGb);
+    double MemoryGb,
+    CanaryTarget? Canary = null);
+
+/// <summary>A canary: another version of the deployment's model that answers <paramref name="Weight"/> of the predictions.</summary>
+public sealed record CanaryTarget(int ModelVersion, string ModelUri, string? InputSchemaJson, double Weight)
+{
+    /// <summary>
+    /// Replicas of the canary beside <paramref name="replicas"/> of the main version: its share of them,
+    /// rounded up, and at least one, so that the canary always has somewhere to answer.
+    /// </summary>
+    public static int ReplicasFor(int replicas, double weight) => Math.Max(1, (int)Math.Ceiling(replicas * weight));
+}
+
+/// <summary>How predictions are split: <paramref name="Weight"/> of them go to the replicas of <paramref name="ModelVersion"/>.</summary>
+public sealed record CanarySplit(int ModelVersion, double Weight, int DesiredReplicas);
 
 /// <summary>A deployment's identity: its tenant and name.</summary>
 public readonly record struct DeploymentKey(string TenantId, string Name)
@@ -26,7 +41,11 @@ public readonly record struct DeploymentKey(string TenantId, string Name)
 public sealed record ReplicaEndpoint(string Id, Uri Address, int ModelVersion);
 
 /// <summary>What the runtime observes of a deployment now.</summary>
-public sealed record DeploymentObservation(int DesiredReplicas, IReadOnlyList<ReplicaEndpoint> Ready, IReadOnlyList<RuntimeEvent> Events);
+/// <param name="DesiredReplicas">Replicas of the main version wanted now (the canary's are in <paramref name="Canary"/>).</param>
+/// <param name="Ready">Every replica answering predictions, of whichever version (a rollout's old one, the canary's).</param>
+/// <param name="ModelName">The model the replicas serve (versions of it).</param>
+public sealed record DeploymentObservation(
+    int DesiredReplicas, IReadOnlyList<ReplicaEndpoint> Ready, IReadOnlyList<RuntimeEvent> Events, string ModelName, CanarySplit? Canary = null);
 
 /// <summary>Something the runtime did or saw (a replica started, became ready, exited, was stopped).</summary>
 public sealed record RuntimeEvent(DateTimeOffset Time, string Reason, string Message);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -13,6 +14,9 @@ namespace Strata.Server.Deployments;
 
 /// <summary>What an update came to: the updated deployment, or why not (a field's error, the quota), or nothing when it is gone.</summary>
 public sealed record UpdateOutcome(DeploymentRecord? Updated, QuotaExcess? Excess = null, (string Field, string Message)? Invalid = null);
+
+/// <summary>A change of a deployment's canary: a new version (with or without a weight), a new weight, or weight 0 alone to remove it.</summary>
+public sealed record CanaryChange(ResolvedModel? Model, double? Weight);
 
 /// <summary>A model reference resolved to a registered version.</summary>
 public sealed record ResolvedModel(string Reference, string Name, ModelVersionRecord Version);
@@ -54,12 +58,18 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
         return (new ResolvedModel(reference, name, record), null);
     }
 
+    /// <summary>The most replicas a deployment may run: its maximum, and its canary's share of it.</summary>
+    public static int MostReplicas(int maxReplicas, double? canaryWeight) =>
+        maxReplicas + (canaryWeight is { } weight ? CanaryTarget.ReplicasFor(maxReplicas, weight) : 0);
+
     /// <summary>The quota excess that taking <paramref name="maxReplicas"/> more replicas (and one more deployment when <paramref name="isNew"/>) would cause.</summary>
     private async Task<QuotaExcess?> CheckQuotaAsync(StrataDbContext db, string tenantId, string? replacing, int maxReplicas, bool isNew, CancellationToken cancellationToken)
     {
         var quota = (await quotas.GetAsync(tenantId, cancellationToken))?.Quota;
         if (quota is null) return null;
-        var others = await db.Deployments.AsNoTracking().Where(d => d.TenantId == tenantId && d.Name != replacing).Select(d => d.MaxReplicas).ToListAsync(cancellationToken);
+        var others = (await db.Deployments.AsNoTracking().Where(d => d.TenantId == tenantId && d.Name != replacing)
+            .Select(d => new { d.MaxReplicas, d.CanaryWeight }).ToListAsync(cancellationToken))
+            .Select(d => MostReplicas(d.MaxReplicas, d.CanaryWeight)).ToList();
         if (isNew && others.Count + 1 > quota.MaxDeployments)
         {
             return new QuotaExcess(QuotaResources.MaxDeployments, quota.MaxDeployments, others.Count, 1);
@@ -72,15 +82,16 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
     }
 
     /// <summary>Stores a new deployment and starts it; the outcome says which of created, over quota or taken it was.</summary>
-    public async Task<(DeploymentRecord? Created, QuotaExcess? Excess)> CreateAsync(DeploymentRecord record, ResolvedModel model, CancellationToken cancellationToken)
+    public async Task<(DeploymentRecord? Created, QuotaExcess? Excess)> CreateAsync(DeploymentRecord record, CancellationToken cancellationToken)
     {
         var gate = _tenantLocks.GetOrAdd(record.TenantId, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
             await using var db = store.CreateContext();
-            if (await CheckQuotaAsync(db, record.TenantId, null, record.MaxReplicas, isNew: true, cancellationToken) is { } excess) return (null, excess);
-            record.EventsJson = AddEvent("[]", "created", $"created serving {model.Name} version {model.Version.Version} ({record.ModelRef}), {record.MinReplicas} to {record.MaxReplicas} replicas");
+            var most = MostReplicas(record.MaxReplicas, record.CanaryWeight);
+            if (await CheckQuotaAsync(db, record.TenantId, null, most, isNew: true, cancellationToken) is { } excess) return (null, excess);
+            record.EventsJson = AddEvent("[]", "created", $"created serving {Describe(record)} ({record.ModelRef})");
             db.Deployments.Add(record);
             try
             {
@@ -95,16 +106,18 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
         {
             gate.Release();
         }
-        await runtime.ApplyAsync(TargetOf(record, model.Version), cancellationToken);
+        await ApplyAsync(record, cancellationToken);
         return (record, null);
     }
 
     /// <summary>
-    /// Applies <paramref name="change"/> (which returns a field's error, or null) to the stored deployment
-    /// and tells the runtime; nothing is stored when the change is invalid or over quota.
+    /// Applies <paramref name="change"/> (which returns a field's error, or null), then the new
+    /// <paramref name="model"/> and <paramref name="canary"/>, to the stored deployment and tells the runtime;
+    /// nothing is stored when the change is invalid or over quota. A change of version remembers the
+    /// version it replaces (for a rollback); a model set to the canary's version promotes the canary.
     /// </summary>
     public async Task<UpdateOutcome> UpdateAsync(
-        string tenantId, string name, Func<DeploymentRecord, (string Field, string Message)?> change, ResolvedModel? model, CancellationToken cancellationToken)
+        string tenantId, string name, Func<DeploymentRecord, (string Field, string Message)?> change, ResolvedModel? model, CanaryChange? canary, CancellationToken cancellationToken)
     {
         var gate = _tenantLocks.GetOrAdd(tenantId, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
@@ -114,17 +127,32 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
             await using var db = store.CreateContext();
             record = await db.Deployments.FirstOrDefaultAsync(d => d.TenantId == tenantId && d.Name == name, cancellationToken);
             if (record is null) return new UpdateOutcome(null);
-            var before = $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas";
+            var before = Describe(record);
+            var servedBefore = record.ModelVersion;
             if (change(record) is { } invalid) return new UpdateOutcome(null, Invalid: invalid);
             if (model is not null)
             {
+                if (model.Name != record.ModelName)
+                {
+                    return new UpdateOutcome(null, Invalid: ("model", $"the deployment serves model '{record.ModelName}'; a new version must be of it (deploy '{model.Name}' as another deployment)"));
+                }
                 record.ModelRef = model.Reference;
                 record.ModelVersion = model.Version.Version;
             }
-            if (await CheckQuotaAsync(db, tenantId, name, record.MaxReplicas, isNew: false, cancellationToken) is { } excess) return new UpdateOutcome(null, excess);
-            var after = $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas";
+            if (canary is not null)
+            {
+                if (ChangeCanary(record, canary) is { } canaryInvalid) return new UpdateOutcome(null, Invalid: canaryInvalid);
+            }
+            else if (record.CanaryModelVersion == record.ModelVersion)
+            {
+                // The deployment now serves its canary's version: the canary is promoted, no longer a canary.
+                ClearCanary(record);
+            }
+            if (record.ModelVersion != servedBefore) record.PreviousModelVersion = servedBefore;
+            var most = MostReplicas(record.MaxReplicas, record.CanaryWeight);
+            if (await CheckQuotaAsync(db, tenantId, name, most, isNew: false, cancellationToken) is { } excess) return new UpdateOutcome(null, excess);
             record.UpdatedAt = time.GetUtcNow();
-            record.EventsJson = AddEvent(record.EventsJson, "updated", $"updated: {before} → {after}");
+            record.EventsJson = AddEvent(record.EventsJson, "updated", $"updated: {before} → {Describe(record)}");
             await db.SaveChangesAsync(cancellationToken);
         }
         finally
@@ -134,6 +162,48 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
         await ApplyAsync(record, cancellationToken);
         return new UpdateOutcome(record);
     }
+
+    /// <summary>Sets, reweighs or (weight 0 alone) removes the canary; a field's error when that cannot be.</summary>
+    private static (string Field, string Message)? ChangeCanary(DeploymentRecord record, CanaryChange canary)
+    {
+        if (canary.Model is null && canary.Weight == 0)
+        {
+            ClearCanary(record);
+            return null;
+        }
+        if (canary.Model is { } model)
+        {
+            if (model.Name != record.ModelName)
+            {
+                return ("canary.model", $"must be a version of the deployment's model '{record.ModelName}'");
+            }
+            record.CanaryModelRef = model.Reference;
+            record.CanaryModelVersion = model.Version.Version;
+        }
+        else if (record.CanaryModelVersion is null)
+        {
+            return ("canary.model", "is required: the deployment has no canary to reweigh");
+        }
+        if (record.CanaryModelVersion == record.ModelVersion)
+        {
+            return ("canary.model", $"must be another version than the one the deployment serves ({record.ModelVersion})");
+        }
+        record.CanaryWeight = canary.Weight ?? record.CanaryWeight;
+        return record.CanaryWeight is null ? ("canary.weight", "is required: the share of predictions the canary answers, above 0 and below 1") : null;
+    }
+
+    private static void ClearCanary(DeploymentRecord record)
+    {
+        record.CanaryModelRef = null;
+        record.CanaryModelVersion = null;
+        record.CanaryWeight = null;
+    }
+
+    private static string Describe(DeploymentRecord record) =>
+        $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas"
+        + (record.CanaryModelVersion is { } canary
+            ? $", canary version {canary} taking {(record.CanaryWeight!.Value * 100).ToString("0.##", CultureInfo.InvariantCulture)}%"
+            : "");
 
     /// <summary>Removes the deployment and stops its replicas; false when there was none.</summary>
     public async Task<bool> DeleteAsync(string tenantId, string name, CancellationToken cancellationToken)
@@ -160,20 +230,25 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
     private async Task ApplyAsync(DeploymentRecord record, CancellationToken cancellationToken)
     {
         await using var db = store.CreateContext();
-        var version = await db.ModelVersions.AsNoTracking()
-            .FirstOrDefaultAsync(v => v.TenantId == record.TenantId && v.ModelName == record.ModelName && v.Version == record.ModelVersion, cancellationToken);
-        if (version is null)
+        int[] wanted = record.CanaryModelVersion is { } canaryVersion ? [record.ModelVersion, canaryVersion] : [record.ModelVersion];
+        var versions = await db.ModelVersions.AsNoTracking()
+            .Where(v => v.TenantId == record.TenantId && v.ModelName == record.ModelName && wanted.Contains(v.Version))
+            .ToDictionaryAsync(v => v.Version, cancellationToken);
+        var missing = wanted.FirstOrDefault(v => !versions.ContainsKey(v));
+        if (missing != 0)
         {
             logger.LogWarning("Deployment {Tenant}/{Name}: model {Model} version {Version} is gone; its replicas cannot start",
-                record.TenantId, record.Name, record.ModelName, record.ModelVersion);
+                record.TenantId, record.Name, record.ModelName, missing);
             return;
         }
-        await runtime.ApplyAsync(TargetOf(record, version), cancellationToken);
+        var version = versions[record.ModelVersion];
+        var canary = record.CanaryModelVersion is { } v
+            ? new CanaryTarget(v, versions[v].Uri, versions[v].InputSchemaJson, record.CanaryWeight!.Value)
+            : null;
+        await runtime.ApplyAsync(new DeploymentTarget(
+            new DeploymentKey(record.TenantId, record.Name), record.ModelName, record.ModelVersion, version.Uri, version.InputSchemaJson,
+            record.MinReplicas, record.MaxReplicas, record.TargetInFlight, record.CpuCores, record.MemoryGb, canary), cancellationToken);
     }
-
-    private static DeploymentTarget TargetOf(DeploymentRecord record, ModelVersionRecord version) => new(
-        new DeploymentKey(record.TenantId, record.Name), record.ModelName, record.ModelVersion, version.Uri, version.InputSchemaJson,
-        record.MinReplicas, record.MaxReplicas, record.TargetInFlight, record.CpuCores, record.MemoryGb);
 
     private string AddEvent(string json, string reason, string message)
     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Deployments;
@@ -28,6 +29,26 @@ public static class DeploymentsApi
         builder.Services.AddSingleton<IReplicaLoad>(s => s.GetRequiredService<ReplicaRouter>());
         builder.Services.AddSingleton<IDeploymentRuntime, LocalDeploymentRuntime>();
         builder.Services.AddSingleton<DeploymentService>();
+        builder.Services.AddOptions<PredictionCacheOptions>().BindConfiguration(PredictionCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var cache = builder.Configuration.GetSection(PredictionCacheOptions.Section).Get<PredictionCacheOptions>() ?? new PredictionCacheOptions();
+        if (cache.IsOn)
+        {
+            if (!string.IsNullOrWhiteSpace(cache.Redis))
+            {
+                // HybridCache takes the registered IDistributedCache as its second level.
+                builder.Services.AddStackExchangeRedisCache(redis =>
+                {
+                    redis.Configuration = cache.Redis;
+                    redis.InstanceName = "strata:";
+                });
+            }
+            builder.Services.AddHybridCache(hybrid => hybrid.DefaultEntryOptions = new HybridCacheEntryOptions
+            {
+                Expiration = TimeSpan.FromSeconds(cache.TtlSeconds),
+                LocalCacheExpiration = TimeSpan.FromSeconds(Math.Min(cache.LocalTtlSeconds, cache.TtlSeconds)),
+            });
+        }
+        builder.Services.AddSingleton<PredictionCache>();
         builder.Services.AddHostedService<DeploymentsResync>();
         return builder;
     }
@@ -69,9 +90,25 @@ public static class DeploymentsApi
         var min = body.MinReplicas ?? defaults.DefaultMinReplicas;
         var max = body.MaxReplicas ?? Math.Max(defaults.DefaultMaxReplicas, min);
         CheckSettings(errors, min, max, body.Scaling?.TargetInFlight, body.Compute);
+        if (body.Canary is { } canaryBody)
+        {
+            if (string.IsNullOrWhiteSpace(canaryBody.Model)) errors.Add("canary.model", "is required: the version taking a share of the traffic (churn@2)");
+            if (canaryBody.Weight is not { } weight || !IsCanaryWeight(weight)) errors.Add("canary.weight", CanaryWeightRule);
+        }
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
         var (model, modelProblem) = await service.ResolveAsync(tenantId, body.Model!, cancellationToken);
         if (model is null) return Problems.Problems.Validation("model", modelProblem!);
+        ResolvedModel? canary = null;
+        if (body.Canary is not null)
+        {
+            (canary, var canaryProblem) = await service.ResolveAsync(tenantId, body.Canary.Model!, cancellationToken);
+            if (canary is null) return Problems.Problems.Validation("canary.model", canaryProblem!);
+            if (canary.Name != model.Name) return Problems.Problems.Validation("canary.model", $"must be a version of the deployment's model '{model.Name}'");
+            if (canary.Version.Version == model.Version.Version)
+            {
+                return Problems.Problems.Validation("canary.model", $"must be another version than the one the deployment serves ({model.Version.Version})");
+            }
+        }
 
         var now = time.GetUtcNow();
         var record = new DeploymentRecord
@@ -81,6 +118,9 @@ public static class DeploymentsApi
             ModelRef = body.Model!,
             ModelName = model.Name,
             ModelVersion = model.Version.Version,
+            CanaryModelRef = canary?.Reference,
+            CanaryModelVersion = canary?.Version.Version,
+            CanaryWeight = canary is null ? null : body.Canary!.Weight,
             MinReplicas = min,
             MaxReplicas = max,
             TargetInFlight = body.Scaling?.TargetInFlight ?? defaults.DefaultTargetInFlight,
@@ -90,7 +130,7 @@ public static class DeploymentsApi
             CreatedAt = now,
             UpdatedAt = now,
         };
-        var (created, excess) = await service.CreateAsync(record, model, cancellationToken);
+        var (created, excess) = await service.CreateAsync(record, cancellationToken);
         if (excess is { } over) return Problems.Problems.DeploymentQuotaExceeded(over);
         if (created is null) return Problems.Problems.Conflict($"The tenant already has a deployment named '{name}'; change it with PATCH or choose another name.");
         return TypedResults.Created($"/v1/deployments/{created.Name}", ToContract(created, runtime));
@@ -143,6 +183,13 @@ public static class DeploymentsApi
         var errors = new ValidationErrors();
         CheckSettings(errors, body!.MinReplicas ?? 1, body.MaxReplicas ?? MaxReplicasLimit, body.Scaling?.TargetInFlight, body.Compute);
         if (body.MinReplicas is { } newMin && body.MaxReplicas is null && newMin > MaxReplicasLimit) errors.Add("min_replicas", $"must be at most {MaxReplicasLimit}");
+        if (body.Canary is { } canaryBody)
+        {
+            // Weight 0 with no model removes the canary; otherwise a weight is a share above 0 and below 1.
+            var removes = canaryBody.Model is null && canaryBody.Weight == 0;
+            if (!removes && canaryBody.Weight is { } weight && !IsCanaryWeight(weight)) errors.Add("canary.weight", CanaryWeightRule + "; 0 alone removes the canary");
+            if (canaryBody.Model is null && canaryBody.Weight is null) errors.Add("canary", "give a model (churn@2) and a weight, a new weight, or {\"weight\": 0} to remove the canary");
+        }
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
         ResolvedModel? model = null;
         if (body.Model is not null)
@@ -150,12 +197,19 @@ public static class DeploymentsApi
             (model, var modelProblem) = await service.ResolveAsync(tenantId, body.Model, cancellationToken);
             if (model is null) return Problems.Problems.Validation("model", modelProblem!);
         }
+        CanaryChange? canary = null;
+        if (body.Canary is { } change)
+        {
+            ResolvedModel? canaryModel = null;
+            if (change.Model is not null)
+            {
+                (canaryModel, var canaryProblem) = await service.ResolveAsync(tenantId, change.Model, cancellationToken);
+                if (canaryModel is null) return Problems.Problems.Validation("canary.model", canaryProblem!);
+            }
+            canary = new CanaryChange(canaryModel, change.Weight);
+        }
         var outcome = await service.UpdateAsync(tenantId, name, record =>
         {
-            if (model is not null && model.Name != record.ModelName)
-            {
-                return ("model", $"the deployment serves model '{record.ModelName}'; a new version must be of it (deploy '{model.Name}' as another deployment)");
-            }
             record.MinReplicas = body.MinReplicas ?? record.MinReplicas;
             record.MaxReplicas = body.MaxReplicas ?? Math.Max(record.MaxReplicas, record.MinReplicas);
             if (record.MinReplicas > record.MaxReplicas) return ("max_replicas", $"must be at least min_replicas ({record.MinReplicas})");
@@ -163,7 +217,7 @@ public static class DeploymentsApi
             record.CpuCores = body.Compute?.CpuCores ?? record.CpuCores;
             record.MemoryGb = body.Compute?.MemoryGb ?? record.MemoryGb;
             return null;
-        }, model, cancellationToken);
+        }, model, canary, cancellationToken);
         if (outcome.Invalid is { } invalid) return Problems.Problems.Validation(invalid.Field, invalid.Message);
         if (outcome.Excess is { } over) return Problems.Problems.DeploymentQuotaExceeded(over);
         var updated = outcome.Updated;
@@ -194,9 +248,10 @@ public static class DeploymentsApi
     /// Forwards the body to a ready replica. The tenant check is the runtime's key: a deployment of
     /// another tenant is not found, exactly like a missing one, and nothing is read from the store.
     /// </summary>
-    private static async Task PredictAsync(string name, HttpContext context, IDeploymentRuntime runtime, ReplicaRouter router, CancellationToken cancellationToken)
+    private static async Task PredictAsync(string name, HttpContext context, IDeploymentRuntime runtime, ReplicaRouter router, PredictionCache cache, CancellationToken cancellationToken)
     {
-        var observed = runtime.Observe(new DeploymentKey(context.Caller().TenantId!, name));
+        var key = new DeploymentKey(context.Caller().TenantId!, name);
+        var observed = runtime.Observe(key);
         if (observed is null)
         {
             await NotFound(name).ExecuteAsync(context);
@@ -214,13 +269,33 @@ public static class DeploymentsApi
             await Problems.Problems.TooLarge($"Predictions take up to {DeploymentsOptions.MaxPredictBytes} bytes.").ExecuteAsync(context);
             return;
         }
-        if (observed.Ready.Count == 0 || !await router.ForwardAsync(observed.Ready, body.GetBuffer().AsMemory(0, (int)body.Length), context.Request.ContentType, context.Response, cancellationToken))
+        if (observed.Ready.Count == 0 || !await AnswerAsync(key, observed, body.GetBuffer().AsMemory(0, (int)body.Length), context, router, cache, cancellationToken))
         {
             context.Response.Headers.RetryAfter = "1";
             await TypedResults.Problem($"Deployment '{name}' has no ready replica yet ({observed.DesiredReplicas} desired); retry shortly.",
                 statusCode: 503, title: "No ready replica", type: ProblemTypes.Unavailable).ExecuteAsync(context);
         }
     }
+
+    /// <summary>
+    /// Chooses the version (the canary split), then answers from the cache or a replica. The cache is
+    /// used only when every replica the request may go to serves one version, which is what its
+    /// entry is keyed by (not during a rollout, when old and new replicas answer side by side).
+    /// </summary>
+    private static Task<bool> AnswerAsync(
+        DeploymentKey key, DeploymentObservation observed, ReadOnlyMemory<byte> body, HttpContext context, ReplicaRouter router, PredictionCache cache, CancellationToken cancellationToken)
+    {
+        var replicas = router.Split(key, observed);
+        var version = replicas[0].ModelVersion;
+        var contentType = context.Request.ContentType;
+        return cache.IsOn && replicas.All(r => r.ModelVersion == version)
+            ? cache.AnswerAsync(key.TenantId, observed.ModelName, version, body, contentType, replicas, observed.Ready, router, context.Response, cancellationToken)
+            : router.ForwardAsync(replicas, observed.Ready, body, contentType, context.Response, cancellationToken);
+    }
+
+    private const string CanaryWeightRule = "must be above 0 and below 1: the share of predictions the canary answers";
+
+    private static bool IsCanaryWeight(double weight) => weight is > 0 and < 1;
 
     private static void CheckSettings(ValidationErrors errors, int min, int max, double? targetInFlight, DeploymentCompute? compute)
     {
@@ -243,9 +318,24 @@ public static class DeploymentsApi
     internal static Deployment ToContract(DeploymentRecord record, IDeploymentRuntime runtime)
     {
         var observed = runtime.Observe(new DeploymentKey(record.TenantId, record.Name));
-        var ready = observed?.Ready.Count ?? 0;
+        // The canary's replicas are counted apart; during a rollout the main ones include the old version's.
+        var main = observed?.Ready.Where(r => r.ModelVersion != record.CanaryModelVersion).ToList() ?? [];
+        var ready = main.Count;
         var desired = observed?.DesiredReplicas ?? record.MinReplicas;
-        var current = observed?.Ready.All(r => r.ModelVersion == record.ModelVersion) ?? false;
+        var current = main.All(r => r.ModelVersion == record.ModelVersion);
+        DeploymentCanaryStatus? canary = null;
+        if (record.CanaryModelVersion is { } canaryVersion)
+        {
+            canary = new DeploymentCanaryStatus
+            {
+                Model = record.CanaryModelRef!,
+                ModelVersion = canaryVersion,
+                Weight = record.CanaryWeight!.Value,
+                DesiredReplicas = CanaryTarget.ReplicasFor(desired, record.CanaryWeight.Value),
+                ReadyReplicas = observed?.Ready.Count(r => r.ModelVersion == canaryVersion) ?? 0,
+            };
+            current &= canary.ReadyReplicas >= canary.DesiredReplicas;
+        }
         var events = JsonSerializer.Deserialize<List<DeploymentEvent>>(record.EventsJson, StrataJson.Options) ?? [];
         if (observed is not null)
         {
@@ -257,6 +347,8 @@ public static class DeploymentsApi
             Model = record.ModelRef,
             ModelName = record.ModelName,
             ModelVersion = record.ModelVersion,
+            PreviousModelVersion = record.PreviousModelVersion,
+            Canary = canary,
             Status = ready == 0 ? DeploymentStatuses.Pending : ready >= desired && current ? DeploymentStatuses.Ready : DeploymentStatuses.Progressing,
             Compute = new DeploymentCompute { CpuCores = record.CpuCores, MemoryGb = record.MemoryGb },
             MinReplicas = record.MinReplicas,

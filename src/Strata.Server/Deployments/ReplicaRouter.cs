@@ -14,11 +14,13 @@ public interface IReplicaLoad
 /// Forwards a prediction to one of a deployment's ready replicas: the one with the fewest requests in
 /// flight. Predictions have no side effects, so a request that could not reach a replica (it died
 /// between being listed and being called) is sent to another one, and a dying replica costs no failed request.
+/// With a canary, the version is chosen first (<see cref="Split"/>), then a replica of it.
 /// </summary>
 public sealed class ReplicaRouter : IReplicaLoad, IDisposable
 {
     private const int MaxTries = 3;
     private readonly ConcurrentDictionary<string, StrongBox> _inFlight = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<DeploymentKey, StrongCounter> _requests = new();
     private readonly HttpClient _client = new(new SocketsHttpHandler
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
@@ -33,15 +35,59 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
         public int Value;
     }
 
+    private sealed class StrongCounter
+    {
+        public long Value;
+    }
+
+    /// <summary>
+    /// The replicas a prediction should go to: with a canary whose replicas are ready, request n (counted
+    /// per deployment) goes to the canary when floor(n × weight) steps up, so that exactly its share of any
+    /// run of requests reaches it, evenly spread (smooth weighted round-robin of two); else every ready replica.
+    /// </summary>
+    public IReadOnlyList<ReplicaEndpoint> Split(DeploymentKey key, DeploymentObservation observed)
+    {
+        if (observed.Canary is not { } canary) return observed.Ready;
+        var canaryReplicas = observed.Ready.Where(r => r.ModelVersion == canary.ModelVersion).ToList();
+        if (canaryReplicas.Count == 0 || canaryReplicas.Count == observed.Ready.Count) return observed.Ready;
+        var n = Interlocked.Increment(ref _requests.GetOrAdd(key, _ => new StrongCounter()).Value);
+        var toCanary = Math.Floor(n * canary.Weight) > Math.Floor((n - 1) * canary.Weight);
+        return toCanary ? canaryReplicas : [.. observed.Ready.Where(r => r.ModelVersion != canary.ModelVersion)];
+    }
+
     public int InFlight(string replicaId) => _inFlight.TryGetValue(replicaId, out var box) ? Volatile.Read(ref box.Value) : 0;
 
-    /// <summary>Sends <paramref name="body"/> to a replica's <c>/predict</c> and copies its answer; false when no replica could be reached.</summary>
-    public async Task<bool> ForwardAsync(IReadOnlyList<ReplicaEndpoint> replicas, ReadOnlyMemory<byte> body, string? contentType, HttpResponse response, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends <paramref name="body"/> to a replica's <c>/predict</c>, one of <paramref name="preferred"/> while
+    /// any is left untried, else any of <paramref name="all"/>, and copies its answer (with the
+    /// <c>Strata-Model-Version</c> that gave it) to <paramref name="response"/>; false when no replica could be reached.
+    /// </summary>
+    public Task<bool> ForwardAsync(
+        IReadOnlyList<ReplicaEndpoint> preferred, IReadOnlyList<ReplicaEndpoint> all, ReadOnlyMemory<byte> body, string? contentType, HttpResponse response, CancellationToken cancellationToken) =>
+        SendAsync(preferred, all, body, contentType, async (replica, answer) =>
+        {
+            response.StatusCode = (int)answer.StatusCode;
+            if (answer.Content.Headers.ContentType is { } answerType) response.ContentType = answerType.ToString();
+            response.Headers[ModelVersionHeader] = replica.ModelVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await answer.Content.CopyToAsync(response.Body, cancellationToken);
+        }, () => response.HasStarted, cancellationToken);
+
+    /// <summary>The answer's header naming the model version that gave it.</summary>
+    public const string ModelVersionHeader = "Strata-Model-Version";
+
+    /// <summary>
+    /// Sends <paramref name="body"/> to a replica (as <see cref="ForwardAsync"/> chooses it) and hands the
+    /// answer to <paramref name="onAnswer"/>; a replica that cannot be reached is replaced by another while
+    /// <paramref name="hasAnswered"/> is false. False when no replica could be reached.
+    /// </summary>
+    public async Task<bool> SendAsync(
+        IReadOnlyList<ReplicaEndpoint> preferred, IReadOnlyList<ReplicaEndpoint> all, ReadOnlyMemory<byte> body, string? contentType,
+        Func<ReplicaEndpoint, HttpResponseMessage, Task> onAnswer, Func<bool> hasAnswered, CancellationToken cancellationToken)
     {
         var tried = new HashSet<string>(StringComparer.Ordinal);
-        for (var attempt = 0; attempt < MaxTries && tried.Count < replicas.Count; attempt++)
+        for (var attempt = 0; attempt < MaxTries && tried.Count < all.Count; attempt++)
         {
-            var replica = Pick(replicas, tried);
+            var replica = Pick(preferred, tried) ?? Pick(all, tried)!;
             tried.Add(replica.Id);
             var box = _inFlight.GetOrAdd(replica.Id, _ => new StrongBox());
             Interlocked.Increment(ref box.Value);
@@ -50,13 +96,10 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
                 using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(replica.Address, "predict")) { Content = new ReadOnlyMemoryContent(body) };
                 request.Content.Headers.ContentType = MediaTypeHeaderValue.TryParse(contentType, out var type) ? type : new MediaTypeHeaderValue("application/json");
                 using var answer = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-                response.StatusCode = (int)answer.StatusCode;
-                if (answer.Content.Headers.ContentType is { } answerType) response.ContentType = answerType.ToString();
-                response.Headers["Strata-Model-Version"] = replica.ModelVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                await answer.Content.CopyToAsync(response.Body, cancellationToken);
+                await onAnswer(replica, answer);
                 return true;
             }
-            catch (HttpRequestException) when (!response.HasStarted)
+            catch (HttpRequestException) when (!hasAnswered())
             {
                 // Not reached (refused or reset before an answer): try another replica.
             }
@@ -71,8 +114,10 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
     /// <summary>Forgets a replica that is gone.</summary>
     public void Forget(string replicaId) => _inFlight.TryRemove(replicaId, out _);
 
-    private ReplicaEndpoint Pick(IReadOnlyList<ReplicaEndpoint> replicas, HashSet<string> tried)
+    /// <summary>The untried replica with the fewest requests in flight; null when all were tried.</summary>
+    private ReplicaEndpoint? Pick(IReadOnlyList<ReplicaEndpoint> replicas, HashSet<string> tried)
     {
+        if (replicas.Count == 0) return null;
         // Fewest in flight; the starting point rotates so that idle replicas share the load evenly.
         var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)replicas.Count);
         ReplicaEndpoint? best = null;
@@ -88,7 +133,7 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
                 bestLoad = load;
             }
         }
-        return best!;
+        return best;
     }
 
     public void Dispose() => _client.Dispose();

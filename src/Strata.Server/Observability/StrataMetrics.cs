@@ -39,6 +39,8 @@ public sealed class StrataMetrics
     private readonly Counter<double> _usageCoreSeconds;
     private readonly Counter<double> _usageMemoryGbSeconds;
     private readonly Counter<double> _usageGpuSeconds;
+    private readonly Counter<long> _predictionCacheHits;
+    private readonly Counter<long> _predictionCacheMisses;
     private readonly JobQueue _queue;
     private readonly TimeProvider _time;
     private readonly Quotas.TenantQuotas? _quotas;
@@ -67,6 +69,8 @@ public sealed class StrataMetrics
         _usageCoreSeconds = meter.CreateCounter<double>("ml_platform_usage_core_seconds", description: "Core-seconds of ended attempts, reserved and used (docs/usage.md).");
         _usageMemoryGbSeconds = meter.CreateCounter<double>("ml_platform_usage_memory_gb_seconds", description: "Memory GB-seconds of ended attempts, reserved and used.");
         _usageGpuSeconds = meter.CreateCounter<double>("ml_platform_usage_gpu_seconds", description: "GPU-seconds of ended attempts, reserved and used.");
+        _predictionCacheHits = meter.CreateCounter<long>("ml_platform_prediction_cache_hits", description: "Predictions answered from the prediction cache.");
+        _predictionCacheMisses = meter.CreateCounter<long>("ml_platform_prediction_cache_misses", description: "Predictions the cache did not hold, answered by a replica.");
         meter.CreateObservableGauge("ml_platform_active_jobs", ObserveActiveJobs, description: "Jobs pending or running now.");
         meter.CreateObservableGauge("ml_platform_queue_depth", ObserveQueueDepth, description: "Pending jobs.");
         meter.CreateObservableGauge("ml_platform_oldest_pending_age", ObserveOldestPendingAge, "s", "Age of the tenant's oldest pending job (0 when none).");
@@ -125,6 +129,20 @@ public sealed class StrataMetrics
         _usageGpuSeconds.Add(amount.GpuSeconds, tags);
     }
 
+    /// <summary>A prediction was answered from the cache.</summary>
+    public void PredictionCacheHit(string tenantId)
+    {
+        EnsureCounters(tenantId);
+        _predictionCacheHits.Add(1, new KeyValuePair<string, object?>("tenant", tenantId));
+    }
+
+    /// <summary>A prediction was not in the cache and went to a replica.</summary>
+    public void PredictionCacheMiss(string tenantId)
+    {
+        EnsureCounters(tenantId);
+        _predictionCacheMisses.Add(1, new KeyValuePair<string, object?>("tenant", tenantId));
+    }
+
     /// <summary>A scheduling cycle ran (whether or not it had anything to decide).</summary>
     public void SchedulerCycled(TimeSpan duration)
     {
@@ -144,6 +162,8 @@ public sealed class StrataMetrics
         var tenant = new KeyValuePair<string, object?>("tenant", tenantId);
         _jobsCreated.Add(0, tenant);
         _jobRetries.Add(0, tenant);
+        _predictionCacheHits.Add(0, tenant);
+        _predictionCacheMisses.Add(0, tenant);
         foreach (var status in (ReadOnlySpan<string>)["succeeded", "failed", "cancelled"])
         {
             _jobsFinished.Add(0, tenant, new("status", status));

@@ -203,6 +203,13 @@ public sealed class DeploymentRecord
     public required string ModelRef { get; set; }
     public required string ModelName { get; set; }
     public int ModelVersion { get; set; }
+    /// <summary>The version served before the last change of version: where a rollback goes back to.</summary>
+    public int? PreviousModelVersion { get; set; }
+    /// <summary>The canary's model reference as given; null when the deployment has no canary.</summary>
+    public string? CanaryModelRef { get; set; }
+    public int? CanaryModelVersion { get; set; }
+    /// <summary>The share of predictions the canary answers (0 to 1, exclusive).</summary>
+    public double? CanaryWeight { get; set; }
     public int MinReplicas { get; set; }
     public int MaxReplicas { get; set; }
     public double TargetInFlight { get; set; }

@@ -9,9 +9,14 @@ using Strata.Worker.Training;
 namespace Strata.Server.Tests.Deployments;
 
 /// <summary>The app with fast autoscaling windows, and a churn model trained once for all its tests.</summary>
-public sealed class DeploymentApp : StrataApp
+public class DeploymentApp : StrataApp
 {
-    public DeploymentApp() : base(StorageKind.Sqlite, new Dictionary<string, string?>
+    public DeploymentApp() : this(new Dictionary<string, string?>())
+    {
+    }
+
+    /// <param name="settings">More configuration, over the fast windows.</param>
+    protected DeploymentApp(Dictionary<string, string?> settings) : base(StorageKind.Sqlite, new Dictionary<string, string?>(settings)
     {
         ["Deployments:ScaleUpStabilizationSeconds"] = "0.5",
         ["Deployments:ScaleDownStabilizationSeconds"] = "2",
@@ -39,14 +44,17 @@ public sealed class DeploymentApp : StrataApp
 
 public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<DeploymentApp>
 {
-    private static readonly object Instance = new
+    internal static readonly object Instance = new
     {
         tenure_months = 3, plan = "basic", contract = "month-to-month", monthly_charges = 70.5, total_charges = 211.5,
         support_calls = 4, region = "west", paperless_billing = "yes",
     };
 
     /// <summary>Registers the churn model (one more version of it) in the tenant, through the API.</summary>
-    private async Task<int> RegisterAsync(HttpClient client, string tenant)
+    private Task<int> RegisterAsync(HttpClient client, string tenant) => RegisterAsync(app, client, tenant);
+
+    /// <summary>Registers the churn model of <paramref name="app"/> (one more version of it) in the tenant, through the API.</summary>
+    internal static async Task<int> RegisterAsync(DeploymentApp app, HttpClient client, string tenant)
     {
         var folder = Path.Combine(app.DataPath, "artifacts", tenant, "out");
         Directory.CreateDirectory(folder);
@@ -56,7 +64,7 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
         return (await Http.ExpectAsync(response, 201)).GetProperty("version").GetInt32();
     }
 
-    private static async Task<JsonElement> WaitForAsync(HttpClient client, string name, Func<JsonElement, bool> until, int seconds = 60)
+    internal static async Task<JsonElement> WaitForAsync(HttpClient client, string name, Func<JsonElement, bool> until, int seconds = 60)
     {
         var deadline = DateTimeOffset.UtcNow.AddSeconds(seconds);
         JsonElement deployment;
@@ -72,7 +80,7 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
         return deployment;
     }
 
-    private static bool IsReadyAt(JsonElement deployment, int version, int replicas) =>
+    internal static bool IsReadyAt(JsonElement deployment, int version, int replicas) =>
         deployment.GetProperty("status").GetString() == DeploymentStatuses.Ready
         && deployment.GetProperty("model_version").GetInt32() == version
         && deployment.GetProperty("ready_replicas").GetInt32() == replicas;
@@ -147,7 +155,9 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
         {
             using (var patched = await client.PatchAsJsonAsync("/v1/deployments/churn", new { model = "churn@2" }))
             {
-                Assert.Equal(2, (await Http.ExpectAsync(patched, 200)).GetProperty("model_version").GetInt32());
+                var body = await Http.ExpectAsync(patched, 200);
+                Assert.Equal(2, body.GetProperty("model_version").GetInt32());
+                Assert.Equal(1, body.GetProperty("previous_model_version").GetInt32());
             }
             var rolled = await WaitForAsync(client, "churn", d => IsReadyAt(d, 2, 2) && ReadyVersions(d).All(v => v == 2), seconds: 90);
             Assert.Contains(rolled.GetProperty("events").EnumerateArray(), e => e.GetProperty("reason").GetString() == "replica_draining");
@@ -274,6 +284,112 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
         using (var r = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", name = "Not_A_Label" })) await Http.ExpectValidationAsync(r, "name");
         using (var r = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", scaling = new { target_in_flight = 0 } })) await Http.ExpectValidationAsync(r, "scaling.target_in_flight");
         using (var list = await client.GetAsync("/v1/deployments")) Assert.Empty((await Http.ExpectAsync(list, 200)).EnumerateArray());
+    }
+
+    [Fact]
+    public async Task A_canary_takes_its_share_of_2000_predictions_and_is_promoted_by_deploying_its_version()
+    {
+        var (tenant, client) = await app.TenantClientAsync("canary");
+        using var _ = client;
+        await RegisterAsync(client, tenant);
+        await RegisterAsync(client, tenant);
+        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", min_replicas = 1, max_replicas = 1, canary = new { model = "churn@2", weight = 0.2 } }))
+        {
+            var body = await Http.ExpectAsync(created, 201);
+            Assert.Equal(2, body.GetProperty("canary").GetProperty("model_version").GetInt32());
+        }
+        var ready = await WaitForAsync(client, "churn", d => IsReadyAt(d, 1, 1) && d.GetProperty("canary").GetProperty("ready_replicas").GetInt32() == 1);
+        Assert.Equal(1, ready.GetProperty("canary").GetProperty("desired_replicas").GetInt32());
+
+        var byVersion = new ConcurrentDictionary<string, int>();
+        var failures = new ConcurrentQueue<string>();
+        await Parallel.ForEachAsync(Enumerable.Range(0, 2000), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (_, ct) =>
+        {
+            using var response = await client.PostAsJsonAsync("/v1/deployments/churn/predict", Instance, ct);
+            if (!response.IsSuccessStatusCode) failures.Enqueue($"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}");
+            // The header and the replica's own answer agree on the version.
+            var version = response.Headers.GetValues("Strata-Model-Version").Single();
+            using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+            Assert.Equal(version, answer.RootElement.GetProperty("version").GetString());
+            byVersion.AddOrUpdate(version, 1, (_, n) => n + 1);
+        });
+        Assert.Empty(failures);
+        Assert.Equal(2000, byVersion.Values.Sum());
+        Assert.InRange(byVersion.GetValueOrDefault("2") / 2000.0, 0.15, 0.25);
+
+        using (var promoted = await client.PatchAsJsonAsync("/v1/deployments/churn", new { model = "churn@2" }))
+        {
+            var body = await Http.ExpectAsync(promoted, 200);
+            Assert.Equal(JsonValueKind.Null, body.GetProperty("canary").ValueKind);
+            Assert.Equal(1, body.GetProperty("previous_model_version").GetInt32());
+        }
+        await WaitForAsync(client, "churn", d => IsReadyAt(d, 2, 1) && ReadyVersions(d).All(v => v == 2) && ReadyVersions(d).Count == 1, seconds: 90);
+    }
+
+    [Fact]
+    public async Task Canary_changes_are_checked_and_weight_0_removes_the_canary()
+    {
+        var (tenant, client) = await app.TenantClientAsync("canary-bad");
+        using var _ = client;
+        await RegisterAsync(client, tenant);
+        await RegisterAsync(client, tenant);
+
+        using (var r = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", canary = new { model = "churn@2", weight = 1 } })) await Http.ExpectValidationAsync(r, "canary.weight");
+        using (var r = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", canary = new { model = "churn@2" } })) await Http.ExpectValidationAsync(r, "canary.weight");
+        using (var r = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", canary = new { model = "churn@1", weight = 0.1 } })) await Http.ExpectValidationAsync(r, "canary.model");
+        using (var r = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", canary = new { model = "churn@9", weight = 0.1 } })) await Http.ExpectValidationAsync(r, "canary.model");
+        using (var list = await client.GetAsync("/v1/deployments")) Assert.Empty((await Http.ExpectAsync(list, 200)).EnumerateArray());
+
+        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", max_replicas = 1 })) await Http.ExpectAsync(created, 201);
+        using (var r = await client.PatchAsJsonAsync("/v1/deployments/churn", new { canary = new { weight = 0.5 } })) await Http.ExpectValidationAsync(r, "canary.model");
+        using (var r = await client.PatchAsJsonAsync("/v1/deployments/churn", new { canary = new { model = "churn@2", weight = -0.1 } })) await Http.ExpectValidationAsync(r, "canary.weight");
+        using (var set = await client.PatchAsJsonAsync("/v1/deployments/churn", new { canary = new { model = "churn@2", weight = 0.3 } }))
+        {
+            var canary = (await Http.ExpectAsync(set, 200)).GetProperty("canary");
+            Assert.Equal(0.3, canary.GetProperty("weight").GetDouble());
+            Assert.Equal("churn@2", canary.GetProperty("model").GetString());
+        }
+        using (var reweighed = await client.PatchAsJsonAsync("/v1/deployments/churn", new { canary = new { weight = 0.1 } }))
+        {
+            Assert.Equal(0.1, (await Http.ExpectAsync(reweighed, 200)).GetProperty("canary").GetProperty("weight").GetDouble());
+        }
+        using (var removed = await client.PatchAsJsonAsync("/v1/deployments/churn", new { canary = new { weight = 0 } }))
+        {
+            var body = await Http.ExpectAsync(removed, 200);
+            Assert.Equal(JsonValueKind.Null, body.GetProperty("canary").ValueKind);
+            Assert.Equal(1, body.GetProperty("model_version").GetInt32());
+            // A canary is not a change of the served version: nothing to roll back to.
+            Assert.Equal(JsonValueKind.Null, body.GetProperty("previous_model_version").ValueKind);
+        }
+        await WaitForAsync(client, "churn", d => IsReadyAt(d, 1, 1) && ReadyVersions(d).All(v => v == 1));
+    }
+
+    [Fact]
+    public async Task The_autoscaler_adds_replicas_under_load_and_removes_them_when_idle()
+    {
+        var (tenant, client) = await app.TenantClientAsync("scale");
+        using var _ = client;
+        await RegisterAsync(client, tenant);
+        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { name = "churn-scale", model = "churn@1", min_replicas = 1, max_replicas = 3, scaling = new { target_in_flight = 1 } }))
+        {
+            await Http.ExpectAsync(created, 201);
+        }
+        await WaitForAsync(client, "churn-scale", d => IsReadyAt(d, 1, 1));
+
+        await using (var load = new Load(client, "churn-scale", connections: 24).Start())
+        {
+            // Many requests in flight against a target of 1 each: the autoscaler asks for more, up to the maximum.
+            var scaled = await WaitForAsync(client, "churn-scale", d => d.GetProperty("ready_replicas").GetInt32() >= 2, seconds: 120);
+            Assert.Contains(scaled.GetProperty("events").EnumerateArray(), e => e.GetProperty("reason").GetString() == "scaled");
+            Assert.True(scaled.GetProperty("desired_replicas").GetInt32() <= 3, scaled.ToString());
+            await load.DisposeAsync();
+            Assert.Empty(load.Failures);
+        }
+
+        // Idle: after the scale-down window, back to the minimum, and the extra replicas are stopped.
+        var idle = await WaitForAsync(client, "churn-scale", d => d.GetProperty("desired_replicas").GetInt32() == 1 && d.GetProperty("ready_replicas").GetInt32() == 1, seconds: 120);
+        Assert.Contains(idle.GetProperty("events").EnumerateArray(), e => e.GetProperty("reason").GetString() == "replica_draining"
+            && e.GetProperty("message").GetString()!.Contains("scaled down", StringComparison.Ordinal));
     }
 
     [GeneratedRegex(@"replica (\S+) \(version (\d+)\)")]

@@ -61,7 +61,8 @@ public sealed class LocalDeploymentRuntime(
 /// <item>a starting replica that answers <c>/health/ready</c> joins the rotation;</item>
 /// <item>the autoscaler sets the desired count from the requests in flight, within the limits;</item>
 /// <item>one replica of the target version is started while fewer than desired are up (a surge of one:
-///   a rollout starts a new replica, waits until it is ready, then retires an old one);</item>
+///   a rollout starts a new replica, waits until it is ready, then retires an old one); the same for
+///   a canary's version, with its share of the desired count (at least one);</item>
 /// <item>replicas beyond what is needed (old versions once new ones are ready, or extra after a scale-down)
 ///   leave the rotation, finish their requests in flight and are stopped.</item>
 /// </list>
@@ -115,7 +116,11 @@ internal sealed class LocalDeployment : IAsyncDisposable
 
     public DeploymentObservation Observe()
     {
-        lock (_gate) return new DeploymentObservation(_desired, _ready, [.. _events]);
+        lock (_gate)
+        {
+            var canary = _target?.Canary is { } c ? new CanarySplit(c.ModelVersion, c.Weight, CanaryTarget.ReplicasFor(_desired, c.Weight)) : null;
+            return new DeploymentObservation(_desired, _ready, [.. _events], _target?.ModelName ?? "", canary);
+        }
     }
 
     private async Task LoopAsync()
@@ -175,25 +180,27 @@ internal sealed class LocalDeployment : IAsyncDisposable
             }
         }
 
-        // 3. The desired count, from the load on the ready replicas.
+        // 3. The desired count, from the load on the ready replicas; a canary gets its share of it, at least one.
         var desired = Autoscale(target, now);
+        var canaryDesired = target.Canary is { } canary ? CanaryTarget.ReplicasFor(desired, canary.Weight) : 0;
 
-        // 4. Bring up replicas of the target version, one at a time.
-        var current = _replicas.Where(r => r.Version == target.ModelVersion && r.State is ReplicaState.Starting or ReplicaState.Ready).ToList();
-        if (current.Count < desired && current.All(r => r.State == ReplicaState.Ready))
-        {
-            Start(target);
-        }
+        // 4. Bring up replicas of the target version (and of the canary's), one at a time each.
+        var current = StartIfFewer(target, target.ModelVersion, desired, target.ModelUri, target.InputSchemaJson);
+        var currentCanary = target.Canary is { } c ? StartIfFewer(target, c.ModelVersion, canaryDesired, c.ModelUri, c.InputSchemaJson) : [];
 
-        // 5. Retire what is no longer needed: old versions as new replicas are ready, extras after a scale-down.
+        // 5. Retire what is no longer needed: old versions (a removed canary's too) as new replicas are
+        //    ready, extras after a scale-down.
         var currentReady = current.Count(r => r.State == ReplicaState.Ready);
-        var old = _replicas.Where(r => r.Version != target.ModelVersion && r.State is ReplicaState.Starting or ReplicaState.Ready).OrderBy(r => r.StartedAt).ToList();
+        var old = _replicas.Where(r => r.Version != target.ModelVersion && r.Version != target.Canary?.ModelVersion && r.State is ReplicaState.Starting or ReplicaState.Ready)
+            .OrderBy(r => r.StartedAt).ToList();
         var oldAllowed = Math.Max(0, desired - currentReady);
-        foreach (var replica in old.Skip(oldAllowed).Concat(current.Where(r => r.State == ReplicaState.Ready).OrderByDescending(r => r.StartedAt).Take(Math.Max(0, currentReady - desired))))
+        var extras = Extras(current, desired).Concat(Extras(currentCanary, canaryDesired));
+        foreach (var replica in old.Skip(oldAllowed).Concat(extras))
         {
             replica.State = ReplicaState.Draining;
             replica.DrainingSince = now;
-            Event("replica_draining", $"replica {replica.Id} (version {replica.Version}) left the rotation" + (replica.Version != target.ModelVersion ? $" (replaced by version {target.ModelVersion})" : " (scaled down)"));
+            var wanted = replica.Version == target.ModelVersion || replica.Version == target.Canary?.ModelVersion;
+            Event("replica_draining", $"replica {replica.Id} (version {replica.Version}) left the rotation" + (wanted ? " (scaled down)" : $" (replaced by version {target.ModelVersion})"));
         }
         foreach (var draining in _replicas.Where(r => r.State == ReplicaState.Draining))
         {
@@ -208,6 +215,21 @@ internal sealed class LocalDeployment : IAsyncDisposable
         {
             _ready = [.. _replicas.Where(r => r.State == ReplicaState.Ready).Select(r => new ReplicaEndpoint(r.Id, r.Address!, r.Version))];
         }
+    }
+
+    /// <summary>The replicas of <paramref name="version"/> that are up, after starting one more when fewer than <paramref name="wanted"/> are and none is still starting.</summary>
+    private List<Replica> StartIfFewer(DeploymentTarget target, int version, int wanted, string modelUri, string? inputSchemaJson)
+    {
+        var up = _replicas.Where(r => r.Version == version && r.State is ReplicaState.Starting or ReplicaState.Ready).ToList();
+        if (up.Count < wanted && up.All(r => r.State == ReplicaState.Ready)) Start(target.ModelName, version, modelUri, inputSchemaJson);
+        return up;
+    }
+
+    /// <summary>The ready replicas beyond <paramref name="wanted"/>, newest first.</summary>
+    private static IEnumerable<Replica> Extras(List<Replica> up, int wanted)
+    {
+        var ready = up.Where(r => r.State == ReplicaState.Ready).ToList();
+        return ready.OrderByDescending(r => r.StartedAt).Take(Math.Max(0, ready.Count - wanted));
     }
 
     /// <summary>
@@ -236,12 +258,12 @@ internal sealed class LocalDeployment : IAsyncDisposable
         return desired;
     }
 
-    private void Start(DeploymentTarget target)
+    private void Start(string modelName, int version, string modelUri, string? inputSchemaJson)
     {
-        var id = $"{_key.Name}-v{target.ModelVersion}-{++_sequence}";
+        var id = $"{_key.Name}-v{version}-{++_sequence}";
         Directory.CreateDirectory(_folder);
-        var schema = Path.Combine(_folder, $"schema-v{target.ModelVersion}.json");
-        if (target.InputSchemaJson is not null && !File.Exists(schema)) File.WriteAllText(schema, target.InputSchemaJson);
+        var schema = Path.Combine(_folder, $"schema-v{version}.json");
+        if (inputSchemaJson is not null && !File.Exists(schema)) File.WriteAllText(schema, inputSchemaJson);
         var start = new ProcessStartInfo(_worker[0])
         {
             RedirectStandardOutput = true,
@@ -251,9 +273,9 @@ internal sealed class LocalDeployment : IAsyncDisposable
             WorkingDirectory = _folder,
         };
         foreach (var argument in _worker.Skip(1)) start.ArgumentList.Add(argument);
-        string[] arguments = ["serve", "--model", target.ModelUri, "--port", "0", "--model-name", target.ModelName, "--version", target.ModelVersion.ToString(CultureInfo.InvariantCulture)];
+        string[] arguments = ["serve", "--model", modelUri, "--port", "0", "--model-name", modelName, "--version", version.ToString(CultureInfo.InvariantCulture)];
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        if (target.InputSchemaJson is not null)
+        if (inputSchemaJson is not null)
         {
             start.ArgumentList.Add("--schema");
             start.ArgumentList.Add(schema);
@@ -266,13 +288,13 @@ internal sealed class LocalDeployment : IAsyncDisposable
         }
         start.Environment["DOTNET_gcServer"] = "0";
         var process = Process.Start(start)!;
-        var replica = new Replica(id, target.ModelVersion, process, _time.GetUtcNow());
+        var replica = new Replica(id, version, process, _time.GetUtcNow());
         process.OutputDataReceived += (_, line) => replica.OnOutput(line.Data);
         process.ErrorDataReceived += (_, line) => replica.OnError(line.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _replicas.Add(replica);
-        Event("replica_started", $"replica {id} (version {target.ModelVersion}) started as process {process.Id}");
+        Event("replica_started", $"replica {id} (version {version}) started as process {process.Id}");
     }
 
     private static async Task<bool> IsReadyAsync(Uri address)

@@ -214,6 +214,19 @@ namespace Strata.Server.Storage.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Seq"));
 
+                    b.Property<string>("CanaryModelRef")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("canary_model_ref");
+
+                    b.Property<int?>("CanaryModelVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("canary_model_version");
+
+                    b.Property<double?>("CanaryWeight")
+                        .HasColumnType("double precision")
+                        .HasColumnName("canary_weight");
+
                     b.Property<double>("CpuCores")
                         .HasColumnType("double precision")
                         .HasColumnName("cpu_cores");
@@ -260,6 +273,10 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasMaxLength(63)
                         .HasColumnType("character varying(63)")
                         .HasColumnName("name");
+
+                    b.Property<int?>("PreviousModelVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("previous_model_version");
 
                     b.Property<double>("TargetInFlight")
                         .HasColumnType("double precision")

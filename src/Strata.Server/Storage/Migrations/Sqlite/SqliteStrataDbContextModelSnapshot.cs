@@ -205,6 +205,19 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("seq");
 
+                    b.Property<string>("CanaryModelRef")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("canary_model_ref");
+
+                    b.Property<int?>("CanaryModelVersion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("canary_model_version");
+
+                    b.Property<double?>("CanaryWeight")
+                        .HasColumnType("REAL")
+                        .HasColumnName("canary_weight");
+
                     b.Property<double>("CpuCores")
                         .HasColumnType("REAL")
                         .HasColumnName("cpu_cores");
@@ -251,6 +264,10 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasMaxLength(63)
                         .HasColumnType("TEXT")
                         .HasColumnName("name");
+
+                    b.Property<int?>("PreviousModelVersion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("previous_model_version");
 
                     b.Property<double>("TargetInFlight")
                         .HasColumnType("REAL")
