@@ -39,7 +39,7 @@ public sealed class Scheduler(
     private readonly ConcurrentDictionary<string, byte> _starting = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Admissions persisted by one write, their rows read by one query (SQLite allows 999 parameters a statement).</summary>
+    /// <summary>Admissions persisted by one write, their rows read by one query; bounded so that no single write holds the writer long.</summary>
     private const int AdmissionChunk = 500;
 
     private static readonly ActivitySource Tracing = new(ObservabilitySetup.SchedulerSource);
