@@ -64,23 +64,27 @@ public sealed class LogMetricsCollector(
 
     /// <summary>
     /// The log as a seekable stream: the local runtime's file is one; a streamed log (pods/log on Kubernetes)
-    /// is read into memory up to what one scan needs, which then looks like the whole log so far.
+    /// is read into memory up to what one scan needs. <c>More</c> says that the streamed log goes on past
+    /// what was read, so that the scan does not take the copy's end for the log's.
     /// </summary>
-    private async Task<Stream?> SeekableAsync(Stream? log, long offset, CancellationToken cancellationToken)
+    private async Task<(Stream? Log, bool More)> SeekableAsync(Stream? log, long offset, CancellationToken cancellationToken)
     {
-        if (log is null || log.CanSeek) return log;
+        if (log is null || log.CanSeek) return (log, false);
         await using (log)
         {
             var copy = new MemoryStream();
             var buffer = new byte[81920];
-            var limit = offset + _options.MaxBytesPerScan;
+            // One byte past the limit tells whether there is more.
+            var limit = offset + _options.MaxBytesPerScan + 1;
             int read;
             while (copy.Length < limit && (read = await log.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, limit - copy.Length)), cancellationToken)) > 0)
             {
                 copy.Write(buffer, 0, read);
             }
+            var more = copy.Length == limit;
+            if (more) copy.SetLength(limit - 1);
             copy.Position = 0;
-            return copy;
+            return (copy, more);
         }
     }
 
@@ -91,7 +95,9 @@ public sealed class LogMetricsCollector(
         var offset = attempt.LogMetricsOffset;
         var consumed = 0;
         List<ValidMetric> points = [];
-        await using (var log = await SeekableAsync(await runtime.OpenLogAsync(reference, new LogOptions(Follow: false, TailLines: null), cancellationToken), offset, cancellationToken))
+        var (opened, more) = await SeekableAsync(await runtime.OpenLogAsync(reference, new LogOptions(Follow: false, TailLines: null), cancellationToken), offset, cancellationToken);
+        finished = finished && !more;
+        await using (var log = opened)
         {
             if (log is null && !finished) return;
             if (log is not null && log.Length > offset)
