@@ -5,9 +5,12 @@ using k8s.Models;
 namespace Strata.Server.Runtime.Kubernetes;
 
 /// <summary>
-/// A model deployment as the Kubernetes runtime needs it. The serving feature (deployments API, model
-/// registry) has not landed yet: this record is what it will hand over, and
-/// <see cref="DeploymentManifests"/> builds the cluster's objects from it.
+/// A model deployment as the Kubernetes runtime needs it; <see cref="DeploymentManifests"/> builds the
+/// cluster's objects from it. Not applied yet: deployments run on the local runtime only
+/// (<c>IDeploymentRuntime</c> has no Kubernetes implementation), and two things remain before it can be:
+/// getting the model version's file into the pod (an init container fetching it from the server, say), and
+/// the container's command, written before <c>strata-worker serve</c> existed, which takes <c>--model</c>,
+/// <c>--model-name</c> and <c>--version</c> rather than a configuration file.
 /// </summary>
 public sealed record ModelDeploymentSpec
 {
