@@ -117,7 +117,9 @@ public static class JobTransitions
             _ => job.Status == JobStatus.Cancelled ? AttemptStatus.Cancelled : AttemptStatus.Failed,
         };
         attempt.CompletedAt = observation.FinishedAt ?? now;
-        attempt.StartedAt ??= observation.StartedAt;
+        // Start and end from the same clock (the runtime's), so that the attempt's wall time is what it ran:
+        // the server marks an attempt running only after its start returned, which a fast job can outlive.
+        attempt.StartedAt = observation.StartedAt ?? attempt.StartedAt;
         attempt.ExitCode = observation.ExitCode;
         attempt.Reason = job.Status == JobStatus.Cancelled ? StatusReasons.CancelledByUser : reason;
         attempt.ErrorMessage = observation.Message;
@@ -171,7 +173,9 @@ public static class JobTransitions
     {
         attempt.Status = AttemptStatus.Preempted;
         attempt.CompletedAt = observation.FinishedAt ?? now;
-        attempt.StartedAt ??= observation.StartedAt;
+        // Start and end from the same clock (the runtime's), so that the attempt's wall time is what it ran:
+        // the server marks an attempt running only after its start returned, which a fast job can outlive.
+        attempt.StartedAt = observation.StartedAt ?? attempt.StartedAt;
         attempt.ExitCode = observation.ExitCode;
         attempt.ErrorMessage = "stopped to make room for a higher-priority job of the same tenant";
         attempt.PeakMemoryBytes = observation.PeakMemoryBytes;
