@@ -157,13 +157,16 @@ internal sealed class LocalDeployment : IAsyncDisposable
         var now = _time.GetUtcNow();
 
         // 1. Replicas that ended (crashed, killed, failed to load) are forgotten; step 4 replaces them.
-        foreach (var gone in _replicas.Where(r => r.Process.HasExited && r.State != ReplicaState.Stopping).ToList())
+        //    Each step publishes the rotation before its events, so whoever reads an event also sees its effect.
+        var exited = _replicas.Where(r => r.Process.HasExited && r.State != ReplicaState.Stopping).ToList();
+        _replicas.RemoveAll(exited.Contains);
+        _replicas.RemoveAll(r => r.State == ReplicaState.Stopping && r.Process.HasExited && r.DisposeAndTrue());
+        PublishRotation();
+        foreach (var gone in exited)
         {
             Event("replica_exited", $"replica {gone.Id} (version {gone.Version}) exited with status {gone.Process.ExitCode}{gone.LastError()}; it will be replaced");
             gone.Dispose();
-            _replicas.Remove(gone);
         }
-        _replicas.RemoveAll(r => r.State == ReplicaState.Stopping && r.Process.HasExited && r.DisposeAndTrue());
 
         // 2. Starting replicas that are ready join the rotation; one too slow is restarted.
         foreach (var starting in _replicas.Where(r => r.State == ReplicaState.Starting))
@@ -171,6 +174,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
             if (starting.Address is not null && await IsReadyAsync(starting.Address))
             {
                 starting.State = ReplicaState.Ready;
+                PublishRotation();
                 Event("replica_ready", $"replica {starting.Id} (version {starting.Version}) is ready at {starting.Address}");
             }
             else if (now - starting.StartedAt > TimeSpan.FromSeconds(_options.ReadyTimeoutSeconds))
@@ -195,10 +199,11 @@ internal sealed class LocalDeployment : IAsyncDisposable
             .OrderBy(r => r.StartedAt).ToList();
         var oldAllowed = Math.Max(0, desired - currentReady);
         var extras = Extras(current, desired).Concat(Extras(currentCanary, canaryDesired));
-        foreach (var replica in old.Skip(oldAllowed).Concat(extras))
+        foreach (var replica in old.Skip(oldAllowed).Concat(extras).ToList())
         {
             replica.State = ReplicaState.Draining;
             replica.DrainingSince = now;
+            PublishRotation();
             var wanted = replica.Version == target.ModelVersion || replica.Version == target.Canary?.ModelVersion;
             Event("replica_draining", $"replica {replica.Id} (version {replica.Version}) left the rotation" + (wanted ? " (scaled down)" : $" (replaced by version {target.ModelVersion})"));
         }
@@ -210,7 +215,11 @@ internal sealed class LocalDeployment : IAsyncDisposable
                 Event("replica_stopped", $"replica {draining.Id} (version {draining.Version}) was stopped");
             }
         }
+    }
 
+    /// <summary>Routing sees the replicas that are ready now.</summary>
+    private void PublishRotation()
+    {
         lock (_gate)
         {
             _ready = [.. _replicas.Where(r => r.State == ReplicaState.Ready).Select(r => new ReplicaEndpoint(r.Id, r.Address!, r.Version))];
