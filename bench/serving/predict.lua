@@ -7,6 +7,19 @@ if token ~= nil and token ~= "" then
   headers["Authorization"] = "Bearer " .. token
 end
 
+-- STRATA_DELAY_MS (fractional): each connection waits that long before its next request, which holds
+-- a rate below the maximum (plain wrk has no -R); whole milliseconds are all wrk's timer takes, so the
+-- fraction is spread by rounding up or down at random in proportion.
+local delay_ms = tonumber(os.getenv("STRATA_DELAY_MS") or "")
+if delay_ms ~= nil then
+  math.randomseed(os.time())
+  function delay()
+    local whole = math.floor(delay_ms)
+    if math.random() < delay_ms - whole then whole = whole + 1 end
+    return whole
+  end
+end
+
 function request()
   return wrk.format("POST", nil, headers, body)
 end

@@ -2,8 +2,8 @@
 # Single-row predictions of the example churn model (LightGBM, 100 trees) over HTTP, closed loop (wrk):
 # straight to one replica (`strata-worker serve`), then through the platform's route
 # (POST /v1/deployments/churn/predict: JWT, tenant check, router) to that same single replica.
-# For each: the maximum throughput with 32 connections, then the latency at half that rate when wrk2
-# (rate-limited, `-R`) is installed; plain wrk cannot hold a rate, and then the half-rate step says so.
+# For each: the maximum throughput with 32 connections, then the latency at about half that rate (see
+# measure); last, the same for the issue's FastAPI + scikit-learn reference stack (fastapi_anchor.py).
 # Usage: bench/serving/run.sh [duration, default 20s] [connections, default 32]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,23 +37,51 @@ for _ in $(seq 1 600); do
 done
 [[ -n $replica ]] || { echo "the deployment's replica did not become ready" >&2; exit 1; }
 
-# measure NAME URL [TOKEN]: warm-up, maximum throughput, then the latency at half of it (wrk2 only).
+# wrk_run SECONDS URL TOKEN [wrk args...]: one closed-loop wrk run of the churn request.
+wrk_run() {
+  local d=$1 url=$2 auth=$3
+  STRATA_TOKEN=$auth wrk -t2 -c"$connections" -d"$d" --latency -s bench/serving/predict.lua "${@:4}" "$url"
+}
+rate_of() { awk '/^Requests\/sec:/ {printf "%d", $2}'; }
+
+# measure NAME URL [TOKEN]: warm-up, the maximum throughput, then the latency at half of it. Plain wrk
+# cannot hold a rate, so each connection waits between requests (STRATA_DELAY_MS, see predict.lua); the
+# wait is calibrated once on a short run (a request's own latency adds to it), and the rate reached is
+# printed beside the latency. Latency is timed from each request's send: at half load a queue rarely
+# forms, but a stall is not charged to the requests that would have been sent during it (wrk2 would).
 measure() {
   local name=$1 url=$2 auth=${3:-}
   echo "== $name: $url"
-  STRATA_TOKEN=$auth wrk -t2 -c"$connections" -d5s -s bench/serving/predict.lua "$url" >/dev/null
-  local out rate
-  out=$(STRATA_TOKEN=$auth wrk -t2 -c"$connections" -d"$duration" --latency -s bench/serving/predict.lua "$url")
+  wrk_run 5s "$url" "$auth" >/dev/null
+  local out rate half wait reached
+  out=$(wrk_run "$duration" "$url" "$auth")
   echo "$out"
-  rate=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
-  if command -v wrk2 >/dev/null; then
-    echo "-- at half that rate ($(( rate / 2 ))/s), wrk2:"
-    STRATA_TOKEN=$auth wrk2 -t2 -c"$connections" -d"$duration" -R"$(( rate / 2 ))" --latency -s bench/serving/predict.lua "$url" | grep -E 'Requests/sec|99.000%|50.000%'
-  else
-    echo "-- half-rate latency: wrk2 is not installed (plain wrk cannot hold a rate); not measured"
-  fi
+  rate=$(rate_of <<<"$out")
+  half=$(( rate / 2 ))
+  wait=$(awk -v c="$connections" -v r="$half" 'BEGIN {printf "%.3f", c * 1000 / r}')
+  reached=$(STRATA_DELAY_MS=$wait wrk_run 5s "$url" "$auth" | rate_of)
+  # The time a connection spends per request beyond the wait is its latency: take it off the wait.
+  wait=$(awk -v c="$connections" -v r="$half" -v got="$reached" -v w="$wait" \
+    'BEGIN {w2 = w - (c * 1000 / got - w); printf "%.3f", (w2 > 0 ? w2 : 0)}')
+  echo "-- at half that rate ($half/s; each connection waits $wait ms between requests):"
+  STRATA_DELAY_MS=$wait wrk_run "$duration" "$url" "$auth" | grep -E 'Requests/sec|^requests:|latency p'
 }
 
 measure "straight to the replica" "${replica}predict"
 measure "through the platform" "http://127.0.0.1:$port/v1/deployments/churn/predict" "$token"
+# The issue's reference stack on the same machine, data and request: FastAPI + uvicorn (2 workers) +
+# scikit-learn GradientBoostingClassifier (100 trees, depth 3), Debian's packages and interpreter.
+if ! /usr/bin/python3 -c 'import fastapi, uvicorn, sklearn' 2>/dev/null; then
+  apt-get install -y -qq python3-fastapi python3-uvicorn python3-sklearn >/dev/null
+fi
+anchor_port=$(( port + 8 ))
+/usr/bin/python3 -m uvicorn --app-dir bench/serving fastapi_anchor:app --workers 2 --host 127.0.0.1 \
+  --port "$anchor_port" --log-level warning &
+anchor=$!
+trap 'kill $server $anchor 2>/dev/null || true; wait $server $anchor 2>/dev/null || true; rm -rf "$data"' EXIT
+until curl -sf -o /dev/null -H 'Content-Type: application/json' "http://127.0.0.1:$anchor_port/predict" \
+  -d '{"tenure_months":1,"plan":"basic","contract":"month-to-month","monthly_charges":1,"total_charges":1,"support_calls":0,"region":"south","paperless_billing":"yes"}'; do
+  sleep 0.5
+done
+measure "anchor: FastAPI + uvicorn (2 workers) + scikit-learn" "http://127.0.0.1:$anchor_port/predict"
 echo "server RSS after the run: $(( $(awk '/VmRSS/ {print $2}' /proc/$server/status) / 1024 )) MB"

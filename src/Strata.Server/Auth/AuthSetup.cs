@@ -33,6 +33,8 @@ public static class AuthSetup
             .Configure<TokenIssuer>((options, issuer) =>
             {
                 options.MapInboundClaims = false;
+                options.TokenHandlers.Clear();
+                options.TokenHandlers.Add(new AcceptedTokenCache { MapInboundClaims = false });
                 options.TokenValidationParameters = issuer.ValidationParameters;
                 options.Events = new JwtBearerEvents
                 {

@@ -25,6 +25,9 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         MaxConnectionsPerServer = 1024,
+        // A replica answers; it never redirects nor sets cookies: skip the handlers for those.
+        AllowAutoRedirect = false,
+        UseCookies = false,
         UseProxy = false,
     })
     { Timeout = TimeSpan.FromSeconds(100) };

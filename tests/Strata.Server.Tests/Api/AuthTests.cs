@@ -1,4 +1,6 @@
+using Microsoft.IdentityModel.Tokens;
 using Strata.Contracts;
+using Strata.Server.Auth;
 using Strata.Server.Tests.Support;
 
 namespace Strata.Server.Tests.Api;
@@ -60,6 +62,34 @@ public sealed class AuthTests(SqliteApp app) : IClassFixture<SqliteApp>
             using var jobs = await client.GetAsync("/v1/jobs/training");
             await Http.ExpectProblemAsync(jobs, 401, ProblemTypes.Unauthenticated);
         }
+    }
+
+    [Fact]
+    public async Task A_remembered_token_answers_only_for_itself()
+    {
+        var key = TestTokens.OtherKey();
+        var parameters = new TokenValidationParameters
+        {
+            ValidIssuer = TestTokens.Issuer,
+            ValidAudience = TestTokens.Audience,
+            IssuerSigningKey = new SymmetricSecurityKey(key),
+            ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+            RequireExpirationTime = true,
+        };
+        var handler = new AcceptedTokenCache { MapInboundClaims = false };
+        var teamA = TestTokens.Create(key, "team-a");
+        var teamB = TestTokens.Create(key, "team-b");
+
+        Assert.True((await handler.ValidateTokenAsync(teamA, parameters)).IsValid);
+        var again = await handler.ValidateTokenAsync(teamA, parameters);
+        Assert.True(again.IsValid);
+        Assert.Equal("team-a", again.ClaimsIdentity.FindFirst("tenant")?.Value);
+        // Another token, or the remembered one with its signature altered, gets the full check.
+        Assert.Equal("team-b", (await handler.ValidateTokenAsync(teamB, parameters)).ClaimsIdentity.FindFirst("tenant")?.Value);
+        var tampered = teamA[..^2] + (teamA[^2] == 'A' ? 'B' : 'A') + teamA[^1];
+        Assert.False((await handler.ValidateTokenAsync(tampered, parameters)).IsValid);
+        var expired = TestTokens.Create(key, "team-a", notBefore: DateTime.UtcNow.AddHours(-2), expires: DateTime.UtcNow.AddMinutes(-10));
+        Assert.False((await handler.ValidateTokenAsync(expired, parameters)).IsValid);
     }
 
     [Fact]

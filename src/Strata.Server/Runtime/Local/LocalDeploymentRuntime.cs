@@ -90,7 +90,10 @@ internal sealed class LocalDeployment : IAsyncDisposable
     private DeploymentTarget? _target;
     private int _desired;
     private int _sequence;
-    private volatile IReadOnlyList<ReplicaEndpoint> _ready = [];
+    private IReadOnlyList<ReplicaEndpoint> _ready = [];
+    // What Observe returns, rebuilt under _gate whenever a part of it changes: every prediction reads it,
+    // so reading must take no lock and copy nothing.
+    private volatile DeploymentObservation _observation = new(0, [], [], "");
 
     public LocalDeployment(DeploymentKey key, DeploymentsOptions options, IReplicaLoad load, string[] worker, string folder, TimeProvider time, ILogger logger)
     {
@@ -110,17 +113,18 @@ internal sealed class LocalDeployment : IAsyncDisposable
         {
             _target = target;
             _desired = Math.Clamp(_desired == 0 ? target.MinReplicas : _desired, target.MinReplicas, target.MaxReplicas);
+            PublishObservation();
         }
         _wake.Release();
     }
 
-    public DeploymentObservation Observe()
+    public DeploymentObservation Observe() => _observation;
+
+    /// <summary>Called holding <c>_gate</c>, after a change to the target, the desired count, the rotation or the events.</summary>
+    private void PublishObservation()
     {
-        lock (_gate)
-        {
-            var canary = _target?.Canary is { } c ? new CanarySplit(c.ModelVersion, c.Weight, CanaryTarget.ReplicasFor(_desired, c.Weight)) : null;
-            return new DeploymentObservation(_desired, _ready, [.. _events], _target?.ModelName ?? "", canary);
-        }
+        var canary = _target?.Canary is { } c ? new CanarySplit(c.ModelVersion, c.Weight, CanaryTarget.ReplicasFor(_desired, c.Weight)) : null;
+        _observation = new DeploymentObservation(_desired, _ready, [.. _events], _target?.ModelName ?? "", canary);
     }
 
     private async Task LoopAsync()
@@ -223,6 +227,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         lock (_gate)
         {
             _ready = [.. _replicas.Where(r => r.State == ReplicaState.Ready).Select(r => new ReplicaEndpoint(r.Id, r.Address!, r.Version))];
+            PublishObservation();
         }
     }
 
@@ -262,6 +267,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
             var before = Math.Clamp(_desired, target.MinReplicas, target.MaxReplicas);
             desired = up > before ? up : down < before ? down : before;
             _desired = desired;
+            PublishObservation();
             if (desired != before) Event("scaled", $"desired replicas {before} → {desired} ({inFlight} requests in flight, target {target.TargetInFlight} per replica)");
         }
         return desired;
@@ -326,6 +332,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         {
             _events.Add(new RuntimeEvent(_time.GetUtcNow(), reason, message));
             if (_events.Count > MaxEvents) _events.RemoveAt(0);
+            PublishObservation();
         }
     }
 
@@ -337,7 +344,11 @@ internal sealed class LocalDeployment : IAsyncDisposable
         await Task.WhenAll(_replicas.Select(r => r.WaitAsync(TimeSpan.FromSeconds(_options.DrainSeconds + 5))));
         foreach (var replica in _replicas) replica.Dispose();
         _replicas.Clear();
-        lock (_gate) _ready = [];
+        lock (_gate)
+        {
+            _ready = [];
+            PublishObservation();
+        }
         _stopping.Dispose();
         _wake.Dispose();
     }
