@@ -60,22 +60,27 @@ public static class JobTransitions
         return attempt;
     }
 
-    /// <summary>The runtime has the attempt running.</summary>
-    public static void MarkRunning(StrataDbContext db, AttemptRef reference, RuntimeInfo runtime, DateTimeOffset startedAt)
+    /// <summary>The runtime has these attempts running; a mark whose attempt is no longer starting is moot.</summary>
+    public static void MarkRunning(StrataDbContext db, IReadOnlyList<RunningMark> marks)
     {
-        var attempt = db.Attempts.Find(reference.JobId, reference.Number);
-        if (attempt is not { Status: AttemptStatus.Starting }) return;
-        attempt.Status = AttemptStatus.Running;
-        attempt.StartedAt = startedAt;
-        attempt.RuntimeName = runtime.Name;
-        attempt.RuntimeNamespace = runtime.Namespace;
-        var job = db.Jobs.Single(j => j.Id == reference.JobId);
-        if (job.Status == JobStatus.Running && job.AttemptCount == reference.Number)
+        // Tracked queries: a row another write of this batch already changed is seen as changed.
+        var jobIds = marks.Select(m => m.Attempt.JobId).Distinct().ToList();
+        var jobs = db.Jobs.Where(j => jobIds.Contains(j.Id)).ToDictionary(j => j.Id, StringComparer.Ordinal);
+        var attempts = db.Attempts.Where(a => jobIds.Contains(a.JobId)).ToDictionary(a => (a.JobId, a.Number));
+        foreach (var (reference, runtime, startedAt) in marks)
         {
-            job.StatusReason = null;
-            job.StartedAt ??= startedAt;
-            job.RuntimeName = runtime.Name;
-            job.RuntimeNamespace = runtime.Namespace;
+            if (!attempts.TryGetValue((reference.JobId, reference.Number), out var attempt) || attempt.Status != AttemptStatus.Starting) continue;
+            attempt.Status = AttemptStatus.Running;
+            attempt.StartedAt = startedAt;
+            attempt.RuntimeName = runtime.Name;
+            attempt.RuntimeNamespace = runtime.Namespace;
+            if (jobs.TryGetValue(reference.JobId, out var job) && job.Status == JobStatus.Running && job.AttemptCount == reference.Number)
+            {
+                job.StatusReason = null;
+                job.StartedAt ??= startedAt;
+                job.RuntimeName = runtime.Name;
+                job.RuntimeNamespace = runtime.Namespace;
+            }
         }
     }
 

@@ -29,6 +29,7 @@ public sealed class Scheduler(
     IJobRuntime runtime,
     Store store,
     StoreWriter writer,
+    RunningMarks runningMarks,
     LaunchBuilder launches,
     Models.TrainerOutputs trainerOutputs,
     TimeProvider time,
@@ -219,7 +220,7 @@ public sealed class Scheduler(
         try
         {
             var info = await runtime.StartAsync(launch, cancellationToken);
-            await writer.WriteAsync(db => JobTransitions.MarkRunning(db, reference, info, time.GetUtcNow()), cancellationToken);
+            await runningMarks.MarkAsync(new RunningMark(reference, info, time.GetUtcNow()), cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -250,7 +251,7 @@ public sealed class Scheduler(
     }
 
     public Task MarkRunningAsync(AttemptRef reference, RuntimeInfo info, DateTimeOffset startedAt, CancellationToken cancellationToken) =>
-        writer.WriteAsync(db => JobTransitions.MarkRunning(db, reference, info, startedAt), cancellationToken);
+        runningMarks.MarkAsync(new RunningMark(reference, info, startedAt), cancellationToken);
 
     /// <summary>Records an attempt's end, frees what it held and queues its retry; shared with the reconciler.</summary>
     public async Task<OutcomeRecorded> RecordOutcomeAsync(AttemptObservation observation, CancellationToken cancellationToken)

@@ -32,6 +32,7 @@ public static class SchedulingSetup
         }
         builder.Services.AddSingleton<JobQueue>();
         builder.Services.AddSingleton<LaunchBuilder>();
+        builder.Services.AddSingleton<RunningMarks>();
         builder.Services.AddSingleton<Scheduler>();
         builder.Services.AddLeaderService<Scheduler>();
         builder.Services.AddSingleton<Reconciler>();
