@@ -197,6 +197,25 @@ public sealed class OnnxServeTests
     }
 
     [Fact]
+    public async Task A_model_that_fails_while_running_is_a_500_problem_and_counted()
+    {
+        await using var replica = await StartAsync("fails_on_batches");
+        var (single, _) = await replica.PredictAsync(new[] { 1.0, 2.0 });
+
+        using var response = await replica.Client.PostAsync(new Uri("/predict", UriKind.Relative),
+            new StringContent("{\"instances\": [[1, 2], [3, 4]]}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(200, single);
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("urn:strata:problem:internal", problem.GetProperty("type").GetString());
+        Assert.StartsWith("The model failed on this input: ", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, await replica.MetricAsync("prediction_errors_total" + Labels));
+        Assert.Equal(1, await replica.MetricAsync("predictions_total" + Labels));
+    }
+
+    [Fact]
     public async Task A_model_whose_instances_cannot_be_checked_is_refused_with_the_reason()
     {
         await using var replica = await StartAsync("dynamic_features", waitForLoad: false);

@@ -185,8 +185,18 @@ def dynamic_features():
     save(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "dynamic_features", inputs, outputs), "dynamic_features")
 
 
+# 6. A model that loads but fails on batches: it reshapes its [N,2] input to [1,2], which ONNX Runtime
+#    refuses while running when N > 1.
+def fails_on_batches():
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])]
+    nodes = [helper.make_node("Reshape", ["x", "one_row"], ["y"])]
+    save(helper.make_graph(nodes, "fails_on_batches", inputs, outputs, [const("one_row", np.array([1, 2], dtype=np.int64))]), "fails_on_batches")
+
+
 if __name__ == "__main__":
     dynamic_features()
+    fails_on_batches()
     expected = {"churn_classifier": churn(), "iris_zipmap": iris(), "regression": regression(), "fixed_batch": fixed_batch()}
     with open("expected.json", "w", encoding="utf-8") as f:
         json.dump(expected, f, indent=1)
