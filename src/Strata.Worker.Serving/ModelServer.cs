@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
@@ -26,9 +25,7 @@ public sealed class ModelServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ServingMetrics _metrics;
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile LoadedModel? _model;
-
-    private sealed record LoadedModel(IPredictor Predictor, PredictionWriter Writer);
+    private volatile IServedModel? _model;
 
     public ModelServer(ServeOptions options)
     {
@@ -67,15 +64,17 @@ public sealed class ModelServer : IAsyncDisposable
 
     public Task StopAsync() => _app.StopAsync();
 
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        (_model as IDisposable)?.Dispose();
+    }
 
     private void Load()
     {
         try
         {
-            var schema = _options.SchemaPath is { } path ? ReadSchema(path) : null;
-            var predictor = MlNetPredictor.Load(_options.ModelPath, schema);
-            _model = new LoadedModel(predictor, new PredictionWriter(predictor.Task, predictor.Labels));
+            _model = _options.IsOnnx ? OnnxModel.Load(_options.ModelPath) : LoadMlNet();
             _metrics.Loaded.Set(1);
             _loaded.TrySetResult();
         }
@@ -83,6 +82,12 @@ public sealed class ModelServer : IAsyncDisposable
         {
             _loaded.TrySetException(e is ModelLoadException ? e : new ModelLoadException(e.Message, e));
         }
+    }
+
+    private MlNetModel LoadMlNet()
+    {
+        var schema = _options.SchemaPath is { } path ? ReadSchema(path) : null;
+        return new MlNetModel(MlNetPredictor.Load(_options.ModelPath, schema));
     }
 
     private static ModelInputSchema ReadSchema(string path)
@@ -131,29 +136,33 @@ public sealed class ModelServer : IAsyncDisposable
         }
         using (body)
         {
-            var read = model.Predictor.Inputs.Read(body.RootElement);
-            if (read.Errors.Count > 0)
-            {
-                _metrics.Errors.Inc();
-                await Invalid(context, read.Errors);
-                return;
-            }
-            var predictions = ArrayPool<Prediction>.Shared.Rent(read.Rows.Count);
+            IAnswer answer;
             try
             {
-                model.Predictor.Predict(read.Rows, predictions.AsSpan(0, read.Rows.Count));
-                await WriteAsync(context, model.Writer, read.Batch, predictions, read.Rows.Count);
+                answer = model.Predict(body.RootElement);
             }
-            finally
+            catch (PredictionFailedException e)
             {
-                ArrayPool<Prediction>.Shared.Return(predictions, clearArray: true);
+                _metrics.Errors.Inc();
+                await Problem(context, 500, "Prediction failed", ProblemTypes.Internal, e.Message);
+                return;
             }
-            _metrics.Predictions.Inc(read.Rows.Count);
-            _metrics.Duration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            using (answer)
+            {
+                if (answer.Errors.Count > 0)
+                {
+                    _metrics.Errors.Inc();
+                    await Invalid(context, answer.Errors);
+                    return;
+                }
+                await WriteAsync(context, answer);
+                _metrics.Predictions.Inc(answer.Count);
+                _metrics.Duration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            }
         }
     }
 
-    private async Task WriteAsync(HttpContext context, PredictionWriter writer, bool batch, Prediction[] predictions, int count)
+    private async Task WriteAsync(HttpContext context, IAnswer answer)
     {
         context.Response.ContentType = "application/json";
         await using (var json = new Utf8JsonWriter(context.Response.BodyWriter))
@@ -161,16 +170,16 @@ public sealed class ModelServer : IAsyncDisposable
             json.WriteStartObject();
             json.WriteString("model_name", _options.ModelName);
             json.WriteString("version", _options.Version);
-            if (batch)
+            if (answer.Batch)
             {
                 json.WriteStartArray("predictions");
-                for (var i = 0; i < count; i++) writer.Write(json, predictions[i]);
+                for (var i = 0; i < answer.Count; i++) answer.Write(json, i);
                 json.WriteEndArray();
             }
             else
             {
                 json.WritePropertyName("prediction");
-                writer.Write(json, predictions[0]);
+                answer.Write(json, 0);
             }
             json.WriteEndObject();
         }

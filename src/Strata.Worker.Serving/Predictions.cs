@@ -16,7 +16,7 @@ public enum PredictionTask
 /// </summary>
 public readonly record struct Prediction(bool Positive, float Score, float Probability, string? ClassName, float[]? Probabilities);
 
-/// <summary>A loaded model that predicts rows read by its <see cref="Inputs"/>. Thread-safe.</summary>
+/// <summary>A loaded ML.NET model that predicts rows read by its <see cref="Inputs"/> (served through <see cref="MlNetModel"/>). Thread-safe.</summary>
 public interface IPredictor
 {
     ModelInputs Inputs { get; }

@@ -10,13 +10,18 @@ public sealed record ServeOptions
     public const string DefaultVersion = "unversioned";
 
     public const string UsageText =
-        "usage: strata-worker serve --model <folder|model.zip> --port <n> [--host 127.0.0.1] [--schema <schema.json>]\n" +
+        "usage: strata-worker serve --model <folder|model.zip|model.onnx> --port <n> [--host 127.0.0.1] [--schema <schema.json>]\n" +
         "                           [--model-name <name>] [--version <version>]\n" +
-        "       a folder holds model.zip and optionally schema.json; --port 0 takes a free port (printed on start).";
+        "       a folder holds model.zip (and optionally schema.json) or model.onnx; --port 0 takes a free port (printed on start).";
 
-    /// <summary>The model file (<c>model.zip</c>).</summary>
+    /// <summary>The model file: an ML.NET <c>model.zip</c>, or an ONNX model when it ends in <c>.onnx</c>.</summary>
     public required string ModelPath { get; init; }
-    /// <summary>The input schema (<c>schema.json</c> beside the model unless given); null when there is none.</summary>
+    /// <summary>Whether the model is an ONNX model (its file ends in <c>.onnx</c>) rather than an ML.NET one.</summary>
+    public bool IsOnnx => ModelPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+    /// <summary>
+    /// The input schema (<c>schema.json</c> beside the model unless given); null when there is none. Only
+    /// an ML.NET model reads it: an ONNX model's inputs are described by the model itself.
+    /// </summary>
     public string? SchemaPath { get; init; }
     public required int Port { get; init; }
     /// <summary>The address to listen on: loopback by default, so that only the platform's router reaches a replica.</summary>
@@ -52,10 +57,11 @@ public sealed record ServeOptions
             problem = "--port must be a port number (0 for any free one)";
             return null;
         }
-        var modelPath = Directory.Exists(model) ? Path.Combine(model, "model.zip") : model;
+        var modelPath = Directory.Exists(model) ? ModelInFolder(model, out problem) : model;
+        if (modelPath is null) return null;
         if (!File.Exists(modelPath))
         {
-            problem = Directory.Exists(model) ? $"{model} has no model.zip" : $"{model}: no such file or folder";
+            problem = $"{model}: no such file or folder";
             return null;
         }
         var schemaPath = values.GetValueOrDefault("--schema") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "schema.json");
@@ -73,5 +79,24 @@ public sealed record ServeOptions
             ModelName = values.GetValueOrDefault("--model-name", DefaultModelName),
             Version = values.GetValueOrDefault("--version", DefaultVersion),
         };
+    }
+
+    /// <summary>The model file of a folder: its <c>model.zip</c> or its <c>model.onnx</c>, but not both, which would be ambiguous.</summary>
+    private static string? ModelInFolder(string folder, out string? problem)
+    {
+        problem = null;
+        var zip = Path.Combine(folder, "model.zip");
+        var onnx = Path.Combine(folder, "model.onnx");
+        switch (File.Exists(zip), File.Exists(onnx))
+        {
+            case (true, false): return zip;
+            case (false, true): return onnx;
+            case (true, true):
+                problem = $"{folder} holds both model.zip and model.onnx; give --model the file to serve";
+                return null;
+            default:
+                problem = $"{folder} has no model.zip or model.onnx";
+                return null;
+        }
     }
 }

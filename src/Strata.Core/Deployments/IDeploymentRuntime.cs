@@ -2,7 +2,7 @@ namespace Strata.Core.Deployments;
 
 /// <summary>A deployment as the runtime must run it: which model version, how many replicas, each with what.</summary>
 /// <param name="Key">The deployment's identity in the runtime (<see cref="DeploymentKey"/>).</param>
-/// <param name="ModelUri">The model file (<c>model.zip</c>) in the registry.</param>
+/// <param name="ModelUri">The model file (<c>model.zip</c>, or <c>model.onnx</c> for an ONNX version) in the registry.</param>
 /// <param name="InputSchemaJson">The version's input schema, which replicas check requests against; null when it has none.</param>
 /// <param name="Canary">A second version taking a share of the traffic, with replicas of its own; null when none.</param>
 public sealed record DeploymentTarget(

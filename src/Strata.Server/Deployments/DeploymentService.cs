@@ -51,10 +51,6 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
         var record = number is null ? null : await db.ModelVersions.AsNoTracking()
             .FirstOrDefaultAsync(v => v.TenantId == tenantId && v.ModelName == name && v.Version == number, cancellationToken);
         if (record is null) return (null, $"model '{name}' has no version or alias '{version}'");
-        if (record.Format != ModelFormats.MlNet)
-        {
-            return (null, $"{name} version {record.Version} is an {record.Format} model; deployments serve ML.NET models (mlnet) for now");
-        }
         return (new ResolvedModel(reference, name, record), null);
     }
 
