@@ -21,7 +21,7 @@ public sealed record QuotaLimits(ResourceRequest Resources, int MaxRunningJobs, 
 public readonly record struct QuotaExcess(string Resource, double Limit, double Used, double Requested)
 {
     public string Describe() =>
-        $"{Resource}: the quota is {Format(Limit)}, {Format(Used)} in use, and the job asks for {Format(Requested)}";
+        $"{Resource}: the quota is {Format(Limit)}, {Format(Used)} in use, and {Format(Requested)} more was asked for";
 
     private static string Format(double value) => value.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -7,7 +7,9 @@ using Strata.Contracts;
 using Strata.Core.Deployments;
 using Strata.Core.Quotas;
 using Strata.Server.Models;
+using Strata.Core.Runtime;
 using Strata.Server.Quotas;
+using Strata.Server.Scheduling;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Deployments;
@@ -25,9 +27,12 @@ public sealed record ResolvedModel(string Reference, string Name, ModelVersionRe
 /// Creates, changes and removes deployments: the record in the store first (the acknowledged state),
 /// then the runtime is told. Quota (<c>max_deployments</c>, and <c>max_replicas</c> counted as the sum
 /// of the deployments' maximums, what they may scale to) is checked under a per-tenant lock, so that two
-/// concurrent creations cannot both take the last place.
+/// concurrent creations cannot both take the last place. Compute (<c>cpu_cores</c>, <c>memory_gb</c>) is
+/// shared with the tenant's jobs: a deployment reserves its replicas' compute at their most in the job
+/// queue's quota ledger, where job admission takes its own, so that neither can take what the other holds.
 /// </summary>
-public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploymentRuntime runtime, TimeProvider time, ILogger<DeploymentService> logger)
+public sealed class DeploymentService(
+    Store store, TenantQuotas quotas, JobQueue ledger, IDeploymentRuntime runtime, TimeProvider time, ILogger<DeploymentService> logger)
 {
     private const int MaxStoredEvents = 20;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _tenantLocks = new(StringComparer.Ordinal);
@@ -58,6 +63,17 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
     public static int MostReplicas(int maxReplicas, double? canaryWeight) =>
         maxReplicas + (canaryWeight is { } weight ? CanaryTarget.ReplicasFor(maxReplicas, weight) : 0);
 
+    /// <summary>What a deployment holds of its tenant's compute quota: its replicas' compute, at the most replicas it may run.</summary>
+    public static ResourceRequest Reservation(DeploymentRecord record) =>
+        ResourceRequest.FromGb(record.CpuCores, record.MemoryGb, 0) * MostReplicas(record.MaxReplicas, record.CanaryWeight);
+
+    private static string ReservationKey(string tenantId, string name) => tenantId + "/" + name;
+
+    /// <summary>Reserves the deployment's compute in place of what it reserved before; the excess when that does not fit.</summary>
+    private async Task<QuotaExcess?> ReserveAsync(DeploymentRecord record, CancellationToken cancellationToken) =>
+        ledger.ReserveForDeployment(record.TenantId, ReservationKey(record.TenantId, record.Name), Reservation(record),
+            (await quotas.GetAsync(record.TenantId, cancellationToken))?.Limits);
+
     /// <summary>The quota excess that taking <paramref name="maxReplicas"/> more replicas (and one more deployment when <paramref name="isNew"/>) would cause.</summary>
     private async Task<QuotaExcess?> CheckQuotaAsync(StrataDbContext db, string tenantId, string? replacing, int maxReplicas, bool isNew, CancellationToken cancellationToken)
     {
@@ -87,15 +103,19 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
             await using var db = store.CreateContext();
             var most = MostReplicas(record.MaxReplicas, record.CanaryWeight);
             if (await CheckQuotaAsync(db, record.TenantId, null, most, isNew: true, cancellationToken) is { } excess) return (null, excess);
+            // The name is checked before anything is reserved under it: a taken name's reservation is its deployment's.
+            if (await db.Deployments.AnyAsync(d => d.TenantId == record.TenantId && d.Name == record.Name, cancellationToken)) return (null, null);
+            if (await ReserveAsync(record, cancellationToken) is { } computeExcess) return (null, computeExcess);
             record.EventsJson = AddEvent("[]", "created", $"created serving {Describe(record)} ({record.ModelRef})");
             db.Deployments.Add(record);
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
             }
-            catch (DbUpdateException e) when (Store.IsUniqueViolation(e))
+            catch
             {
-                return (null, null);
+                ledger.ReleaseDeployment(ReservationKey(record.TenantId, record.Name));
+                throw;
             }
         }
         finally
@@ -124,6 +144,7 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
             record = await db.Deployments.FirstOrDefaultAsync(d => d.TenantId == tenantId && d.Name == name, cancellationToken);
             if (record is null) return new UpdateOutcome(null);
             var before = Describe(record);
+            var reservedBefore = Reservation(record);
             var servedBefore = record.ModelVersion;
             if (change(record) is { } invalid) return new UpdateOutcome(null, Invalid: invalid);
             if (model is not null)
@@ -147,9 +168,18 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
             if (record.ModelVersion != servedBefore) record.PreviousModelVersion = servedBefore;
             var most = MostReplicas(record.MaxReplicas, record.CanaryWeight);
             if (await CheckQuotaAsync(db, tenantId, name, most, isNew: false, cancellationToken) is { } excess) return new UpdateOutcome(null, excess);
+            if (await ReserveAsync(record, cancellationToken) is { } computeExcess) return new UpdateOutcome(null, computeExcess);
             record.UpdatedAt = time.GetUtcNow();
             record.EventsJson = AddEvent(record.EventsJson, "updated", $"updated: {before} → {Describe(record)}");
-            await db.SaveChangesAsync(cancellationToken);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch
+            {
+                ledger.ReserveForDeployment(tenantId, ReservationKey(tenantId, name), reservedBefore, limits: null);
+                throw;
+            }
         }
         finally
         {
@@ -204,10 +234,18 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
     /// <summary>Removes the deployment and stops its replicas; false when there was none.</summary>
     public async Task<bool> DeleteAsync(string tenantId, string name, CancellationToken cancellationToken)
     {
-        await using (var db = store.CreateContext())
+        var gate = _tenantLocks.GetOrAdd(tenantId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
         {
+            await using var db = store.CreateContext();
             var removed = await db.Deployments.Where(d => d.TenantId == tenantId && d.Name == name).ExecuteDeleteAsync(cancellationToken);
             if (removed == 0) return false;
+            ledger.ReleaseDeployment(ReservationKey(tenantId, name));
+        }
+        finally
+        {
+            gate.Release();
         }
         await runtime.RemoveAsync(new DeploymentKey(tenantId, name), cancellationToken);
         return true;
@@ -219,6 +257,8 @@ public sealed class DeploymentService(Store store, TenantQuotas quotas, IDeploym
         await using var db = store.CreateContext();
         foreach (var record in await db.Deployments.AsNoTracking().ToListAsync(cancellationToken))
         {
+            // What was accepted keeps its reservation, even if the quota was lowered since.
+            ledger.ReserveForDeployment(record.TenantId, ReservationKey(record.TenantId, record.Name), Reservation(record), limits: null);
             await ApplyAsync(record, cancellationToken);
         }
     }

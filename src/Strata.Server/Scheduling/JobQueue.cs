@@ -43,6 +43,8 @@ public sealed class JobQueue(TimeProvider time)
     private readonly Dictionary<string, (AttemptRef Attempt, RunningJob Job)> _allocations = new(StringComparer.Ordinal);
     /// <summary>Jobs that hold quota (accepted within it, until they end), and what they hold.</summary>
     private readonly Dictionary<string, (string TenantId, ResourceRequest Request)> _holding = new(StringComparer.Ordinal);
+    // Quota held by what is not a job: deployments' replicas, by "tenant/deployment".
+    private readonly Dictionary<string, (string TenantId, ResourceRequest Request)> _reservations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TenantLedger> _tenants = new(StringComparer.Ordinal);
     private ResourceRequest _allocated;
 
@@ -199,10 +201,45 @@ public sealed class JobQueue(TimeProvider time)
         if (_holding.Remove(jobId, out var held)) Ledger(held.TenantId).Held -= held.Request;
     }
 
+    /// <summary>
+    /// Holds quota for a deployment's replicas at their most, in place of
+    /// what <paramref name="key"/> held before; jobs then fit in what is left. With <paramref name="limits"/>
+    /// only when it fits: otherwise the excess is returned and the old reservation stays.
+    /// </summary>
+    public QuotaExcess? ReserveForDeployment(string tenantId, string key, ResourceRequest request, QuotaLimits? limits)
+    {
+        lock (_lock)
+        {
+            var tenant = Ledger(tenantId);
+            var before = _reservations.TryGetValue(key, out var held) ? held.Request : default;
+            if (limits is not null && QuotaMath.Exceeds(limits.Resources, tenant.Held - before, request) is { } excess) return excess;
+            tenant.Held += request - before;
+            tenant.Reserved += request - before;
+            _reservations[key] = (tenantId, request);
+            return null;
+        }
+    }
+
+    /// <summary>Gives back what <see cref="ReserveForDeployment"/> held under <paramref name="key"/>. Idempotent.</summary>
+    public void ReleaseDeployment(string key)
+    {
+        lock (_lock)
+        {
+            if (!_reservations.Remove(key, out var held)) return;
+            var tenant = Ledger(held.TenantId);
+            tenant.Held -= held.Request;
+            tenant.Reserved -= held.Request;
+        }
+    }
+
     public void RemoveTenant(string tenantId)
     {
         lock (_lock)
         {
+            foreach (var key in _reservations.Where(r => r.Value.TenantId == tenantId).Select(r => r.Key).ToList())
+            {
+                _reservations.Remove(key);
+            }
             foreach (var job in _ordered.Where(j => j.TenantId == tenantId).ToList())
             {
                 RemoveLocked(job.JobId);
@@ -214,7 +251,7 @@ public sealed class JobQueue(TimeProvider time)
             }
             // Its live attempts keep their capacity until the reconciler has stopped them.
             if (_tenants.TryGetValue(tenantId, out var tenant) && tenant.Running == 0) _tenants.Remove(tenantId);
-            else if (tenant is not null) tenant.Held = default;
+            else if (tenant is not null) tenant.Held = tenant.Reserved = default;
         }
     }
 
@@ -251,8 +288,23 @@ public sealed class JobQueue(TimeProvider time)
             var running = new RunningJob[_allocations.Count];
             var i = 0;
             foreach (var allocation in _allocations.Values) running[i++] = allocation.Job;
-            return new SchedulingSnapshot { Pending = [.. _ordered], Running = running, Capacity = capacity, Quotas = quotas, Now = now };
+            return new SchedulingSnapshot { Pending = [.. _ordered], Running = running, Capacity = capacity, Quotas = LessReservations(quotas), Now = now };
         }
+    }
+
+    /// <summary>The policy counts jobs against a quota: for it, what deployments reserve is not there at all.</summary>
+    private IReadOnlyDictionary<string, QuotaLimits> LessReservations(IReadOnlyDictionary<string, QuotaLimits> quotas)
+    {
+        if (_reservations.Count == 0) return quotas;
+        var jobsShare = new Dictionary<string, QuotaLimits>(quotas, StringComparer.Ordinal);
+        foreach (var (tenantId, limits) in quotas)
+        {
+            if (_tenants.TryGetValue(tenantId, out var tenant) && tenant.Reserved != default)
+            {
+                jobsShare[tenantId] = limits with { Resources = limits.Resources - tenant.Reserved };
+            }
+        }
+        return jobsShare;
     }
 
     /// <summary>
@@ -406,8 +458,11 @@ public sealed class JobQueue(TimeProvider time)
         public Dictionary<string, int>? Positions { get; set; }
         /// <summary>Submissions that took quota and are being written.</summary>
         public int Reserving { get; set; }
+        /// <summary>What counts against its quota: its admitted jobs', its pending jobs' that took quota, and <see cref="Reserved"/>.</summary>
         public ResourceRequest Held { get; set; }
         public ResourceRequest HeldByPending { get; set; }
+        /// <summary>The part of <see cref="Held"/> that is not jobs': its deployments' replicas.</summary>
+        public ResourceRequest Reserved { get; set; }
         public int WaitingForQuota { get; set; }
         public int Running { get; set; }
     }

@@ -272,6 +272,79 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
     }
 
     [Fact]
+    public async Task Deployments_and_jobs_share_the_compute_quota()
+    {
+        var (tenant, client) = await app.TenantClientAsync("compute");
+        using var _ = client;
+        await RegisterAsync(client, tenant);
+        using (var admin = app.AdminClient())
+        using (var quota = await admin.PutAsJsonAsync($"/v1/tenants/{tenant}/quota", new { cpu_cores = 2, memory_gb = 4 }))
+        {
+            await Http.ExpectAsync(quota, 200);
+        }
+        static object Sleeper(int memoryGb) => new { name = "sleeper", entrypoint = "sleep 300", compute = new { cpu_cores = 1, memory_gb = memoryGb } };
+
+        // Two replicas at most, half a core each: one core reserved, whether or not they run.
+        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { name = "half", model = "churn@1", min_replicas = 1, max_replicas = 2, compute = new { cpu_cores = 0.5, memory_gb = 1 } }))
+        {
+            await Http.ExpectAsync(created, 201);
+        }
+        using (var quota = await client.GetAsync("/v1/quota"))
+        {
+            var resources = (await Http.ExpectAsync(quota, 200)).GetProperty("resources");
+            Assert.Equal(1, resources.GetProperty("cpu_cores").GetProperty("used").GetDouble());
+            Assert.Equal(2, resources.GetProperty("memory_gb").GetProperty("used").GetDouble());
+        }
+
+        // A deployment, a change of one and a job each get what is left, and a 429 naming it beyond.
+        using (var second = await client.PostAsJsonAsync("/v1/deployments", new { name = "more", model = "churn@1", max_replicas = 3, compute = new { cpu_cores = 0.5 } }))
+        {
+            var problem = await Http.ExpectProblemAsync(second, 429, ProblemTypes.QuotaExceeded);
+            Assert.Equal("cpu_cores", problem.GetProperty("resource").GetString());
+            Assert.Equal(1, problem.GetProperty("used").GetDouble());
+            Assert.Equal(1.5, problem.GetProperty("requested").GetDouble());
+        }
+        using (var bigger = await client.PatchAsJsonAsync("/v1/deployments/half", new { compute = new { cpu_cores = 1.5 } }))
+        {
+            var problem = await Http.ExpectProblemAsync(bigger, 429, ProblemTypes.QuotaExceeded);
+            Assert.Equal("cpu_cores", problem.GetProperty("resource").GetString());
+            Assert.Equal(0, problem.GetProperty("used").GetDouble());
+            Assert.Equal(3, problem.GetProperty("requested").GetDouble());
+        }
+        using (var job = await client.PostAsJsonAsync("/v1/jobs/training", Sleeper(memoryGb: 3)))
+        {
+            var problem = await Http.ExpectProblemAsync(job, 429, ProblemTypes.QuotaExceeded);
+            Assert.Equal("memory_gb", problem.GetProperty("resource").GetString());
+            Assert.Equal(2, problem.GetProperty("used").GetDouble());
+        }
+        var sleeper = (await StrataApp.SubmitAsync(client, Sleeper(memoryGb: 2))).GetProperty("id").GetString()!;
+        try
+        {
+            // Now the job holds the other core: the deployment cannot grow, the refused change stored nothing.
+            using (var grow = await client.PatchAsJsonAsync("/v1/deployments/half", new { max_replicas = 3 }))
+            {
+                var problem = await Http.ExpectProblemAsync(grow, 429, ProblemTypes.QuotaExceeded);
+                Assert.Equal(1, problem.GetProperty("used").GetDouble());
+            }
+            using (var get = await client.GetAsync("/v1/deployments/half"))
+            {
+                var deployment = await Http.ExpectAsync(get, 200);
+                Assert.Equal(2, deployment.GetProperty("max_replicas").GetInt32());
+                Assert.Equal(0.5, deployment.GetProperty("compute").GetProperty("cpu_cores").GetDouble());
+            }
+
+            // A deleted deployment gives its reservation back.
+            using (var deleted = await client.DeleteAsync("/v1/deployments/half")) Assert.Equal(204, (int)deleted.StatusCode);
+            using var quota = await client.GetAsync("/v1/quota");
+            Assert.Equal(1, (await Http.ExpectAsync(quota, 200)).GetProperty("resources").GetProperty("cpu_cores").GetProperty("used").GetDouble());
+        }
+        finally
+        {
+            using var cancel = await client.DeleteAsync($"/v1/jobs/training/{sleeper}");
+        }
+    }
+
+    [Fact]
     public async Task Bad_deployments_are_refused_naming_the_field()
     {
         var (tenant, client) = await app.TenantClientAsync("bad");
