@@ -35,6 +35,8 @@ public sealed class LocalDeploymentRuntime(
 
     public DeploymentObservation? Observe(DeploymentKey key) => _deployments.TryGetValue(key, out var deployment) ? deployment.Observe() : null;
 
+    public IReadOnlyList<DeploymentKey> Deployments() => [.. _deployments.Keys];
+
     public async ValueTask DisposeAsync()
     {
         await Task.WhenAll(_deployments.Values.Select(d => d.DisposeAsync().AsTask()));
@@ -91,6 +93,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
     private int _desired;
     private int _sequence;
     private volatile IReadOnlyList<ReplicaEndpoint> _ready = [];
+    private volatile IReadOnlyList<ReplicaEndpoint> _starting = [];
 
     public LocalDeployment(DeploymentKey key, DeploymentsOptions options, IReplicaLoad load, string[] worker, string folder, TimeProvider time, ILogger logger)
     {
@@ -119,7 +122,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         lock (_gate)
         {
             var canary = _target?.Canary is { } c ? new CanarySplit(c.ModelVersion, c.Weight, CanaryTarget.ReplicasFor(_desired, c.Weight)) : null;
-            return new DeploymentObservation(_desired, _ready, [.. _events], _target?.ModelName ?? "", canary);
+            return new DeploymentObservation(_desired, _ready, [.. _events], _target?.ModelName ?? "", canary) { Starting = _starting };
         }
     }
 
@@ -217,12 +220,13 @@ internal sealed class LocalDeployment : IAsyncDisposable
         }
     }
 
-    /// <summary>Routing sees the replicas that are ready now.</summary>
+    /// <summary>Routing sees the replicas that are ready now; monitoring also those starting (once they listen).</summary>
     private void PublishRotation()
     {
         lock (_gate)
         {
             _ready = [.. _replicas.Where(r => r.State == ReplicaState.Ready).Select(r => new ReplicaEndpoint(r.Id, r.Address!, r.Version))];
+            _starting = [.. _replicas.Where(r => r.State == ReplicaState.Starting && r.Address is not null).Select(r => new ReplicaEndpoint(r.Id, r.Address!, r.Version))];
         }
     }
 
@@ -337,7 +341,11 @@ internal sealed class LocalDeployment : IAsyncDisposable
         await Task.WhenAll(_replicas.Select(r => r.WaitAsync(TimeSpan.FromSeconds(_options.DrainSeconds + 5))));
         foreach (var replica in _replicas) replica.Dispose();
         _replicas.Clear();
-        lock (_gate) _ready = [];
+        lock (_gate)
+        {
+            _ready = [];
+            _starting = [];
+        }
         _stopping.Dispose();
         _wake.Dispose();
     }
