@@ -45,7 +45,14 @@ public sealed record ReplicaEndpoint(string Id, Uri Address, int ModelVersion);
 /// <param name="Ready">Every replica answering predictions, of whichever version (a rollout's old one, the canary's).</param>
 /// <param name="ModelName">The model the replicas serve (versions of it).</param>
 public sealed record DeploymentObservation(
-    int DesiredReplicas, IReadOnlyList<ReplicaEndpoint> Ready, IReadOnlyList<RuntimeEvent> Events, string ModelName, CanarySplit? Canary = null);
+    int DesiredReplicas, IReadOnlyList<ReplicaEndpoint> Ready, IReadOnlyList<RuntimeEvent> Events, string ModelName, CanarySplit? Canary = null)
+{
+    /// <summary>
+    /// Replicas started and listening but not ready yet (loading their model): not routed to, but their
+    /// <c>/metrics</c> can be scraped, so that a replica stuck loading shows as <c>model_loaded 0</c>.
+    /// </summary>
+    public IReadOnlyList<ReplicaEndpoint> Starting { get; init; } = [];
+}
 
 /// <summary>Something the runtime did or saw (a replica started, became ready, exited, was stopped).</summary>
 public sealed record RuntimeEvent(DateTimeOffset Time, string Reason, string Message);
@@ -66,4 +73,7 @@ public interface IDeploymentRuntime
 
     /// <summary>The deployment's state now; null when the runtime does not run it.</summary>
     DeploymentObservation? Observe(DeploymentKey key);
+
+    /// <summary>Every deployment the runtime runs now, of every tenant (for monitoring: the replicas' scrape targets, replica gauges).</summary>
+    IReadOnlyList<DeploymentKey> Deployments();
 }

@@ -73,6 +73,7 @@ public static class DeploymentsApi
             .WithSummary("Predict one instance (a JSON object) or several ({\"instances\": [...]}) with the deployed model.")
             // Predictions are bounded by the replicas (and the autoscaler), not by the API's per-tenant request rate.
             .DisableRateLimiting();
+        app.MapReplicaTargetsApi();
         return app;
     }
 

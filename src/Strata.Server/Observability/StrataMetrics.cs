@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Strata.Contracts;
+using Strata.Core.Deployments;
 using Strata.Server.Scheduling;
 
 namespace Strata.Server.Observability;
@@ -44,6 +45,7 @@ public sealed class StrataMetrics
     private readonly JobQueue _queue;
     private readonly TimeProvider _time;
     private readonly Quotas.TenantQuotas? _quotas;
+    private readonly IDeploymentRuntime? _deployments;
     private long _lastCycleUnixMs = -1;
     /// <summary>Tenants whose counters exist, at zero for what has not happened yet.</summary>
     private readonly ConcurrentDictionary<string, byte> _countedTenants = new(StringComparer.Ordinal);
@@ -51,11 +53,13 @@ public sealed class StrataMetrics
     private readonly ConcurrentDictionary<string, byte> _shownTenants = new(StringComparer.Ordinal);
 
     /// <param name="quotas">The tenants' quotas, for the quota gauges; without it (unit tests of the other instruments) they report nothing.</param>
-    public StrataMetrics(IMeterFactory meters, JobQueue queue, TimeProvider time, Quotas.TenantQuotas? quotas = null)
+    /// <param name="deployments">Where deployments run, for the replica gauge; without it, it reports nothing.</param>
+    public StrataMetrics(IMeterFactory meters, JobQueue queue, TimeProvider time, Quotas.TenantQuotas? quotas = null, IDeploymentRuntime? deployments = null)
     {
         _queue = queue;
         _time = time;
         _quotas = quotas;
+        _deployments = deployments;
         var meter = meters.Create(MeterName);
         _jobsCreated = meter.CreateCounter<long>("ml_platform_jobs_created", description: "Jobs accepted (201).");
         _jobsFinished = meter.CreateCounter<long>("ml_platform_jobs_finished", description: "Jobs that reached succeeded, failed or cancelled.");
@@ -77,6 +81,8 @@ public sealed class StrataMetrics
         meter.CreateObservableGauge("ml_platform_scheduler_last_cycle_timestamp", ObserveLastCycle, "s", "Unix time of the last scheduling cycle.");
         meter.CreateObservableGauge("ml_platform_quota_limit", ObserveQuotaLimits, description: "A tenant's quota, per resource (cores, GB, GPUs, jobs).");
         meter.CreateObservableGauge("ml_platform_quota_used", ObserveQuotaUsed, description: "What counts against a tenant's quota now, per resource (as GET /v1/quota's used).");
+        meter.CreateObservableGauge("ml_platform_deployment_replicas", ObserveDeploymentReplicas,
+            description: "A deployment's replicas, desired and ready (as GET /v1/deployments/{name}), and its canary's.");
     }
 
     /// <summary>A job was accepted.</summary>
@@ -249,6 +255,31 @@ public sealed class StrataMetrics
             foreach (var (resource, usage) in status.Resources)
             {
                 yield return new Measurement<double>(value(usage), new("tenant", tenant), new("resource", resource));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Per deployment the runtime runs: <c>desired</c> and <c>ready</c> as <c>GET /v1/deployments/{name}</c> counts
+    /// them (the main version's replicas, a rollout's old version included), and while a canary is set
+    /// <c>canary_desired</c> and <c>canary_ready</c>. From the server, so that "no ready replica" does not
+    /// depend on scraping the replicas themselves.
+    /// </summary>
+    private IEnumerable<Measurement<long>> ObserveDeploymentReplicas()
+    {
+        if (_deployments is null) yield break;
+        foreach (var key in _deployments.Deployments())
+        {
+            if (_deployments.Observe(key) is not { } observed) continue;
+            var tenant = new KeyValuePair<string, object?>("tenant", key.TenantId);
+            var deployment = new KeyValuePair<string, object?>("deployment", key.Name);
+            var canaryReady = observed.Canary is { } canary ? observed.Ready.Count(r => r.ModelVersion == canary.ModelVersion) : 0;
+            yield return new Measurement<long>(observed.DesiredReplicas, tenant, deployment, new("state", "desired"));
+            yield return new Measurement<long>(observed.Ready.Count - canaryReady, tenant, deployment, new("state", "ready"));
+            if (observed.Canary is { } split)
+            {
+                yield return new Measurement<long>(split.DesiredReplicas, tenant, deployment, new("state", "canary_desired"));
+                yield return new Measurement<long>(canaryReady, tenant, deployment, new("state", "canary_ready"));
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using static Strata.Server.Tests.Dashboards.DashboardFiles;
 
 namespace Strata.Server.Tests.Dashboards;
@@ -8,7 +9,7 @@ namespace Strata.Server.Tests.Dashboards;
 /// not in Debian, so nothing loads them here. That every query returns data from a real server is checked by
 /// Monitoring/PrometheusQueriesTests.
 /// </summary>
-public sealed class DashboardTests
+public sealed partial class DashboardTests
 {
     /// <summary>Grafana's own variables that queries may use.</summary>
     private static readonly HashSet<string> BuiltInVariables = new(StringComparer.Ordinal)
@@ -48,6 +49,57 @@ public sealed class DashboardTests
     [Fact]
     public void There_is_a_platform_dashboard() =>
         Assert.True(File.Exists(Path.Combine(DashboardsFolder, "strata-platform.json")), $"missing {DashboardsFolder}/strata-platform.json");
+
+    [Fact]
+    public void The_platform_dashboard_lists_the_tenants_that_created_jobs()
+    {
+        var tenant = Variables(Load("strata-platform.json")).Single(v => String(v, "name") == "tenant");
+        Assert.Equal("label_values(ml_platform_jobs_created_total, tenant)", VariableQuery(tenant)?.Trim());
+    }
+
+    [Fact]
+    public void The_serving_dashboard_has_tenant_deployment_and_version_variables_each_narrowed_by_the_one_before()
+    {
+        var variables = Variables(Load("strata-serving.json")).ToDictionary(v => String(v, "name") ?? "", StringComparer.Ordinal);
+        Assert.Equal("label_values(ml_platform_deployment_replicas, tenant)", VariableQuery(variables["tenant"])?.Trim());
+        Assert.Equal("label_values(ml_platform_deployment_replicas{tenant=~\"$tenant\"}, deployment)", VariableQuery(variables["deployment"])?.Trim());
+        Assert.Equal("label_values(predictions_total{tenant=~\"$tenant\", deployment=~\"$deployment\"}, version)", VariableQuery(variables["version"])?.Trim());
+        foreach (var name in new[] { "deployment", "version" })
+        {
+            var variable = variables[name];
+            Assert.True(variable.TryGetProperty("multi", out var multi) && multi.ValueKind == JsonValueKind.True, $"{name} is not multi-value");
+            Assert.True(variable.TryGetProperty("includeAll", out var all) && all.ValueKind == JsonValueKind.True, $"{name} has no All");
+            Assert.Equal(".*", String(variable, "allValue"));
+        }
+    }
+
+    /// <summary>Issue 6's list: QPS, p50/p95/p99 latency, error rate, ready replicas, model loaded, cache hit ratio.</summary>
+    [Theory]
+    [InlineData("predictions per second", "rate(predictions_total{")]
+    [InlineData("p50 latency", "histogram_quantile(0.5, sum by (tenant, deployment, le) (rate(prediction_duration_seconds_bucket{")]
+    [InlineData("p95 latency", "histogram_quantile(0.95, sum by (tenant, deployment, le) (rate(prediction_duration_seconds_bucket{")]
+    [InlineData("p99 latency", "histogram_quantile(0.99, sum by (tenant, deployment, le) (rate(prediction_duration_seconds_bucket{")]
+    [InlineData("error ratio", "rate(prediction_errors_total{")]
+    [InlineData("ready replicas", "ml_platform_deployment_replicas{tenant=~\"$tenant\", deployment=~\"$deployment\", state=~\"ready|canary_ready\"}")]
+    [InlineData("model loaded", "model_loaded{")]
+    [InlineData("cache hit ratio", "rate(ml_platform_prediction_cache_hits_total{")]
+    public void The_serving_dashboard_shows(string what, string fragment)
+    {
+        var exprs = Exprs(Load("strata-serving.json")).Select(e => e.Expr).ToList();
+        Assert.True(exprs.Any(e => e.Contains(fragment, StringComparison.Ordinal)), $"no panel shows {what} (an expression with `{fragment}`)");
+    }
+
+    [Fact]
+    public void Every_replica_metric_query_of_the_serving_dashboard_filters_on_deployment_and_version()
+    {
+        string[] replicaMetrics = ["predictions_total", "prediction_duration_seconds_bucket", "prediction_duration_seconds_count", "prediction_errors_total", "model_loaded"];
+        var problems = (from e in Exprs(Load("strata-serving.json"))
+                        from selector in Selectors(e.Expr)
+                        where replicaMetrics.Contains(selector.Metric)
+                        where !selector.Matchers.Contains("deployment=~\"$deployment\"", StringComparison.Ordinal) || !selector.Matchers.Contains("version=~\"$version\"", StringComparison.Ordinal)
+                        select $"{e.Where}: {selector.Metric}{selector.Matchers}").ToList();
+        Assert.True(problems.Count == 0, Describe(problems));
+    }
 
     [Theory]
     [MemberData(nameof(Dashboards))]
@@ -166,7 +218,11 @@ public sealed class DashboardTests
 
         Assert.True(variables.TryGetValue("tenant", out var tenant), $"{name}: no `tenant` variable");
         Assert.Equal("query", String(tenant, "type"));
-        Assert.Equal("label_values(ml_platform_jobs_created_total, tenant)", VariableQuery(tenant)?.Trim());
+        // The tenants of what the dashboard shows: those that created a job (platform), those with a deployment (serving).
+        var tenantMetrics = ContractMetrics().Where(m => m.Value.Contains("tenant")).Select(m => m.Key).ToHashSet(StringComparer.Ordinal);
+        var source = TenantSource().Match(VariableQuery(tenant)?.Trim() ?? "");
+        Assert.True(source.Success && tenantMetrics.Contains(source.Groups["metric"].Value),
+            $"{name}: the tenant variable's query is not label_values(<a metric of docs/metrics.md labelled tenant>, tenant): {VariableQuery(tenant)}");
         Assert.True(IsPrometheusVariable(tenant, out var why), $"{name}: tenant variable's datasource {why}");
         Assert.True(tenant.TryGetProperty("multi", out var multi) && multi.ValueKind == JsonValueKind.True, $"{name}: tenant is not multi-value");
         Assert.True(tenant.TryGetProperty("includeAll", out var all) && all.ValueKind == JsonValueKind.True, $"{name}: tenant has no All");
@@ -307,6 +363,9 @@ public sealed class DashboardTests
             Assert.True(File.Exists(Path.Combine(DashboardsFolder, file[(dashboardsMount.Length + 1)..])), $"home dashboard {file} is not in deploy/grafana/dashboards");
         }
     }
+
+    [GeneratedRegex(@"^label_values\(\s*(?<metric>[a-z_:][a-z0-9_:]*)\s*,\s*tenant\s*\)$")]
+    private static partial Regex TenantSource();
 
     private static bool IsPrometheusVariable(JsonElement owner, out string why)
     {

@@ -29,8 +29,12 @@ internal sealed class PrometheusProcess : IDisposable
     public Uri BaseAddress { get; }
     public string LogPath => Path.Combine(Root, "prometheus.log");
 
-    /// <summary>Starts Prometheus scraping <paramref name="target"/> (host:port) as job <c>strata</c> and waits until it is ready.</summary>
-    public static async Task<PrometheusProcess> StartAsync(string binary, string target, IEnumerable<string> ruleFiles)
+    /// <summary>
+    /// Starts Prometheus scraping <paramref name="target"/> (host:port) as job <c>strata</c> and waits until it is ready.
+    /// With <paramref name="replicas"/>, also job <c>strata-replicas</c> as deploy/prometheus/prometheus.yml has it:
+    /// targets from the server's HTTP service discovery, read with the token in <c>TokenFile</c>.
+    /// </summary>
+    public static async Task<PrometheusProcess> StartAsync(string binary, string target, IEnumerable<string> ruleFiles, (Uri Discovery, string TokenFile)? replicas = null)
     {
         var root = Path.Combine(Path.GetTempPath(), "strata-prom-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(root);
@@ -46,6 +50,17 @@ internal sealed class PrometheusProcess : IDisposable
         config.AppendLine("    metrics_path: /metrics");
         config.AppendLine("    static_configs:");
         config.AppendLine(CultureInfo.InvariantCulture, $"      - targets: [{JsonSerializer.Serialize(target)}]");
+        if (replicas is { } sd)
+        {
+            config.AppendLine("  - job_name: strata-replicas");
+            config.AppendLine("    honor_labels: true");
+            config.AppendLine("    http_sd_configs:");
+            config.AppendLine(CultureInfo.InvariantCulture, $"      - url: {JsonSerializer.Serialize(sd.Discovery.ToString())}");
+            config.AppendLine("        refresh_interval: 1s");
+            config.AppendLine("        authorization:");
+            config.AppendLine("          type: Bearer");
+            config.AppendLine(CultureInfo.InvariantCulture, $"          credentials_file: {JsonSerializer.Serialize(sd.TokenFile)}");
+        }
         var configPath = Path.Combine(root, "prometheus.yml");
         await File.WriteAllTextAsync(configPath, config.ToString());
 

@@ -2,20 +2,24 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Strata.Server.Tests.Process;
+using Strata.Worker.Training;
 
 namespace Strata.Server.Tests.Monitoring;
 
 /// <summary>
 /// The end-to-end check that no alert and no dashboard panel can silently show "No data": the built server as a
 /// real process runs jobs of every outcome (succeeded, failed with exit 3, cancelled, retried after its worker
-/// died, one running and one pending behind the full machine), a real Prometheus scrapes it every second, and
-/// then every PromQL expression of every loaded alert rule (deploy/prometheus/rules, as listed in
-/// prometheus.yml) and of every dashboard panel (deploy/grafana/dashboards/*.json) must parse and return data.
+/// died, one running and one pending behind the full machine) and a model deployment answering predictions (good
+/// ones, cached ones and bad input); a real Prometheus scrapes the server every second and the deployment's replica
+/// through the server's discovery (job <c>strata-replicas</c>); then every PromQL expression of every loaded alert
+/// rule (deploy/prometheus/rules, as listed in prometheus.yml) and of every dashboard panel
+/// (deploy/grafana/dashboards/*.json) must parse and return data.
 /// </summary>
 [Collection(ServerProcessCollection.Name)]
 public sealed partial class PrometheusQueriesTests : IDisposable
 {
     private const string Tenant = "team-a";
+    private const string Deployment = "churn";
 
     private ServerProcess? _server;
     private PrometheusProcess? _prometheus;
@@ -35,15 +39,26 @@ public sealed partial class PrometheusQueriesTests : IDisposable
         {
             ["Runtime__Local__CpuCores"] = "1",
             ["Runtime__Local__MemoryGb"] = "8",
+            ["Serving__Cache__Enabled"] = "true",
         });
         await _server.StartAsync();
         var loadedRuleFiles = MonitoringFiles.LoadedRuleFiles();
-        _prometheus = await PrometheusProcess.StartAsync(prometheusBinary!, $"{_server.BaseAddress.Host}:{_server.BaseAddress.Port}", loadedRuleFiles);
+        var discovery = (new Uri(_server.BaseAddress, "/v1/admin/prometheus/replicas"), Path.Combine(_server.DataPath, "admin-token"));
+        _prometheus = await PrometheusProcess.StartAsync(prometheusBinary!, $"{_server.BaseAddress.Host}:{_server.BaseAddress.Port}", loadedRuleFiles, discovery);
         var prometheus = _prometheus;
         await UntilAsync(async () => await prometheus.ValueAsync("up{job=\"strata\"}") == 1,
             "Prometheus to scrape the server's GET /metrics (up == 1)", async () => "scrape error: " + await ScrapeErrorAsync());
 
         using var api = await _server.CreateTenantAsync(Tenant);
+
+        // A deployment: Prometheus finds its replica through the discovery and labels what it scrapes there with
+        // the tenant and the deployment, which the replica itself does not know.
+        await DeployAsync(api);
+        await UntilAsync(async () => await prometheus.ValueAsync($"model_loaded{{job=\"strata-replicas\", tenant=\"{Tenant}\", deployment=\"{Deployment}\", model_name=\"churn\", version=\"1\"}}") == 1,
+            "Prometheus to scrape the replica found through the discovery, labelled with its tenant and deployment", async () => "targets: " + await ScrapeErrorAsync());
+        await PredictAsync(api, count: 2);
+        await UntilAsync(async () => await prometheus.ValueAsync($"sum(predictions_total{{tenant=\"{Tenant}\", deployment=\"{Deployment}\"}})") >= 2,
+            "the replica's predictions_total, labelled with its tenant and deployment, to count the 2 predictions that reached it (the third was a cache hit)", async () => "targets: " + await ScrapeErrorAsync());
 
         // Round 1: every finished status once, and a retry, so that every counter series exists.
         await FinishAsync(api, "ok-1", "true", "succeeded");
@@ -61,6 +76,8 @@ public sealed partial class PrometheusQueriesTests : IDisposable
         var cancelled = Id(await api.SubmitAsync(Spec("cancelled-2", "sleep 300")));
         await api.WaitForStatusAsync(cancelled, "running");
         await CancelAsync(api, cancelled);
+        // Enough requests for the error-ratio alert's traffic floor (0.1/s over 5 minutes: 30).
+        await PredictAsync(api, count: 40);
 
         // Now and until the end: one running, one pending behind it.
         var running = Id(await api.SubmitAsync(Spec("runs", "sleep 300")));
@@ -165,6 +182,46 @@ public sealed partial class PrometheusQueriesTests : IDisposable
         else if (count == 0)
         {
             problems.Add($"{what}: returns no data\n    {query}" + (original is null ? "" : $"\n    (as written: {original})"));
+        }
+    }
+
+    /// <summary>Deploys a churn classifier, trained here and registered through the API, and waits until it is ready.</summary>
+    private async Task DeployAsync(ApiClient api)
+    {
+        var server = _server!;
+        var output = Path.Combine(server.DataPath, "artifacts", Tenant, "out");
+        var error = new StringWriter();
+        var exit = TrainCommand.Run(
+            ["--model", "lightgbm", "--label", "churned", "--data", Path.Combine(MonitoringFiles.RepositoryRoot, "examples", "churn", "churn.csv"), "--output", output, "--hp", "num_iterations=10"],
+            new Dictionary<string, string>(), TextWriter.Null, error);
+        Assert.True(exit == 0, $"training the churn model failed: {error}");
+        var schema = await File.ReadAllTextAsync(Path.Combine(output, "schema.json"));
+        using (var registered = await api.SendAsync(HttpMethod.Post, "/v1/models/churn/versions", $$"""{"path":"out/model.zip","input_schema":{{schema}}}"""))
+        {
+            Assert.True(registered.StatusCode == System.Net.HttpStatusCode.Created, $"register: {(int)registered.StatusCode} {await registered.Content.ReadAsStringAsync()}");
+        }
+        using (var created = await api.SendAsync(HttpMethod.Post, "/v1/deployments", $$"""{"name":{{Json(Deployment)}},"model":"churn@1","min_replicas":1,"max_replicas":1}"""))
+        {
+            Assert.True(created.StatusCode == System.Net.HttpStatusCode.Created, $"deploy: {(int)created.StatusCode} {await created.Content.ReadAsStringAsync()}");
+        }
+        await Wait.UntilAsync(async () => (await api.GetJsonAsync($"/v1/deployments/{Deployment}")).GetProperty("ready_replicas").GetInt32() == 1,
+            $"deployment {Deployment} to have a ready replica", server);
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> different instances (cache misses, answered by the replica), the first of them once more
+    /// (a cache hit) and one body refused as malformed (counted in the replica's prediction_errors_total).
+    /// </summary>
+    private static async Task PredictAsync(ApiClient api, int count)
+    {
+        static string Instance(int tenure) =>
+            $$"""{"tenure_months": {{tenure}}, "plan": "basic", "contract": "month-to-month", "monthly_charges": 70.5, "total_charges": 211.5, "support_calls": 4, "region": "west", "paperless_billing": "yes"}""";
+        var first = Random.Shared.Next(1_000_000);
+        var requests = Enumerable.Range(first, count).Select(tenure => (Instance(tenure), 200)).Append((Instance(first), 200)).Append(("{not json", 400));
+        foreach (var (body, status) in requests)
+        {
+            using var response = await api.SendAsync(HttpMethod.Post, $"/v1/deployments/{Deployment}/predict", body);
+            Assert.True((int)response.StatusCode == status, $"predict {body}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         }
     }
 

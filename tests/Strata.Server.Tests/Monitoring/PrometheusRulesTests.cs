@@ -56,6 +56,29 @@ public sealed class PrometheusRulesTests
         Assert.Contains("'strata:8080'", config, StringComparison.Ordinal);
         var loaded = MonitoringFiles.LoadedRuleFiles();
         Assert.Contains(Path.Combine(MonitoringFiles.RulesFolder, "strata-alerts.yml"), loaded);
+        Assert.Contains(Path.Combine(MonitoringFiles.RulesFolder, "strata-serving-alerts.yml"), loaded);
+    }
+
+    [Fact]
+    public void Every_rules_file_is_loaded_by_prometheus_yml_and_unit_tested()
+    {
+        var loaded = MonitoringFiles.LoadedRuleFiles();
+        var tests = string.Join('\n', MonitoringFiles.RuleTestFiles().Select(File.ReadAllText));
+        foreach (var file in MonitoringFiles.RuleFiles())
+        {
+            Assert.True(loaded.Contains(Path.GetFullPath(file)), $"{file} is not in prometheus.yml's rule_files");
+            Assert.True(tests.Contains($"../rules/{Path.GetFileName(file)}", StringComparison.Ordinal), $"no test file under deploy/prometheus/tests loads {file}");
+        }
+    }
+
+    [Fact]
+    public void Prometheus_yml_finds_the_replicas_through_the_servers_discovery_with_the_admin_token()
+    {
+        var config = File.ReadAllText(MonitoringFiles.PrometheusConfig);
+        Assert.Contains("job_name: strata-replicas", config, StringComparison.Ordinal);
+        Assert.Contains("honor_labels: true", config, StringComparison.Ordinal);
+        Assert.Contains("url: http://strata:8080" + Strata.Server.Deployments.ReplicaTargetsApi.Path, config, StringComparison.Ordinal);
+        Assert.Contains("credentials_file: /etc/prometheus/secrets/strata-admin-token", config, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -35,6 +35,8 @@ public sealed class LocalDeploymentRuntime(
 
     public DeploymentObservation? Observe(DeploymentKey key) => _deployments.TryGetValue(key, out var deployment) ? deployment.Observe() : null;
 
+    public IReadOnlyList<DeploymentKey> Deployments() => [.. _deployments.Keys];
+
     public async ValueTask DisposeAsync()
     {
         await Task.WhenAll(_deployments.Values.Select(d => d.DisposeAsync().AsTask()));
@@ -91,6 +93,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
     private int _desired;
     private int _sequence;
     private IReadOnlyList<ReplicaEndpoint> _ready = [];
+    private IReadOnlyList<ReplicaEndpoint> _starting = [];
     // What Observe returns, rebuilt under _gate whenever a part of it changes: every prediction reads it,
     // so reading must take no lock and copy nothing.
     private volatile DeploymentObservation _observation = new(0, [], [], "");
@@ -124,7 +127,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
     private void PublishObservation()
     {
         var canary = _target?.Canary is { } c ? new CanarySplit(c.ModelVersion, c.Weight, CanaryTarget.ReplicasFor(_desired, c.Weight)) : null;
-        _observation = new DeploymentObservation(_desired, _ready, [.. _events], _target?.ModelName ?? "", canary);
+        _observation = new DeploymentObservation(_desired, _ready, [.. _events], _target?.ModelName ?? "", canary) { Starting = _starting };
     }
 
     private async Task LoopAsync()
@@ -221,12 +224,13 @@ internal sealed class LocalDeployment : IAsyncDisposable
         }
     }
 
-    /// <summary>Routing sees the replicas that are ready now.</summary>
+    /// <summary>Routing sees the replicas that are ready now; monitoring also those starting (once they listen).</summary>
     private void PublishRotation()
     {
         lock (_gate)
         {
             _ready = [.. _replicas.Where(r => r.State == ReplicaState.Ready).Select(r => new ReplicaEndpoint(r.Id, r.Address!, r.Version))];
+            _starting = [.. _replicas.Where(r => r.State == ReplicaState.Starting && r.Address is not null).Select(r => new ReplicaEndpoint(r.Id, r.Address!, r.Version))];
             PublishObservation();
         }
     }
@@ -347,6 +351,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         lock (_gate)
         {
             _ready = [];
+            _starting = [];
             PublishObservation();
         }
         _stopping.Dispose();
