@@ -71,8 +71,8 @@ measure "straight to the replica" "${replica}predict"
 measure "through the platform" "http://127.0.0.1:$port/v1/deployments/churn/predict" "$token"
 # The reference stack on the same machine, data and request: FastAPI + uvicorn (2 workers) +
 # scikit-learn GradientBoostingClassifier (100 trees, depth 3), Debian's packages and interpreter.
-if ! /usr/bin/python3 -c 'import fastapi, uvicorn, sklearn' 2>/dev/null; then
-  apt-get install -y -qq python3-fastapi python3-uvicorn python3-sklearn >/dev/null
+if ! /usr/bin/python3 -c 'import fastapi, uvicorn, uvloop, httptools, sklearn' 2>/dev/null; then
+  apt-get install -y -qq python3-fastapi python3-uvicorn python3-uvloop python3-httptools python3-sklearn >/dev/null
 fi
 anchor_port=$(( port + 8 ))
 /usr/bin/python3 -m uvicorn --app-dir bench/serving fastapi_anchor:app --workers 2 --host 127.0.0.1 \

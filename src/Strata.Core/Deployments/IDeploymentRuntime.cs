@@ -38,7 +38,11 @@ public readonly record struct DeploymentKey(string TenantId, string Name)
 }
 
 /// <summary>A replica that answers predictions at <see cref="Address"/> (its <c>/predict</c>).</summary>
-public sealed record ReplicaEndpoint(string Id, Uri Address, int ModelVersion);
+public sealed record ReplicaEndpoint(string Id, Uri Address, int ModelVersion)
+{
+    /// <summary>Its <c>/predict</c>, made once: every forwarded prediction is sent there.</summary>
+    public Uri Predict { get; } = new(Address, "predict");
+}
 
 /// <summary>What the runtime observes of a deployment now.</summary>
 /// <param name="DesiredReplicas">Replicas of the main version wanted now (the canary's are in <paramref name="Canary"/>).</param>

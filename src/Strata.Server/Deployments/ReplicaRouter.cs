@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Net.Http.Headers;
+using System.Diagnostics;
 using Strata.Core.Deployments;
 
 namespace Strata.Server.Deployments;
@@ -70,6 +70,7 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
         SendAsync(preferred, all, body, contentType, async (replica, answer) =>
         {
             response.StatusCode = (int)answer.StatusCode;
+            response.ContentLength = answer.Content.Headers.ContentLength;
             if (answer.Content.Headers.ContentType is { } answerType) response.ContentType = answerType.ToString();
             response.Headers[ModelVersionHeader] = replica.ModelVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
             await answer.Content.CopyToAsync(response.Body, cancellationToken);
@@ -96,8 +97,12 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
             Interlocked.Increment(ref box.Value);
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(replica.Address, "predict")) { Content = new ReadOnlyMemoryContent(body) };
-                request.Content.Headers.ContentType = MediaTypeHeaderValue.TryParse(contentType, out var type) ? type : new MediaTypeHeaderValue("application/json");
+                using var request = new HttpRequestMessage(HttpMethod.Post, replica.Predict) { Content = new ReadOnlyMemoryContent(body) };
+                // As the caller sent it: the replica judges it (and answers a 400 for what it cannot read).
+                request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType ?? "application/json");
+                // The hop is not traced (no HttpClient instrumentation) and replicas read no trace headers:
+                // without a current activity, HttpClient creates none for each request.
+                Activity.Current = null;
                 using var answer = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
                 await onAnswer(replica, answer);
                 return true;
