@@ -46,29 +46,33 @@ rate_of() { awk '/^Requests\/sec:/ {printf "%d", $2}'; }
 
 # measure NAME URL [TOKEN]: warm-up, the maximum throughput, then the latency at half of it. Plain wrk
 # cannot hold a rate, so each connection waits between requests (STRATA_DELAY_MS, see predict.lua); the
-# wait is calibrated once on a short run (a request's own latency adds to it), and the rate reached is
-# printed beside the latency. Latency is timed from each request's send: at half load a queue rarely
-# forms, but a stall is not charged to the requests that would have been sent during it (wrk2 would).
+# wait is calibrated on short runs (a request's own latency adds to it, and wrk's timer is coarse): each
+# run takes the time a connection spent per request beyond its wait off the wait that half the rate needs.
+# The rate reached is printed beside the latency. Latency is timed from each request's send: at half
+# load a queue rarely forms, but a stall is not charged to the requests that would have been sent during
+# it (wrk2 would).
 measure() {
   local name=$1 url=$2 auth=${3:-}
   echo "== $name: $url"
-  wrk_run 5s "$url" "$auth" >/dev/null
+  wrk_run 10s "$url" "$auth" >/dev/null
   local out rate half wait reached
   out=$(wrk_run "$duration" "$url" "$auth")
   echo "$out"
   rate=$(rate_of <<<"$out")
   half=$(( rate / 2 ))
   wait=$(awk -v c="$connections" -v r="$half" 'BEGIN {printf "%.3f", c * 1000 / r}')
-  reached=$(STRATA_DELAY_MS=$wait wrk_run 5s "$url" "$auth" | rate_of)
-  # The time a connection spends per request beyond the wait is its latency: take it off the wait.
-  wait=$(awk -v c="$connections" -v r="$half" -v got="$reached" -v w="$wait" \
-    'BEGIN {w2 = w - (c * 1000 / got - w); printf "%.3f", (w2 > 0 ? w2 : 0)}')
+  for _ in 1 2 3 4; do
+    reached=$(STRATA_DELAY_MS=$wait wrk_run 4s "$url" "$auth" | rate_of)
+    wait=$(awk -v c="$connections" -v r="$half" -v got="$reached" -v w="$wait" \
+      'BEGIN {w2 = c * 1000 / r - (c * 1000 / got - w); printf "%.3f", (w2 > 0 ? w2 : 0)}')
+  done
   echo "-- at half that rate ($half/s; each connection waits $wait ms between requests):"
   STRATA_DELAY_MS=$wait wrk_run "$duration" "$url" "$auth" | grep -E 'Requests/sec|^requests:|latency p'
 }
 
 measure "straight to the replica" "${replica}predict"
 measure "through the platform" "http://127.0.0.1:$port/v1/deployments/churn/predict" "$token"
+
 # The issue's reference stack on the same machine, data and request: FastAPI + uvicorn (2 workers) +
 # scikit-learn GradientBoostingClassifier (100 trees, depth 3), Debian's packages and interpreter.
 if ! /usr/bin/python3 -c 'import fastapi, uvicorn, uvloop, httptools, sklearn' 2>/dev/null; then

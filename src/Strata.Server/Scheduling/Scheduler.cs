@@ -37,7 +37,12 @@ public sealed class Scheduler(
     ILogger<Scheduler> logger) : BackgroundService
 {
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly ConcurrentDictionary<string, byte> _starting = new(StringComparer.Ordinal);
+    // The jobs whose attempt this server is handing to the runtime, by job id (a job has one live attempt at
+    // a time), to the attempt's number (Admitting until its admission is committed): marked before the
+    // commit, so that the reconciler never takes one for an attempt recorded but never started, and
+    // starts it a second time.
+    private readonly ConcurrentDictionary<string, int> _starting = new(StringComparer.Ordinal);
+    private const int Admitting = 0;
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Admissions persisted by one write, their rows read by one query; bounded so that no single write holds the writer long.</summary>
@@ -53,7 +58,7 @@ public sealed class Scheduler(
     public void Wake() => _wake.Writer.TryWrite(true);
 
     /// <summary>True while the runtime is being asked to start <paramref name="attempt"/> by this server.</summary>
-    public bool IsStarting(AttemptRef attempt) => _starting.ContainsKey(attempt.Name);
+    public bool IsStarting(AttemptRef attempt) => _starting.ContainsKey(attempt.JobId);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -150,6 +155,7 @@ public sealed class Scheduler(
 
         // 4. Admit: in memory first (quota taken, capacity held), then persisted together (one commit), then started.
         var admitted = plan.Admitted.Where(job => queue.TryAdmit(job, limits.GetValueOrDefault(job.TenantId) ?? QuotaLimits.Unlimited)).ToList();
+        foreach (var job in admitted) _starting[job.JobId] = Admitting;
         // In chunks, each read with one query: a large cycle costs a few statements, not one per job.
         var admissions = admitted.Chunk(AdmissionChunk).Select(chunk => writer.WriteAsync(db =>
         {
@@ -166,16 +172,21 @@ public sealed class Scheduler(
             try
             {
                 var result = (await admissions[i / AdmissionChunk])[i % AdmissionChunk];
-                if (result is null) continue; // cancelled meanwhile
+                if (result is null)
+                {
+                    _starting.TryRemove(job.JobId, out _); // cancelled meanwhile
+                    continue;
+                }
                 var reference = new AttemptRef(job.TenantId, job.JobId, result.Value.Attempt.Number);
+                _starting[job.JobId] = reference.Number;
                 queue.Allocate(reference, JobTransitions.ToRunning(result.Value.Job));
-                _starting[reference.Name] = 0;
                 var launch = launches.Build(result.Value.Job, reference.Number);
                 _ = StartAsync(launch, cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 logger.LogError(e, "Could not persist the admission of job {JobId}; it stays pending", job.JobId);
+                _starting.TryRemove(job.JobId, out _);
                 queue.Enqueue(job);
             }
         }
@@ -237,14 +248,15 @@ public sealed class Scheduler(
         }
         finally
         {
-            _starting.TryRemove(reference.Name, out _);
+            // Only its own mark: a retry of the job may be admitted before this line runs.
+            _starting.TryRemove(new KeyValuePair<string, int>(reference.JobId, reference.Number));
         }
     }
 
     /// <summary>Hands an attempt that was admitted before a restart but never started to the runtime.</summary>
     public void Restart(JobLaunch launch, CancellationToken cancellationToken)
     {
-        if (_starting.TryAdd(launch.Attempt.Name, 0))
+        if (_starting.TryAdd(launch.Attempt.JobId, launch.Attempt.Number))
         {
             _ = StartAsync(launch, cancellationToken);
         }
