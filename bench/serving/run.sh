@@ -45,26 +45,27 @@ wrk_run() {
 rate_of() { awk '/^Requests\/sec:/ {printf "%d", $2}'; }
 
 # measure NAME URL [TOKEN]: warm-up, the maximum throughput, then the latency at half of it. Plain wrk
-# cannot hold a rate, so each connection waits between requests (STRATA_DELAY_MS, see predict.lua); the
-# wait is calibrated on short runs (a request's own latency adds to it, and wrk's timer is coarse): each
-# run takes the time a connection spent per request beyond its wait off the wait that half the rate needs.
-# The rate reached is printed beside the latency. Latency is timed from each request's send: at half
-# load a queue rarely forms, but a stall is not charged to the requests that would have been sent during
-# it (wrk2 would).
+# cannot hold a rate, so each connection waits between requests (STRATA_DELAY_MS, see predict.lua). The
+# rate a wait gives depends on the requests' own latency and on wrk's coarse timer, so the wait is found
+# by bisection on short runs (the rate falls as the wait grows), and the rate reached is printed beside
+# the latency. Latency is timed from each request's send: at half load a queue rarely forms, but a stall
+# is not charged to the requests that would have been sent during it (wrk2 would).
 measure() {
   local name=$1 url=$2 auth=${3:-}
   echo "== $name: $url"
   wrk_run 10s "$url" "$auth" >/dev/null
-  local out rate half wait reached
+  local out rate half low high wait reached
   out=$(wrk_run "$duration" "$url" "$auth")
   echo "$out"
   rate=$(rate_of <<<"$out")
   half=$(( rate / 2 ))
-  wait=$(awk -v c="$connections" -v r="$half" 'BEGIN {printf "%.3f", c * 1000 / r}')
-  for _ in 1 2 3 4; do
-    reached=$(STRATA_DELAY_MS=$wait wrk_run 4s "$url" "$auth" | rate_of)
-    wait=$(awk -v c="$connections" -v r="$half" -v got="$reached" -v w="$wait" \
-      'BEGIN {w2 = c * 1000 / r - (c * 1000 / got - w); printf "%.3f", (w2 > 0 ? w2 : 0)}')
+  # Between no wait (the maximum rate) and the wait that alone would give half the rate twice over.
+  low=0
+  high=$(awk -v c="$connections" -v r="$half" 'BEGIN {printf "%.3f", 2 * c * 1000 / r}')
+  for _ in 1 2 3 4 5 6 7; do
+    wait=$(awk -v a="$low" -v b="$high" 'BEGIN {printf "%.3f", (a + b) / 2}')
+    reached=$(STRATA_DELAY_MS=$wait wrk_run 3s "$url" "$auth" | rate_of)
+    if (( reached > half )); then low=$wait; else high=$wait; fi
   done
   echo "-- at half that rate ($half/s; each connection waits $wait ms between requests):"
   STRATA_DELAY_MS=$wait wrk_run "$duration" "$url" "$auth" | grep -E 'Requests/sec|^requests:|latency p'

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Runtime;
@@ -36,8 +37,42 @@ public sealed record CancelOutcome(JobRecord? Job, bool WasActive, AttemptRef? L
 /// </summary>
 public static class JobTransitions
 {
-    /// <summary>Admits a pending job (a row <paramref name="db"/> tracks): it runs as attempt <c>AttemptCount + 1</c>. Null when it is no longer pending.</summary>
-    public static AttemptRecord? Admit(StrataDbContext db, JobRecord job, string runtimeKind, DateTimeOffset now)
+    /// <summary>
+    /// Admits the pending jobs <paramref name="jobIds"/>: each runs as attempt <c>AttemptCount + 1</c>. The
+    /// result is in the same order, null for a job that is no longer pending (cancelled meanwhile).
+    /// </summary>
+    public static List<(JobRecord Job, AttemptRecord Attempt)?> Admit(StrataDbContext db, IReadOnlyList<string> jobIds, string runtimeKind, DateTimeOffset now)
+    {
+        // A job that another write of this batch changed is tracked, with that change: it is admitted
+        // through the tracker. The others, nearly all, are read untracked and written by plain statements.
+        var wanted = jobIds.ToHashSet(StringComparer.Ordinal);
+        var tracked = db.ChangeTracker.Entries<JobRecord>().Select(e => e.Entity).Where(j => wanted.Contains(j.Id)).ToDictionary(j => j.Id, StringComparer.Ordinal);
+        var untrackedIds = jobIds.Where(id => !tracked.ContainsKey(id)).ToList();
+        var untracked = db.Jobs.AsNoTracking().Where(j => untrackedIds.Contains(j.Id)).ToDictionary(j => j.Id, StringComparer.Ordinal);
+        using var writes = new AdmissionWrites(db);
+        var admitted = new List<(JobRecord Job, AttemptRecord Attempt)?>(jobIds.Count);
+        foreach (var id in jobIds)
+        {
+            if (tracked.TryGetValue(id, out var trackedJob) && Admit(trackedJob, runtimeKind, now) is { } trackedAttempt)
+            {
+                db.Attempts.Add(trackedAttempt);
+                admitted.Add((trackedJob, trackedAttempt));
+            }
+            else if (untracked.TryGetValue(id, out var job) && Admit(job, runtimeKind, now) is { } attempt)
+            {
+                writes.Write(job, attempt);
+                admitted.Add((job, attempt));
+            }
+            else
+            {
+                admitted.Add(null);
+            }
+        }
+        return admitted;
+    }
+
+    /// <summary>The admission's change to a pending job, in memory, and its new attempt; null when it is no longer pending.</summary>
+    private static AttemptRecord? Admit(JobRecord job, string runtimeKind, DateTimeOffset now)
     {
         if (job.Status != JobStatus.Pending) return null;
         var number = job.AttemptCount + 1;
@@ -46,7 +81,7 @@ public static class JobTransitions
         job.AttemptCount = number;
         job.NotBefore = null;
         job.RuntimeKind = runtimeKind;
-        var attempt = new AttemptRecord
+        return new AttemptRecord
         {
             JobId = job.Id,
             Number = number,
@@ -56,8 +91,6 @@ public static class JobTransitions
             RuntimeKind = runtimeKind,
             LogMetricsPending = true,
         };
-        db.Attempts.Add(attempt);
-        return attempt;
     }
 
     /// <summary>The runtime has these attempts running; a mark whose attempt is no longer starting is moot.</summary>

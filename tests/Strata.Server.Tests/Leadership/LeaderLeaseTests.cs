@@ -1,5 +1,3 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 using Strata.Server.Leadership;
 using Strata.Server.Storage;
@@ -15,14 +13,12 @@ public sealed class LeaderLeaseTests
 {
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(15);
 
-    public static TheoryData<StorageKind> Stores => new() { StorageKind.Sqlite, StorageKind.Postgres };
-
     [SkippableTheory]
-    [MemberData(nameof(Stores))]
+    [MemberData(nameof(TestDatabase.Kinds), MemberType = typeof(TestDatabase))]
     public async Task One_replica_leads_and_the_other_takes_over_when_it_stops_renewing(StorageKind kind)
     {
         Skip.If(kind == StorageKind.Postgres && PostgresDatabase.SkipReason is not null, PostgresDatabase.SkipReason);
-        await using var database = await OpenAsync(kind);
+        await using var database = await TestDatabase.OpenAsync(kind);
         var clock = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var a = new DatabaseLease(database.Store, clock, "scheduler", "replica-a", Duration);
         var b = new DatabaseLease(database.Store, clock, "scheduler", "replica-b", Duration);
@@ -43,11 +39,11 @@ public sealed class LeaderLeaseTests
     }
 
     [SkippableTheory]
-    [MemberData(nameof(Stores))]
+    [MemberData(nameof(TestDatabase.Kinds), MemberType = typeof(TestDatabase))]
     public async Task A_released_lease_is_taken_at_once(StorageKind kind)
     {
         Skip.If(kind == StorageKind.Postgres && PostgresDatabase.SkipReason is not null, PostgresDatabase.SkipReason);
-        await using var database = await OpenAsync(kind);
+        await using var database = await TestDatabase.OpenAsync(kind);
         var clock = new FakeTimeProvider();
         var a = new DatabaseLease(database.Store, clock, "scheduler", "replica-a", Duration);
         var b = new DatabaseLease(database.Store, clock, "scheduler", "replica-b", Duration);
@@ -59,42 +55,16 @@ public sealed class LeaderLeaseTests
     }
 
     [SkippableTheory]
-    [MemberData(nameof(Stores))]
+    [MemberData(nameof(TestDatabase.Kinds), MemberType = typeof(TestDatabase))]
     public async Task Replicas_racing_for_a_new_lease_get_exactly_one_leader(StorageKind kind)
     {
         Skip.If(kind == StorageKind.Postgres && PostgresDatabase.SkipReason is not null, PostgresDatabase.SkipReason);
-        await using var database = await OpenAsync(kind);
+        await using var database = await TestDatabase.OpenAsync(kind);
         var clock = new FakeTimeProvider();
         var replicas = Enumerable.Range(0, 4).Select(i => new DatabaseLease(database.Store, clock, "scheduler", $"replica-{i}", Duration)).ToList();
 
         var results = await Task.WhenAll(replicas.Select(r => Task.Run(() => r.TryAcquireAsync(CancellationToken.None))));
 
         Assert.Equal(1, results.Count(held => held));
-    }
-
-    private static async Task<Database> OpenAsync(StorageKind kind)
-    {
-        if (kind == StorageKind.Postgres)
-        {
-            var postgres = await PostgresDatabase.CreateAsync();
-            var options = new DbContextOptionsBuilder<PostgresStrataDbContext>().UseNpgsql(postgres.ConnectionString).Options;
-            var factory = new PooledDbContextFactory<PostgresStrataDbContext>(options);
-            await using (var db = factory.CreateDbContext()) await db.Database.MigrateAsync();
-            return new Database(new Store(factory, "postgres"), postgres);
-        }
-        var folder = Path.Combine(Path.GetTempPath(), "strata-lease-tests", Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(folder);
-        var sqlite = new DbContextOptionsBuilder<SqliteStrataDbContext>().UseSqlite($"Data Source={Path.Combine(folder, "strata.db")};Default Timeout=30").Options;
-        var sqliteFactory = new PooledDbContextFactory<SqliteStrataDbContext>(sqlite);
-        await using (var db = sqliteFactory.CreateDbContext()) await db.Database.MigrateAsync();
-        return new Database(new Store(sqliteFactory, "sqlite"), null);
-    }
-
-    private sealed record Database(Store Store, PostgresDatabase? Postgres) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            if (Postgres is not null) await Postgres.DisposeAsync();
-        }
     }
 }
