@@ -160,6 +160,20 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Ends every open watch, applies <paramref name="changes"/>, then compacts the history, with no watch
+    /// reopening in between: a watcher that comes back finds the version it would resume from gone (410).
+    /// </summary>
+    public void CompactWhileWatchesAreDown(Action changes)
+    {
+        lock (_lock)
+        {
+            CloseWatches();
+            changes();
+            Compact();
+        }
+    }
+
     public int OpenWatches
     {
         get { lock (_lock) return _watches.Count; }

@@ -200,10 +200,9 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         await ClusterHarness.EventuallyAsync(() => _cluster.Api.OpenWatches == 1, "the watch open");
         var lists = watcher.Lists;
 
-        // The job finishes while the watch is down, and the history it would resume from is compacted away.
-        _cluster.Api.CloseWatches();
-        _cluster.Api.FinishJob(Ns, info.Name!, succeeded: true);
-        _cluster.Api.Compact();
+        // The job finishes while the watch is down, and the history it would resume from is compacted away
+        // before it can reopen.
+        _cluster.Api.CompactWhileWatchesAreDown(() => _cluster.Api.FinishJob(Ns, info.Name!, succeeded: true));
 
         await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Succeeded, "succeeded after the re-list");
         Assert.True(watcher.Lists > lists);

@@ -9,7 +9,10 @@ namespace Strata.Server.Tests.Deployments;
 /// <c>GET /v1/admin/prometheus/replicas</c>, Prometheus' HTTP service discovery of the replicas (admin only), and the
 /// server's <c>ml_platform_deployment_replicas</c> gauge. That a real Prometheus scrapes the replicas through it is
 /// Monitoring/PrometheusQueriesTests.
+/// It reads the server's /metrics in process, so it runs with the other tests that do, one at a time
+/// (OpenTelemetry's meter providers listen to meters by name across the process).
 /// </summary>
+[Collection(Process.ServerProcessCollection.Name)]
 public sealed class ReplicaTargetsTests(DeploymentApp app) : IClassFixture<DeploymentApp>
 {
     private const string Path = "/v1/admin/prometheus/replicas";

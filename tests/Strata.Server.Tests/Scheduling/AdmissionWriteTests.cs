@@ -12,7 +12,8 @@ namespace Strata.Server.Tests.Scheduling;
 /// </summary>
 public sealed class AdmissionWriteTests
 {
-    private static readonly DateTimeOffset Now = DateTimeOffset.Parse("2026-12-01T10:00:00.1234567Z", System.Globalization.CultureInfo.InvariantCulture);
+    // Microseconds: what PostgreSQL keeps of a time.
+    private static readonly DateTimeOffset Now = DateTimeOffset.Parse("2026-12-01T10:00:00.123456Z", System.Globalization.CultureInfo.InvariantCulture);
 
     [SkippableTheory]
     [MemberData(nameof(TestDatabase.Kinds), MemberType = typeof(TestDatabase))]
