@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Strata.Contracts;
 
@@ -136,14 +135,14 @@ public sealed class ModelInputs
                     row.Numbers[c] = (float)number;
                     return null;
                 }
-                return $"Must be a number (or null for a missing value), not {Describe(value)}.";
+                return $"Must be a number (or null for a missing value), not {JsonValues.Describe(value)}.";
             case InputKind.Boolean:
                 if (value.ValueKind is JsonValueKind.True or JsonValueKind.False)
                 {
                     row.Numbers[c] = value.ValueKind == JsonValueKind.True ? 1 : 0;
                     return null;
                 }
-                return $"Must be true or false, not {Describe(value)}.";
+                return $"Must be true or false, not {JsonValues.Describe(value)}.";
             default:
                 return ReadText(column, value, row, c);
         }
@@ -166,22 +165,10 @@ public sealed class ModelInputs
                 return null;
             default:
                 return column.Type == ModelColumnTypes.Boolean
-                    ? $"Must be true or false (or null for a missing value), not {Describe(value)}."
-                    : $"Must be a string (or null for a missing value), not {Describe(value)}.";
+                    ? $"Must be true or false (or null for a missing value), not {JsonValues.Describe(value)}."
+                    : $"Must be a string (or null for a missing value), not {JsonValues.Describe(value)}.";
         }
     }
-
-    private static string Describe(JsonElement value) => value.ValueKind switch
-    {
-        JsonValueKind.String => $"the string \"{Shorten(value.GetString()!)}\"",
-        JsonValueKind.Number => $"the number {Shorten(value.GetRawText())}",
-        JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        _ => value.ValueKind.ToString().ToLower(CultureInfo.InvariantCulture),
-    };
-
-    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
 }
 
 /// <summary>What a request carried: its instances (when <see cref="Errors"/> is empty) and whether it was a batch.</summary>

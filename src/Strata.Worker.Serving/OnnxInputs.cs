@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -180,7 +179,7 @@ public sealed class OnnxInputs
         var length = input.InstanceShape[dimension];
         if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() != length)
         {
-            var found = value.ValueKind == JsonValueKind.Array ? $"an array of {value.GetArrayLength()}" : Describe(value);
+            var found = value.ValueKind == JsonValueKind.Array ? $"an array of {value.GetArrayLength()}" : JsonValues.Describe(value);
             return dimension == 0
                 ? $"Must be {input.Expected}, not {found}."
                 : $"Must be {input.Expected}: {position} must have {length} elements, not {found}.";
@@ -194,19 +193,6 @@ public sealed class OnnxInputs
         }
         return null;
     }
-
-    /// <summary>A JSON value for messages: <c>the string "ten"</c>, <c>the number 2.5</c>, <c>an object</c>.</summary>
-    public static string Describe(JsonElement value) => value.ValueKind switch
-    {
-        JsonValueKind.String => $"the string \"{Shorten(value.GetString()!)}\"",
-        JsonValueKind.Number => $"the number {Shorten(value.GetRawText())}",
-        JsonValueKind.True or JsonValueKind.False => value.GetRawText(),
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        _ => value.ValueKind.ToString().ToLower(CultureInfo.InvariantCulture),
-    };
-
-    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
 }
 
 /// <summary>A request read: one tensor per input (in the model's order) holding <see cref="Count"/> rows, or its errors.</summary>
@@ -280,7 +266,7 @@ public abstract class InputTensor
         private readonly T[] _elements = new T[length];
 
         public override string? Read(JsonElement value, int offset) =>
-            read(value, out _elements[offset]) ? null : OnnxInputs.Describe(value);
+            read(value, out _elements[offset]) ? null : JsonValues.Describe(value);
 
         public override OrtValue ToTensor(int start, int length, long[] shape) =>
             OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<T>(_elements, start, length), shape);
@@ -293,7 +279,7 @@ public abstract class InputTensor
         // Passed as sent, not trimmed: the categories are whatever the converted model was trained on.
         public override string? Read(JsonElement value, int offset)
         {
-            if (value.ValueKind != JsonValueKind.String) return OnnxInputs.Describe(value);
+            if (value.ValueKind != JsonValueKind.String) return JsonValues.Describe(value);
             _elements[offset] = value.GetString()!;
             return null;
         }
