@@ -141,7 +141,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
     }
 
     /// <summary>Forgets the change history (as etcd compaction does): watches from an older version get 410 Gone.</summary>
-    public void Compact()
+    private void Compact()
     {
         lock (_lock)
         {
@@ -151,7 +151,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
     }
 
     /// <summary>Ends every open watch, as an API server does when it restarts or a watch times out.</summary>
-    public void CloseWatches()
+    private void CloseWatches()
     {
         lock (_lock)
         {
