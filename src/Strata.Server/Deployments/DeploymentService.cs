@@ -72,7 +72,7 @@ public sealed class DeploymentService(
     /// <summary>Reserves the deployment's compute in place of what it reserved before; the excess when that does not fit.</summary>
     private async Task<QuotaExcess?> ReserveAsync(DeploymentRecord record, CancellationToken cancellationToken) =>
         ledger.ReserveForDeployment(record.TenantId, ReservationKey(record.TenantId, record.Name), Reservation(record),
-            (await quotas.GetAsync(record.TenantId, cancellationToken))?.Limits);
+            MostReplicas(record.MaxReplicas, record.CanaryWeight), (await quotas.GetAsync(record.TenantId, cancellationToken))?.Limits);
 
     /// <summary>The quota excess that taking <paramref name="maxReplicas"/> more replicas (and one more deployment when <paramref name="isNew"/>) would cause.</summary>
     private async Task<QuotaExcess?> CheckQuotaAsync(StrataDbContext db, string tenantId, string? replacing, int maxReplicas, bool isNew, CancellationToken cancellationToken)
@@ -144,7 +144,7 @@ public sealed class DeploymentService(
             record = await db.Deployments.FirstOrDefaultAsync(d => d.TenantId == tenantId && d.Name == name, cancellationToken);
             if (record is null) return new UpdateOutcome(null);
             var before = Describe(record);
-            var reservedBefore = Reservation(record);
+            var (reservedBefore, replicasBefore) = (Reservation(record), MostReplicas(record.MaxReplicas, record.CanaryWeight));
             var servedBefore = record.ModelVersion;
             if (change(record) is { } invalid) return new UpdateOutcome(null, Invalid: invalid);
             if (model is not null)
@@ -177,7 +177,7 @@ public sealed class DeploymentService(
             }
             catch
             {
-                ledger.ReserveForDeployment(tenantId, ReservationKey(tenantId, name), reservedBefore, limits: null);
+                ledger.ReserveForDeployment(tenantId, ReservationKey(tenantId, name), reservedBefore, replicasBefore, limits: null);
                 throw;
             }
         }
@@ -258,7 +258,8 @@ public sealed class DeploymentService(
         foreach (var record in await db.Deployments.AsNoTracking().ToListAsync(cancellationToken))
         {
             // What was accepted keeps its reservation, even if the quota was lowered since.
-            ledger.ReserveForDeployment(record.TenantId, ReservationKey(record.TenantId, record.Name), Reservation(record), limits: null);
+            ledger.ReserveForDeployment(record.TenantId, ReservationKey(record.TenantId, record.Name), Reservation(record),
+                MostReplicas(record.MaxReplicas, record.CanaryWeight), limits: null);
             await ApplyAsync(record, cancellationToken);
         }
     }

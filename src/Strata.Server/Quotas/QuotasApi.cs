@@ -89,9 +89,8 @@ public static class QuotasApi
             [QuotaResources.GpuCount] = new() { Limit = quota.GpuCount, Used = use.Held.Gpus, Pending = use.HeldByPending.Gpus },
             [QuotaResources.MaxRunningJobs] = new() { Limit = quota.MaxRunningJobs, Used = use.Running, Pending = use.Pending },
             [QuotaResources.MaxPendingJobs] = new() { Limit = quota.MaxPendingJobs, Used = use.Pending },
-            // Deployments are not part of the platform yet: nothing uses these.
-            [QuotaResources.MaxDeployments] = new() { Limit = quota.MaxDeployments, Used = 0 },
-            [QuotaResources.MaxReplicas] = new() { Limit = quota.MaxReplicas, Used = 0 },
+            [QuotaResources.MaxDeployments] = new() { Limit = quota.MaxDeployments, Used = use.Deployments },
+            [QuotaResources.MaxReplicas] = new() { Limit = quota.MaxReplicas, Used = use.Replicas },
         },
     };
 }

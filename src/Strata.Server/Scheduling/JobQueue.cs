@@ -20,7 +20,8 @@ public enum Reservation
 /// <summary>What a tenant's jobs count against its quota now (for <c>GET /v1/quota</c> and the metrics).</summary>
 /// <param name="Held">Resources held by its running jobs and by its pending jobs accepted within the quota.</param>
 /// <param name="HeldByPending">The part of <paramref name="Held"/> held by pending jobs.</param>
-public readonly record struct TenantQuotaUse(ResourceRequest Held, ResourceRequest HeldByPending, int Running, int Pending, int WaitingForQuota);
+public readonly record struct TenantQuotaUse(
+    ResourceRequest Held, ResourceRequest HeldByPending, int Running, int Pending, int WaitingForQuota, int Deployments = 0, int Replicas = 0);
 
 /// <summary>
 /// The scheduler's in-memory view of what waits and what runs: pending jobs in queue order, the resources
@@ -43,8 +44,8 @@ public sealed class JobQueue(TimeProvider time)
     private readonly Dictionary<string, (AttemptRef Attempt, RunningJob Job)> _allocations = new(StringComparer.Ordinal);
     /// <summary>Jobs that hold quota (accepted within it, until they end), and what they hold.</summary>
     private readonly Dictionary<string, (string TenantId, ResourceRequest Request)> _holding = new(StringComparer.Ordinal);
-    // Quota held by what is not a job: deployments' replicas, by "tenant/deployment".
-    private readonly Dictionary<string, (string TenantId, ResourceRequest Request)> _reservations = new(StringComparer.Ordinal);
+    // Quota held by deployments, by "tenant/deployment": their replicas' compute and how many replicas at most.
+    private readonly Dictionary<string, (string TenantId, ResourceRequest Request, int Replicas)> _reservations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TenantLedger> _tenants = new(StringComparer.Ordinal);
     private ResourceRequest _allocated;
 
@@ -202,20 +203,23 @@ public sealed class JobQueue(TimeProvider time)
     }
 
     /// <summary>
-    /// Holds quota for a deployment's replicas at their most, in place of
-    /// what <paramref name="key"/> held before; jobs then fit in what is left. With <paramref name="limits"/>
-    /// only when it fits: otherwise the excess is returned and the old reservation stays.
+    /// Holds quota for a deployment's <paramref name="replicas"/> at their most (<paramref name="request"/>
+    /// is their compute together), in place of what <paramref name="key"/> held before; jobs then fit in
+    /// what is left. With <paramref name="limits"/> only when it fits: otherwise the excess is returned and
+    /// the old reservation stays.
     /// </summary>
-    public QuotaExcess? ReserveForDeployment(string tenantId, string key, ResourceRequest request, QuotaLimits? limits)
+    public QuotaExcess? ReserveForDeployment(string tenantId, string key, ResourceRequest request, int replicas, QuotaLimits? limits)
     {
         lock (_lock)
         {
             var tenant = Ledger(tenantId);
-            var before = _reservations.TryGetValue(key, out var held) ? held.Request : default;
-            if (limits is not null && QuotaMath.Exceeds(limits.Resources, tenant.Held - before, request) is { } excess) return excess;
-            tenant.Held += request - before;
-            tenant.Reserved += request - before;
-            _reservations[key] = (tenantId, request);
+            var known = _reservations.TryGetValue(key, out var before);
+            if (limits is not null && QuotaMath.Exceeds(limits.Resources, tenant.Held - before.Request, request) is { } excess) return excess;
+            tenant.Held += request - before.Request;
+            tenant.Reserved += request - before.Request;
+            tenant.Replicas += replicas - before.Replicas;
+            if (!known) tenant.Deployments++;
+            _reservations[key] = (tenantId, request, replicas);
             return null;
         }
     }
@@ -229,6 +233,8 @@ public sealed class JobQueue(TimeProvider time)
             var tenant = Ledger(held.TenantId);
             tenant.Held -= held.Request;
             tenant.Reserved -= held.Request;
+            tenant.Replicas -= held.Replicas;
+            tenant.Deployments--;
         }
     }
 
@@ -251,7 +257,11 @@ public sealed class JobQueue(TimeProvider time)
             }
             // Its live attempts keep their capacity until the reconciler has stopped them.
             if (_tenants.TryGetValue(tenantId, out var tenant) && tenant.Running == 0) _tenants.Remove(tenantId);
-            else if (tenant is not null) tenant.Held = tenant.Reserved = default;
+            else if (tenant is not null)
+            {
+                tenant.Held = tenant.Reserved = default;
+                tenant.Deployments = tenant.Replicas = 0;
+            }
         }
     }
 
@@ -413,7 +423,7 @@ public sealed class JobQueue(TimeProvider time)
         lock (_lock)
         {
             if (!_tenants.TryGetValue(tenantId, out var tenant)) return default;
-            return new TenantQuotaUse(tenant.Held, tenant.HeldByPending, tenant.Running, tenant.Queue.Count, tenant.WaitingForQuota);
+            return new TenantQuotaUse(tenant.Held, tenant.HeldByPending, tenant.Running, tenant.Queue.Count, tenant.WaitingForQuota, tenant.Deployments, tenant.Replicas);
         }
     }
 
@@ -463,6 +473,9 @@ public sealed class JobQueue(TimeProvider time)
         public ResourceRequest HeldByPending { get; set; }
         /// <summary>The part of <see cref="Held"/> that is not jobs': its deployments' replicas.</summary>
         public ResourceRequest Reserved { get; set; }
+        /// <summary>Its deployments, and their replicas at the most (max and canary share), as the quota counts them.</summary>
+        public int Deployments { get; set; }
+        public int Replicas { get; set; }
         public int WaitingForQuota { get; set; }
         public int Running { get; set; }
     }

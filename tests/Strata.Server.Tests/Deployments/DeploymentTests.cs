@@ -294,6 +294,8 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
             var resources = (await Http.ExpectAsync(quota, 200)).GetProperty("resources");
             Assert.Equal(1, resources.GetProperty("cpu_cores").GetProperty("used").GetDouble());
             Assert.Equal(2, resources.GetProperty("memory_gb").GetProperty("used").GetDouble());
+            Assert.Equal(1, resources.GetProperty("max_deployments").GetProperty("used").GetDouble());
+            Assert.Equal(2, resources.GetProperty("max_replicas").GetProperty("used").GetDouble());
         }
 
         // A deployment, a change of one and a job each get what is left, and a 429 naming it beyond.
@@ -336,7 +338,10 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
             // A deleted deployment gives its reservation back.
             using (var deleted = await client.DeleteAsync("/v1/deployments/half")) Assert.Equal(204, (int)deleted.StatusCode);
             using var quota = await client.GetAsync("/v1/quota");
-            Assert.Equal(1, (await Http.ExpectAsync(quota, 200)).GetProperty("resources").GetProperty("cpu_cores").GetProperty("used").GetDouble());
+            var resources = (await Http.ExpectAsync(quota, 200)).GetProperty("resources");
+            Assert.Equal(1, resources.GetProperty("cpu_cores").GetProperty("used").GetDouble());
+            Assert.Equal(0, resources.GetProperty("max_deployments").GetProperty("used").GetDouble());
+            Assert.Equal(0, resources.GetProperty("max_replicas").GetProperty("used").GetDouble());
         }
         finally
         {
