@@ -10,3 +10,38 @@ public sealed record PrometheusTargetGroup
     public required IReadOnlyList<string> Targets { get; init; }
     public required IReadOnlyDictionary<string, string> Labels { get; init; }
 }
+
+/// <summary>Response of <c>GET /v1/admin/capacity</c>: what the runtime can run, what is in use, and how jobs are confined.</summary>
+public sealed record CapacityStatus
+{
+    /// <summary><c>local</c> or <c>kubernetes</c>.</summary>
+    public required string Runtime { get; init; }
+    public required CapacityResources Total { get; init; }
+    /// <summary>What admitted attempts hold now.</summary>
+    public required CapacityResources Allocated { get; init; }
+    public required int MaxWorkersPerJob { get; init; }
+    public required SandboxStatus Sandbox { get; init; }
+}
+
+/// <summary>Cores, memory and GPUs.</summary>
+public sealed record CapacityResources
+{
+    public required double CpuCores { get; init; }
+    public required double MemoryGb { get; init; }
+    public required int GpuCount { get; init; }
+}
+
+/// <summary>How jobs are isolated from the platform and from each other (docs/sandbox.md).</summary>
+public sealed record SandboxStatus
+{
+    /// <summary>False when jobs are NOT isolated: they can read what the server's user can.</summary>
+    public required bool Enabled { get; init; }
+    /// <summary><c>bwrap</c>, <c>none</c>, or <c>kubernetes</c> (pods in the tenant's namespace under the restricted Pod Security profile).</summary>
+    public required string Mode { get; init; }
+    /// <summary>Why the sandbox is off, when it is.</summary>
+    public string? Reason { get; init; }
+    /// <summary><c>host</c> or <c>none</c> (local sandbox only).</summary>
+    public string? Network { get; init; }
+    /// <summary>Whether each tenant's jobs run as a user of their own (a root server's local sandbox).</summary>
+    public bool SeparateUsers { get; init; }
+}

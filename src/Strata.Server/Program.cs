@@ -9,6 +9,7 @@ using Strata.Server.Models;
 using Strata.Server.Leadership;
 using Strata.Server.Observability;
 using Strata.Server.RateLimits;
+using Strata.Server.Runtime;
 using Strata.Server.Quotas;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
@@ -57,6 +58,7 @@ app.MapArtifactsApi();
 app.MapTrackingApi();
 app.MapModelsApi();
 app.MapDeploymentsApi();
+app.MapCapacityApi();
 
 app.Run();
 

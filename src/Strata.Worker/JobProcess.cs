@@ -20,7 +20,11 @@ internal static class JobProcess
     /// (plus what /bin/sh itself sets, such as <c>PWD</c>).
     /// </summary>
     /// <param name="joinFailedMarker">A file the wrapper creates when it cannot join the cgroup (it then exits with <see cref="JoinFailedExitCode"/>).</param>
-    public static Process Start(LaunchFile launch, string workDirectory, IAttemptCgroup cgroup, string joinFailedMarker)
+    /// <param name="sandboxCommand">
+    /// The commands that make the shell the sandboxed job (<see cref="Sandbox.JobSandbox.Prepare"/>), which set
+    /// the environment themselves; null runs the entrypoint unconfined.
+    /// </param>
+    public static Process Start(LaunchFile launch, string workDirectory, IAttemptCgroup cgroup, string joinFailedMarker, string? sandboxCommand)
     {
         var start = new ProcessStartInfo(Shell)
         {
@@ -30,19 +34,23 @@ internal static class JobProcess
             RedirectStandardError = true,
         };
         start.ArgumentList.Add("-c");
-        if (cgroup.ProcsFiles.Count == 0)
+        var join = cgroup.ProcsFiles.Count == 0 ? "" :
+            $"{{ {string.Join(" && ", cgroup.ProcsFiles.Select(f => $"echo $$ > {Quote(f)}"))}; }} 2>/dev/null || {{ echo 'strata-worker: the job could not join its cgroup' >&2; : > {Quote(joinFailedMarker)}; exit {JoinFailedExitCode}; }}\n";
+        start.Environment.Clear();
+        if (sandboxCommand is not null)
+        {
+            start.ArgumentList.Add(join + sandboxCommand);
+            return Process.Start(start) ?? throw new InvalidOperationException($"{Shell} did not start");
+        }
+        if (join.Length == 0)
         {
             start.ArgumentList.Add(launch.Entrypoint);
         }
         else
         {
-            var join = string.Join(" && ", cgroup.ProcsFiles.Select(f => $"echo $$ > {Quote(f)}"));
-            start.ArgumentList.Add(
-                $"{{ {join}; }} 2>/dev/null || {{ echo 'strata-worker: the job could not join its cgroup' >&2; : > {Quote(joinFailedMarker)}; exit {JoinFailedExitCode}; }}; " +
-                $"exec {Shell} -c \"$0\"");
+            start.ArgumentList.Add(join + $"exec {Shell} -c \"$0\"");
             start.ArgumentList.Add(launch.Entrypoint);
         }
-        start.Environment.Clear();
         foreach (var (name, value) in launch.Environment)
         {
             start.Environment[name] = value;

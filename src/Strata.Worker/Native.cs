@@ -47,6 +47,15 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "setsid", SetLastError = true)]
     private static partial int SetSid();
 
+    [LibraryImport("libc", EntryPoint = "lchown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int LChown(string path, int uid, int gid);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial int GetEuid();
+
+    [LibraryImport("libc", EntryPoint = "getegid")]
+    private static partial int GetEgid();
+
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Open(string path, int flags);
 
@@ -116,6 +125,21 @@ internal static partial class Native
 
     /// <summary>The session id of this process.</summary>
     public static int OwnSessionId() => GetSid(0);
+
+    /// <summary>The worker's effective user id.</summary>
+    public static int EffectiveUid() => GetEuid();
+
+    /// <summary>The worker's effective group id.</summary>
+    public static int EffectiveGid() => GetEgid();
+
+    /// <summary>Gives <paramref name="path"/> (never what a symbolic link points to) to <paramref name="uid"/>:<paramref name="gid"/>.</summary>
+    public static void ChangeOwner(string path, int uid, int gid)
+    {
+        if (LChown(path, uid, gid) != 0)
+        {
+            throw new IOException($"cannot give {path} to {uid}:{gid} (errno {Marshal.GetLastPInvokeError()})");
+        }
+    }
 
     /// <summary>
     /// Makes the worker the reaper of orphaned descendants, so a job's double-forked daemons stay

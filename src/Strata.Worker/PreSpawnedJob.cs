@@ -97,8 +97,12 @@ internal sealed class PreSpawnedJob
     /// The commands that turn the waiting shell into the job; null when the launch cannot be expressed
     /// that way (an environment name <c>env</c> would misread), which then takes the ordinary path.
     /// </summary>
-    internal static string? Script(LaunchFile launch, string workDirectory, string env)
+    internal static string? Script(LaunchFile launch, string workDirectory, string env, string? sandboxCommand)
     {
+        if (sandboxCommand is not null)
+        {
+            return sandboxCommand + " </dev/null\n";
+        }
         var script = new StringBuilder();
         script.Append("cd ").Append(JobProcess.Quote(workDirectory)).Append(" || exit 126\n");
         script.Append("exec ").Append(JobProcess.Quote(env)).Append(" -i");
@@ -122,9 +126,9 @@ internal sealed class PreSpawnedJob
     /// Tells the shell what to become and hands over its process. Null when the launch cannot be
     /// expressed as a script or the shell is gone: the caller then discards this and starts the job the ordinary way.
     /// </summary>
-    public Process? Become(LaunchFile launch, string workDirectory, WorkerLog log)
+    public Process? Become(LaunchFile launch, string workDirectory, string? sandboxCommand, WorkerLog log)
     {
-        if (EnvCommand is not { } env || Script(launch, workDirectory, env) is not { } script)
+        if (EnvCommand is not { } env || Script(launch, workDirectory, env, sandboxCommand) is not { } script)
         {
             log.Write("the launch cannot be handed to the process started in advance");
             return null;

@@ -94,14 +94,14 @@ internal sealed class StandbyHandoff(StandbyOptions options, IAttemptCgroup prep
     /// attempt's job; null when there is none or it cannot take this launch (then it is killed and
     /// the caller starts the job the ordinary way, joining the cgroup then).
     /// </summary>
-    public Process? StartJob(LaunchFile launch, string workDirectory, WorkerLog log)
+    public Process? StartJob(LaunchFile launch, string workDirectory, string? sandboxCommand, WorkerLog log)
     {
         if (preSpawned is null || !_preparedCgroupUsed)
         {
             DiscardJob();
             return null;
         }
-        var job = preSpawned.Become(launch, workDirectory, log);
+        var job = preSpawned.Become(launch, workDirectory, sandboxCommand, log);
         if (job is null)
         {
             DiscardJob();

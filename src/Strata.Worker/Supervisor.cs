@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Strata.Core.Runtime.Local;
 using Strata.Worker.Cgroups;
+using Strata.Worker.Sandbox;
 
 namespace Strata.Worker;
 
@@ -72,8 +73,9 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         try
         {
             var work = Directory.CreateDirectory(PathOf(AttemptFiles.WorkDirectory)).FullName;
+            var sandboxCommand = launch.Sandbox is { } sandbox ? JobSandbox.Prepare(launch, sandbox, attemptDirectory, work) : null;
             output = OutputPump.Open(PathOf(AttemptFiles.Log), log);
-            try { job = standby?.StartJob(launch, work, log) ?? JobProcess.Start(launch, work, cgroup, joinFailedMarker); }
+            try { job = standby?.StartJob(launch, work, sandboxCommand, log) ?? JobProcess.Start(launch, work, cgroup, joinFailedMarker, sandboxCommand); }
             catch
             {
                 output.Dispose();
@@ -111,6 +113,10 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
             LimitMode = cgroup.Mode,
         });
         log.Open(cgroup.Description);
+        if (launch.Sandbox is { } confined)
+        {
+            log.Write($"sandbox: bwrap, {(confined.Uid is { } uid ? $"uid {uid}" : "the worker's uid in a user namespace")}, network {confined.Network}");
+        }
         standby?.Started(log);
         log.Write($"job started: pid {job.Id}, worker pid {workerPid}{(subreaper ? "" : " (not a child subreaper)")}");
         var sessionId = Native.OwnSessionId();

@@ -6,6 +6,7 @@ using Microsoft.OpenApi;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Runtime.Local;
+using Strata.Server.Runtime.Local.Sandbox;
 
 namespace Strata.Server.Hosting;
 
@@ -63,7 +64,7 @@ public static class HostingSetup
 
 /// <summary>Says where the API, the docs and the admin token are, once the server listens.</summary>
 public sealed class StartupBanner(
-    IServer server, IHostApplicationLifetime lifetime, DataFolder data, IJobRuntime runtime, ILogger<StartupBanner> logger) : IHostedService
+    IServer server, IHostApplicationLifetime lifetime, DataFolder data, IJobRuntime runtime, ILogger<StartupBanner> logger, LocalSandbox? sandbox = null) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -71,8 +72,12 @@ public sealed class StartupBanner(
         {
             var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? HostingSetup.DefaultUrl;
             logger.LogInformation(
-                "Strata is ready.\n  API:         {Url}/v1\n  Docs:        {Url}/docs\n  OpenAPI:     {Url}/openapi/v1.json\n  Admin token: {Token}\n  Data folder: {Data}\n  Capacity:    {Capacity} ({Runtime})\n  Log in:      strata login {Url} --token \"$(cat {Token})\"",
-                url, url, url, data.AdminToken, data.Root, runtime.Capacity.Total, RuntimeDescription(runtime), url, data.AdminToken);
+                "Strata is ready.\n  API:         {Url}/v1\n  Docs:        {Url}/docs\n  OpenAPI:     {Url}/openapi/v1.json\n  Admin token: {Token}\n  Data folder: {Data}\n  Capacity:    {Capacity} ({Runtime})\n  Sandbox:     {Sandbox}\n  Log in:      strata login {Url} --token \"$(cat {Token})\"",
+                url, url, url, data.AdminToken, data.Root, runtime.Capacity.Total, RuntimeDescription(runtime), sandbox?.Description ?? $"{runtime.Kind} (each tenant's namespace)", url, data.AdminToken);
+            if (sandbox is { Enabled: false })
+            {
+                logger.LogWarning("JOBS ARE NOT ISOLATED: {Why}. Any job can read the data folder (the signing key and the admin token among it) and other tenants' files. Install bubblewrap (apt-get install bubblewrap) and restart; see docs/sandbox.md.", sandbox.Why);
+            }
         });
         return Task.CompletedTask;
     }

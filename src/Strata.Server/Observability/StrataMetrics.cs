@@ -4,6 +4,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Strata.Contracts;
 using Strata.Core.Deployments;
+using Strata.Core.Runtime;
 using Strata.Server.Scheduling;
 
 namespace Strata.Server.Observability;
@@ -54,7 +55,8 @@ public sealed class StrataMetrics
 
     /// <param name="quotas">The tenants' quotas, for the quota gauges; without it (unit tests of the other instruments) they report nothing.</param>
     /// <param name="deployments">Where deployments run, for the replica gauge; without it, it reports nothing.</param>
-    public StrataMetrics(IMeterFactory meters, JobQueue queue, TimeProvider time, Quotas.TenantQuotas? quotas = null, IDeploymentRuntime? deployments = null)
+    public StrataMetrics(IMeterFactory meters, JobQueue queue, TimeProvider time, Quotas.TenantQuotas? quotas = null, IDeploymentRuntime? deployments = null,
+        IJobRuntime? runtime = null, Runtime.Local.Sandbox.LocalSandbox? sandbox = null)
     {
         _queue = queue;
         _time = time;
@@ -75,6 +77,12 @@ public sealed class StrataMetrics
         _usageGpuSeconds = meter.CreateCounter<double>("ml_platform_usage_gpu_seconds", description: "GPU-seconds of ended attempts, reserved and used.");
         _predictionCacheHits = meter.CreateCounter<long>("ml_platform_prediction_cache_hits", description: "Predictions answered from the prediction cache.");
         _predictionCacheMisses = meter.CreateCounter<long>("ml_platform_prediction_cache_misses", description: "Predictions the cache did not hold, answered by a replica.");
+        if (runtime is not null)
+        {
+            var isolated = Runtime.CapacityApi.Isolation(runtime, sandbox).Enabled ? 1 : 0;
+            meter.CreateObservableGauge("ml_platform_sandbox_enabled", () => isolated,
+                description: "1 when jobs run isolated (a bubblewrap sandbox, or Kubernetes), 0 when they are NOT isolated from the server or each other.");
+        }
         meter.CreateObservableGauge("ml_platform_active_jobs", ObserveActiveJobs, description: "Jobs pending or running now.");
         meter.CreateObservableGauge("ml_platform_queue_depth", ObserveQueueDepth, description: "Pending jobs.");
         meter.CreateObservableGauge("ml_platform_oldest_pending_age", ObserveOldestPendingAge, "s", "Age of the tenant's oldest pending job (0 when none).");

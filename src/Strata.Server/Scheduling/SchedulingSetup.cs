@@ -3,6 +3,7 @@ using Strata.Server.Leadership;
 using Strata.Server.Runtime;
 using Strata.Server.Runtime.Kubernetes;
 using Strata.Server.Runtime.Local;
+using Strata.Server.Runtime.Local.Sandbox;
 
 namespace Strata.Server.Scheduling;
 
@@ -27,6 +28,8 @@ public static class SchedulingSetup
         }
         else
         {
+            builder.Services.AddOptions<SandboxOptions>().BindConfiguration(SandboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+            builder.Services.AddSingleton<LocalSandbox>();
             builder.Services.AddSingleton<LocalJobRuntime>();
             builder.Services.AddSingleton<IJobRuntime>(sp => sp.GetRequiredService<LocalJobRuntime>());
         }

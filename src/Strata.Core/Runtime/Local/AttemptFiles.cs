@@ -90,6 +90,40 @@ public sealed record LaunchFile
     public string? CgroupParent { get; init; }
     /// <summary>When false the worker only measures, even where cgroups are available.</summary>
     public bool EnforceLimits { get; set; } = true;
+    /// <summary>The sandbox the job runs in; null runs it unconfined, as the worker's own user.</summary>
+    public SandboxLaunch? Sandbox { get; init; }
+}
+
+/// <summary>
+/// What the job may see (docs/sandbox.md). The worker runs the job under bubblewrap with a root of its
+/// own: read-only system folders, a private <c>/tmp</c> and <c>/dev</c>, a new <c>/proc</c>, and the folders
+/// listed here bound at the same paths as on the host, so every path in the job's environment stays true.
+/// </summary>
+public sealed record SandboxLaunch
+{
+    /// <summary>The <c>bwrap</c> executable (absolute).</summary>
+    public required string Bwrap { get; init; }
+    /// <summary>
+    /// The user and group the job runs as, when the worker is root (each tenant has its own); null when the
+    /// worker is not root and the job keeps the worker's user, inside a user namespace.
+    /// </summary>
+    public int? Uid { get; init; }
+    public int? Gid { get; init; }
+    /// <summary><c>host</c> (the machine's network, the platform API included) or <c>none</c> (loopback only).</summary>
+    public string Network { get; set; } = SandboxNetworks.Host;
+    /// <summary>Folders or files the job reads: its inputs, its data, Python environments.</summary>
+    public List<string> ReadOnly { get; set; } = [];
+    /// <summary>Folders the job writes besides its working folder: its checkpoints and model output.</summary>
+    public List<string> ReadWrite { get; set; } = [];
+    /// <summary>The size of the job's private <c>/tmp</c> (memory, charged to its cgroup), in bytes.</summary>
+    public long TmpBytes { get; set; } = 1L << 30;
+}
+
+/// <summary>The sandbox's network modes.</summary>
+public static class SandboxNetworks
+{
+    public const string Host = "host";
+    public const string None = "none";
 }
 
 /// <summary>Who supervises. Written by the worker once the job's process exists.</summary>
@@ -125,6 +159,7 @@ public sealed record ResultFile
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(LaunchFile))]
+[JsonSerializable(typeof(SandboxLaunch))]
 [JsonSerializable(typeof(SupervisorFile))]
 [JsonSerializable(typeof(ResultFile))]
 public sealed partial class AttemptFilesJsonContext : JsonSerializerContext;

@@ -7,6 +7,7 @@ using Strata.Core.Runtime;
 using Strata.Core.Runtime.Local;
 using Strata.Server.Artifacts;
 using Strata.Server.Hosting;
+using Strata.Server.Runtime.Local.Sandbox;
 
 namespace Strata.Server.Runtime.Local;
 
@@ -35,11 +36,13 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
     private readonly (string FileName, string[] Prefix) _worker;
     private readonly StandbyWorkers? _standby;
     private readonly AttemptInputs _inputs;
+    private readonly LocalSandbox _sandbox;
 
-    public LocalJobRuntime(DataFolder data, IOptions<LocalRuntimeOptions> options, AttemptInputs inputs, TimeProvider time, ILogger<LocalJobRuntime> logger)
+    public LocalJobRuntime(DataFolder data, IOptions<LocalRuntimeOptions> options, AttemptInputs inputs, LocalSandbox sandbox, TimeProvider time, ILogger<LocalJobRuntime> logger)
     {
         _data = data;
         _inputs = inputs;
+        _sandbox = sandbox;
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -91,6 +94,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
             StopGraceSeconds = _options.StopGraceSeconds,
             CgroupParent = _options.CgroupParent,
             EnforceLimits = _options.EnforceLimits,
+            Sandbox = _sandbox.For(launch, environment, []),
         };
         AttemptFiles.WriteAtomically(Path.Combine(folder, AttemptFiles.Launch), launchFile, AttemptFilesJsonContext.Default.LaunchFile);
 

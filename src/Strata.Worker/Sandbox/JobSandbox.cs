@@ -1,0 +1,241 @@
+using System.Globalization;
+using System.Text;
+using Strata.Core.Runtime.Local;
+
+namespace Strata.Worker.Sandbox;
+
+/// <summary>
+/// Runs the job under bubblewrap (docs/sandbox.md). The job gets a root of its own: <c>/usr</c> and the
+/// merged-<c>/usr</c> links read-only, a minimal <c>/etc</c>, a private <c>/tmp</c>, <c>/dev</c> and <c>/proc</c>
+/// (a new PID namespace), and the folders of <see cref="SandboxLaunch"/> at their host paths. Nothing
+/// else of the host exists in it: not the server's data folder, not other attempts, not <c>/sys</c> (so no
+/// cgroup file to write to), not <c>/root</c> or <c>/home</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Two ways to become the job's user. A worker that is root runs bwrap as root (so it can bind folders
+/// below the data folder, which only root may enter), keeping only the capabilities that
+/// <c>setpriv</c> needs to switch to the tenant's own uid and gid and to empty the bounding set; the job
+/// then runs with no capabilities and <c>no_new_privs</c>. A worker that is not root runs bwrap in a user
+/// namespace, as itself, and forbids further user namespaces.
+/// </para>
+/// <para>
+/// bwrap reads its arguments from a file in the attempt folder (<c>--args</c>), opened by the job's shell,
+/// so that the environment, which holds the job's token, is never on a command line that other users
+/// of the machine can read. A root worker's bwrap and setpriv start with an empty environment, so a
+/// tenant's <c>LD_PRELOAD</c> never reaches a process with privileges: <c>env -i</c> sets the job's
+/// environment last, as the job's user.
+/// </para>
+/// </remarks>
+internal static class JobSandbox
+{
+    /// <summary>bwrap's arguments, NUL-separated: in the attempt folder, which the job cannot see.</summary>
+    public const string ArgsFile = "sandbox.args";
+    /// <summary>The job's <c>/etc/passwd</c> and <c>/etc/group</c>, naming its user.</summary>
+    public const string EtcFolder = "sandbox-etc";
+    /// <summary>The descriptor the job's shell opens the arguments file on.</summary>
+    private const int ArgsFd = 3;
+
+    private const string Setpriv = "/usr/bin/setpriv";
+    /// <summary>Where the job's shell reads its environment from.</summary>
+    private const string EnvironmentFile = "/run/strata/environment";
+
+    /// <summary>Host paths under <c>/etc</c> the job needs: name resolution, TLS roots, the loader's cache, Debian's alternatives.</summary>
+    private static readonly string[] EtcEntries =
+    [
+        "resolv.conf", "hosts", "host.conf", "nsswitch.conf", "gai.conf", "services", "protocols", "localtime", "timezone",
+        "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl", "ca-certificates", "ca-certificates.conf", "alternatives",
+        "mime.types", "os-release", "debian_version", "fonts", "python3", $"python3.{PythonMinor()}",
+    ];
+
+    /// <summary>Merged-/usr systems have these as links into /usr; older ones as folders.</summary>
+    private static readonly string[] RootLinks = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+    /// <summary>
+    /// Makes the attempt ready for its sandbox (the job's folders given to its user, its /etc files and
+    /// bwrap's arguments written) and returns the shell commands that turn a shell into the sandboxed job.
+    /// </summary>
+    public static string Prepare(LaunchFile launch, SandboxLaunch sandbox, string attemptDirectory, string workDirectory)
+    {
+        var uid = sandbox.Uid ?? Native.EffectiveUid();
+        var gid = sandbox.Gid ?? (sandbox.Uid is null ? Native.EffectiveGid() : uid);
+        if (sandbox.Uid is { } owner)
+        {
+            GiveAway(workDirectory, owner, gid, recursive: true);
+            foreach (var folder in sandbox.ReadWrite)
+            {
+                Directory.CreateDirectory(folder);
+                GiveAway(folder, owner, gid, recursive: false);
+            }
+        }
+        var etc = Path.Combine(attemptDirectory, EtcFolder);
+        Directory.CreateDirectory(etc);
+        var home = launch.Environment.GetValueOrDefault("HOME") ?? workDirectory;
+        File.WriteAllText(Path.Combine(etc, "passwd"), $"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\njob:x:{uid}:{gid}:Strata job:{home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+        File.WriteAllText(Path.Combine(etc, "group"), $"root:x:0:\njob:x:{gid}:\nnogroup:x:65534:\n");
+        var environment = Path.Combine(etc, "environment");
+        WriteOwnerOnly(environment, EnvironmentScript(launch.Environment));
+        if (sandbox.Uid is { } user)
+        {
+            Native.ChangeOwner(environment, user, gid);
+        }
+
+        var (arguments, command) = Arguments(launch, sandbox, workDirectory, etc);
+        var argsFile = Path.Combine(attemptDirectory, ArgsFile);
+        WriteOwnerOnly(argsFile, string.Concat(arguments.Select(a => a + "\0")));
+        return $"exec {ArgsFd}< {JobProcess.Quote(argsFile)} || exit 126\n" +
+               $"exec {JobProcess.Quote(sandbox.Bwrap)} --args {ArgsFd} -- {string.Join(' ', command.Select(JobProcess.Quote))}";
+    }
+
+    /// <summary>
+    /// The job's environment as shell assignments, which its shell reads inside the sandbox, as the job's
+    /// user: bwrap (and, for a root worker, setpriv) run with none of it, and it is on no command line.
+    /// </summary>
+    internal static string EnvironmentScript(IReadOnlyDictionary<string, string> environment)
+    {
+        var script = new StringBuilder();
+        foreach (var (name, value) in environment)
+        {
+            // The validator admits only names a shell can assign; anything else is left out rather than run.
+            if (!IsShellName(name) || value.Contains('\0')) continue;
+            script.Append(name).Append('=').Append(JobProcess.Quote(value)).Append('\n');
+        }
+        return script.ToString();
+    }
+
+    private static bool IsShellName(string name) =>
+        name.Length > 0 && (char.IsAsciiLetter(name[0]) || name[0] == '_') && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
+
+    private static void WriteOwnerOnly(string path, string content)
+    {
+        using var stream = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        stream.Write(Encoding.UTF8.GetBytes(content));
+    }
+
+    /// <summary>
+    /// bwrap's options, in the order bwrap applies them, and the command it runs (which bwrap takes only
+    /// from its command line, not from <c>--args</c>).
+    /// </summary>
+    internal static (List<string> Options, List<string> Command) Arguments(LaunchFile launch, SandboxLaunch sandbox, string workDirectory, string etcFolder)
+    {
+        var root = sandbox.Uid is not null;
+        var args = new List<string> { "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--hostname", "strata-job" };
+        if (sandbox.Network == SandboxNetworks.None)
+        {
+            args.Add("--unshare-net");
+        }
+        if (root)
+        {
+            // setpriv needs these three to become the job's user and to empty the bounding set; the job keeps none.
+            args.AddRange(["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]);
+        }
+        else
+        {
+            args.AddRange(["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]);
+        }
+
+        // The system, read-only.
+        args.AddRange(["--ro-bind", "/usr", "/usr"]);
+        foreach (var link in RootLinks)
+        {
+            var info = new FileInfo(link);
+            if (info.LinkTarget is { } target) args.AddRange(["--symlink", target, link]);
+            else if (Directory.Exists(link)) args.AddRange(["--ro-bind", link, link]);
+        }
+        args.AddRange(["--perms", "0755", "--dir", "/etc"]);
+        foreach (var entry in EtcEntries)
+        {
+            args.AddRange(["--ro-bind-try", "/etc/" + entry, "/etc/" + entry]);
+        }
+        args.AddRange(["--ro-bind", Path.Combine(etcFolder, "passwd"), "/etc/passwd", "--ro-bind", Path.Combine(etcFolder, "group"), "/etc/group"]);
+        args.AddRange(["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]);
+        args.AddRange(["--perms", "1777", "--size", sandbox.TmpBytes.ToString(CultureInfo.InvariantCulture), "--tmpfs", "/tmp"]);
+        args.AddRange(["--perms", "0755", "--dir", "/var", "--symlink", "../tmp", "/var/tmp"]);
+
+        // The job's own folders, at their host paths, parents before children. bwrap would create a missing
+        // parent as a root-only folder, which the job's user could not enter: each is made 0755 first.
+        var mounts = new List<(string Path, bool Writable)> { (workDirectory, true) };
+        mounts.AddRange(sandbox.ReadWrite.Select(p => (p, true)));
+        mounts.AddRange(sandbox.ReadOnly.Select(p => (p, false)));
+        var made = new HashSet<string>(StringComparer.Ordinal) { "/usr", "/etc", "/proc", "/dev", "/tmp", "/var" };
+        var bound = new List<string> { "/usr" };
+        foreach (var (path, writable) in mounts
+                     .Select(m => (Path: Path.GetFullPath(m.Item1).TrimEnd('/'), Writable: m.Item2))
+                     .Where(m => m.Path.Length > 0)
+                     .DistinctBy(m => m.Path)
+                     .OrderBy(m => m.Path.Count(c => c == '/')))
+        {
+            foreach (var parent in Ancestors(path).Where(p => !bound.Any(b => IsInside(p, b)) && made.Add(p)))
+            {
+                args.AddRange(["--perms", "0755", "--dir", parent]);
+            }
+            args.AddRange([writable ? "--bind-try" : "--ro-bind-try", path, path]);
+            bound.Add(path);
+        }
+        args.AddRange(["--chdir", workDirectory, "--clearenv", "--perms", "0755", "--dir", "/run", "--perms", "0755", "--dir", "/run/strata"]);
+
+        args.AddRange(["--ro-bind", Path.Combine(etcFolder, "environment"), EnvironmentFile]);
+
+        // The command: become the job's user (a root worker), read the environment, run the entrypoint.
+        var command = new List<string>();
+        if (root)
+        {
+            command.AddRange([Setpriv,
+                "--reuid", sandbox.Uid!.Value.ToString(CultureInfo.InvariantCulture),
+                "--regid", (sandbox.Gid ?? sandbox.Uid.Value).ToString(CultureInfo.InvariantCulture),
+                "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]);
+        }
+        command.AddRange([JobProcess.Shell, "-c", $"set -a && . {EnvironmentFile} && set +a && exec {JobProcess.Shell} -c \"$0\"", launch.Entrypoint]);
+        return (args, command);
+    }
+
+    private static List<string> Ancestors(string path)
+    {
+        var list = new List<string>();
+        for (var parent = Path.GetDirectoryName(path); parent is not null && parent != "/"; parent = Path.GetDirectoryName(parent))
+        {
+            list.Add(parent);
+        }
+        list.Reverse();
+        return list;
+    }
+
+    private static bool IsInside(string path, string folder) =>
+        path == folder || path.StartsWith(folder + "/", StringComparison.Ordinal);
+
+    /// <summary>Gives the job's folder to its user: the whole tree of the fresh working folder, only the top of the others.</summary>
+    private static void GiveAway(string folder, int uid, int gid, bool recursive)
+    {
+        Native.ChangeOwner(folder, uid, gid);
+        if (!recursive) return;
+        foreach (var entry in Directory.EnumerateFileSystemEntries(folder, "*", new EnumerationOptions
+        {
+            RecurseSubdirectories = true,
+            AttributesToSkip = 0,
+            IgnoreInaccessible = false,
+        }))
+        {
+            Native.ChangeOwner(entry, uid, gid);
+        }
+    }
+
+    /// <summary>The minor version of the system's python3, whose /etc/python3.N folder Debian's python reads.</summary>
+    private static string PythonMinor()
+    {
+        try
+        {
+            return new FileInfo("/usr/bin/python3").LinkTarget is { } target && target.StartsWith("python3.", StringComparison.Ordinal)
+                ? target["python3.".Length..]
+                : "x";
+        }
+        catch (IOException)
+        {
+            return "x";
+        }
+    }
+}
