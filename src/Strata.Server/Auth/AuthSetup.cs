@@ -1,7 +1,9 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
+using Strata.Core.Runtime;
 using Strata.Server.Hosting;
 using Strata.Server.Tenants;
 
@@ -26,6 +28,7 @@ public static class AuthSetup
     {
         builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<TokenIssuer>();
+        builder.Services.AddSingleton<LiveAttempts>();
         builder.Services.AddHostedService<AdminTokenWriter>();
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
@@ -38,13 +41,16 @@ public static class AuthSetup
                 options.TokenValidationParameters = issuer.ValidationParameters;
                 options.Events = new JwtBearerEvents
                 {
-                    OnTokenValidated = RejectTokensOfDeletedTenantsAsync,
+                    OnTokenValidated = RejectRevokedTokensAsync,
                     OnChallenge = async context =>
                     {
                         context.HandleResponse();
-                        var detail = context.AuthenticateFailure is null
-                            ? "Send a bearer token: Authorization: Bearer <token>."
-                            : "The bearer token is invalid or expired; ask for a new one.";
+                        var detail = context.AuthenticateFailure switch
+                        {
+                            null => "Send a bearer token: Authorization: Bearer <token>.",
+                            JobTokenRefusedException refused => refused.Message,
+                            _ => "The bearer token is invalid or expired; ask for a new one.",
+                        };
                         context.Response.Headers.WWWAuthenticate = "Bearer";
                         await Problems.Problems.WriteAsync(context.HttpContext, 401, "Unauthenticated", detail, ProblemTypes.Unauthenticated);
                     },
@@ -62,8 +68,11 @@ public static class AuthSetup
         return builder;
     }
 
-    /// <summary>A tenant's tokens stop working the moment the tenant is deleted.</summary>
-    private static async Task RejectTokensOfDeletedTenantsAsync(TokenValidatedContext context)
+    /// <summary>
+    /// Revocation, checked on every request (the accepted-token cache remembers signatures, not this): a tenant's
+    /// tokens stop working the moment the tenant is deleted, and a job's token the moment its attempt ends.
+    /// </summary>
+    private static async Task RejectRevokedTokensAsync(TokenValidatedContext context)
     {
         var tenant = context.Principal?.FindFirst(StrataClaims.Tenant)?.Value;
         if (tenant is null)
@@ -78,8 +87,41 @@ public static class AuthSetup
         if (!await directory.ExistsAsync(tenant, context.HttpContext.RequestAborted))
         {
             context.Fail("The token's tenant does not exist.");
+            return;
+        }
+        if (context.Principal?.FindFirst(StrataClaims.Role)?.Value == Roles.Job)
+        {
+            await RejectJobTokensOfEndedAttemptsAsync(context, tenant);
         }
     }
+
+    /// <summary>
+    /// A job's token works only while its attempt is starting or running (LiveAttempts): once the attempt ends
+    /// (succeeded, failed, cancelled, preempted, lost), or its job is cancelled or gone, it is refused. A job
+    /// token without an <c>attempt</c> claim (issued before tokens were bound to attempts) is refused too: which
+    /// attempt it belonged to cannot be told, so it could not be revoked; a job gets a bound token with its
+    /// next attempt.
+    /// </summary>
+    private static async Task RejectJobTokensOfEndedAttemptsAsync(TokenValidatedContext context, string tenant)
+    {
+        var principal = context.Principal!;
+        var job = principal.FindFirst(StrataClaims.Job)?.Value;
+        var attemptClaim = principal.FindFirst(StrataClaims.Attempt)?.Value;
+        if (string.IsNullOrEmpty(job)
+            || !int.TryParse(attemptClaim, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number < 1)
+        {
+            context.Fail(new JobTokenRefusedException("This job token names no attempt; a job's token is valid only for the attempt it was issued to."));
+            return;
+        }
+        var live = context.HttpContext.RequestServices.GetRequiredService<LiveAttempts>();
+        if (!await live.IsLiveAsync(new AttemptRef(tenant, job, number), context.HttpContext.RequestAborted))
+        {
+            context.Fail(new JobTokenRefusedException($"Attempt {number} of job '{job}' is over (it ended, or its job was cancelled); a job's token is valid only while its attempt runs."));
+        }
+    }
+
+    /// <summary>Why a job's token was refused; unlike a bad signature's, its reason is told to the caller.</summary>
+    private sealed class JobTokenRefusedException(string message) : Exception(message);
 }
 
 /// <summary>

@@ -9,6 +9,8 @@ public static class StrataClaims
     public const string Tenant = "tenant";
     public const string Role = "role";
     public const string Job = "job";
+    /// <summary>A job token's attempt number; with <see cref="Job"/>, the attempt the token lives and dies with.</summary>
+    public const string Attempt = "attempt";
 }
 
 /// <summary>Who is calling, read from a validated token.</summary>

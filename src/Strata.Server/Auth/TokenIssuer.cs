@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Strata.Core.Runtime;
 using Strata.Server.Hosting;
 
 namespace Strata.Server.Auth;
@@ -45,7 +46,8 @@ public sealed class TokenIssuer
     public TokenValidationParameters ValidationParameters { get; }
 
     /// <summary>Issues a token. <paramref name="tenantId"/> is null only for admins.</summary>
-    public (string Token, DateTimeOffset ExpiresAt) Issue(string subject, string role, string? tenantId, TimeSpan lifetime, string? jobId = null)
+    /// <param name="attempt">For a job's token: the attempt it is valid for, and only while that attempt is live (AuthSetup).</param>
+    public (string Token, DateTimeOffset ExpiresAt) Issue(string subject, string role, string? tenantId, TimeSpan lifetime, AttemptRef? attempt = null)
     {
         var now = _time.GetUtcNow();
         var expires = now + lifetime;
@@ -56,7 +58,11 @@ public sealed class TokenIssuer
             ["jti"] = Guid.NewGuid().ToString("N"),
         };
         if (tenantId is not null) claims[StrataClaims.Tenant] = tenantId;
-        if (jobId is not null) claims[StrataClaims.Job] = jobId;
+        if (attempt is { } a)
+        {
+            claims[StrataClaims.Job] = a.JobId;
+            claims[StrataClaims.Attempt] = a.Number;
+        }
         var descriptor = new SecurityTokenDescriptor
         {
             Issuer = _options.Issuer,

@@ -36,6 +36,7 @@ public sealed class JobService(
     IOptions<Runtime.Local.LocalRuntimeOptions> local,
     IOptions<Artifacts.CodeOptions> code,
     Artifacts.ArtifactStore artifacts,
+    Auth.LiveAttempts liveAttempts,
     IOptions<Runtime.Kubernetes.KubernetesRuntimeOptions> kubernetes,
     TimeProvider time,
     StrataMetrics metrics,
@@ -146,6 +147,8 @@ public sealed class JobService(
         using var scope = logger.BeginScope(new JobLogScope(tenantId, jobId));
         var outcome = await writer.WriteAsync(db => JobTransitions.Cancel(db, tenantId, jobId, time.GetUtcNow()), cancellationToken);
         if (!outcome.WasActive) return outcome;
+        // The attempt still stops (below), but its token is refused from the cancel on: the job is over.
+        if (outcome.LiveAttempt is { } live) liveAttempts.Ended(live);
         queue.Remove(jobId);
         queue.ReleaseQuota(jobId);
         // What it held may let a job waiting for quota start.

@@ -32,8 +32,9 @@ public sealed class LaunchBuilder(
         {
             Directory.CreateDirectory(output);
         }
+        // The expiry is only an upper bound: the token is refused as soon as this attempt ends (LiveAttempts).
         var lifetime = TimeSpan.FromSeconds(spec.TimeoutSeconds ?? 0) + TimeSpan.FromDays(jobs.Value.JobTokenDays);
-        var (token, _) = tokens.Issue($"job:{job.Id}", Roles.Job, job.TenantId, lifetime, job.Id);
+        var (token, _) = tokens.Issue($"job:{job.Id}", Roles.Job, job.TenantId, lifetime, attempt);
         var environment = JobEnvironment.Build(spec, job.Id, attemptNumber, ApiUrl(), token, checkpoints);
         return new JobLaunch
         {

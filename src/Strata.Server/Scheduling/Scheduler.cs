@@ -31,6 +31,7 @@ public sealed class Scheduler(
     StoreWriter writer,
     RunningMarks runningMarks,
     LaunchBuilder launches,
+    Auth.LiveAttempts liveAttempts,
     Models.TrainerOutputs trainerOutputs,
     TimeProvider time,
     StrataMetrics metrics,
@@ -262,6 +263,9 @@ public sealed class Scheduler(
     /// <summary>Records an attempt's end, frees what it held and queues its retry; shared with the reconciler.</summary>
     public async Task<OutcomeRecorded> RecordOutcomeAsync(AttemptObservation observation, CancellationToken cancellationToken)
     {
+        // The attempt is over, whatever the store says yet: its token is refused from here on, on this server
+        // before anyone can see the end recorded (other replicas, from the store's record, see docs/decisions.md).
+        liveAttempts.Ended(observation.Attempt);
         // A built-in trainer's success registers its model first, so a succeeded job always has its version.
         string? modelVersion = null;
         if (observation.Phase == ObservedPhase.Succeeded && await trainerOutputs.RegisterAsync(observation.Attempt, cancellationToken) is { } registration)

@@ -171,11 +171,10 @@ public sealed class JobAccessTests(SqliteApp app) : IClassFixture<SqliteApp>
     {
         var (_, member) = await app.TenantClientAsync("jobtoken");
         using var _ = member;
-        var job = await StrataApp.SubmitAsync(member, new { name = "token", entrypoint = "echo \"$STRATA_JOB_TOKEN\"" });
+        // Its token works only while it runs: it waits until cancelled below.
+        var job = await StrataApp.SubmitAsync(member, new { name = "token", entrypoint = "echo \"TOKEN=$STRATA_JOB_TOKEN\"; sleep 300" });
         var id = job.GetProperty("id").GetString()!;
-        await StrataApp.WaitForStatusAsync(member, id, "succeeded");
-        using var logs = await member.GetAsync($"/v1/jobs/training/{id}/logs");
-        var token = (await logs.Content.ReadAsStringAsync()).Trim();
+        var token = await StrataApp.PrintedJobTokenAsync(member, id);
         Assert.Equal(3, token.Split('.').Length);
 
         using var jobClient = app.ClientFor(token);
@@ -196,5 +195,7 @@ public sealed class JobAccessTests(SqliteApp app) : IClassFixture<SqliteApp>
         {
             await Http.ExpectProblemAsync(tokens, 403, ProblemTypes.Forbidden);
         }
+        using var cancel = await member.DeleteAsync($"/v1/jobs/training/{id}");
+        Assert.Equal(204, (int)cancel.StatusCode);
     }
 }

@@ -181,6 +181,28 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
     public static Task<JsonElement> WaitForEndAsync(HttpClient client, string id, TimeSpan? timeout = null) =>
         WaitForAsync(client, id, job => job.GetProperty("status").GetString() is "succeeded" or "failed" or "cancelled", timeout);
 
+    /// <summary>
+    /// The token (<c>STRATA_JOB_TOKEN</c>) an attempt of a job printed as a line <c>TOKEN=...</c>: polls the
+    /// attempt's log (the latest attempt's when <paramref name="attempt"/> is null) until the line is there.
+    /// </summary>
+    public static async Task<string> PrintedJobTokenAsync(HttpClient client, string id, int? attempt = null, TimeSpan? timeout = null)
+    {
+        const string Prefix = "TOKEN=";
+        var route = $"/v1/jobs/training/{id}/logs" + (attempt is null ? "" : $"?attempt={attempt}");
+        var deadline = DateTimeOffset.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        var log = "";
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            using var response = await client.GetAsync(route);
+            log = await response.Content.ReadAsStringAsync();
+            var line = response.IsSuccessStatusCode ? log.Split('\n').FirstOrDefault(l => l.StartsWith(Prefix, StringComparison.Ordinal)) : null;
+            if (line is { Length: > 6 }) return line[Prefix.Length..].Trim();
+            await Task.Delay(100);
+        }
+        Assert.Fail($"Job {id} printed no {Prefix} line in time; its log: {log}");
+        return "";
+    }
+
     /// <summary>A tenant id or job name no other test uses.</summary>
     public static string UniqueId(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}";
 

@@ -13,7 +13,7 @@ public static class TestTokens
 
     /// <summary>
     /// A signed HS256 token with Strata's claims. Every part can be bent: the key, the issuer, the
-    /// audience and the lifetime.
+    /// audience, the lifetime, and any claim (<paramref name="claims"/> are added, or replace the defaults).
     /// </summary>
     public static string Create(
         byte[] key,
@@ -22,10 +22,13 @@ public static class TestTokens
         string issuer = Issuer,
         string audience = Audience,
         DateTime? notBefore = null,
-        DateTime? expires = null)
+        DateTime? expires = null,
+        IReadOnlyDictionary<string, object>? claims = null)
     {
         var now = DateTime.UtcNow;
         var handler = new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false };
+        var all = new Dictionary<string, object> { ["sub"] = "forged", ["role"] = role, ["tenant"] = tenant };
+        foreach (var (name, value) in claims ?? new Dictionary<string, object>()) all[name] = value;
         return handler.CreateToken(new SecurityTokenDescriptor
         {
             Issuer = issuer,
@@ -33,7 +36,7 @@ public static class TestTokens
             IssuedAt = (notBefore ?? now.AddMinutes(-1)),
             NotBefore = notBefore ?? now.AddMinutes(-1),
             Expires = expires ?? now.AddHours(1),
-            Claims = new Dictionary<string, object> { ["sub"] = "forged", ["role"] = role, ["tenant"] = tenant },
+            Claims = all,
             SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(key) { KeyId = "strata-hs256" }, SecurityAlgorithms.HmacSha256),
         });
     }
