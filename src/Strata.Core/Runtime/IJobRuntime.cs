@@ -100,6 +100,11 @@ public sealed record JobLaunch
     public CodeSource? Code { get; init; }
     /// <summary>An uploaded artifact that the runtime materialises for the attempt and names in <c>DATA_PATH</c>.</summary>
     public string? DataArtifactId { get; init; }
+    /// <summary>
+    /// Folders of this machine that <see cref="Entrypoint"/> runs from (a built-in trainer's strata-worker and
+    /// its .NET): a local sandbox shows them to the job read-only. Empty for the job's own code.
+    /// </summary>
+    public IReadOnlyList<string> ToolPaths { get; init; } = [];
 }
 
 /// <summary>A job's code: an uploaded tar.gz (<see cref="ArtifactId"/>) or a git repository at a revision.</summary>

@@ -40,6 +40,7 @@ public sealed class LaunchBuilder(
         {
             Attempt = attempt,
             Entrypoint = spec.Model is null ? spec.Entrypoint ?? JobDefaults.DefaultEntrypoint : TrainerCommand.Build(TrainerWorker(), spec),
+            ToolPaths = spec.Model is null ? [] : TrainerToolPaths(),
             DockerImage = spec.DockerImage,
             Environment = environment,
             Resources = new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus),
@@ -68,6 +69,16 @@ public sealed class LaunchBuilder(
             path = File.Exists(apphost) ? apphost : Path.Combine(AppContext.BaseDirectory, "strata-worker.dll");
         }
         return path.EndsWith(".dll", StringComparison.Ordinal) ? ["dotnet", path] : [path];
+    }
+
+    /// <summary>What a built-in trainer runs from: the worker's folder and, when it is not under /usr, the .NET it runs on.</summary>
+    private string[] TrainerToolPaths()
+    {
+        var worker = TrainerWorker()[^1];
+        var dotnet = Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
+        return dotnet.StartsWith("/usr/", StringComparison.Ordinal)
+            ? [Path.GetDirectoryName(worker)!]
+            : [Path.GetDirectoryName(worker)!, dotnet];
     }
 
     private string ApiUrl()

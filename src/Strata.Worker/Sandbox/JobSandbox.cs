@@ -45,7 +45,7 @@ internal static class JobSandbox
     [
         "resolv.conf", "hosts", "host.conf", "nsswitch.conf", "gai.conf", "services", "protocols", "localtime", "timezone",
         "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl", "ca-certificates", "ca-certificates.conf", "alternatives",
-        "mime.types", "os-release", "debian_version", "fonts", "python3", $"python3.{PythonMinor()}",
+        "mime.types", "os-release", "debian_version", "fonts", "python3", $"python3.{PythonMinor()}", "dotnet",
     ];
 
     /// <summary>Merged-/usr systems have these as links into /usr; older ones as folders.</summary>
@@ -176,6 +176,10 @@ internal static class JobSandbox
             }
             args.AddRange([writable ? "--bind-try" : "--ro-bind-try", path, path]);
             bound.Add(path);
+        }
+        foreach (var file in sandbox.Masked)
+        {
+            args.AddRange(["--ro-bind", "/dev/null", file]);
         }
         args.AddRange(["--chdir", workDirectory, "--clearenv", "--perms", "0755", "--dir", "/run", "--perms", "0755", "--dir", "/run/strata"]);
 

@@ -14,9 +14,12 @@ public sealed class ExampleTests(SqliteApp app) : IClassFixture<SqliteApp>
         Directory.CreateDirectory(Path.GetDirectoryName(data)!);
         File.Copy(RepositoryFile("examples/churn/churn.csv"), data);
 
+        // As `strata run` does it: the script travels as the job's code (the sandbox shows a job nothing else of this machine).
+        var code = await Artifacts.ArtifactApiTests<SqliteApp>.UploadAsync(client,
+            TestArchives.Create(TestEntry.File("train.py", File.ReadAllText(RepositoryFile("examples/churn/train.py")))), "code.tar.gz");
         var job = await StrataApp.SubmitAsync(client, new
         {
-            name = "churn-custom", entrypoint = $"python3 {RepositoryFile("examples/churn/train.py")}", data_path = "churn.csv",
+            name = "churn-custom", entrypoint = "python3 train.py", data_path = "churn.csv", code_artifact = code.GetProperty("uri").GetString(),
             hyperparameters = new { epochs = 2 },
         });
         var id = job.GetProperty("id").GetString()!;

@@ -103,7 +103,7 @@ public sealed class JobTokenTests(SqliteApp app) : IClassFixture<SqliteApp>
     {
         var (_, client) = await app.TenantClientAsync("succeeded");
         using var _ = client;
-        var release = Path.Combine(app.DataPath, "release-" + Guid.NewGuid().ToString("N"));
+        var release = Path.Combine(app.SharedPath, "release-" + Guid.NewGuid().ToString("N"));
         var job = await StrataApp.SubmitAsync(client, new { name = "finishes", entrypoint = $"echo \"TOKEN=$STRATA_JOB_TOKEN\"; while [ ! -e '{release}' ]; do sleep 0.1; done" });
         var id = job.GetProperty("id").GetString()!;
         var token = await StrataApp.PrintedJobTokenAsync(client, id);

@@ -26,11 +26,14 @@ internal sealed class ServerProcess : IDisposable
         Directory.CreateDirectory(Root);
         DataPath = Path.Combine(Root, "data");
         MarkerPath = Directory.CreateDirectory(Path.Combine(Root, "markers")).FullName;
+        // Shown to every job by the sandbox, writable by every tenant's user.
+        File.SetUnixFileMode(MarkerPath, (UnixFileMode)Convert.ToInt32("1777", 8));
         _environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["Strata__DataPath"] = DataPath,
             ["Scheduler__ResyncSeconds"] = "1",
             ["Runtime__Local__StopGraceSeconds"] = "2",
+            ["Runtime__Local__Sandbox__ReadWritePaths__0"] = MarkerPath,
         };
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) _environment[name] = value;
     }
@@ -38,7 +41,7 @@ internal sealed class ServerProcess : IDisposable
     /// <summary>Everything of this server lives under here; processes naming it are its own.</summary>
     public string Root { get; }
     public string DataPath { get; }
-    /// <summary>A folder jobs append lines to (passed as <c>MARKER_DIR</c>), to count how often they ran.</summary>
+    /// <summary>A folder jobs append lines to (passed as <c>MARKER_DIR</c>), to count how often they ran; the sandbox shows it to every job.</summary>
     public string MarkerPath { get; }
     public Uri BaseAddress { get; private set; } = new("http://127.0.0.1:1");
     public int Pid => _process?.Id ?? 0;

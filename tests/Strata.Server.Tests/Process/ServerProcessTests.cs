@@ -34,16 +34,17 @@ public sealed class ServerProcessTests
         await server.StartAsync();
         using var api = await server.CreateTenantAsync("team-a");
 
+        // The child's pid as the job sees it is its sandbox's own: the test finds it on the host by its unique command line.
+        var childSleep = $"300.{Random.Shared.Next(100_000, 999_999)}";
         var job = await api.SubmitAsync($$"""
             {"name":"with-child","compute":{"cpu_cores":1,"memory_gb":1},
-             "entrypoint":{{Json("sleep 300 & echo $! > \"$STRATA_CHECKPOINT_DIR/child.pid\"; sleep 300")}}}
+             "entrypoint":{{Json($"sleep {childSleep} & sleep 300")}}}
             """);
         var id = Id(job);
         await api.WaitForStatusAsync(id, "running");
         var (_, shellPid) = await server.SupervisorAsync("team-a", id, 1);
-        var childFile = Path.Combine(server.DataPath, "checkpoints", id, "child.pid");
         var childPid = 0;
-        await Wait.UntilAsync(() => Task.FromResult(File.Exists(childFile) && int.TryParse(File.ReadAllText(childFile).Trim(), out childPid)), "child.pid", server);
+        await Wait.UntilAsync(() => Task.FromResult((childPid = ProcFs.ProcessesMentioning(childSleep).FirstOrDefault()) != 0), "the job's child", server);
         Assert.True(ProcFs.IsAlive(shellPid), "the job's shell runs before the cancel");
         Assert.True(ProcFs.IsAlive(childPid), "the job's background child runs before the cancel");
 

@@ -25,7 +25,7 @@ public sealed class TrackingProcessTests
         using var server = new ServerProcess();
         await server.StartAsync();
         using var client = await server.CreateTenantAsync("tracked");
-        var script = Path.Combine(server.Root, "report.py");
+        var script = Path.Combine(server.MarkerPath, "report.py");
         await File.WriteAllTextAsync(script, Script);
 
         var job = await client.SubmitAsync(JsonSerializer.Serialize(new { name = "reporter", entrypoint = $"python3 {script}", retry = new { max_attempts = 1 } }));

@@ -38,6 +38,9 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
         Environment.SetEnvironmentVariable(HostOnlyVariable, HostOnlyValue);
         Storage = storage;
         DataPath = Path.Combine(Path.GetTempPath(), "strata-api-tests", Guid.NewGuid().ToString("N")[..12]);
+        SharedPath = Directory.CreateDirectory(DataPath + "-shared").FullName;
+        // Writable by every tenant's user: a root server runs each tenant's jobs as a user of its own.
+        File.SetUnixFileMode(SharedPath, (UnixFileMode)Convert.ToInt32("1777", 8));
         _settings = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
             ["Strata:DataPath"] = DataPath,
@@ -47,6 +50,7 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
             ["Runtime:Local:StopGraceSeconds"] = "2",
             ["Scheduler:ResyncSeconds"] = "1",
             ["Logging:LogLevel:Default"] = "Warning",
+            ["Runtime:Local:Sandbox:ReadWritePaths:0"] = SharedPath,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -60,6 +64,9 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
     protected void Configure(string key, string? value) => _settings[key] = value;
 
     public string DataPath { get; }
+
+    /// <summary>A folder the test and every job may write (a sandbox shows jobs nothing else of this machine): release files, scripts.</summary>
+    public string SharedPath { get; }
 
     /// <summary>Why this app cannot run here (no PostgreSQL configured), or null.</summary>
     public string? SkipReason => Storage == StorageKind.Postgres ? PostgresDatabase.SkipReason : null;
@@ -221,6 +228,7 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
         try
         {
             if (Directory.Exists(DataPath)) Directory.Delete(DataPath, recursive: true);
+            if (Directory.Exists(SharedPath)) Directory.Delete(SharedPath, recursive: true);
         }
         catch (IOException)
         {

@@ -14,7 +14,7 @@ public abstract class MetricsApiTests<TApp>(TApp app) : IClassFixture<TApp>
     /// <summary>A job that prints <paramref name="lines"/>, then waits until the test creates its release file.</summary>
     private async Task<(string Id, string Release)> StartHeldJobAsync(HttpClient client, string name, params string[] lines)
     {
-        var release = Path.Combine(app.DataPath, "release-" + Guid.NewGuid().ToString("N"));
+        var release = Path.Combine(app.SharedPath, "release-" + Guid.NewGuid().ToString("N"));
         var prints = string.Concat(lines.Select(l => $"echo '{l}'; "));
         var job = await StrataApp.SubmitAsync(client, new { name, entrypoint = $"{prints}while [ ! -e '{release}' ]; do sleep 0.1; done" });
         var id = job.GetProperty("id").GetString()!;

@@ -115,6 +115,8 @@ public sealed record SandboxLaunch
     public List<string> ReadOnly { get; set; } = [];
     /// <summary>Folders the job writes besides its working folder: its checkpoints and model output.</summary>
     public List<string> ReadWrite { get; set; } = [];
+    /// <summary>Files inside <see cref="ReadOnly"/> folders the job must not read: they are shown empty.</summary>
+    public List<string> Masked { get; set; } = [];
     /// <summary>The size of the job's private <c>/tmp</c> (memory, charged to its cgroup), in bytes.</summary>
     public long TmpBytes { get; set; } = 1L << 30;
 }

@@ -30,12 +30,12 @@ public sealed class LocalSandbox
         {
             throw new OptionsValidationException(SandboxOptions.Section, typeof(SandboxOptions), [$"{SandboxOptions.Section} must be 'bwrap' or 'none', not '{mode}'."]);
         }
-        foreach (var path in _options.ReadOnlyPaths)
+        foreach (var (setting, path) in _options.ReadOnlyPaths.Select(p => ("ReadOnlyPaths", p)).Concat(_options.ReadWritePaths.Select(p => ("ReadWritePaths", p))))
         {
             if (!Path.IsPathRooted(path) || Contains(Path.GetFullPath(path), data.Root))
             {
                 throw new OptionsValidationException(SandboxOptions.Section, typeof(SandboxOptions),
-                    [$"{SandboxOptions.Section}:ReadOnlyPaths: '{path}' must be an absolute path that does not hold the data folder ({data.Root})."]);
+                    [$"{SandboxOptions.Section}:{setting}: '{path}' must be an absolute path that does not hold the data folder ({data.Root})."]);
             }
         }
         if (mode == SandboxOptions.None)
@@ -89,7 +89,7 @@ public sealed class LocalSandbox
     public SandboxLaunch? For(JobLaunch launch, IReadOnlyDictionary<string, string> environment, IEnumerable<string> inputs)
     {
         if (!Enabled) return null;
-        var readWrite = new List<string>();
+        var readWrite = new List<string>(_options.ReadWritePaths);
         var readOnly = new List<string>(_options.ReadOnlyPaths);
         foreach (var name in new[] { "STRATA_CHECKPOINT_DIR", "MODEL_OUTPUT_PATH" })
         {
@@ -97,6 +97,7 @@ public sealed class LocalSandbox
         }
         if (environment.GetValueOrDefault("DATA_PATH") is { } data && Path.IsPathRooted(data)) readOnly.Add(data);
         readOnly.AddRange(inputs);
+        readOnly.AddRange(launch.ToolPaths);
         var uid = _uids?.For(launch.Attempt.TenantId);
         return new SandboxLaunch
         {
@@ -106,6 +107,8 @@ public sealed class LocalSandbox
             Network = Network,
             ReadOnly = Confined(readOnly, launch),
             ReadWrite = Confined(readWrite, launch),
+            // The server's own settings may sit beside the worker (connection strings, keys): never shown.
+            Masked = launch.ToolPaths.SelectMany(folder => Directory.Exists(folder) ? Directory.GetFiles(folder, "appsettings*.json") : []).ToList(),
             TmpBytes = _options.TmpMb * 1024L * 1024L,
         };
     }

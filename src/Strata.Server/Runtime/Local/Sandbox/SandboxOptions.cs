@@ -45,6 +45,12 @@ public sealed class SandboxOptions
     /// </summary>
     public List<string> ReadOnlyPaths { get; set; } = [];
 
+    /// <summary>
+    /// Folders every job may write, shared by all tenants on purpose (a scratch area): bound read-write at the
+    /// same path. With a user per tenant, make them writable to those users (mode 1777). None may hold the data folder.
+    /// </summary>
+    public List<string> ReadWritePaths { get; set; } = [];
+
     /// <summary>The size of a job's private <c>/tmp</c>, in MB (memory, counted against the job's memory limit where cgroups enforce it).</summary>
     /// <value>The default is 1024 MB.</value>
     [Range(1, 1_048_576)]
