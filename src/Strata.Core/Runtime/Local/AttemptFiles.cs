@@ -90,6 +90,16 @@ public sealed record LaunchFile
     public string? CgroupParent { get; init; }
     /// <summary>When false the worker only measures, even where cgroups are available.</summary>
     public bool EnforceLimits { get; set; } = true;
+
+    // Limits beyond cpu and memory (docs/limits.md). Null, as in a launch file written before them: no limit.
+    /// <summary>The attempt's <c>pids.max</c>: processes and threads at once.</summary>
+    public int? MaxProcesses { get; init; }
+    /// <summary>Bytes the attempt may fill under <see cref="DiskPaths"/> together (apparent sizes); beyond it the worker stops the attempt.</summary>
+    public long? DiskBytes { get; init; }
+    /// <summary>The folders <see cref="DiskBytes"/> applies to: the work folder, and the checkpoint and model output folders where they are local.</summary>
+    public List<string>? DiskPaths { get; init; }
+    /// <summary>The most bytes output.log keeps: its head and its tail, with a line saying what was dropped between.</summary>
+    public long? MaxLogBytes { get; init; }
 }
 
 /// <summary>Who supervises. Written by the worker once the job's process exists.</summary>
