@@ -154,7 +154,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         var usage = Resources.Measure(fromCgroup);
         cgroup.Remove(log);
         int? exitCode = job.HasExited ? job.ExitCode : null;
-        var result = Classify(launch, exitCode, forcedReason, forcedMessage, fromCgroup.OomKilled, File.Exists(joinFailedMarker)) with
+        var result = Classify(launch, exitCode, forcedReason, forcedMessage, fromCgroup, File.Exists(joinFailedMarker)) with
         {
             StartedAt = startedAt,
             FinishedAt = time.GetUtcNow(),
@@ -171,16 +171,21 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
     }
 
     /// <summary>Turns how the job ended into result.json's reason, exit code, signal and message.</summary>
-    internal static ResultFile Classify(LaunchFile launch, int? exitCode, string? forcedReason, string? forcedMessage, bool oomKilled, bool joinFailed)
+    internal static ResultFile Classify(LaunchFile launch, int? exitCode, string? forcedReason, string? forcedMessage, CgroupUsage fromCgroup, bool joinFailed)
     {
         // The shell reports a process killed by signal N as 128+N, and so does .NET for the job's own process.
         int? signal = exitCode is > 128 and < 128 + 65 ? exitCode - 128 : null;
         var (reason, message) = forcedReason is not null ? (forcedReason, forcedMessage)
             : exitCode == JobProcess.JoinFailedExitCode && joinFailed ? (Reasons.StartFailed, "the job could not join its cgroup")
             : exitCode == 0 ? (Reasons.Completed, null)
-            : oomKilled ? (Reasons.OutOfMemory, $"killed for exceeding the memory limit of {launch.MemoryBytes} bytes")
+            : fromCgroup.OomKilled ? (Reasons.OutOfMemory, $"killed for exceeding the memory limit of {launch.MemoryBytes} bytes")
             : exitCode is null ? (Reasons.ExitedWithError, "the job's exit status is unknown")
             : (Reasons.ExitedWithError, signal is null ? $"exited with code {exitCode}" : $"exited with code {exitCode} (signal {signal})");
+        // A failed fork is the likeliest cause of the failure: say so, as the job's own error may not.
+        if (reason == Reasons.ExitedWithError && fromCgroup.ForksRefused > 0)
+        {
+            message += $"; {fromCgroup.ForksRefused} fork(s) were refused at its limit of {launch.MaxProcesses} processes";
+        }
         return new ResultFile
         {
             ExitCode = exitCode,
