@@ -165,6 +165,8 @@ public static class StatusReasons
     public const string Completed = "completed";
     public const string ExitedWithError = "exited_with_error";
     public const string OutOfMemory = "out_of_memory";
+    /// <summary>Stopped for filling more disk than <c>compute.disk_gb</c> in its working, checkpoint and model output folders.</summary>
+    public const string DiskLimitExceeded = "disk_limit_exceeded";
     public const string TimedOut = "timed_out";
     public const string Killed = "killed";
     public const string SupervisorLost = "supervisor_lost";

@@ -11,6 +11,7 @@ internal static class Reasons
     public const string Completed = "completed";
     public const string ExitedWithError = "exited_with_error";
     public const string OutOfMemory = "out_of_memory";
+    public const string DiskLimitExceeded = "disk_limit_exceeded";
     public const string TimedOut = "timed_out";
     public const string Killed = "killed";
     public const string StartFailed = "start_failed";
@@ -18,9 +19,9 @@ internal static class Reasons
 
 /// <summary>
 /// Supervises one attempt, in phases: read launch.json; set up the cgroup; start the job (nothing
-/// else happens before the spawn); record supervisor.json; wait for the job, its time limit or a
-/// stop request (SIGTERM/SIGINT); stop the whole tree and any leftovers; measure; remove the cgroup;
-/// write result.json last.
+/// else happens before the spawn); record supervisor.json; wait for the job, its time limit, its disk
+/// limit or a stop request (SIGTERM/SIGINT); stop the whole tree and any leftovers; measure; remove
+/// the cgroup; write result.json last.
 /// </summary>
 internal sealed class Supervisor(string attemptDirectory, TimeProvider time, StandbyHandoff? standby = null)
 {
@@ -116,19 +117,22 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         var sessionId = Native.OwnSessionId();
         var tree = new ProcessTree(cgroup, workerPid, sessionId == workerPid ? sessionId : null, time) { JobPid = job.Id };
 
-        // 4. Wait for the end, the time limit or a stop request.
+        // 4. Wait for the end, the time limit, the disk limit or a stop request.
         var exited = job.WaitForExitAsync();
         var timeLimit = launch.TimeoutSeconds is > 0 and var seconds
             ? Task.Delay(TimeSpan.FromSeconds(seconds), time)
             : Task.Delay(Timeout.InfiniteTimeSpan, time);
-        var first = await Task.WhenAny(exited, timeLimit, stopRequested.Task);
+        using var stopWatching = new CancellationTokenSource();
+        var diskLimit = DiskLimit.WatchAsync(launch, log, time, stopWatching.Token);
+        var first = await Task.WhenAny(exited, timeLimit, diskLimit, stopRequested.Task);
+        await stopWatching.CancelAsync();
         var grace = TimeSpan.FromSeconds(Math.Max(0, launch.StopGraceSeconds));
         string? forcedReason = null;
         string? forcedMessage = null;
         if (first != exited)
         {
-            (forcedReason, forcedMessage) = first == timeLimit
-                ? (Reasons.TimedOut, $"exceeded the time limit of {launch.TimeoutSeconds} s")
+            (forcedReason, forcedMessage) = first == timeLimit ? (Reasons.TimedOut, $"exceeded the time limit of {launch.TimeoutSeconds} s")
+                : first == diskLimit ? (Reasons.DiskLimitExceeded, diskLimit.Result)
                 : (Reasons.Killed, $"stopped on request ({stopRequested.Task.Result})");
             log.Write($"{forcedMessage}: stopping the attempt's processes");
             var stopped = await tree.StopAsync(grace);

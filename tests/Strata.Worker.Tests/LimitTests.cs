@@ -1,8 +1,10 @@
 namespace Strata.Worker.Tests;
 
-/// <summary>The limits beyond cpu and memory, through the real worker.</summary>
+/// <summary>The limits beyond cpu and memory, through the real worker: processes and disk.</summary>
 public sealed class LimitTests
 {
+    private const int SIGTERM = 15;
+
     /// <summary>Forks until the kernel refuses, writing each child's pid; prints <c>never</c> only if it is not stopped.</summary>
     private const string ForkBomb = "for i in $(seq 10000); do sleep 30 & echo $! >> pids; done; echo never";
 
@@ -50,5 +52,41 @@ public sealed class LimitTests
         SkipWithoutProcessLimit(attempt.WorkerLog, 32);
         Assert.Contains("the cgroup was created in standby", attempt.WorkerLog, StringComparison.Ordinal);
         AssertForkBombContained(attempt, 32);
+    }
+
+    [Fact]
+    public async Task A_job_that_fills_its_folders_past_the_disk_limit_is_stopped_as_disk_limit_exceeded()
+    {
+        using var attempt = new TestAttempt();
+        var checkpoints = Directory.CreateDirectory(Path.Combine(attempt.Root, "checkpoints")).FullName;
+        // Neither folder is over the limit on its own: together they are.
+        attempt.Write(TestAttempt.Launch($"head -c 700000 /dev/zero > big; head -c 700000 /dev/zero > '{checkpoints}/ckpt'; echo written; sleep 60")
+            with { DiskBytes = 1 << 20, DiskPaths = [attempt.WorkDirectory, checkpoints], StopGraceSeconds = 1 });
+
+        Assert.Equal(0, await attempt.RunAsync());
+
+        var result = attempt.Result;
+        Assert.Equal(Reasons.DiskLimitExceeded, result.Reason);
+        Assert.StartsWith("exceeded its disk limit of 1048576 bytes: ", result.Message, StringComparison.Ordinal);
+        Assert.Equal(SIGTERM, result.Signal);
+        Assert.Contains("written", attempt.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_job_within_its_disk_limit_completes_and_links_count_once()
+    {
+        using var attempt = new TestAttempt();
+        var outside = Path.Combine(attempt.Root, "outside");
+        File.WriteAllBytes(outside, new byte[4 << 20]);
+        // 600 KB, linked three more times, and a symbolic link to a 4 MB file: only the 600 KB count.
+        // The job waits until the worker has measured the folder at least once (it logs the limit first).
+        attempt.Write(TestAttempt.Launch(
+            $"head -c 600000 /dev/zero > data; ln data a; ln data b; ln data c; ln -s '{outside}' big; sleep 2.5; echo done")
+            with { DiskBytes = 1 << 20, DiskPaths = [attempt.WorkDirectory] });
+
+        Assert.Equal(0, await attempt.RunAsync());
+
+        Assert.Equal(Reasons.Completed, attempt.Result.Reason);
+        Assert.Contains("disk limit: 1048576 bytes under " + attempt.WorkDirectory, attempt.WorkerLog, StringComparison.Ordinal);
     }
 }

@@ -123,7 +123,7 @@ public sealed record ResultFile
     public int? ExitCode { get; init; }
     /// <summary>The signal that ended the job's process, if one did.</summary>
     public int? Signal { get; init; }
-    /// <summary><c>completed</c>, <c>exited_with_error</c>, <c>out_of_memory</c>, <c>timed_out</c>, <c>killed</c> or <c>start_failed</c>.</summary>
+    /// <summary><c>completed</c>, <c>exited_with_error</c>, <c>out_of_memory</c>, <c>disk_limit_exceeded</c>, <c>timed_out</c>, <c>killed</c> or <c>start_failed</c>.</summary>
     public required string Reason { get; init; }
     public string? Message { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
