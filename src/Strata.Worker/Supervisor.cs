@@ -21,7 +21,7 @@ internal static class Reasons
 /// Supervises one attempt, in phases: read launch.json; set up the cgroup; start the job (nothing
 /// else happens before the spawn); record supervisor.json; wait for the job, its time limit, its disk
 /// limit or a stop request (SIGTERM/SIGINT); stop the whole tree and any leftovers; measure; remove
-/// the cgroup; write result.json last.
+/// the cgroup; finish output.log; write result.json last.
 /// </summary>
 internal sealed class Supervisor(string attemptDirectory, TimeProvider time, StandbyHandoff? standby = null)
 {
@@ -73,7 +73,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         try
         {
             var work = Directory.CreateDirectory(PathOf(AttemptFiles.WorkDirectory)).FullName;
-            output = OutputPump.Open(PathOf(AttemptFiles.Log), log);
+            output = OutputPump.Open(PathOf(AttemptFiles.Log), log, launch.MaxLogBytes);
             try { job = standby?.StartJob(launch, work, log) ?? JobProcess.Start(launch, work, cgroup, joinFailedMarker); }
             catch
             {
@@ -152,6 +152,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         {
             log.Write("the job's output pipes did not close; output.log may be incomplete");
         }
+        output.Finish();
 
         // 6. Measure, clean up, report.
         var fromCgroup = cgroup.ReadUsage();

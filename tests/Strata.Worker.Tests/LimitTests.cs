@@ -1,6 +1,8 @@
+using Strata.Core.Runtime.Local;
+
 namespace Strata.Worker.Tests;
 
-/// <summary>The limits beyond cpu and memory, through the real worker: processes and disk.</summary>
+/// <summary>The limits beyond cpu and memory, through the real worker: processes, disk and output.</summary>
 public sealed class LimitTests
 {
     private const int SIGTERM = 15;
@@ -88,5 +90,29 @@ public sealed class LimitTests
 
         Assert.Equal(Reasons.Completed, attempt.Result.Reason);
         Assert.Contains("disk limit: 1048576 bytes under " + attempt.WorkDirectory, attempt.WorkerLog, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Output_beyond_max_log_bytes_is_dropped_from_the_middle_and_metric_lines_are_kept()
+    {
+        using var attempt = new TestAttempt();
+        const int Cap = 1 << 20;
+        // About 40 MB on stdout (one stream: the order of two is not the job's to decide).
+        attempt.Write(TestAttempt.Launch(
+            "echo first line; yes 'some output of the job, over and over' 2>/dev/null | head -n 500000; " +
+            "echo 'STRATA_METRIC {\"name\": \"loss\", \"value\": 0.5, \"step\": 1}'; " +
+            "yes 'more output of the job, over and over' 2>/dev/null | head -n 500000; echo last line")
+            with { MaxLogBytes = Cap });
+
+        Assert.Equal(0, await attempt.RunAsync());
+
+        Assert.Equal(Reasons.Completed, attempt.Result.Reason);
+        var log = attempt.Output;
+        Assert.InRange(new FileInfo(Path.Combine(attempt.Directory, AttemptFiles.Log)).Length, Cap / 2, Cap);
+        Assert.StartsWith("first line\nsome output of the job, over and over\n", log, StringComparison.Ordinal);
+        Assert.EndsWith("more output of the job, over and over\nlast line\n", log, StringComparison.Ordinal);
+        Assert.Matches(@"\n\[strata: \d+ bytes \(\d+ lines\) of output dropped\]\n", log);
+        Assert.Contains("\nSTRATA_METRIC {\"name\": \"loss\", \"value\": 0.5, \"step\": 1}\n", log, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(attempt.Directory, "output.tail*"));
     }
 }
