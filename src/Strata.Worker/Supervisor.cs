@@ -187,7 +187,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
             : exitCode is null ? (Reasons.ExitedWithError, "the job's exit status is unknown")
             : (Reasons.ExitedWithError, signal is null ? $"exited with code {exitCode}" : $"exited with code {exitCode} (signal {signal})");
         // A failed fork is the likeliest cause of the failure: say so, as the job's own error may not.
-        if (reason == Reasons.ExitedWithError && fromCgroup.ForksRefused > 0)
+        if (reason == Reasons.ExitedWithError && fromCgroup.ForksRefused > 0 && launch.MaxProcesses is not null)
         {
             message += $"; {fromCgroup.ForksRefused} fork(s) were refused at its limit of {launch.MaxProcesses} processes";
         }
