@@ -34,6 +34,17 @@ public sealed record ComputeSpec
     public int? GpuCount { get; init; }
     /// <summary>A GPU model such as <c>nvidia-a100</c>; a node selector on Kubernetes.</summary>
     public string? GpuType { get; init; }
+    /// <summary>
+    /// Processes (threads included) the job may have at once, 1 to 65,536; the default is 4,096. A fork
+    /// beyond it fails inside the job (the cgroup <c>pids</c> controller).
+    /// </summary>
+    public int? MaxProcesses { get; init; }
+    /// <summary>
+    /// Disk in GB the job may fill: its working folder, its checkpoint folder and its local model output
+    /// folder together; more than 0, at most 10,240; the default is 20. Beyond it the attempt is stopped
+    /// with <c>disk_limit_exceeded</c>.
+    /// </summary>
+    public double? DiskGb { get; init; }
 }
 
 /// <summary>Distributed training: the number of workers (PyTorch DDP conventions), admitted all or none.</summary>
@@ -154,6 +165,8 @@ public static class StatusReasons
     public const string Completed = "completed";
     public const string ExitedWithError = "exited_with_error";
     public const string OutOfMemory = "out_of_memory";
+    /// <summary>Stopped for filling more disk than <c>compute.disk_gb</c> in its working, checkpoint and model output folders.</summary>
+    public const string DiskLimitExceeded = "disk_limit_exceeded";
     public const string TimedOut = "timed_out";
     public const string Killed = "killed";
     public const string SupervisorLost = "supervisor_lost";

@@ -3,27 +3,28 @@ namespace Strata.Worker;
 /// <summary>
 /// Copies the job's stdout and stderr into output.log. Each pipe is written a whole line at a time
 /// (a line ends at <c>\n</c> or <c>\r</c>; an unterminated last line is given a <c>\n</c>), so lines of the two streams interleave but never mix,
-/// and each write goes straight to the file so <c>logs -f</c> sees it at once.
+/// and each write goes straight to the file so <c>logs -f</c> sees it at once. Beyond a cap, output
+/// is dropped from the middle (see <see cref="CappedLog"/>).
 /// </summary>
 internal sealed class OutputPump : IDisposable
 {
     /// <summary>A partial line longer than this is written without waiting for its end.</summary>
     private const int MaxPendingBytes = 16 * 1024;
 
-    private readonly FileStream _file;
+    private readonly CappedLog _file;
     private readonly Lock _lock = new();
     private readonly List<Thread> _threads = [];
     private readonly WorkerLog _log;
 
-    private OutputPump(FileStream file, WorkerLog log)
+    private OutputPump(CappedLog file, WorkerLog log)
     {
         _file = file;
         _log = log;
     }
 
     /// <summary>Opens (appends to) the log file; throws when it cannot be opened.</summary>
-    public static OutputPump Open(string path, WorkerLog log) =>
-        new(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0), log);
+    /// <param name="maxBytes">The most bytes output.log keeps; null: all.</param>
+    public static OutputPump Open(string path, WorkerLog log, long? maxBytes = null) => new(CappedLog.Open(path, maxBytes), log);
 
     /// <summary>Starts copying <paramref name="pipe"/> on a thread of its own until it ends.</summary>
     public void Start(Stream pipe, string name)
@@ -94,16 +95,47 @@ internal sealed class OutputPump : IDisposable
         {
             return;
         }
+        if (pending.Length > 0)
+        {
+            // One write of whole lines: the start of a line must not be cut from its end.
+            pending.Write(lines);
+            lines = pending.GetBuffer().AsSpan(0, (int)pending.Length);
+        }
         lock (_lock)
         {
-            if (pending.Length > 0)
-            {
-                _file.Write(pending.GetBuffer(), 0, (int)pending.Length);
-            }
             _file.Write(lines);
         }
         pending.SetLength(0);
     }
 
-    public void Dispose() => _file.Dispose();
+    /// <summary>
+    /// Completes output.log (the dropped line and the tail, where output was dropped); output that
+    /// arrives later is not kept. Call once the pipes have ended, or been given up on.
+    /// </summary>
+    public void Finish()
+    {
+        lock (_lock)
+        {
+            try
+            {
+                _file.Finish();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log.Write($"could not complete output.log with the tail of the output: {e.Message}");
+            }
+            if (_file.DroppedBytes > 0)
+            {
+                _log.Write($"{_file.DroppedBytes} bytes of output were dropped from the middle of output.log");
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _file.Dispose();
+        }
+    }
 }

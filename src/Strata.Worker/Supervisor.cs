@@ -12,6 +12,7 @@ internal static class Reasons
     public const string Completed = "completed";
     public const string ExitedWithError = "exited_with_error";
     public const string OutOfMemory = "out_of_memory";
+    public const string DiskLimitExceeded = "disk_limit_exceeded";
     public const string TimedOut = "timed_out";
     public const string Killed = "killed";
     public const string StartFailed = "start_failed";
@@ -19,9 +20,9 @@ internal static class Reasons
 
 /// <summary>
 /// Supervises one attempt, in phases: read launch.json; set up the cgroup; start the job (nothing
-/// else happens before the spawn); record supervisor.json; wait for the job, its time limit or a
-/// stop request (SIGTERM/SIGINT); stop the whole tree and any leftovers; measure; remove the cgroup;
-/// write result.json last.
+/// else happens before the spawn); record supervisor.json; wait for the job, its time limit, its disk
+/// limit or a stop request (SIGTERM/SIGINT); stop the whole tree and any leftovers; measure; remove
+/// the cgroup; finish output.log; write result.json last.
 /// </summary>
 internal sealed class Supervisor(string attemptDirectory, TimeProvider time, StandbyHandoff? standby = null)
 {
@@ -74,7 +75,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         {
             var work = Directory.CreateDirectory(PathOf(AttemptFiles.WorkDirectory)).FullName;
             var sandboxCommand = launch.Sandbox is { } sandbox ? JobSandbox.Prepare(launch, sandbox, attemptDirectory, work) : null;
-            output = OutputPump.Open(PathOf(AttemptFiles.Log), log);
+            output = OutputPump.Open(PathOf(AttemptFiles.Log), log, launch.MaxLogBytes);
             try { job = standby?.StartJob(launch, work, sandboxCommand, log) ?? JobProcess.Start(launch, work, cgroup, joinFailedMarker, sandboxCommand); }
             catch
             {
@@ -122,19 +123,22 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         var sessionId = Native.OwnSessionId();
         var tree = new ProcessTree(cgroup, workerPid, sessionId == workerPid ? sessionId : null, time) { JobPid = job.Id };
 
-        // 4. Wait for the end, the time limit or a stop request.
+        // 4. Wait for the end, the time limit, the disk limit or a stop request.
         var exited = job.WaitForExitAsync();
         var timeLimit = launch.TimeoutSeconds is > 0 and var seconds
             ? Task.Delay(TimeSpan.FromSeconds(seconds), time)
             : Task.Delay(Timeout.InfiniteTimeSpan, time);
-        var first = await Task.WhenAny(exited, timeLimit, stopRequested.Task);
+        using var stopWatching = new CancellationTokenSource();
+        var diskLimit = DiskLimit.WatchAsync(launch, log, time, stopWatching.Token);
+        var first = await Task.WhenAny(exited, timeLimit, diskLimit, stopRequested.Task);
+        await stopWatching.CancelAsync();
         var grace = TimeSpan.FromSeconds(Math.Max(0, launch.StopGraceSeconds));
         string? forcedReason = null;
         string? forcedMessage = null;
         if (first != exited)
         {
-            (forcedReason, forcedMessage) = first == timeLimit
-                ? (Reasons.TimedOut, $"exceeded the time limit of {launch.TimeoutSeconds} s")
+            (forcedReason, forcedMessage) = first == timeLimit ? (Reasons.TimedOut, $"exceeded the time limit of {launch.TimeoutSeconds} s")
+                : first == diskLimit ? (Reasons.DiskLimitExceeded, diskLimit.Result)
                 : (Reasons.Killed, $"stopped on request ({stopRequested.Task.Result})");
             log.Write($"{forcedMessage}: stopping the attempt's processes");
             var stopped = await tree.StopAsync(grace);
@@ -154,13 +158,14 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         {
             log.Write("the job's output pipes did not close; output.log may be incomplete");
         }
+        output.Finish();
 
         // 6. Measure, clean up, report.
         var fromCgroup = cgroup.ReadUsage();
         var usage = Resources.Measure(fromCgroup);
         cgroup.Remove(log);
         int? exitCode = job.HasExited ? job.ExitCode : null;
-        var result = Classify(launch, exitCode, forcedReason, forcedMessage, fromCgroup.OomKilled, File.Exists(joinFailedMarker)) with
+        var result = Classify(launch, exitCode, forcedReason, forcedMessage, fromCgroup, File.Exists(joinFailedMarker)) with
         {
             StartedAt = startedAt,
             FinishedAt = time.GetUtcNow(),
@@ -177,16 +182,21 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
     }
 
     /// <summary>Turns how the job ended into result.json's reason, exit code, signal and message.</summary>
-    internal static ResultFile Classify(LaunchFile launch, int? exitCode, string? forcedReason, string? forcedMessage, bool oomKilled, bool joinFailed)
+    internal static ResultFile Classify(LaunchFile launch, int? exitCode, string? forcedReason, string? forcedMessage, CgroupUsage fromCgroup, bool joinFailed)
     {
         // The shell reports a process killed by signal N as 128+N, and so does .NET for the job's own process.
         int? signal = exitCode is > 128 and < 128 + 65 ? exitCode - 128 : null;
         var (reason, message) = forcedReason is not null ? (forcedReason, forcedMessage)
             : exitCode == JobProcess.JoinFailedExitCode && joinFailed ? (Reasons.StartFailed, "the job could not join its cgroup")
             : exitCode == 0 ? (Reasons.Completed, null)
-            : oomKilled ? (Reasons.OutOfMemory, $"killed for exceeding the memory limit of {launch.MemoryBytes} bytes")
+            : fromCgroup.OomKilled ? (Reasons.OutOfMemory, $"killed for exceeding the memory limit of {launch.MemoryBytes} bytes")
             : exitCode is null ? (Reasons.ExitedWithError, "the job's exit status is unknown")
             : (Reasons.ExitedWithError, signal is null ? $"exited with code {exitCode}" : $"exited with code {exitCode} (signal {signal})");
+        // A failed fork is the likeliest cause of the failure: say so, as the job's own error may not.
+        if (reason == Reasons.ExitedWithError && fromCgroup.ForksRefused > 0 && launch.MaxProcesses is not null)
+        {
+            message += $"; {fromCgroup.ForksRefused} fork(s) were refused at its limit of {launch.MaxProcesses} processes";
+        }
         return new ResultFile
         {
             ExitCode = exitCode,

@@ -40,7 +40,7 @@ public sealed class JobSpecValidatorTests
         Assert.Equal("train", spec.Name);
         Assert.Equal(Tenant, spec.TenantId);
         Assert.Equal(JobDefaults.DefaultEntrypoint, spec.Entrypoint);
-        Assert.Equal(new ComputeSpec { Type = ComputeTypes.Cpu, CpuCores = 1, MemoryGb = 2 }, spec.Compute);
+        Assert.Equal(new ComputeSpec { Type = ComputeTypes.Cpu, CpuCores = 1, MemoryGb = 2, MaxProcesses = 4096, DiskGb = 20 }, spec.Compute);
         Assert.Equal(new RetrySpec { MaxAttempts = JobDefaults.DefaultMaxAttempts, Backoff = JobDefaults.DefaultBackoffSeconds }, spec.Retry);
         Assert.Equal(0, spec.Priority);
         Assert.Equal(DefaultOutput, spec.ModelOutputPath);
@@ -77,11 +77,20 @@ public sealed class JobSpecValidatorTests
 
         var spec = result!.Spec;
         Assert.Equal("python fit.py", spec.Entrypoint);
-        Assert.Equal(new ComputeSpec { Type = ComputeTypes.Cpu, CpuCores = 4, MemoryGb = 2 }, spec.Compute);
+        Assert.Equal(new ComputeSpec { Type = ComputeTypes.Cpu, CpuCores = 4, MemoryGb = 2, MaxProcesses = JobDefaults.DefaultMaxProcesses, DiskGb = JobDefaults.DefaultDiskGb }, spec.Compute);
         Assert.Equal(7, spec.Priority);
         Assert.Equal(new RetrySpec { MaxAttempts = 2, Backoff = JobDefaults.DefaultBackoffSeconds }, spec.Retry);
         Assert.Equal(60, spec.TimeoutSeconds);
         Assert.Equal(ResourceRequest.FromGb(4, 2, 0), result.PerWorker);
+    }
+
+    [Fact]
+    public void Keeps_the_process_and_disk_limits_the_spec_gives()
+    {
+        var (result, _) = Validate("""{"name":"train","compute":{"max_processes":64,"disk_gb":0.5}}""");
+
+        Assert.Equal(64, result!.Spec.Compute!.MaxProcesses);
+        Assert.Equal(0.5, result.Spec.Compute.DiskGb);
     }
 
     [Fact]
@@ -169,6 +178,11 @@ public sealed class JobSpecValidatorTests
         { """{"compute":{"type":"tpu","gpu_count":1}}""", "compute.gpu_count" },
         { """{"compute":{"gpu_type":"nvidia-a100"}}""", "compute.gpu_type" },
         { """{"compute":{"type":"gpu","gpu_type":"NVIDIA_A100"}}""", "compute.gpu_type" },
+        { """{"compute":{"max_processes":0}}""", "compute.max_processes" },
+        { """{"compute":{"max_processes":65537}}""", "compute.max_processes" },
+        { """{"compute":{"disk_gb":0}}""", "compute.disk_gb" },
+        { """{"compute":{"disk_gb":-1}}""", "compute.disk_gb" },
+        { """{"compute":{"disk_gb":10240.5}}""", "compute.disk_gb" },
         // distributed
         { """{"distributed":{}}""", "distributed.num_workers" },
         { """{"distributed":{"num_workers":0}}""", "distributed.num_workers" },
@@ -246,6 +260,8 @@ public sealed class JobSpecValidatorTests
         """{"compute":{"type":"gpu","gpu_count":1,"gpu_type":"nvidia-a100"}}""",
         """{"compute":{"type":"gpu","gpu_count":8}}""",
         """{"compute":{"type":"tpu"}}""",
+        """{"compute":{"max_processes":1,"disk_gb":0.001}}""",
+        """{"compute":{"max_processes":65536,"disk_gb":10240}}""",
         """{"priority":-1000}""",
         """{"priority":1000}""",
         """{"retry":{"max_attempts":1,"backoff":0}}""",

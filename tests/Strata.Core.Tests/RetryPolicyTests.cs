@@ -28,6 +28,7 @@ public sealed class RetryPolicyTests
     [Theory]
     [InlineData(StatusReasons.ExitedWithError)]
     [InlineData(StatusReasons.OutOfMemory)]
+    [InlineData(StatusReasons.DiskLimitExceeded)]
     [InlineData(StatusReasons.TimedOut)]
     [InlineData(StatusReasons.Killed)]
     [InlineData(StatusReasons.CancelledByUser)]

@@ -6,6 +6,10 @@ public sealed record JobDefaults
     public const string DefaultEntrypoint = "python train.py";
     public const int DefaultMaxAttempts = 3;
     public const int DefaultBackoffSeconds = 10;
+    /// <summary>The <c>compute.max_processes</c> of a job that names none.</summary>
+    public const int DefaultMaxProcesses = 4096;
+    /// <summary>The <c>compute.disk_gb</c> of a job that names none.</summary>
+    public const double DefaultDiskGb = 20;
 
     public required int CpuCores { get; init; }
     public required int MemoryGb { get; init; }

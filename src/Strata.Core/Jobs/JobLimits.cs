@@ -23,6 +23,9 @@ public static class JobLimits
     public const int MinCpuCores = 1, MaxCpuCores = 96;
     public const int MinMemoryGb = 1, MaxMemoryGb = 768;
     public const int MinGpus = 1, MaxGpus = 8;
+    public const int MinProcesses = 1, MaxProcesses = 65536;
+    /// <summary>The largest <c>compute.disk_gb</c> (10 TiB); the smallest is anything above 0.</summary>
+    public const double MaxDiskGb = 10240;
     public const int MinPriority = -1000, MaxPriority = 1000;
     public const int MinWorkers = 1, MaxWorkers = 64;
     public const int MaxAttempts = 10;

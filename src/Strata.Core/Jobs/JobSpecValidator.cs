@@ -223,7 +223,26 @@ public static class JobSpecValidator
                 errors.Add("compute.gpu_type", "must be a DNS-1123 label such as nvidia-a100");
             }
         }
-        return new ComputeSpec { Type = type, CpuCores = cpu, MemoryGb = memory, GpuCount = gpus, GpuType = compute.GpuType };
+        var processes = compute.MaxProcesses ?? JobDefaults.DefaultMaxProcesses;
+        if (processes is < JobLimits.MinProcesses or > JobLimits.MaxProcesses)
+        {
+            errors.Add("compute.max_processes", $"must be {JobLimits.MinProcesses} to {JobLimits.MaxProcesses}");
+        }
+        var disk = compute.DiskGb ?? JobDefaults.DefaultDiskGb;
+        if (!(disk > 0 && disk <= JobLimits.MaxDiskGb))
+        {
+            errors.Add("compute.disk_gb", $"must be more than 0 and at most {JobLimits.MaxDiskGb:0} (GB)");
+        }
+        return new ComputeSpec
+        {
+            Type = type,
+            CpuCores = cpu,
+            MemoryGb = memory,
+            GpuCount = gpus,
+            GpuType = compute.GpuType,
+            MaxProcesses = processes,
+            DiskGb = disk,
+        };
     }
 
     private static RetrySpec ValidateRetry(ValidationErrors errors, RetrySpec? retry, JobDefaults defaults)

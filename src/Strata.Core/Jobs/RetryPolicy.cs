@@ -8,7 +8,8 @@ public readonly record struct RetryDecision(bool Retry, TimeSpan Delay);
 
 /// <summary>
 /// Retries failures that are the infrastructure's (the supervisor vanished, the start failed), never
-/// the job's own (a non-zero exit, out of memory, a time-out): retrying those would fail the same way.
+/// the job's own (a non-zero exit, out of memory, over its disk limit, a time-out): retrying those would
+/// fail the same way.
 /// </summary>
 public static class RetryPolicy
 {

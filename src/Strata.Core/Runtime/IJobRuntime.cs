@@ -105,6 +105,12 @@ public sealed record JobLaunch
     /// its .NET): a local sandbox shows them to the job read-only. Empty for the job's own code.
     /// </summary>
     public IReadOnlyList<string> ToolPaths { get; init; } = [];
+    /// <summary>Processes (threads included) one worker may have at once; null: no limit of Strata's.</summary>
+    public int? MaxProcesses { get; init; }
+    /// <summary>Bytes one worker may fill in its working, checkpoint and local model output folders together; null: no limit.</summary>
+    public long? DiskBytes { get; init; }
+    /// <summary>Bytes of output an attempt's log keeps (its head and its tail); null: all of it.</summary>
+    public long? MaxLogBytes { get; init; }
 }
 
 /// <summary>A job's code: an uploaded tar.gz (<see cref="ArtifactId"/>) or a git repository at a revision.</summary>

@@ -8,6 +8,8 @@ public sealed class JobsOptions
     public const string Section = "Jobs";
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 200;
+    /// <summary>The default of <see cref="MaxLogBytes"/>: 100 MiB.</summary>
+    public const long DefaultMaxLogBytes = 100L * 1024 * 1024;
 
     /// <summary>Cores of a job that names none; null means the runtime's default (local: 1, Kubernetes: the seed's 4).</summary>
     [Range(1, 96)]
@@ -34,4 +36,13 @@ public sealed class JobsOptions
     /// </summary>
     /// <value>The default is null: the strata-worker built beside the server.</value>
     public string? TrainerWorkerPath { get; set; }
+
+    /// <summary>
+    /// The most bytes an attempt's output.log keeps. Beyond it the worker keeps the first half and the last
+    /// half of the output with one line between saying how much was dropped; <c>STRATA_METRIC</c> lines
+    /// are still recorded (docs/limits.md).
+    /// </summary>
+    /// <value>The default is 100 MiB (104,857,600 bytes); at least 64 KiB.</value>
+    [Range(64 * 1024, long.MaxValue)]
+    public long MaxLogBytes { get; set; } = DefaultMaxLogBytes;
 }

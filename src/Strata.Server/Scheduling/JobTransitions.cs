@@ -248,6 +248,7 @@ public static class JobTransitions
     {
         StatusReasons.ExitedWithError => $"exited with code {exitCode}",
         StatusReasons.OutOfMemory => "killed for using more memory than it asked for",
+        StatusReasons.DiskLimitExceeded => "stopped for filling more disk than it asked for",
         StatusReasons.TimedOut => "stopped at its time-out",
         StatusReasons.SupervisorLost => "its process vanished",
         StatusReasons.ModelRegistrationFailed => "its model could not be registered",

@@ -49,6 +49,10 @@ public sealed class LaunchBuilder(
             TimeoutSeconds = spec.TimeoutSeconds,
             Code = CodeOf(spec),
             DataArtifactId = ArtifactUri.TryParse(spec.DataPath, out var dataArtifact) ? dataArtifact : null,
+            // A job stored before these fields existed has none in its spec: it gets today's defaults.
+            MaxProcesses = spec.Compute?.MaxProcesses ?? JobDefaults.DefaultMaxProcesses,
+            DiskBytes = (long)((spec.Compute?.DiskGb ?? JobDefaults.DefaultDiskGb) * ResourceRequest.BytesPerGb),
+            MaxLogBytes = jobs.Value.MaxLogBytes,
         };
     }
 

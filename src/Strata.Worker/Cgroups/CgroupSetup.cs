@@ -3,11 +3,11 @@ using Strata.Core.Runtime.Local;
 namespace Strata.Worker.Cgroups;
 
 /// <summary>Where the cgroup file systems are mounted, from <c>/proc/self/mounts</c>.</summary>
-internal sealed record CgroupMounts(string? V2, string? V1Memory, string? V1Cpu, string? V1Cpuacct)
+internal sealed record CgroupMounts(string? V2, string? V1Memory, string? V1Cpu, string? V1Cpuacct, string? V1Pids = null)
 {
     public static CgroupMounts Read()
     {
-        string? v2 = null, memory = null, cpu = null, cpuacct = null;
+        string? v2 = null, memory = null, cpu = null, cpuacct = null, pids = null;
         foreach (var line in File.ReadLines("/proc/self/mounts"))
         {
             var fields = line.Split(' ');
@@ -25,9 +25,10 @@ internal sealed record CgroupMounts(string? V2, string? V1Memory, string? V1Cpu,
                 if (options.Contains("memory")) { memory ??= mountPoint; }
                 if (options.Contains("cpu")) { cpu ??= mountPoint; }
                 if (options.Contains("cpuacct")) { cpuacct ??= mountPoint; }
+                if (options.Contains("pids")) { pids ??= mountPoint; }
             }
         }
-        return new CgroupMounts(v2, memory, cpu, cpuacct);
+        return new CgroupMounts(v2, memory, cpu, cpuacct, pids);
     }
 
     public bool V2HasControllers =>
@@ -36,7 +37,7 @@ internal sealed record CgroupMounts(string? V2, string? V1Memory, string? V1Cpu,
 
     /// <summary>The v1 mount that <paramref name="path"/> lies under, if any.</summary>
     public string? V1MountOf(string path) =>
-        new[] { V1Memory, V1Cpu, V1Cpuacct }.OfType<string>().FirstOrDefault(m => IsUnder(path, m));
+        new[] { V1Memory, V1Cpu, V1Cpuacct, V1Pids }.OfType<string>().FirstOrDefault(m => IsUnder(path, m));
 
     public static bool IsUnder(string path, string mount) =>
         path == mount || path.StartsWith(mount.TrimEnd('/') + "/", StringComparison.Ordinal);
@@ -48,7 +49,8 @@ internal sealed record CgroupMounts(string? V2, string? V1Memory, string? V1Cpu,
 /// <remarks>
 /// Order: cgroup v2 when the unified hierarchy offers the <c>memory</c> and <c>cpu</c> controllers,
 /// else cgroup v1 when <c>memory</c> and <c>cpu</c> hierarchies are mounted and writable, else
-/// measured only. The attempt's cgroup is named after <see cref="LaunchFile.AttemptName"/> and
+/// measured only. The <c>pids</c> controller (<see cref="LaunchFile.MaxProcesses"/>) is used where
+/// it is available and otherwise left out, which the <c>limits:</c> line says. The attempt's cgroup is named after <see cref="LaunchFile.AttemptName"/> and
 /// created under <see cref="LaunchFile.CgroupParent"/> when given (an absolute path under a cgroup
 /// mount, or a path relative to the mount roots; for v1 the same relative path is used in every
 /// hierarchy). Without it: on v2 a <c>strata</c> folder beside the worker's own cgroup (its parent

@@ -3,7 +3,8 @@ using Strata.Core.Runtime.Local;
 namespace Strata.Worker.Cgroups;
 
 /// <summary>What a cgroup measured for the attempt. Null members were not available and are measured another way.</summary>
-internal sealed record CgroupUsage(long? PeakMemoryBytes, double? CpuSeconds, bool OomKilled);
+/// <param name="ForksRefused">How many forks (or clones) the <c>pids</c> limit refused; 0 where there is no such controller.</param>
+internal sealed record CgroupUsage(long? PeakMemoryBytes, double? CpuSeconds, bool OomKilled, long ForksRefused = 0);
 
 /// <summary>
 /// Where the attempt's limits live: a cgroup v2 folder, a set of cgroup v1 folders, or nothing

@@ -92,6 +92,16 @@ public sealed record LaunchFile
     public bool EnforceLimits { get; set; } = true;
     /// <summary>The sandbox the job runs in; null runs it unconfined, as the worker's own user.</summary>
     public SandboxLaunch? Sandbox { get; init; }
+
+    // Limits beyond cpu and memory (docs/limits.md). Null, as in a launch file written before them: no limit.
+    /// <summary>The attempt's <c>pids.max</c>: processes and threads at once.</summary>
+    public int? MaxProcesses { get; init; }
+    /// <summary>Bytes the attempt may fill under <see cref="DiskPaths"/> together (apparent sizes); beyond it the worker stops the attempt.</summary>
+    public long? DiskBytes { get; init; }
+    /// <summary>The folders <see cref="DiskBytes"/> applies to: the work folder, and the checkpoint and model output folders where they are local.</summary>
+    public List<string>? DiskPaths { get; init; }
+    /// <summary>The most bytes output.log keeps: its head and its tail, with a line saying what was dropped between.</summary>
+    public long? MaxLogBytes { get; init; }
 }
 
 /// <summary>
@@ -149,7 +159,7 @@ public sealed record ResultFile
     public int? ExitCode { get; init; }
     /// <summary>The signal that ended the job's process, if one did.</summary>
     public int? Signal { get; init; }
-    /// <summary><c>completed</c>, <c>exited_with_error</c>, <c>out_of_memory</c>, <c>timed_out</c>, <c>killed</c> or <c>start_failed</c>.</summary>
+    /// <summary><c>completed</c>, <c>exited_with_error</c>, <c>out_of_memory</c>, <c>disk_limit_exceeded</c>, <c>timed_out</c>, <c>killed</c> or <c>start_failed</c>.</summary>
     public required string Reason { get; init; }
     public string? Message { get; init; }
     public DateTimeOffset? StartedAt { get; init; }

@@ -95,6 +95,10 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
             CgroupParent = _options.CgroupParent,
             EnforceLimits = _options.EnforceLimits,
             Sandbox = _sandbox.For(launch, environment, []),
+            MaxProcesses = launch.MaxProcesses,
+            DiskBytes = launch.DiskBytes,
+            DiskPaths = DiskPaths(folder, environment),
+            MaxLogBytes = launch.MaxLogBytes,
         };
         AttemptFiles.WriteAtomically(Path.Combine(folder, AttemptFiles.Launch), launchFile, AttemptFilesJsonContext.Default.LaunchFile);
 
@@ -229,6 +233,20 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         if (_stopping.IsCancellationRequested) return;
         _stopping.Cancel();
         _standby?.Dispose();
+    }
+
+    /// <summary>
+    /// The folders the disk limit covers: the work folder, and the checkpoint and model output folders
+    /// where the job's environment names local ones (a URI such as <c>s3://</c> is not on this disk).
+    /// </summary>
+    internal static List<string> DiskPaths(string attemptFolder, IReadOnlyDictionary<string, string> environment)
+    {
+        List<string> paths = [Path.Combine(attemptFolder, AttemptFiles.WorkDirectory)];
+        foreach (var name in (string[])["STRATA_CHECKPOINT_DIR", "MODEL_OUTPUT_PATH"])
+        {
+            if (environment.TryGetValue(name, out var path) && Path.IsPathRooted(path)) paths.Add(path);
+        }
+        return paths;
     }
 
     private string AttemptFolder(AttemptRef attempt) => Path.Combine(_data.Attempts, attempt.TenantId, attempt.Name);
