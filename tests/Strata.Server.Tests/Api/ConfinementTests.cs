@@ -38,7 +38,7 @@ public sealed class ConfinementTests(DataFolderInsideDataRootApp app) : IClassFi
         await StrataApp.WaitForEndAsync(client, job.GetProperty("id").GetString()!);
     }
 
-    [Fact(Skip = "known limitation (docs/decisions.md): local jobs run as the server's own user, so the data folder's files are readable to them; running jobs as an unprivileged user is not built yet")]
+    [Fact]
     public async Task A_job_cannot_read_the_servers_signing_key()
     {
         var (_, client) = await app.TenantClientAsync("escalate");

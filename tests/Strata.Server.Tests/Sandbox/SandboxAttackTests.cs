@@ -24,7 +24,7 @@ public sealed class SandboxAttackTests(SqliteApp app) : IClassFixture<SqliteApp>
         // The neighbour's secrets: a blob it uploaded and its running attempt's launch.json (which holds its token).
         const string blobContent = "neighbour-secret-blob-7c1e";
         await ArtifactApiTests<SqliteApp>.UploadAsync(neighbour, Encoding.UTF8.GetBytes(blobContent), "secret.csv");
-        var blob = Directory.EnumerateFiles(Path.Combine(app.DataPath, "artifacts", neighbourTenant), "*", SearchOption.AllDirectories)
+        var blob = Directory.EnumerateFiles(Path.Combine(app.DataPath, "blobs"), "*", SearchOption.AllDirectories)
             .Single(f => File.ReadAllText(f) == blobContent);
         var running = await StartNeighbourAsync(neighbour);
         var launch = Directory.EnumerateFiles(Path.Combine(app.DataPath, "attempts", neighbourTenant), "launch.json", SearchOption.AllDirectories).Single();
@@ -42,7 +42,7 @@ public sealed class SandboxAttackTests(SqliteApp app) : IClassFixture<SqliteApp>
         }
         // The job's own folders are inside the data folder: climbing out of them finds nothing.
         script.Append("cat \"$STRATA_CHECKPOINT_DIR/../../signing-key\" \"$HOME/../../admin-token\" 2>/dev/null && echo 'READ relative'\n");
-        script.Append($"ls -a '{Path.Combine(app.DataPath, "attempts")}'\n");
+        script.Append($"ls -a '{Path.Combine(app.DataPath, "attempts")}' | sed 's/^/LISTED /'\n");
         script.Append($"[ -e /proc/{server} ] && echo 'SEES server'; kill -0 {server} 2>/dev/null && echo 'SIGNALS server'\n");
         script.Append("ls /proc | grep -c '^[0-9]' | sed 's/^/PROCESSES /'\n");
         script.Append("for f in /sys/fs/cgroup/memory/cgroup.procs /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/unified/cgroup.procs; do echo $$ > $f 2>/dev/null && echo \"LEFT via $f\"; done\n");
@@ -62,7 +62,7 @@ public sealed class SandboxAttackTests(SqliteApp app) : IClassFixture<SqliteApp>
         {
             Assert.Contains($"DENIED {target}", output, StringComparison.Ordinal);
         }
-        foreach (var leak in new[] { "READ ", "SEES ", "SIGNALS ", "LEFT ", "WROTE ", neighbourTenant, app.AdminToken, Convert.ToBase64String(app.SigningKey) })
+        foreach (var leak in new[] { "READ ", "SEES ", "SIGNALS ", "LEFT ", "WROTE ", $"LISTED {neighbourTenant}", app.AdminToken, Convert.ToBase64String(app.SigningKey) })
         {
             Assert.DoesNotContain(leak, output, StringComparison.Ordinal);
         }
