@@ -17,13 +17,16 @@ internal sealed class ServerProcess : IDisposable
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     private readonly Dictionary<string, string> _environment;
+    private readonly (int Uid, int Gid)? _runAs;
     private System.Diagnostics.Process? _process;
     private int _starts;
 
-    public ServerProcess(IReadOnlyDictionary<string, string>? environment = null)
+    /// <param name="runAs">A system user (uid, gid) to run the server as, instead of the test's own user (which must be root then).</param>
+    public ServerProcess(IReadOnlyDictionary<string, string>? environment = null, (int Uid, int Gid)? runAs = null)
     {
         Root = Path.Combine(Path.GetTempPath(), "strata-proc-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Root);
+        _runAs = runAs;
         DataPath = Path.Combine(Root, "data");
         MarkerPath = Directory.CreateDirectory(Path.Combine(Root, "markers")).FullName;
         // Shown to every job by the sandbox, writable by every tenant's user.
@@ -36,6 +39,15 @@ internal sealed class ServerProcess : IDisposable
             ["Runtime__Local__Sandbox__ReadWritePaths__0"] = MarkerPath,
         };
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) _environment[name] = value;
+        if (runAs is { } user)
+        {
+            _environment["HOME"] = Root;
+            _environment["DOTNET_CLI_HOME"] = Root;
+            foreach (var entry in Directory.EnumerateFileSystemEntries(Root, "*", SearchOption.AllDirectories).Prepend(Root))
+            {
+                ProcFs.ChangeOwner(entry, user.Uid, user.Gid);
+            }
+        }
     }
 
     /// <summary>Everything of this server lives under here; processes naming it are its own.</summary>
@@ -53,13 +65,14 @@ internal sealed class ServerProcess : IDisposable
         if (_process is { HasExited: false }) throw new InvalidOperationException("the server is already running");
         var port = FreePort();
         BaseAddress = new Uri($"http://127.0.0.1:{port}");
-        var dll = Path.Combine(AppContext.BaseDirectory, "strata-server.dll");
+        var dll = Path.Combine(ServerDirectory(), "strata-server.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: the test project must reference Strata.Server");
         // exec: the pid is the server's own, and its output goes to a file rather than a pipe the
         // workers would inherit (and keep open after a SIGKILL).
         var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = Root };
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("echo \"--- start $3\" >> \"$2\"; exec dotnet \"$0\" --urls \"$1\" >> \"$2\" 2>&1");
+        var asUser = _runAs is { } user ? $"/usr/bin/setpriv --reuid={user.Uid} --regid={user.Gid} --clear-groups " : "";
+        start.ArgumentList.Add($"echo \"--- start $3\" >> \"$2\"; exec {asUser}dotnet \"$0\" --urls \"$1\" >> \"$2\" 2>&1");
         start.ArgumentList.Add(dll);
         start.ArgumentList.Add(BaseAddress.ToString().TrimEnd('/'));
         start.ArgumentList.Add(LogPath);
@@ -165,6 +178,31 @@ internal sealed class ServerProcess : IDisposable
         catch (UnauthorizedAccessException) { }
     }
 
+    /// <summary>
+    /// The built server beside the tests, or, when the server runs as another user who cannot read it there
+    /// (a checkout under /root), a copy of it that user can read.
+    /// </summary>
+    private string ServerDirectory()
+    {
+        if (_runAs is not { } user || RunsAs(user, "/usr/bin/test", "-r", Path.Combine(AppContext.BaseDirectory, "strata-server.dll"))) return AppContext.BaseDirectory;
+        var copy = Path.Combine(Root, "server");
+        if (!Directory.Exists(copy))
+        {
+            Assert.True(RunsAs((0, 0), "/bin/cp", "-a", AppContext.BaseDirectory.TrimEnd('/'), copy), "copying the server");
+            Assert.True(RunsAs((0, 0), "/bin/chmod", "-R", "a+rX", copy), "making the copy readable");
+        }
+        return copy;
+    }
+
+    private static bool RunsAs((int Uid, int Gid) user, string program, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("/usr/bin/setpriv") { UseShellExecute = false };
+        foreach (var argument in new[] { $"--reuid={user.Uid}", $"--regid={user.Gid}", "--clear-groups", program }.Concat(arguments)) start.ArgumentList.Add(argument);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        process.WaitForExit();
+        return process.ExitCode == 0;
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -247,8 +285,14 @@ internal static class Wait
 }
 
 /// <summary>What /proc says about processes.</summary>
-internal static class ProcFs
+internal static partial class ProcFs
 {
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "lchown", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int LChown(string path, int uid, int gid);
+
+    public static void ChangeOwner(string path, int uid, int gid) =>
+        Assert.True(LChown(path, uid, gid) == 0, $"lchown {path}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+
     /// <summary>True while the process exists and is not a zombie.</summary>
     public static bool IsAlive(int pid)
     {
