@@ -111,6 +111,26 @@ public sealed class ArtifactStore(
         return (size, Convert.ToHexStringLower(hash.GetHashAndReset()));
     }
 
+    /// <summary>
+    /// Removes uploads that a server stopped mid-way (a crash, a kill) left in <c>uploads/</c>: those unchanged
+    /// since <paramref name="olderThan"/>, since a replica sharing the data folder may be receiving one now.
+    /// </summary>
+    /// <returns>How many were removed.</returns>
+    public int RemoveUploadLeftovers(DateTimeOffset olderThan)
+    {
+        if (!Directory.Exists(data.Uploads)) return 0;
+        var removed = 0;
+        foreach (var leftover in Directory.EnumerateFileSystemEntries(data.Uploads).ToList())
+        {
+            if (FileTrees.LastWrite(leftover) is { } written && written < olderThan)
+            {
+                FileTrees.Delete(leftover);
+                removed++;
+            }
+        }
+        return removed;
+    }
+
     /// <summary>The SHA-256 of every artifact the tenant has (none for a deleted tenant).</summary>
     public async Task<HashSet<string>> Sha256sOfAsync(string tenantId, CancellationToken cancellationToken)
     {

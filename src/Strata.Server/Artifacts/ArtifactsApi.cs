@@ -36,6 +36,7 @@ public static class ArtifactsApi
         builder.Services.AddSingleton<ArtifactStore>();
         builder.Services.AddSingleton<InputCache>();
         builder.Services.AddSingleton<AttemptInputs>();
+        builder.Services.AddHostedService<ArtifactLeftovers>();
         return builder;
     }
 
