@@ -61,7 +61,7 @@ public sealed class AttemptInputs(ArtifactStore artifacts, InputCache cache, IOp
         }
         catch
         {
-            Release(attemptFolder);
+            // Nothing of a start that failed stays, and it keeps no cache entry from being collected.
             Discard(attemptFolder, workFolder);
             throw;
         }
