@@ -73,10 +73,10 @@ public sealed class InputCacheTests(InputCacheApp app) : IClassFixture<InputCach
             name = "tries-to-write",
             entrypoint = """
                 cd "$DATA_PATH/d"; id -u
-                if echo x >> a.csv 2>/dev/null; then echo write=yes; else echo write=no; fi
-                if touch new.csv 2>/dev/null; then echo create=yes; else echo create=no; fi
-                if chmod 0666 a.csv 2>/dev/null; then echo chmod=yes; else echo chmod=no; fi
-                if rm -f a.csv 2>/dev/null && [ ! -e a.csv ]; then echo delete=yes; else echo delete=no; fi
+                if { echo x >> a.csv; } 2>/dev/null; then echo write=yes; else echo write=no; fi
+                if { touch new.csv; } 2>/dev/null; then echo create=yes; else echo create=no; fi
+                if { chmod 0666 a.csv; } 2>/dev/null; then echo chmod=yes; else echo chmod=no; fi
+                if { rm -f a.csv; } 2>/dev/null && [ ! -e a.csv ]; then echo delete=yes; else echo delete=no; fi
                 """,
             data_path = data.GetProperty("uri").GetString(),
         });
