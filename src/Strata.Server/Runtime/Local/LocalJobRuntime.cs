@@ -243,16 +243,24 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
             foreach (var folder in Directory.EnumerateDirectories(tenantFolder))
             {
                 if (!TryParse(folder, out _)) continue;
-                var expired = FileTrees.LastWrite(Path.Combine(folder, CollectedMarker)) is { } collected
-                    ? collected < collectedBefore
-                    : FileTrees.LastWrite(folder) < abandonedBefore
-                      && !File.Exists(Path.Combine(folder, AttemptFiles.Supervisor))
-                      && !File.Exists(Path.Combine(folder, AttemptFiles.Result))
-                      && !WorkerAlive(folder);
-                if (!expired) continue;
-                _inputs.Release(folder);
-                FileTrees.Delete(folder);
-                _logger.LogDebug("Removed the folder of ended attempt {Folder}", folder);
+                try
+                {
+                    // Its cached inputs need no release: a collected attempt gave them up then, and the
+                    // entries an attempt that never started took were marked used when it took them.
+                    var expired = FileTrees.LastWrite(Path.Combine(folder, CollectedMarker)) is { } collected
+                        ? collected < collectedBefore
+                        : FileTrees.LastWrite(folder) < abandonedBefore
+                          && !File.Exists(Path.Combine(folder, AttemptFiles.Supervisor))
+                          && !File.Exists(Path.Combine(folder, AttemptFiles.Result))
+                          && !WorkerAlive(folder);
+                    if (!expired) continue;
+                    FileTrees.Delete(folder);
+                    _logger.LogDebug("Removed the folder of ended attempt {Folder}", folder);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _logger.LogWarning(e, "Could not remove the folder of ended attempt {Folder}; the next sweep retries", folder);
+                }
             }
         }
     }
