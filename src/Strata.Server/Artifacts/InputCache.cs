@@ -226,16 +226,24 @@ public sealed class InputCache(ArtifactStore artifacts, DataFolder data, IOption
                     throw new InvalidDataException("the stored bytes do not match the SHA-256 recorded at upload");
                 }
             }
-            if (artifact.Kind == ArtifactKinds.Archive)
+            try
             {
-                MakeReadOnly(temp);
-                Directory.Move(temp, target);
+                if (artifact.Kind == ArtifactKinds.Archive)
+                {
+                    MakeReadOnly(temp);
+                    Directory.Move(temp, target);
+                }
+                else
+                {
+                    File.SetUnixFileMode(temp, ReadOnlyFile);
+                    Directory.CreateDirectory(Path.GetDirectoryName(target)!, ServerFolder);
+                    File.Move(temp, target);
+                }
             }
-            else
+            catch (IOException) when (Path.Exists(target))
             {
-                File.SetUnixFileMode(temp, ReadOnlyFile);
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!, ServerFolder);
-                File.Move(temp, target);
+                // Another server sharing the data folder put the same bytes there first: theirs is as good.
+                return;
             }
             logger.LogInformation("Put artifact {Artifact} of tenant {Tenant} in the input cache ({Sha256})", artifact.Id, artifact.TenantId, artifact.Sha256);
         }
