@@ -43,9 +43,8 @@ public sealed class ArtifactStore(
     {
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString();
-        var uploads = Path.Combine(data.Root, "uploads");
-        Directory.CreateDirectory(uploads);
-        var temp = Path.Combine(uploads, id);
+        Directory.CreateDirectory(data.Uploads);
+        var temp = Path.Combine(data.Uploads, id);
         try
         {
             var (size, sha256) = await CopyAsync(body, temp, cancellationToken);
@@ -110,6 +109,34 @@ public sealed class ArtifactStore(
         // On disk before the 201, whichever backend then takes it.
         file.Flush(flushToDisk: true);
         return (size, Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
+
+    /// <summary>
+    /// Removes uploads that a server stopped mid-way (a crash, a kill) left in <c>uploads/</c>: those unchanged
+    /// since <paramref name="olderThan"/>, since a replica sharing the data folder may be receiving one now.
+    /// </summary>
+    /// <returns>How many were removed.</returns>
+    public int RemoveUploadLeftovers(DateTimeOffset olderThan)
+    {
+        if (!Directory.Exists(data.Uploads)) return 0;
+        var removed = 0;
+        foreach (var leftover in Directory.EnumerateFileSystemEntries(data.Uploads).ToList())
+        {
+            if (FileTrees.LastWrite(leftover) is { } written && written < olderThan)
+            {
+                FileTrees.Delete(leftover);
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>The SHA-256 of every artifact the tenant has (none for a deleted tenant).</summary>
+    public async Task<HashSet<string>> Sha256sOfAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        await using var db = store.CreateContext();
+        var hashes = await db.Artifacts.AsNoTracking().Where(a => a.TenantId == tenantId).Select(a => a.Sha256).Distinct().ToListAsync(cancellationToken);
+        return hashes.ToHashSet(StringComparer.Ordinal);
     }
 
     public async Task<ArtifactRecord?> FindAsync(string tenantId, string id, CancellationToken cancellationToken)

@@ -34,7 +34,9 @@ public static class ArtifactsApi
                 : new LocalArtifactBackend(options.LocalPath ?? Path.Combine(sp.GetRequiredService<DataFolder>().Root, "blobs"));
         });
         builder.Services.AddSingleton<ArtifactStore>();
+        builder.Services.AddSingleton<InputCache>();
         builder.Services.AddSingleton<AttemptInputs>();
+        builder.Services.AddHostedService<ArtifactLeftovers>();
         return builder;
     }
 

@@ -11,6 +11,7 @@ public sealed class ArtifactsOptions : IValidatableObject
     public const long DefaultMaxUploadBytes = 5L << 30;
     public const long DefaultMaxExtractedBytes = 50L << 30;
     public const int DefaultMaxArchiveEntries = 100_000;
+    public static readonly TimeSpan DefaultInputCacheRetention = TimeSpan.FromDays(7);
 
     /// <summary><c>local</c> (a folder) or <c>s3</c> (an S3-compatible object store).</summary>
     /// <value>The default is <c>local</c>.</value>
@@ -35,6 +36,14 @@ public sealed class ArtifactsOptions : IValidatableObject
     /// <value>The default is 100,000.</value>
     [Range(1, int.MaxValue)]
     public int MaxArchiveEntries { get; set; } = DefaultMaxArchiveEntries;
+
+    /// <summary>
+    /// How long an entry of the input cache (an artifact extracted or copied for jobs, shared read-only) is
+    /// kept after the last attempt that used it; an entry in use is never removed. Written as <c>d.hh:mm:ss</c>.
+    /// </summary>
+    /// <value>The default is 7 days.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "3650.00:00:00", ErrorMessage = "Artifacts:InputCacheRetention must be between 0 and 3650 days.")]
+    public TimeSpan InputCacheRetention { get; set; } = DefaultInputCacheRetention;
 
     /// <summary>The S3 backend's settings, used when <see cref="Backend"/> is <c>s3</c>.</summary>
     public S3Options S3Store { get; set; } = new();

@@ -2,101 +2,123 @@ using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Runtime;
+using Strata.Server.Hosting;
 
 namespace Strata.Server.Artifacts;
 
+/// <summary>What <see cref="AttemptInputs.PrepareAsync"/> put in place for an attempt.</summary>
+/// <param name="Environment">The job's environment, with <c>DATA_PATH</c> when it has a data artifact.</param>
+/// <param name="ReadOnlyPaths">The cached inputs the job reads (a folder or a file each): shared with other attempts, to be shown to the job read-only, at the same paths.</param>
+public sealed record PreparedInputs(Dictionary<string, string> Environment, IReadOnlyList<string> ReadOnlyPaths);
+
 /// <summary>
-/// Puts an attempt's inputs on this machine before its process starts: the code (an uploaded tar.gz
-/// extracted, or a git repository cloned at its revision) into the working folder, and an uploaded data
-/// artifact under <c>inputs/</c> (a file as that file, an archive as the folder it extracts to), named
-/// in <c>DATA_PATH</c>. Every attempt gets fresh copies, so a retry never sees what a failed one changed.
+/// Puts an attempt's inputs on this machine before its process starts. An uploaded data artifact is taken from
+/// the <see cref="InputCache"/> (an archive as the folder it extracts to, a file as that file), shared read-only
+/// with every attempt of the tenant that names the same content, and named in <c>DATA_PATH</c>. The code (an
+/// uploaded tar.gz, copied from its cached extraction, or a git repository cloned at its revision) goes into
+/// the working folder as the attempt's own writable copy, so a retry never sees what a failed one changed.
+/// The cache entries an attempt uses are listed in its folder (<see cref="CachedInputsFile"/>), which keeps
+/// them from being collected while the attempt lives.
 /// </summary>
-public sealed class AttemptInputs(ArtifactStore artifacts, IOptions<CodeOptions> options, ILogger<AttemptInputs> logger)
+public sealed class AttemptInputs(ArtifactStore artifacts, InputCache cache, IOptions<CodeOptions> options, ILogger<AttemptInputs> logger)
 {
-    public const string InputsFolder = "inputs";
+    /// <summary>Where attempts got their data before the input cache: removed when found.</summary>
+    public const string LegacyInputsFolder = "inputs";
+    /// <summary>The input cache entries an attempt uses, one path a line.</summary>
+    public const string CachedInputsFile = "cached-inputs";
 
     /// <summary>True when <paramref name="launch"/> has inputs to put in place.</summary>
     public static bool AnyFor(JobLaunch launch) => launch.Code is not null || launch.DataArtifactId is not null;
 
-    /// <summary>Prepares the inputs in the attempt folder and returns the environment with <c>DATA_PATH</c> pointing at them.</summary>
+    /// <summary>Prepares the inputs of the attempt in <paramref name="attemptFolder"/>; on failure, leaves none behind.</summary>
     /// <exception cref="RuntimeStartException">An input is missing or cannot be put in place.</exception>
-    public async Task<Dictionary<string, string>> PrepareAsync(JobLaunch launch, string attemptFolder, string workFolder, CancellationToken cancellationToken)
+    public async Task<PreparedInputs> PrepareAsync(JobLaunch launch, string attemptFolder, string workFolder, CancellationToken cancellationToken)
     {
         var environment = new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal);
+        var readOnly = new List<string>();
         var tenant = launch.Attempt.TenantId;
         // A start repeated after a crash begins again from nothing.
-        var inputs = Path.Combine(attemptFolder, InputsFolder);
-        foreach (var folder in new[] { inputs, workFolder })
-        {
-            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-        }
+        Discard(attemptFolder, workFolder);
         Directory.CreateDirectory(workFolder);
-        switch (launch.Code)
-        {
-            case { ArtifactId: { } id }:
-                await ExtractAsync(tenant, id, workFolder, "code_artifact", cancellationToken);
-                break;
-            case { Repo: { } repo } code:
-                await CloneAsync(repo, code.Commit, workFolder, cancellationToken);
-                break;
-        }
-        if (launch.DataArtifactId is { } dataId)
-        {
-            var artifact = await artifacts.FindAsync(tenant, dataId, cancellationToken)
-                ?? throw new RuntimeStartException($"data_path: artifact {dataId} no longer exists");
-            if (artifact.Kind == ArtifactKinds.Archive)
-            {
-                var target = Path.Combine(inputs, "data");
-                await ExtractAsync(tenant, dataId, target, "data_path", cancellationToken);
-                environment["DATA_PATH"] = target;
-            }
-            else
-            {
-                Directory.CreateDirectory(inputs);
-                var target = Path.Combine(inputs, SafeFileName(artifact.Name));
-                await CopyAsync(tenant, dataId, target, cancellationToken);
-                environment["DATA_PATH"] = target;
-            }
-        }
-        return environment;
-    }
-
-    private async Task ExtractAsync(string tenant, string id, string destination, string field, CancellationToken cancellationToken)
-    {
-        if (await artifacts.OpenAsync(tenant, id, cancellationToken) is not { } found)
-        {
-            throw new RuntimeStartException($"{field}: artifact {id} no longer exists");
-        }
-        if (found.Artifact.Kind != ArtifactKinds.Archive)
-        {
-            await found.Content.DisposeAsync();
-            throw new RuntimeStartException($"{field}: artifact {id} ({found.Artifact.Name}) is a single file, not a tar.gz archive");
-        }
-        await using var content = found.Content;
         try
         {
-            await artifacts.Extractor.ExtractAsync(content, destination, cancellationToken);
+            switch (launch.Code)
+            {
+                case { ArtifactId: { } id }:
+                    var tree = await CachedAsync(tenant, id, "code_artifact", attemptFolder, archiveOnly: true, cancellationToken);
+                    InputCache.CopyTree(tree, workFolder);
+                    break;
+                case { Repo: { } repo } code:
+                    await CloneAsync(repo, code.Commit, workFolder, cancellationToken);
+                    break;
+            }
+            if (launch.DataArtifactId is { } dataId)
+            {
+                var path = await CachedAsync(tenant, dataId, "data_path", attemptFolder, archiveOnly: false, cancellationToken);
+                environment["DATA_PATH"] = path;
+                readOnly.Add(path);
+            }
+        }
+        catch
+        {
+            // Nothing of a start that failed stays, and it keeps no cache entry from being collected.
+            Discard(attemptFolder, workFolder);
+            throw;
+        }
+        return new PreparedInputs(environment, readOnly);
+    }
+
+    /// <summary>The input cache entries the attempt in <paramref name="attemptFolder"/> uses.</summary>
+    public static IEnumerable<string> EntriesUsedBy(string attemptFolder)
+    {
+        try
+        {
+            return File.ReadAllLines(Path.Combine(attemptFolder, CachedInputsFile)).Where(line => line.Length > 0);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>The attempt has ended: its cached inputs count as used until now, and are kept for their retention from here.</summary>
+    public void Release(string attemptFolder)
+    {
+        foreach (var entry in EntriesUsedBy(attemptFolder)) cache.MarkUsed(entry);
+    }
+
+    /// <summary>Removes what <see cref="PrepareAsync"/> put in the attempt's folder (and what older servers put there).</summary>
+    private static void Discard(string attemptFolder, string workFolder)
+    {
+        FileTrees.Delete(workFolder);
+        FileTrees.Delete(Path.Combine(attemptFolder, LegacyInputsFolder));
+        File.Delete(Path.Combine(attemptFolder, CachedInputsFile));
+    }
+
+    /// <summary>The artifact's path in the input cache, listed as used by the attempt before it is taken.</summary>
+    private async Task<string> CachedAsync(string tenant, string id, string field, string attemptFolder, bool archiveOnly, CancellationToken cancellationToken)
+    {
+        var artifact = await artifacts.FindAsync(tenant, id, cancellationToken)
+            ?? throw new RuntimeStartException($"{field}: artifact {id} no longer exists");
+        if (archiveOnly && artifact.Kind != ArtifactKinds.Archive)
+        {
+            throw new RuntimeStartException($"{field}: artifact {id} ({artifact.Name}) is a single file, not a tar.gz archive");
+        }
+        // Listed first: a collection of the cache that reads the list before this line may run, but it then
+        // sees the entry marked used after it began, and keeps it (see InputCache.CollectAsync).
+        await File.AppendAllTextAsync(Path.Combine(attemptFolder, CachedInputsFile), cache.EntryOf(tenant, artifact.Sha256) + "\n", cancellationToken);
+        try
+        {
+            return await cache.GetAsync(artifact, cancellationToken);
         }
         catch (UnsafeArchiveException e)
         {
             throw new RuntimeStartException($"{field}: artifact {id} was not extracted: {e.Message}", e);
         }
-    }
-
-    private async Task CopyAsync(string tenant, string id, string target, CancellationToken cancellationToken)
-    {
-        if (await artifacts.OpenAsync(tenant, id, cancellationToken) is not { } found)
+        catch (InvalidDataException e)
         {
-            throw new RuntimeStartException($"data_path: artifact {id} no longer exists");
+            throw new RuntimeStartException($"{field}: artifact {id} could not be put in place: {e.Message}", e);
         }
-        await using var content = found.Content;
-        await using var file = new FileStream(target, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        });
-        await content.CopyToAsync(file, cancellationToken);
     }
 
     /// <summary>
@@ -158,12 +180,5 @@ public sealed class AttemptInputs(ArtifactStore artifacts, IOptions<CodeOptions>
                 throw new RuntimeStartException($"code_repo: git {arguments.SkipWhile(a => a != "clone" && a != "checkout").FirstOrDefault()} failed: {(message.Length > 500 ? message[..500] : message)}");
             }
         }
-    }
-
-    /// <summary>The uploaded name as a file name (it was checked at upload; this keeps it safe whatever).</summary>
-    private static string SafeFileName(string name)
-    {
-        var file = Path.GetFileName(name);
-        return file is "" or "." or ".." ? "data" : file;
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Strata.Contracts;
 using Strata.Core.Runtime;
+using Strata.Server.Leadership;
 using Strata.Server.Runtime.Local;
 using Strata.Server.Runtime.Local.Sandbox;
 
@@ -17,7 +18,7 @@ public static class HostingSetup
     /// <summary>The largest request body any route accepts; routes set smaller limits of their own.</summary>
     public const long MaxRequestBodyBytes = 1024 * 1024;
 
-    /// <summary>Data folder, JSON conventions, problem details, request limits and OpenAPI.</summary>
+    /// <summary>Data folder (and its periodic sweep), JSON conventions, problem details, request limits and OpenAPI.</summary>
     public static WebApplicationBuilder AddHosting(this WebApplicationBuilder builder)
     {
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["Kestrel:Endpoints:Http:Url"]))
@@ -58,6 +59,8 @@ public static class HostingSetup
             return Task.CompletedTask;
         }));
         builder.Services.AddHostedService<StartupBanner>();
+        builder.Services.AddSingleton<DiskSweeper>();
+        builder.Services.AddLeaderService<DiskSweeper>();
         return builder;
     }
 }

@@ -7,6 +7,7 @@ public sealed class StrataOptions
 {
     public const string Section = "Strata";
     public const string DefaultDataPath = "./.strata";
+    public const int DefaultDiskSweepSeconds = 300;
 
     /// <summary>The data folder: database, signing key, admin token, attempts and artifacts.</summary>
     /// <value>The default is <c>./.strata</c>, relative to the working directory.</value>
@@ -19,6 +20,11 @@ public sealed class StrataOptions
     /// <summary>Local folders that jobs' <c>data_path</c> and <c>model_output_path</c> may name, besides the tenant's own area.</summary>
     /// <value>The default is the server's working directory, which suits one machine; narrow it on a shared one.</value>
     public List<string> DataRoots { get; set; } = [];
+
+    /// <summary>Seconds between two sweeps of what the server keeps on disk (ended attempts, unused cached inputs, checkpoints).</summary>
+    /// <value>The default is 300 seconds.</value>
+    [Range(1, 86400)]
+    public int DiskSweepSeconds { get; set; } = DefaultDiskSweepSeconds;
 }
 
 /// <summary>The data folder's layout.</summary>
@@ -42,6 +48,10 @@ public sealed class DataFolder
     public string Artifacts => Path.Combine(Root, "artifacts");
     public string Checkpoints => Path.Combine(Root, "checkpoints");
     public string Standby => Path.Combine(Root, "standby");
+    /// <summary>Uploads being received, before the artifact backend takes them.</summary>
+    public string Uploads => Path.Combine(Root, "uploads");
+    /// <summary>The input cache: artifacts as jobs read them, per tenant and content (see <c>InputCache</c>).</summary>
+    public string Inputs => Path.Combine(Root, "inputs");
     /// <summary>The model registry's copies of model files, outside the paths a job may name, so a version never changes.</summary>
     public string Models => Path.Combine(Root, "models");
 

@@ -24,6 +24,7 @@ public static class JobsApi
     {
         builder.Services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<JobService>();
+        builder.Services.AddSingleton<IDiskSweep, CheckpointSweep>();
         return builder;
     }
 

@@ -11,6 +11,8 @@ public sealed class JobsOptions
     /// <summary>The default of <see cref="MaxLogBytes"/>: 100 MiB.</summary>
     public const long DefaultMaxLogBytes = 100L * 1024 * 1024;
 
+    public static readonly TimeSpan DefaultRetention = TimeSpan.FromDays(7);
+
     /// <summary>Cores of a job that names none; null means the runtime's default (local: 1, Kubernetes: the seed's 4).</summary>
     [Range(1, 96)]
     public int? DefaultCpuCores { get; set; }
@@ -28,6 +30,15 @@ public sealed class JobsOptions
     /// <value>The default is 7 days.</value>
     [Range(1, 365)]
     public int JobTokenDays { get; set; } = 7;
+
+    /// <summary>
+    /// How long what an ended attempt leaves on the server's disk is kept: its <c>output.log</c>, <c>result.json</c>
+    /// and <c>worker.log</c> (its working folder goes as soon as it ends), and an ended job's checkpoint folder.
+    /// After that the job's logs answer empty, as for a job that wrote none. Written as <c>d.hh:mm:ss</c>.
+    /// </summary>
+    /// <value>The default is 7 days.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00", ErrorMessage = "Jobs:Retention must be between 1 second and 3650 days.")]
+    public TimeSpan Retention { get; set; } = DefaultRetention;
 
     /// <summary>
     /// The strata-worker that runs built-in trainer jobs (<c>strata-worker train</c>): a path to its apphost or

@@ -1,4 +1,5 @@
 using Strata.Core.Runtime;
+using Strata.Server.Hosting;
 using Strata.Server.Leadership;
 using Strata.Server.Runtime;
 using Strata.Server.Runtime.Kubernetes;
@@ -32,6 +33,7 @@ public static class SchedulingSetup
             builder.Services.AddSingleton<LocalSandbox>();
             builder.Services.AddSingleton<LocalJobRuntime>();
             builder.Services.AddSingleton<IJobRuntime>(sp => sp.GetRequiredService<LocalJobRuntime>());
+            builder.Services.AddSingleton<IDiskSweep, LocalAttemptSweep>();
         }
         builder.Services.AddSingleton<JobQueue>();
         builder.Services.AddSingleton<LaunchBuilder>();

@@ -227,10 +227,11 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
         }
         try
         {
-            if (Directory.Exists(DataPath)) Directory.Delete(DataPath, recursive: true);
+            // The server's helper: the input cache's folders are read-only, which stops a plain delete when not root.
+            Strata.Server.Hosting.FileTrees.Delete(DataPath);
             if (Directory.Exists(SharedPath)) Directory.Delete(SharedPath, recursive: true);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A worker that is still stopping can hold its attempt folder for a moment; the folder is in /tmp.
         }

@@ -4,10 +4,10 @@ using System.Text;
 
 namespace Strata.Server.Tests.Support;
 
-/// <summary>One entry of a test archive: a file with content, a folder, or a link (hard or symbolic) to a target.</summary>
-public sealed record TestEntry(TarEntryType Type, string Name, string? Content = null, string? Link = null)
+/// <summary>One entry of a test archive: a file with content, a folder, or a link (hard or symbolic) to a target; mode 0755 unless given.</summary>
+public sealed record TestEntry(TarEntryType Type, string Name, string? Content = null, string? Link = null, UnixFileMode? Mode = null)
 {
-    public static TestEntry File(string name, string content) => new(TarEntryType.RegularFile, name, content);
+    public static TestEntry File(string name, string content, UnixFileMode? mode = null) => new(TarEntryType.RegularFile, name, content, Mode: mode);
     public static TestEntry Folder(string name) => new(TarEntryType.Directory, name);
     public static TestEntry Symlink(string name, string target) => new(TarEntryType.SymbolicLink, name, Link: target);
 }
@@ -23,7 +23,7 @@ public static class TestArchives
         {
             foreach (var entry in entries)
             {
-                var tarEntry = new PaxTarEntry(entry.Type, entry.Name) { Mode = (UnixFileMode)0x1ED }; // 0755
+                var tarEntry = new PaxTarEntry(entry.Type, entry.Name) { Mode = entry.Mode ?? (UnixFileMode)0x1ED }; // 0755
                 if (entry.Link is not null) tarEntry.LinkName = entry.Link;
                 if (entry.Content is not null) tarEntry.DataStream = new MemoryStream(Encoding.UTF8.GetBytes(entry.Content));
                 tar.WriteEntry(tarEntry);

@@ -80,9 +80,10 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         Directory.CreateDirectory(folder);
         // Code and data are put in place before the launch file exists: until then a restarted server
         // sees an attempt that never started, and starts it again from scratch.
-        var environment = AttemptInputs.AnyFor(launch)
+        var inputs = AttemptInputs.AnyFor(launch)
             ? await _inputs.PrepareAsync(launch, folder, Path.Combine(folder, AttemptFiles.WorkDirectory), cancellationToken)
-            : new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal);
+            : new PreparedInputs(new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal), []);
+        var environment = inputs.Environment;
         var launchFile = new LaunchFile
         {
             AttemptName = attempt.Name,
@@ -94,7 +95,9 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
             StopGraceSeconds = _options.StopGraceSeconds,
             CgroupParent = _options.CgroupParent,
             EnforceLimits = _options.EnforceLimits,
-            Sandbox = _sandbox.For(launch, environment, []),
+            // The cached inputs are shared by attempts (DATA_PATH names one): the sandbox shows them read-only at
+            // the same paths; without it, only file modes guard them.
+            Sandbox = _sandbox.For(launch, environment, inputs.ReadOnlyPaths),
             MaxProcesses = launch.MaxProcesses,
             DiskBytes = launch.DiskBytes,
             DiskPaths = DiskPaths(folder, environment),
@@ -212,19 +215,76 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         }
     }
 
+    /// <summary>
+    /// The attempt's outcome is recorded: its working folder goes now, its logs (output.log, result.json,
+    /// worker.log) stay until <see cref="RemoveEndedAttempts"/> finds them older than the retention.
+    /// </summary>
     public Task ForgetAsync(AttemptRef attempt, bool discardLogs, CancellationToken cancellationToken)
     {
         var folder = AttemptFolder(attempt);
         if (!Directory.Exists(folder)) return Task.CompletedTask;
         if (discardLogs)
         {
-            Directory.Delete(folder, recursive: true);
+            _inputs.Release(folder);
+            FileTrees.Delete(folder);
         }
         else
         {
             File.WriteAllText(Path.Combine(folder, CollectedMarker), "");
+            _inputs.Release(folder);
+            FileTrees.Delete(Path.Combine(folder, AttemptFiles.WorkDirectory));
+            FileTrees.Delete(Path.Combine(folder, AttemptInputs.LegacyInputsFolder));
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Removes the folders of attempts collected before <paramref name="collectedBefore"/> (logs and all), and
+    /// of attempts whose start failed (no worker ever ran the job, none runs now) unchanged since
+    /// <paramref name="abandonedBefore"/>: nothing else ever collects those.
+    /// </summary>
+    public void RemoveEndedAttempts(DateTimeOffset collectedBefore, DateTimeOffset abandonedBefore)
+    {
+        foreach (var tenantFolder in Directory.EnumerateDirectories(_data.Attempts))
+        {
+            foreach (var folder in Directory.EnumerateDirectories(tenantFolder))
+            {
+                if (!TryParse(folder, out _)) continue;
+                try
+                {
+                    // Its cached inputs need no release: a collected attempt gave them up then, and the
+                    // entries an attempt that never started took were marked used when it took them.
+                    var expired = FileTrees.LastWrite(Path.Combine(folder, CollectedMarker)) is { } collected
+                        ? collected < collectedBefore
+                        : FileTrees.LastWrite(folder) < abandonedBefore
+                          && !File.Exists(Path.Combine(folder, AttemptFiles.Supervisor))
+                          && !File.Exists(Path.Combine(folder, AttemptFiles.Result))
+                          && !WorkerAlive(folder);
+                    if (!expired) continue;
+                    FileTrees.Delete(folder);
+                    _logger.LogDebug("Removed the folder of ended attempt {Folder}", folder);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _logger.LogWarning(e, "Could not remove the folder of ended attempt {Folder}; the next sweep retries", folder);
+                }
+            }
+        }
+    }
+
+    /// <summary>The input cache entries that attempts not yet collected use (running, starting, or ended but not yet recorded).</summary>
+    public IReadOnlySet<string> CachedInputsInUse()
+    {
+        var entries = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var tenantFolder in Directory.EnumerateDirectories(_data.Attempts))
+        {
+            foreach (var folder in Directory.EnumerateDirectories(tenantFolder))
+            {
+                if (File.Exists(Path.Combine(folder, CollectedMarker))) continue;
+                entries.UnionWith(AttemptInputs.EntriesUsedBy(folder));
+            }
+        }
+        return entries;
     }
 
     public void Dispose()

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Options;
+using Strata.Server.Artifacts;
+using Strata.Server.Hosting;
+using Strata.Server.Jobs;
+
+namespace Strata.Server.Runtime.Local;
+
+/// <summary>
+/// The local runtime's share of the disk sweep: attempt folders past <c>Jobs:Retention</c>, then the input
+/// cache entries that no attempt left on disk uses.
+/// </summary>
+public sealed class LocalAttemptSweep(LocalJobRuntime runtime, InputCache cache, IOptions<JobsOptions> jobs, TimeProvider time) : IDiskSweep
+{
+    /// <summary>
+    /// How long the folder of an attempt that never started is kept at least: longer than any start can take
+    /// (a clone may take up to a day, <c>Code:CloneTimeoutSeconds</c>), so that a start in progress is never removed.
+    /// </summary>
+    public static readonly TimeSpan AbandonedAfter = TimeSpan.FromDays(2);
+
+    public async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var retention = jobs.Value.Retention;
+        runtime.RemoveEndedAttempts(now - retention, now - (retention > AbandonedAfter ? retention : AbandonedAfter));
+        await cache.CollectAsync(runtime.CachedInputsInUse, cancellationToken);
+    }
+}
