@@ -11,6 +11,7 @@ namespace Strata.Server.Tests.Process;
 /// </summary>
 public sealed class UnprivilegedServerTests : IDisposable
 {
+    private static readonly string[] Secrets = ["signing-key", "admin-token", "strata.db"];
     private readonly string _user = "strata-t" + Guid.NewGuid().ToString("N")[..8];
     private readonly (int Uid, int Gid)? _ids;
 
@@ -33,7 +34,7 @@ public sealed class UnprivilegedServerTests : IDisposable
         var running = Text(await neighbour.SubmitAsync("""{"name":"neighbour","entrypoint":"while true; do sleep 0.5; done"}"""), "id");
         await neighbour.WaitForStatusAsync(running, "running");
 
-        var secrets = new[] { "signing-key", "admin-token", "strata.db" }.Select(f => Path.Combine(server.DataPath, f)).ToArray();
+        var secrets = Secrets.Select(f => Path.Combine(server.DataPath, f)).ToArray();
         var script = string.Concat(secrets.Select(f => $"cat '{f}' >/dev/null 2>&1 && echo 'READ {f}'; ")) +
                      $"ls '{Path.Combine(server.DataPath, "attempts")}' | sed 's/^/LISTED /'; kill -0 {server.Pid} 2>/dev/null && echo SIGNALS; id -u | sed 's/^/UID /'; echo END";
         var id = Text(await attacker.SubmitAsync(JsonSerializer.Serialize(new { name = "attacker", entrypoint = script })), "id");
