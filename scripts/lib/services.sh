@@ -316,3 +316,23 @@ ensure_prometheus() {
   export STRATA_TEST_PROMETHEUS=$prom STRATA_TEST_PROMTOOL=$tool
   log "prometheus: $prom, $tool ($("$prom" --version 2>/dev/null | head -n 1 || echo unknown version))"
 }
+
+# ------------------------------------------------------------ job sandbox --
+# The local runtime runs every job in a bubblewrap sandbox (docs/sandbox.md);
+# the sandbox tests also run a PyTorch job in it. Installs Debian's packages
+# when they are missing, once.
+
+ensure_job_tools() {
+  local missing=()
+  command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+  [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || missing+=(python3-torch)
+  if (( ${#missing[@]} > 0 )); then
+    apt_install "${missing[@]}" || true
+  fi
+  if command -v bwrap >/dev/null 2>&1; then
+    log "sandbox: $(command -v bwrap) ($(bwrap --version 2>/dev/null || echo unknown version))"
+  else
+    warn "bubblewrap not found; jobs run unconfined and the sandbox tests skip"
+    return 1
+  fi
+}

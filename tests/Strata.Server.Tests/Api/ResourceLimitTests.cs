@@ -33,7 +33,7 @@ public sealed class ResourceLimitTests(SmallLogsApp app) : IClassFixture<SmallLo
         {
             name = "fork-bomb",
             // The pids the job sees are its sandbox's own: its sleeps are found on this machine by their unique duration.
-            entrypoint = $"for i in $(seq 10000); do sleep {sleep} & echo $! >> pids; done; echo never",
+            entrypoint = $"for i in $(seq 10000); do sleep {sleep} & echo $! >> \"$STRATA_CHECKPOINT_DIR/pids\"; done; echo never",
             compute = new { max_processes = 64 },
         });
         var id = job.GetProperty("id").GetString()!;
@@ -48,7 +48,7 @@ public sealed class ResourceLimitTests(SmallLogsApp app) : IClassFixture<SmallLo
         Assert.Equal("failed", done.GetProperty("status").GetString());
         Assert.Equal("exited_with_error", done.GetProperty("status_reason").GetString());
         Assert.Contains("refused at its limit of 64 processes", done.GetProperty("error_message").GetString(), StringComparison.Ordinal);
-        var pids = File.ReadAllLines(Path.Combine(folder, "work", "pids")).Select(int.Parse).ToArray();
+        var pids = File.ReadAllLines(Path.Combine(app.DataPath, "checkpoints", id, "pids")).Select(int.Parse).ToArray();
         Assert.InRange(pids.Length, 1, 64);
         Assert.Empty(Process.ProcFs.ProcessesMentioning(sleep));
     }

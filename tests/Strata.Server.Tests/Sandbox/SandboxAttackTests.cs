@@ -23,9 +23,9 @@ public sealed class SandboxAttackTests(SqliteApp app) : IClassFixture<SqliteApp>
 
         // The neighbour's secrets: a blob it uploaded and its running attempt's launch.json (which holds its token).
         const string blobContent = "neighbour-secret-blob-7c1e";
-        await ArtifactApiTests<SqliteApp>.UploadAsync(neighbour, Encoding.UTF8.GetBytes(blobContent), "secret.csv");
-        var blob = Directory.EnumerateFiles(Path.Combine(app.DataPath, "blobs"), "*", SearchOption.AllDirectories)
-            .Single(f => File.ReadAllText(f) == blobContent);
+        var artifact = await ArtifactApiTests<SqliteApp>.UploadAsync(neighbour, Encoding.UTF8.GetBytes(blobContent), "secret.csv");
+        var blob = Path.Combine(app.DataPath, "blobs", neighbourTenant, artifact.GetProperty("id").GetString()!);
+        Assert.Equal(blobContent, File.ReadAllText(blob));
         var running = await StartNeighbourAsync(neighbour);
         var launch = Directory.EnumerateFiles(Path.Combine(app.DataPath, "attempts", neighbourTenant), "launch.json", SearchOption.AllDirectories).Single();
 
