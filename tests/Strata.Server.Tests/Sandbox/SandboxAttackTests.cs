@@ -27,7 +27,9 @@ public sealed class SandboxAttackTests(SqliteApp app) : IClassFixture<SqliteApp>
         var blob = Path.Combine(app.DataPath, "blobs", neighbourTenant, artifact.GetProperty("id").GetString()!);
         Assert.Equal(blobContent, File.ReadAllText(blob));
         var running = await StartNeighbourAsync(neighbour);
-        var launch = Directory.EnumerateFiles(Path.Combine(app.DataPath, "attempts", neighbourTenant), "launch.json", SearchOption.AllDirectories).Single();
+        // A job is "running" from its admission on; its attempt's folder follows a moment later.
+        var launch = Path.Combine(app.DataPath, "attempts", neighbourTenant, $"{running}-1", "launch.json");
+        await UntilAsync(() => File.Exists(launch), $"{launch} to exist");
 
         var targets = new[]
         {
@@ -127,6 +129,16 @@ public sealed class SandboxAttackTests(SqliteApp app) : IClassFixture<SqliteApp>
         }
         using var cancelled = await neighbour.DeleteAsync($"/v1/jobs/training/{id}");
         Assert.Equal(HttpStatusCode.NoContent, cancelled.StatusCode);
+    }
+
+    private static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"waited 30 s for {what}");
+            await Task.Delay(50);
+        }
     }
 
     private static async Task<string> UidOfAsync(HttpClient client, string id)
