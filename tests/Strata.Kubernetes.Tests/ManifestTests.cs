@@ -186,6 +186,49 @@ public sealed class ManifestTests
         Assert.All(spec.Volumes, v => Assert.NotNull(v.EmptyDir));
     }
 
+    /// <summary>
+    /// Issue 13's check on Kubernetes: a job's pod lives in its tenant's namespace, where the server's Secret
+    /// (in the platform namespace) cannot be named; it mounts no secret, projected, host-path or claimed volume
+    /// (a claim could be another namespace's data), takes no value from a Secret or ConfigMap, and has no
+    /// token to ask the API for one; its role only reads, in its own namespace.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void A_jobs_pod_can_read_neither_the_servers_secret_nor_another_namespaces_volumes(int workers)
+    {
+        var job = JobManifests.Job(Launch(workers: workers), Options);
+        var pod = job.Spec.Template.Spec;
+        Assert.Equal("ml-team-a", job.Metadata.NamespaceProperty);
+        Assert.NotEqual(Options.PlatformNamespace, job.Metadata.NamespaceProperty);
+        Assert.All(pod.Volumes, v =>
+        {
+            Assert.NotNull(v.EmptyDir);
+            Assert.Null(v.Secret);
+            Assert.Null(v.Projected);
+            Assert.Null(v.HostPath);
+            Assert.Null(v.PersistentVolumeClaim);
+            Assert.Null(v.ConfigMap);
+            Assert.Null(v.Csi);
+            Assert.Null(v.Nfs);
+        });
+        var containers = pod.Containers.Concat(pod.InitContainers ?? []).ToList();
+        Assert.All(containers, c =>
+        {
+            Assert.All(c.Env ?? [], e => Assert.Null(e.ValueFrom?.SecretKeyRef));
+            Assert.Null(c.EnvFrom);
+            Assert.All(c.VolumeMounts ?? [], m => Assert.Contains(pod.Volumes, v => v.Name == m.Name));
+        });
+        Assert.False(pod.AutomountServiceAccountToken);
+        Assert.Null(pod.HostNetwork);
+        Assert.Null(pod.HostPID);
+        Assert.Null(pod.HostIPC);
+
+        var role = TenantManifests.Build(TeamA, Options).OfType<V1Role>().Single();
+        Assert.Equal("ml-team-a", role.Metadata.NamespaceProperty);
+        Assert.DoesNotContain(role.Rules, r => r.Resources.Contains("secrets"));
+    }
+
     [Fact]
     public void A_job_gets_the_contracts_environment_with_pod_paths_for_home_and_checkpoints()
     {
