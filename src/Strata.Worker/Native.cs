@@ -50,6 +50,12 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "lchown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int LChown(string path, int uid, int gid);
 
+    [LibraryImport("libc", EntryPoint = "fchownat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int FChownAt(int dirFd, string path, int uid, int gid, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close_range", SetLastError = true)]
+    private static partial int CloseRange(uint first, uint last, int flags);
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     private static partial int GetEuid();
 
@@ -128,6 +134,39 @@ internal static partial class Native
 
     /// <summary>The worker's effective user id.</summary>
     public static int EffectiveUid() => GetEuid();
+
+    private const int O_PATH = 0x200000;
+    private const int AT_EMPTY_PATH = 0x1000;
+
+    /// <summary>
+    /// An <c>O_PATH</c> descriptor of <paramref name="path"/>: it names that very file or folder, whatever is
+    /// renamed or replaced afterwards. Null when there is nothing there.
+    /// </summary>
+    public static int? OpenPath(string path)
+    {
+        var fd = Open(path, O_PATH | O_CLOEXEC);
+        if (fd >= 0) return fd;
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == 2 ? null : throw new IOException($"cannot open {path} (errno {errno})");
+    }
+
+    /// <summary>Gives what <paramref name="fd"/> (an <c>O_PATH</c> descriptor) names to <paramref name="uid"/>:<paramref name="gid"/>.</summary>
+    public static void ChangeOwner(int fd, int uid, int gid)
+    {
+        if (FChownAt(fd, "", uid, gid, AT_EMPTY_PATH) != 0)
+        {
+            throw new IOException($"cannot give descriptor {fd} to {uid}:{gid} (errno {Marshal.GetLastPInvokeError()})");
+        }
+    }
+
+    private const int CLOSE_RANGE_CLOEXEC = 4;
+
+    /// <summary>
+    /// Marks every descriptor above stderr close-on-exec: the worker's own already are, but whatever the
+    /// server inherited from its own parent (and passed on) must not reach a job. False where the kernel
+    /// has no <c>close_range</c> (before 5.11).
+    /// </summary>
+    public static bool CloseOnExecAboveStandardStreams() => CloseRange(3, uint.MaxValue, CLOSE_RANGE_CLOEXEC) == 0;
 
     /// <summary>The worker's effective group id.</summary>
     public static int EffectiveGid() => GetEgid();

@@ -23,8 +23,14 @@ if (standby is null && args is not ["run", _])
 
 // The parent before anything else: a standby worker exits when it changes (the server is gone).
 var parentPid = Native.ParentPid();
+// No descriptor the worker was handed passes on to the job (a folder's would lead out of its sandbox by "..").
+var inheritedStayOpen = !Native.CloseOnExecAboveStandardStreams();
 // From here on nothing reaches a terminal: diagnostics go to worker.log in the attempt (or standby) folder.
 var detachProblem = Native.Detach();
+if (inheritedStayOpen)
+{
+    detachProblem = (detachProblem is null ? "" : detachProblem + "; ") + "close_range failed: descriptors the worker inherited may reach the job";
+}
 var directory = Path.GetFullPath(standby?.Directory ?? args[1]);
 try
 {

@@ -71,10 +71,13 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         var startedAt = time.GetUtcNow();
         Process job;
         OutputPump output;
+        // bwrap binds the job's folders from these descriptors of the worker's: open while the job runs.
+        PreparedSandbox? sandbox = null;
         try
         {
             var work = Directory.CreateDirectory(PathOf(AttemptFiles.WorkDirectory)).FullName;
-            var sandboxCommand = launch.Sandbox is { } sandbox ? JobSandbox.Prepare(launch, sandbox, attemptDirectory, work) : null;
+            sandbox = launch.Sandbox is { } spec ? JobSandbox.Prepare(launch, spec, attemptDirectory, work) : null;
+            var sandboxCommand = sandbox?.Command;
             output = OutputPump.Open(PathOf(AttemptFiles.Log), log, launch.MaxLogBytes);
             try { job = standby?.StartJob(launch, work, sandboxCommand, log) ?? JobProcess.Start(launch, work, cgroup, joinFailedMarker, sandboxCommand); }
             catch
@@ -85,6 +88,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         }
         catch (Exception e)
         {
+            sandbox?.Dispose();
             log.Open(cgroup.Description);
             log.Write($"the job could not start: {e}");
             standby?.DiscardJob();
@@ -100,6 +104,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         }
 
         // 3. Bookkeeping, now that the job runs.
+        using var heldOpen = sandbox;
         using var jobProcess = job;
         using var jobOutput = output;
         output.Start(job.StandardOutput.BaseStream, "stdout");

@@ -8,10 +8,12 @@ public sealed class SandboxTests
 {
     private const string Bwrap = "/usr/bin/bwrap";
 
+    private static SandboxBind Bind(string path) => new(path, path);
+
     private static LaunchFile Sandboxed(TestAttempt attempt, string entrypoint, int? uid = null, string network = SandboxNetworks.Host) =>
         TestAttempt.Launch(entrypoint, new() { ["PATH"] = "/usr/bin:/bin", ["SECRET_TOKEN"] = "tok'en \"with\" $quotes\nand a line", ["LD_PRELOAD"] = "/nonexistent.so" }) with
         {
-            Sandbox = new SandboxLaunch { Bwrap = Bwrap, Uid = uid, Gid = uid, Network = network, ReadWrite = [Path.Combine(attempt.Root, "out")] },
+            Sandbox = new SandboxLaunch { Bwrap = Bwrap, Uid = uid, Gid = uid, Network = network, ReadWrite = [Bind(Path.Combine(attempt.Root, "out"))] },
         };
 
     [SkippableTheory]
@@ -22,6 +24,7 @@ public sealed class SandboxTests
         Skip.IfNot(File.Exists(Bwrap), "bubblewrap is not installed");
         using var attempt = new TestAttempt();
         File.WriteAllText(Path.Combine(attempt.Root, "beside"), "not for the job");
+        Directory.CreateDirectory(Path.Combine(attempt.Root, "out"));
         var uid = Environment.IsPrivilegedProcess ? 200999 : (int?)null;
         attempt.Write(Sandboxed(attempt, string.Join("; ",
             "env | sort > env.txt",
@@ -87,7 +90,7 @@ public sealed class SandboxTests
     {
         var launch = TestAttempt.Launch("python3 train.py", new() { ["TOKEN"] = "secret" }) with
         {
-            Sandbox = new SandboxLaunch { Bwrap = Bwrap, Uid = 200001, Gid = 200001, ReadOnly = ["/srv/data/x.csv"], ReadWrite = ["/tmp/strata/checkpoints/j"] },
+            Sandbox = new SandboxLaunch { Bwrap = Bwrap, Uid = 200001, Gid = 200001, ReadOnly = [Bind("/srv/data/x.csv")], ReadWrite = [Bind("/tmp/strata/checkpoints/j")] },
         };
         var (options, command) = JobSandbox.Arguments(launch, launch.Sandbox!, "/tmp/strata/attempts/t/j-1/work", "/tmp/strata/attempts/t/j-1/sandbox-etc");
 

@@ -35,6 +35,9 @@ internal static class JobSandbox
     public const string EtcFolder = "sandbox-etc";
     /// <summary>The descriptor the job's shell opens the arguments file on.</summary>
     private const int ArgsFd = 3;
+    /// <summary>The descriptors the job's shell opens pinned folders on (/bin/sh takes one digit), closed before the job runs.</summary>
+    private const int FirstPinnedFd = 4;
+    private const int LastPinnedFd = 9;
 
     private const string Setpriv = "/usr/bin/setpriv";
     /// <summary>Where the job's shell reads its environment from.</summary>
@@ -52,39 +55,68 @@ internal static class JobSandbox
     private static readonly string[] RootLinks = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 
     /// <summary>
-    /// Makes the attempt ready for its sandbox (the job's folders given to its user, its /etc files and
-    /// bwrap's arguments written) and returns the shell commands that turn a shell into the sandboxed job.
+    /// Makes the attempt ready for its sandbox (the job's folders opened and given to its user, its /etc files
+    /// and bwrap's arguments written) and returns the shell commands that turn a shell into the sandboxed job,
+    /// with the descriptors bwrap binds from: keep them open until the job has ended.
     /// </summary>
-    public static string Prepare(LaunchFile launch, SandboxLaunch sandbox, string attemptDirectory, string workDirectory)
+    public static PreparedSandbox Prepare(LaunchFile launch, SandboxLaunch sandbox, string attemptDirectory, string workDirectory)
     {
         var uid = sandbox.Uid ?? Native.EffectiveUid();
         var gid = sandbox.Gid ?? (sandbox.Uid is null ? Native.EffectiveGid() : uid);
-        if (sandbox.Uid is { } owner)
+        var prepared = new PreparedSandbox();
+        try
         {
-            GiveAway(workDirectory, owner, gid, recursive: true);
-            foreach (var folder in sandbox.ReadWrite)
+            // A pinned folder is opened here once and checked to be what the server checked (no link put in
+            // its path since); the job's shell reopens that very object through the worker's descriptor, and
+            // bwrap binds it from the shell's: nothing can be swapped between the check and the mount.
+            var sources = new Dictionary<string, int>(StringComparer.Ordinal);
+            var reopen = new StringBuilder();
+            foreach (var (bind, writable) in sandbox.ReadOnly.Select(b => (b, false)).Concat(sandbox.ReadWrite.Select(b => (b, true))).Where(b => b.b.Pinned))
             {
-                Directory.CreateDirectory(folder);
-                GiveAway(folder, owner, gid, recursive: false);
+                if (Native.OpenPath(bind.Source) is not { } fd) continue;
+                prepared.Descriptors.Add(fd);
+                var opened = new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+                if (opened != bind.Source)
+                {
+                    throw new IOException($"{bind.Path} changed while the job started: it now leads to {opened}, not {bind.Source}");
+                }
+                if (writable && sandbox.Uid is { } owner)
+                {
+                    Native.ChangeOwner(fd, owner, gid);
+                }
+                var shellFd = FirstPinnedFd + sources.Count;
+                if (shellFd > LastPinnedFd) throw new InvalidOperationException("too many pinned folders for the job's shell");
+                sources[bind.Path] = shellFd;
+                reopen.Append(' ').Append(shellFd).Append("< ").Append(JobProcess.Quote($"/proc/{Environment.ProcessId}/fd/{fd}"));
             }
-        }
-        var etc = Path.Combine(attemptDirectory, EtcFolder);
-        Directory.CreateDirectory(etc);
-        var home = launch.Environment.GetValueOrDefault("HOME") ?? workDirectory;
-        File.WriteAllText(Path.Combine(etc, "passwd"), $"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\njob:x:{uid}:{gid}:Strata job:{home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
-        File.WriteAllText(Path.Combine(etc, "group"), $"root:x:0:\njob:x:{gid}:\nnogroup:x:65534:\n");
-        var environment = Path.Combine(etc, "environment");
-        WriteOwnerOnly(environment, EnvironmentScript(launch.Environment));
-        if (sandbox.Uid is { } user)
-        {
-            Native.ChangeOwner(environment, user, gid);
-        }
+            if (sandbox.Uid is { } user)
+            {
+                GiveAway(workDirectory, user, gid);
+            }
+            var etc = Path.Combine(attemptDirectory, EtcFolder);
+            Directory.CreateDirectory(etc);
+            var home = launch.Environment.GetValueOrDefault("HOME") ?? workDirectory;
+            File.WriteAllText(Path.Combine(etc, "passwd"), $"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\njob:x:{uid}:{gid}:Strata job:{home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+            File.WriteAllText(Path.Combine(etc, "group"), $"root:x:0:\njob:x:{gid}:\nnogroup:x:65534:\n");
+            var environment = Path.Combine(etc, "environment");
+            WriteOwnerOnly(environment, EnvironmentScript(launch.Environment));
+            if (sandbox.Uid is { } reader)
+            {
+                Native.ChangeOwner(environment, reader, gid);
+            }
 
-        var (arguments, command) = Arguments(launch, sandbox, workDirectory, etc);
-        var argsFile = Path.Combine(attemptDirectory, ArgsFile);
-        WriteOwnerOnly(argsFile, string.Concat(arguments.Select(a => a + "\0")));
-        return $"exec {ArgsFd}< {JobProcess.Quote(argsFile)} || exit 126\n" +
-               $"exec {JobProcess.Quote(sandbox.Bwrap)} --args {ArgsFd} -- {string.Join(' ', command.Select(JobProcess.Quote))}";
+            var (arguments, command) = Arguments(launch, sandbox, workDirectory, etc, sources);
+            var argsFile = Path.Combine(attemptDirectory, ArgsFile);
+            WriteOwnerOnly(argsFile, string.Concat(arguments.Select(a => a + "\0")));
+            prepared.Command = $"exec {ArgsFd}< {JobProcess.Quote(argsFile)}{reopen} || exit 126\n" +
+                               $"exec {JobProcess.Quote(sandbox.Bwrap)} --args {ArgsFd} -- {string.Join(' ', command.Select(JobProcess.Quote))}";
+            return prepared;
+        }
+        catch
+        {
+            prepared.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -121,7 +153,9 @@ internal static class JobSandbox
     /// bwrap's options, in the order bwrap applies them, and the command it runs (which bwrap takes only
     /// from its command line, not from <c>--args</c>).
     /// </summary>
-    internal static (List<string> Options, List<string> Command) Arguments(LaunchFile launch, SandboxLaunch sandbox, string workDirectory, string etcFolder)
+    /// <param name="pinned">The descriptor of the job's shell each pinned folder is bound from; the others are bound from their checked paths.</param>
+    internal static (List<string> Options, List<string> Command) Arguments(LaunchFile launch, SandboxLaunch sandbox, string workDirectory, string etcFolder,
+        IReadOnlyDictionary<string, int>? pinned = null)
     {
         var root = sandbox.Uid is not null;
         var args = new List<string> { "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--hostname", "strata-job" };
@@ -159,13 +193,16 @@ internal static class JobSandbox
 
         // The job's own folders, at their host paths, parents before children. bwrap would create a missing
         // parent as a root-only folder, which the job's user could not enter: each is made 0755 first.
-        var mounts = new List<(string Path, bool Writable)> { (workDirectory, true) };
-        mounts.AddRange(sandbox.ReadWrite.Select(p => (p, true)));
-        mounts.AddRange(sandbox.ReadOnly.Select(p => (p, false)));
+        var mounts = new List<(string Path, string Source, bool Writable)> { (workDirectory, workDirectory, true) };
+        // A pinned folder the worker did not open (it was gone) is not bound at all: by its path, it could be a link by now.
+        bool Shown(SandboxBind bind) => pinned is null || !bind.Pinned || pinned.ContainsKey(bind.Path);
+        mounts.AddRange(sandbox.ReadWrite.Where(Shown).Select(b => (b.Path, b.Source, true)));
+        mounts.AddRange(sandbox.ReadOnly.Where(Shown).Select(b => (b.Path, b.Source, false)));
+        pinned ??= new Dictionary<string, int>();
         var made = new HashSet<string>(StringComparer.Ordinal) { "/usr", "/etc", "/proc", "/dev", "/tmp", "/var" };
         var bound = new List<string> { "/usr" };
-        foreach (var (path, writable) in mounts
-                     .Select(m => (Path: Path.GetFullPath(m.Item1).TrimEnd('/'), Writable: m.Item2))
+        foreach (var (path, source, writable) in mounts
+                     .Select(m => (Path: Path.GetFullPath(m.Path).TrimEnd('/'), m.Source, m.Writable))
                      .Where(m => m.Path.Length > 0)
                      .DistinctBy(m => m.Path)
                      .OrderBy(m => m.Path.Count(c => c == '/')))
@@ -174,7 +211,8 @@ internal static class JobSandbox
             {
                 args.AddRange(["--perms", "0755", "--dir", parent]);
             }
-            args.AddRange([writable ? "--bind-try" : "--ro-bind-try", path, path]);
+            if (pinned.TryGetValue(path, out var fd)) args.AddRange([writable ? "--bind-fd" : "--ro-bind-fd", fd.ToString(CultureInfo.InvariantCulture), path]);
+            else args.AddRange([writable ? "--bind-try" : "--ro-bind-try", source, path]);
             bound.Add(path);
         }
         foreach (var file in sandbox.Masked)
@@ -194,7 +232,9 @@ internal static class JobSandbox
                 "--regid", (sandbox.Gid ?? sandbox.Uid.Value).ToString(CultureInfo.InvariantCulture),
                 "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]);
         }
-        command.AddRange([JobProcess.Shell, "-c", $"set -a && . {EnvironmentFile} && set +a && exec {JobProcess.Shell} -c \"$0\"", launch.Entrypoint]);
+        // The shell first closes what bwrap was given (a folder's descriptor would lead out of the sandbox by "..").
+        var close = string.Concat(Enumerable.Range(ArgsFd, LastPinnedFd - ArgsFd + 1).Select(fd => $"{fd}<&- "));
+        command.AddRange([JobProcess.Shell, "-c", $"exec {close}&& set -a && . {EnvironmentFile} && set +a && exec {JobProcess.Shell} -c \"$0\"", launch.Entrypoint]);
         return (args, command);
     }
 
@@ -212,11 +252,10 @@ internal static class JobSandbox
     private static bool IsInside(string path, string folder) =>
         path == folder || path.StartsWith(folder + "/", StringComparison.Ordinal);
 
-    /// <summary>Gives the job's folder to its user: the whole tree of the fresh working folder, only the top of the others.</summary>
-    private static void GiveAway(string folder, int uid, int gid, bool recursive)
+    /// <summary>Gives the fresh working folder, with the code put in it, to the job's user (never following a link).</summary>
+    private static void GiveAway(string folder, int uid, int gid)
     {
         Native.ChangeOwner(folder, uid, gid);
-        if (!recursive) return;
         foreach (var entry in Directory.EnumerateFileSystemEntries(folder, "*", new EnumerationOptions
         {
             RecurseSubdirectories = true,
@@ -241,5 +280,19 @@ internal static class JobSandbox
         {
             return "x";
         }
+    }
+}
+
+/// <summary>The shell commands that start the sandboxed job, and the descriptors bwrap binds from.</summary>
+internal sealed class PreparedSandbox : IDisposable
+{
+    public string Command { get; set; } = "";
+
+    public List<int> Descriptors { get; } = [];
+
+    public void Dispose()
+    {
+        foreach (var fd in Descriptors) Native.CloseFd(fd);
+        Descriptors.Clear();
     }
 }

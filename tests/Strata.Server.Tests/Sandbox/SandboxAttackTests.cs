@@ -51,6 +51,8 @@ public sealed class SandboxAttackTests(SqliteApp app) : IClassFixture<SqliteApp>
         script.Append("ls /root /home 2>/dev/null && echo 'SEES home'\n");
         script.Append("touch /usr/planted 2>/dev/null && echo 'WROTE /usr'\n");
         script.Append("grep -E '^(NoNewPrivs|CapEff|CapBnd)' /proc/self/status; id -u | sed 's/^/UID /'\n");
+        // Descriptors the job inherited beyond its standard three (a folder's would lead out of the sandbox by "..").
+        script.Append("python3 -c \"import os\nfor fd in sorted(map(int, os.listdir('/proc/self/fd'))):\n  try: os.fstat(fd)\n  except OSError: continue\n  if fd > 2: print('INHERITED', fd, os.readlink('/proc/self/fd/%d' % fd))\"\n");
         script.Append("echo END\n");
 
         var job = await StrataApp.SubmitAsync(attacker, new { name = "attacker", entrypoint = script.ToString() });
@@ -64,9 +66,9 @@ public sealed class SandboxAttackTests(SqliteApp app) : IClassFixture<SqliteApp>
         {
             Assert.Contains($"DENIED {target}", output, StringComparison.Ordinal);
         }
-        foreach (var leak in new[] { "READ ", "SEES ", "SIGNALS ", "LEFT ", "WROTE ", $"LISTED {neighbourTenant}", app.AdminToken, Convert.ToBase64String(app.SigningKey) })
+        foreach (var leak in new[] { "READ ", "SEES ", "SIGNALS ", "LEFT ", "WROTE ", "INHERITED ", $"LISTED {neighbourTenant}", app.AdminToken, Convert.ToBase64String(app.SigningKey) })
         {
-            Assert.DoesNotContain(leak, output, StringComparison.Ordinal);
+            Assert.False(output.Contains(leak, StringComparison.Ordinal), $"the job's output has '{leak}':\n{output}");
         }
         Assert.Contains("NoNewPrivs:\t1", output, StringComparison.Ordinal);
         Assert.Contains("CapEff:\t0000000000000000", output, StringComparison.Ordinal);
@@ -86,7 +88,7 @@ public sealed class SandboxAttackTests(SqliteApp app) : IClassFixture<SqliteApp>
     {
         Skip.IfNot(File.Exists("/usr/bin/python3"), "python3 allocates the memory");
         var (_, neighbour) = await app.TenantClientAsync("neighbour");
-        var (_, attacker) = await app.TenantClientAsync("greedy");
+        var (greedyTenant, attacker) = await app.TenantClientAsync("greedy");
         using var _ = neighbour;
         using var __ = attacker;
         var running = await StartNeighbourAsync(neighbour);
@@ -102,13 +104,48 @@ public sealed class SandboxAttackTests(SqliteApp app) : IClassFixture<SqliteApp>
         var id = job.GetProperty("id").GetString()!;
         var done = await StrataApp.WaitForEndAsync(attacker, id, TimeSpan.FromMinutes(2));
         var output = await LogsAsync(attacker, id);
-        var workerLog = File.ReadAllText(Directory.EnumerateFiles(app.DataPath, "worker.log", SearchOption.AllDirectories).Single(f => f.Contains(id, StringComparison.Ordinal)));
+        var workerLog = File.ReadAllText(Path.Combine(app.DataPath, "attempts", greedyTenant, $"{id}-1", "worker.log"));
         Skip.If(workerLog.Contains("measured-only", StringComparison.Ordinal), $"no writable cgroup hierarchy here: {workerLog.Split('\n')[0]}");
 
         Assert.DoesNotContain("ALLOCATED", output, StringComparison.Ordinal);
         Assert.Equal("failed", done.GetProperty("status").GetString());
         Assert.Equal("out_of_memory", done.GetProperty("status_reason").GetString());
         await AssertStillRunningAsync(neighbour, running);
+    }
+
+    [Fact]
+    public async Task A_link_a_job_leaves_in_its_output_does_not_show_the_data_folder_to_a_later_job()
+    {
+        var (_, attacker) = await app.TenantClientAsync("linker");
+        using var _ = attacker;
+        // The first job plants links in the output folder it may write: to the data folder, and to its signing key.
+        var planter = await StrataApp.SubmitAsync(attacker, new
+        {
+            name = "planter",
+            entrypoint = $"ln -s '{app.DataPath}' \"$MODEL_OUTPUT_PATH/data\" && ln -s '{Path.Combine(app.DataPath, "signing-key")}' \"$MODEL_OUTPUT_PATH/key\"",
+        });
+        var planted = await StrataApp.WaitForEndAsync(attacker, planter.GetProperty("id").GetString()!);
+        Assert.Equal("succeeded", planted.GetProperty("status").GetString());
+        var output = planted.GetProperty("spec").GetProperty("model_output_path").GetString()!;
+
+        foreach (var link in new[] { "data", "key" })
+        {
+            // The API checks the path as named (it is in the tenant's area); the sandbox checks where it leads.
+            var job = await StrataApp.SubmitAsync(attacker, new
+            {
+                name = "reader",
+                data_path = Path.Combine(output, link),
+                retry = new { max_attempts = 1 },
+                entrypoint = "cat \"$DATA_PATH\" \"$DATA_PATH/signing-key\" 2>/dev/null; ls \"$DATA_PATH\"",
+            });
+            var id = job.GetProperty("id").GetString()!;
+            var done = await StrataApp.WaitForEndAsync(attacker, id);
+            var logs = await LogsAsync(attacker, id);
+            Assert.Equal("failed", done.GetProperty("status").GetString());
+            Assert.Equal("start_failed", done.GetProperty("status_reason").GetString());
+            Assert.Contains("leads through a symbolic link", done.GetProperty("error_message").GetString(), StringComparison.Ordinal);
+            Assert.DoesNotContain(Convert.ToBase64String(app.SigningKey), logs, StringComparison.Ordinal);
+        }
     }
 
     /// <summary>Another tenant's job that runs until cancelled, printing a heartbeat.</summary>

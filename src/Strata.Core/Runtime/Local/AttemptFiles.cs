@@ -122,14 +122,25 @@ public sealed record SandboxLaunch
     /// <summary><c>host</c> (the machine's network, the platform API included) or <c>none</c> (loopback only).</summary>
     public string Network { get; set; } = SandboxNetworks.Host;
     /// <summary>Folders or files the job reads: its inputs, its data, Python environments.</summary>
-    public List<string> ReadOnly { get; set; } = [];
+    public List<SandboxBind> ReadOnly { get; set; } = [];
     /// <summary>Folders the job writes besides its working folder: its checkpoints and model output.</summary>
-    public List<string> ReadWrite { get; set; } = [];
+    public List<SandboxBind> ReadWrite { get; set; } = [];
     /// <summary>Files inside <see cref="ReadOnly"/> folders the job must not read: they are shown empty.</summary>
     public List<string> Masked { get; set; } = [];
     /// <summary>The size of the job's private <c>/tmp</c> (memory, charged to its cgroup), in bytes.</summary>
     public long TmpBytes { get; set; } = 1L << 30;
 }
+
+/// <summary>
+/// One folder or file shown to the job at <see cref="Path"/>. <see cref="Source"/> is what the server checked:
+/// the same object with every symbolic link resolved.
+/// </summary>
+/// <param name="Pinned">
+/// The path lies where jobs write (a tenant's outputs, a job's checkpoints), so a running job could swap a
+/// part of it for a link: the worker opens it, checks that it is still <see cref="Source"/>, and bwrap binds
+/// that very object, whatever happens to the path afterwards. At most three binds are pinned.
+/// </param>
+public sealed record SandboxBind(string Path, string Source, bool Pinned = false);
 
 /// <summary>The sandbox's network modes.</summary>
 public static class SandboxNetworks
@@ -172,6 +183,7 @@ public sealed record ResultFile
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(LaunchFile))]
 [JsonSerializable(typeof(SandboxLaunch))]
+[JsonSerializable(typeof(SandboxBind))]
 [JsonSerializable(typeof(SupervisorFile))]
 [JsonSerializable(typeof(ResultFile))]
 public sealed partial class AttemptFilesJsonContext : JsonSerializerContext;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
+using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Core.Runtime.Local;
 using Strata.Server.Hosting;
@@ -15,13 +16,16 @@ namespace Strata.Server.Runtime.Local.Sandbox;
 public sealed class LocalSandbox
 {
     private readonly DataFolder _data;
+    private readonly List<string> _dataRoots;
     private readonly SandboxOptions _options;
     private readonly TenantUids? _uids;
     private readonly ILogger<LocalSandbox> _logger;
 
-    public LocalSandbox(DataFolder data, IOptions<SandboxOptions> options, IConfiguration configuration, ILogger<LocalSandbox> logger)
+    public LocalSandbox(DataFolder data, IOptions<SandboxOptions> options, IOptions<StrataOptions> strata, IConfiguration configuration, ILogger<LocalSandbox> logger)
     {
         _data = data;
+        // As the job service's path policy has it: the working directory when no data root is configured.
+        _dataRoots = strata.Value.DataRoots.Count > 0 ? strata.Value.DataRoots : [Environment.CurrentDirectory];
         _options = options.Value;
         _logger = logger;
         Network = _options.Network;
@@ -81,52 +85,79 @@ public sealed class LocalSandbox
         : $"NONE: jobs are not isolated from the server or from each other ({Why})";
 
     /// <summary>
-    /// What the attempt's sandbox shows besides its working folder; null when there is no sandbox.
-    /// Paths that would show the data folder are left out (and logged): the path policy admits none.
+    /// What the attempt's sandbox shows besides its working folder; null when there is no sandbox. Every path
+    /// is resolved (symbolic links followed) and checked where it leads, since a job can leave a link in a
+    /// folder it writes for a later job to name: a path the tenant named must lead into its area or a data
+    /// root, a path of the platform's into that tenant's or job's own part of the data folder, and nothing
+    /// may show the data folder itself.
     /// </summary>
     /// <param name="environment">The attempt's environment, inputs in place: its checkpoint, output and data paths are bound.</param>
-    /// <param name="inputs">Read-only inputs prepared for the attempt (cached extractions).</param>
-    public SandboxLaunch? For(JobLaunch launch, IReadOnlyDictionary<string, string> environment, IEnumerable<string> inputs)
+    /// <param name="inputs">Read-only inputs prepared for the attempt (its tenant's cached extractions).</param>
+    /// <exception cref="RuntimeStartException">A path leads somewhere the job may not see.</exception>
+    public SandboxLaunch? For(JobLaunch launch, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> inputs)
     {
         if (!Enabled) return null;
-        var readWrite = new List<string>(_options.ReadWritePaths);
-        var readOnly = new List<string>(_options.ReadOnlyPaths);
-        foreach (var name in new[] { "STRATA_CHECKPOINT_DIR", "MODEL_OUTPUT_PATH" })
+        var tenant = launch.Attempt.TenantId;
+        var tenantPaths = new PathPolicy(_data.TenantArtifacts(tenant), _dataRoots, _data.Root);
+        var tenantInputs = Path.Combine(_data.Inputs, tenant);
+        var readOnly = new List<SandboxBind>();
+        var readWrite = new List<SandboxBind>();
+
+        foreach (var input in inputs) Add(readOnly, "an input", input, resolved => IsInside(resolved, tenantInputs));
+        if (Rooted(environment, "STRATA_CHECKPOINT_DIR") is { } checkpoints)
         {
-            if (environment.GetValueOrDefault(name) is { } path && Path.IsPathRooted(path)) readWrite.Add(path);
+            var own = _data.JobCheckpoints(launch.Attempt.JobId);
+            Add(readWrite, "STRATA_CHECKPOINT_DIR", checkpoints, resolved => resolved == own, pinned: true);
         }
-        if (environment.GetValueOrDefault("DATA_PATH") is { } data && Path.IsPathRooted(data)) readOnly.Add(data);
-        readOnly.AddRange(inputs);
-        readOnly.AddRange(launch.ToolPaths);
-        var uid = _uids?.For(launch.Attempt.TenantId);
+        if (Rooted(environment, "MODEL_OUTPUT_PATH") is { } output)
+        {
+            Add(readWrite, "model_output_path", output, resolved => tenantPaths.TryResolve(resolved, out _, out _), pinned: true);
+        }
+        if (Rooted(environment, "DATA_PATH") is { } data && !inputs.Any(input => IsInside(data, input)))
+        {
+            Add(readOnly, "data_path", data, resolved => tenantPaths.TryResolve(resolved, out _, out _), pinned: true);
+        }
+        // The operator's and the platform's own folders: trusted, but never the data folder.
+        foreach (var path in launch.ToolPaths.Concat(_options.ReadOnlyPaths)) Add(readOnly, "a read-only folder", path, _ => true);
+        foreach (var path in _options.ReadWritePaths) Add(readWrite, "a shared folder", path, _ => true);
+
+        var uid = _uids?.For(tenant);
         return new SandboxLaunch
         {
             Bwrap = Bwrap!,
             Uid = uid,
             Gid = uid,
             Network = Network,
-            ReadOnly = Confined(readOnly, launch),
-            ReadWrite = Confined(readWrite, launch),
+            ReadOnly = readOnly,
+            ReadWrite = readWrite,
             // The server's own settings may sit beside the worker (connection strings, keys): never shown.
             Masked = launch.ToolPaths.SelectMany(folder => Directory.Exists(folder) ? Directory.GetFiles(folder, "appsettings*.json") : []).ToList(),
             TmpBytes = _options.TmpMb * 1024L * 1024L,
         };
     }
 
-    private List<string> Confined(List<string> paths, JobLaunch launch)
+    /// <summary>
+    /// Adds <paramref name="path"/> when it exists and leads where <paramref name="allowed"/> says it may;
+    /// <paramref name="pinned"/> for a path a tenant's jobs can write in (see <see cref="SandboxBind"/>).
+    /// </summary>
+    private void Add(List<SandboxBind> binds, string what, string path, Func<string, bool> allowed, bool pinned = false)
     {
-        var kept = new List<string>();
-        foreach (var path in paths.Select(Path.GetFullPath).Distinct(StringComparer.Ordinal))
+        var full = Path.GetFullPath(path);
+        if (Native.Resolve(full) is not { } resolved) return;
+        if (Contains(resolved, _data.Root) || !allowed(resolved))
         {
-            if (Contains(path, _data.Root))
-            {
-                _logger.LogWarning("Attempt {Attempt}: {Path} holds the data folder and is not shown to the job", launch.Attempt, path);
-                continue;
-            }
-            kept.Add(path);
+            _logger.LogWarning("Refused to show {What} to a job: {Path} leads to {Resolved}", what, full, resolved);
+            throw new RuntimeStartException(full == resolved
+                ? $"{what}: {full} may not be shown to the job"
+                : $"{what}: {full} leads through a symbolic link to {resolved}, which the job may not see");
         }
-        return kept;
+        if (binds.All(b => b.Path != full)) binds.Add(new SandboxBind(full, resolved, pinned));
     }
+
+    private static string? Rooted(IReadOnlyDictionary<string, string> environment, string name) =>
+        environment.GetValueOrDefault(name) is { } path && Path.IsPathRooted(path) ? path : null;
+
+    private static bool IsInside(string path, string folder) => Contains(folder, path);
 
     /// <summary>Whether <paramref name="folder"/> is <paramref name="path"/> or one of its parents.</summary>
     private static bool Contains(string folder, string path) =>
