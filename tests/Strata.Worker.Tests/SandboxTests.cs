@@ -8,12 +8,12 @@ public sealed class SandboxTests
 {
     private const string Bwrap = "/usr/bin/bwrap";
 
-    private static SandboxBind Bind(string path) => new(path, path);
+    private static SandboxBind Bind(string path, bool pinned = false) => new(path, path, pinned);
 
     private static LaunchFile Sandboxed(TestAttempt attempt, string entrypoint, int? uid = null, string network = SandboxNetworks.Host) =>
         TestAttempt.Launch(entrypoint, new() { ["PATH"] = "/usr/bin:/bin", ["SECRET_TOKEN"] = "tok'en \"with\" $quotes\nand a line", ["LD_PRELOAD"] = "/nonexistent.so" }) with
         {
-            Sandbox = new SandboxLaunch { Bwrap = Bwrap, Uid = uid, Gid = uid, Network = network, ReadWrite = [Bind(Path.Combine(attempt.Root, "out"))] },
+            Sandbox = new SandboxLaunch { Bwrap = Bwrap, Uid = uid, Gid = uid, Network = network, ReadWrite = [Bind(Path.Combine(attempt.Root, "out"), pinned: true)] },
         };
 
     [SkippableTheory]
