@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Strata.Core.Runtime.Local;
 using Strata.Worker.Cgroups;
+using Strata.Worker.Sandbox;
 
 namespace Strata.Worker;
 
@@ -139,7 +140,7 @@ internal static class Standby
     public const string Fifo = "assign";
     public const string Ready = "ready";
     private const int CheckIntervalMilliseconds = 200;
-    private const string WarmUpLaunch = """{"attempt_name":"warm-up","entrypoint":"true","environment":{"A":"b"},"cpu_cores":1,"memory_bytes":1,"stop_grace_seconds":1}""";
+    private const string WarmUpLaunch = """{"attempt_name":"warm-up","entrypoint":"true","environment":{"A":"b"},"cpu_cores":1,"memory_bytes":1,"stop_grace_seconds":1,"sandbox":{"bwrap":"bwrap","network":"host"}}""";
 
     public static async Task<int> RunAsync(StandbyOptions options, string? detachProblem, int parentPid)
     {
@@ -155,7 +156,7 @@ internal static class Standby
         {
             log.Write("not a child subreaper");
         }
-        WarmUp(log);
+        WarmUp(log, options.Directory);
         var prepared = CgroupSetup.Create(new LaunchFile
         {
             AttemptName = $"standby-{Environment.ProcessId}",
@@ -214,11 +215,16 @@ internal static class Standby
     }
 
     /// <summary>Touches the code the start path runs (source-generated JSON, process start), so it runs warm later.</summary>
-    private static void WarmUp(WorkerLog log)
+    private static void WarmUp(WorkerLog log, string standbyDirectory)
     {
         try
         {
             var launch = JsonSerializer.Deserialize(WarmUpLaunch, AttemptFilesJsonContext.Default.LaunchFile)!;
+            // The sandbox's preparation (its files and bwrap's arguments), in a scratch folder of the standby's.
+            var scratch = Path.Combine(standbyDirectory, "warm-up");
+            var work = Directory.CreateDirectory(Path.Combine(scratch, AttemptFiles.WorkDirectory)).FullName;
+            using (JobSandbox.Prepare(launch, launch.Sandbox!, scratch, work)) { }
+            Directory.Delete(scratch, recursive: true);
             JsonSerializer.Serialize(Stream.Null, new SupervisorFile { WorkerPid = 1, WorkerStartTime = 1, JobPid = 1, StartedAt = default, LimitMode = launch.AttemptName },
                 AttemptFilesJsonContext.Default.SupervisorFile);
             JsonSerializer.Serialize(Stream.Null, new ResultFile { Reason = "warm-up", FinishedAt = default, LimitMode = "" }, AttemptFilesJsonContext.Default.ResultFile);

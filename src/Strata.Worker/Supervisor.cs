@@ -73,10 +73,13 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         OutputPump output;
         // bwrap binds the job's folders from these descriptors of the worker's: open while the job runs.
         PreparedSandbox? sandbox = null;
+        var sandboxPreparedIn = TimeSpan.Zero;
         try
         {
             var work = Directory.CreateDirectory(PathOf(AttemptFiles.WorkDirectory)).FullName;
+            var preparing = Stopwatch.GetTimestamp();
             sandbox = launch.Sandbox is { } spec ? JobSandbox.Prepare(launch, spec, attemptDirectory, work) : null;
+            sandboxPreparedIn = Stopwatch.GetElapsedTime(preparing);
             var sandboxCommand = sandbox?.Command;
             output = OutputPump.Open(PathOf(AttemptFiles.Log), log, launch.MaxLogBytes);
             try { job = standby?.StartJob(launch, work, sandboxCommand, log) ?? JobProcess.Start(launch, work, cgroup, joinFailedMarker, sandboxCommand); }
@@ -121,7 +124,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         log.Open(cgroup.Description);
         if (launch.Sandbox is { } confined)
         {
-            log.Write($"sandbox: bwrap, {(confined.Uid is { } uid ? $"uid {uid}" : "the worker's uid in a user namespace")}, network {confined.Network}");
+            log.Write($"sandbox: bwrap, {(confined.Uid is { } uid ? $"uid {uid}" : "the worker's uid in a user namespace")}, network {confined.Network}, prepared in {sandboxPreparedIn.TotalMilliseconds:0.0} ms");
         }
         standby?.Started(log);
         log.Write($"job started: pid {job.Id}, worker pid {workerPid}{(subreaper ? "" : " (not a child subreaper)")}");
