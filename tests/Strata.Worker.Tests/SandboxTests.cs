@@ -31,6 +31,8 @@ public sealed class SandboxTests
             $"cat {attempt.Directory}/launch.json {attempt.Root}/beside 2>/dev/null && echo LEAK",
             $"echo written > {attempt.Root}/out/result.txt",
             "touch /usr/x 2>/dev/null && echo LEAK",
+            "echo shared > /dev/shm/probe && echo tmp > /tmp/probe && cat /dev/shm/probe /tmp/probe > scratch.txt",
+            "id -un > user.txt",
             "id -u > uid.txt",
             "exit 3"), uid));
         if (standby)
@@ -49,6 +51,8 @@ public sealed class SandboxTests
         Assert.Equal(3, attempt.Result.ExitCode);
         Assert.DoesNotContain("LEAK", attempt.Output, StringComparison.Ordinal);
         Assert.Equal("written\n", File.ReadAllText(Path.Combine(attempt.Root, "out", "result.txt")));
+        Assert.Equal("shared\ntmp\n", File.ReadAllText(attempt.WorkFile("scratch.txt")));
+        Assert.Equal("job\n", File.ReadAllText(attempt.WorkFile("user.txt")));
         // The environment is the launch's, quotes and newlines intact, plus what the shell sets; the loader's
         // variables reached the job (its own business) but no privileged process on the way.
         var env = File.ReadAllText(attempt.WorkFile("env.txt"));
