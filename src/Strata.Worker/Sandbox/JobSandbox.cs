@@ -23,15 +23,15 @@ namespace Strata.Worker.Sandbox;
 /// bwrap reads its arguments from a file in the attempt folder (<c>--args</c>), opened by the job's shell,
 /// so that the environment, which holds the job's token, is never on a command line that other users
 /// of the machine can read. A root worker's bwrap and setpriv start with an empty environment, so a
-/// tenant's <c>LD_PRELOAD</c> never reaches a process with privileges: <c>env -i</c> sets the job's
-/// environment last, as the job's user.
+/// tenant's <c>LD_PRELOAD</c> never reaches a process with privileges: the job's shell reads the
+/// environment from <c>/run/strata/environment</c> last, as the job's user.
 /// </para>
 /// </remarks>
 internal static class JobSandbox
 {
     /// <summary>bwrap's arguments, NUL-separated: in the attempt folder, which the job cannot see.</summary>
     public const string ArgsFile = "sandbox.args";
-    /// <summary>The job's <c>/etc/passwd</c> and <c>/etc/group</c>, naming its user.</summary>
+    /// <summary>The attempt's <c>passwd</c>, <c>group</c> (naming the job's user) and <c>environment</c>, shown at <c>/run/strata</c>.</summary>
     public const string EtcFolder = "sandbox-etc";
     /// <summary>The descriptor the job's shell opens the arguments file on.</summary>
     private const int ArgsFd = 3;
@@ -86,7 +86,9 @@ internal static class JobSandbox
                 {
                     throw new IOException($"{bind.Path} changed while the job started: it now leads to {opened}, not {bind.Source}");
                 }
-                if (writable && sandbox.Uid is { } owner)
+                // A folder the platform made for the job (root's, empty) becomes the tenant's; one that holds
+                // something already keeps its owner: a tenant never takes over a folder others use.
+                if (writable && sandbox.Uid is { } owner && Native.OwnerOf(fd) == 0 && !Directory.EnumerateFileSystemEntries(bind.Source).Any())
                 {
                     Native.ChangeOwner(fd, owner, gid);
                 }

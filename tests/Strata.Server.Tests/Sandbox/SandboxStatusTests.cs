@@ -73,3 +73,46 @@ public sealed class NoSandboxTests(NoSandboxApp app) : IClassFixture<NoSandboxAp
         Assert.Contains(Convert.ToBase64String(app.SigningKey), await logs.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 }
+
+/// <summary>An app with a data root that several tenants write their outputs into.</summary>
+public sealed class SharedDataRootApp : StrataApp
+{
+    public SharedDataRootApp() => Configure("Strata:DataRoots:0", DataRoot);
+
+    public string DataRoot => Directory.CreateDirectory(Path.Combine(SharedPath, "root")).FullName;
+}
+
+/// <summary>A root server gives a tenant's user the folders made for its job, and no folder another tenant uses.</summary>
+public sealed class OutputOwnershipTests(SharedDataRootApp app) : IClassFixture<SharedDataRootApp>
+{
+    [SkippableFact]
+    public async Task A_job_cannot_take_over_an_output_folder_that_holds_someone_elses_files()
+    {
+        Skip.IfNot(Environment.IsPrivilegedProcess && File.Exists("/usr/bin/bwrap"), "a user per tenant needs a root server and bubblewrap");
+        var taken = Directory.CreateDirectory(Path.Combine(app.DataRoot, "taken")).FullName;
+        File.WriteAllText(Path.Combine(taken, "model.json"), "another team's model");
+        var fresh = Path.Combine(app.DataRoot, "fresh");
+        var (_, client) = await app.TenantClientAsync("takeover");
+        using var _ = client;
+
+        var intoTaken = await RunAsync(client, taken);
+        var intoFresh = await RunAsync(client, fresh);
+
+        Assert.Equal("failed", intoTaken.GetProperty("status").GetString());
+        Assert.Equal("another team's model", File.ReadAllText(Path.Combine(taken, "model.json")));
+        Assert.Equal("succeeded", intoFresh.GetProperty("status").GetString());
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(fresh, "model.json")));
+    }
+
+    private static async Task<JsonElement> RunAsync(HttpClient client, string output)
+    {
+        var job = await StrataApp.SubmitAsync(client, new
+        {
+            name = "writer",
+            model_output_path = output,
+            retry = new { max_attempts = 1 },
+            entrypoint = "echo -n mine > \"$MODEL_OUTPUT_PATH/model.json\"",
+        });
+        return await StrataApp.WaitForEndAsync(client, job.GetProperty("id").GetString()!);
+    }
+}
