@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Strata.Core.Runtime.Local;
 using Strata.Worker.Cgroups;
+using Strata.Worker.Disk;
 using Strata.Worker.Sandbox;
 
 namespace Strata.Worker;

@@ -1,3 +1,5 @@
+using Strata.Worker.Disk;
+
 namespace Strata.Worker.Tests;
 
 /// <summary>The disk limit's measurement: apparent sizes, each inode once, links never followed, bounded passes.</summary>

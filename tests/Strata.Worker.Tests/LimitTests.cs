@@ -1,5 +1,7 @@
 using Strata.Core.Runtime.Local;
 
+using Strata.Worker.Disk;
+
 namespace Strata.Worker.Tests;
 
 /// <summary>The limits beyond cpu and memory, through the real worker: processes, disk and output.</summary>

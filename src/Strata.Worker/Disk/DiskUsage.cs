@@ -1,6 +1,6 @@
 using System.IO.Enumeration;
 
-namespace Strata.Worker;
+namespace Strata.Worker.Disk;
 
 /// <summary>
 /// Measures the bytes under a set of folders the way <c>du --apparent-size --bytes</c> does, in passes of

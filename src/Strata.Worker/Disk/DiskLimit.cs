@@ -1,6 +1,6 @@
 using Strata.Core.Runtime.Local;
 
-namespace Strata.Worker;
+namespace Strata.Worker.Disk;
 
 /// <summary>
 /// Enforces <see cref="LaunchFile.DiskBytes"/>: measures the bytes under <see cref="LaunchFile.DiskPaths"/>
