@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using Strata.Contracts;
 using Strata.Core.Runtime;
@@ -25,7 +26,7 @@ public sealed class PendingQueue
     public bool Contains(string jobId) => _byId.ContainsKey(jobId);
 
     /// <summary>The job as queued (its <see cref="PendingJob.HoldsQuota"/> is the queue's), or false when it is not queued.</summary>
-    public bool TryGet(string jobId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PendingJob? job) => _byId.TryGetValue(jobId, out job);
+    public bool TryGet(string jobId, [NotNullWhen(true)] out PendingJob? job) => _byId.TryGetValue(jobId, out job);
 
     /// <summary>
     /// Queues <paramref name="job"/>, waiting since <paramref name="since"/>, in place of the same job queued

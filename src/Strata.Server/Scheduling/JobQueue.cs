@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Strata.Contracts;
 using Strata.Core.Quotas;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
