@@ -67,11 +67,9 @@ public sealed class DeploymentService(
     public static ResourceRequest Reservation(DeploymentRecord record) =>
         ResourceRequest.FromGb(record.CpuCores, record.MemoryGb, 0) * MostReplicas(record.MaxReplicas, record.CanaryWeight);
 
-    private static string ReservationKey(string tenantId, string name) => tenantId + "/" + name;
-
     /// <summary>Reserves the deployment's compute in place of what it reserved before; the excess when that does not fit.</summary>
     private async Task<QuotaExcess?> ReserveAsync(DeploymentRecord record, CancellationToken cancellationToken) =>
-        ledger.ReserveForDeployment(record.TenantId, ReservationKey(record.TenantId, record.Name), Reservation(record),
+        ledger.ReserveForDeployment(record.TenantId, record.Name, Reservation(record),
             MostReplicas(record.MaxReplicas, record.CanaryWeight), (await quotas.GetAsync(record.TenantId, cancellationToken))?.Limits);
 
     /// <summary>The quota excess that taking <paramref name="maxReplicas"/> more replicas (and one more deployment when <paramref name="isNew"/>) would cause.</summary>
@@ -114,7 +112,7 @@ public sealed class DeploymentService(
             }
             catch
             {
-                ledger.ReleaseDeployment(ReservationKey(record.TenantId, record.Name));
+                ledger.ReleaseDeployment(record.TenantId, record.Name);
                 throw;
             }
         }
@@ -177,7 +175,7 @@ public sealed class DeploymentService(
             }
             catch
             {
-                ledger.ReserveForDeployment(tenantId, ReservationKey(tenantId, name), reservedBefore, replicasBefore, limits: null);
+                ledger.ReserveForDeployment(tenantId, name, reservedBefore, replicasBefore, limits: null);
                 throw;
             }
         }
@@ -241,7 +239,7 @@ public sealed class DeploymentService(
             await using var db = store.CreateContext();
             var removed = await db.Deployments.Where(d => d.TenantId == tenantId && d.Name == name).ExecuteDeleteAsync(cancellationToken);
             if (removed == 0) return false;
-            ledger.ReleaseDeployment(ReservationKey(tenantId, name));
+            ledger.ReleaseDeployment(tenantId, name);
         }
         finally
         {
@@ -258,7 +256,7 @@ public sealed class DeploymentService(
         foreach (var record in await db.Deployments.AsNoTracking().ToListAsync(cancellationToken))
         {
             // What was accepted keeps its reservation, even if the quota was lowered since.
-            ledger.ReserveForDeployment(record.TenantId, ReservationKey(record.TenantId, record.Name), Reservation(record),
+            ledger.ReserveForDeployment(record.TenantId, record.Name, Reservation(record),
                 MostReplicas(record.MaxReplicas, record.CanaryWeight), limits: null);
             await ApplyAsync(record, cancellationToken);
         }

@@ -1,0 +1,62 @@
+using System.Runtime.InteropServices;
+using Strata.Core.Runtime;
+
+namespace Strata.Core.Scheduling;
+
+/// <summary>
+/// What the live attempts hold of the runtime's capacity: each attempt by name, as the job it runs, and the
+/// total. Pure and single-threaded: the caller owns the lock. Allocating and releasing are idempotent.
+/// </summary>
+public sealed class CapacityBook
+{
+    private readonly Dictionary<string, (AttemptRef Attempt, RunningJob Job)> _attempts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _runningByTenant = new(StringComparer.Ordinal);
+
+    /// <summary>What all live attempts hold together.</summary>
+    public ResourceRequest Allocated { get; private set; }
+
+    /// <summary>Holds the job's request for a live attempt; false when the attempt holds it already.</summary>
+    public bool Allocate(AttemptRef attempt, RunningJob job)
+    {
+        if (!_attempts.TryAdd(attempt.Name, (attempt, job))) return false;
+        Allocated += job.Request;
+        CollectionsMarshal.GetValueRefOrAddDefault(_runningByTenant, attempt.TenantId, out _)++;
+        return true;
+    }
+
+    /// <summary>Gives back what a finished attempt held; false when it held nothing.</summary>
+    public bool Release(string attemptName)
+    {
+        if (!_attempts.Remove(attemptName, out var held)) return false;
+        Allocated -= held.Job.Request;
+        if (--_runningByTenant[held.Attempt.TenantId] == 0) _runningByTenant.Remove(held.Attempt.TenantId);
+        return true;
+    }
+
+    /// <summary>Marks the live attempt of <paramref name="jobId"/> as being preempted; returns it, or null when it no longer runs.</summary>
+    public AttemptRef? MarkStopping(string jobId)
+    {
+        foreach (var (name, allocation) in _attempts)
+        {
+            if (allocation.Job.JobId != jobId) continue;
+            _attempts[name] = (allocation.Attempt, allocation.Job with { Stopping = true });
+            return allocation.Attempt;
+        }
+        return null;
+    }
+
+    /// <summary>How many live attempts the tenant has.</summary>
+    public int RunningOf(string tenantId) => _runningByTenant.GetValueOrDefault(tenantId);
+
+    /// <summary>The live attempts' jobs, each with the tenant its attempt is of.</summary>
+    public IEnumerable<(string TenantId, RunningJob Job)> Live() => _attempts.Values.Select(a => (a.Attempt.TenantId, a.Job));
+
+    /// <summary>The jobs the live attempts run, as a copy.</summary>
+    public RunningJob[] Running()
+    {
+        var running = new RunningJob[_attempts.Count];
+        var i = 0;
+        foreach (var allocation in _attempts.Values) running[i++] = allocation.Job;
+        return running;
+    }
+}
