@@ -42,10 +42,26 @@ public static class StorageSetup
     }
 
     /// <summary>Creates or upgrades the schema. Runs before the server takes requests.</summary>
-    public static void MigrateStore(this WebApplication app)
+    /// <exception cref="InvalidOperationException">The database holds migrations this build does not have (see <see cref="Migrate"/>).</exception>
+    public static void MigrateStore(this WebApplication app) => Migrate(app.Services.GetRequiredService<Store>());
+
+    /// <summary>
+    /// Applies this build's migrations, once the database's history is known to be a part of them. A database
+    /// made before the migrations were squashed into <c>Initial</c> (docs/configuration.md) has none of this
+    /// build's ids; without the check, <c>Initial</c> would fail on the first table that already exists.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The database holds migrations this build does not have.</exception>
+    internal static void Migrate(Store store)
     {
-        var store = app.Services.GetRequiredService<Store>();
         using var db = store.CreateContext();
+        var unknown = db.Database.GetAppliedMigrations().Except(db.Database.GetMigrations()).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"The database has migrations this build of Strata does not have ({string.Join(", ", unknown)}). " +
+                "A database created before the migrations were squashed (an unreleased build) must be recreated; " +
+                "a database of a newer Strata needs that version. See docs/configuration.md#migrations.");
+        }
         if (store.Provider == StorageOptions.Sqlite)
         {
             // WAL is a property of the database file: set once, it persists.

@@ -11,8 +11,8 @@ using Strata.Server.Storage;
 namespace Strata.Server.Storage.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteStrataDbContext))]
-    [Migration("20261201215326_ModelRegistry")]
-    partial class ModelRegistry
+    [Migration("20261207102807_Initial")]
+    partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -201,6 +201,101 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.ToTable("attempts", (string)null);
                 });
 
+            modelBuilder.Entity("Strata.Server.Storage.DeploymentRecord", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seq");
+
+                    b.Property<string>("CanaryModelRef")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("canary_model_ref");
+
+                    b.Property<int?>("CanaryModelVersion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("canary_model_version");
+
+                    b.Property<double?>("CanaryWeight")
+                        .HasColumnType("REAL")
+                        .HasColumnName("canary_weight");
+
+                    b.Property<double>("CpuCores")
+                        .HasColumnType("REAL")
+                        .HasColumnName("cpu_cores");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("EventsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("events_json");
+
+                    b.Property<int>("MaxReplicas")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_replicas");
+
+                    b.Property<double>("MemoryGb")
+                        .HasColumnType("REAL")
+                        .HasColumnName("memory_gb");
+
+                    b.Property<int>("MinReplicas")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("min_replicas");
+
+                    b.Property<string>("ModelName")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model_name");
+
+                    b.Property<string>("ModelRef")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model_ref");
+
+                    b.Property<int>("ModelVersion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("model_version");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<int?>("PreviousModelVersion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("previous_model_version");
+
+                    b.Property<double>("TargetInFlight")
+                        .HasColumnType("REAL")
+                        .HasColumnName("target_in_flight");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("TenantId", "Name")
+                        .IsUnique();
+
+                    b.HasIndex("TenantId", "Seq");
+
+                    b.ToTable("deployments", (string)null);
+                });
+
             modelBuilder.Entity("Strata.Server.Storage.JobRecord", b =>
                 {
                     b.Property<long>("Seq")
@@ -334,6 +429,28 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.HasIndex("TenantId", "Status", "Seq");
 
                     b.ToTable("jobs", (string)null);
+                });
+
+            modelBuilder.Entity("Strata.Server.Storage.LeaseRecord", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Holder")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("holder");
+
+                    b.HasKey("Name");
+
+                    b.ToTable("leases", (string)null);
                 });
 
             modelBuilder.Entity("Strata.Server.Storage.MetricRecord", b =>
