@@ -74,6 +74,9 @@ public static class ObservabilitySetup
     public static IEndpointRouteBuilder MapObservability(this IEndpointRouteBuilder app)
     {
         app.MapPrometheusScrapingEndpoint(MetricsPath).AllowAnonymous().ExcludeFromDescription();
+        // Made now, not at its first use: its gauges (ml_platform_sandbox_enabled among them) exist from the
+        // first scrape, also on a server that has run nothing yet.
+        _ = app.ServiceProvider.GetRequiredService<StrataMetrics>();
         return app;
     }
 
