@@ -24,7 +24,6 @@ public static partial class TenantsApi
 
     public static WebApplicationBuilder AddTenants(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<TenantDirectory>();
         return builder;
     }
 
