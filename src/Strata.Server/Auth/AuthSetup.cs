@@ -5,7 +5,6 @@ using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Hosting;
-using Strata.Server.Tenants;
 
 namespace Strata.Server.Auth;
 
@@ -29,6 +28,7 @@ public static class AuthSetup
         builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<TokenIssuer>();
         builder.Services.AddSingleton<LiveAttempts>();
+        builder.Services.AddSingleton<TenantDirectory>();
         builder.Services.AddHostedService<AdminTokenWriter>();
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();

@@ -18,7 +18,6 @@ namespace Strata.Server.Deployments;
 /// <summary>The deployments API (DESIGN.md, "Models and serving"). Every call is scoped to the caller's tenant.</summary>
 public static class DeploymentsApi
 {
-    private const int MaxReplicasLimit = 100;
     private const int DefaultPageSize = 50;
     private const int MaxPageSize = 200;
 
@@ -84,18 +83,10 @@ public static class DeploymentsApi
         if (problem is not null) return problem;
         var tenantId = request.HttpContext.Caller().TenantId!;
         var defaults = options.Value;
-        var errors = new ValidationErrors();
-        if (string.IsNullOrWhiteSpace(body!.Model)) errors.Add("model", "is required: model@version or model@alias (churn@3, churn@production)");
-        var name = body.Name ?? body.Model?.Split('@')[0];
-        if (body.Model is not null && ModelNames.CheckModelName(name) is { } nameError) errors.Add("name", nameError);
+        var name = body!.Name ?? body.Model?.Split('@')[0];
         var min = body.MinReplicas ?? defaults.DefaultMinReplicas;
         var max = body.MaxReplicas ?? Math.Max(defaults.DefaultMaxReplicas, min);
-        CheckSettings(errors, min, max, body.Scaling?.TargetInFlight, body.Compute);
-        if (body.Canary is { } canaryBody)
-        {
-            if (string.IsNullOrWhiteSpace(canaryBody.Model)) errors.Add("canary.model", "is required: the version taking a share of the traffic (churn@2)");
-            if (canaryBody.Weight is not { } weight || !IsCanaryWeight(weight)) errors.Add("canary.weight", CanaryWeightRule);
-        }
+        var errors = DeploymentSpecValidator.CheckCreate(body, name, min, max, ModelNames.CheckModelName);
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
         var (model, modelProblem) = await service.ResolveAsync(tenantId, body.Model!, cancellationToken);
         if (model is null) return Problems.Problems.Validation("model", modelProblem!);
@@ -181,19 +172,10 @@ public static class DeploymentsApi
         var (body, problem) = await JsonBody.ReadAsync<UpdateDeploymentRequest>(request, DeploymentsOptions.MaxRequestBytes, cancellationToken);
         if (problem is not null) return problem;
         var tenantId = request.HttpContext.Caller().TenantId!;
-        var errors = new ValidationErrors();
-        CheckSettings(errors, body!.MinReplicas ?? 1, body.MaxReplicas ?? MaxReplicasLimit, body.Scaling?.TargetInFlight, body.Compute);
-        if (body.MinReplicas is { } newMin && body.MaxReplicas is null && newMin > MaxReplicasLimit) errors.Add("min_replicas", $"must be at most {MaxReplicasLimit}");
-        if (body.Canary is { } canaryBody)
-        {
-            // Weight 0 with no model removes the canary; otherwise a weight is a share above 0 and below 1.
-            var removes = canaryBody.Model is null && canaryBody.Weight == 0;
-            if (!removes && canaryBody.Weight is { } weight && !IsCanaryWeight(weight)) errors.Add("canary.weight", CanaryWeightRule + "; 0 alone removes the canary");
-            if (canaryBody.Model is null && canaryBody.Weight is null) errors.Add("canary", "give a model (churn@2) and a weight, a new weight, or {\"weight\": 0} to remove the canary");
-        }
+        var errors = DeploymentSpecValidator.CheckUpdate(body!);
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
         ResolvedModel? model = null;
-        if (body.Model is not null)
+        if (body!.Model is not null)
         {
             (model, var modelProblem) = await service.ResolveAsync(tenantId, body.Model, cancellationToken);
             if (model is null) return Problems.Problems.Validation("model", modelProblem!);
@@ -292,20 +274,6 @@ public static class DeploymentsApi
         return cache.IsOn && replicas.All(r => r.ModelVersion == version)
             ? cache.AnswerAsync(key.TenantId, observed.ModelName, version, body, contentType, replicas, observed.Ready, router, context.Response, cancellationToken)
             : router.ForwardAsync(replicas, observed.Ready, body, contentType, context.Response, cancellationToken);
-    }
-
-    private const string CanaryWeightRule = "must be above 0 and below 1: the share of predictions the canary answers";
-
-    private static bool IsCanaryWeight(double weight) => weight is > 0 and < 1;
-
-    private static void CheckSettings(ValidationErrors errors, int min, int max, double? targetInFlight, DeploymentCompute? compute)
-    {
-        if (min is < 1 or > MaxReplicasLimit) errors.Add("min_replicas", $"must be 1 to {MaxReplicasLimit}");
-        if (max is < 1 or > MaxReplicasLimit) errors.Add("max_replicas", $"must be 1 to {MaxReplicasLimit}");
-        else if (max < min) errors.Add("max_replicas", $"must be at least min_replicas ({min})");
-        if (targetInFlight is { } target && !(target is >= 0.1 and <= 10_000)) errors.Add("scaling.target_in_flight", "must be 0.1 to 10000 requests per replica");
-        if (compute?.CpuCores is { } cpu && !(cpu is >= 0.1 and <= 96)) errors.Add("compute.cpu_cores", "must be 0.1 to 96");
-        if (compute?.MemoryGb is { } memory && !(memory is >= 0.1 and <= 768)) errors.Add("compute.memory_gb", "must be 0.1 to 768");
     }
 
     private static async Task<DeploymentRecord?> FindAsync(Store store, string tenantId, string name, CancellationToken cancellationToken)

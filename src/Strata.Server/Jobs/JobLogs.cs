@@ -21,7 +21,7 @@ public static class JobLogs
     private static readonly TimeSpan StatePollInterval = TimeSpan.FromMilliseconds(500);
 
     public static async Task<IResult> StreamAsync(
-        string id, HttpContext context, Store store, IJobRuntime runtime, TimeProvider time, CancellationToken cancellationToken)
+        string id, HttpContext context, Store store, JobStore jobs, IJobRuntime runtime, TimeProvider time, CancellationToken cancellationToken)
     {
         var query = context.Request.Query;
         var errors = new ValidationErrors();
@@ -45,8 +45,8 @@ public static class JobLogs
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
-        var job = await JobsApi.FindAsync(store, tenantId, id, cancellationToken);
-        if (job is null) return JobsApi.NotFound(id);
+        var job = await jobs.FindAsync(tenantId, id, cancellationToken);
+        if (job is null) return Problems.Problems.JobNotFound(id);
         if (attemptNumber > job.AttemptCount && !(follow && job.IsActive))
         {
             return Problems.Problems.NotFound($"Job '{id}' has no attempt {attemptNumber}.");
@@ -62,7 +62,7 @@ public static class JobLogs
         while (follow && (number == 0 || number > job.AttemptCount) && job.IsActive)
         {
             await Task.Delay(StatePollInterval, time, cancellationToken);
-            job = await JobsApi.FindAsync(store, tenantId, id, cancellationToken);
+            job = await jobs.FindAsync(tenantId, id, cancellationToken);
             if (job is null) return Results.Empty;
             number = attemptNumber ?? job.AttemptCount;
         }

@@ -24,6 +24,7 @@ public static class JobsApi
     {
         builder.Services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<JobService>();
+        builder.Services.AddSingleton<JobStore>();
         builder.Services.AddSingleton<IDiskSweep, CheckpointSweep>();
         return builder;
     }
@@ -76,7 +77,7 @@ public static class JobsApi
     }
 
     private static async Task<Results<Ok<TrainingJob[]>, ValidationProblem>> ListAsync(
-        HttpContext context, Store store, JobQueue queue, IOptions<UsageOptions> usage, CancellationToken cancellationToken)
+        HttpContext context, Store store, IJobMetrics metricStore, JobQueue queue, IOptions<UsageOptions> usage, CancellationToken cancellationToken)
     {
         var query = context.Request.Query;
         var errors = new ValidationErrors();
@@ -106,17 +107,16 @@ public static class JobsApi
             page.RemoveAt(limit);
             Paging.SetNextLink(context, limit, page[^1].Seq, ("status", status is null ? null : statusText.ToString()));
         }
-        var metrics = await Tracking.TrackingApi.LatestAsync(db, page.Select(j => j.Id).ToArray(), cancellationToken);
+        var metrics = await metricStore.LatestAsync(page.Select(j => j.Id).ToArray(), cancellationToken);
         return TypedResults.Ok(page.Select(job => ToContract(job, queue, usage.Value, metrics.GetValueOrDefault(job.Id))).ToArray());
     }
 
     private static async Task<Results<Ok<TrainingJob>, ProblemHttpResult>> GetAsync(
-        string id, HttpContext context, Store store, JobQueue queue, IOptions<UsageOptions> usage, CancellationToken cancellationToken)
+        string id, HttpContext context, JobStore jobs, IJobMetrics metricStore, JobQueue queue, IOptions<UsageOptions> usage, CancellationToken cancellationToken)
     {
-        var job = await FindAsync(store, context.Caller().TenantId!, id, cancellationToken);
-        if (job is null) return NotFound(id);
-        await using var db = store.CreateContext();
-        var metrics = await Tracking.TrackingApi.LatestAsync(db, [job.Id], cancellationToken);
+        var job = await jobs.FindAsync(context.Caller().TenantId!, id, cancellationToken);
+        if (job is null) return Problems.Problems.JobNotFound(id);
+        var metrics = await metricStore.LatestAsync([job.Id], cancellationToken);
         return TypedResults.Ok(ToContract(job, queue, usage.Value, metrics.GetValueOrDefault(job.Id)));
     }
 
@@ -124,7 +124,7 @@ public static class JobsApi
         string id, HttpContext context, JobService service, CancellationToken cancellationToken)
     {
         var outcome = await service.CancelAsync(context.Caller().TenantId!, id, cancellationToken);
-        if (outcome.Job is null) return NotFound(id);
+        if (outcome.Job is null) return Problems.Problems.JobNotFound(id);
         if (!outcome.WasActive)
         {
             return Problems.Problems.Conflict($"Job '{id}' has already ended ({outcome.Job.Status.ToString().ToLowerInvariant()}); there is nothing to cancel.");
@@ -139,7 +139,7 @@ public static class JobsApi
         await using var db = store.CreateContext();
         if (!await db.Jobs.AsNoTracking().AnyAsync(j => j.Id == id && j.TenantId == tenantId, cancellationToken))
         {
-            return NotFound(id);
+            return Problems.Problems.JobNotFound(id);
         }
         var attempts = await db.Attempts.AsNoTracking()
             .Where(a => a.JobId == id && a.TenantId == tenantId)
@@ -147,14 +147,6 @@ public static class JobsApi
             .ToListAsync(cancellationToken);
         return TypedResults.Ok(attempts.Select(JobMapping.ToContract).ToArray());
     }
-
-    internal static async Task<JobRecord?> FindAsync(Store store, string tenantId, string id, CancellationToken cancellationToken)
-    {
-        await using var db = store.CreateContext();
-        return await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == id && j.TenantId == tenantId, cancellationToken);
-    }
-
-    internal static ProblemHttpResult NotFound(string id) => Problems.Problems.NotFound($"Training job '{id}' was not found.");
 
     private static TrainingJob ToContract(JobRecord job, JobQueue queue, UsageOptions usage, Dictionary<string, double>? metrics)
     {

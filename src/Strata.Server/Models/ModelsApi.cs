@@ -9,6 +9,7 @@ using Strata.Server.Hosting;
 using Strata.Server.Jobs;
 using Strata.Server.Problems;
 using Strata.Server.Storage;
+using Strata.Server.Tracking;
 
 namespace Strata.Server.Models;
 
@@ -92,7 +93,7 @@ public static class ModelsApi
     }
 
     private static async Task<Results<Created<ModelVersion>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
-        string name, HttpRequest request, ModelRegistry registry, Store store, JobService jobs, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
+        string name, HttpRequest request, ModelRegistry registry, JobService jobs, JobStore jobStore, MetricStore metricStore, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
     {
         var caller = request.HttpContext.Caller();
         var tenantId = caller.TenantId!;
@@ -128,7 +129,7 @@ public static class ModelsApi
         JobRecord? job = null;
         if (jobId is not null)
         {
-            job = await JobsApi.FindAsync(store, tenantId, jobId, cancellationToken);
+            job = await jobStore.FindAsync(tenantId, jobId, cancellationToken);
             if (job is null) errors.Add("job_id", $"the tenant has no job '{jobId}'");
             else if (caller.Role == Roles.Job && job.Status != JobStatus.Running)
             {
@@ -153,8 +154,7 @@ public static class ModelsApi
             var metrics = body.Metrics;
             if (metrics is null && job is not null)
             {
-                await using var db = store.CreateContext();
-                metrics = (await Tracking.TrackingApi.LatestAsync(db, [job.Id], cancellationToken)).GetValueOrDefault(job.Id);
+                metrics = (await metricStore.LatestAsync([job.Id], cancellationToken)).GetValueOrDefault(job.Id);
             }
             try
             {

@@ -259,7 +259,7 @@ public sealed class StrataMetrics
         if (_quotas is null) yield break;
         foreach (var (tenant, entry) in _quotas.All)
         {
-            var status = Quotas.QuotasApi.Status(tenant, entry.Quota, _queue.QuotaUse(tenant));
+            var status = Quotas.QuotaMapping.ToStatus(tenant, entry.Quota, _queue.QuotaUse(tenant));
             foreach (var (resource, usage) in status.Resources)
             {
                 yield return new Measurement<double>(value(usage), new("tenant", tenant), new("resource", resource));

@@ -11,6 +11,8 @@ public static class Problems
     public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: 404, title: "Not found", type: ProblemTypes.NotFound);
 
+    public static ProblemHttpResult JobNotFound(string id) => NotFound($"Training job '{id}' was not found.");
+
     public static ProblemHttpResult Forbidden(string detail) =>
         TypedResults.Problem(detail, statusCode: 403, title: "Forbidden", type: ProblemTypes.Forbidden);
 

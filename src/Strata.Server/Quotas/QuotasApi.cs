@@ -43,7 +43,7 @@ public static class QuotasApi
         {
             var tenant = db.Tenants.Find(id);
             if (tenant is null) return null;
-            Apply(tenant, body!);
+            QuotaMapping.Apply(tenant, body!);
             return tenant;
         }, cancellationToken);
         if (record is null) return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
@@ -53,44 +53,12 @@ public static class QuotasApi
         return TypedResults.Ok(entry.Quota);
     }
 
-    /// <summary>Stores <paramref name="spec"/> as the tenant's own quota: a PUT replaces it whole.</summary>
-    public static void Apply(TenantRecord tenant, TenantQuotaSpec spec)
-    {
-        tenant.QuotaCpuCores = spec.CpuCores;
-        tenant.QuotaMemoryGb = spec.MemoryGb;
-        tenant.QuotaGpuCount = spec.GpuCount;
-        tenant.QuotaMaxRunningJobs = spec.MaxRunningJobs;
-        tenant.QuotaMaxPendingJobs = spec.MaxPendingJobs;
-        tenant.QuotaMaxDeployments = spec.MaxDeployments;
-        tenant.QuotaMaxReplicas = spec.MaxReplicas;
-        tenant.OnQuotaExceeded = spec.OnQuotaExceeded;
-        tenant.FairShareWeight = spec.FairShareWeight;
-    }
-
     private static async Task<Results<Ok<QuotaStatus>, ProblemHttpResult>> GetAsync(
         HttpContext context, TenantQuotas quotas, JobQueue queue, CancellationToken cancellationToken)
     {
         var tenantId = context.Caller().TenantId!;
         var entry = await quotas.GetAsync(tenantId, cancellationToken);
         if (entry is null) return Problems.Problems.NotFound($"Tenant '{tenantId}' was not found.");
-        return TypedResults.Ok(Status(tenantId, entry.Quota, queue.QuotaUse(tenantId)));
+        return TypedResults.Ok(QuotaMapping.ToStatus(tenantId, entry.Quota, queue.QuotaUse(tenantId)));
     }
-
-    public static QuotaStatus Status(string tenantId, TenantQuota quota, TenantQuotaUse use) => new()
-    {
-        TenantId = tenantId,
-        OnQuotaExceeded = quota.OnQuotaExceeded,
-        FairShareWeight = quota.FairShareWeight,
-        WaitingForQuota = use.WaitingForQuota,
-        Resources = new Dictionary<string, QuotaUsage>(StringComparer.Ordinal)
-        {
-            [QuotaResources.CpuCores] = new() { Limit = quota.CpuCores, Used = use.Held.CpuCores, Pending = use.HeldByPending.CpuCores },
-            [QuotaResources.MemoryGb] = new() { Limit = quota.MemoryGb, Used = QuotaMath.Gb(use.Held.MemoryBytes), Pending = QuotaMath.Gb(use.HeldByPending.MemoryBytes) },
-            [QuotaResources.GpuCount] = new() { Limit = quota.GpuCount, Used = use.Held.Gpus, Pending = use.HeldByPending.Gpus },
-            [QuotaResources.MaxRunningJobs] = new() { Limit = quota.MaxRunningJobs, Used = use.Running, Pending = use.Pending },
-            [QuotaResources.MaxPendingJobs] = new() { Limit = quota.MaxPendingJobs, Used = use.Pending },
-            [QuotaResources.MaxDeployments] = new() { Limit = quota.MaxDeployments, Used = use.Deployments },
-            [QuotaResources.MaxReplicas] = new() { Limit = quota.MaxReplicas, Used = use.Replicas },
-        },
-    };
 }

@@ -24,7 +24,6 @@ public static partial class TenantsApi
 
     public static WebApplicationBuilder AddTenants(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<TenantDirectory>();
         return builder;
     }
 
@@ -72,7 +71,7 @@ public static partial class TenantsApi
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
 
         var record = new TenantRecord { Id = body.Id!, Name = body.Name ?? body.Id!, CostCenter = body.CostCenter, CreatedAt = time.GetUtcNow() };
-        if (body.Quota is not null) QuotasApi.Apply(record, body.Quota);
+        if (body.Quota is not null) QuotaMapping.Apply(record, body.Quota);
         try
         {
             await writer.WriteAsync(db => db.Tenants.Add(record), cancellationToken);

@@ -27,6 +27,8 @@ public static class TrackingApi
     public static WebApplicationBuilder AddTracking(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<TrackingOptions>().BindConfiguration(TrackingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<MetricStore>();
+        builder.Services.AddSingleton<IJobMetrics>(services => services.GetRequiredService<MetricStore>());
         builder.Services.AddHostedService<LogMetricsCollector>();
         return builder;
     }
@@ -43,7 +45,7 @@ public static class TrackingApi
     }
 
     private static async Task<Results<Ok<MetricsRecorded>, ValidationProblem, ProblemHttpResult>> ReportAsync(
-        string id, HttpRequest request, Store store, StoreWriter writer, TimeProvider time, CancellationToken cancellationToken)
+        string id, HttpRequest request, JobStore jobs, StoreWriter writer, TimeProvider time, CancellationToken cancellationToken)
     {
         var caller = request.HttpContext.Caller();
         if (caller.Role == Roles.Job && caller.JobId != id)
@@ -80,7 +82,7 @@ public static class TrackingApi
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
 
         var tenantId = caller.TenantId!;
-        if (await JobsApi.FindAsync(store, tenantId, id, cancellationToken) is null) return JobsApi.NotFound(id);
+        if (await jobs.FindAsync(tenantId, id, cancellationToken) is null) return Problems.Problems.JobNotFound(id);
         string? limitMessage = null;
         var outcome = await writer.WriteAsync(db => MetricWrites.Append(db, tenantId, id, valid, out limitMessage), cancellationToken);
         if (outcome == AppendOutcome.OverLimit)
@@ -91,7 +93,7 @@ public static class TrackingApi
     }
 
     private static async Task<Results<Ok<MetricPoint[]>, ValidationProblem, ProblemHttpResult>> HistoryAsync(
-        string id, HttpContext context, Store store, CancellationToken cancellationToken)
+        string id, HttpContext context, JobStore jobs, Store store, CancellationToken cancellationToken)
     {
         var query = context.Request.Query;
         var errors = new ValidationErrors();
@@ -100,7 +102,7 @@ public static class TrackingApi
         if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
-        if (await JobsApi.FindAsync(store, tenantId, id, cancellationToken) is null) return JobsApi.NotFound(id);
+        if (await jobs.FindAsync(tenantId, id, cancellationToken) is null) return Problems.Problems.JobNotFound(id);
         await using var db = store.CreateContext();
         var metrics = db.Metrics.AsNoTracking().Where(m => m.JobId == id && m.TenantId == tenantId);
         if (name.Length > 0) metrics = metrics.Where(m => m.Name == name);
@@ -112,13 +114,5 @@ public static class TrackingApi
             Paging.SetNextLink(context, limit, page[^1].Seq, ("name", name));
         }
         return TypedResults.Ok(page.Select(m => new MetricPoint { Name = m.Name, Value = m.Value, Step = m.Step, Time = m.Time }).ToArray());
-    }
-
-    /// <summary>The latest value of each metric of each of <paramref name="jobIds"/> (for the job resource's <c>metrics</c>).</summary>
-    public static async Task<Dictionary<string, Dictionary<string, double>>> LatestAsync(StrataDbContext db, IReadOnlyCollection<string> jobIds, CancellationToken cancellationToken)
-    {
-        var rows = await db.MetricSeries.AsNoTracking().Where(s => jobIds.Contains(s.JobId)).ToListAsync(cancellationToken);
-        return rows.GroupBy(r => r.JobId, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.ToDictionary(r => r.Name, r => r.Value, StringComparer.Ordinal), StringComparer.Ordinal);
     }
 }

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using Strata.Server.Storage;
 
-namespace Strata.Server.Tenants;
+namespace Strata.Server.Auth;
 
 /// <summary>
 /// Answers "does this tenant exist?" on every authenticated request without a query each time: known
