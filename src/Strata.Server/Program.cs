@@ -33,6 +33,7 @@ builder.AddArtifacts();
 builder.AddTracking();
 builder.AddModels();
 builder.AddDeployments();
+builder.AddRuntimes();
 builder.AddScheduling();
 builder.AddLeadership();
 builder.AddHealth();

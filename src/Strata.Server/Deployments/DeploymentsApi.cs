@@ -10,7 +10,6 @@ using Strata.Core.Jobs;
 using Strata.Server.Auth;
 using Strata.Server.Models;
 using Strata.Server.Problems;
-using Strata.Server.Runtime.Local;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Deployments;
@@ -26,7 +25,6 @@ public static class DeploymentsApi
         builder.Services.AddOptions<DeploymentsOptions>().BindConfiguration(DeploymentsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ReplicaRouter>();
         builder.Services.AddSingleton<IReplicaLoad>(s => s.GetRequiredService<ReplicaRouter>());
-        builder.Services.AddSingleton<IDeploymentRuntime, LocalDeploymentRuntime>();
         builder.Services.AddSingleton<DeploymentService>();
         builder.Services.AddOptions<PredictionCacheOptions>().BindConfiguration(PredictionCacheOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         var cache = builder.Configuration.GetSection(PredictionCacheOptions.Section).Get<PredictionCacheOptions>() ?? new PredictionCacheOptions();

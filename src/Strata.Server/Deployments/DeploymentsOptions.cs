@@ -53,6 +53,9 @@ public sealed class DeploymentsOptions
     [Range(0, 3600)]
     public double DrainSeconds { get; set; } = 30;
 
-    /// <summary>The JIT <c>strata-worker</c> that serves models (<c>serve</c> needs ML.NET); null means the one beside the server.</summary>
+    /// <summary>
+    /// An older name of <c>Jobs:TrainerWorkerPath</c>, the JIT <c>strata-worker</c> that trains and serves (<c>serve</c> needs
+    /// ML.NET), read only when that is not set (see <c>Runtime.WorkerBinary</c>); null means the one beside the server.
+    /// </summary>
     public string? WorkerPath { get; set; }
 }

@@ -6,8 +6,7 @@ using Microsoft.OpenApi;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Leadership;
-using Strata.Server.Runtime.Local;
-using Strata.Server.Runtime.Local.Sandbox;
+using Strata.Server.Runtime;
 
 namespace Strata.Server.Hosting;
 
@@ -67,7 +66,7 @@ public static class HostingSetup
 
 /// <summary>Says where the API, the docs and the admin token are, once the server listens.</summary>
 public sealed class StartupBanner(
-    IServer server, IHostApplicationLifetime lifetime, DataFolder data, IJobRuntime runtime, ILogger<StartupBanner> logger, LocalSandbox? sandbox = null) : IHostedService
+    IServer server, IHostApplicationLifetime lifetime, DataFolder data, IJobRuntime runtime, IRuntimeProfile profile, ILogger<StartupBanner> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -76,17 +75,14 @@ public sealed class StartupBanner(
             var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? HostingSetup.DefaultUrl;
             logger.LogInformation(
                 "Strata is ready.\n  API:         {Url}/v1\n  Docs:        {Url}/docs\n  OpenAPI:     {Url}/openapi/v1.json\n  Admin token: {Token}\n  Data folder: {Data}\n  Capacity:    {Capacity} ({Runtime})\n  Sandbox:     {Sandbox}\n  Log in:      strata login {Url} --token \"$(cat {Token})\"",
-                url, url, url, data.AdminToken, data.Root, runtime.Capacity.Total, RuntimeDescription(runtime), sandbox?.Description ?? $"{runtime.Kind} (each tenant's namespace)", url, data.AdminToken);
-            if (sandbox is { Enabled: false })
+                url, url, url, data.AdminToken, data.Root, runtime.Capacity.Total, profile.Description, profile.IsolationDescription, url, data.AdminToken);
+            if (profile.Isolation is { Enabled: false } isolation)
             {
-                logger.LogWarning("JOBS ARE NOT ISOLATED: {Why}. Any job can read the data folder (the signing key and the admin token among it) and other tenants' files. Install bubblewrap (apt-get install bubblewrap) and restart; see docs/sandbox.md.", sandbox.Why);
+                logger.LogWarning("JOBS ARE NOT ISOLATED: {Why}. Any job can read the data folder (the signing key and the admin token among it) and other tenants' files. Install bubblewrap (apt-get install bubblewrap) and restart; see docs/sandbox.md.", isolation.Reason);
             }
         });
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    private static string RuntimeDescription(IJobRuntime runtime) =>
-        runtime is LocalJobRuntime local ? $"local runtime, worker: {local.WorkerCommand}" : $"{runtime.Kind} runtime";
 }

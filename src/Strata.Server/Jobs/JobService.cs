@@ -30,22 +30,21 @@ public sealed class JobService(
     Scheduler scheduler,
     Reconciler reconciler,
     IJobRuntime runtime,
+    Runtime.IRuntimeProfile profile,
     DataFolder data,
     IOptions<StrataOptions> strata,
     IOptions<JobsOptions> jobs,
-    IOptions<Runtime.Local.LocalRuntimeOptions> local,
     IOptions<Artifacts.CodeOptions> code,
     Artifacts.ArtifactStore artifacts,
     Auth.LiveAttempts liveAttempts,
-    IOptions<Runtime.Kubernetes.KubernetesRuntimeOptions> kubernetes,
     TimeProvider time,
     StrataMetrics metrics,
     ILogger<JobService> logger)
 {
     private readonly JobDefaults _defaults = new()
     {
-        CpuCores = jobs.Value.DefaultCpuCores ?? (runtime.Kind == Runtime.RuntimeOptions.Kubernetes ? kubernetes.Value.DefaultCpuCores : local.Value.DefaultCpuCores),
-        MemoryGb = jobs.Value.DefaultMemoryGb ?? (runtime.Kind == Runtime.RuntimeOptions.Kubernetes ? kubernetes.Value.DefaultMemoryGb : local.Value.DefaultMemoryGb),
+        CpuCores = jobs.Value.DefaultCpuCores ?? profile.DefaultCpuCores,
+        MemoryGb = jobs.Value.DefaultMemoryGb ?? profile.DefaultMemoryGb,
         MaxAttempts = jobs.Value.DefaultMaxAttempts,
     };
     private readonly List<string> _dataRoots = strata.Value.DataRoots.Count > 0 ? strata.Value.DataRoots : [Environment.CurrentDirectory];

@@ -41,11 +41,11 @@ public sealed class JobsOptions
     public TimeSpan Retention { get; set; } = DefaultRetention;
 
     /// <summary>
-    /// The strata-worker that runs built-in trainer jobs (<c>strata-worker train</c>): a path to its apphost or
-    /// its <c>.dll</c>. It must be a JIT build: a Native AOT worker (fine for <c>Runtime:Local:WorkerPath</c>)
-    /// has no trainers.
+    /// The strata-worker that runs built-in trainer jobs (<c>strata-worker train</c>) and model replicas
+    /// (<c>strata-worker serve</c>): a path to its apphost or its <c>.dll</c>. It must be a JIT build: a Native AOT
+    /// worker (fine for <c>Runtime:Local:WorkerPath</c>) has neither. Read by <c>Runtime.WorkerBinary</c>.
     /// </summary>
-    /// <value>The default is null: the strata-worker built beside the server.</value>
+    /// <value>The default is null: <c>Deployments:WorkerPath</c> (its older name) when set, else the strata-worker built beside the server.</value>
     public string? TrainerWorkerPath { get; set; }
 
     /// <summary>

@@ -56,7 +56,7 @@ public sealed class StrataMetrics
     /// <param name="quotas">The tenants' quotas, for the quota gauges; without it (unit tests of the other instruments) they report nothing.</param>
     /// <param name="deployments">Where deployments run, for the replica gauge; without it, it reports nothing.</param>
     public StrataMetrics(IMeterFactory meters, JobQueue queue, TimeProvider time, Quotas.TenantQuotas? quotas = null, IDeploymentRuntime? deployments = null,
-        IJobRuntime? runtime = null, Runtime.Local.Sandbox.LocalSandbox? sandbox = null)
+        Runtime.IRuntimeProfile? runtime = null)
     {
         _queue = queue;
         _time = time;
@@ -79,7 +79,7 @@ public sealed class StrataMetrics
         _predictionCacheMisses = meter.CreateCounter<long>("ml_platform_prediction_cache_misses", description: "Predictions the cache did not hold, answered by a replica.");
         if (runtime is not null)
         {
-            var isolated = Runtime.CapacityApi.Isolation(runtime, sandbox).Enabled ? 1 : 0;
+            var isolated = runtime.Isolation.Enabled ? 1 : 0;
             meter.CreateObservableGauge("ml_platform_sandbox_enabled", () => isolated,
                 description: "1 when jobs run isolated (a bubblewrap sandbox, or Kubernetes), 0 when they are NOT isolated from the server or each other.");
         }

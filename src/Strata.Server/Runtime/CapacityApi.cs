@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Auth;
-using Strata.Server.Runtime.Local.Sandbox;
 using Strata.Server.Scheduling;
 
 namespace Strata.Server.Runtime;
@@ -19,7 +18,7 @@ public static class CapacityApi
         return app;
     }
 
-    internal static Ok<CapacityStatus> Get(IJobRuntime runtime, JobQueue queue, IServiceProvider services)
+    internal static Ok<CapacityStatus> Get(IJobRuntime runtime, IRuntimeProfile profile, JobQueue queue)
     {
         var capacity = runtime.Capacity;
         return TypedResults.Ok(new CapacityStatus
@@ -28,21 +27,9 @@ public static class CapacityApi
             Total = Resources(capacity.Total),
             Allocated = Resources(queue.Allocated),
             MaxWorkersPerJob = capacity.MaxWorkersPerJob,
-            Sandbox = Isolation(runtime, services.GetService<LocalSandbox>()),
+            Sandbox = profile.Isolation,
         });
     }
-
-    /// <summary>How the runtime confines jobs: the local sandbox's state, or Kubernetes' namespaces.</summary>
-    public static SandboxStatus Isolation(IJobRuntime runtime, LocalSandbox? sandbox) => sandbox is null
-        ? new SandboxStatus { Enabled = true, Mode = runtime.Kind }
-        : new SandboxStatus
-        {
-            Enabled = sandbox.Enabled,
-            Mode = sandbox.Enabled ? SandboxOptions.Bwrap : SandboxOptions.None,
-            Reason = sandbox.Why,
-            Network = sandbox.Enabled ? sandbox.Network : null,
-            SeparateUsers = sandbox.SeparateUsers,
-        };
 
     private static CapacityResources Resources(ResourceRequest request) => new()
     {

@@ -8,6 +8,7 @@ using Strata.Core.Training;
 using Strata.Server.Auth;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
+using Strata.Server.Runtime;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Scheduling;
@@ -18,7 +19,8 @@ public sealed class LaunchBuilder(
     TokenIssuer tokens,
     IServer server,
     IOptions<StrataOptions> strata,
-    IOptions<JobsOptions> jobs)
+    IOptions<JobsOptions> jobs,
+    WorkerBinary worker)
 {
     private string? _apiUrl;
 
@@ -39,8 +41,8 @@ public sealed class LaunchBuilder(
         return new JobLaunch
         {
             Attempt = attempt,
-            Entrypoint = spec.Model is null ? spec.Entrypoint ?? JobDefaults.DefaultEntrypoint : TrainerCommand.Build(TrainerWorker(), spec),
-            ToolPaths = spec.Model is null ? [] : TrainerToolPaths(),
+            Entrypoint = spec.Model is null ? spec.Entrypoint ?? JobDefaults.DefaultEntrypoint : TrainerCommand.Build(worker.Jit.Argv, spec),
+            ToolPaths = spec.Model is null ? [] : worker.JitToolPaths(),
             DockerImage = spec.DockerImage,
             Environment = environment,
             Resources = new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus),
@@ -61,28 +63,6 @@ public sealed class LaunchBuilder(
         if (ArtifactUri.TryParse(spec.CodeArtifact, out var artifact)) return new CodeSource { ArtifactId = artifact };
         if (spec.CodeRepo is { } repo) return new CodeSource { Repo = repo, Commit = spec.CodeCommit };
         return null;
-    }
-
-    /// <summary>The JIT strata-worker (the trainers are not in a Native AOT build): configured, else the one beside the server.</summary>
-    private string[] TrainerWorker()
-    {
-        var path = jobs.Value.TrainerWorkerPath;
-        if (string.IsNullOrWhiteSpace(path))
-        {
-            var apphost = Path.Combine(AppContext.BaseDirectory, "strata-worker");
-            path = File.Exists(apphost) ? apphost : Path.Combine(AppContext.BaseDirectory, "strata-worker.dll");
-        }
-        return path.EndsWith(".dll", StringComparison.Ordinal) ? ["dotnet", path] : [path];
-    }
-
-    /// <summary>What a built-in trainer runs from: the worker's folder and, when it is not under /usr, the .NET it runs on.</summary>
-    private string[] TrainerToolPaths()
-    {
-        var worker = TrainerWorker()[^1];
-        var dotnet = Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
-        return dotnet.StartsWith("/usr/", StringComparison.Ordinal)
-            ? [Path.GetDirectoryName(worker)!]
-            : [Path.GetDirectoryName(worker)!, dotnet];
     }
 
     private string ApiUrl()

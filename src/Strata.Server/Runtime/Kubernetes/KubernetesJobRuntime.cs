@@ -16,7 +16,7 @@ namespace Strata.Server.Runtime.Kubernetes;
 /// starting is idempotent (a 409 means the Job is there already) and a restarted server finds its Jobs by
 /// listing them. State comes from a watch (<see cref="JobWatcher"/>), never from polling each Job.
 /// </summary>
-public sealed class KubernetesJobRuntime : IJobRuntime, IDisposable
+public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
 {
     private readonly ClusterApi _api;
     private readonly JobWatcher _watcher;
@@ -46,6 +46,17 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IDisposable
     public string Kind => KubernetesNames.RuntimeKind;
 
     public RuntimeCapacity Capacity { get; }
+
+    public string Description => $"{Kind} runtime";
+
+    public int DefaultCpuCores => _options.DefaultCpuCores;
+
+    public int DefaultMemoryGb => _options.DefaultMemoryGb;
+
+    /// <summary>Each tenant's jobs run in its own namespace.</summary>
+    public SandboxStatus Isolation => new() { Enabled = true, Mode = Kind };
+
+    public string IsolationDescription => $"{Kind} (each tenant's namespace)";
 
     public RuntimeInfo Describe(AttemptRef attempt) => KubernetesNames.Describe(attempt);
 

@@ -16,14 +16,14 @@ namespace Strata.Server.Runtime.Local;
 /// deployments' resync when it starts.
 /// </summary>
 public sealed class LocalDeploymentRuntime(
-    IOptions<DeploymentsOptions> options, IReplicaLoad load, DataFolder data, TimeProvider time, ILoggerFactory loggers) : IDeploymentRuntime, IAsyncDisposable
+    IOptions<DeploymentsOptions> options, WorkerBinary worker, IReplicaLoad load, DataFolder data, TimeProvider time, ILoggerFactory loggers) : IDeploymentRuntime, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<DeploymentKey, LocalDeployment> _deployments = new();
 
     public Task ApplyAsync(DeploymentTarget target, CancellationToken cancellationToken)
     {
         var deployment = _deployments.GetOrAdd(target.Key, key => new LocalDeployment(
-            key, options.Value, load, WorkerCommand(), Path.Combine(data.Root, "deployments", key.TenantId, key.Name), time, loggers.CreateLogger<LocalDeployment>()));
+            key, options.Value, load, worker.Jit.Argv, Path.Combine(data.Root, "deployments", key.TenantId, key.Name), time, loggers.CreateLogger<LocalDeployment>()));
         deployment.SetTarget(target);
         return Task.CompletedTask;
     }
@@ -41,17 +41,6 @@ public sealed class LocalDeploymentRuntime(
     {
         await Task.WhenAll(_deployments.Values.Select(d => d.DisposeAsync().AsTask()));
         _deployments.Clear();
-    }
-
-    private string[] WorkerCommand()
-    {
-        var path = options.Value.WorkerPath;
-        if (string.IsNullOrWhiteSpace(path))
-        {
-            var apphost = Path.Combine(AppContext.BaseDirectory, "strata-worker");
-            path = File.Exists(apphost) ? apphost : Path.Combine(AppContext.BaseDirectory, "strata-worker.dll");
-        }
-        return path.EndsWith(".dll", StringComparison.Ordinal) ? ["dotnet", path] : [path];
     }
 }
 

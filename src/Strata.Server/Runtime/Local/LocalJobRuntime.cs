@@ -16,7 +16,7 @@ namespace Strata.Server.Runtime.Local;
 /// lives in its folder (<c>attempts/&lt;tenant&gt;/&lt;job&gt;-&lt;n&gt;</c>, see <see cref="AttemptFiles"/>), so
 /// the worker outlives a server restart and the next server re-adopts it from the files.
 /// </summary>
-public sealed class LocalJobRuntime : IJobRuntime, IDisposable
+public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
 {
     /// <summary>Marks an attempt whose outcome the store has recorded: no longer listed, its log kept.</summary>
     private const string CollectedMarker = "collected";
@@ -38,7 +38,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
     private readonly AttemptInputs _inputs;
     private readonly LocalSandbox _sandbox;
 
-    public LocalJobRuntime(DataFolder data, IOptions<LocalRuntimeOptions> options, AttemptInputs inputs, LocalSandbox sandbox, TimeProvider time, ILogger<LocalJobRuntime> logger)
+    public LocalJobRuntime(
+        DataFolder data, IOptions<LocalRuntimeOptions> options, WorkerBinary worker, AttemptInputs inputs, LocalSandbox sandbox, TimeProvider time, ILogger<LocalJobRuntime> logger)
     {
         _data = data;
         _inputs = inputs;
@@ -46,7 +47,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         _options = options.Value;
         _time = time;
         _logger = logger;
-        _worker = FindWorker(_options.WorkerPath);
+        var supervisor = worker.Supervisor;
+        _worker = (supervisor.FileName, supervisor.Prefix);
         _standby = _options.StandbyWorkers > 0 ? new StandbyWorkers(data.Standby, _worker, _options, logger) : null;
         Capacity = new RuntimeCapacity(
             ResourceRequest.FromGb(_options.CpuCores ?? Environment.ProcessorCount, _options.MemoryGb ?? MachineMemoryGb(), _options.Gpus),
@@ -57,7 +59,22 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
 
     public RuntimeCapacity Capacity { get; }
 
-    public string WorkerCommand => string.Join(' ', [_worker.FileName, .. _worker.Prefix]);
+    public string Description => $"local runtime, worker: {string.Join(' ', [_worker.FileName, .. _worker.Prefix])}";
+
+    public int DefaultCpuCores => _options.DefaultCpuCores;
+
+    public int DefaultMemoryGb => _options.DefaultMemoryGb;
+
+    public SandboxStatus Isolation => new()
+    {
+        Enabled = _sandbox.Enabled,
+        Mode = _sandbox.Enabled ? SandboxOptions.Bwrap : SandboxOptions.None,
+        Reason = _sandbox.Why,
+        Network = _sandbox.Enabled ? _sandbox.Network : null,
+        SeparateUsers = _sandbox.SeparateUsers,
+    };
+
+    public string IsolationDescription => _sandbox.Description;
 
     /// <summary>Starts the attempt and returns once its job's process exists (or the start has failed).</summary>
     public async Task<RuntimeInfo> StartAsync(JobLaunch launch, CancellationToken cancellationToken)
@@ -479,18 +496,6 @@ public sealed class LocalJobRuntime : IJobRuntime, IDisposable
         if (dash <= 0 || !int.TryParse(name.AsSpan(dash + 1), out var number)) return false;
         attempt = new AttemptRef(tenant, name[..dash], number);
         return true;
-    }
-
-    /// <summary>The apphost beside the server, else <c>dotnet strata-worker.dll</c>, unless configured.</summary>
-    private static (string, string[]) FindWorker(string? configured)
-    {
-        if (!string.IsNullOrWhiteSpace(configured))
-        {
-            return configured.EndsWith(".dll", StringComparison.Ordinal) ? ("dotnet", [configured]) : (configured, []);
-        }
-        var apphost = Path.Combine(AppContext.BaseDirectory, "strata-worker");
-        if (File.Exists(apphost)) return (apphost, []);
-        return ("dotnet", [Path.Combine(AppContext.BaseDirectory, "strata-worker.dll")]);
     }
 
     private static double MachineMemoryGb()

@@ -1,0 +1,25 @@
+using Strata.Contracts;
+
+namespace Strata.Server.Runtime;
+
+/// <summary>
+/// What the rest of the server shows or defaults from the job runtime in use, beyond <c>IJobRuntime</c>:
+/// callers outside <c>Runtime/</c> ask this rather than reading a runtime's options or testing its type.
+/// </summary>
+public interface IRuntimeProfile
+{
+    /// <summary>A line for the start-up banner, e.g. <c>local runtime, worker: …</c>.</summary>
+    string Description { get; }
+
+    /// <summary>Cores of a job that names none, unless <c>Jobs:DefaultCpuCores</c> is set.</summary>
+    int DefaultCpuCores { get; }
+
+    /// <summary>Memory in GB of a job that names none, unless <c>Jobs:DefaultMemoryGb</c> is set.</summary>
+    int DefaultMemoryGb { get; }
+
+    /// <summary>How jobs are confined: shown by <c>GET /v1/admin/capacity</c>, the banner and the sandbox gauge.</summary>
+    SandboxStatus Isolation { get; }
+
+    /// <summary>The banner's line on isolation.</summary>
+    string IsolationDescription { get; }
+}
