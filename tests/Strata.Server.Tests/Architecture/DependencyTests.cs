@@ -17,9 +17,8 @@ public sealed class DependencyTests
     /// </summary>
     private static readonly HashSet<(string, string)> KnownCircles =
     [
-        ("Deployments", "Runtime"),
         ("Hosting", "Runtime"),
-        ("Jobs", "Runtime"), // JobService reads the runtimes' default job sizes from their options.
+        ("Jobs", "Runtime"), // JobService asks the runtime's profile for default job sizes; the local attempt sweep reads JobsOptions.
         ("Jobs", "Scheduling"),
         ("Leadership", "Scheduling"), // QueueSync refills JobQueue; AddScheduling adds leadership.
         ("Observability", "Scheduling"), // StrataMetrics observes JobQueue; the Scheduler records into StrataMetrics.

@@ -44,6 +44,11 @@ public sealed class NoSandboxApp : StrataApp
 }
 
 /// <summary>Without a sandbox, every place an operator looks says loudly that jobs are not isolated, and they are not.</summary>
+/// <remarks>
+/// Alone, like the other metrics tests: the exporter matches meters by name across the process, so another
+/// app's <c>ml_platform_sandbox_enabled 1</c> could be scraped here.
+/// </remarks>
+[Collection(Process.ServerProcessCollection.Name)]
 public sealed class NoSandboxTests(NoSandboxApp app) : IClassFixture<NoSandboxApp>
 {
     [Fact]
