@@ -33,9 +33,17 @@ internal sealed class StandbyWorkers : IDisposable
         _worker = worker;
         _options = options;
         _logger = logger;
-        // Folders of a previous server's standby workers: those workers exit when they see their parent gone.
-        if (Directory.Exists(_root)) Directory.Delete(_root, recursive: true);
+        // Folders of a previous server's standby workers: those workers exit when they see their parent gone,
+        // removing their folders, but one may still be writing in its own (warming up) as this runs.
         Directory.CreateDirectory(_root);
+        foreach (var leftover in Directory.EnumerateDirectories(_root))
+        {
+            try { Directory.Delete(leftover, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                logger.LogDebug(e, "A standby folder of a previous server is still in use: {Folder}", leftover);
+            }
+        }
         Replenish();
     }
 
