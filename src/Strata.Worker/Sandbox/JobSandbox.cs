@@ -232,7 +232,6 @@ internal static class JobSandbox
         }
         args.AddRange(["--chdir", workDirectory, "--clearenv"]);
 
-
         // The command: become the job's user (a root worker), read the environment, run the entrypoint.
         var command = new List<string>();
         if (root)
