@@ -272,6 +272,8 @@ internal static class Standby
                 }
                 why = stopSignals.Requested.Task.IsCompleted ? $"stopped by {stopSignals.Requested.Task.Result}"
                     : Native.ParentPid() != parentPid ? "the parent process is gone"
+                    // Its folder was removed (the server's data folder was deleted): no attempt can reach it.
+                    : !File.Exists(fifo) ? "its standby folder is gone"
                     : Environment.TickCount64 >= deadline ? $"idle for {options.IdleTimeout.TotalSeconds:0} s"
                     : null;
                 if (why is not null)

@@ -139,7 +139,8 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
             : Task.Delay(Timeout.InfiniteTimeSpan, time);
         using var stopWatching = new CancellationTokenSource();
         var diskLimit = DiskLimit.WatchAsync(launch, log, time, stopWatching.Token);
-        var first = await Task.WhenAny(exited, timeLimit, diskLimit, stopRequested.Task);
+        var folderGone = WatchFolderAsync(stopWatching.Token);
+        var first = await Task.WhenAny(exited, timeLimit, diskLimit, folderGone, stopRequested.Task);
         await stopWatching.CancelAsync();
         var grace = TimeSpan.FromSeconds(Math.Max(0, launch.StopGraceSeconds));
         string? forcedReason = null;
@@ -148,6 +149,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         {
             (forcedReason, forcedMessage) = first == timeLimit ? (Reasons.TimedOut, $"exceeded the time limit of {launch.TimeoutSeconds} s")
                 : first == diskLimit ? (Reasons.DiskLimitExceeded, diskLimit.Result)
+                : first == folderGone ? (Reasons.Killed, "its attempt folder was removed")
                 : (Reasons.Killed, $"stopped on request ({stopRequested.Task.Result})");
             log.Write($"{forcedMessage}: stopping the attempt's processes");
             var stopped = await tree.StopAsync(grace);
@@ -182,12 +184,34 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
             CpuSeconds = usage.CpuSeconds,
             LimitMode = cgroup.Mode,
         };
+        if (first == folderGone)
+        {
+            // Nobody can collect a result now, nor adopt the attempt: the job is stopped and the worker goes.
+            return ExitCodes.Done;
+        }
         if (result.Reason == Reasons.StartFailed)
         {
             File.Delete(joinFailedMarker);
         }
         WriteResult(log, result);
         return ExitCodes.Done;
+    }
+
+    /// <summary>How often the worker checks that its attempt folder is still there.</summary>
+    private static readonly TimeSpan FolderCheckInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Completes once the attempt's launch.json is gone: its folder was removed (the server's data folder
+    /// was deleted, say). A worker outlives its server on purpose, so that a restarted server adopts the
+    /// attempt; with the folder gone there is nothing to adopt, and the job would run on for nobody.
+    /// </summary>
+    private async Task WatchFolderAsync(CancellationToken cancellationToken)
+    {
+        var launch = PathOf(AttemptFiles.Launch);
+        while (File.Exists(launch))
+        {
+            await Task.Delay(FolderCheckInterval, time, cancellationToken);
+        }
     }
 
     /// <summary>Turns how the job ended into result.json's reason, exit code, signal and message.</summary>
