@@ -17,6 +17,9 @@ internal static partial class Native
     private const int EAGAIN = 11;
     private const int O_NONBLOCK = 0x800;
     private const int O_CLOEXEC = 0x80000;
+    private const int O_PATH = 0x200000;
+    private const int AT_EMPTY_PATH = 0x1000;
+    private const int CLOSE_RANGE_CLOEXEC = 4;
     private const short POLLIN = 1;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -135,8 +138,8 @@ internal static partial class Native
     /// <summary>The worker's effective user id.</summary>
     public static int EffectiveUid() => GetEuid();
 
-    private const int O_PATH = 0x200000;
-    private const int AT_EMPTY_PATH = 0x1000;
+    /// <summary>The worker's effective group id.</summary>
+    public static int EffectiveGid() => GetEgid();
 
     /// <summary>
     /// An <c>O_PATH</c> descriptor of <paramref name="path"/>: it names that very file or folder, whatever is
@@ -159,17 +162,12 @@ internal static partial class Native
         }
     }
 
-    private const int CLOSE_RANGE_CLOEXEC = 4;
-
     /// <summary>
     /// Marks every descriptor above stderr close-on-exec: the worker's own already are, but whatever the
     /// server inherited from its own parent (and passed on) must not reach a job. False where the kernel
     /// has no <c>close_range</c> (before 5.11).
     /// </summary>
     public static bool CloseOnExecAboveStandardStreams() => CloseRange(3, uint.MaxValue, CLOSE_RANGE_CLOEXEC) == 0;
-
-    /// <summary>The worker's effective group id.</summary>
-    public static int EffectiveGid() => GetEgid();
 
     /// <summary>Gives <paramref name="path"/> (never what a symbolic link points to) to <paramref name="uid"/>:<paramref name="gid"/>.</summary>
     public static void ChangeOwner(string path, int uid, int gid)

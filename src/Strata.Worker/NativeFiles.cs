@@ -39,14 +39,13 @@ internal static partial class Native
         return new FileStat((mode & S_IFMT) == S_IFDIR, (long)Math.Min(size, long.MaxValue), links, device, inode);
     }
 
-    private const int AT_EMPTY_PATH_STATX = 0x1000;
     private const uint STATX_UID = 0x8;
 
     /// <summary>The owner of what <paramref name="fd"/> names (an <c>O_PATH</c> descriptor will do).</summary>
     public static unsafe int OwnerOf(int fd)
     {
         var buffer = stackalloc byte[StatxSize];
-        if (Statx(fd, "", AT_EMPTY_PATH_STATX, STATX_UID, buffer) != 0)
+        if (Statx(fd, "", AT_EMPTY_PATH, STATX_UID, buffer) != 0)
         {
             throw new IOException($"cannot examine descriptor {fd} (errno {Marshal.GetLastPInvokeError()})");
         }

@@ -26,6 +26,7 @@ public static class HostingSetup
         }
         builder.Services.AddOptions<StrataOptions>().BindConfiguration(StrataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(sp => new DataFolder(sp.GetRequiredService<IOptions<StrataOptions>>().Value.DataPath));
+        builder.Services.AddSingleton<TenantPaths>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.Configure<JsonOptions>(options => StrataJson.Configure(options.SerializerOptions));
         builder.WebHost.ConfigureKestrel(kestrel =>

@@ -32,7 +32,7 @@ public sealed class JobService(
     IJobRuntime runtime,
     Runtime.IRuntimeProfile profile,
     DataFolder data,
-    IOptions<StrataOptions> strata,
+    TenantPaths tenantPaths,
     IOptions<JobsOptions> jobs,
     IOptions<Artifacts.CodeOptions> code,
     Artifacts.ArtifactStore artifacts,
@@ -47,14 +47,13 @@ public sealed class JobService(
         MemoryGb = jobs.Value.DefaultMemoryGb ?? profile.DefaultMemoryGb,
         MaxAttempts = jobs.Value.DefaultMaxAttempts,
     };
-    private readonly List<string> _dataRoots = strata.Value.DataRoots.Count > 0 ? strata.Value.DataRoots : [Environment.CurrentDirectory];
 
     public async Task<SubmitResult> SubmitAsync(string tenantId, TrainingJobSpec spec, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString();
         using var scope = logger.BeginScope(new JobLogScope(tenantId, id));
-        var paths = PathsFor(tenantId);
+        var paths = tenantPaths.For(tenantId);
         var defaultOutput = Path.Combine(data.TenantArtifacts(tenantId), "jobs", id, "output");
         var valid = JobSpecValidator.TryValidate(spec, tenantId, _defaults, paths, defaultOutput, runtime.Capacity, out var validated, out var errors);
         var sources = await CheckSourcesAsync(tenantId, spec, paths, cancellationToken);
@@ -115,8 +114,6 @@ public sealed class JobService(
         return new SubmitResult.Accepted(record, normalized);
     }
 
-    /// <summary>Where the tenant's jobs (and model registrations) may name files: its artifact area and the data roots.</summary>
-    public PathPolicy PathsFor(string tenantId) => new(data.TenantArtifacts(tenantId), _dataRoots, data.Root);
 
     /// <summary>The artifacts a spec names must be the tenant's own (another tenant's is as missing), and its repository one the server may clone.</summary>
     private async Task<ValidationErrors> CheckSourcesAsync(string tenantId, TrainingJobSpec spec, PathPolicy paths, CancellationToken cancellationToken)

@@ -93,7 +93,7 @@ public static class ModelsApi
     }
 
     private static async Task<Results<Created<ModelVersion>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
-        string name, HttpRequest request, ModelRegistry registry, JobService jobs, JobStore jobStore, MetricStore metricStore, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
+        string name, HttpRequest request, ModelRegistry registry, TenantPaths tenantPaths, JobStore jobStore, MetricStore metricStore, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
     {
         var caller = request.HttpContext.Caller();
         var tenantId = caller.TenantId!;
@@ -141,7 +141,7 @@ public static class ModelsApi
         FileStream file;
         try
         {
-            file = ModelRegistry.OpenConfined(body.Path!, jobs.PathsFor(tenantId));
+            file = ModelRegistry.OpenConfined(body.Path!, tenantPaths.For(tenantId));
         }
         catch (ModelFileException e)
         {

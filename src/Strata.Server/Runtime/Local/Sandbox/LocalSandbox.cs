@@ -16,16 +16,15 @@ namespace Strata.Server.Runtime.Local.Sandbox;
 public sealed class LocalSandbox
 {
     private readonly DataFolder _data;
-    private readonly List<string> _dataRoots;
+    private readonly TenantPaths _tenantPaths;
     private readonly SandboxOptions _options;
     private readonly TenantUids? _uids;
     private readonly ILogger<LocalSandbox> _logger;
 
-    public LocalSandbox(DataFolder data, IOptions<SandboxOptions> options, IOptions<StrataOptions> strata, IConfiguration configuration, ILogger<LocalSandbox> logger)
+    public LocalSandbox(DataFolder data, TenantPaths tenantPaths, IOptions<SandboxOptions> options, IConfiguration configuration, ILogger<LocalSandbox> logger)
     {
         _data = data;
-        // As the job service's path policy has it: the working directory when no data root is configured.
-        _dataRoots = strata.Value.DataRoots.Count > 0 ? strata.Value.DataRoots : [Environment.CurrentDirectory];
+        _tenantPaths = tenantPaths;
         _options = options.Value;
         _logger = logger;
         Network = _options.Network;
@@ -36,7 +35,7 @@ public sealed class LocalSandbox
         }
         foreach (var (setting, path) in _options.ReadOnlyPaths.Select(p => ("ReadOnlyPaths", p)).Concat(_options.ReadWritePaths.Select(p => ("ReadWritePaths", p))))
         {
-            if (!Path.IsPathRooted(path) || Contains(Path.GetFullPath(path), data.Root))
+            if (!Path.IsPathRooted(path) || IsInside(data.Root, Path.GetFullPath(path)))
             {
                 throw new OptionsValidationException(SandboxOptions.Section, typeof(SandboxOptions),
                     [$"{SandboxOptions.Section}:{setting}: '{path}' must be an absolute path that does not hold the data folder ({data.Root})."]);
@@ -98,7 +97,7 @@ public sealed class LocalSandbox
     {
         if (!Enabled) return null;
         var tenant = launch.Attempt.TenantId;
-        var tenantPaths = new PathPolicy(_data.TenantArtifacts(tenant), _dataRoots, _data.Root);
+        var tenantPaths = _tenantPaths.For(tenant);
         var tenantInputs = Path.Combine(_data.Inputs, tenant);
         var readOnly = new List<SandboxBind>();
         var readWrite = new List<SandboxBind>();
@@ -144,7 +143,7 @@ public sealed class LocalSandbox
     {
         var full = Path.GetFullPath(path);
         if (Native.Resolve(full) is not { } resolved) return;
-        if (Contains(resolved, _data.Root) || !allowed(resolved))
+        if (IsInside(_data.Root, resolved) || !allowed(resolved))
         {
             _logger.LogWarning("Refused to show {What} to a job: {Path} leads to {Resolved}", what, full, resolved);
             throw new RuntimeStartException(full == resolved
@@ -157,10 +156,8 @@ public sealed class LocalSandbox
     private static string? Rooted(IReadOnlyDictionary<string, string> environment, string name) =>
         environment.GetValueOrDefault(name) is { } path && Path.IsPathRooted(path) ? path : null;
 
-    private static bool IsInside(string path, string folder) => Contains(folder, path);
-
-    /// <summary>Whether <paramref name="folder"/> is <paramref name="path"/> or one of its parents.</summary>
-    private static bool Contains(string folder, string path) =>
+    /// <summary>Whether <paramref name="path"/> is <paramref name="folder"/> or lies in it.</summary>
+    private static bool IsInside(string path, string folder) =>
         path == folder || path.StartsWith(folder.TrimEnd('/') + "/", StringComparison.Ordinal);
 
     /// <summary>Finds bwrap and runs it once the way the worker will; the problem, or null when it works.</summary>
@@ -170,10 +167,13 @@ public sealed class LocalSandbox
         if (bwrap.Length == 0 || !File.Exists(bwrap)) return "bubblewrap (bwrap) is not installed";
         if (Environment.IsPrivilegedProcess && !File.Exists("/usr/bin/setpriv")) return "/usr/bin/setpriv (util-linux) is missing, which a root server needs to run jobs as tenants' users";
         var start = new ProcessStartInfo(bwrap) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        string[] arguments = Environment.IsPrivilegedProcess
-            ? ["--unshare-pid", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--", "/usr/bin/true"]
-            : ["--unshare-user", "--unshare-pid", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--", "/usr/bin/true"];
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        // As the worker will: a root server without a user namespace, any other in one.
+        if (!Environment.IsPrivilegedProcess) start.ArgumentList.Add("--unshare-user");
+        foreach (var argument in (string[])["--unshare-pid", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+                     "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--", "/usr/bin/true"])
+        {
+            start.ArgumentList.Add(argument);
+        }
         try
         {
             using var process = Process.Start(start)!;
