@@ -206,7 +206,8 @@ public sealed class StandbyTests
         var pidFile = Path.Combine(attempt.Root, "worker.pid");
         var (fileName, arguments) = TestAttempt.WorkerCommand();
         var launcher = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-        foreach (var argument in (string[])["-c", "\"$@\" & echo $! > \"$0\"; sleep 300", pidFile, fileName, .. arguments, "standby", folder])
+        // The parent becomes its `sleep` (exec), so killing it leaves nothing behind but the worker under test.
+        foreach (var argument in (string[])["-c", "\"$@\" & echo $! > \"$0\"; exec sleep 300", pidFile, fileName, .. arguments, "standby", folder])
         {
             launcher.ArgumentList.Add(argument);
         }
