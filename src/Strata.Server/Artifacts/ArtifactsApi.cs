@@ -8,6 +8,7 @@ using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Server.Auth;
 using Strata.Server.Hosting;
+using Strata.Server.Problems;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Artifacts;
@@ -60,7 +61,7 @@ public static class ArtifactsApi
         var caller = context.Caller();
         if (caller.Role == Roles.Job && caller.JobId is null)
         {
-            return Problems.Problems.Forbidden("This job token names no job.");
+            return Problem.Forbidden("This job token names no job.");
         }
         var query = context.Request.Query;
         var errors = new ValidationErrors();
@@ -80,7 +81,7 @@ public static class ArtifactsApi
         {
             errors.Add("kind", "must be file or archive (a tar.gz)");
         }
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         if (context.Request.ContentLength > artifacts.MaxUploadBytes)
         {
@@ -97,12 +98,12 @@ public static class ArtifactsApi
         {
             UploadResult.Stored stored => TypedResults.Created($"/v1/artifacts/{stored.Artifact.Id}", ArtifactStore.ToContract(stored.Artifact)),
             UploadResult.TooLarge tooLarge => TooLarge(null, tooLarge.Limit),
-            UploadResult.NotAnArchive bad => Problems.Problems.Validation("body", $"is not an archive this server extracts: {bad.Reason}. Send a tar.gz of regular files and folders, or kind=file."),
+            UploadResult.NotAnArchive bad => Problem.Validation("body", $"is not an archive this server extracts: {bad.Reason}. Send a tar.gz of regular files and folders, or kind=file."),
             _ => throw new InvalidOperationException("Unknown upload result."),
         };
     }
 
-    private static ProblemHttpResult TooLarge(long? size, long limit) => Problems.Problems.TooLarge(
+    private static ProblemHttpResult TooLarge(long? size, long limit) => Problem.TooLarge(
         (size is { } s ? $"The upload is {s} bytes" : "The upload is larger than the limit") +
         $"; this server accepts artifacts of at most {limit} bytes (Artifacts:MaxUploadBytes).");
 
@@ -111,7 +112,7 @@ public static class ArtifactsApi
         var query = context.Request.Query;
         var errors = new ValidationErrors();
         var (limit, before) = Paging.Read(query, DefaultPageSize, MaxPageSize, errors);
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
         await using var db = store.CreateContext();
@@ -142,5 +143,5 @@ public static class ArtifactsApi
             fileDownloadName: found.Artifact.Name);
     }
 
-    internal static ProblemHttpResult NotFound(string id) => Problems.Problems.NotFound($"Artifact '{id}' was not found.");
+    internal static ProblemHttpResult NotFound(string id) => Problem.NotFound($"Artifact '{id}' was not found.");
 }

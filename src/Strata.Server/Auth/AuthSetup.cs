@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Hosting;
+using Strata.Server.Problems;
 
 namespace Strata.Server.Auth;
 
@@ -52,9 +53,9 @@ public static class AuthSetup
                             _ => "The bearer token is invalid or expired; ask for a new one.",
                         };
                         context.Response.Headers.WWWAuthenticate = "Bearer";
-                        await Problems.Problems.WriteAsync(context.HttpContext, 401, "Unauthenticated", detail, ProblemTypes.Unauthenticated);
+                        await Problem.WriteAsync(context.HttpContext, 401, "Unauthenticated", detail, ProblemTypes.Unauthenticated);
                     },
-                    OnForbidden = context => Problems.Problems.WriteAsync(context.HttpContext, 403, "Forbidden",
+                    OnForbidden = context => Problem.WriteAsync(context.HttpContext, 403, "Forbidden",
                         "This token's role may not do that.", ProblemTypes.Forbidden),
                 };
             });

@@ -85,18 +85,18 @@ public static class DeploymentsApi
         var min = body.MinReplicas ?? defaults.DefaultMinReplicas;
         var max = body.MaxReplicas ?? Math.Max(defaults.DefaultMaxReplicas, min);
         var errors = DeploymentSpecValidator.CheckCreate(body, name, min, max, ModelNames.CheckModelName);
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
         var (model, modelProblem) = await service.ResolveAsync(tenantId, body.Model!, cancellationToken);
-        if (model is null) return Problems.Problems.Validation("model", modelProblem!);
+        if (model is null) return Problem.Validation("model", modelProblem!);
         ResolvedModel? canary = null;
         if (body.Canary is not null)
         {
             (canary, var canaryProblem) = await service.ResolveAsync(tenantId, body.Canary.Model!, cancellationToken);
-            if (canary is null) return Problems.Problems.Validation("canary.model", canaryProblem!);
-            if (canary.Name != model.Name) return Problems.Problems.Validation("canary.model", $"must be a version of the deployment's model '{model.Name}'");
+            if (canary is null) return Problem.Validation("canary.model", canaryProblem!);
+            if (canary.Name != model.Name) return Problem.Validation("canary.model", $"must be a version of the deployment's model '{model.Name}'");
             if (canary.Version.Version == model.Version.Version)
             {
-                return Problems.Problems.Validation("canary.model", $"must be another version than the one the deployment serves ({model.Version.Version})");
+                return Problem.Validation("canary.model", $"must be another version than the one the deployment serves ({model.Version.Version})");
             }
         }
 
@@ -121,8 +121,8 @@ public static class DeploymentsApi
             UpdatedAt = now,
         };
         var (created, excess) = await service.CreateAsync(record, cancellationToken);
-        if (excess is { } over) return Problems.Problems.DeploymentQuotaExceeded(over);
-        if (created is null) return Problems.Problems.Conflict($"The tenant already has a deployment named '{name}'; change it with PATCH or choose another name.");
+        if (excess is { } over) return Problem.DeploymentQuotaExceeded(over);
+        if (created is null) return Problem.Conflict($"The tenant already has a deployment named '{name}'; change it with PATCH or choose another name.");
         return TypedResults.Created($"/v1/deployments/{created.Name}", ToContract(created, runtime));
     }
 
@@ -143,7 +143,7 @@ public static class DeploymentsApi
             before = Hosting.PageToken.Read(token!);
             if (before is null) errors.Add("page_token", "is not a page token this server issued");
         }
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
         var tenantId = context.Caller().TenantId!;
         await using var db = store.CreateContext();
         var rows = db.Deployments.AsNoTracking().Where(d => d.TenantId == tenantId);
@@ -171,12 +171,12 @@ public static class DeploymentsApi
         if (problem is not null) return problem;
         var tenantId = request.HttpContext.Caller().TenantId!;
         var errors = DeploymentSpecValidator.CheckUpdate(body!);
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
         ResolvedModel? model = null;
         if (body!.Model is not null)
         {
             (model, var modelProblem) = await service.ResolveAsync(tenantId, body.Model, cancellationToken);
-            if (model is null) return Problems.Problems.Validation("model", modelProblem!);
+            if (model is null) return Problem.Validation("model", modelProblem!);
         }
         CanaryChange? canary = null;
         if (body.Canary is { } change)
@@ -185,7 +185,7 @@ public static class DeploymentsApi
             if (change.Model is not null)
             {
                 (canaryModel, var canaryProblem) = await service.ResolveAsync(tenantId, change.Model, cancellationToken);
-                if (canaryModel is null) return Problems.Problems.Validation("canary.model", canaryProblem!);
+                if (canaryModel is null) return Problem.Validation("canary.model", canaryProblem!);
             }
             canary = new CanaryChange(canaryModel, change.Weight);
         }
@@ -199,8 +199,8 @@ public static class DeploymentsApi
             record.MemoryGb = body.Compute?.MemoryGb ?? record.MemoryGb;
             return null;
         }, model, canary, cancellationToken);
-        if (outcome.Invalid is { } invalid) return Problems.Problems.Validation(invalid.Field, invalid.Message);
-        if (outcome.Excess is { } over) return Problems.Problems.DeploymentQuotaExceeded(over);
+        if (outcome.Invalid is { } invalid) return Problem.Validation(invalid.Field, invalid.Message);
+        if (outcome.Excess is { } over) return Problem.DeploymentQuotaExceeded(over);
         var updated = outcome.Updated;
         return updated is null ? NotFound(name) : TypedResults.Ok(ToContract(updated, runtime));
     }
@@ -240,14 +240,14 @@ public static class DeploymentsApi
         }
         if (context.Request.ContentLength > DeploymentsOptions.MaxPredictBytes)
         {
-            await Problems.Problems.TooLarge($"The body is {context.Request.ContentLength} bytes; predictions take up to {DeploymentsOptions.MaxPredictBytes}.").ExecuteAsync(context);
+            await Problem.TooLarge($"The body is {context.Request.ContentLength} bytes; predictions take up to {DeploymentsOptions.MaxPredictBytes}.").ExecuteAsync(context);
             return;
         }
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, cancellationToken);
         if (body.Length > DeploymentsOptions.MaxPredictBytes)
         {
-            await Problems.Problems.TooLarge($"Predictions take up to {DeploymentsOptions.MaxPredictBytes} bytes.").ExecuteAsync(context);
+            await Problem.TooLarge($"Predictions take up to {DeploymentsOptions.MaxPredictBytes} bytes.").ExecuteAsync(context);
             return;
         }
         if (observed.Ready.Count == 0 || !await AnswerAsync(key, observed, body.GetBuffer().AsMemory(0, (int)body.Length), context, router, cache, cancellationToken))
@@ -280,7 +280,7 @@ public static class DeploymentsApi
         return await db.Deployments.AsNoTracking().FirstOrDefaultAsync(d => d.TenantId == tenantId && d.Name == name, cancellationToken);
     }
 
-    private static ProblemHttpResult NotFound(string name) => Problems.Problems.NotFound($"Deployment '{name}' was not found.");
+    private static ProblemHttpResult NotFound(string name) => Problem.NotFound($"Deployment '{name}' was not found.");
 
     internal static Deployment ToContract(DeploymentRecord record, IDeploymentRuntime runtime)
     {

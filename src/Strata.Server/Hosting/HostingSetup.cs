@@ -6,6 +6,7 @@ using Microsoft.OpenApi;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Leadership;
+using Strata.Server.Problems;
 using Strata.Server.Runtime;
 
 namespace Strata.Server.Hosting;
@@ -39,9 +40,9 @@ public static class HostingSetup
             var problem = context.ProblemDetails;
             if (problem.Type is null || problem.Type == "about:blank" || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
             {
-                problem.Type = Problems.Problems.TypeFor(problem.Status ?? 500);
+                problem.Type = Problem.TypeFor(problem.Status ?? 500);
             }
-            problem.Detail ??= Problems.Problems.DetailFor(problem.Status ?? 500);
+            problem.Detail ??= Problem.DetailFor(problem.Status ?? 500);
         });
         builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
         {

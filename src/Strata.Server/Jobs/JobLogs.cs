@@ -5,6 +5,7 @@ using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Server.Auth;
+using Strata.Server.Problems;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Jobs;
@@ -42,14 +43,14 @@ public static class JobLogs
             if (int.TryParse(attemptText, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1) attemptNumber = n;
             else errors.Add("attempt", "must be a positive attempt number");
         }
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
         var job = await jobs.FindAsync(tenantId, id, cancellationToken);
-        if (job is null) return Problems.Problems.JobNotFound(id);
+        if (job is null) return Problem.JobNotFound(id);
         if (attemptNumber > job.AttemptCount && !(follow && job.IsActive))
         {
-            return Problems.Problems.NotFound($"Job '{id}' has no attempt {attemptNumber}.");
+            return Problem.NotFound($"Job '{id}' has no attempt {attemptNumber}.");
         }
 
         context.Response.ContentType = "text/plain; charset=utf-8";

@@ -55,19 +55,19 @@ public static class JobsApi
         if (problem is not null) return problem;
         if (spec!.TenantId is not null && spec.TenantId != caller.TenantId)
         {
-            return Problems.Problems.Forbidden($"tenant_id '{spec.TenantId}' is not this token's tenant; omit it or use '{caller.TenantId}'.");
+            return Problem.Forbidden($"tenant_id '{spec.TenantId}' is not this token's tenant; omit it or use '{caller.TenantId}'.");
         }
         var result = await service.SubmitAsync(caller.TenantId!, spec, cancellationToken);
         switch (result)
         {
             case SubmitResult.Invalid invalid:
-                return Problems.Problems.Validation(invalid.Errors);
+                return Problem.Validation(invalid.Errors);
             case SubmitResult.OverQuota over:
-                return Problems.Problems.QuotaExceeded(over.Excess);
+                return Problem.QuotaExceeded(over.Excess);
             case SubmitResult.LargerThanQuota larger:
-                return Problems.Problems.RequestExceedsQuota(larger.Excess);
+                return Problem.RequestExceedsQuota(larger.Excess);
             case SubmitResult.NameTaken taken:
-                return Problems.Problems.Conflict($"The tenant already has an active job named '{taken.Name}'; names are unique among pending and running jobs.");
+                return Problem.Conflict($"The tenant already has an active job named '{taken.Name}'; names are unique among pending and running jobs.");
             case SubmitResult.Accepted accepted:
                 // No queue position yet: the scheduler places the job in its next cycle (GET shows it).
                 return TypedResults.Created($"/v1/jobs/training/{accepted.Job.Id}", JobMapping.ToContract(accepted.Job, accepted.Spec, null, null));
@@ -94,7 +94,7 @@ public static class JobsApi
             }
         }
         var (limit, before) = Paging.Read(query, JobsOptions.DefaultPageSize, JobsOptions.MaxPageSize, errors);
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
         await using var db = store.CreateContext();
@@ -115,7 +115,7 @@ public static class JobsApi
         string id, HttpContext context, JobStore jobs, IJobMetrics metricStore, JobQueue queue, IOptions<UsageOptions> usage, CancellationToken cancellationToken)
     {
         var job = await jobs.FindAsync(context.Caller().TenantId!, id, cancellationToken);
-        if (job is null) return Problems.Problems.JobNotFound(id);
+        if (job is null) return Problem.JobNotFound(id);
         var metrics = await metricStore.LatestAsync([job.Id], cancellationToken);
         return TypedResults.Ok(ToContract(job, queue, usage.Value, metrics.GetValueOrDefault(job.Id)));
     }
@@ -124,10 +124,10 @@ public static class JobsApi
         string id, HttpContext context, JobService service, CancellationToken cancellationToken)
     {
         var outcome = await service.CancelAsync(context.Caller().TenantId!, id, cancellationToken);
-        if (outcome.Job is null) return Problems.Problems.JobNotFound(id);
+        if (outcome.Job is null) return Problem.JobNotFound(id);
         if (!outcome.WasActive)
         {
-            return Problems.Problems.Conflict($"Job '{id}' has already ended ({outcome.Job.Status.ToString().ToLowerInvariant()}); there is nothing to cancel.");
+            return Problem.Conflict($"Job '{id}' has already ended ({outcome.Job.Status.ToString().ToLowerInvariant()}); there is nothing to cancel.");
         }
         return TypedResults.NoContent();
     }
@@ -139,7 +139,7 @@ public static class JobsApi
         await using var db = store.CreateContext();
         if (!await db.Jobs.AsNoTracking().AnyAsync(j => j.Id == id && j.TenantId == tenantId, cancellationToken))
         {
-            return Problems.Problems.JobNotFound(id);
+            return Problem.JobNotFound(id);
         }
         var attempts = await db.Attempts.AsNoTracking()
             .Where(a => a.JobId == id && a.TenantId == tenantId)

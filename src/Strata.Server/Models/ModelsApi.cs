@@ -54,11 +54,11 @@ public static class ModelsApi
         var errors = new ValidationErrors();
         if (ModelNames.CheckModelName(body!.Name) is { } nameError) errors.Add("name", nameError);
         CheckDescription(errors, body.Description);
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var created = await registry.CreateAsync(request.HttpContext.Caller().TenantId!, body.Name!, body.Description, cancellationToken);
         return created is null
-            ? Problems.Problems.Conflict($"The tenant already has a model named '{body.Name}'.")
+            ? Problem.Conflict($"The tenant already has a model named '{body.Name}'.")
             : TypedResults.Created($"/v1/models/{created.Name}", ToContract(created, []));
     }
 
@@ -66,7 +66,7 @@ public static class ModelsApi
     {
         var errors = new ValidationErrors();
         var (limit, before) = Paging.Read(context.Request.Query, ModelsOptions.DefaultPageSize, ModelsOptions.MaxPageSize, errors);
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
         var tenantId = context.Caller().TenantId!;
         await using var db = store.CreateContext();
         var query = db.Models.AsNoTracking().Where(m => m.TenantId == tenantId);
@@ -122,7 +122,7 @@ public static class ModelsApi
         {
             if (jobId is not null && jobId != caller.JobId)
             {
-                return Problems.Problems.Forbidden($"This job's token registers models for its own job ('{caller.JobId}') only.");
+                return Problem.Forbidden($"This job's token registers models for its own job ('{caller.JobId}') only.");
             }
             jobId = caller.JobId;
         }
@@ -133,10 +133,10 @@ public static class ModelsApi
             if (job is null) errors.Add("job_id", $"the tenant has no job '{jobId}'");
             else if (caller.Role == Roles.Job && job.Status != JobStatus.Running)
             {
-                return Problems.Problems.Forbidden($"Job '{jobId}' is {job.Status.ToString().ToLowerInvariant()}; a job's token registers models only while the job runs.");
+                return Problem.Forbidden($"Job '{jobId}' is {job.Status.ToString().ToLowerInvariant()}; a job's token registers models only while the job runs.");
             }
         }
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         FileStream file;
         try
@@ -145,7 +145,7 @@ public static class ModelsApi
         }
         catch (ModelFileException e)
         {
-            return Problems.Problems.Validation("path", e.Message);
+            return Problem.Validation("path", e.Message);
         }
         await using (file)
         {
@@ -164,7 +164,7 @@ public static class ModelsApi
             }
             catch (ModelFileException e)
             {
-                return Problems.Problems.Validation("path", e.Message);
+                return Problem.Validation("path", e.Message);
             }
         }
     }
@@ -174,7 +174,7 @@ public static class ModelsApi
     {
         var errors = new ValidationErrors();
         var (limit, before) = Paging.Read(context.Request.Query, ModelsOptions.DefaultPageSize, ModelsOptions.MaxPageSize, errors);
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
         var tenantId = context.Caller().TenantId!;
         await using var db = store.CreateContext();
         var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.TenantId == tenantId && m.Name == name, cancellationToken);
@@ -204,7 +204,7 @@ public static class ModelsApi
         var record = number is null ? null : await db.ModelVersions.AsNoTracking()
             .FirstOrDefaultAsync(v => v.TenantId == tenantId && v.ModelName == name && v.Version == number, cancellationToken);
         return record is null
-            ? Problems.Problems.NotFound($"Model '{name}' has no version or alias '{version}'.")
+            ? Problem.NotFound($"Model '{name}' has no version or alias '{version}'.")
             : TypedResults.Ok(ToContract(record, aliases, record.Version == model.LatestVersion));
     }
 
@@ -217,7 +217,7 @@ public static class ModelsApi
         var errors = new ValidationErrors();
         if (ModelNames.CheckAlias(alias) is { } aliasError) errors.Add("alias", aliasError);
         if (body!.Version is not > 0) errors.Add("version", "is required: a version number from 1");
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var outcome = await writer.WriteAsync<(ModelRecord? Model, bool Exists)>(db =>
         {
@@ -232,7 +232,7 @@ public static class ModelsApi
         if (outcome.Model is null) return ModelNotFound(name);
         if (!outcome.Exists)
         {
-            return Problems.Problems.Validation("version", $"model '{name}' has no version {body.Version}; its latest is {outcome.Model.LatestVersion}");
+            return Problem.Validation("version", $"model '{name}' has no version {body.Version}; its latest is {outcome.Model.LatestVersion}");
         }
         await using var read = store.CreateContext();
         var aliases = await read.ModelAliases.AsNoTracking().Where(a => a.TenantId == tenantId && a.ModelName == name).ToListAsync(cancellationToken);
@@ -249,7 +249,7 @@ public static class ModelsApi
             if (existing is not null) db.ModelAliases.Remove(existing);
             return existing is not null;
         }, cancellationToken);
-        return removed ? TypedResults.NoContent() : Problems.Problems.NotFound($"Model '{name}' has no alias '{alias}'.");
+        return removed ? TypedResults.NoContent() : Problem.NotFound($"Model '{name}' has no alias '{alias}'.");
     }
 
     /// <summary>
@@ -321,7 +321,7 @@ public static class ModelsApi
         }
     }
 
-    private static ProblemHttpResult ModelNotFound(string name) => Problems.Problems.NotFound($"Model '{name}' was not found.");
+    private static ProblemHttpResult ModelNotFound(string name) => Problem.NotFound($"Model '{name}' was not found.");
 
     internal static Model ToContract(ModelRecord model, IEnumerable<ModelAliasRecord> aliases) => new()
     {

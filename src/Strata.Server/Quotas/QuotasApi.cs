@@ -37,7 +37,7 @@ public static class QuotasApi
         if (problem is not null) return problem;
         var errors = new ValidationErrors();
         QuotaSpecValidator.Validate(body!, errors);
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var record = await writer.WriteAsync(db =>
         {
@@ -46,7 +46,7 @@ public static class QuotasApi
             QuotaMapping.Apply(tenant, body!);
             return tenant;
         }, cancellationToken);
-        if (record is null) return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
+        if (record is null) return Problem.NotFound($"Tenant '{id}' was not found.");
         var entry = quotas.Set(record);
         // A larger quota may let jobs waiting for quota start; a new weight changes the order.
         scheduler.Wake();
@@ -58,7 +58,7 @@ public static class QuotasApi
     {
         var tenantId = context.Caller().TenantId!;
         var entry = await quotas.GetAsync(tenantId, cancellationToken);
-        if (entry is null) return Problems.Problems.NotFound($"Tenant '{tenantId}' was not found.");
+        if (entry is null) return Problem.NotFound($"Tenant '{tenantId}' was not found.");
         return TypedResults.Ok(QuotaMapping.ToStatus(tenantId, entry.Quota, queue.QuotaUse(tenantId)));
     }
 }

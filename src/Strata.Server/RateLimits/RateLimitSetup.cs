@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Server.Auth;
+using Strata.Server.Problems;
 
 namespace Strata.Server.RateLimits;
 
@@ -61,6 +62,6 @@ public static class RateLimitSetup
         http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         var detail = string.Create(CultureInfo.InvariantCulture,
             $"Tenant '{tenant}' sent more requests than its limit ({burst} at once, then {tokens} every {period.TotalSeconds:0.##} s); retry after {seconds} s.");
-        await Problems.Problems.WriteAsync(http, StatusCodes.Status429TooManyRequests, "Too many requests", detail, ProblemTypes.RateLimited);
+        await Problem.WriteAsync(http, StatusCodes.Status429TooManyRequests, "Too many requests", detail, ProblemTypes.RateLimited);
     }
 }

@@ -68,7 +68,7 @@ public static partial class TenantsApi
         {
             QuotaSpecValidator.Validate(body.Quota, errors, "quota.");
         }
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var record = new TenantRecord { Id = body.Id!, Name = body.Name ?? body.Id!, CostCenter = body.CostCenter, CreatedAt = time.GetUtcNow() };
         if (body.Quota is not null) QuotaMapping.Apply(record, body.Quota);
@@ -78,7 +78,7 @@ public static partial class TenantsApi
         }
         catch (Exception e) when (Store.IsUniqueViolation(e))
         {
-            return Problems.Problems.Conflict($"A tenant with id '{record.Id}' already exists.");
+            return Problem.Conflict($"A tenant with id '{record.Id}' already exists.");
         }
         quotas.Set(record);
         return TypedResults.Created($"/v1/tenants/{record.Id}", ToContract(record, quotas));
@@ -97,11 +97,11 @@ public static partial class TenantsApi
         var caller = context.Caller();
         if (!caller.IsAdmin && caller.TenantId != id)
         {
-            return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
+            return Problem.NotFound($"Tenant '{id}' was not found.");
         }
         await using var db = store.CreateContext();
         var record = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id, cancellationToken);
-        return record is null ? Problems.Problems.NotFound($"Tenant '{id}' was not found.") : TypedResults.Ok(ToContract(record, quotas));
+        return record is null ? Problem.NotFound($"Tenant '{id}' was not found.") : TypedResults.Ok(ToContract(record, quotas));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
@@ -126,7 +126,7 @@ public static partial class TenantsApi
         }, cancellationToken);
         if (!deleted)
         {
-            return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
+            return Problem.NotFound($"Tenant '{id}' was not found.");
         }
         directory.Forget(id);
         await artifacts.DeleteTenantAsync(id, cancellationToken);
@@ -142,11 +142,11 @@ public static partial class TenantsApi
         var caller = request.HttpContext.Caller();
         if (!caller.IsAdmin && caller.TenantId != id)
         {
-            return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
+            return Problem.NotFound($"Tenant '{id}' was not found.");
         }
         if (!caller.IsAdmin && caller.Role != Roles.Owner)
         {
-            return Problems.Problems.Forbidden("Only an admin or the tenant's owner can issue tokens.");
+            return Problem.Forbidden("Only an admin or the tenant's owner can issue tokens.");
         }
         var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request, MaxBodyBytes, cancellationToken);
         if (problem is not null) return problem;
@@ -165,10 +165,10 @@ public static partial class TenantsApi
         {
             errors.Add("subject", "must be 1 to 200 characters");
         }
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
         if (!await directory.ExistsAsync(id, cancellationToken))
         {
-            return Problems.Problems.NotFound($"Tenant '{id}' was not found.");
+            return Problem.NotFound($"Tenant '{id}' was not found.");
         }
         var subject = body.Subject ?? $"{id}-{role}";
         var (token, expires) = issuer.Issue(subject, role, id, TimeSpan.FromDays(days));

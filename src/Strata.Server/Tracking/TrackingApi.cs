@@ -50,7 +50,7 @@ public static class TrackingApi
         var caller = request.HttpContext.Caller();
         if (caller.Role == Roles.Job && caller.JobId != id)
         {
-            return Problems.Problems.Forbidden("A job's token reports metrics for that job only.");
+            return Problem.Forbidden("A job's token reports metrics for that job only.");
         }
         var (document, problem) = await JsonBody.ReadAsync<JsonDocument>(request, MetricLimits.MaxReportBytes, cancellationToken);
         if (problem is not null) return problem;
@@ -64,11 +64,11 @@ public static class TrackingApi
         }
         catch (JsonException e)
         {
-            return Problems.Problems.Malformed($"The body must be a metric {{\"name\", \"value\", \"step\", \"time\"}} or an array of them: {e.Message.Split(". Path:")[0]}.");
+            return Problem.Malformed($"The body must be a metric {{\"name\", \"value\", \"step\", \"time\"}} or an array of them: {e.Message.Split(". Path:")[0]}.");
         }
         if (points.Length == 0 || points.Length > MetricLimits.MaxBatch)
         {
-            return Problems.Problems.Validation("metrics", $"a report holds 1 to {MetricLimits.MaxBatch} points; it has {points.Length}");
+            return Problem.Validation("metrics", $"a report holds 1 to {MetricLimits.MaxBatch} points; it has {points.Length}");
         }
         var errors = new ValidationErrors();
         var now = time.GetUtcNow();
@@ -79,15 +79,15 @@ public static class TrackingApi
             if (points[i] is null) errors.Add($"[{i}]", "must be a metric object");
             else if (MetricValidator.Check(points[i], field, now, errors) is { } point) valid.Add(point);
         }
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var tenantId = caller.TenantId!;
-        if (await jobs.FindAsync(tenantId, id, cancellationToken) is null) return Problems.Problems.JobNotFound(id);
+        if (await jobs.FindAsync(tenantId, id, cancellationToken) is null) return Problem.JobNotFound(id);
         string? limitMessage = null;
         var outcome = await writer.WriteAsync(db => MetricWrites.Append(db, tenantId, id, valid, out limitMessage), cancellationToken);
         if (outcome == AppendOutcome.OverLimit)
         {
-            return Problems.Problems.Conflict($"The metrics were not recorded: {limitMessage}.");
+            return Problem.Conflict($"The metrics were not recorded: {limitMessage}.");
         }
         return TypedResults.Ok(new MetricsRecorded { Recorded = valid.Count });
     }
@@ -99,10 +99,10 @@ public static class TrackingApi
         var errors = new ValidationErrors();
         var name = query["name"].ToString();
         var (limit, after) = Paging.Read(query, DefaultPageSize, MaxPageSize, errors);
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
-        if (await jobs.FindAsync(tenantId, id, cancellationToken) is null) return Problems.Problems.JobNotFound(id);
+        if (await jobs.FindAsync(tenantId, id, cancellationToken) is null) return Problem.JobNotFound(id);
         await using var db = store.CreateContext();
         var metrics = db.Metrics.AsNoTracking().Where(m => m.JobId == id && m.TenantId == tenantId);
         if (name.Length > 0) metrics = metrics.Where(m => m.Name == name);

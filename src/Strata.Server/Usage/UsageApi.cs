@@ -8,6 +8,7 @@ using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Core.Usage;
 using Strata.Server.Auth;
+using Strata.Server.Problems;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Usage;
@@ -73,12 +74,12 @@ public static class UsageApi
         {
             errors.Add("tenant", "must be a tenant id");
         }
-        if (!errors.IsEmpty) return Problems.Problems.Validation(errors.ToDictionary());
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
         if (!caller.IsAdmin)
         {
             if (tenant is not null && tenant != caller.TenantId)
             {
-                return Problems.Problems.Forbidden($"A tenant's token sees its own usage only; omit tenant or use '{caller.TenantId}'.");
+                return Problem.Forbidden($"A tenant's token sees its own usage only; omit tenant or use '{caller.TenantId}'.");
             }
             tenant = caller.TenantId;
         }

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Reflection.Emit;
 using Strata.Server.Jobs;
+using Strata.Server.Problems;
 
 namespace Strata.Server.Tests.Architecture;
 
@@ -52,10 +53,10 @@ public sealed class DependencyTests
     {
         // An endpoint class called for its helpers shows in no signature, only in the caller's body.
         var method = typeof(DependencyTests).GetMethod(nameof(CallsAStaticHelper), BindingFlags.NonPublic | BindingFlags.Static)!;
-        Assert.Contains(typeof(Problems.Problems), FolderGraph.BodyReferences(method));
+        Assert.Contains(typeof(Problem), FolderGraph.BodyReferences(method));
     }
 
-    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult CallsAStaticHelper() => Problems.Problems.JobNotFound("job-1");
+    private static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult CallsAStaticHelper() => Problem.JobNotFound("job-1");
 
     [Fact]
     public void Jobs_reads_metrics_through_its_own_interface_so_Tracking_may_use_Jobs()

@@ -6,7 +6,7 @@ using Strata.Contracts;
 namespace Strata.Server.Problems;
 
 /// <summary>The problem+json answers of the API, each with a stable <see cref="ProblemTypes"/> type.</summary>
-public static class Problems
+public static class Problem
 {
     public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: 404, title: "Not found", type: ProblemTypes.NotFound);
@@ -119,7 +119,7 @@ public static class JsonBody
     {
         if (request.ContentLength > maxBytes)
         {
-            return (null, Problems.TooLarge($"The body is {request.ContentLength} bytes; the limit is {maxBytes}."));
+            return (null, Problem.TooLarge($"The body is {request.ContentLength} bytes; the limit is {maxBytes}."));
         }
         if (request.HasJsonContentType() is false)
         {
@@ -133,25 +133,25 @@ public static class JsonBody
         {
             if (buffer.Length + read > maxBytes)
             {
-                return (null, Problems.TooLarge($"The body is larger than the limit of {maxBytes} bytes."));
+                return (null, Problem.TooLarge($"The body is larger than the limit of {maxBytes} bytes."));
             }
             buffer.Write(chunk, 0, read);
         }
         if (buffer.Length == 0)
         {
-            return (null, Problems.Malformed("The request has no body; send a JSON object."));
+            return (null, Problem.Malformed("The request has no body; send a JSON object."));
         }
         try
         {
             var value = JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), StrataJson.Options);
             return value is null
-                ? (null, Problems.Malformed("The body must be a JSON object, not null."))
+                ? (null, Problem.Malformed("The body must be a JSON object, not null."))
                 : (value, null);
         }
         catch (JsonException e)
         {
             var where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path}";
-            return (null, Problems.Malformed($"The body is not a valid request{where}: {FirstSentence(e.Message)}"));
+            return (null, Problem.Malformed($"The body is not a valid request{where}: {FirstSentence(e.Message)}"));
         }
     }
 
