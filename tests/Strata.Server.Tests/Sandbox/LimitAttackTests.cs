@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using Strata.Server.Tests.Api;
 using Strata.Server.Tests.Support;
 
 namespace Strata.Server.Tests.Sandbox;

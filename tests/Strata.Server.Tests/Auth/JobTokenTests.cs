@@ -9,7 +9,7 @@ using Strata.Server.Auth;
 using Strata.Server.Storage;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Auth;
 
 /// <summary>A job's token (<c>STRATA_JOB_TOKEN</c>) lives as long as its attempt, through the real scheduler and local runtime.</summary>
 public sealed class JobTokenTests(SqliteApp app) : IClassFixture<SqliteApp>

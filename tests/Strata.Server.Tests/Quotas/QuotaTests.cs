@@ -3,7 +3,7 @@ using System.Text.Json;
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Quotas;
 
 /// <summary>Tenant quotas on every store: setting them, reading them, and admission against them.</summary>
 public abstract class QuotaTests<TApp>(TApp app) : IClassFixture<TApp>

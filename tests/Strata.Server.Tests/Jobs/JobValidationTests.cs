@@ -3,7 +3,7 @@ using System.Text;
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Jobs;
 
 /// <summary>Every refused submission is a 400 (or 413, 415) problem that names what is wrong, and stores nothing.</summary>
 public sealed class JobValidationTests(SqliteApp app) : IClassFixture<SqliteApp>

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Usage;
 
 /// <summary>Usage settings that make the arithmetic visible: a core-second costs 1, and any run gets hints.</summary>
 internal static class UsageSettings

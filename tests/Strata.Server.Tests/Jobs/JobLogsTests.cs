@@ -1,7 +1,7 @@
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Jobs;
 
 public sealed class JobLogsTests(SqliteApp app) : IClassFixture<SqliteApp>
 {

@@ -1,6 +1,6 @@
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Sandbox;
 
 /// <summary>
 /// A tenant's job reaches its own artifact area and the configured data roots, never the server's

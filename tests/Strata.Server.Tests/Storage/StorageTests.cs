@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Storage;
 
 /// <summary>The same API behaviour on every store: SQLite in the data folder and a real PostgreSQL.</summary>
 public abstract class StorageTests<TApp>(TApp app) : IClassFixture<TApp>

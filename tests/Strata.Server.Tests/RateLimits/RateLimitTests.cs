@@ -3,7 +3,7 @@ using Strata.Contracts;
 using Strata.Server.Storage;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.RateLimits;
 
 /// <summary>
 /// A tiny bucket that cannot refill during a test (3 requests, then 1 more a day), and a tenant of its own

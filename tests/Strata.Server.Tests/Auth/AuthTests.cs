@@ -3,7 +3,7 @@ using Strata.Contracts;
 using Strata.Server.Auth;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Auth;
 
 public sealed class AuthTests(SqliteApp app) : IClassFixture<SqliteApp>
 {

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Tenants;
 
 public sealed class TenantsTests(SqliteApp app) : IClassFixture<SqliteApp>
 {

@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Jobs;
 
 /// <summary>Tenancy on the job routes: another tenant's job is indistinguishable from a missing one; roles limit writes.</summary>
 public sealed class JobAccessTests(SqliteApp app) : IClassFixture<SqliteApp>

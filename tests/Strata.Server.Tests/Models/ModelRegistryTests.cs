@@ -4,7 +4,7 @@ using System.Text.Json;
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Models;
 
 /// <summary>The model registry on every store: numbering, aliases, lineage, job tokens, tenancy.</summary>
 public abstract class ModelRegistryTests<TApp>(TApp app) : IClassFixture<TApp>

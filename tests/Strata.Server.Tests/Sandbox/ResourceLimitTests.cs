@@ -1,8 +1,7 @@
 using System.Text.Json;
 using Strata.Server.Tests.Support;
-using Strata.Server.Tests.Tracking;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Sandbox;
 
 /// <summary>An app whose attempts keep at most 1 MiB of output.</summary>
 public sealed class SmallLogsApp : StrataApp

@@ -1,9 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Strata.Server.Storage;
-using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Tracking;
+namespace Strata.Server.Tests.Support;
 
 /// <summary>Looks into the app's store for state the API does not show.</summary>
 internal static class StoreProbe

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Jobs;
 
 /// <summary>Jobs really run (strata-worker, <c>/bin/sh -c</c>): their outcome, attempts, environment and cancellation.</summary>
 public sealed class JobRunTests(SqliteApp app) : IClassFixture<SqliteApp>

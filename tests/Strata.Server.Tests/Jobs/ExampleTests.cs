@@ -1,6 +1,6 @@
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Jobs;
 
 /// <summary>The README's examples run as documented.</summary>
 public sealed class ExampleTests(SqliteApp app) : IClassFixture<SqliteApp>

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Health;
 
 public sealed class HealthAndDocsTests(SqliteApp app) : IClassFixture<SqliteApp>
 {

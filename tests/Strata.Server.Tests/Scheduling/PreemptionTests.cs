@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Scheduling;
 
 /// <summary>Preemption through the real scheduler and local runtime (8 cores).</summary>
 public sealed class PreemptionTests(SqliteApp app) : IClassFixture<SqliteApp>

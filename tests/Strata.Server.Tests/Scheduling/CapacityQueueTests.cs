@@ -2,10 +2,10 @@ using System.Text.Json;
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Api;
+namespace Strata.Server.Tests.Scheduling;
 
 /// <summary>On a runtime with one core, a second 1-core job waits for capacity, in priority order.</summary>
-public sealed class JobQueueTests(OneCoreApp app) : IClassFixture<OneCoreApp>
+public sealed class CapacityQueueTests(OneCoreApp app) : IClassFixture<OneCoreApp>
 {
     [Fact]
     public async Task A_job_that_does_not_fit_now_waits_for_capacity_with_its_queue_position()
