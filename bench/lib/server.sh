@@ -1,7 +1,7 @@
 # Shared by the benchmark scripts (source it from the repository root): build and start a Release server
 # on loopback with a fresh data folder, and give it a tenant with a member token.
 
-# build_server: the Release build of the server (and the JIT worker beside it).
+# build_server: the Release build of the server (and the JIT worker beside it, in worker/).
 build_server() {
   dotnet build src/Strata.Server -c Release -v q -nologo >/dev/null
 }

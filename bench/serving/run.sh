@@ -19,7 +19,7 @@ trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf
 
 # The model: the built-in trainer on the example data, 100 trees.
 bin=src/Strata.Server/bin/Release/net10.0
-dotnet "$bin/strata-worker.dll" train --model lightgbm --label churned --data examples/churn/churn.csv \
+dotnet "$bin/worker/strata-worker.dll" train --model lightgbm --label churned --data examples/churn/churn.csv \
   --output "$data/model" --hp num_iterations=100 >/dev/null
 
 # Predictions are exempt from the API's rate limit; the cache is off (every request reaches the replica).

@@ -109,7 +109,7 @@ public static class ModelTrainer
             FeatureColumnName = FeaturesColumn,
             L1Regularization = (float)s["l1_regularization"],
             L2Regularization = (float)s["l2_regularization"],
-            MaximumNumberOfIterations = s.Int("max_iterations"),
+            MaximumNumberOfIterations = s.GetInt32("max_iterations"),
             NumberOfThreads = 1,
         }),
         (BuiltInTrainers.LogisticRegression, TrainingTasks.Multiclass) => ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
@@ -118,7 +118,7 @@ public static class ModelTrainer
             FeatureColumnName = FeaturesColumn,
             L1Regularization = (float)s["l1_regularization"],
             L2Regularization = (float)s["l2_regularization"],
-            MaximumNumberOfIterations = s.Int("max_iterations"),
+            MaximumNumberOfIterations = s.GetInt32("max_iterations"),
             NumberOfThreads = 1,
         }),
         (BuiltInTrainers.LinearRegression, TrainingTasks.Regression) => ml.Regression.Trainers.Sdca(new SdcaRegressionTrainer.Options
@@ -127,7 +127,7 @@ public static class ModelTrainer
             FeatureColumnName = FeaturesColumn,
             L1Regularization = (float)s["l1_regularization"],
             L2Regularization = (float)s["l2_regularization"],
-            MaximumNumberOfIterations = s.Int("max_iterations"),
+            MaximumNumberOfIterations = s.GetInt32("max_iterations"),
             // One thread makes SDCA deterministic for a given seed.
             NumberOfThreads = 1,
         }),
@@ -141,24 +141,24 @@ public static class ModelTrainer
     private static LightGbmBinaryTrainer.Options LightGbmBinary(TrainerSettings s) => new()
     {
         LabelColumnName = LabelColumn, FeatureColumnName = FeaturesColumn,
-        NumberOfLeaves = s.Int("num_leaves"), LearningRate = s["learning_rate"], NumberOfIterations = s.Int("num_iterations"),
-        MinimumExampleCountPerLeaf = s.Int("min_data_in_leaf"), MaximumBinCountPerFeature = s.Int("max_bin"),
+        NumberOfLeaves = s.GetInt32("num_leaves"), LearningRate = s["learning_rate"], NumberOfIterations = s.GetInt32("num_iterations"),
+        MinimumExampleCountPerLeaf = s.GetInt32("min_data_in_leaf"), MaximumBinCountPerFeature = s.GetInt32("max_bin"),
         Seed = s.Seed, Deterministic = true, Silent = true, Booster = Booster(s),
     };
 
     private static LightGbmMulticlassTrainer.Options LightGbmMulticlass(TrainerSettings s) => new()
     {
         LabelColumnName = LabelColumn, FeatureColumnName = FeaturesColumn,
-        NumberOfLeaves = s.Int("num_leaves"), LearningRate = s["learning_rate"], NumberOfIterations = s.Int("num_iterations"),
-        MinimumExampleCountPerLeaf = s.Int("min_data_in_leaf"), MaximumBinCountPerFeature = s.Int("max_bin"),
+        NumberOfLeaves = s.GetInt32("num_leaves"), LearningRate = s["learning_rate"], NumberOfIterations = s.GetInt32("num_iterations"),
+        MinimumExampleCountPerLeaf = s.GetInt32("min_data_in_leaf"), MaximumBinCountPerFeature = s.GetInt32("max_bin"),
         Seed = s.Seed, Deterministic = true, Silent = true, Booster = Booster(s),
     };
 
     private static LightGbmRegressionTrainer.Options LightGbmRegression(TrainerSettings s) => new()
     {
         LabelColumnName = LabelColumn, FeatureColumnName = FeaturesColumn,
-        NumberOfLeaves = s.Int("num_leaves"), LearningRate = s["learning_rate"], NumberOfIterations = s.Int("num_iterations"),
-        MinimumExampleCountPerLeaf = s.Int("min_data_in_leaf"), MaximumBinCountPerFeature = s.Int("max_bin"),
+        NumberOfLeaves = s.GetInt32("num_leaves"), LearningRate = s["learning_rate"], NumberOfIterations = s.GetInt32("num_iterations"),
+        MinimumExampleCountPerLeaf = s.GetInt32("min_data_in_leaf"), MaximumBinCountPerFeature = s.GetInt32("max_bin"),
         Seed = s.Seed, Deterministic = true, Silent = true, Booster = Booster(s),
     };
 
@@ -173,10 +173,10 @@ public static class ModelTrainer
     {
         LabelColumnName = LabelColumn,
         FeatureColumnName = FeaturesColumn,
-        NumberOfLeaves = s.Int("num_leaves"),
+        NumberOfLeaves = s.GetInt32("num_leaves"),
         LearningRate = s["learning_rate"],
-        NumberOfTrees = s.Int("num_trees"),
-        MinimumExampleCountPerLeaf = s.Int("min_data_in_leaf"),
+        NumberOfTrees = s.GetInt32("num_trees"),
+        MinimumExampleCountPerLeaf = s.GetInt32("min_data_in_leaf"),
         Seed = s.Seed,
     };
 

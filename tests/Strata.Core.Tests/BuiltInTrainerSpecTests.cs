@@ -62,7 +62,7 @@ public sealed class BuiltInTrainerSpecTests
         var settings = BuiltInTrainers.Validate("lightgbm", null, new Dictionary<string, string> { [name] = "63" }, errors);
 
         Assert.True(errors.IsEmpty);
-        Assert.Equal(63, settings!.Int("num_leaves"));
+        Assert.Equal(63, settings!.GetInt32("num_leaves"));
         Assert.Equal(0.1, settings["learning_rate"]);
     }
 
@@ -71,7 +71,7 @@ public sealed class BuiltInTrainerSpecTests
     {
         var settings = BuiltInTrainers.Validate("lightgbm", null, new Dictionary<string, string> { ["num_trees"] = "250", ["l2"] = "1.5" }, new ValidationErrors());
 
-        Assert.Equal(250, settings!.Int("num_iterations"));
+        Assert.Equal(250, settings!.GetInt32("num_iterations"));
         Assert.Equal(1.5, settings["l2_regularization"]);
     }
 

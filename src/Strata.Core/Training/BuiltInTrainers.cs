@@ -28,11 +28,11 @@ public sealed record TrainerSettings(TrainerDefinition Trainer, string? Task, IR
 {
     public double this[string name] => Values[name];
 
-    public int Int(string name) => (int)Values[name];
+    public int GetInt32(string name) => (int)Values[name];
 
     public double ValidationFraction => Values[BuiltInTrainers.ValidationFraction];
 
-    public int Seed => Int(BuiltInTrainers.Seed);
+    public int Seed => GetInt32(BuiltInTrainers.Seed);
 }
 
 /// <summary>

@@ -14,10 +14,14 @@ namespace Strata.Server.Runtime;
 ///   (<c>serve</c>), which a Native AOT build leaves out: <c>Jobs:TrainerWorkerPath</c>, or its older name
 ///   <c>Deployments:WorkerPath</c> when that alone is set.</item>
 /// </list>
-/// A role that is not configured gets the worker built beside the server: its apphost, else its <c>.dll</c>.
+/// A role that is not configured gets the worker that the server's build and publish put beside it, in
+/// <see cref="DefaultFolder"/>: its apphost, else its <c>.dll</c>.
 /// </summary>
 public sealed class WorkerBinary(IOptions<LocalRuntimeOptions> local, IOptions<JobsOptions> jobs, IOptions<DeploymentsOptions> deployments)
 {
+    /// <summary>Where the build and publish put strata-worker (Directory.Build.targets): <c>worker/</c> beside the server.</summary>
+    public static string DefaultFolder => Path.Combine(AppContext.BaseDirectory, "worker");
+
     /// <summary>The worker that supervises local attempts; possibly a Native AOT build.</summary>
     public WorkerCommand Supervisor => Find(local.Value.WorkerPath);
 
@@ -37,8 +41,8 @@ public sealed class WorkerBinary(IOptions<LocalRuntimeOptions> local, IOptions<J
     private static WorkerCommand Find(string? configured)
     {
         if (Configured(configured) is { } path) return new WorkerCommand(path);
-        var apphost = Path.Combine(AppContext.BaseDirectory, "strata-worker");
-        return new WorkerCommand(File.Exists(apphost) ? apphost : Path.Combine(AppContext.BaseDirectory, "strata-worker.dll"));
+        var apphost = Path.Combine(DefaultFolder, "strata-worker");
+        return new WorkerCommand(File.Exists(apphost) ? apphost : Path.Combine(DefaultFolder, "strata-worker.dll"));
     }
 }
 

@@ -22,7 +22,7 @@ public sealed class RunAndTrackingCommandsTests(ServerFixture server) : IClassFi
         File.WriteAllText(path, content);
     }
 
-    private async Task<string> SucceededLogAsync(CliHarness cli, string id)
+    private static async Task<string> SucceededLogAsync(CliHarness cli, string id)
     {
         var wait = await cli.RunAsync("jobs", "wait", id, "--timeout", "60s");
         var logs = await cli.RunAsync("jobs", "logs", id);

@@ -43,8 +43,8 @@ public sealed class AuthTests(SqliteApp app) : IClassFixture<SqliteApp>
             ["expired"] = TestTokens.Create(app.SigningKey, tenant, notBefore: now.AddHours(-2), expires: now.AddMinutes(-10)),
             ["wrong issuer"] = TestTokens.Create(app.SigningKey, tenant, issuer: "someone-else"),
             ["wrong audience"] = TestTokens.Create(app.SigningKey, tenant, audience: "another-api"),
-            ["alg none"] = TestTokens.Unsigned(tenant),
-            ["alg none, admin role"] = TestTokens.Unsigned(tenant, Roles.Admin),
+            ["alg none"] = TestTokens.UnsignedToken(tenant),
+            ["alg none, admin role"] = TestTokens.UnsignedToken(tenant, Roles.Admin),
             ["signature stripped"] = string.Join('.', TestTokens.Create(app.SigningKey, tenant).Split('.')[..2]) + ".",
         };
         // The control: the same recipe with the real key, issuer and audience is accepted, so each refusal above is for its one defect.

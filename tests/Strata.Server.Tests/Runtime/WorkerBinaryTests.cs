@@ -33,8 +33,20 @@ public sealed class WorkerBinaryTests
         string? trainer, string? deployments, string? expected)
     {
         var jit = Finder(local: "/opt/aot/strata-worker", trainer: trainer, deployments: deployments).Jit.Path;
-        Assert.Equal(expected ?? Path.Combine(AppContext.BaseDirectory, Path.GetFileName(jit)), jit);
+        Assert.Equal(expected ?? Path.Combine(AppContext.BaseDirectory, "worker", Path.GetFileName(jit)), jit);
         if (expected is null) Assert.StartsWith("strata-worker", Path.GetFileName(jit), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_build_puts_the_worker_in_its_own_folder_beside_the_server_and_the_default_finds_it()
+    {
+        var jit = Finder().Jit;
+        Assert.Equal(Path.Combine(AppContext.BaseDirectory, "worker"), Path.GetDirectoryName(jit.Path));
+        Assert.True(File.Exists(jit.Path), $"{jit.Path} was not built");
+        Assert.Equal(jit, Finder().Supervisor);
+        // The worker's ML libraries stay in its folder: none beside the server.
+        Assert.False(File.Exists(Path.Combine(AppContext.BaseDirectory, "strata-worker.dll")));
+        Assert.False(File.Exists(Path.Combine(AppContext.BaseDirectory, "Microsoft.ML.OnnxRuntime.dll")));
     }
 
     [Fact]

@@ -45,7 +45,7 @@ public static class TestTokens
     public static byte[] OtherKey() => RandomNumberGenerator.GetBytes(64);
 
     /// <summary>An unsigned token (<c>alg: none</c>) with otherwise valid claims.</summary>
-    public static string Unsigned(string tenant, string role = "member")
+    public static string UnsignedToken(string tenant, string role = "member")
     {
         var now = DateTimeOffset.UtcNow;
         var header = Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes("{\"alg\":\"none\",\"typ\":\"JWT\"}"));
