@@ -8,7 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Strata.Contracts;
 using Strata.Core.Runtime;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
 using Strata.Server.Storage;
 
 namespace Strata.Bench.ControlPlane;
@@ -112,7 +112,7 @@ internal sealed class NoopRuntime(ResourceRequest total) : IJobRuntime
     }
 
     public Task<IReadOnlyList<AttemptObservation>> ListAsync(CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<AttemptObservation>>(_running.Values.Select(a => new AttemptObservation { Attempt = a, Phase = ObservedPhase.Running }).ToList());
+        Task.FromResult<IReadOnlyList<AttemptObservation>>(_running.Values.Select(a => new AttemptObservation { Attempt = a }).ToList());
 
     public async IAsyncEnumerable<AttemptObservation> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {

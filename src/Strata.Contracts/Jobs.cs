@@ -177,6 +177,30 @@ public static class StatusReasons
     public const string ModelRegistrationFailed = "model_registration_failed";
 }
 
+/// <summary>Why a pending job waits: its <c>status_reason</c> while pending (<see cref="PendingReasons.ToStatusReason"/>).</summary>
+public enum PendingReason
+{
+    /// <summary><c>waiting_for_capacity</c>: the runtime has no room for it now (or a preemption is making room).</summary>
+    WaitingForCapacity,
+    /// <summary><c>waiting_for_quota</c>: its tenant's quota (resources or running jobs) has no room for it now.</summary>
+    WaitingForQuota,
+    /// <summary><c>waiting_for_retry</c>: a failed attempt's backoff has not ended.</summary>
+    WaitingForRetry,
+}
+
+/// <summary>The wire form of <see cref="PendingReason"/>.</summary>
+public static class PendingReasons
+{
+    /// <summary>The snake_case <see cref="StatusReasons"/> value the API shows.</summary>
+    public static string ToStatusReason(this PendingReason reason) => reason switch
+    {
+        PendingReason.WaitingForCapacity => StatusReasons.WaitingForCapacity,
+        PendingReason.WaitingForQuota => StatusReasons.WaitingForQuota,
+        PendingReason.WaitingForRetry => StatusReasons.WaitingForRetry,
+        _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, null),
+    };
+}
+
 /// <summary>The states of one attempt of a job.</summary>
 public enum AttemptStatus
 {

@@ -10,6 +10,18 @@ public static class QuotaPolicies
     public static readonly IReadOnlyList<string> All = [Reject, Queue];
 }
 
+/// <summary>A tenant's quota resources; <see cref="QuotaResources.Name"/> is each one's name on the wire.</summary>
+public enum QuotaResource
+{
+    CpuCores,
+    MemoryGb,
+    GpuCount,
+    MaxRunningJobs,
+    MaxPendingJobs,
+    MaxDeployments,
+    MaxReplicas,
+}
+
 /// <summary>
 /// The names of a tenant's quota resources, as the API, the 429 problem's <c>resource</c> and the metrics'
 /// <c>resource</c> label spell them.
@@ -24,6 +36,19 @@ public static class QuotaResources
     public const string MaxDeployments = "max_deployments";
     public const string MaxReplicas = "max_replicas";
     public static readonly IReadOnlyList<string> All = [CpuCores, MemoryGb, GpuCount, MaxRunningJobs, MaxPendingJobs, MaxDeployments, MaxReplicas];
+
+    /// <summary>The resource's name on the wire.</summary>
+    public static string Name(this QuotaResource resource) => resource switch
+    {
+        QuotaResource.CpuCores => CpuCores,
+        QuotaResource.MemoryGb => MemoryGb,
+        QuotaResource.GpuCount => GpuCount,
+        QuotaResource.MaxRunningJobs => MaxRunningJobs,
+        QuotaResource.MaxPendingJobs => MaxPendingJobs,
+        QuotaResource.MaxDeployments => MaxDeployments,
+        QuotaResource.MaxReplicas => MaxReplicas,
+        _ => throw new ArgumentOutOfRangeException(nameof(resource), resource, null),
+    };
 }
 
 /// <summary>

@@ -1,21 +1,24 @@
 using Scalar.AspNetCore;
 using Strata.Server.Artifacts;
+using Strata.Server.Attempts;
 using Strata.Server.Auth;
 using Strata.Server.Deployments;
 using Strata.Server.Health;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
-using Strata.Server.Models;
 using Strata.Server.Leadership;
+using Strata.Server.Models;
 using Strata.Server.Observability;
-using Strata.Server.RateLimits;
-using Strata.Server.Runtime;
+using Strata.Server.Queue;
 using Strata.Server.Quotas;
+using Strata.Server.RateLimits;
+using Strata.Server.Retention;
+using Strata.Server.Runtime;
 using Strata.Server.Scheduling;
 using Strata.Server.Storage;
 using Strata.Server.Tenants;
-using Strata.Server.Usage;
 using Strata.Server.Tracking;
+using Strata.Server.Usage;
 
 // appsettings.json lives beside the binary; the data folder is relative to where the server is started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -34,8 +37,11 @@ builder.AddTracking();
 builder.AddModels();
 builder.AddDeployments();
 builder.AddRuntimes();
+builder.AddQueue();
+builder.AddAttempts();
 builder.AddScheduling();
 builder.AddLeadership();
+builder.AddRetention();
 builder.AddHealth();
 
 var app = builder.Build();

@@ -68,7 +68,7 @@ static int Train(string[] arguments)
 #else
     _ = arguments;
     Console.Error.WriteLine("strata-worker train: this strata-worker is a Native AOT build, which has no built-in trainers (ML.NET needs the JIT).");
-    Console.Error.WriteLine("Run trainers with the JIT build (dotnet strata-worker.dll train ...); the server uses it unless Jobs:TrainerWorkerPath says otherwise.");
+    Console.Error.WriteLine("Run trainers with the JIT build (dotnet strata-worker.dll train ...); the server uses it unless Runtime:WorkerPath says otherwise.");
     return ExitCodes.Usage;
 #endif
 }

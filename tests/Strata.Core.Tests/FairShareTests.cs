@@ -27,7 +27,7 @@ public sealed class FairShareTests
 
     private static string[] Ids(IEnumerable<PendingJob> jobs) => jobs.Select(j => j.JobId).ToArray();
 
-    private static string ReasonOf(SchedulingPlan plan, string jobId) => plan.Waiting.Single(w => w.Job.JobId == jobId).Reason;
+    private static PendingReason ReasonOf(SchedulingPlan plan, string jobId) => plan.Waiting.Single(w => w.Job.JobId == jobId).Reason;
 
     private static QuotaLimits Quota(double cpu = 1000, double memoryGb = 1000, int gpus = 100, int maxRunning = 1000, double weight = 1) =>
         new(ResourceRequest.FromGb(cpu, memoryGb, gpus), maxRunning, 1000, Weight: weight);
@@ -112,7 +112,7 @@ public sealed class FairShareTests
         var plan = Plan(Free.Of(cpu: freeCores), [TestJob.For("team-a").Id("gang").Workers(4).Cpu(1)]);
 
         Assert.Equal(admitted ? ["gang"] : [], Ids(plan.Admitted));
-        if (!admitted) Assert.Equal(StatusReasons.WaitingForCapacity, ReasonOf(plan, "gang"));
+        if (!admitted) Assert.Equal(PendingReason.WaitingForCapacity, ReasonOf(plan, "gang"));
     }
 
     [Fact]
@@ -122,23 +122,23 @@ public sealed class FairShareTests
             [TestJob.For("team-a").Id("gang").Sequence(1).Workers(4).Cpu(1), TestJob.For("team-b").Id("single").Sequence(2).Cpu(3)]);
 
         Assert.Equal(["single"], Ids(plan.Admitted));
-        Assert.Equal(StatusReasons.WaitingForCapacity, ReasonOf(plan, "gang"));
+        Assert.Equal(PendingReason.WaitingForCapacity, ReasonOf(plan, "gang"));
     }
 
-    public static TheoryData<string, bool, double, double, string?> QuotaOrCapacity => new()
+    public static TheoryData<string, bool, double, double, PendingReason?> QuotaOrCapacity => new()
     {
         // case, holds quota, quota cores, free cores, reason (null: admitted)
         { "fits both", true, 8, 8, null },
-        { "within quota, no capacity", true, 8, 1, StatusReasons.WaitingForCapacity },
-        { "queued beyond quota, capacity free", false, 3, 8, StatusReasons.WaitingForQuota },
-        { "queued beyond quota and no capacity: the quota is named", false, 3, 1, StatusReasons.WaitingForQuota },
+        { "within quota, no capacity", true, 8, 1, PendingReason.WaitingForCapacity },
+        { "queued beyond quota, capacity free", false, 3, 8, PendingReason.WaitingForQuota },
+        { "queued beyond quota and no capacity: the quota is named", false, 3, 1, PendingReason.WaitingForQuota },
         { "queued, the quota has room now", false, 8, 8, null },
-        { "queued, the quota has room but not the capacity", false, 8, 1, StatusReasons.WaitingForCapacity },
+        { "queued, the quota has room but not the capacity", false, 8, 1, PendingReason.WaitingForCapacity },
     };
 
     [Theory]
     [MemberData(nameof(QuotaOrCapacity))]
-    public void A_job_waits_for_quota_or_for_capacity_whichever_it_lacks(string @case, bool holdsQuota, double quotaCores, double freeCores, string? reason)
+    public void A_job_waits_for_quota_or_for_capacity_whichever_it_lacks(string @case, bool holdsQuota, double quotaCores, double freeCores, PendingReason? reason)
     {
         // team-a runs 2 cores; the pending job asks for 2 more.
         var job = TestJob.For("team-a").Id("job").Cpu(2);
@@ -161,7 +161,7 @@ public sealed class FairShareTests
         ], quotas: new() { ["team-a"] = Quota(cpu: 3) });
 
         Assert.Equal(["first", "small"], Ids(plan.Admitted));
-        Assert.Equal(StatusReasons.WaitingForQuota, ReasonOf(plan, "second"));
+        Assert.Equal(PendingReason.WaitingForQuota, ReasonOf(plan, "second"));
     }
 
     [Fact]
@@ -173,7 +173,7 @@ public sealed class FairShareTests
             new() { ["team-a"] = Quota(maxRunning: 2) });
 
         Assert.Equal(["a1", "b1"], Ids(plan.Admitted).Order());
-        Assert.Equal(StatusReasons.WaitingForQuota, ReasonOf(plan, "a2"));
+        Assert.Equal(PendingReason.WaitingForQuota, ReasonOf(plan, "a2"));
     }
 
     [Fact]
@@ -191,7 +191,7 @@ public sealed class FairShareTests
         var preemption = Assert.Single(plan.Preemptions);
         Assert.Equal("urgent", preemption.For.JobId);
         Assert.Equal(["lowest", "low-new"], preemption.Victims.Select(v => v.JobId));
-        Assert.Equal(StatusReasons.WaitingForCapacity, ReasonOf(plan, "urgent"));
+        Assert.Equal(PendingReason.WaitingForCapacity, ReasonOf(plan, "urgent"));
     }
 
     public static TheoryData<string, PendingJob, RunningJob[], bool> PreemptionCases => new()
@@ -226,7 +226,7 @@ public sealed class FairShareTests
 
         Assert.Empty(plan.Preemptions);
         Assert.Empty(plan.Admitted);
-        Assert.Equal(StatusReasons.WaitingForCapacity, ReasonOf(plan, "filler"));
+        Assert.Equal(PendingReason.WaitingForCapacity, ReasonOf(plan, "filler"));
     }
 
     [Fact]

@@ -61,14 +61,14 @@ public sealed class PendingQueueTests
 
     [Theory]
     // Whether the job holds quota, its backoff from now in seconds (null: none), the reason a cycle recorded (null: none), what Describe says.
-    [InlineData(true, null, null, StatusReasons.WaitingForCapacity)]
-    [InlineData(false, null, null, StatusReasons.WaitingForQuota)]
-    [InlineData(true, 30, null, StatusReasons.WaitingForRetry)]
-    [InlineData(true, -30, null, StatusReasons.WaitingForCapacity)]
-    [InlineData(false, 30, null, StatusReasons.WaitingForQuota)]
-    [InlineData(true, null, StatusReasons.WaitingForQuota, StatusReasons.WaitingForQuota)]
-    [InlineData(false, 30, StatusReasons.WaitingForCapacity, StatusReasons.WaitingForCapacity)]
-    public void A_job_waits_for_the_reason_its_last_cycle_gave_or_else_for_what_it_lacks(bool holdsQuota, int? backoffSeconds, string? recorded, string expected)
+    [InlineData(true, null, null, PendingReason.WaitingForCapacity)]
+    [InlineData(false, null, null, PendingReason.WaitingForQuota)]
+    [InlineData(true, 30, null, PendingReason.WaitingForRetry)]
+    [InlineData(true, -30, null, PendingReason.WaitingForCapacity)]
+    [InlineData(false, 30, null, PendingReason.WaitingForQuota)]
+    [InlineData(true, null, PendingReason.WaitingForQuota, PendingReason.WaitingForQuota)]
+    [InlineData(false, 30, PendingReason.WaitingForCapacity, PendingReason.WaitingForCapacity)]
+    public void A_job_waits_for_the_reason_its_last_cycle_gave_or_else_for_what_it_lacks(bool holdsQuota, int? backoffSeconds, PendingReason? recorded, PendingReason expected)
     {
         var job = TestJob.For("team-a").Id("a");
         if (!holdsQuota) job.BeyondQuota();
@@ -76,20 +76,20 @@ public sealed class PendingQueueTests
         PendingJob pending = job;
         Enqueue(pending);
 
-        if (recorded is not null) _queue.SetReasons([new PendingReason(pending, recorded)]);
+        if (recorded is { } known) _queue.SetReasons([new WaitingJob(pending, known)]);
 
-        Assert.Equal<(string?, int?)>((expected, 1), _queue.Describe("a", Now));
+        Assert.Equal<(PendingReason?, int?)>((expected, 1), _queue.Describe("a", Now));
     }
 
     [Theory]
     // What happens after a cycle recorded waiting_for_quota for job a, and what Describe says then.
-    [InlineData("enqueued-again", StatusReasons.WaitingForQuota)]
-    [InlineData("removed-and-enqueued", StatusReasons.WaitingForCapacity)]
-    public void A_recorded_reason_lasts_while_the_job_stays_queued(string after, string expected)
+    [InlineData("enqueued-again", PendingReason.WaitingForQuota)]
+    [InlineData("removed-and-enqueued", PendingReason.WaitingForCapacity)]
+    public void A_recorded_reason_lasts_while_the_job_stays_queued(string after, PendingReason expected)
     {
         PendingJob job = TestJob.For("team-a").Id("a");
         Enqueue(job);
-        _queue.SetReasons([new PendingReason(job, StatusReasons.WaitingForQuota)]);
+        _queue.SetReasons([new WaitingJob(job, PendingReason.WaitingForQuota)]);
 
         if (after == "removed-and-enqueued") Assert.True(_queue.Remove("a"));
         Enqueue(job);
@@ -102,11 +102,11 @@ public sealed class PendingQueueTests
     {
         PendingJob gone = TestJob.For("team-a").Id("gone");
 
-        _queue.SetReasons([new PendingReason(gone, StatusReasons.WaitingForQuota)]);
+        _queue.SetReasons([new WaitingJob(gone, PendingReason.WaitingForQuota)]);
         Enqueue(gone);
 
-        Assert.Equal(StatusReasons.WaitingForCapacity, _queue.Describe("gone", Now).Reason);
-        Assert.Equal<(string?, int?)>((null, null), _queue.Describe("never-queued", Now));
+        Assert.Equal(PendingReason.WaitingForCapacity, _queue.Describe("gone", Now).Reason);
+        Assert.Equal<(PendingReason?, int?)>((null, null), _queue.Describe("never-queued", Now));
         Assert.False(_queue.Remove("never-queued"));
     }
 

@@ -32,19 +32,19 @@ public sealed class QuotaLedgerTests
 
         Assert.Equal(expected, answer);
         Assert.Equal(expected == Reservation.Held, _ledger.Holds("new"));
-        Assert.Equal(expected == Reservation.Held ? null : QuotaResources.CpuCores, excess?.Resource);
+        Assert.Equal(expected == Reservation.Held ? null : QuotaResource.CpuCores, excess?.Resource);
         Assert.Equal(heldCores + (expected == Reservation.Held ? askedCores : 0), _ledger.Of("team-a").Held.CpuCores, 9);
     }
 
     [Theory]
     // Quota: 8 cores, 32 GB, 2 GPUs; held: 4 cores, 16 GB, 1 GPU. The first resource over its limit is named, with what is used and asked.
-    [InlineData(5, 1, 0, QuotaResources.CpuCores, 8, 4, 5)]
-    [InlineData(1, 17, 0, QuotaResources.MemoryGb, 32, 16, 17)]
-    [InlineData(1, 1, 2, QuotaResources.GpuCount, 2, 1, 2)]
-    [InlineData(5, 17, 2, QuotaResources.CpuCores, 8, 4, 5)]
-    [InlineData(1, 17, 2, QuotaResources.MemoryGb, 32, 16, 17)]
+    [InlineData(5, 1, 0, QuotaResource.CpuCores, 8, 4, 5)]
+    [InlineData(1, 17, 0, QuotaResource.MemoryGb, 32, 16, 17)]
+    [InlineData(1, 1, 2, QuotaResource.GpuCount, 2, 1, 2)]
+    [InlineData(5, 17, 2, QuotaResource.CpuCores, 8, 4, 5)]
+    [InlineData(1, 17, 2, QuotaResource.MemoryGb, 32, 16, 17)]
     public void Quota_exceeded_names_the_first_resource_over_its_limit(
-        double cpu, double memoryGb, int gpus, string resource, double limit, double used, double requested)
+        double cpu, double memoryGb, int gpus, QuotaResource resource, double limit, double used, double requested)
     {
         _ledger.TryHold("team-a", "running", ResourceRequest.FromGb(4, 16, 1), limit: null);
 
@@ -69,7 +69,7 @@ public sealed class QuotaLedgerTests
         var answer = _ledger.Reserve("team-a", "new", Cpu(0.1), Quota(maxPending: maxPending), queued, true, out var excess);
 
         Assert.Equal(refused ? Reservation.Refused : Reservation.Held, answer);
-        Assert.Equal(refused ? new QuotaExcess(QuotaResources.MaxPendingJobs, maxPending, queued + writing, 1) : null, excess);
+        Assert.Equal(refused ? new QuotaExcess(QuotaResource.MaxPendingJobs, maxPending, queued + writing, 1) : null, excess);
     }
 
     [Theory]
@@ -150,7 +150,7 @@ public sealed class QuotaLedgerTests
         var excess = _ledger.ReserveForDeployment("team-a", "serve", Cpu(askedCores), replicas, Cpu(8));
 
         Assert.Equal(fits, excess is null);
-        Assert.Equal(fits ? null : QuotaResources.CpuCores, excess?.Resource);
+        Assert.Equal(fits ? null : QuotaResource.CpuCores, excess?.Resource);
         var held = _ledger.Of("team-a");
         Assert.Equal(heldAfter, held.Held.CpuCores, 9);
         Assert.Equal(reservedAfter, held.Reserved.CpuCores, 9);
@@ -206,5 +206,14 @@ public sealed class QuotaLedgerTests
         Assert.Equal(Reservation.Refused, Reserve("next", Cpu(1), Quota(maxPending: 1)));
         _ledger.CancelReservation("team-a", "writing");
         Assert.Equal(Reservation.Held, Reserve("next", Cpu(1), Quota(maxPending: 1)));
+    }
+
+    [Fact]
+    public void Each_quota_resource_has_the_name_the_api_spells_and_every_name_has_a_resource()
+    {
+        var names = Enum.GetValues<QuotaResource>().Select(r => r.Name()).ToList();
+
+        Assert.Equal(QuotaResources.All, names);
+        Assert.All(Enum.GetValues<QuotaResource>(), r => Assert.Equal(System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(r.ToString()), r.Name()));
     }
 }

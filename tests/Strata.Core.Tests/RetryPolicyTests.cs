@@ -1,5 +1,6 @@
 using Strata.Contracts;
-using Strata.Core.Jobs;
+using Strata.Core.Attempts;
+using Strata.Core.Runtime;
 
 namespace Strata.Core.Tests;
 
@@ -19,7 +20,7 @@ public sealed class RetryPolicyTests
     [InlineData(StatusReasons.SupervisorLost, 3, 0, 0)]
     public void Infrastructure_failures_are_retried_with_exponential_backoff_capped_at_300_seconds(string reason, int attempt, int backoff, int expectedSeconds)
     {
-        var decision = RetryPolicy.Decide(reason, attempt, maxAttempts: 10, backoffSeconds: backoff);
+        var decision = RetryPolicy.Decide(AttemptOutcome.FromReason(reason), attempt, maxAttempts: 10, backoffSeconds: backoff);
 
         Assert.True(decision.Retry);
         Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), decision.Delay);
@@ -37,10 +38,10 @@ public sealed class RetryPolicyTests
     [InlineData(null)]
     public void Failures_of_the_job_itself_are_never_retried(string? reason)
     {
-        var decision = RetryPolicy.Decide(reason, attemptNumber: 1, maxAttempts: 10, backoffSeconds: 10);
+        var decision = RetryPolicy.Decide(AttemptOutcome.FromReason(reason), attemptNumber: 1, maxAttempts: 10, backoffSeconds: 10);
 
         Assert.Equal(new RetryDecision(false, TimeSpan.Zero), decision);
-        Assert.False(RetryPolicy.IsInfrastructureFailure(reason));
+        Assert.False(AttemptOutcome.FromReason(reason).IsInfrastructureFailure);
     }
 
     [Theory]
@@ -50,14 +51,14 @@ public sealed class RetryPolicyTests
     [InlineData(4, 3)] // past the last one, as a restart might find it
     public void The_last_attempt_is_never_retried(int attempt, int maxAttempts)
     {
-        Assert.False(RetryPolicy.Decide(StatusReasons.SupervisorLost, attempt, maxAttempts, 10).Retry);
-        Assert.False(RetryPolicy.Decide(StatusReasons.StartFailed, attempt, maxAttempts, 10).Retry);
+        Assert.False(RetryPolicy.Decide(new AttemptOutcome.SupervisorLost(), attempt, maxAttempts, 10).Retry);
+        Assert.False(RetryPolicy.Decide(new AttemptOutcome.StartFailed(), attempt, maxAttempts, 10).Retry);
     }
 
     [Fact]
     public void The_attempt_before_the_last_is_retried()
     {
-        Assert.True(RetryPolicy.Decide(StatusReasons.SupervisorLost, 2, 3, 10).Retry);
+        Assert.True(RetryPolicy.Decide(new AttemptOutcome.SupervisorLost(), 2, 3, 10).Retry);
     }
 
     [Theory]
@@ -65,6 +66,6 @@ public sealed class RetryPolicyTests
     [InlineData(StatusReasons.StartFailed)]
     public void Supervisor_lost_and_start_failed_are_the_infrastructure_failures(string reason)
     {
-        Assert.True(RetryPolicy.IsInfrastructureFailure(reason));
+        Assert.True(AttemptOutcome.FromReason(reason).IsInfrastructureFailure);
     }
 }

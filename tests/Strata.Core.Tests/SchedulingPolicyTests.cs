@@ -50,7 +50,7 @@ public sealed class SchedulingPolicyTests
         Assert.Equal(["first", "second"], Ids(plan.Admitted));
         var waiting = Assert.Single(plan.Waiting);
         Assert.Equal("third", waiting.Job.JobId);
-        Assert.Equal(StatusReasons.WaitingForCapacity, waiting.Reason);
+        Assert.Equal(PendingReason.WaitingForCapacity, waiting.Reason);
     }
 
     [Fact]
@@ -73,7 +73,7 @@ public sealed class SchedulingPolicyTests
 
         Assert.Equal(["small"], Ids(plan.Admitted));
         var waiting = Assert.Single(plan.Waiting);
-        Assert.Equal(("big", StatusReasons.WaitingForCapacity), (waiting.Job.JobId, waiting.Reason));
+        Assert.Equal(("big", PendingReason.WaitingForCapacity), (waiting.Job.JobId, waiting.Reason));
     }
 
     [Fact]
@@ -88,7 +88,7 @@ public sealed class SchedulingPolicyTests
 
         Assert.Equal(["a", "c"], Ids(plan.Admitted));
         Assert.Equal(["b", "d"], Ids(plan.Waiting.Select(w => w.Job)));
-        Assert.All(plan.Waiting, w => Assert.Equal(StatusReasons.WaitingForCapacity, w.Reason));
+        Assert.All(plan.Waiting, w => Assert.Equal(PendingReason.WaitingForCapacity, w.Reason));
     }
 
     [Fact]
@@ -137,7 +137,7 @@ public sealed class SchedulingPolicyTests
 
         Assert.Equal(["fresh"], Ids(plan.Admitted));
         var waiting = Assert.Single(plan.Waiting);
-        Assert.Equal(("retry", StatusReasons.WaitingForRetry), (waiting.Job.JobId, waiting.Reason));
+        Assert.Equal(("retry", PendingReason.WaitingForRetry), (waiting.Job.JobId, waiting.Reason));
     }
 
     [Fact]
@@ -159,7 +159,7 @@ public sealed class SchedulingPolicyTests
         var plan = Plan(Free.Of(cpu: 1), TestJob.For("team-a").Id("retry").Cpu(2).NotBefore(_time.GetUtcNow().AddSeconds(-1)));
 
         var waiting = Assert.Single(plan.Waiting);
-        Assert.Equal(StatusReasons.WaitingForCapacity, waiting.Reason);
+        Assert.Equal(PendingReason.WaitingForCapacity, waiting.Reason);
     }
 
     [Fact]

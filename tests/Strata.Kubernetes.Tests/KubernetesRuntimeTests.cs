@@ -79,13 +79,13 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
 
         _cluster.Api.StartJob(Ns, info.Name!);
-        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Running, "running");
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && !o.IsFinished, "running");
         var listed = Assert.Single(await runtime.ListAsync(CancellationToken.None), o => o.Attempt.JobId == jobId);
-        Assert.Equal(ObservedPhase.Running, listed.Phase);
+        Assert.False(listed.IsFinished);
         Assert.NotNull(listed.StartedAt);
 
         _cluster.Api.FinishJob(Ns, info.Name!, succeeded: true);
-        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Succeeded && o.Reason == StatusReasons.Completed, "succeeded");
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Outcome is AttemptOutcome.Succeeded, "succeeded");
         await stop.CancelAsync();
         // Status came from the watch: no Job was read one by one.
         Assert.Equal(0, _cluster.Api.CountRequests("GET", $"/jobs/{info.Name}"));
@@ -108,11 +108,11 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         }
         _cluster.Api.FinishJob(Ns, info.Name!, succeeded: false, reason: condition);
 
-        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Failed, "failed");
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Outcome is { } outcome && outcome is not AttemptOutcome.Succeeded and not AttemptOutcome.Stopped, "failed");
         await stop.CancelAsync();
         var failed = seen.Last(o => o.Attempt.JobId == jobId);
-        Assert.Equal(expected, failed.Reason);
-        Assert.Equal(exitCode, failed.ExitCode);
+        Assert.Equal(expected, failed.Outcome!.Reason);
+        Assert.Equal(exitCode, failed.Outcome!.ExitCode);
     }
 
     [Fact]
@@ -128,7 +128,7 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
 
         Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!));
         Assert.Contains(_cluster.Api.Requests, r => r.StartsWith($"DELETE /apis/batch/v1/namespaces/{Ns}/jobs/{info.Name}", StringComparison.Ordinal));
-        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Stopped, "stopped");
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Outcome is AttemptOutcome.Stopped, "stopped");
         await stop.CancelAsync();
         // Stopping again (the Job is gone: 404) is fine.
         await runtime.StopAsync(new AttemptRef(Tenant, jobId, 1), CancellationToken.None);
@@ -145,7 +145,7 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
 
         _cluster.Api.Remove(FakeKubernetesApi.Jobs, Ns, info.Name!);
 
-        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Reason == StatusReasons.SupervisorLost, "lost");
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Outcome is AttemptOutcome.SupervisorLost, "lost");
         await stop.CancelAsync();
     }
 
@@ -176,8 +176,8 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
 
         var (after, _) = _cluster.NewRuntime();
         var observed = await after.ListAsync(CancellationToken.None);
-        Assert.Equal(ObservedPhase.Running, Assert.Single(observed, o => o.Attempt.JobId == running).Phase);
-        Assert.Equal(ObservedPhase.Succeeded, Assert.Single(observed, o => o.Attempt.JobId == finished).Phase);
+        Assert.False(Assert.Single(observed, o => o.Attempt.JobId == running).IsFinished);
+        Assert.IsType<AttemptOutcome.Succeeded>(Assert.Single(observed, o => o.Attempt.JobId == finished).Outcome);
 
         // The reconciler starts what the store says is starting: idempotent, so nothing new is created.
         await after.StartAsync(Launch(running), CancellationToken.None);
@@ -204,7 +204,7 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         // before it can reopen.
         _cluster.Api.CompactWhileWatchesAreDown(() => _cluster.Api.FinishJob(Ns, info.Name!, succeeded: true));
 
-        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Phase == ObservedPhase.Succeeded, "succeeded after the re-list");
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Outcome is AttemptOutcome.Succeeded, "succeeded after the re-list");
         Assert.True(watcher.Lists > lists);
         Assert.Contains(_cluster.Api.Requests, r => r.Contains("watch=true", StringComparison.Ordinal));
         await stop.CancelAsync();

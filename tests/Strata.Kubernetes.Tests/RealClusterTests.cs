@@ -45,9 +45,9 @@ public sealed class RealClusterTests
                 if (observation.IsFinished) ended[observation.Attempt.JobId] = observation;
                 if (ended.Count == 2) break;
             }
-            Assert.Equal(ObservedPhase.Succeeded, ended[ok.JobId].Phase);
-            Assert.Equal(ObservedPhase.Failed, ended[bad.JobId].Phase);
-            Assert.Equal(3, ended[bad.JobId].ExitCode);
+            Assert.IsType<AttemptOutcome.Succeeded>(ended[ok.JobId].Outcome);
+            Assert.IsType<AttemptOutcome.ExitedWithError>(ended[bad.JobId].Outcome);
+            Assert.Equal(3, ended[bad.JobId].Outcome!.ExitCode);
         }
         finally
         {

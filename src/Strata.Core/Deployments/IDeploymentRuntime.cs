@@ -81,3 +81,9 @@ public interface IDeploymentRuntime
     /// <summary>Every deployment the runtime runs now, of every tenant (for monitoring: the replicas' scrape targets, replica gauges).</summary>
     IReadOnlyList<DeploymentKey> Deployments();
 }
+
+/// <summary>The requests in flight on each replica (counted by the router), which a runtime's autoscaler and draining read.</summary>
+public interface IReplicaLoad
+{
+    int InFlight(string replicaId);
+}

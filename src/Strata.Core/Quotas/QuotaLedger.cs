@@ -49,7 +49,7 @@ public sealed class QuotaLedger
         if (pending >= limits.MaxPendingJobs)
         {
             // A queue is not a way around the pending-jobs limit: refused whatever the submission chose.
-            excess = new QuotaExcess(QuotaResources.MaxPendingJobs, limits.MaxPendingJobs, pending, 1);
+            excess = new QuotaExcess(QuotaResource.MaxPendingJobs, limits.MaxPendingJobs, pending, 1);
             return Reservation.Refused;
         }
         excess = QuotaMath.Exceeds(limits.Resources, tenant.Held, request);

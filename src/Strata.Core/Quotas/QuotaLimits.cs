@@ -18,10 +18,10 @@ public sealed record QuotaLimits(ResourceRequest Resources, int MaxRunningJobs, 
 }
 
 /// <summary>Which resource of a quota a request would exceed, its limit, what is used, and what was asked (the 429's fields).</summary>
-public readonly record struct QuotaExcess(string Resource, double Limit, double Used, double Requested)
+public readonly record struct QuotaExcess(QuotaResource Resource, double Limit, double Used, double Requested)
 {
     public string Describe() =>
-        $"{Resource}: the quota is {Format(Limit)}, {Format(Used)} in use, and {Format(Requested)} more was asked for";
+        $"{Resource.Name()}: the quota is {Format(Limit)}, {Format(Used)} in use, and {Format(Requested)} more was asked for";
 
     private static string Format(double value) => value.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
 }
@@ -34,15 +34,15 @@ public static class QuotaMath
     {
         if (held.CpuCores + request.CpuCores > limit.CpuCores + 1e-9)
         {
-            return new QuotaExcess(QuotaResources.CpuCores, limit.CpuCores, held.CpuCores, request.CpuCores);
+            return new QuotaExcess(QuotaResource.CpuCores, limit.CpuCores, held.CpuCores, request.CpuCores);
         }
         if (held.MemoryBytes + request.MemoryBytes > limit.MemoryBytes)
         {
-            return new QuotaExcess(QuotaResources.MemoryGb, Gb(limit.MemoryBytes), Gb(held.MemoryBytes), Gb(request.MemoryBytes));
+            return new QuotaExcess(QuotaResource.MemoryGb, Gb(limit.MemoryBytes), Gb(held.MemoryBytes), Gb(request.MemoryBytes));
         }
         if ((long)held.Gpus + request.Gpus > limit.Gpus)
         {
-            return new QuotaExcess(QuotaResources.GpuCount, limit.Gpus, held.Gpus, request.Gpus);
+            return new QuotaExcess(QuotaResource.GpuCount, limit.Gpus, held.Gpus, request.Gpus);
         }
         return null;
     }

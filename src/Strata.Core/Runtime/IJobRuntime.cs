@@ -122,26 +122,13 @@ public sealed record CodeSource
     public string? Commit { get; init; }
 }
 
-/// <summary>The phases a runtime reports for an attempt.</summary>
-public enum ObservedPhase
-{
-    Running,
-    Succeeded,
-    Failed,
-    /// <summary>Stopped on request.</summary>
-    Stopped,
-}
-
-/// <summary>What a runtime knows of one attempt.</summary>
+/// <summary>What a runtime knows of one attempt: running, or how it ended.</summary>
 public sealed record AttemptObservation
 {
     public required AttemptRef Attempt { get; init; }
-    public required ObservedPhase Phase { get; init; }
-    public bool IsFinished => Phase != ObservedPhase.Running;
-    public int? ExitCode { get; init; }
-    /// <summary>A <see cref="StatusReasons"/> value for finished attempts.</summary>
-    public string? Reason { get; init; }
-    public string? Message { get; init; }
+    /// <summary>How it ended; null while it runs.</summary>
+    public AttemptOutcome? Outcome { get; init; }
+    public bool IsFinished => Outcome is not null;
     public DateTimeOffset? StartedAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
     public long? PeakMemoryBytes { get; init; }

@@ -16,7 +16,7 @@ public sealed class PendingQueue
     private readonly Dictionary<string, PendingJob> _byId = new(StringComparer.Ordinal);
     /// <summary>Since when each pending job waits, for the oldest-pending-age metric.</summary>
     private readonly Dictionary<string, DateTimeOffset> _waitingSince = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _reasons = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PendingReason> _reasons = new(StringComparer.Ordinal);
     /// <summary>Jobs in a retry's backoff, kept apart so that finding the next wake-up is not a scan of the queue.</summary>
     private readonly HashSet<PendingJob> _delayed = [];
     private readonly Dictionary<string, TenantQueue> _tenants = new(StringComparer.Ordinal);
@@ -90,7 +90,7 @@ public sealed class PendingQueue
     }
 
     /// <summary>Records why each job was left waiting by a cycle; jobs no longer queued are skipped.</summary>
-    public void SetReasons(IEnumerable<PendingReason> reasons)
+    public void SetReasons(IEnumerable<WaitingJob> reasons)
     {
         foreach (var (job, reason) in reasons)
         {
@@ -99,10 +99,10 @@ public sealed class PendingQueue
     }
 
     /// <summary>
-    /// Why a pending job waits (a <see cref="StatusReasons"/> value) and its place among its tenant's pending
+    /// Why a pending job waits and its place among its tenant's pending
     /// jobs (1 = next), or nulls when it is not queued.
     /// </summary>
-    public (string? Reason, int? Position) Describe(string jobId, DateTimeOffset now)
+    public (PendingReason? Reason, int? Position) Describe(string jobId, DateTimeOffset now)
     {
         if (!_byId.TryGetValue(jobId, out var job)) return (null, null);
         var tenant = Tenant(job.TenantId);
@@ -114,10 +114,10 @@ public sealed class PendingQueue
         }
         // A job no cycle has described yet (the scheduler skips cycles while nothing can fit) waits for
         // its quota, its retry's backoff, or capacity.
-        var reason = _reasons.GetValueOrDefault(jobId)
-            ?? (!job.HoldsQuota ? StatusReasons.WaitingForQuota
-                : job.NotBefore > now ? StatusReasons.WaitingForRetry
-                : StatusReasons.WaitingForCapacity);
+        var reason = _reasons.TryGetValue(jobId, out var known) ? known
+            : (!job.HoldsQuota ? PendingReason.WaitingForQuota
+                : job.NotBefore > now ? PendingReason.WaitingForRetry
+                : PendingReason.WaitingForCapacity);
         return (reason, tenant.Positions[jobId]);
     }
 

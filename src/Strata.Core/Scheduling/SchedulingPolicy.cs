@@ -4,14 +4,14 @@ using Strata.Core.Runtime;
 
 namespace Strata.Core.Scheduling;
 
-/// <summary>Why a job was left pending in a cycle: a <see cref="StatusReasons"/> value.</summary>
-public readonly record struct PendingReason(PendingJob Job, string Reason);
+/// <summary>A job left pending by a cycle, and why.</summary>
+public readonly record struct WaitingJob(PendingJob Job, PendingReason Reason);
 
 /// <summary>Running jobs to stop so that <paramref name="For"/>, of the same tenant and a higher priority, can start.</summary>
 public sealed record Preemption(PendingJob For, IReadOnlyList<RunningJob> Victims);
 
 /// <summary>What one scheduling cycle decided.</summary>
-public sealed record SchedulingPlan(IReadOnlyList<PendingJob> Admitted, IReadOnlyList<PendingReason> Waiting, IReadOnlyList<Preemption> Preemptions);
+public sealed record SchedulingPlan(IReadOnlyList<PendingJob> Admitted, IReadOnlyList<WaitingJob> Waiting, IReadOnlyList<Preemption> Preemptions);
 
 /// <summary>An immutable picture of everything a cycle decides on.</summary>
 public sealed record SchedulingSnapshot
@@ -80,7 +80,7 @@ public static class SchedulingPolicy
         // 3. Admit what fits; say why the others wait. Once not even the smallest request fits, no admission
         //    is possible: the rest is only told why it waits, tenant by tenant, without the heap.
         var admitted = new List<PendingJob>();
-        var waiting = new List<PendingReason>(snapshot.Pending.Count);
+        var waiting = new List<WaitingJob>(snapshot.Pending.Count);
         var preemptions = new List<Preemption>();
         while (heap.TryDequeue(out var tenant, out _))
         {
@@ -110,9 +110,9 @@ public static class SchedulingPolicy
                 if (!job.HoldsQuota) tenant.Held += job.Request;
                 return;
             }
-            waiting.Add(new PendingReason(job, reason));
+            waiting.Add(new WaitingJob(job, reason.Value));
             // 4. A job that waits for capacity may preempt lower-priority jobs of its own tenant.
-            if (reason == StatusReasons.WaitingForCapacity && !tenant.MakingRoom)
+            if (reason == PendingReason.WaitingForCapacity && !tenant.MakingRoom)
             {
                 tenant.MakingRoom = MakeRoom(tenant, job, free, preemptions);
             }
@@ -130,16 +130,16 @@ public static class SchedulingPolicy
     }
 
     /// <summary>Why <paramref name="job"/> cannot start now, or null when it can.</summary>
-    private static string? WhyNot(TenantState tenant, PendingJob job, ResourceRequest free, DateTimeOffset now)
+    private static PendingReason? WhyNot(TenantState tenant, PendingJob job, ResourceRequest free, DateTimeOffset now)
     {
-        if (job.NotBefore is { } notBefore && notBefore > now) return StatusReasons.WaitingForRetry;
+        if (job.NotBefore is { } notBefore && notBefore > now) return PendingReason.WaitingForRetry;
         // The tenant's own limits come first: they are what it can act on, and capacity may never help.
-        if (tenant.RunningJobs >= tenant.Quota.MaxRunningJobs) return StatusReasons.WaitingForQuota;
-        if (!job.HoldsQuota && QuotaMath.Exceeds(tenant.Quota.Resources, tenant.Held, job.Request) is not null) return StatusReasons.WaitingForQuota;
+        if (tenant.RunningJobs >= tenant.Quota.MaxRunningJobs) return PendingReason.WaitingForQuota;
+        if (!job.HoldsQuota && QuotaMath.Exceeds(tenant.Quota.Resources, tenant.Held, job.Request) is not null) return PendingReason.WaitingForQuota;
         // Behind a job that preemption makes room for, nothing of the tenant jumps into that room.
-        if (tenant.MakingRoom) return StatusReasons.WaitingForCapacity;
+        if (tenant.MakingRoom) return PendingReason.WaitingForCapacity;
         // The whole request at once: a distributed job's workers start all together or not at all.
-        return job.Request.FitsIn(free) ? null : StatusReasons.WaitingForCapacity;
+        return job.Request.FitsIn(free) ? null : PendingReason.WaitingForCapacity;
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ using Strata.Core.Quotas;
 using Strata.Server.Models;
 using Strata.Core.Runtime;
 using Strata.Server.Quotas;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Deployments;
@@ -82,11 +82,11 @@ public sealed class DeploymentService(
             .Select(d => MostReplicas(d.MaxReplicas, d.CanaryWeight)).ToList();
         if (isNew && others.Count + 1 > quota.MaxDeployments)
         {
-            return new QuotaExcess(QuotaResources.MaxDeployments, quota.MaxDeployments, others.Count, 1);
+            return new QuotaExcess(QuotaResource.MaxDeployments, quota.MaxDeployments, others.Count, 1);
         }
         if (others.Sum() + maxReplicas > quota.MaxReplicas)
         {
-            return new QuotaExcess(QuotaResources.MaxReplicas, quota.MaxReplicas, others.Sum(), maxReplicas);
+            return new QuotaExcess(QuotaResource.MaxReplicas, quota.MaxReplicas, others.Sum(), maxReplicas);
         }
         return null;
     }

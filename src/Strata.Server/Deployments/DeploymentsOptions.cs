@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Strata.Server.Deployments;
 
-/// <summary>Settings of deployments and of their local replicas (section <c>Deployments</c>).</summary>
+/// <summary>Settings of deployments (section <c>Deployments</c>; the local runtime's replicas read theirs, <c>Runtime.Local.LocalDeploymentOptions</c>).</summary>
 public sealed class DeploymentsOptions
 {
     public const string Section = "Deployments";
@@ -32,30 +32,4 @@ public sealed class DeploymentsOptions
 
     [Range(0.1, 768)]
     public double DefaultMemoryGb { get; set; } = 1;
-
-    /// <summary>How long load must stay above the current replicas before the autoscaler adds one (Kubernetes' HPA: 0 s).</summary>
-    /// <value>The default is 3 seconds.</value>
-    [Range(0, 3600)]
-    public double ScaleUpStabilizationSeconds { get; set; } = 3;
-
-    /// <summary>How long load must stay below the current replicas before the autoscaler removes one (Kubernetes' HPA: 300 s).</summary>
-    /// <value>The default is 60 seconds.</value>
-    [Range(0, 3600)]
-    public double ScaleDownStabilizationSeconds { get; set; } = 60;
-
-    /// <summary>Longest a replica may take to load its model and become ready before it is restarted.</summary>
-    /// <value>The default is 120 seconds.</value>
-    [Range(1, 3600)]
-    public double ReadyTimeoutSeconds { get; set; } = 120;
-
-    /// <summary>Longest a replica taken out of rotation waits for its requests in flight before it is stopped.</summary>
-    /// <value>The default is 30 seconds.</value>
-    [Range(0, 3600)]
-    public double DrainSeconds { get; set; } = 30;
-
-    /// <summary>
-    /// An older name of <c>Jobs:TrainerWorkerPath</c>, the JIT <c>strata-worker</c> that trains and serves (<c>serve</c> needs
-    /// ML.NET), read only when that is not set (see <c>Runtime.WorkerBinary</c>); null means the one beside the server.
-    /// </summary>
-    public string? WorkerPath { get; set; }
 }

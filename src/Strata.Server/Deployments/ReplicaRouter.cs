@@ -4,12 +4,6 @@ using Strata.Core.Deployments;
 
 namespace Strata.Server.Deployments;
 
-/// <summary>The requests in flight on each replica, which the autoscaler and draining read.</summary>
-public interface IReplicaLoad
-{
-    int InFlight(string replicaId);
-}
-
 /// <summary>
 /// Forwards a prediction to one of a deployment's ready replicas: the one with the fewest requests in
 /// flight. Predictions have no side effects, so a request that could not reach a replica (it died

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Strata.Contracts;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Health;
@@ -54,10 +54,10 @@ public static class HealthApi
         }
     }
 
-    private sealed class SchedulerHealthCheck(Scheduler scheduler) : IHealthCheck
+    private sealed class SchedulerHealthCheck(JobQueue queue) : IHealthCheck
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-            Task.FromResult(scheduler.Loaded.IsCompletedSuccessfully
+            Task.FromResult(queue.Loaded.IsCompletedSuccessfully
                 ? HealthCheckResult.Healthy()
                 : HealthCheckResult.Unhealthy("The scheduler has not loaded its queue yet."));
     }

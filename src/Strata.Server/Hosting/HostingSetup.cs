@@ -5,9 +5,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Strata.Contracts;
 using Strata.Core.Runtime;
-using Strata.Server.Leadership;
 using Strata.Server.Problems;
-using Strata.Server.Runtime;
 
 namespace Strata.Server.Hosting;
 
@@ -60,8 +58,6 @@ public static class HostingSetup
             return Task.CompletedTask;
         }));
         builder.Services.AddHostedService<StartupBanner>();
-        builder.Services.AddSingleton<DiskSweeper>();
-        builder.Services.AddLeaderService<DiskSweeper>();
         return builder;
     }
 }

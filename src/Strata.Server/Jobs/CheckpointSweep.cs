@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Strata.Server.Hosting;
+using Strata.Server.Retention;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Jobs;
@@ -11,7 +12,7 @@ namespace Strata.Server.Jobs;
 /// run (a retry resumes from it), and as long as the ended attempts' logs. A folder whose job is gone (its
 /// tenant was deleted) goes once it has been left alone as long.
 /// </summary>
-public sealed class CheckpointSweep(DataFolder data, Store store, IOptions<JobsOptions> options, TimeProvider time, ILogger<CheckpointSweep> logger) : IDiskSweep
+public sealed class CheckpointSweep(DataFolder data, Store store, IOptions<RetentionOptions> options, TimeProvider time, ILogger<CheckpointSweep> logger) : IDiskSweep
 {
     public async Task SweepAsync(CancellationToken cancellationToken)
     {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Core.Usage;
@@ -10,11 +9,6 @@ namespace Strata.Server.Jobs;
 /// <summary>Between stored records and the API's resources.</summary>
 public static class JobMapping
 {
-    public static TrainingJobSpec ReadSpec(JobRecord record) =>
-        JsonSerializer.Deserialize<TrainingJobSpec>(record.SpecJson, StrataJson.Options)!;
-
-    public static string WriteSpec(TrainingJobSpec spec) => JsonSerializer.Serialize(spec, StrataJson.Options);
-
     /// <param name="hintMinSeconds">Measured wall time a job needs before it gets right-sizing hints (<c>Usage:HintMinSeconds</c>).</param>
     public static TrainingJob ToContract(JobRecord record, TrainingJobSpec spec, string? liveReason, int? queuePosition,
         double hintMinSeconds = UsageOptions.DefaultHintMinSeconds) => new()

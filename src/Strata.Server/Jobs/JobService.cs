@@ -5,7 +5,8 @@ using Strata.Core.Quotas;
 using Strata.Core.Runtime;
 using Strata.Server.Hosting;
 using Strata.Server.Observability;
-using Strata.Server.Scheduling;
+using Strata.Server.Attempts;
+using Strata.Server.Queue;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Jobs;
@@ -22,21 +23,21 @@ public abstract record SubmitResult
     public sealed record LargerThanQuota(QuotaExcess Excess) : SubmitResult;
 }
 
-/// <summary>Submits and cancels jobs: validation, the durable write, then a nudge to the scheduler.</summary>
+/// <summary>Submits and cancels jobs: validation, quota, the durable write, then a nudge to the scheduler; a cancel is the attempt lifecycle's.</summary>
 public sealed class JobService(
     StoreWriter writer,
     JobQueue queue,
+    SchedulerWakeUp wakeUp,
     Quotas.TenantQuotas quotas,
-    Scheduler scheduler,
+    AttemptLifecycle attempts,
     Reconciler reconciler,
     IJobRuntime runtime,
-    Runtime.IRuntimeProfile profile,
+    IRuntimeProfile profile,
     DataFolder data,
     TenantPaths tenantPaths,
     IOptions<JobsOptions> jobs,
     IOptions<Artifacts.CodeOptions> code,
     Artifacts.ArtifactStore artifacts,
-    Auth.LiveAttempts liveAttempts,
     TimeProvider time,
     StrataMetrics metrics,
     ILogger<JobService> logger)
@@ -69,7 +70,7 @@ public sealed class JobService(
         var normalized = validated!.Spec;
 
         // Quota: taken in memory, atomically, before the write; given back if the write fails.
-        if (!scheduler.Loaded.IsCompleted) await scheduler.Loaded.WaitAsync(cancellationToken);
+        if (!queue.Loaded.IsCompleted) await queue.Loaded.WaitAsync(cancellationToken);
         var quota = await quotas.GetAsync(tenantId, cancellationToken) ?? throw new InvalidOperationException($"Tenant '{tenantId}' has no quota.");
         if (QuotaMath.LargerThanQuota(quota.Limits.Resources, validated.Total) is { } tooLarge)
         {
@@ -88,13 +89,13 @@ public sealed class JobService(
             TenantId = tenantId,
             Name = normalized.Name!,
             Status = JobStatus.Pending,
-            StatusReason = reservation == Reservation.Queued ? StatusReasons.WaitingForQuota : null,
+            StatusReason = reservation == Reservation.Queued ? PendingReason.WaitingForQuota.ToStatusReason() : null,
             Priority = normalized.Priority ?? 0,
             CpuCores = validated.PerWorker.CpuCores,
             MemoryBytes = validated.PerWorker.MemoryBytes,
             Gpus = validated.PerWorker.Gpus,
             Workers = validated.Workers,
-            SpecJson = JobMapping.WriteSpec(normalized),
+            SpecJson = JobRecord.WriteSpec(normalized),
             CreatedAt = now,
         };
         try
@@ -108,9 +109,9 @@ public sealed class JobService(
             if (Store.IsUniqueViolation(e)) return new SubmitResult.NameTaken(record.Name);
             throw;
         }
-        queue.Accept(JobTransitions.ToPending(record), record.CreatedAt);
+        queue.Accept(QueueEntries.ToPending(record), record.CreatedAt);
         metrics.JobCreated(tenantId);
-        scheduler.Wake();
+        wakeUp.Wake();
         return new SubmitResult.Accepted(record, normalized);
     }
 
@@ -137,36 +138,11 @@ public sealed class JobService(
         return errors;
     }
 
-    /// <summary>Cancels an active job of the tenant.</summary>
-    public async Task<CancelOutcome> CancelAsync(string tenantId, string jobId, CancellationToken cancellationToken)
+    /// <summary>Cancels an active job of the tenant; its live attempt stops.</summary>
+    public Task<CancelOutcome> CancelAsync(string tenantId, string jobId, CancellationToken cancellationToken)
     {
         using var scope = logger.BeginScope(new JobLogScope(tenantId, jobId));
-        var outcome = await writer.WriteAsync(db => JobTransitions.Cancel(db, tenantId, jobId, time.GetUtcNow()), cancellationToken);
-        if (!outcome.WasActive) return outcome;
-        // The attempt still stops (below), but its token is refused from the cancel on: the job is over.
-        if (outcome.LiveAttempt is { } live) liveAttempts.Ended(live);
-        queue.Remove(jobId);
-        queue.ReleaseQuota(jobId);
-        // What it held may let a job waiting for quota start.
-        scheduler.Wake();
-        metrics.JobEnded(JobEnded.Of(outcome.Job!));
-        if (outcome.LiveAttempt is { } attempt)
-        {
-            // Stop outside the request: the worker sends SIGTERM, waits its grace, then SIGKILL, and
-            // the reconciler records the attempt's end when the runtime reports it.
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await runtime.StopAsync(attempt, CancellationToken.None);
-                }
-                catch (Exception e)
-                {
-                    logger.LogWarning(e, "Stopping attempt {Attempt} failed; the reconciler retries", attempt);
-                }
-            }, CancellationToken.None);
-        }
-        return outcome;
+        return attempts.CancelAsync(tenantId, jobId, cancellationToken);
     }
 
     /// <summary>A deleted tenant's jobs leave the queue; the reconciler stops their attempts as orphans.</summary>

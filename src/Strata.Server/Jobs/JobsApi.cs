@@ -11,7 +11,8 @@ using Strata.Core.Runtime;
 using Strata.Server.Auth;
 using Strata.Server.Hosting;
 using Strata.Server.Problems;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
+using Strata.Server.Retention;
 using Strata.Server.Storage;
 using Strata.Server.Usage;
 
@@ -24,7 +25,6 @@ public static class JobsApi
     {
         builder.Services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<JobService>();
-        builder.Services.AddSingleton<JobStore>();
         builder.Services.AddSingleton<IDiskSweep, CheckpointSweep>();
         return builder;
     }
@@ -151,6 +151,6 @@ public static class JobsApi
     private static TrainingJob ToContract(JobRecord job, JobQueue queue, UsageOptions usage, Dictionary<string, double>? metrics)
     {
         var (reason, position) = job.Status == JobStatus.Pending ? queue.Describe(job.Id) : (null, null);
-        return JobMapping.ToContract(job, JobMapping.ReadSpec(job), reason, position, usage.HintMinSeconds) with { Metrics = metrics ?? [] };
+        return JobMapping.ToContract(job, job.ReadSpec(), reason?.ToStatusReason(), position, usage.HintMinSeconds) with { Metrics = metrics ?? [] };
     }
 }

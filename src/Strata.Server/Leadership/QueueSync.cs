@@ -1,7 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Leadership;
@@ -13,7 +13,7 @@ namespace Strata.Server.Leadership;
 /// queued jobs that are no longer pending are dropped (so a follower's queue does not grow for ever).
 /// Does nothing on a single server, whose queue is kept in step by its own events.
 /// </summary>
-public sealed class QueueSync(JobQueue queue, Store store, Scheduler scheduler, IOptions<LeadershipOptions> options, TimeProvider time, ILogger<QueueSync> logger) : BackgroundService
+public sealed class QueueSync(JobQueue queue, Store store, SchedulerWakeUp wakeUp, IOptions<LeadershipOptions> options, TimeProvider time, ILogger<QueueSync> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -23,7 +23,7 @@ public sealed class QueueSync(JobQueue queue, Store store, Scheduler scheduler, 
         {
             try
             {
-                if (await SyncAsync(stoppingToken)) scheduler.Wake();
+                if (await SyncAsync(stoppingToken)) wakeUp.Wake();
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -47,7 +47,7 @@ public sealed class QueueSync(JobQueue queue, Store store, Scheduler scheduler, 
         var added = false;
         foreach (var job in pending.Where(j => !queue.Contains(j.Id)))
         {
-            queue.Enqueue(JobTransitions.ToPending(job), job.NotBefore ?? job.CreatedAt);
+            queue.Enqueue(QueueEntries.ToPending(job), job.NotBefore ?? job.CreatedAt);
             added = true;
         }
         return added;

@@ -6,6 +6,7 @@ using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Server.Auth;
 using Strata.Server.Hosting;
+using Strata.Server.Attempts;
 using Strata.Server.Jobs;
 using Strata.Server.Problems;
 using Strata.Server.Storage;
@@ -20,7 +21,7 @@ public static class ModelsApi
     {
         builder.Services.AddOptions<ModelsOptions>().BindConfiguration(ModelsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ModelRegistry>();
-        builder.Services.AddSingleton<TrainerOutputs>();
+        builder.Services.AddSingleton<IAttemptOutputs, TrainerOutputs>();
         return builder;
     }
 
@@ -258,7 +259,7 @@ public static class ModelsApi
     /// </summary>
     internal static async Task<ModelLineage> LineageAsync(JobRecord job, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken, string? dataSha256 = null)
     {
-        var spec = JobMapping.ReadSpec(job);
+        var spec = job.ReadSpec();
         if (dataSha256 is null && ArtifactUri.TryParse(spec.DataPath, out var artifactId))
         {
             dataSha256 = (await artifacts.FindAsync(job.TenantId, artifactId, cancellationToken))?.Sha256;

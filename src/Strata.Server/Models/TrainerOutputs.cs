@@ -2,13 +2,10 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Runtime;
-using Strata.Server.Jobs;
+using Strata.Server.Attempts;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Models;
-
-/// <summary>What registering a built-in trainer's output gave: the version (<c>churn@3</c>), or why it failed.</summary>
-public sealed record TrainerRegistration(string? ModelVersion, string? Failure);
 
 /// <summary>
 /// Registers what a built-in trainer wrote (model.zip, schema.json, metrics.json in the job's output
@@ -20,15 +17,15 @@ public sealed record TrainerRegistration(string? ModelVersion, string? Failure);
 /// succeeded built-in job always has its version), and the job's token keeps its narrow scope.
 /// </para>
 /// </summary>
-public sealed class TrainerOutputs(Store store, ModelRegistry registry, Artifacts.ArtifactStore artifacts, ILogger<TrainerOutputs> logger)
+public sealed class TrainerOutputs(Store store, ModelRegistry registry, Artifacts.ArtifactStore artifacts, ILogger<TrainerOutputs> logger) : IAttemptOutputs
 {
     /// <summary>Null when the attempt is not the live attempt of a built-in trainer job (nothing to register).</summary>
-    public async Task<TrainerRegistration?> RegisterAsync(AttemptRef attempt, CancellationToken cancellationToken)
+    public async Task<OutputRegistration?> RegisterAsync(AttemptRef attempt, CancellationToken cancellationToken)
     {
         await using var db = store.CreateContext();
         var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == attempt.JobId, cancellationToken);
         if (job is not { Status: JobStatus.Running } || job.AttemptCount != attempt.Number) return null;
-        var spec = JobMapping.ReadSpec(job);
+        var spec = job.ReadSpec();
         if (spec.Model is null || spec.ModelOutputPath is null) return null;
 
         try
@@ -42,12 +39,12 @@ public sealed class TrainerOutputs(Store store, ModelRegistry registry, Artifact
             var version = await registry.RegisterAsync(job.TenantId, job.Name, new NewVersion(
                 file, ModelFormats.MlNet, report.Metrics, schema, lineage, ModelRegistry.SourceTrainer,
                 $"{report.Model} {report.Task} model of '{report.Label}', trained by job {job.Id}"), cancellationToken);
-            return new TrainerRegistration($"{version.ModelName}@{version.Version}", null);
+            return new OutputRegistration($"{version.ModelName}@{version.Version}", null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or ModelFileException)
         {
             logger.LogWarning(e, "The output of built-in trainer job {Job} could not be registered", job.Id);
-            return new TrainerRegistration(null, $"its model could not be registered: {e.Message}");
+            return new OutputRegistration(null, $"its model could not be registered: {e.Message}");
         }
     }
 

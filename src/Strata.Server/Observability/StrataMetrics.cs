@@ -5,7 +5,8 @@ using System.Text.Json;
 using Strata.Contracts;
 using Strata.Core.Deployments;
 using Strata.Core.Runtime;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
+using Strata.Server.Storage;
 
 namespace Strata.Server.Observability;
 
@@ -56,7 +57,7 @@ public sealed class StrataMetrics
     /// <param name="quotas">The tenants' quotas, for the quota gauges; without it (unit tests of the other instruments) they report nothing.</param>
     /// <param name="deployments">Where deployments run, for the replica gauge; without it, it reports nothing.</param>
     public StrataMetrics(IMeterFactory meters, JobQueue queue, TimeProvider time, Quotas.TenantQuotas? quotas = null, IDeploymentRuntime? deployments = null,
-        Runtime.IRuntimeProfile? runtime = null)
+        IRuntimeProfile? runtime = null)
     {
         _queue = queue;
         _time = time;
@@ -112,23 +113,23 @@ public sealed class StrataMetrics
         }
     }
 
-    /// <summary>What recording an attempt's outcome changed: a failure, a retry, the job's end.</summary>
-    public void OutcomeRecorded(string tenantId, OutcomeRecorded recorded)
+    /// <summary>What recording an attempt's end changed: a failure (retried or not), a retry, the job's end, the usage it recorded.</summary>
+    public void AttemptRecorded(string tenantId, string? failureReason, bool retried, JobEnded? ended = null, Core.Usage.AttemptUsage? usage = null)
     {
         EnsureCounters(tenantId);
-        if (recorded.FailureReason is { } reason)
+        if (failureReason is { } reason)
         {
             _jobFailures.Add(1, new TagList { { "tenant", tenantId }, { "reason", FailureReasons.Contains(reason) ? reason : StatusReasons.ExitedWithError } });
         }
-        if (recorded.Requeued is not null && !recorded.Preempted)
+        if (retried)
         {
             _jobRetries.Add(1, new KeyValuePair<string, object?>("tenant", tenantId));
         }
-        if (recorded.Ended is { } ended)
+        if (ended is { } job)
         {
-            JobEnded(ended);
+            JobEnded(job);
         }
-        if (recorded.Usage is { } usage)
+        if (usage is not null)
         {
             AddUsage(tenantId, "reserved", usage.Reserved);
             if (usage.Used is { } used) AddUsage(tenantId, "used", used);

@@ -41,13 +41,13 @@ public static class Problem
     /// <summary>422: the request alone is larger than the tenant's whole quota, so it could never be accepted.</summary>
     public static ProblemHttpResult RequestExceedsQuota(Core.Quotas.QuotaExcess excess) =>
         TypedResults.Problem(
-            $"The job asks for more than the tenant's whole quota ({excess.Resource}: quota {excess.Limit}, asked {excess.Requested}); " +
+            $"The job asks for more than the tenant's whole quota ({excess.Resource.Name()}: quota {excess.Limit}, asked {excess.Requested}); " +
             "it could never run. Ask for less, or ask an admin to raise the quota.",
             statusCode: 422, title: "Request exceeds the quota", type: ProblemTypes.RequestExceedsQuota, extensions: QuotaFields(excess));
 
     private static Dictionary<string, object?> QuotaFields(Core.Quotas.QuotaExcess excess) => new()
     {
-        ["resource"] = excess.Resource,
+        ["resource"] = excess.Resource.Name(),
         ["limit"] = excess.Limit,
         ["used"] = excess.Used,
         ["requested"] = excess.Requested,

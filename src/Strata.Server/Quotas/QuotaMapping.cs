@@ -1,6 +1,6 @@
 using Strata.Contracts;
 using Strata.Core.Quotas;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Quotas;

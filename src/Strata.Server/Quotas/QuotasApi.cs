@@ -4,7 +4,7 @@ using Strata.Core.Jobs;
 using Strata.Core.Quotas;
 using Strata.Server.Auth;
 using Strata.Server.Problems;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Quotas;
@@ -31,7 +31,7 @@ public static class QuotasApi
     }
 
     private static async Task<Results<Ok<TenantQuota>, ValidationProblem, ProblemHttpResult>> SetAsync(
-        string id, HttpRequest request, StoreWriter writer, TenantQuotas quotas, Scheduler scheduler, CancellationToken cancellationToken)
+        string id, HttpRequest request, StoreWriter writer, TenantQuotas quotas, SchedulerWakeUp wakeUp, CancellationToken cancellationToken)
     {
         var (body, problem) = await JsonBody.ReadAsync<TenantQuotaSpec>(request, MaxBodyBytes, cancellationToken);
         if (problem is not null) return problem;
@@ -49,7 +49,7 @@ public static class QuotasApi
         if (record is null) return Problem.NotFound($"Tenant '{id}' was not found.");
         var entry = quotas.Set(record);
         // A larger quota may let jobs waiting for quota start; a new weight changes the order.
-        scheduler.Wake();
+        wakeUp.Wake();
         return TypedResults.Ok(entry.Quota);
     }
 

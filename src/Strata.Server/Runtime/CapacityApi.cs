@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Auth;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
 
 namespace Strata.Server.Runtime;
 

@@ -14,4 +14,12 @@ public sealed class RuntimeOptions
     [Required]
     [RegularExpression("^(local|kubernetes)$", ErrorMessage = "Runtime:Kind must be 'local' or 'kubernetes'.")]
     public string Kind { get; set; } = Local;
+
+    /// <summary>
+    /// The <c>strata-worker</c> (a JIT build: its apphost or its <c>.dll</c>) that runs built-in trainer jobs
+    /// (<c>train</c>) and model replicas (<c>serve</c>), and supervises local attempts unless
+    /// <c>Runtime:Local:WorkerPath</c> names another. Read by <see cref="WorkerBinary"/> only.
+    /// </summary>
+    /// <value>The default is null: <c>worker/strata-worker</c> beside the server, where its build and publish put it.</value>
+    public string? WorkerPath { get; set; }
 }

@@ -2,9 +2,10 @@ using Strata.Core.Deployments;
 using Strata.Core.Runtime;
 using Strata.Server.Hosting;
 using Strata.Server.Leadership;
+using Strata.Server.Retention;
 using Strata.Server.Runtime.Kubernetes;
-using Strata.Server.Runtime.Local;
 using Strata.Server.Runtime.Local.Sandbox;
+using Strata.Server.Runtime.Local;
 
 namespace Strata.Server.Runtime;
 
@@ -20,6 +21,7 @@ public static class RuntimeSetup
         builder.Services.AddOptions<RuntimeOptions>().BindConfiguration(RuntimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<LocalRuntimeOptions>().BindConfiguration(LocalRuntimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<KubernetesRuntimeOptions>().BindConfiguration(KubernetesRuntimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<LocalDeploymentOptions>().BindConfiguration(LocalDeploymentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<WorkerBinary>();
         // Deployments run as local processes on either kind: IDeploymentRuntime has no Kubernetes
         // implementation yet (see DeploymentManifests for what it lacks).

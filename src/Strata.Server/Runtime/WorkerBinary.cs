@@ -1,32 +1,29 @@
 using Microsoft.Extensions.Options;
-using Strata.Server.Deployments;
-using Strata.Server.Jobs;
 using Strata.Server.Runtime.Local;
 
 namespace Strata.Server.Runtime;
 
 /// <summary>
-/// Where <c>strata-worker</c> is, in its two roles; the one place that reads the settings that name it.
+/// Where <c>strata-worker</c> is; the one place that reads the settings that name it. The worker is
+/// <c>Runtime:WorkerPath</c>, by default the one that the server's build and publish put beside it in
+/// <see cref="DefaultFolder"/> (its apphost, else its <c>.dll</c>). It has two roles:
 /// <list type="bullet">
-/// <item>The supervisor (<see cref="Supervisor"/>) runs and watches local attempts (<c>run</c>, <c>standby</c>).
-///   It may be a Native AOT build, which starts faster: <c>Runtime:Local:WorkerPath</c>.</item>
 /// <item>The JIT worker (<see cref="Jit"/>) runs the built-in trainers (<c>train</c>) and model replicas
-///   (<c>serve</c>), which a Native AOT build leaves out: <c>Jobs:TrainerWorkerPath</c>, or its older name
-///   <c>Deployments:WorkerPath</c> when that alone is set.</item>
+///   (<c>serve</c>), which a Native AOT build leaves out.</item>
+/// <item>The supervisor (<see cref="Supervisor"/>) runs and watches local attempts (<c>run</c>, <c>standby</c>): the
+///   same worker, unless <c>Runtime:Local:WorkerPath</c> names a faster one (a Native AOT build) for this role alone.</item>
 /// </list>
-/// A role that is not configured gets the worker that the server's build and publish put beside it, in
-/// <see cref="DefaultFolder"/>: its apphost, else its <c>.dll</c>.
 /// </summary>
-public sealed class WorkerBinary(IOptions<LocalRuntimeOptions> local, IOptions<JobsOptions> jobs, IOptions<DeploymentsOptions> deployments)
+public sealed class WorkerBinary(IOptions<RuntimeOptions> runtime, IOptions<LocalRuntimeOptions> local)
 {
     /// <summary>Where the build and publish put strata-worker (Directory.Build.targets): <c>worker/</c> beside the server.</summary>
     public static string DefaultFolder => Path.Combine(AppContext.BaseDirectory, "worker");
 
     /// <summary>The worker that supervises local attempts; possibly a Native AOT build.</summary>
-    public WorkerCommand Supervisor => Find(local.Value.WorkerPath);
+    public WorkerCommand Supervisor => Find(Configured(local.Value.WorkerPath) ?? runtime.Value.WorkerPath);
 
     /// <summary>The JIT worker, which has the built-in trainers and <c>serve</c>.</summary>
-    public WorkerCommand Jit => Find(Configured(jobs.Value.TrainerWorkerPath) ?? deployments.Value.WorkerPath);
+    public WorkerCommand Jit => Find(runtime.Value.WorkerPath);
 
     /// <summary>What a built-in trainer runs from: the JIT worker's folder and, when it is not under /usr, the .NET it runs on.</summary>
     public string[] JitToolPaths()

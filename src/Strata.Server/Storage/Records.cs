@@ -24,6 +24,12 @@ public sealed class TenantRecord
 /// <summary>A training job. The spec is kept whole as JSON; the columns the scheduler and lists need are beside it.</summary>
 public sealed class JobRecord
 {
+    /// <summary>The spec as submitted (normalised), read from <see cref="SpecJson"/>.</summary>
+    public TrainingJobSpec ReadSpec() => System.Text.Json.JsonSerializer.Deserialize<TrainingJobSpec>(SpecJson, StrataJson.Options)!;
+
+    /// <summary>The form <see cref="SpecJson"/> keeps a spec in.</summary>
+    public static string WriteSpec(TrainingJobSpec spec) => System.Text.Json.JsonSerializer.Serialize(spec, StrataJson.Options);
+
     /// <summary>Insertion order: the keyset of "newest first" and of the queue's age.</summary>
     public long Seq { get; set; }
     public required string Id { get; set; }

@@ -37,6 +37,7 @@ public static class StorageSetup
             builder.Services.AddSingleton<Store>(sp => new Store(sp.GetRequiredService<IDbContextFactory<SqliteStrataDbContext>>(), StorageOptions.Sqlite));
         }
         builder.Services.AddSingleton<StoreWriter>();
+        builder.Services.AddSingleton<JobStore>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StoreWriter>());
         return builder;
     }

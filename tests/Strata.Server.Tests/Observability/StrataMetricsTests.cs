@@ -5,7 +5,8 @@ using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
 using Strata.Server.Observability;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
+using Strata.Server.Storage;
 
 namespace Strata.Server.Tests.Observability;
 
@@ -51,7 +52,7 @@ public sealed class StrataMetricsTests : IDisposable
     [Fact]
     public void A_retried_infrastructure_failure_counts_a_failure_and_a_retry_but_no_finished_job()
     {
-        _metrics.OutcomeRecorded("team-a", new OutcomeRecorded(true, Job("j1", "team-a", Start.AddSeconds(10)), StatusReasons.SupervisorLost));
+        _metrics.AttemptRecorded("team-a", StatusReasons.SupervisorLost, retried: true);
 
         Assert.Equal(1, Sum("ml_platform_job_failures", ("tenant", "team-a"), ("reason", "supervisor_lost")));
         Assert.Equal(1, Sum("ml_platform_job_retries", ("tenant", "team-a")));
@@ -63,7 +64,7 @@ public sealed class StrataMetricsTests : IDisposable
     public void A_job_that_ended_is_counted_by_status_and_its_duration_runs_from_its_first_start()
     {
         var ended = new JobEnded("team-a", JobStatus.Failed, Start, Start.AddMinutes(2));
-        _metrics.OutcomeRecorded("team-a", new OutcomeRecorded(true, null, StatusReasons.OutOfMemory, ended));
+        _metrics.AttemptRecorded("team-a", StatusReasons.OutOfMemory, retried: false, ended);
 
         Assert.Equal(1, Sum("ml_platform_jobs_finished", ("tenant", "team-a"), ("status", "failed")));
         Assert.Equal(1, Sum("ml_platform_job_failures", ("tenant", "team-a"), ("reason", "out_of_memory")));
@@ -85,7 +86,7 @@ public sealed class StrataMetricsTests : IDisposable
     [Fact]
     public void A_failure_reason_outside_the_closed_set_is_counted_as_exited_with_error()
     {
-        _metrics.OutcomeRecorded("team-a", new OutcomeRecorded(true, null, "something_new"));
+        _metrics.AttemptRecorded("team-a", "something_new", retried: false);
 
         Assert.Equal(1, Sum("ml_platform_job_failures", ("tenant", "team-a"), ("reason", "exited_with_error")));
         Assert.DoesNotContain(_measured, m => m.Tags.GetValueOrDefault("reason") == "something_new");

@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Options;
-using Strata.Server.Deployments;
-using Strata.Server.Jobs;
 using Strata.Server.Runtime;
 using Strata.Server.Runtime.Local;
 
@@ -9,32 +7,34 @@ namespace Strata.Server.Tests.Runtime;
 /// <summary>One finder for strata-worker: the supervisor (possibly AOT) and the JIT worker for train and serve.</summary>
 public sealed class WorkerBinaryTests
 {
-    private static WorkerBinary Finder(string? local = null, string? trainer = null, string? deployments = null) => new(
-        Options.Create(new LocalRuntimeOptions { WorkerPath = local }),
-        Options.Create(new JobsOptions { TrainerWorkerPath = trainer }),
-        Options.Create(new DeploymentsOptions { WorkerPath = deployments }));
+    private static WorkerBinary Finder(string? worker = null, string? local = null) => new(
+        Options.Create(new RuntimeOptions { WorkerPath = worker }),
+        Options.Create(new LocalRuntimeOptions { WorkerPath = local }));
 
     [Fact]
     public void The_supervisor_is_the_local_runtimes_worker_and_the_jit_worker_is_not()
     {
-        var finder = Finder(local: "/opt/aot/strata-worker", trainer: "/opt/jit/strata-worker");
+        var finder = Finder(worker: "/opt/jit/strata-worker", local: "/opt/aot/strata-worker");
         Assert.Equal(["/opt/aot/strata-worker"], finder.Supervisor.Argv);
         Assert.Equal(["/opt/jit/strata-worker"], finder.Jit.Argv);
         Assert.Equal("/opt/jit", finder.JitToolPaths()[0]);
     }
 
     [Theory]
-    [InlineData(null, null, null)]
-    [InlineData("/opt/jit/strata-worker", null, "/opt/jit/strata-worker")]
-    [InlineData(null, "/opt/old/strata-worker", "/opt/old/strata-worker")]
-    [InlineData("/opt/jit/strata-worker", "/opt/old/strata-worker", "/opt/jit/strata-worker")]
-    [InlineData(" ", "/opt/old/strata-worker", "/opt/old/strata-worker")]
-    public void The_jit_worker_is_the_trainer_setting_else_the_deployments_one_else_the_one_beside_the_server(
-        string? trainer, string? deployments, string? expected)
+    // Runtime:WorkerPath, Runtime:Local:WorkerPath; the JIT worker and the supervisor (null: the one beside the server).
+    [InlineData(null, null, null, null)]
+    [InlineData("/opt/jit/strata-worker", null, "/opt/jit/strata-worker", "/opt/jit/strata-worker")]
+    [InlineData(null, "/opt/aot/strata-worker", null, "/opt/aot/strata-worker")]
+    [InlineData("/opt/jit/strata-worker", " ", "/opt/jit/strata-worker", "/opt/jit/strata-worker")]
+    [InlineData(" ", null, null, null)]
+    public void The_worker_setting_serves_both_roles_unless_the_local_runtime_names_its_own_supervisor(
+        string? worker, string? local, string? jit, string? supervisor)
     {
-        var jit = Finder(local: "/opt/aot/strata-worker", trainer: trainer, deployments: deployments).Jit.Path;
-        Assert.Equal(expected ?? Path.Combine(AppContext.BaseDirectory, "worker", Path.GetFileName(jit)), jit);
-        if (expected is null) Assert.StartsWith("strata-worker", Path.GetFileName(jit), StringComparison.Ordinal);
+        var finder = Finder(worker, local);
+        var beside = Path.Combine(AppContext.BaseDirectory, "worker", Path.GetFileName(finder.Jit.Path));
+        Assert.Equal(jit ?? beside, finder.Jit.Path);
+        Assert.Equal(supervisor ?? beside, finder.Supervisor.Path);
+        if (jit is null) Assert.StartsWith("strata-worker", Path.GetFileName(finder.Jit.Path), StringComparison.Ordinal);
     }
 
     [Fact]

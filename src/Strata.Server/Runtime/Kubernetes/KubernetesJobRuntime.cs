@@ -167,23 +167,19 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         var finished = JobStatusReading.Finished(job);
         if (finished is null)
         {
-            return new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Running, StartedAt = startedAt };
+            return new AttemptObservation { Attempt = attempt, StartedAt = startedAt };
         }
         var (succeeded, condition) = finished.Value;
         var finishedAt = ToOffset(status?.CompletionTime) ?? ToOffset(condition.LastTransitionTime) ?? _time.GetUtcNow();
         if (succeeded)
         {
-            return new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Succeeded, ExitCode = 0, Reason = StatusReasons.Completed, StartedAt = startedAt, FinishedAt = finishedAt };
+            return new AttemptObservation { Attempt = attempt, Outcome = new AttemptOutcome.Succeeded { ExitCode = 0 }, StartedAt = startedAt, FinishedAt = finishedAt };
         }
         var termination = condition.Reason == "DeadlineExceeded" ? null : await TerminationOfAsync(job, attempt, cancellationToken);
-        var (reason, message) = JobStatusReading.Classify(condition, termination);
         return new AttemptObservation
         {
             Attempt = attempt,
-            Phase = ObservedPhase.Failed,
-            ExitCode = termination?.ExitCode,
-            Reason = reason,
-            Message = message,
+            Outcome = JobStatusReading.Classify(condition, termination),
             StartedAt = startedAt,
             FinishedAt = finishedAt,
         };
@@ -198,8 +194,8 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         // A finished or collected Job leaving the watch is old news: its end was reported already.
         if (JobStatusReading.Finished(job) is not null || job.Metadata.Labels?.ContainsKey(KubernetesNames.CollectedLabel) == true) return null;
         return stopped
-            ? new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Stopped, Reason = StatusReasons.Killed, Message = "its Job was deleted to stop it", FinishedAt = _time.GetUtcNow() }
-            : new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Failed, Reason = StatusReasons.SupervisorLost, Message = $"its Job {name} was deleted outside Strata", FinishedAt = _time.GetUtcNow() };
+            ? new AttemptObservation { Attempt = attempt, Outcome = new AttemptOutcome.Stopped { Message = "its Job was deleted to stop it" }, FinishedAt = _time.GetUtcNow() }
+            : new AttemptObservation { Attempt = attempt, Outcome = new AttemptOutcome.SupervisorLost { Message = $"its Job {name} was deleted outside Strata" }, FinishedAt = _time.GetUtcNow() };
     }
 
     /// <summary>How the training container ended, from the Job's pods; read once per Job, null when the pods are gone.</summary>
@@ -268,25 +264,25 @@ public static class JobStatusReading
     /// kernel killed it for that —; a Job that failed with no such exit lost its pods (evicted, node gone),
     /// which is the infrastructure's failure and is retried.
     /// </summary>
-    public static (string Reason, string Message) Classify(V1JobCondition failed, Termination? termination)
+    public static AttemptOutcome Classify(V1JobCondition failed, Termination? termination)
     {
         if (failed.Reason == "DeadlineExceeded")
         {
-            return (StatusReasons.TimedOut, "stopped at its time-out (activeDeadlineSeconds)");
+            return new AttemptOutcome.TimedOut { Message = "stopped at its time-out (activeDeadlineSeconds)" };
         }
         if (termination is { Reason: "OOMKilled" })
         {
-            return (StatusReasons.OutOfMemory, "killed for using more memory than it asked for");
+            return new AttemptOutcome.OutOfMemory { ExitCode = termination.ExitCode, Message = "killed for using more memory than it asked for" };
         }
         if (termination is not null)
         {
-            return (StatusReasons.ExitedWithError, $"exited with code {termination.ExitCode}");
+            return new AttemptOutcome.ExitedWithError { ExitCode = termination.ExitCode, Message = $"exited with code {termination.ExitCode}" };
         }
         if (failed.Reason == "PodFailurePolicy")
         {
             // The container exited non-zero, but its pod is gone: the condition's message says how.
-            return (StatusReasons.ExitedWithError, failed.Message ?? "exited with an error");
+            return new AttemptOutcome.ExitedWithError { Message = failed.Message ?? "exited with an error" };
         }
-        return (StatusReasons.SupervisorLost, $"its pod was lost ({failed.Reason}: {failed.Message})");
+        return new AttemptOutcome.SupervisorLost { Message = $"its pod was lost ({failed.Reason}: {failed.Message})" };
     }
 }

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using Strata.Server.Artifacts;
 using Strata.Server.Hosting;
-using Strata.Server.Jobs;
+using Strata.Server.Retention;
 
 namespace Strata.Server.Runtime.Local;
 
@@ -9,7 +9,7 @@ namespace Strata.Server.Runtime.Local;
 /// The local runtime's share of the disk sweep: attempt folders past <c>Jobs:Retention</c>, then the input
 /// cache entries that no attempt left on disk uses.
 /// </summary>
-public sealed class LocalAttemptSweep(LocalJobRuntime runtime, InputCache cache, IOptions<JobsOptions> jobs, TimeProvider time) : IDiskSweep
+public sealed class LocalAttemptSweep(LocalJobRuntime runtime, InputCache cache, IOptions<RetentionOptions> retention, TimeProvider time) : IDiskSweep
 {
     /// <summary>
     /// How long the folder of an attempt that never started is kept at least: longer than any start can take
@@ -20,8 +20,8 @@ public sealed class LocalAttemptSweep(LocalJobRuntime runtime, InputCache cache,
     public async Task SweepAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var retention = jobs.Value.Retention;
-        runtime.RemoveEndedAttempts(now - retention, now - (retention > AbandonedAfter ? retention : AbandonedAfter));
+        var keep = retention.Value.Retention;
+        runtime.RemoveEndedAttempts(now - keep, now - (keep > AbandonedAfter ? keep : AbandonedAfter));
         await cache.CollectAsync(runtime.CachedInputsInUse, cancellationToken);
     }
 }

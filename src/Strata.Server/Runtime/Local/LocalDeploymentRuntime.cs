@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using Strata.Core.Deployments;
-using Strata.Server.Deployments;
 using Strata.Server.Hosting;
 
 namespace Strata.Server.Runtime.Local;
@@ -16,7 +15,7 @@ namespace Strata.Server.Runtime.Local;
 /// deployments' resync when it starts.
 /// </summary>
 public sealed class LocalDeploymentRuntime(
-    IOptions<DeploymentsOptions> options, WorkerBinary worker, IReplicaLoad load, DataFolder data, TimeProvider time, ILoggerFactory loggers) : IDeploymentRuntime, IAsyncDisposable
+    IOptions<LocalDeploymentOptions> options, WorkerBinary worker, IReplicaLoad load, DataFolder data, TimeProvider time, ILoggerFactory loggers) : IDeploymentRuntime, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<DeploymentKey, LocalDeployment> _deployments = new();
 
@@ -65,7 +64,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
     private static readonly HttpClient Probe = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
 
     private readonly DeploymentKey _key;
-    private readonly DeploymentsOptions _options;
+    private readonly LocalDeploymentOptions _options;
     private readonly IReplicaLoad _load;
     private readonly string[] _worker;
     private readonly string _folder;
@@ -87,7 +86,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
     // so reading must take no lock and copy nothing.
     private volatile DeploymentObservation _observation = new(0, [], [], "");
 
-    public LocalDeployment(DeploymentKey key, DeploymentsOptions options, IReplicaLoad load, string[] worker, string folder, TimeProvider time, ILogger logger)
+    public LocalDeployment(DeploymentKey key, LocalDeploymentOptions options, IReplicaLoad load, string[] worker, string folder, TimeProvider time, ILogger logger)
     {
         _key = key;
         _options = options;

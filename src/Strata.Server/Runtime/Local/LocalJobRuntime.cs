@@ -352,9 +352,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
                     var observation = Observe(attempt, folder) ?? new AttemptObservation
                     {
                         Attempt = attempt,
-                        Phase = ObservedPhase.Failed,
-                        Reason = StatusReasons.StartFailed,
-                        Message = "the worker exited before starting the job (see worker.log in the attempt folder)",
+                        Outcome = new AttemptOutcome.StartFailed { Message = "the worker exited before starting the job (see worker.log in the attempt folder)" },
                         FinishedAt = _time.GetUtcNow(),
                     };
                     await _changes.Writer.WriteAsync(observation, _stopping.Token);
@@ -387,15 +385,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             return new AttemptObservation
             {
                 Attempt = attempt,
-                Phase = result.Reason switch
-                {
-                    StatusReasons.Completed => ObservedPhase.Succeeded,
-                    StatusReasons.Killed => ObservedPhase.Stopped,
-                    _ => ObservedPhase.Failed,
-                },
-                ExitCode = result.ExitCode,
-                Reason = result.Reason,
-                Message = result.Message,
+                Outcome = AttemptOutcome.FromReason(result.Reason) with { ExitCode = result.ExitCode, Signal = result.Signal, Message = result.Message },
                 StartedAt = result.StartedAt ?? supervisor?.StartedAt,
                 FinishedAt = result.FinishedAt,
                 PeakMemoryBytes = result.PeakMemoryBytes,
@@ -404,7 +394,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         }
         if (alive)
         {
-            return new AttemptObservation { Attempt = attempt, Phase = ObservedPhase.Running, StartedAt = supervisor?.StartedAt };
+            return new AttemptObservation { Attempt = attempt, StartedAt = supervisor?.StartedAt };
         }
         if (supervisor is null)
         {
@@ -413,9 +403,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         return new AttemptObservation
         {
             Attempt = attempt,
-            Phase = ObservedPhase.Failed,
-            Reason = StatusReasons.SupervisorLost,
-            Message = "its supervisor (strata-worker) ended without recording an outcome",
+            Outcome = new AttemptOutcome.SupervisorLost { Message = "its supervisor (strata-worker) ended without recording an outcome" },
             StartedAt = supervisor?.StartedAt,
             FinishedAt = _time.GetUtcNow(),
         };

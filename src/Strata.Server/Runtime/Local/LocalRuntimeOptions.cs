@@ -30,7 +30,10 @@ public sealed class LocalRuntimeOptions
     [Range(1, 768)]
     public int DefaultMemoryGb { get; set; } = 2;
 
-    /// <summary>The <c>strata-worker</c> to run attempts with; null means the one beside the server.</summary>
+    /// <summary>
+    /// The <c>strata-worker</c> that supervises local attempts, when it is not <c>Runtime:WorkerPath</c>'s: a Native AOT
+    /// build starts jobs faster, and lacks <c>train</c> and <c>serve</c>, which stay with that one.
+    /// </summary>
     public string? WorkerPath { get; set; }
 
     /// <summary>

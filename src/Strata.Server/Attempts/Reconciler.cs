@@ -3,9 +3,10 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Runtime;
+using Strata.Server.Queue;
 using Strata.Server.Storage;
 
-namespace Strata.Server.Scheduling;
+namespace Strata.Server.Attempts;
 
 /// <summary>
 /// Level-triggered reconciliation of the store (desired) with the runtime (observed). Each pass, on a
@@ -19,10 +20,10 @@ namespace Strata.Server.Scheduling;
 public sealed class Reconciler(
     IJobRuntime runtime,
     Store store,
-    Scheduler scheduler,
-    LaunchBuilder launches,
+    JobQueue queue,
+    AttemptLifecycle attempts,
     TimeProvider time,
-    IOptions<SchedulerOptions> options,
+    IOptions<ReconcilerOptions> options,
     ILogger<Reconciler> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _passLock = new(1, 1);
@@ -33,7 +34,7 @@ public sealed class Reconciler(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await scheduler.Loaded.WaitAsync(stoppingToken);
+        await queue.Loaded.WaitAsync(stoppingToken);
         var watch = Task.Run(() => WatchAsync(stoppingToken), stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.ResyncSeconds), time);
         do
@@ -63,7 +64,8 @@ public sealed class Reconciler(
             {
                 logger.LogWarning(e, "The runtime's watch broke; re-listing");
                 await PassAsync(stoppingToken);
-                await Task.Delay(TimeSpan.FromSeconds(1) + TimeSpan.FromMilliseconds(Random.Shared.Next(1000)), time, stoppingToken);
+                // Only the leader watches: no herd of replicas to spread out, so a fixed pause.
+                await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken);
             }
         }
     }
@@ -102,7 +104,7 @@ public sealed class Reconciler(
     {
         var reference = observation.Attempt;
         using var scope = logger.BeginScope(new Observability.JobLogScope(reference.TenantId, reference.JobId, reference.Number));
-        if (scheduler.IsStarting(reference) && !observation.IsFinished) return;
+        if (attempts.IsStarting(reference) && !observation.IsFinished) return;
 
         await using var db = store.CreateContext();
         var attempt = await db.Attempts.AsNoTracking().FirstOrDefaultAsync(a => a.JobId == reference.JobId && a.Number == reference.Number, cancellationToken);
@@ -121,8 +123,8 @@ public sealed class Reconciler(
         {
             if (attempt.IsLive)
             {
-                await scheduler.RecordOutcomeAsync(observation, cancellationToken);
-                logger.LogInformation("Attempt {Attempt} ended: {Reason}", reference, observation.Reason);
+                await attempts.RecordOutcomeAsync(observation, cancellationToken);
+                logger.LogInformation("Attempt {Attempt} ended: {Reason}", reference, observation.Outcome!.Reason);
             }
             await runtime.ForgetAsync(reference, discardLogs: false, cancellationToken);
             return;
@@ -141,7 +143,7 @@ public sealed class Reconciler(
         }
         else if (attempt.Status == AttemptStatus.Starting)
         {
-            await scheduler.MarkRunningAsync(reference, runtime.Describe(reference), observation.StartedAt ?? time.GetUtcNow(), cancellationToken);
+            await attempts.MarkRunningAsync(reference, runtime.Describe(reference), observation.StartedAt ?? time.GetUtcNow(), cancellationToken);
         }
     }
 
@@ -161,7 +163,7 @@ public sealed class Reconciler(
         foreach (var attempt in live)
         {
             var reference = new AttemptRef(attempt.TenantId, attempt.JobId, attempt.Number);
-            if (observed.Contains(reference.Name) || scheduler.IsStarting(reference)) continue;
+            if (observed.Contains(reference.Name) || attempts.IsStarting(reference)) continue;
             if (attempt.Status == AttemptStatus.Starting)
             {
                 // Recorded but never handed to the runtime (the server stopped in between): start it now.
@@ -169,17 +171,15 @@ public sealed class Reconciler(
                 var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == attempt.JobId, cancellationToken);
                 if (job.IsActive && job.AttemptCount == attempt.Number)
                 {
-                    scheduler.Restart(launches.Build(job, attempt.Number), cancellationToken);
+                    attempts.Restart(job, attempt.Number, cancellationToken);
                     continue;
                 }
             }
             logger.LogWarning("Attempt {Attempt} is gone from the runtime; marking it failed", reference);
-            await scheduler.RecordOutcomeAsync(new AttemptObservation
+            await attempts.RecordOutcomeAsync(new AttemptObservation
             {
                 Attempt = reference,
-                Phase = ObservedPhase.Failed,
-                Reason = StatusReasons.SupervisorLost,
-                Message = "its process vanished (it was not running when the server looked for it)",
+                Outcome = new AttemptOutcome.SupervisorLost { Message = "its process vanished (it was not running when the server looked for it)" },
                 FinishedAt = now,
             }, cancellationToken);
         }

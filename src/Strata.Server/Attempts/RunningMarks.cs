@@ -2,7 +2,7 @@ using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Storage;
 
-namespace Strata.Server.Scheduling;
+namespace Strata.Server.Attempts;
 
 /// <summary>An attempt the runtime has running, to be recorded as such.</summary>
 public sealed record RunningMark(AttemptRef Attempt, RuntimeInfo Runtime, DateTimeOffset StartedAt);
@@ -54,7 +54,7 @@ public sealed class RunningMarks(StoreWriter writer)
             try
             {
                 // Not cancellable by any one caller: the others' marks are in the same write.
-                await writer.WriteAsync(db => JobTransitions.MarkRunning(db, [.. batch.Select(b => b.Mark)]), CancellationToken.None);
+                await writer.WriteAsync(db => AttemptTransitions.MarkRunning(db, [.. batch.Select(b => b.Mark)]), CancellationToken.None);
                 foreach (var (_, done) in batch) done.TrySetResult();
             }
             catch (Exception e)

@@ -1,6 +1,6 @@
 using Strata.Contracts;
 
-namespace Strata.Server.Runtime;
+namespace Strata.Core.Runtime;
 
 /// <summary>
 /// What the rest of the server shows or defaults from the job runtime in use, beyond <c>IJobRuntime</c>:

@@ -7,11 +7,10 @@ using Strata.Core.Runtime;
 using Strata.Core.Training;
 using Strata.Server.Auth;
 using Strata.Server.Hosting;
-using Strata.Server.Jobs;
 using Strata.Server.Runtime;
 using Strata.Server.Storage;
 
-namespace Strata.Server.Scheduling;
+namespace Strata.Server.Attempts;
 
 /// <summary>Turns a stored job into what a runtime needs to start one of its attempts: the job contract.</summary>
 public sealed class LaunchBuilder(
@@ -19,14 +18,14 @@ public sealed class LaunchBuilder(
     TokenIssuer tokens,
     IServer server,
     IOptions<StrataOptions> strata,
-    IOptions<JobsOptions> jobs,
+    IOptions<AttemptOptions> options,
     WorkerBinary worker)
 {
     private string? _apiUrl;
 
     public JobLaunch Build(JobRecord job, int attemptNumber)
     {
-        var spec = JobMapping.ReadSpec(job);
+        var spec = job.ReadSpec();
         var attempt = new AttemptRef(job.TenantId, job.Id, attemptNumber);
         var checkpoints = data.JobCheckpoints(job.Id);
         Directory.CreateDirectory(checkpoints);
@@ -35,7 +34,7 @@ public sealed class LaunchBuilder(
             Directory.CreateDirectory(output);
         }
         // The expiry is only an upper bound: the token is refused as soon as this attempt ends (LiveAttempts).
-        var lifetime = TimeSpan.FromSeconds(spec.TimeoutSeconds ?? 0) + TimeSpan.FromDays(jobs.Value.JobTokenDays);
+        var lifetime = TimeSpan.FromSeconds(spec.TimeoutSeconds ?? 0) + TimeSpan.FromDays(options.Value.JobTokenDays);
         var (token, _) = tokens.Issue($"job:{job.Id}", Roles.Job, job.TenantId, lifetime, attempt);
         var environment = JobEnvironment.Build(spec, job.Id, attemptNumber, ApiUrl(), token, checkpoints);
         return new JobLaunch
@@ -54,7 +53,7 @@ public sealed class LaunchBuilder(
             // A job stored before these fields existed has none in its spec: it gets today's defaults.
             MaxProcesses = spec.Compute?.MaxProcesses ?? JobDefaults.DefaultMaxProcesses,
             DiskBytes = (long)((spec.Compute?.DiskGb ?? JobDefaults.DefaultDiskGb) * ResourceRequest.BytesPerGb),
-            MaxLogBytes = jobs.Value.MaxLogBytes,
+            MaxLogBytes = options.Value.MaxLogBytes,
         };
     }
 

@@ -1,10 +1,10 @@
 using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
-using Strata.Server.Scheduling;
+using Strata.Server.Attempts;
 using Strata.Server.Storage;
 using Strata.Server.Tests.Support;
 
-namespace Strata.Server.Tests.Scheduling;
+namespace Strata.Server.Tests.Attempts;
 
 /// <summary>
 /// Admission as the store writer applies it, on a real SQLite file and a real PostgreSQL: most jobs are
@@ -41,7 +41,7 @@ public sealed class AdmissionWriteTests
             await using var transaction = await db.Database.BeginTransactionAsync();
             var cancel = await db.Jobs.SingleAsync(j => j.Id == "cancelled");
             cancel.Status = JobStatus.Cancelled;
-            admitted = JobTransitions.Admit(db, ["first", "cancelled", "retried"], "local", Now);
+            admitted = AttemptTransitions.Admit(db, ["first", "cancelled", "retried"], "local", Now);
             db.ChangeTracker.DetectChanges();
             await db.SaveChangesAsync();
             await transaction.CommitAsync();

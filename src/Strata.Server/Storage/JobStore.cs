@@ -1,7 +1,6 @@
 using Microsoft.EntityFrameworkCore;
-using Strata.Server.Storage;
 
-namespace Strata.Server.Jobs;
+namespace Strata.Server.Storage;
 
 /// <summary>Finds a tenant's training jobs; what other features use to check that a job is the caller's.</summary>
 public sealed class JobStore(Store store)

@@ -1,31 +1,24 @@
 using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
+using Strata.Core.Attempts;
 using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
 using Strata.Core.Usage;
-using Strata.Server.Jobs;
+using Strata.Server.Queue;
 using Strata.Server.Storage;
 using Strata.Server.Usage;
 
-namespace Strata.Server.Scheduling;
+namespace Strata.Server.Attempts;
 
 /// <summary>What recording an attempt's outcome changed, for the caller to act on after the commit.</summary>
 /// <param name="Known">False when the store has no such attempt (an orphan).</param>
-/// <param name="Requeued">The job to queue again for a retry, if any.</param>
-/// <param name="FailureReason">Why the attempt failed, when this recorded a failure (retried or not); null for a success or a cancel.</param>
+/// <param name="Requeued">The job to queue again (a retry, or after a preemption), if any.</param>
+/// <param name="FailureReason">Why the attempt failed, when this recorded a failure (retried or not); null for a success, a cancel or a preemption.</param>
 /// <param name="Ended">The job's end, when this outcome ended it.</param>
 /// <param name="Usage">What the ended attempt reserved and used, when this outcome recorded it.</param>
 /// <param name="Preempted">True when the attempt was stopped by preemption and its job queued again (not a retry).</param>
 public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null, AttemptUsage? Usage = null, bool Preempted = false);
-
-/// <summary>A job that reached a final status: which, and when it first started (null if never) and ended.</summary>
-public readonly record struct JobEnded(string TenantId, JobStatus Status, DateTimeOffset? StartedAt, DateTimeOffset CompletedAt)
-{
-    /// <param name="attemptStartedAt">When the ending attempt started, for a job whose end was recorded before its start.</param>
-    public static JobEnded Of(JobRecord job, DateTimeOffset? attemptStartedAt = null) =>
-        new(job.TenantId, job.Status, job.StartedAt ?? attemptStartedAt, job.CompletedAt ?? job.CreatedAt);
-}
 
 /// <summary>What a cancel found: no job, a finished one, or an active one now cancelled (and its live attempt).</summary>
 public sealed record CancelOutcome(JobRecord? Job, bool WasActive, AttemptRef? LiveAttempt);
@@ -35,7 +28,7 @@ public sealed record CancelOutcome(JobRecord? Job, bool WasActive, AttemptRef? L
 /// read the current rows in the writer, so a decision is never taken on a stale copy (a cancel racing a
 /// completion, say): whichever the writer applies first wins, and the second sees it.
 /// </summary>
-public static class JobTransitions
+public static class AttemptTransitions
 {
     /// <summary>
     /// Admits the pending jobs <paramref name="jobIds"/>: each runs as attempt <c>AttemptCount + 1</c>. The
@@ -132,68 +125,60 @@ public static class JobTransitions
         return true;
     }
 
-    /// <summary>Records how an attempt ended and what becomes of its job: done, failed, or queued again for a retry.</summary>
+    /// <summary>
+    /// Records how an attempt ended and applies what <see cref="AttemptPolicy"/> decides for its job: done, failed,
+    /// queued again for a retry, or queued again after a preemption.
+    /// </summary>
     /// <param name="modelVersion">The model version a built-in trainer's success registered, kept as the job's output.</param>
     public static OutcomeRecorded RecordOutcome(StrataDbContext db, AttemptObservation observation, DateTimeOffset now, string? modelVersion = null)
     {
         var reference = observation.Attempt;
+        var outcome = observation.Outcome ?? throw new ArgumentException("The attempt has not ended.", nameof(observation));
         var attempt = db.Attempts.Find(reference.JobId, reference.Number);
         if (attempt is null) return new OutcomeRecorded(false, null);
         if (!attempt.IsLive) return new OutcomeRecorded(true, null);
 
         var job = db.Jobs.Single(j => j.Id == reference.JobId);
-        if (attempt.Reason == StatusReasons.Preempted && observation.Phase != ObservedPhase.Succeeded && job.Status == JobStatus.Running
-            && job.AttemptCount == reference.Number)
-        {
-            return RecordPreemption(job, attempt, observation, now);
-        }
-        var reason = observation.Reason ?? (observation.Phase == ObservedPhase.Succeeded ? StatusReasons.Completed : StatusReasons.ExitedWithError);
-        attempt.Status = observation.Phase switch
-        {
-            ObservedPhase.Succeeded => AttemptStatus.Succeeded,
-            ObservedPhase.Stopped => AttemptStatus.Cancelled,
-            _ => job.Status == JobStatus.Cancelled ? AttemptStatus.Cancelled : AttemptStatus.Failed,
-        };
+        var spec = job.ReadSpec();
+        var decision = AttemptPolicy.Decide(new AttemptEnd(outcome, reference.Number, attempt.Reason == StatusReasons.Preempted,
+            job.Status, job.AttemptCount, job.Preemptions,
+            spec.Retry?.MaxAttempts ?? JobDefaults.DefaultMaxAttempts, spec.Retry?.Backoff ?? JobDefaults.DefaultBackoffSeconds));
+
+        attempt.Status = decision.Status;
+        attempt.Reason = decision.Reason;
         attempt.CompletedAt = observation.FinishedAt ?? now;
         // Start and end from the same clock (the runtime's), so that the attempt's wall time is what it ran:
         // the server marks an attempt running only after its start returned, which a fast job can outlive.
         attempt.StartedAt = observation.StartedAt ?? attempt.StartedAt;
-        attempt.ExitCode = observation.ExitCode;
-        attempt.Reason = job.Status == JobStatus.Cancelled ? StatusReasons.CancelledByUser : reason;
-        attempt.ErrorMessage = observation.Message;
+        attempt.ExitCode = outcome.ExitCode;
+        attempt.ErrorMessage = decision.Job is JobNext.Requeue ? AttemptPolicy.PreemptedMessage : outcome.Message;
         attempt.PeakMemoryBytes = observation.PeakMemoryBytes;
         attempt.CpuSeconds = observation.CpuSeconds;
+        // Every attempt used (and held) resources, a preempted one too: it is accounted for.
         var usage = UsageRecording.Record(attempt, job);
+        var failure = decision.FailureReason;
 
-        var failure = attempt.Status == AttemptStatus.Failed ? reason : null;
-
-        // The job follows its current attempt only, and only while it is still running.
-        if (job.Status != JobStatus.Running || job.AttemptCount != reference.Number)
+        switch (decision.Job)
         {
-            return new OutcomeRecorded(true, null, failure, Usage: usage);
+            case JobNext.Succeed:
+                Finish(job, JobStatus.Succeeded, StatusReasons.Completed, null, now);
+                job.OutputModelVersion = modelVersion;
+                return new OutcomeRecorded(true, null, Ended: JobEnded.Of(job, attempt.StartedAt), Usage: usage);
+            case JobNext.Fail fail:
+                Finish(job, JobStatus.Failed, fail.Reason, fail.Message, now);
+                return new OutcomeRecorded(true, null, failure, JobEnded.Of(job, attempt.StartedAt), usage);
+            case JobNext.Retry retry:
+                Wait(job, StatusReasons.WaitingForRetry, now + retry.Delay, retry.Message);
+                return new OutcomeRecorded(true, QueueEntries.ToPending(job), failure, Usage: usage);
+            case JobNext.Requeue requeue:
+                // First in line among its equals again: it keeps its age.
+                job.Preemptions++;
+                Wait(job, StatusReasons.WaitingForCapacity, null, requeue.Message);
+                return new OutcomeRecorded(true, QueueEntries.ToPending(job), Usage: usage, Preempted: true);
+            default:
+                // The job follows its current attempt only, and only while it is still running.
+                return new OutcomeRecorded(true, null, failure, Usage: usage);
         }
-        if (observation.Phase == ObservedPhase.Succeeded)
-        {
-            Finish(job, JobStatus.Succeeded, StatusReasons.Completed, null, now);
-            job.OutputModelVersion = modelVersion;
-            return new OutcomeRecorded(true, null, Ended: JobEnded.Of(job, attempt.StartedAt), Usage: usage);
-        }
-
-        var spec = JobMapping.ReadSpec(job);
-        // Preempted attempts were not the job's failures: they do not use up its retries.
-        var decision = RetryPolicy.Decide(reason, reference.Number - job.Preemptions,
-            spec.Retry?.MaxAttempts ?? JobDefaults.DefaultMaxAttempts, spec.Retry?.Backoff ?? JobDefaults.DefaultBackoffSeconds);
-        var message = observation.Message ?? Describe(reason, observation.ExitCode);
-        if (!decision.Retry)
-        {
-            Finish(job, JobStatus.Failed, reason, message, now);
-            return new OutcomeRecorded(true, null, failure, JobEnded.Of(job, attempt.StartedAt), usage);
-        }
-        job.Status = JobStatus.Pending;
-        job.StatusReason = StatusReasons.WaitingForRetry;
-        job.NotBefore = now + decision.Delay;
-        job.ErrorMessage = $"attempt {reference.Number} failed ({message}); retrying";
-        return new OutcomeRecorded(true, ToPending(job), failure, Usage: usage);
     }
 
     /// <summary>Cancels an active job; says what it found and which attempt to stop.</summary>
@@ -206,35 +191,6 @@ public static class JobTransitions
         return new CancelOutcome(job, WasActive: true, live);
     }
 
-    /// <summary>A preempted attempt has stopped: its job waits again, first in line among its equals (it keeps its age).</summary>
-    private static OutcomeRecorded RecordPreemption(JobRecord job, AttemptRecord attempt, AttemptObservation observation, DateTimeOffset now)
-    {
-        attempt.Status = AttemptStatus.Preempted;
-        attempt.CompletedAt = observation.FinishedAt ?? now;
-        // Start and end from the same clock (the runtime's), so that the attempt's wall time is what it ran:
-        // the server marks an attempt running only after its start returned, which a fast job can outlive.
-        attempt.StartedAt = observation.StartedAt ?? attempt.StartedAt;
-        attempt.ExitCode = observation.ExitCode;
-        attempt.ErrorMessage = "stopped to make room for a higher-priority job of the same tenant";
-        attempt.PeakMemoryBytes = observation.PeakMemoryBytes;
-        attempt.CpuSeconds = observation.CpuSeconds;
-        // A preempted attempt used (and held) resources like any other: it is accounted for.
-        var usage = UsageRecording.Record(attempt, job);
-        job.Preemptions++;
-        job.Status = JobStatus.Pending;
-        job.StatusReason = StatusReasons.WaitingForCapacity;
-        job.NotBefore = null;
-        job.ErrorMessage = $"attempt {attempt.Number} was preempted by a higher-priority job; queued again";
-        return new OutcomeRecorded(true, ToPending(job), Usage: usage, Preempted: true);
-    }
-
-    public static PendingJob ToPending(JobRecord job) =>
-        new(job.Id, job.TenantId, job.Priority, job.Seq,
-            new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus) * job.Workers, job.NotBefore, job.Workers);
-
-    public static RunningJob ToRunning(JobRecord job) =>
-        new(job.Id, job.TenantId, job.Priority, job.Seq, new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus) * job.Workers);
-
     private static void Finish(JobRecord job, JobStatus status, string reason, string? message, DateTimeOffset now)
     {
         job.Status = status;
@@ -244,14 +200,11 @@ public static class JobTransitions
         job.NotBefore = null;
     }
 
-    private static string Describe(string reason, int? exitCode) => reason switch
+    private static void Wait(JobRecord job, string reason, DateTimeOffset? notBefore, string message)
     {
-        StatusReasons.ExitedWithError => $"exited with code {exitCode}",
-        StatusReasons.OutOfMemory => "killed for using more memory than it asked for",
-        StatusReasons.DiskLimitExceeded => "stopped for filling more disk than it asked for",
-        StatusReasons.TimedOut => "stopped at its time-out",
-        StatusReasons.SupervisorLost => "its process vanished",
-        StatusReasons.ModelRegistrationFailed => "its model could not be registered",
-        _ => reason.Replace('_', ' '),
-    };
+        job.Status = JobStatus.Pending;
+        job.StatusReason = reason;
+        job.NotBefore = notBefore;
+        job.ErrorMessage = message;
+    }
 }

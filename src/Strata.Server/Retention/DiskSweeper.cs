@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
+using Strata.Server.Hosting;
 
-namespace Strata.Server.Hosting;
+namespace Strata.Server.Retention;
 
 /// <summary>One kind of thing the server removes from disk once it is no longer needed; run by <see cref="DiskSweeper"/>.</summary>
 public interface IDiskSweep

@@ -3,9 +3,9 @@ using Strata.Contracts;
 using Strata.Core.Quotas;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
-using Strata.Server.Scheduling;
+using Strata.Server.Queue;
 
-namespace Strata.Server.Tests.Scheduling;
+namespace Strata.Server.Tests.Queue;
 
 /// <summary>
 /// <see cref="JobQueue"/> as the coordinator of the queue, the quota ledger and the capacity book: what one
@@ -36,15 +36,15 @@ public sealed class JobQueueTests
 
     [Theory]
     // Cores a first job takes of an 8-core quota, cores a second asks for; its answer, and the reason and position it is described with.
-    [InlineData(2, 4, Reservation.Held, StatusReasons.WaitingForCapacity)]
-    [InlineData(6, 4, Reservation.Queued, StatusReasons.WaitingForQuota)]
-    public void A_stored_submission_joins_the_queue_holding_what_it_reserved(double first, double second, Reservation expected, string reason)
+    [InlineData(2, 4, Reservation.Held, PendingReason.WaitingForCapacity)]
+    [InlineData(6, 4, Reservation.Queued, PendingReason.WaitingForQuota)]
+    public void A_stored_submission_joins_the_queue_holding_what_it_reserved(double first, double second, Reservation expected, PendingReason reason)
     {
         Submit(Job("first", first), Quota(queue: true));
 
         Assert.Equal(expected, Submit(Job("second", second), Quota(queue: true)));
 
-        Assert.Equal<(string?, int?)>((reason, 2), _queue.Describe("second"));
+        Assert.Equal<(PendingReason?, int?)>((reason, 2), _queue.Describe("second"));
         var held = expected == Reservation.Held;
         Assert.Equal(held, _queue.Snapshot().Single(j => j.JobId == "second").HoldsQuota);
         var use = _queue.QuotaUse("team-a");
@@ -67,7 +67,7 @@ public sealed class JobQueueTests
         var answer = _queue.Reserve("team-a", "next", ResourceRequest.FromGb(0.5, 1, 0), Quota(maxPending: maxPending), true, out var excess);
 
         Assert.Equal(refused ? Reservation.Refused : Reservation.Held, answer);
-        Assert.Equal(refused ? QuotaResources.MaxPendingJobs : null, excess?.Resource);
+        Assert.Equal(refused ? QuotaResource.MaxPendingJobs : null, excess?.Resource);
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed class JobQueueTests
         _queue.Enqueue(job with { HoldsQuota = false, NotBefore = Start.AddSeconds(30) });
 
         Assert.True(_queue.Snapshot().Single().HoldsQuota);
-        Assert.Equal<(string?, int?)>((StatusReasons.WaitingForRetry, 1), _queue.Describe("a"));
+        Assert.Equal<(PendingReason?, int?)>((PendingReason.WaitingForRetry, 1), _queue.Describe("a"));
         Assert.Equal(Start.AddSeconds(30), _queue.NextBackoffEnd(Start));
         Assert.Equal(2, _queue.QuotaUse("team-a").Held.CpuCores, 9);
     }

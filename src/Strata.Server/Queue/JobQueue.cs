@@ -1,9 +1,10 @@
 using System.Runtime.InteropServices;
+using Strata.Contracts;
 using Strata.Core.Quotas;
 using Strata.Core.Runtime;
 using Strata.Core.Scheduling;
 
-namespace Strata.Server.Scheduling;
+namespace Strata.Server.Queue;
 
 /// <summary>What a tenant's jobs count against its quota now (for <c>GET /v1/quota</c> and the metrics).</summary>
 /// <param name="Held">Resources held by its running jobs and by its pending jobs accepted within the quota.</param>
@@ -23,9 +24,16 @@ public readonly record struct TenantQuotaUse(
 public sealed class JobQueue(TimeProvider time)
 {
     private readonly Lock _lock = new();
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly PendingQueue _pending = new();
     private readonly QuotaLedger _ledger = new();
     private readonly CapacityBook _capacity = new();
+
+    /// <summary>Completes once the scheduler has filled the queue from the store; quota cannot be taken before.</summary>
+    public Task Loaded => _loaded.Task;
+
+    /// <summary>The queue now holds what the store says: submissions may take quota.</summary>
+    public void MarkLoaded() => _loaded.TrySetResult();
 
     public int PendingCount { get { lock (_lock) return _pending.Count; } }
 
@@ -160,7 +168,7 @@ public sealed class JobQueue(TimeProvider time)
     }
 
     /// <summary>Records why each job was left waiting by the last cycle.</summary>
-    public void SetReasons(IEnumerable<PendingReason> reasons)
+    public void SetReasons(IEnumerable<WaitingJob> reasons)
     {
         lock (_lock) _pending.SetReasons(reasons);
     }
@@ -169,7 +177,7 @@ public sealed class JobQueue(TimeProvider time)
     /// Why a pending job waits and its place among its tenant's pending jobs (1 = next), or nulls when it is
     /// not queued here.
     /// </summary>
-    public (string? Reason, int? Position) Describe(string jobId)
+    public (PendingReason? Reason, int? Position) Describe(string jobId)
     {
         lock (_lock) return _pending.Describe(jobId, time.GetUtcNow());
     }

@@ -1,0 +1,19 @@
+using Strata.Core.Runtime;
+using Strata.Core.Scheduling;
+using Strata.Server.Storage;
+
+namespace Strata.Server.Queue;
+
+/// <summary>A stored job as the queue and the capacity book see it.</summary>
+public static class QueueEntries
+{
+    /// <summary>A pending job: its whole request (a worker's times its workers), its place and its backoff.</summary>
+    public static PendingJob ToPending(JobRecord job) =>
+        new(job.Id, job.TenantId, job.Priority, job.Seq, WholeRequest(job), job.NotBefore, job.Workers);
+
+    /// <summary>A job whose attempt holds resources.</summary>
+    public static RunningJob ToRunning(JobRecord job) =>
+        new(job.Id, job.TenantId, job.Priority, job.Seq, WholeRequest(job));
+
+    private static ResourceRequest WholeRequest(JobRecord job) => new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus) * job.Workers;
+}
