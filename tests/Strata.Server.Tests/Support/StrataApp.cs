@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Strata.Contracts;
 
 namespace Strata.Server.Tests.Support;
@@ -110,7 +111,7 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
 
     private async Task StartAsync()
     {
-        _factory = new Factory(_settings);
+        _factory = new Factory(_settings, ConfigureServices);
         // Touching Server builds and starts the host; the admin token is written while it starts.
         _ = _factory.Server;
         AdminToken = (await File.ReadAllTextAsync(Path.Combine(DataPath, "admin-token"))).Trim();
@@ -243,7 +244,12 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
         GC.SuppressFinalize(this);
     }
 
-    private sealed class Factory(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<Program>
+    /// <summary>Replaces services of the server (a test double of the job runtime, say) before it starts.</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
+    private sealed class Factory(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection> configureServices) : WebApplicationFactory<Program>
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
@@ -251,6 +257,7 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
             {
                 builder.UseSetting(key, value);
             }
+            builder.ConfigureServices(configureServices);
         }
     }
 }
