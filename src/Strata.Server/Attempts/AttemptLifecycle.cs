@@ -164,7 +164,10 @@ public sealed class AttemptLifecycle(
         StopInBackground(attempt);
     }
 
-    /// <summary>Cancels an active job of the tenant: the cancel is written, what it held is freed, and its live attempt stops.</summary>
+    /// <summary>
+    /// Cancels an active job of the tenant: the cancel is written, its quota is freed, and its live attempt stops;
+    /// the job is cancelling until that attempt's end is recorded, and cancelled from then on.
+    /// </summary>
     public async Task<CancelOutcome> CancelAsync(string tenantId, string jobId, CancellationToken cancellationToken)
     {
         var outcome = await writer.WriteAsync(db => AttemptTransitions.Cancel(db, tenantId, jobId, time.GetUtcNow()), cancellationToken);
@@ -175,8 +178,9 @@ public sealed class AttemptLifecycle(
         queue.ReleaseQuota(jobId);
         // What it held may let a job waiting for quota start.
         wakeUp.Wake();
-        metrics.JobEnded(JobEnded.Of(outcome.Job!));
+        // A job with a live attempt ends (cancelled) when the runtime reports the attempt stopped.
         if (outcome.LiveAttempt is { } attempt) StopInBackground(attempt);
+        else metrics.JobEnded(JobEnded.Of(outcome.Job!));
         return outcome;
     }
 
