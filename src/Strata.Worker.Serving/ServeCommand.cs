@@ -39,7 +39,12 @@ public static class ServeCommand
             output.WriteLine($"strata-worker serve: listening on {server.Address}");
             try
             {
-                if (await Task.WhenAny(server.Loaded, parentGone) == parentGone) return await StopOrphanedAsync(server, options, error);
+                if (await Task.WhenAny(server.Loaded, parentGone) == parentGone)
+                {
+                    SayOrphaned(options, error);
+                    await server.StopAsync();
+                    return ParentGone;
+                }
                 await server.Loaded;
             }
             catch (ModelLoadException e)
@@ -49,8 +54,12 @@ public static class ServeCommand
                 return ModelError;
             }
             output.WriteLine($"strata-worker serve: ready: {options.ModelName} version {options.Version}");
-            if (await Task.WhenAny(server.WaitForShutdownAsync(), parentGone) == parentGone) return await StopOrphanedAsync(server, options, error);
-            return Success;
+            var shutdown = server.WaitForShutdownAsync();
+            if (await Task.WhenAny(shutdown, parentGone) != parentGone) return Success;
+            SayOrphaned(options, error);
+            server.RequestStop();
+            await shutdown;
+            return ParentGone;
         }
         finally
         {
@@ -58,10 +67,6 @@ public static class ServeCommand
         }
     }
 
-    private static async Task<int> StopOrphanedAsync(ModelServer server, ServeOptions options, TextWriter error)
-    {
+    private static void SayOrphaned(ServeOptions options, TextWriter error) =>
         error.WriteLine($"strata-worker serve: the process that started it ({options.ParentPid}) is gone; stopping");
-        await server.StopAsync();
-        return ParentGone;
-    }
 }
