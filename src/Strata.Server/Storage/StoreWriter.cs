@@ -62,44 +62,60 @@ public sealed class StoreWriter(Store store, IOptions<StorageOptions> options, I
     /// </summary>
     private async Task CommitAsync(List<Write> batch)
     {
-        var together = batch;
         var alone = new HashSet<Write>();
-        while (together.Count > 0)
+        var together = batch;
+        while (together.Count > 1)
         {
             IReadOnlyList<(Write Write, Exception Error)> refused;
             try
             {
                 refused = await TryCommitTogetherAsync(together);
             }
-            catch (Exception e) when (together.Count > 1)
+            catch (Exception e)
             {
                 logger.LogDebug(e, "A batch of {Count} writes failed; committing them one by one", together.Count);
                 alone.UnionWith(together);
+                together = [];
                 break;
             }
-            catch (Exception e)
+            if (refused.Count == 0)
             {
-                together[0].Fail(e);
-                break;
-            }
-            if (refused.Count == 0) break;
-            if (together.Count == 1)
-            {
-                together[0].Fail(refused[0].Error);
+                together = [];
                 break;
             }
             alone.UnionWith(refused.Select(r => r.Write));
             together = [.. together.Where(w => !alone.Contains(w))];
         }
+        // A batch of one write, or what is left of one.
+        alone.UnionWith(together);
         foreach (var write in batch.Where(alone.Contains))
+        {
+            await CommitAloneAsync(write);
+        }
+    }
+
+    /// <summary>
+    /// Commits one write in a transaction of its own. A unique violation gets one more try: another server on
+    /// the same database may have committed the row that this write looked for and did not find (an upsert),
+    /// and the write then finds it; a plain insert of a taken key fails again, and that is its answer.
+    /// </summary>
+    private async Task CommitAloneAsync(Write write)
+    {
+        for (var attempt = 1; ; attempt++)
         {
             try
             {
                 if (await TryCommitTogetherAsync([write]) is [var (_, error)]) write.Fail(error);
+                return;
+            }
+            catch (Exception e) when (attempt == 1 && Store.IsUniqueViolation(e))
+            {
+                logger.LogDebug(e, "A write met a unique violation; applying it once more");
             }
             catch (Exception e)
             {
                 write.Fail(e);
+                return;
             }
         }
     }

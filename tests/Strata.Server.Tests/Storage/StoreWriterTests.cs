@@ -78,4 +78,34 @@ public sealed class StoreWriterTests
         var stored = await read.Tenants.OrderBy(t => t.Id).Select(t => new { t.Id, t.Name }).ToListAsync();
         Assert.Equal([new { Id = "after", Name = "after" }, new { Id = "before", Name = "before" }], stored);
     }
+
+    [SkippableFact]
+    public async Task An_upsert_that_meets_the_row_another_server_committed_meanwhile_is_applied_again_and_updates_it()
+    {
+        // On SQLite nothing can commit between a write's read and its insert: the writer holds the write lock.
+        Skip.If(PostgresDatabase.SkipReason is not null, PostgresDatabase.SkipReason);
+        await using var database = await TestDatabase.OpenAsync(StorageKind.Postgres);
+        var applied = 0;
+
+        var tasks = await OneBatchAsync(database.Store, db =>
+        {
+            applied++;
+            var existing = db.Tenants.Find("shared");
+            if (applied == 1)
+            {
+                // Another server inserts the row after this write looked for it.
+                using var other = database.Store.CreateContext();
+                other.Tenants.Add(Tenant("shared"));
+                other.SaveChanges();
+            }
+            if (existing is null) db.Tenants.Add(new TenantRecord { Id = "shared", Name = "mine", CreatedAt = Now });
+            else existing.Name = "mine";
+            return true;
+        });
+
+        Assert.True(tasks[0].IsCompletedSuccessfully, tasks[0].Exception?.ToString());
+        Assert.Equal(2, applied);
+        await using var read = database.Store.CreateContext();
+        Assert.Equal("mine", (await read.Tenants.SingleAsync(t => t.Id == "shared")).Name);
+    }
 }
