@@ -62,7 +62,7 @@ public sealed class TenantsClient
     }
 }
 
-/// <summary>Tokens: <c>/v1/tenants/{id}/tokens</c>.</summary>
+/// <summary>Tokens: <c>/v1/tenants/{id}/tokens</c>, and <c>/v1/admin/tokens</c> for tokens of no tenant.</summary>
 public sealed class TokensClient
 {
     private readonly StrataClient _client;
@@ -79,5 +79,18 @@ public sealed class TokensClient
         ArgumentException.ThrowIfNullOrWhiteSpace(tenantId);
         ArgumentNullException.ThrowIfNull(request);
         return _client.SendAsync<TokenResponse>(HttpMethod.Post, $"v1/tenants/{StrataClient.Escape(tenantId)}/tokens", request, cancellationToken);
+    }
+
+    /// <summary>
+    /// Issues a signed token of a platform role, which belongs to no tenant (admin): <c>metrics-reader</c>
+    /// (<see cref="Roles.MetricsReader"/>), which reads the replicas' scrape targets and nothing else.
+    /// </summary>
+    /// <exception cref="ValidationException">The role or lifetime is invalid.</exception>
+    /// <exception cref="ForbiddenException">The token is not an admin's.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public Task<TokenResponse> CreatePlatformAsync(CreateTokenRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _client.SendAsync<TokenResponse>(HttpMethod.Post, "v1/admin/tokens", request, cancellationToken);
     }
 }

@@ -34,14 +34,26 @@ public static class Roles
     public const string Viewer = "viewer";
     /// <summary>A running job's own token: reports metrics and outputs for that job only.</summary>
     public const string Job = "job";
+    /// <summary>
+    /// The platform's monitoring (Prometheus): reads the replicas' scrape targets
+    /// (<c>GET /v1/admin/prometheus/replicas</c>) and <c>/metrics</c>, and nothing else. Belongs to no tenant.
+    /// </summary>
+    public const string MetricsReader = "metrics-reader";
 
+    /// <summary>The roles a tenant's token can carry (<c>POST /v1/tenants/{id}/tokens</c>).</summary>
     public static readonly IReadOnlyList<string> TenantRoles = [Owner, Member, Viewer];
+
+    /// <summary>The roles of tokens that belong to no tenant and that an admin can issue (<c>POST /v1/admin/tokens</c>).</summary>
+    public static readonly IReadOnlyList<string> PlatformRoles = [MetricsReader];
 }
 
-/// <summary>Body of <c>POST /v1/tenants/{id}/tokens</c>.</summary>
+/// <summary>Body of <c>POST /v1/tenants/{id}/tokens</c> and of <c>POST /v1/admin/tokens</c>.</summary>
 public sealed record CreateTokenRequest
 {
-    /// <summary><c>owner</c>, <c>member</c> (the default) or <c>viewer</c>.</summary>
+    /// <summary>
+    /// For a tenant: <c>owner</c>, <c>member</c> (the default) or <c>viewer</c>. For the platform:
+    /// <c>metrics-reader</c> (the default there).
+    /// </summary>
     public string? Role { get; init; }
     /// <summary>Lifetime in days, 1 to 365; the default is 30.</summary>
     public int? ExpiresInDays { get; init; }

@@ -20,6 +20,8 @@ public static class Policies
     public const string TenantWrite = "tenant-write";
     /// <summary>Owners and members of a tenant, and a job's own token (which the endpoint confines to its job: what the job reports about itself).</summary>
     public const string JobReport = "job-report";
+    /// <summary>Administrators and the platform's monitoring (<see cref="Roles.MetricsReader"/>): the scrape targets.</summary>
+    public const string MetricsRead = "metrics-read";
 }
 
 public static class AuthSetup
@@ -60,12 +62,18 @@ public static class AuthSetup
                 };
             });
 
+        // A route that names no policy is open to every role but the metrics reader, which may use only the
+        // routes that name it (Policies.MetricsRead) and the anonymous ones (/metrics, health).
+        var anyRoleButMetricsReader = new AuthorizationPolicyBuilder().RequireAuthenticatedUser()
+            .RequireClaim(StrataClaims.Role, Roles.Admin, Roles.Owner, Roles.Member, Roles.Viewer, Roles.Job).Build();
         builder.Services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .SetFallbackPolicy(anyRoleButMetricsReader)
+            .SetDefaultPolicy(anyRoleButMetricsReader)
             .AddPolicy(Policies.Admin, p => p.RequireClaim(StrataClaims.Role, Roles.Admin))
             .AddPolicy(Policies.TenantRead, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Viewer))
             .AddPolicy(Policies.TenantWrite, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member))
-            .AddPolicy(Policies.JobReport, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Job));
+            .AddPolicy(Policies.JobReport, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Job))
+            .AddPolicy(Policies.MetricsRead, p => p.RequireClaim(StrataClaims.Role, Roles.Admin, Roles.MetricsReader));
         return builder;
     }
 
@@ -78,9 +86,9 @@ public static class AuthSetup
         var tenant = context.Principal?.FindFirst(StrataClaims.Tenant)?.Value;
         if (tenant is null)
         {
-            if (context.Principal?.FindFirst(StrataClaims.Role)?.Value != Roles.Admin)
+            if (context.Principal?.FindFirst(StrataClaims.Role)?.Value is not (Roles.Admin or Roles.MetricsReader))
             {
-                context.Fail("A non-admin token must name its tenant.");
+                context.Fail("A token of a tenant's role must name its tenant.");
             }
             return;
         }

@@ -38,6 +38,8 @@ public static partial class TenantsApi
             .WithSummary("Delete a tenant, its tokens and its jobs; running attempts are stopped (admin).");
         tenants.MapPost("{id}/tokens", CreateTokenAsync).WithName("CreateToken")
             .WithSummary("Issue a token for a tenant (admin, or the tenant's owner).").Accepts<CreateTokenRequest>("application/json");
+        app.MapPost("/v1/admin/tokens", CreatePlatformTokenAsync).RequireAuthorization(Policies.Admin).WithTags("Tenants").WithName("CreatePlatformToken")
+            .WithSummary("Issue a token that belongs to no tenant: metrics-reader, for Prometheus (admin).").Accepts<CreateTokenRequest>("application/json");
         app.MapGet("/v1/me", GetMe).WithTags("Tenants").WithName("GetMe").WithSummary("Who the token belongs to.");
         return app;
     }
@@ -150,21 +152,8 @@ public static partial class TenantsApi
         }
         var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request, MaxBodyBytes, cancellationToken);
         if (problem is not null) return problem;
-        var errors = new ValidationErrors();
         var role = body!.Role ?? Roles.Member;
-        if (!Roles.TenantRoles.Contains(role))
-        {
-            errors.Add("role", $"must be one of {string.Join(", ", Roles.TenantRoles)}");
-        }
-        var days = body.ExpiresInDays ?? DefaultTokenDays;
-        if (days is < 1 or > MaxTokenDays)
-        {
-            errors.Add("expires_in_days", $"must be 1 to {MaxTokenDays}");
-        }
-        if (body.Subject is not null && (body.Subject.Length is 0 or > 200))
-        {
-            errors.Add("subject", "must be 1 to 200 characters");
-        }
+        var errors = CheckToken(body, role, Roles.TenantRoles, out var days);
         if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
         if (!await directory.ExistsAsync(id, cancellationToken))
         {
@@ -173,6 +162,42 @@ public static partial class TenantsApi
         var subject = body.Subject ?? $"{id}-{role}";
         var (token, expires) = issuer.Issue(subject, role, id, TimeSpan.FromDays(days));
         return TypedResults.Created($"/v1/tenants/{id}", new TokenResponse { Token = token, TenantId = id, Role = role, ExpiresAt = expires });
+    }
+
+    /// <summary>
+    /// A token of a platform role (<see cref="Roles.PlatformRoles"/>), which names no tenant: the metrics reader
+    /// that Prometheus scrapes with, so that it need not hold the admin token.
+    /// </summary>
+    private static async Task<Results<Created<TokenResponse>, ValidationProblem, ProblemHttpResult>> CreatePlatformTokenAsync(
+        HttpRequest request, TokenIssuer issuer, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request, MaxBodyBytes, cancellationToken);
+        if (problem is not null) return problem;
+        var role = body!.Role ?? Roles.MetricsReader;
+        var errors = CheckToken(body, role, Roles.PlatformRoles, out var days);
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
+        var (token, expires) = issuer.Issue(body.Subject ?? role, role, tenantId: null, TimeSpan.FromDays(days));
+        // A token is signed, not stored: there is nothing to locate.
+        return TypedResults.Created((string?)null, new TokenResponse { Token = token, Role = role, ExpiresAt = expires });
+    }
+
+    private static ValidationErrors CheckToken(CreateTokenRequest body, string role, IReadOnlyList<string> roles, out int days)
+    {
+        var errors = new ValidationErrors();
+        if (!roles.Contains(role))
+        {
+            errors.Add("role", $"must be one of {string.Join(", ", roles)}");
+        }
+        days = body.ExpiresInDays ?? DefaultTokenDays;
+        if (days is < 1 or > MaxTokenDays)
+        {
+            errors.Add("expires_in_days", $"must be 1 to {MaxTokenDays}");
+        }
+        if (body.Subject is not null && (body.Subject.Length is 0 or > 200))
+        {
+            errors.Add("subject", "must be 1 to 200 characters");
+        }
+        return errors;
     }
 
     private static Ok<Me> GetMe(HttpContext context)
