@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Deployments;
+using Strata.Core.Runtime;
 using Strata.Server.Artifacts;
 using Strata.Server.Auth;
 using Strata.Server.Deployments;
@@ -28,7 +29,7 @@ public enum DeletionProgress
 /// refused from then on), then passes of <see cref="ContinueAsync"/> take it apart in order: its deployments
 /// (record, quota reservation, replicas), its active jobs (cancelled: their attempts stop, their quota is
 /// freed), then, once no attempt of it is live, what the runtime keeps for it (the Kubernetes namespace), its
-/// files (artifacts, model files, inputs, checkpoints), and last, in one store write, its rows and the
+/// files (attempts' logs, artifacts, model files, inputs, checkpoints), and last, in one store write, its rows and the
 /// tenant's own. Each step is idempotent and reads the store afresh, so a pass is safe to run twice and a
 /// deletion a crash interrupted is finished by the next pass after the restart (<see cref="TenantDeletions"/>).
 /// </summary>
@@ -40,6 +41,7 @@ public sealed class TenantDeletion(
     JobService jobs,
     DeploymentService deployments,
     IDeploymentRuntime deploymentRuntime,
+    IJobRuntime jobRuntime,
     ITenantTeardown runtimeTeardown,
     ArtifactStore artifacts,
     DataFolder data,
@@ -162,9 +164,17 @@ public sealed class TenantDeletion(
     {
         await artifacts.DeleteTenantAsync(tenantId, cancellationToken);
         List<string> jobIds;
+        List<AttemptRef> attempts;
         await using (var db = store.CreateContext())
         {
             jobIds = await db.Jobs.AsNoTracking().Where(j => j.TenantId == tenantId).Select(j => j.Id).ToListAsync(cancellationToken);
+            attempts = (await db.Attempts.AsNoTracking().Where(a => a.TenantId == tenantId).Select(a => new { a.JobId, a.Number }).ToListAsync(cancellationToken))
+                .Select(a => new AttemptRef(tenantId, a.JobId, a.Number)).ToList();
+        }
+        // The attempts' logs and folders, which the runtime keeps after an attempt ends while its job exists.
+        foreach (var attempt in attempts)
+        {
+            await jobRuntime.ForgetAsync(attempt, discardLogs: true, cancellationToken);
         }
         foreach (var jobId in jobIds)
         {
