@@ -39,9 +39,9 @@ public sealed class TenantDirectory(Store store, TimeProvider time)
     {
         if (string.IsNullOrEmpty(uid)) return false;
         var entry = await FindAsync(tenantId, cancellationToken);
-        if (entry is not null && entry.Incarnation.Uid != uid && !entry.Deleting)
+        if (entry is not null && entry.Incarnation.Uid != uid)
         {
-            // Perhaps cached before the tenant was deleted and created again on another server.
+            // Perhaps cached before the tenant was deleted and created again (on another server).
             entry = await ReadAsync(tenantId, cancellationToken);
         }
         return entry is { Deleting: false } && entry.Incarnation.Uid == uid;

@@ -86,6 +86,8 @@ public static partial class TenantsApi
                 : Problem.Conflict($"A tenant with id '{record.Id}' already exists.");
         }
         quotas.Set(record);
+        // What this server remembers of an earlier tenant under the id (deleting, by another server) is stale.
+        directory.Forget(record.Id);
         return TypedResults.Created($"/v1/tenants/{record.Id}", ToContract(record, quotas));
     }
 
