@@ -51,14 +51,19 @@ public sealed class TenantsClient
         return _client.SendAsync<TenantQuota>(HttpMethod.Put, $"v1/tenants/{StrataClient.Escape(id)}/quota", quota, cancellationToken);
     }
 
-    /// <summary>Deletes a tenant; its active jobs are cancelled.</summary>
+    /// <summary>
+    /// Asks for a tenant's deletion: its tokens are refused from then on, and the server stops and removes its
+    /// deployments, jobs, models and artifacts. <see cref="GetAsync"/> shows it <c>deleting</c> until it is
+    /// gone, then throws <see cref="NotFoundException"/>.
+    /// </summary>
+    /// <returns>The tenant, <c>deleting</c>.</returns>
     /// <exception cref="NotFoundException">No tenant has this id.</exception>
     /// <exception cref="ForbiddenException">The token is not an admin's.</exception>
     /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
-    public Task DeleteAsync(string id, CancellationToken cancellationToken = default)
+    public Task<Tenant> DeleteAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(id);
-        return _client.SendAsync(HttpMethod.Delete, $"v1/tenants/{StrataClient.Escape(id)}", null, cancellationToken);
+        return _client.SendAsync<Tenant>(HttpMethod.Delete, $"v1/tenants/{StrataClient.Escape(id)}", null, cancellationToken);
     }
 }
 

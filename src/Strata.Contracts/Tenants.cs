@@ -17,8 +17,24 @@ public sealed record Tenant
     public required string Name { get; init; }
     public string? CostCenter { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>
+    /// <see cref="TenantStatuses.Active"/>, or <see cref="TenantStatuses.Deleting"/> from its deletion's request
+    /// until everything it owned is gone (then the tenant is 404).
+    /// </summary>
+    public string Status { get; init; } = TenantStatuses.Active;
+    /// <summary>When its deletion was asked for; null while it is active.</summary>
+    public DateTimeOffset? DeletingSince { get; init; }
     /// <summary>The quota in force (the tenant's own values, else the server's defaults).</summary>
     public TenantQuota? Quota { get; init; }
+}
+
+/// <summary>The states of a tenant.</summary>
+public static class TenantStatuses
+{
+    /// <summary>In use: its tokens work.</summary>
+    public const string Active = "active";
+    /// <summary>Its deletion was asked for and is under way: its tokens are refused, its jobs and deployments are being stopped and removed.</summary>
+    public const string Deleting = "deleting";
 }
 
 /// <summary>The roles a token can carry.</summary>

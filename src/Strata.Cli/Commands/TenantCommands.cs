@@ -103,12 +103,15 @@ public static class TenantCommands
     {
         var id = new Argument<string>("id");
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
-        var command = new Command("delete", "Delete a tenant and cancel its jobs") { id, yes };
+        var command = new Command("delete", "Delete a tenant and everything it owns (its jobs are cancelled, its deployments stopped); waits until it is gone") { id, yes };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             DeleteAsync(cli.Out, client, parse.GetValue(id)!, parse.GetValue(yes), token), ct, $"tenant \"{parse.GetValue(id)}\""));
         return command;
     }
 
+    private static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Deletes the tenant and waits until it is gone.</summary>
     /// <exception cref="UsageException">Not confirmed: no <c>--yes</c> and no terminal to ask on, or the user said no.</exception>
     public static async Task<int> DeleteAsync(IAnsiConsole console, StrataClient client, string id, bool yes, CancellationToken cancellationToken)
     {
@@ -126,6 +129,20 @@ public static class TenantCommands
         }
 
         await client.Tenants.DeleteAsync(id, cancellationToken);
+        console.MarkupLine($"Deleting tenant [bold]{Output.Esc(id)}[/]: stopping its deployments and jobs, removing what it owns...");
+        // The server deletes in the background and shows the tenant as deleting until it is gone.
+        while (true)
+        {
+            try
+            {
+                await client.Tenants.GetAsync(id, cancellationToken);
+            }
+            catch (NotFoundException)
+            {
+                break;
+            }
+            await Task.Delay(PollEvery, cancellationToken);
+        }
         console.MarkupLine($"Deleted tenant [bold]{Output.Esc(id)}[/].");
         return ExitCodes.Success;
     }

@@ -68,7 +68,7 @@ public sealed class AttemptLifecycle(
                 var reference = new AttemptRef(job.TenantId, job.JobId, result.Value.Attempt.Number);
                 _starting[job.JobId] = reference.Number;
                 queue.Allocate(reference, QueueEntries.ToRunning(result.Value.Job));
-                _ = LaunchAsync(launches.Build(result.Value.Job, reference.Number), cancellationToken);
+                _ = LaunchAsync(result.Value.Job, reference, cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -84,16 +84,16 @@ public sealed class AttemptLifecycle(
     {
         if (_starting.TryAdd(job.Id, attemptNumber))
         {
-            _ = LaunchAsync(launches.Build(job, attemptNumber), cancellationToken);
+            _ = LaunchAsync(job, new AttemptRef(job.TenantId, job.Id, attemptNumber), cancellationToken);
         }
     }
 
-    private async Task LaunchAsync(JobLaunch launch, CancellationToken cancellationToken)
+    private async Task LaunchAsync(JobRecord job, AttemptRef reference, CancellationToken cancellationToken)
     {
-        var reference = launch.Attempt;
         using var scope = logger.BeginScope(new JobLogScope(reference.TenantId, reference.JobId, reference.Number));
         try
         {
+            var launch = await launches.BuildAsync(job, reference.Number, cancellationToken);
             var info = await runtime.StartAsync(launch, cancellationToken);
             await runningMarks.MarkAsync(new RunningMark(reference, info, time.GetUtcNow()), cancellationToken);
         }

@@ -115,7 +115,12 @@ public sealed class Reconciler(
             // Not ours (any more): its job or tenant was deleted. Stop it and discard what is left.
             logger.LogInformation("Stopping orphaned attempt {Attempt}", reference);
             await runtime.StopAsync(reference, cancellationToken);
-            if (observation.IsFinished) await runtime.ForgetAsync(reference, discardLogs: true, cancellationToken);
+            if (observation.IsFinished)
+            {
+                await runtime.ForgetAsync(reference, discardLogs: true, cancellationToken);
+                // Its end is recorded nowhere, so nothing else gives back the capacity it held.
+                queue.Release(reference.Name);
+            }
             return;
         }
 

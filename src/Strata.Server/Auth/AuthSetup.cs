@@ -79,7 +79,9 @@ public static class AuthSetup
 
     /// <summary>
     /// Revocation, checked on every request (the accepted-token cache remembers signatures, not this): a tenant's
-    /// tokens stop working the moment the tenant is deleted, and a job's token the moment its attempt ends.
+    /// tokens (owner, member, viewer, job) stop working the moment the tenant's deletion is asked for, and are
+    /// never accepted by a tenant created later under the same id (they name the incarnation they were issued
+    /// for, <see cref="StrataClaims.TenantUid"/>); a job's token also stops the moment its attempt ends.
     /// </summary>
     private static async Task RejectRevokedTokensAsync(TokenValidatedContext context)
     {
@@ -93,9 +95,11 @@ public static class AuthSetup
             return;
         }
         var directory = context.HttpContext.RequestServices.GetRequiredService<TenantDirectory>();
-        if (!await directory.ExistsAsync(tenant, context.HttpContext.RequestAborted))
+        var uid = context.Principal?.FindFirst(StrataClaims.TenantUid)?.Value;
+        if (!await directory.AcceptsAsync(tenant, uid, context.HttpContext.RequestAborted))
         {
-            context.Fail("The token's tenant does not exist.");
+            // Gone, being deleted, or another tenant under the same id: a token never outlives the tenant it was issued for.
+            context.Fail("The token's tenant does not exist (any more).");
             return;
         }
         if (context.Principal?.FindFirst(StrataClaims.Role)?.Value == Roles.Job)
@@ -145,7 +149,7 @@ public sealed class AdminTokenWriter(DataFolder data, TokenIssuer issuer, IOptio
         {
             return;
         }
-        var (token, _) = issuer.Issue("admin", Roles.Admin, tenantId: null, TimeSpan.FromDays(options.Value.AdminTokenDays));
+        var (token, _) = issuer.Issue("admin", Roles.Admin, tenant: null, TimeSpan.FromDays(options.Value.AdminTokenDays));
         DataFolder.WriteSecret(data.AdminToken, token + "\n");
     }
 

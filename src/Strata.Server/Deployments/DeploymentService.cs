@@ -256,11 +256,15 @@ public sealed class DeploymentService(
         return true;
     }
 
-    /// <summary>Tells the runtime to run every stored deployment (on start: replicas do not outlive the server).</summary>
+    /// <summary>
+    /// Tells the runtime to run every stored deployment (on start: replicas do not outlive the server), but
+    /// those of a tenant being deleted, whose deletion removes them.
+    /// </summary>
     public async Task ResyncAsync(CancellationToken cancellationToken)
     {
         await using var db = store.CreateContext();
-        foreach (var record in await db.Deployments.AsNoTracking().ToListAsync(cancellationToken))
+        var deployments = db.Deployments.AsNoTracking().Where(d => !db.Tenants.Any(t => t.Id == d.TenantId && t.DeletingSince != null));
+        foreach (var record in await deployments.ToListAsync(cancellationToken))
         {
             // What was accepted keeps its reservation, even if the quota was lowered since.
             ledger.ReserveForDeployment(record.TenantId, record.Name, Reservation(record),
