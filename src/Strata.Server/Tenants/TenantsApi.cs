@@ -173,7 +173,7 @@ public static partial class TenantsApi
         var role = body!.Role ?? Roles.MetricsReader;
         var errors = CheckToken(body, role, Roles.PlatformRoles, out var days);
         if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
-        var (token, expires) = issuer.Issue(body.Subject ?? role, role, tenantId: null, TimeSpan.FromDays(days));
+        var (token, expires) = issuer.Issue(body.Subject ?? role, role, tenant: null, TimeSpan.FromDays(days));
         // A token is signed, not stored: there is nothing to locate.
         return TypedResults.Created((string?)null, new TokenResponse { Token = token, Role = role, ExpiresAt = expires });
     }
