@@ -75,33 +75,39 @@ public sealed class FileWork(IOptions<FileWorkOptions> options, TimeProvider tim
         }
 
         // Run on the pool, so that a call that blocks inside the work never blocks the caller's thread.
-        var running = Task.Run(() => work(linked.Token), CancellationToken.None);
-        // Whichever of the work's end and its caller's giving up comes second disposes a result nobody takes.
-        var firstDone = 0;
-        _ = running.ContinueWith(done =>
+        var token = linked.Token;
+        var running = Task.Run(() => work(token), CancellationToken.None);
+        // The second of the work's end and its caller's return cleans up: the token sources, and a result
+        // that nobody takes because the caller gave up.
+        var gaveUp = false;
+        var turns = 0;
+        void Finish()
         {
-            _slots.Release();
-            if (Interlocked.Exchange(ref firstDone, 1) == 1) DisposeResult(done);
+            if (Volatile.Read(ref gaveUp) && running.IsCompletedSuccessfully && running.Result is IDisposable result) result.Dispose();
             linked.Dispose();
             timeout.Dispose();
+        }
+        _ = running.ContinueWith(_ =>
+        {
+            _slots.Release();
+            if (Interlocked.Increment(ref turns) == 2) Finish();
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            return await running.WaitAsync(linked.Token);
+            return await running.WaitAsync(token);
         }
         catch (OperationCanceledException)
         {
-            if (Interlocked.Exchange(ref firstDone, 1) == 1) DisposeResult(running);
+            Volatile.Write(ref gaveUp, true);
             cancellationToken.ThrowIfCancellationRequested();
             if (!timeout.IsCancellationRequested) throw;
             logger.LogWarning("File work went past {Bound} (Files:TimeoutSeconds): {What}", bound, what);
             throw TimedOut(what, bound);
         }
-    }
-
-    private static void DisposeResult<T>(Task<T> done)
-    {
-        if (done.IsCompletedSuccessfully && done.Result is IDisposable result) result.Dispose();
+        finally
+        {
+            if (Interlocked.Increment(ref turns) == 2) Finish();
+        }
     }
 
     private FileWorkTimeoutException TimedOut(string what, TimeSpan bound) => new(

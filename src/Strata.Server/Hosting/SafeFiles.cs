@@ -71,23 +71,35 @@ public static partial class SafeFiles
         if (kind != FileKind.Regular) throw Refused(path, kind);
 
         // 2. Open without following a link or blocking, in case the name was replaced since.
+        // 3. What was opened is what counts.
+        return Adopt(OpenWithoutFollowing(path), path, refuseHardLinks);
+    }
+
+    /// <summary>
+    /// Step 2 of <see cref="OpenRegular"/>, on its own so that a test can show what it does when the name is
+    /// swapped after the look: <c>open(O_RDONLY|O_NOFOLLOW|O_NONBLOCK)</c>, which fails on a link at the name
+    /// and returns at once on a FIFO.
+    /// </summary>
+    internal static SafeFileHandle OpenWithoutFollowing(string path)
+    {
         var fd = Open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0)
+        if (fd >= 0) return new SafeFileHandle(fd, ownsHandle: true);
+        var errno = Marshal.GetLastPInvokeError();
+        throw errno switch
         {
-            var errno = Marshal.GetLastPInvokeError();
-            throw errno switch
-            {
-                ENOENT or ENOTDIR => Refused(path, FileKind.Missing),
-                ELOOP => Refused(path, FileKind.SymbolicLink),
-                EACCES or EPERM => new UnsafeFileException($"cannot be read by the server: {path}"),
-                _ => new UnsafeFileException($"cannot be opened: {path} ({Marshal.GetPInvokeErrorMessage(errno)})"),
-            };
-        }
-        var handle = new SafeFileHandle(fd, ownsHandle: true);
+            ENOENT or ENOTDIR => Refused(path, FileKind.Missing),
+            ELOOP => Refused(path, FileKind.SymbolicLink),
+            EACCES or EPERM => new UnsafeFileException($"cannot be read by the server: {path}"),
+            _ => new UnsafeFileException($"cannot be opened: {path} ({Marshal.GetPInvokeErrorMessage(errno)})"),
+        };
+    }
+
+    /// <summary>Step 3 of <see cref="OpenRegular"/>: the opened file must be regular (and of one name, if asked); the handle is closed otherwise.</summary>
+    internal static FileStream Adopt(SafeFileHandle handle, string path, bool refuseHardLinks)
+    {
         try
         {
-            // 3. What was opened is what counts.
-            var opened = Examine(fd, "", AT_EMPTY_PATH) ?? throw new UnsafeFileException($"cannot be examined: {path}");
+            var opened = Examine((int)handle.DangerousGetHandle(), "", AT_EMPTY_PATH) ?? throw new UnsafeFileException($"cannot be examined: {path}");
             if (opened.Kind != FileKind.Regular) throw Refused(path, opened.Kind);
             if (refuseHardLinks && opened.Links > 1)
             {
@@ -163,8 +175,10 @@ public static partial class SafeFiles
     private const int O_NOCTTY = 0x100;
     private const int O_NONBLOCK = 0x800;
     private const int O_CLOEXEC = 0x80000;
-    // The one flag here whose value differs by architecture: x86-64's 0400000, asm-generic's (arm64) 0100000.
-    private static readonly int O_NOFOLLOW = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 ? 0x20000 : 0x8000;
+    // The one flag here whose value differs by architecture: 0100000 on ARM and PowerPC, 0400000 elsewhere
+    // (x86, asm-generic: RISC-V, LoongArch, s390x).
+    private static readonly int O_NOFOLLOW = RuntimeInformation.ProcessArchitecture
+        is Architecture.Arm or Architecture.Arm64 or Architecture.Armv6 or Architecture.Ppc64le ? 0x8000 : 0x20000;
 
     private const int EPERM = 1, ENOENT = 2, EACCES = 13, ENOTDIR = 20, ELOOP = 40;
 

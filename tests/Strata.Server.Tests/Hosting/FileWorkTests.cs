@@ -20,6 +20,14 @@ public sealed class FileWorkTests
     }
 
     [Fact]
+    public async Task Work_that_ends_at_once_gives_its_result_however_its_end_and_its_callers_return_interleave()
+    {
+        var work = Work(maxConcurrent: 4);
+        var results = await Task.WhenAll(Enumerable.Range(0, 2000).Select(i => work.RunAsync("answering", _ => Task.FromResult(i), CancellationToken.None)));
+        Assert.Equal(Enumerable.Range(0, 2000), results);
+    }
+
+    [Fact]
     public async Task Work_stuck_past_the_bound_is_refused_with_when_to_try_again()
     {
         var work = Work(timeoutSeconds: 100);

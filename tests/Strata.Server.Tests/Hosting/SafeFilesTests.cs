@@ -106,4 +106,27 @@ public sealed class SafeFilesTests : IDisposable
         Assert.Contains("no such file", (await RefusedAsync(Path.Combine(_folder, "none.zip"))).Message, StringComparison.Ordinal);
         Assert.Contains("is a folder", (await RefusedAsync(_folder)).Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_name_swapped_for_a_link_after_the_look_is_not_followed()
+    {
+        var target = Regular();
+        var link = Path.Combine(_folder, "swapped.zip");
+        File.CreateSymbolicLink(link, target);
+        // What OpenRegular does after its lstat found a regular file and the name became a link: O_NOFOLLOW refuses it.
+        var refused = await Assert.ThrowsAsync<UnsafeFileException>(() => Task.Run(() => SafeFiles.OpenWithoutFollowing(link)).WaitAsync(Hang));
+        Assert.Contains("symbolic link", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_name_swapped_for_a_fifo_after_the_look_opens_at_once_and_is_then_refused()
+    {
+        var fifo = Path.Combine(_folder, "swapped.zip");
+        SpecialFiles.MakeFifo(fifo);
+        // O_NONBLOCK: the open returns with no writer at the other end; fstat then sees a FIFO.
+        var handle = await Task.Run(() => SafeFiles.OpenWithoutFollowing(fifo)).WaitAsync(Hang);
+        var refused = Assert.Throws<UnsafeFileException>(() => SafeFiles.Adopt(handle, fifo, refuseHardLinks: false));
+        Assert.Contains("FIFO", refused.Message, StringComparison.Ordinal);
+        Assert.True(handle.IsClosed);
+    }
 }
