@@ -263,9 +263,8 @@ public static class ModelsApi
 
     /// <summary>
     /// Where a job's model came from: its data (and the data's hash: an uploaded artifact's, or a local
-    /// file's, when it is a regular file: see <see cref="SafeFiles"/>) and its code.
+    /// file's, when it is a regular file (<see cref="SafeFiles"/>) hashed within <see cref="FileWork"/>'s bound) and its code.
     /// </summary>
-    /// <exception cref="FileWorkTimeoutException">Hashing the local data went past its bound.</exception>
     internal static async Task<ModelLineage> LineageAsync(JobRecord job, Artifacts.ArtifactStore artifacts, FileWork fileWork, CancellationToken cancellationToken, string? dataSha256 = null)
     {
         var spec = job.ReadSpec();
@@ -290,7 +289,18 @@ public static class ModelsApi
     private static async Task<string?> HashIfLocalFileAsync(string? path, FileWork fileWork, CancellationToken cancellationToken)
     {
         if (path is null || !Path.IsPathRooted(path)) return null;
-        return await fileWork.RunAsync<string?>("hashing the job's data", async token =>
+        try
+        {
+            return await fileWork.RunAsync<string?>("hashing the job's data", HashAsync, cancellationToken);
+        }
+        catch (FileWorkTimeoutException)
+        {
+            // The hash is best effort: data too large to hash in the bound (or a disk that hangs) leaves the
+            // lineage without one, rather than refusing every registration of the job's models.
+            return null;
+        }
+
+        async Task<string?> HashAsync(CancellationToken token)
         {
             try
             {
@@ -302,7 +312,7 @@ public static class ModelsApi
                 // A folder of data, or data that is gone: the lineage names the path without a hash.
                 return null;
             }
-        }, cancellationToken);
+        }
     }
 
     private static string? FormatFromExtension(string? path) => System.IO.Path.GetExtension(path ?? "").ToLowerInvariant() switch
