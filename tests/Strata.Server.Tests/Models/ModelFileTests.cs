@@ -59,9 +59,10 @@ public sealed class ModelFileTests(SqliteApp app) : IClassFixture<SqliteApp>
 
         var attack = Enumerable.Range(0, 100).Select(_ => client.PostAsJsonAsync("/v1/models/m/versions", new { path = "out/model.zip" })).ToList();
         // While the attack is in flight: the health route and another tenant's registration answer.
-        using (var live = await anonymous.GetAsync("/health/live").WaitAsync(Hang))
+        foreach (var route in new[] { "/health/live", "/v1/health" })
         {
-            Assert.Equal(System.Net.HttpStatusCode.OK, live.StatusCode);
+            using var health = await anonymous.GetAsync(route).WaitAsync(Hang);
+            Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
         }
         using (var registered = await RegisterAsync(neighbour, "good", new { path = good }))
         {
