@@ -80,11 +80,11 @@ public sealed class PredictionCacheTests
             Assert.Contains("tenure_months", badBody, StringComparison.Ordinal);
         }
 
-        // The entry is in Redis, under the tenant, the model and its version.
+        // The entry is in Redis, under the tenant (and its incarnation: a tenant created again under the id numbers its versions from 1 again), the model and its version.
         await using (var redis = await ConnectionMultiplexer.ConnectAsync(RedisCacheApp.Redis!))
         {
             var server = redis.GetServers().Single();
-            var keys = server.Keys(pattern: $"strata:predict:{tenant}:churn:1:*").ToList();
+            var keys = server.Keys(pattern: $"strata:predict:{tenant}:*:churn:1:*").ToList();
             Assert.Single(keys);
         }
 
