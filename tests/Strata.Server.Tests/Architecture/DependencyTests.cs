@@ -32,6 +32,24 @@ public sealed class DependencyTests
     }
 
     [Fact]
+    public void The_folder_table_of_docs_architecture_lists_every_folder_after_the_ones_it_uses()
+    {
+        // The rows of the table under "The server's folders", in order; a row may name several folders.
+        var doc = File.ReadAllLines(Path.Combine(Dashboards.DashboardFiles.RepositoryRoot, "docs", "architecture.md"));
+        var order = doc.SkipWhile(line => !line.StartsWith("| Folder |", StringComparison.Ordinal)).Skip(2)
+            .TakeWhile(line => line.StartsWith('|'))
+            .SelectMany(line => System.Text.RegularExpressions.Regex.Matches(line.Split('|')[1], "`([A-Za-z]+)/`").Select(m => m.Groups[1].Value))
+            .ToList();
+        var graph = FolderGraph.Of(Server);
+
+        var missing = graph.Folders().Where(folder => !order.Contains(folder)).ToList();
+        Assert.True(missing.Count == 0, "Folders missing from docs/architecture.md's table: " + string.Join(", ", missing));
+        var upward = graph.Edges().Where(edge => order.IndexOf(edge.To) > order.IndexOf(edge.From))
+            .Select(edge => graph.Why(edge.From, edge.To)).ToList();
+        Assert.True(upward.Count == 0, "docs/architecture.md lists these folders before folders they use:\n" + string.Join("\n", upward));
+    }
+
+    [Fact]
     public void Sees_a_static_call_that_only_a_method_body_makes()
     {
         // An endpoint class called for its helpers shows in no signature, only in the caller's body.
@@ -71,6 +89,12 @@ public sealed class DependencyTests
             if (!_edges.TryGetValue(from, out var targets)) _edges[from] = targets = new(StringComparer.Ordinal);
             targets.TryAdd(to, example);
         }
+
+        /// <summary>Every folder that uses or is used by another.</summary>
+        public IEnumerable<string> Folders() => _edges.Keys.Concat(_edges.Values.SelectMany(t => t.Keys)).Distinct(StringComparer.Ordinal);
+
+        /// <summary>Every dependency between two folders.</summary>
+        public IEnumerable<(string From, string To)> Edges() => _edges.SelectMany(e => e.Value.Keys.Select(to => (e.Key, to)));
 
         public bool DependsOn(string from, string to) => _edges.TryGetValue(from, out var t) && t.ContainsKey(to);
 
