@@ -28,6 +28,8 @@ public sealed class FuzzApp : StrataApp
 /// non-JSON bodies, wrong content types, odd path segments and query strings. It asserts that no answer
 /// is a 5xx, that every 4xx is a problem+json naming its status, and that a refused request leaves the
 /// store's rows as they were. Seeded (the same requests every run) and bounded (<see cref="Requests"/>).
+/// To look into a run: <c>FUZZ_TRACE=/v1/jobs/training</c> prints every request whose URL starts so, with
+/// its body and answer; <c>FUZZ_DOCUMENT=/tmp/openapi.json</c> saves the OpenAPI document it read.
 /// </summary>
 public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IClassFixture<FuzzApp>
 {
@@ -44,8 +46,11 @@ public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IC
         using var anonymous = app.AnonymousClient();
         var document = JsonDocument.Parse(await anonymous.GetStringAsync("/openapi/v1.json")).RootElement;
         var operations = Operation.ReadAll(document).Where(o => o.Path.StartsWith("/v1/", StringComparison.Ordinal)).ToList();
+        // Operations that take a body have more to break: they get three turns to the others' one.
+        var turns = operations.SelectMany(o => Enumerable.Repeat(o, o.BodySchema is null ? 1 : 3)).ToList();
         Assert.True(operations.Count >= 30, $"the OpenAPI document lists only {operations.Count} operations under /v1");
 
+        if (Environment.GetEnvironmentVariable("FUZZ_DOCUMENT") is { } documentPath) await File.WriteAllTextAsync(documentPath, document.GetRawText());
         var random = new Random(Seed);
         var generator = new RequestGenerator(random, document);
         var byClass = new SortedDictionary<string, int>(StringComparer.Ordinal);
@@ -53,7 +58,7 @@ public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IC
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < Requests; i++)
         {
-            var operation = operations[i % operations.Count];
+            var operation = turns[i % turns.Count];
             var request = generator.Next(operation);
             var asAdmin = operation.IsAdminRoute ^ (random.NextDouble() < 0.1);
             var before = await CountRowsAsync();
@@ -64,6 +69,10 @@ public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IC
             byClass[statusClass] = byClass.GetValueOrDefault(statusClass) + 1;
             var body = await response.Content.ReadAsStringAsync();
             var what = $"{request.Method} {request.Url} [{request.Kind}] as {(asAdmin ? "admin" : "member")} -> {status}";
+            if (Environment.GetEnvironmentVariable("FUZZ_TRACE") is { } trace && request.Url.StartsWith(trace, StringComparison.Ordinal))
+            {
+                output.WriteLine($"{what}: {Encoding.Latin1.GetString(request.Body ?? [])[..Math.Min(400, request.Body?.Length ?? 0)]} => {Shorten(body)}");
+            }
             if (status >= 500)
             {
                 failures.Add($"{what}: {Shorten(body)}");
@@ -283,7 +292,11 @@ public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IC
             var bad = Pick(["\\ud800", "x\\udc00y", "\\ud800\\ud800", "a\\u0000b", "\\u0000", "\\u001b[31m", RawFf, Overlong, "\\uFFFF"]);
             const string Marker = "\uE000MARK\uE000";
             var inName = random.Next(4) == 0;
-            var body = inName ? AddField(plausible, Marker, JsonSerializer.SerializeToElement(1)) : Mutate(plausible, (_, _) => JsonSerializer.SerializeToElement(Marker));
+            // One string of the body, at any depth (a hyperparameter's value, a column of an input schema), the
+            // others left plausible so that the request gets past the serializer; or a property name.
+            var root = plausible ?? Parse("{}");
+            var strings = CountStrings(root);
+            var body = inName || strings == 0 ? AddField(plausible, Marker, JsonSerializer.SerializeToElement(1)) : ReplaceString(root, Marker, random.Next(strings), out _);
             var text = Encoding.UTF8.GetString(Serialize(body)).Replace(JsonSerializer.Serialize(Marker)[1..^1], bad, StringComparison.Ordinal);
             var bytes = new List<byte>();
             var pieces = text.Split(RawFf);
@@ -298,6 +311,46 @@ public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IC
                 }
             }
             return new FuzzRequest(operation.Method, url, inName ? "bad-encoding-name" : "bad-encoding", bytes.ToArray(), "application/json", random.Next(4) == 0);
+        }
+
+        private static int CountStrings(JsonElement value) => value.ValueKind switch
+        {
+            JsonValueKind.String => 1,
+            JsonValueKind.Array => value.EnumerateArray().Sum(CountStrings),
+            JsonValueKind.Object => value.EnumerateObject().Sum(p => CountStrings(p.Value)),
+            _ => 0,
+        };
+
+        /// <summary>The value with its <paramref name="index"/>-th string (depth first) replaced; <paramref name="seen"/> counts the strings passed.</summary>
+        private static JsonElement ReplaceString(JsonElement value, string replacement, int index, out int seen)
+        {
+            switch (value.ValueKind)
+            {
+                case JsonValueKind.String:
+                    seen = 1;
+                    return index == 0 ? JsonSerializer.SerializeToElement(replacement) : value;
+                case JsonValueKind.Array:
+                    var items = new List<JsonElement>();
+                    seen = 0;
+                    foreach (var item in value.EnumerateArray())
+                    {
+                        items.Add(ReplaceString(item, replacement, index - seen, out var inItem));
+                        seen += inItem;
+                    }
+                    return JsonSerializer.SerializeToElement(items);
+                case JsonValueKind.Object:
+                    var properties = new List<(string, JsonElement)>();
+                    seen = 0;
+                    foreach (var property in value.EnumerateObject())
+                    {
+                        properties.Add((property.Name, ReplaceString(property.Value, replacement, index - seen, out var inProperty)));
+                        seen += inProperty;
+                    }
+                    return Rebuild(properties);
+                default:
+                    seen = 0;
+                    return value;
+            }
         }
 
         private static byte[] Serialize(JsonElement? body) => body is { } b ? JsonSerializer.SerializeToUtf8Bytes(b) : Encoding.UTF8.GetBytes("{}");
@@ -387,9 +440,11 @@ public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IC
                     {
                         foreach (var p in props.EnumerateObject()) properties.Add((p.Name, Plausible(p.Value, depth + 1)));
                     }
-                    else if (schema.TryGetProperty("additionalProperties", out var extra) && extra.ValueKind == JsonValueKind.Object)
+                    else
                     {
-                        properties.Add(("fuzz_key", Plausible(extra, depth + 1)));
+                        // A map (hyperparameters, env_vars): one entry, of the values' schema or of any JSON.
+                        var entries = schema.TryGetProperty("additionalProperties", out var extra) && extra.ValueKind == JsonValueKind.Object ? extra : default;
+                        properties.Add(("fuzz_key", entries.ValueKind == JsonValueKind.Object ? Plausible(entries, depth + 1) : Plausible(default, depth + 1)));
                     }
                     return Rebuild(properties);
                 case "array":
@@ -407,7 +462,8 @@ public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IC
                     if (schema.TryGetProperty("format", out var format) && format.GetString() == "date-time") return Parse("\"2026-12-07T12:00:00Z\"");
                     return Parse(Pick(["\"fuzz\"", "\"fuzz-1\"", "\"churn@1\"", "\"out/model.zip\"", "\"python3 train.py\""]));
                 default:
-                    return Parse(Pick(["\"fuzz\"", "1", "{}"]));
+                    // Any JSON (a hyperparameter's value, an input schema): mostly text, where bad encodings go.
+                    return Parse(Pick(["\"fuzz\"", "\"0.1\"", "1", "{\"fuzz\": \"fuzz\"}", "[\"fuzz\"]"]));
             }
         }
 
