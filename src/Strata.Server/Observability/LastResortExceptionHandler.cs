@@ -32,7 +32,9 @@ public sealed class LastResortExceptionHandler(IProblemDetailsService problems, 
         }
         else if (exception is OperationCanceledException && httpContext.RequestAborted.IsCancellationRequested)
         {
-            // The client went away: nobody reads an answer, and it is no bug.
+            // The client went away: nobody reads an answer, and it is no bug. Recorded as nginx's 499
+            // (client closed request), so that request metrics do not count it as a server error.
+            httpContext.Response.StatusCode = 499;
             return true;
         }
         else
