@@ -119,19 +119,24 @@ public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IC
         }
     }
 
-    /// <summary>Rows of every table a request may add to (not those the scheduler writes on its own).</summary>
+    /// <summary>
+    /// Rows of every table a request may add to (not those the scheduler writes on its own), and a digest of
+    /// the tenants' rows, which a refused quota change must leave as they were.
+    /// </summary>
     private async Task<long[]> CountRowsAsync()
     {
         await using var db = app.Services.GetRequiredService<Store>().CreateContext();
+        var tenants = JsonSerializer.Serialize(await db.Tenants.AsNoTracking().OrderBy(t => t.Id).ToListAsync());
         return
         [
+            StringComparer.Ordinal.GetHashCode(tenants),
             await db.Tenants.LongCountAsync(), await db.Jobs.LongCountAsync(), await db.Artifacts.LongCountAsync(),
             await db.Metrics.LongCountAsync(), await db.MetricSeries.LongCountAsync(), await db.Models.LongCountAsync(),
             await db.ModelVersions.LongCountAsync(), await db.ModelAliases.LongCountAsync(), await db.Deployments.LongCountAsync(),
         ];
     }
 
-    private static readonly string[] Tables = ["tenants", "jobs", "artifacts", "metrics", "series", "models", "versions", "aliases", "deployments"];
+    private static readonly string[] Tables = ["tenants-digest", "tenants", "jobs", "artifacts", "metrics", "series", "models", "versions", "aliases", "deployments"];
 
     private static string Describe(long[] counts) => string.Join(" ", Tables.Zip(counts, (n, c) => $"{n}={c}"));
 
