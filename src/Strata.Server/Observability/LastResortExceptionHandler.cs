@@ -17,7 +17,8 @@ public sealed class LastResortExceptionHandler(IProblemDetailsService problems, 
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        var traceId = Activity.Current?.TraceId.ToString() ?? httpContext.TraceIdentifier;
+        // The id every problem of the server carries (ASP.NET Core adds it as traceId; the JSON policy writes trace_id).
+        var traceId = Activity.Current?.Id ?? httpContext.TraceIdentifier;
         ProblemDetails problem;
         if (exception is BadHttpRequestException bad)
         {
@@ -50,7 +51,7 @@ public sealed class LastResortExceptionHandler(IProblemDetailsService problems, 
                 Detail = $"The server failed to answer this request. It is logged with trace id {traceId}; quote it when you report the problem.",
             };
         }
-        problem.Extensions["trace_id"] = traceId;
+        problem.Extensions["traceId"] = traceId;
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }

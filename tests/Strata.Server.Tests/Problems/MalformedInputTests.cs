@@ -163,7 +163,9 @@ public sealed class MalformedInputTests(KestrelApp app) : IClassFixture<KestrelA
         Assert.Equal(500, context.Response.StatusCode);
         Assert.StartsWith("application/problem+json", context.Response.ContentType, StringComparison.Ordinal);
         context.Response.Body.Position = 0;
-        var problem = System.Text.Json.JsonDocument.Parse(context.Response.Body).RootElement;
+        var text = Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray());
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, "\"trace_id\""));
+        var problem = System.Text.Json.JsonDocument.Parse(text).RootElement;
         Assert.Equal(ProblemTypes.Internal, problem.GetProperty("type").GetString());
         Assert.Equal("trace-for-test", problem.GetProperty("trace_id").GetString());
         Assert.DoesNotContain("a bug", problem.ToString(), StringComparison.Ordinal);
