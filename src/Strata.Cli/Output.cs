@@ -53,6 +53,7 @@ public static class Output
         JobStatus.Succeeded => "[green]succeeded[/]",
         JobStatus.Failed => "[red]failed[/]",
         JobStatus.Cancelled => "[yellow]cancelled[/]",
+        JobStatus.Cancelling => "[yellow]cancelling[/]",
         JobStatus.Running => "[blue]running[/]",
         _ => "[grey]pending[/]",
     };

@@ -95,7 +95,7 @@ public sealed class JobHandle
     public async Task<IReadOnlyList<JobAttempt>> GetAttemptsAsync(CancellationToken cancellationToken = default) =>
         await _client.SendAsync<List<JobAttempt>>(HttpMethod.Get, $"{Path}/attempts", null, cancellationToken);
 
-    /// <summary>True for succeeded, failed and cancelled.</summary>
+    /// <summary>True for succeeded, failed and cancelled (not cancelling: its processes are still stopping).</summary>
     public static bool IsTerminal(JobStatus status) =>
         status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled;
 

@@ -51,18 +51,23 @@ public sealed class TenantsClient
         return _client.SendAsync<TenantQuota>(HttpMethod.Put, $"v1/tenants/{StrataClient.Escape(id)}/quota", quota, cancellationToken);
     }
 
-    /// <summary>Deletes a tenant; its active jobs are cancelled.</summary>
+    /// <summary>
+    /// Asks for a tenant's deletion: its tokens are refused from then on, and the server stops and removes its
+    /// deployments, jobs, models and artifacts. <see cref="GetAsync"/> shows it <c>deleting</c> until it is
+    /// gone, then throws <see cref="NotFoundException"/>.
+    /// </summary>
+    /// <returns>The tenant, <c>deleting</c>.</returns>
     /// <exception cref="NotFoundException">No tenant has this id.</exception>
     /// <exception cref="ForbiddenException">The token is not an admin's.</exception>
     /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
-    public Task DeleteAsync(string id, CancellationToken cancellationToken = default)
+    public Task<Tenant> DeleteAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(id);
-        return _client.SendAsync(HttpMethod.Delete, $"v1/tenants/{StrataClient.Escape(id)}", null, cancellationToken);
+        return _client.SendAsync<Tenant>(HttpMethod.Delete, $"v1/tenants/{StrataClient.Escape(id)}", null, cancellationToken);
     }
 }
 
-/// <summary>Tokens: <c>/v1/tenants/{id}/tokens</c>.</summary>
+/// <summary>Tokens: <c>/v1/tenants/{id}/tokens</c>, and <c>/v1/admin/tokens</c> for tokens of no tenant.</summary>
 public sealed class TokensClient
 {
     private readonly StrataClient _client;
@@ -79,5 +84,18 @@ public sealed class TokensClient
         ArgumentException.ThrowIfNullOrWhiteSpace(tenantId);
         ArgumentNullException.ThrowIfNull(request);
         return _client.SendAsync<TokenResponse>(HttpMethod.Post, $"v1/tenants/{StrataClient.Escape(tenantId)}/tokens", request, cancellationToken);
+    }
+
+    /// <summary>
+    /// Issues a signed token of a platform role, which belongs to no tenant (admin): <c>metrics-reader</c>
+    /// (<see cref="Roles.MetricsReader"/>), which reads the replicas' scrape targets and nothing else.
+    /// </summary>
+    /// <exception cref="ValidationException">The role or lifetime is invalid.</exception>
+    /// <exception cref="ForbiddenException">The token is not an admin's.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public Task<TokenResponse> CreatePlatformAsync(CreateTokenRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _client.SendAsync<TokenResponse>(HttpMethod.Post, "v1/admin/tokens", request, cancellationToken);
     }
 }

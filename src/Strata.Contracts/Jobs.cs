@@ -9,6 +9,9 @@ public enum JobStatus
     Running,
     Succeeded,
     Failed,
+    /// <summary>Cancelled while an attempt ran: its processes are being stopped. It becomes <see cref="Cancelled"/> once the runtime says they are gone.</summary>
+    Cancelling,
+    /// <summary>Terminal: cancelled, and nothing of it runs any more.</summary>
     Cancelled,
 }
 

@@ -17,8 +17,24 @@ public sealed record Tenant
     public required string Name { get; init; }
     public string? CostCenter { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>
+    /// <see cref="TenantStatuses.Active"/>, or <see cref="TenantStatuses.Deleting"/> from its deletion's request
+    /// until everything it owned is gone (then the tenant is 404).
+    /// </summary>
+    public string Status { get; init; } = TenantStatuses.Active;
+    /// <summary>When its deletion was asked for; null while it is active.</summary>
+    public DateTimeOffset? DeletingSince { get; init; }
     /// <summary>The quota in force (the tenant's own values, else the server's defaults).</summary>
     public TenantQuota? Quota { get; init; }
+}
+
+/// <summary>The states of a tenant.</summary>
+public static class TenantStatuses
+{
+    /// <summary>In use: its tokens work.</summary>
+    public const string Active = "active";
+    /// <summary>Its deletion was asked for and is under way: its tokens are refused, its jobs and deployments are being stopped and removed.</summary>
+    public const string Deleting = "deleting";
 }
 
 /// <summary>The roles a token can carry.</summary>
@@ -34,14 +50,26 @@ public static class Roles
     public const string Viewer = "viewer";
     /// <summary>A running job's own token: reports metrics and outputs for that job only.</summary>
     public const string Job = "job";
+    /// <summary>
+    /// The platform's monitoring (Prometheus): reads the replicas' scrape targets
+    /// (<c>GET /v1/admin/prometheus/replicas</c>) and <c>/metrics</c>, and nothing else. Belongs to no tenant.
+    /// </summary>
+    public const string MetricsReader = "metrics-reader";
 
+    /// <summary>The roles a tenant's token can carry (<c>POST /v1/tenants/{id}/tokens</c>).</summary>
     public static readonly IReadOnlyList<string> TenantRoles = [Owner, Member, Viewer];
+
+    /// <summary>The roles of tokens that belong to no tenant and that an admin can issue (<c>POST /v1/admin/tokens</c>).</summary>
+    public static readonly IReadOnlyList<string> PlatformRoles = [MetricsReader];
 }
 
-/// <summary>Body of <c>POST /v1/tenants/{id}/tokens</c>.</summary>
+/// <summary>Body of <c>POST /v1/tenants/{id}/tokens</c> and of <c>POST /v1/admin/tokens</c>.</summary>
 public sealed record CreateTokenRequest
 {
-    /// <summary><c>owner</c>, <c>member</c> (the default) or <c>viewer</c>.</summary>
+    /// <summary>
+    /// For a tenant: <c>owner</c>, <c>member</c> (the default) or <c>viewer</c>. For the platform:
+    /// <c>metrics-reader</c> (the default there).
+    /// </summary>
     public string? Role { get; init; }
     /// <summary>Lifetime in days, 1 to 365; the default is 30.</summary>
     public int? ExpiresInDays { get; init; }

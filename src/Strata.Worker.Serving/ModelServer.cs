@@ -65,6 +65,9 @@ public sealed class ModelServer : IAsyncDisposable
 
     public Task StopAsync() => _app.StopAsync();
 
+    /// <summary>Asks the server to stop as SIGTERM does: <see cref="WaitForShutdownAsync"/> then completes once it has.</summary>
+    public void RequestStop() => _app.Lifetime.StopApplication();
+
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Strata.Core.Runtime.Local;
 
 namespace Strata.Worker.Serving;
 
@@ -11,8 +12,9 @@ public sealed record ServeOptions
 
     public const string UsageText =
         "usage: strata-worker serve --model <folder|model.zip|model.onnx> --port <n> [--host 127.0.0.1] [--schema <schema.json>]\n" +
-        "                           [--model-name <name>] [--version <version>]\n" +
-        "       a folder holds model.zip (and optionally schema.json) or model.onnx; --port 0 takes a free port (printed on start).";
+        "                           [--model-name <name>] [--version <version>] [--parent-pid <pid>]\n" +
+        "       a folder holds model.zip (and optionally schema.json) or model.onnx; --port 0 takes a free port (printed on start);\n" +
+        "       with --parent-pid the replica stops once that process is no longer its parent (it died).";
 
     /// <summary>The model file: an ML.NET <c>model.zip</c>, or an ONNX model when it ends in <c>.onnx</c>.</summary>
     public required string ModelPath { get; init; }
@@ -28,6 +30,11 @@ public sealed record ServeOptions
     public string Host { get; init; } = DefaultHost;
     public string ModelName { get; init; } = DefaultModelName;
     public string Version { get; init; } = DefaultVersion;
+    /// <summary>
+    /// The process that supervises the replica (<see cref="ParentWatch.Option"/>; the local runtime's server): the
+    /// replica stops once that is no longer its parent. Null (run by hand, or in a pod): it runs until stopped.
+    /// </summary>
+    public int? ParentPid { get; init; }
 
     public static ServeOptions? Parse(IReadOnlyList<string> args, out string? problem)
     {
@@ -35,7 +42,7 @@ public sealed record ServeOptions
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Count; i++)
         {
-            if (args[i] is not ("--model" or "--port" or "--host" or "--schema" or "--model-name" or "--version"))
+            if (args[i] is not ("--model" or "--port" or "--host" or "--schema" or "--model-name" or "--version" or ParentWatch.Option))
             {
                 problem = $"unknown argument '{args[i]}'";
                 return null;
@@ -56,6 +63,16 @@ public sealed record ServeOptions
         {
             problem = "--port must be a port number (0 for any free one)";
             return null;
+        }
+        int? parentPid = null;
+        if (values.TryGetValue(ParentWatch.Option, out var parentText))
+        {
+            if (!int.TryParse(parentText, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == 0)
+            {
+                problem = $"{ParentWatch.Option} must be a process id";
+                return null;
+            }
+            parentPid = pid;
         }
         var modelPath = Directory.Exists(model) ? ModelInFolder(model, out problem) : model;
         if (modelPath is null) return null;
@@ -78,6 +95,7 @@ public sealed record ServeOptions
             Host = values.GetValueOrDefault("--host", DefaultHost),
             ModelName = values.GetValueOrDefault("--model-name", DefaultModelName),
             Version = values.GetValueOrDefault("--version", DefaultVersion),
+            ParentPid = parentPid,
         };
     }
 

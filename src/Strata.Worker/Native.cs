@@ -89,9 +89,6 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "getsid", SetLastError = true)]
     private static partial int GetSid(int pid);
 
-    [LibraryImport("libc", EntryPoint = "getppid")]
-    private static partial int GetPPid();
-
     [LibraryImport("libc", EntryPoint = "mkfifo", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int MkFifo(string path, uint mode);
 
@@ -193,9 +190,6 @@ internal static partial class Native
 
     /// <summary>Resource usage of all waited-for descendants.</summary>
     public static RUsage? ChildrenUsage() => GetRUsage(RUSAGE_CHILDREN, out var usage) == 0 ? usage : null;
-
-    /// <summary>The parent's pid: it changes when the parent dies and the process is reparented.</summary>
-    public static int ParentPid() => GetPPid();
 
     /// <summary>Creates a FIFO readable and writable by its owner only; throws when that fails.</summary>
     public static void CreateFifo(string path)

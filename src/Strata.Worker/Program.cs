@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Strata.Core.Runtime.Local;
 using Strata.Worker;
 
 // strata-worker run <attempt-dir>: supervises one attempt of a job; see Supervisor.
@@ -21,8 +22,9 @@ if (standby is null && args is not ["run", _])
     return ExitCodes.Usage;
 }
 
-// The parent before anything else: a standby worker exits when it changes (the server is gone).
-var parentPid = Native.ParentPid();
+// The parent before anything else: a standby worker exits when it changes (the server is gone). The server
+// names itself, so that a worker whose server died before this line ran exits too.
+var parentPid = standby?.ParentPid ?? ParentWatch.ParentPid() ?? 0;
 // No descriptor the worker was handed passes on to the job (a folder's would lead out of its sandbox by "..").
 var inheritedStayOpen = !Native.CloseOnExecAboveStandardStreams();
 // From here on nothing reaches a terminal: diagnostics go to worker.log in the attempt (or standby) folder.

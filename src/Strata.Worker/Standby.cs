@@ -10,10 +10,14 @@ using Strata.Worker.Sandbox;
 namespace Strata.Worker;
 
 /// <summary>The options of <c>strata-worker standby</c>.</summary>
-internal sealed record StandbyOptions(string Directory, bool EnforceLimits, string? CgroupParent, TimeSpan IdleTimeout)
+/// <param name="ParentPid">
+/// The server that started it (<see cref="ParentWatch.Option"/>): the worker exits once that is no longer its
+/// parent. Null (run by hand): whatever its parent is when it starts.
+/// </param>
+internal sealed record StandbyOptions(string Directory, bool EnforceLimits, string? CgroupParent, TimeSpan IdleTimeout, int? ParentPid = null)
 {
     public const string Usage =
-        "usage: strata-worker standby <standby-dir> [--enforce-limits true|false] [--cgroup-parent PATH] [--idle-timeout-seconds N]";
+        "usage: strata-worker standby <standby-dir> [--enforce-limits true|false] [--cgroup-parent PATH] [--idle-timeout-seconds N] [--parent-pid PID]";
 
     public static StandbyOptions? Parse(string[] args)
     {
@@ -35,6 +39,9 @@ internal sealed record StandbyOptions(string Directory, bool EnforceLimits, stri
                     break;
                 case "--idle-timeout-seconds" when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0:
                     options = options with { IdleTimeout = TimeSpan.FromSeconds(seconds) };
+                    break;
+                case ParentWatch.Option when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 0:
+                    options = options with { ParentPid = pid };
                     break;
                 default:
                     return null;
@@ -271,7 +278,7 @@ internal static class Standby
                     return path;
                 }
                 why = stopSignals.Requested.Task.IsCompleted ? $"stopped by {stopSignals.Requested.Task.Result}"
-                    : Native.ParentPid() != parentPid ? "the parent process is gone"
+                    : ParentWatch.IsGone(parentPid) ? $"the process that started it ({parentPid}) is gone"
                     // Its folder was removed (the server's data folder was deleted): no attempt can reach it.
                     : !File.Exists(fifo) ? "its standby folder is gone"
                     : Environment.TickCount64 >= deadline ? $"idle for {options.IdleTimeout.TotalSeconds:0} s"

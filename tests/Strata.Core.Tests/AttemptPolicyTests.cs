@@ -7,7 +7,7 @@ namespace Strata.Core.Tests;
 /// <summary>Every row of "what happens after this attempt ended": the attempt's record and the job's next step.</summary>
 public sealed class AttemptPolicyTests
 {
-    private const string Unchanged = "unchanged", Succeed = "succeed", Fail = "fail", Retry = "retry", Requeue = "requeue";
+    private const string Unchanged = "unchanged", Succeed = "succeed", Fail = "fail", Retry = "retry", Requeue = "requeue", Cancelled = "cancelled";
 
     public static TheoryData<string, AttemptOutcome, bool, JobStatus, int, AttemptStatus, string, string> Rows => new()
     {
@@ -30,6 +30,12 @@ public sealed class AttemptPolicyTests
         { "preempted, died first", new AttemptOutcome.ExitedWithError(), true, JobStatus.Running, 1, AttemptStatus.Preempted, StatusReasons.Preempted, Requeue },
         { "preempted, finished first", new AttemptOutcome.Succeeded(), true, JobStatus.Running, 1, AttemptStatus.Succeeded, StatusReasons.Completed, Succeed },
         { "preempted, then cancelled", new AttemptOutcome.Stopped(), true, JobStatus.Cancelled, 1, AttemptStatus.Cancelled, StatusReasons.CancelledByUser, Unchanged },
+        { "stopped while cancelling", new AttemptOutcome.Stopped(), false, JobStatus.Cancelling, 1, AttemptStatus.Cancelled, StatusReasons.CancelledByUser, Cancelled },
+        { "killed at the grace's end while cancelling", new AttemptOutcome.ExitedWithError { ExitCode = 137, Signal = 9 }, false, JobStatus.Cancelling, 1, AttemptStatus.Cancelled, StatusReasons.CancelledByUser, Cancelled },
+        { "lost while cancelling", new AttemptOutcome.SupervisorLost(), false, JobStatus.Cancelling, 1, AttemptStatus.Cancelled, StatusReasons.CancelledByUser, Cancelled },
+        { "succeeded while cancelling", new AttemptOutcome.Succeeded(), false, JobStatus.Cancelling, 1, AttemptStatus.Succeeded, StatusReasons.CancelledByUser, Cancelled },
+        { "preempted, then cancelling", new AttemptOutcome.Stopped(), true, JobStatus.Cancelling, 1, AttemptStatus.Cancelled, StatusReasons.CancelledByUser, Cancelled },
+        { "an old attempt ends while cancelling", new AttemptOutcome.Stopped(), false, JobStatus.Cancelling, 2, AttemptStatus.Cancelled, StatusReasons.CancelledByUser, Unchanged },
     };
 
     [Theory]
@@ -48,6 +54,7 @@ public sealed class AttemptPolicyTests
             JobNext.Fail => Fail,
             JobNext.Retry => Retry,
             JobNext.Requeue => Requeue,
+            JobNext.Cancelled => Cancelled,
             _ => "?",
         };
         Assert.True(jobNext == next, $"{@case}: job {next}");

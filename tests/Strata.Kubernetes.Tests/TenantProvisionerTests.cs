@@ -128,4 +128,36 @@ public sealed class TenantProvisionerTests : IAsyncLifetime
         Assert.Equal(1, pass.Failed);
         Assert.Single(_cluster.Api.List(FakeKubernetesApi.Namespaces));
     }
+
+    [Fact]
+    public async Task A_deleting_tenant_is_not_provisioned_and_its_teardown_deletes_its_namespace_and_waits_until_it_is_gone()
+    {
+        var provisioner = _cluster.NewProvisioner();
+        await provisioner.ReconcileAllAsync(CancellationToken.None);
+        await using (var db = _cluster.Store.CreateContext())
+        {
+            db.Tenants.Single(t => t.Id == "team-a").DeletingSince = DateTimeOffset.UtcNow;
+            await db.SaveChangesAsync();
+        }
+
+        Assert.False(await provisioner.ProvisionAsync("team-a", CancellationToken.None));
+        // The first call asks for the deletion; the namespace (gone at once on the fake) is then seen gone.
+        var done = await provisioner.TearDownAsync("team-a", CancellationToken.None) || await provisioner.TearDownAsync("team-a", CancellationToken.None);
+        Assert.True(done);
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Namespaces, null, "ml-team-a"));
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.Namespaces, null, "ml-team-b"));
+        var pass = await provisioner.ReconcileAllAsync(CancellationToken.None);
+        Assert.Equal(1, pass.Tenants);
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Namespaces, null, "ml-team-a"));
+    }
+
+    [Fact]
+    public async Task Teardown_leaves_a_namespace_that_is_not_the_tenants_own()
+    {
+        await _cluster.NewProvisioner().ReconcileAllAsync(CancellationToken.None);
+        _cluster.Api.Update(FakeKubernetesApi.Namespaces, null, "ml-team-b", ns => ns["metadata"]!["labels"]!.AsObject().Remove(KubernetesNames.TenantLabel));
+
+        Assert.True(await _cluster.NewProvisioner().TearDownAsync("team-b", CancellationToken.None));
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.Namespaces, null, "ml-team-b"));
+    }
 }

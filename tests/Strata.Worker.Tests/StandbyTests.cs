@@ -225,6 +225,25 @@ public sealed class StandbyTests
         Assert.All(cgroups, f => Assert.False(Directory.Exists(f), $"{f} is still there"));
     }
 
+    [Fact]
+    public async Task A_standby_worker_whose_named_parent_died_before_it_started_exits_without_waiting_for_its_idle_time_out()
+    {
+        using var attempt = new TestAttempt();
+        // A server that died between starting the worker and the worker's first look: the pid it named is not the parent.
+        int gone;
+        using (var shortLived = Process.Start(new ProcessStartInfo("/bin/true") { UseShellExecute = false })!)
+        {
+            await shortLived.WaitForExitAsync();
+            gone = shortLived.Id;
+        }
+        using var standby = new TestStandby(attempt, "--parent-pid", gone.ToString(CultureInfo.InvariantCulture), "--idle-timeout-seconds", "3600");
+
+        await standby.Worker.WaitForExitAsync(new CancellationTokenSource(TestAttempt.Patience).Token);
+
+        Assert.Equal(0, standby.Worker.ExitCode);
+        Assert.False(Directory.Exists(standby.Directory));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -271,6 +290,8 @@ public sealed class StandbyTests
     [InlineData("standby")]
     [InlineData("standby", "/tmp/x", "--enforce-limits", "maybe")]
     [InlineData("standby", "/tmp/x", "--idle-timeout-seconds")]
+    [InlineData("standby", "/tmp/x", "--parent-pid", "server")]
+    [InlineData("standby", "/tmp/x", "--parent-pid", "0")]
     public async Task Bad_standby_arguments_are_a_usage_error(params string[] args)
     {
         var (fileName, arguments) = TestAttempt.WorkerCommand();

@@ -103,12 +103,15 @@ public static class TenantCommands
     {
         var id = new Argument<string>("id");
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
-        var command = new Command("delete", "Delete a tenant and cancel its jobs") { id, yes };
+        var command = new Command("delete", "Delete a tenant and everything it owns (its jobs are cancelled, its deployments stopped); waits until it is gone") { id, yes };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             DeleteAsync(cli.Out, client, parse.GetValue(id)!, parse.GetValue(yes), token), ct, $"tenant \"{parse.GetValue(id)}\""));
         return command;
     }
 
+    private static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Deletes the tenant and waits until it is gone.</summary>
     /// <exception cref="UsageException">Not confirmed: no <c>--yes</c> and no terminal to ask on, or the user said no.</exception>
     public static async Task<int> DeleteAsync(IAnsiConsole console, StrataClient client, string id, bool yes, CancellationToken cancellationToken)
     {
@@ -126,34 +129,72 @@ public static class TenantCommands
         }
 
         await client.Tenants.DeleteAsync(id, cancellationToken);
+        console.MarkupLine($"Deleting tenant [bold]{Output.Esc(id)}[/]: stopping its deployments and jobs, removing what it owns...");
+        // The server deletes in the background and shows the tenant as deleting until it is gone.
+        while (true)
+        {
+            try
+            {
+                await client.Tenants.GetAsync(id, cancellationToken);
+            }
+            catch (NotFoundException)
+            {
+                break;
+            }
+            await Task.Delay(PollEvery, cancellationToken);
+        }
         console.MarkupLine($"Deleted tenant [bold]{Output.Esc(id)}[/].");
         return ExitCodes.Success;
     }
 }
 
-/// <summary><c>strata tokens create &lt;tenant&gt;</c>: prints only the token, so <c>$(strata tokens create t)</c> works.</summary>
+/// <summary>
+/// <c>strata tokens create &lt;tenant&gt;</c>, and <c>strata tokens create --role metrics-reader</c> for a token of no
+/// tenant (Prometheus'): prints only the token, so <c>$(strata tokens create t)</c> works.
+/// </summary>
 public static class TokenCommands
 {
     public static Command Create(CliContext cli)
     {
         var command = new Command("tokens", "Issue tokens");
-        var tenant = new Argument<string>("tenant") { Description = "The tenant the token is for" };
-        var role = new Option<string>("--role") { Description = "owner, member or viewer", DefaultValueFactory = _ => Roles.Member };
-        role.AcceptOnlyFromAmong([.. Roles.TenantRoles]);
+        var tenant = new Argument<string?>("tenant") { Description = "The tenant the token is for (none for metrics-reader)", Arity = ArgumentArity.ZeroOrOne };
+        var role = new Option<string>("--role")
+        {
+            Description = "owner, member or viewer of the tenant; or metrics-reader (no tenant: reads Prometheus' scrape targets and nothing else)",
+            DefaultValueFactory = _ => Roles.Member,
+        };
+        role.AcceptOnlyFromAmong([.. Roles.TenantRoles, .. Roles.PlatformRoles]);
         var days = new Option<int?>("--expires-in-days") { Description = "Lifetime in days, 1 to 365 (default 30)", CustomParser = CliOptions.ParseInt };
         var subject = new Option<string?>("--subject") { Description = "Who or what the token is for" };
-        var create = new Command("create", "Issue a token for a tenant (prints only the token)") { tenant, role, days, subject };
+        var create = new Command("create", "Issue a token for a tenant, or a metrics-reader token (prints only the token)") { tenant, role, days, subject };
+        create.Validators.Add(r =>
+        {
+            // The raw value: an unknown role is reported by AcceptOnlyFromAmong, and reading it typed would throw.
+            var chosen = r.GetResult(role) is { Tokens: [var given, ..] } ? given.Value : Roles.Member;
+            var named = r.GetValue(tenant);
+            if (Roles.PlatformRoles.Contains(chosen) && named is not null)
+            {
+                r.AddError($"a {chosen} token belongs to no tenant; leave out \"{named}\"");
+            }
+            else if (!Roles.PlatformRoles.Contains(chosen) && named is null)
+            {
+                r.AddError($"name the tenant the {chosen} token is for: strata tokens create <tenant> --role {chosen}");
+            }
+        });
         create.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) => CreateAsync(
-            cli.Out, client, parse.GetValue(tenant)!,
+            cli.Out, client, parse.GetValue(tenant),
             new CreateTokenRequest { Role = parse.GetValue(role), ExpiresInDays = parse.GetValue(days), Subject = parse.GetValue(subject) },
-            cli.Format(parse), token), ct, $"tenant \"{parse.GetValue(tenant)}\""));
+            cli.Format(parse), token), ct, parse.GetValue(tenant) is { } id ? $"tenant \"{id}\"" : null));
         command.Subcommands.Add(create);
         return command;
     }
 
-    public static async Task<int> CreateAsync(IAnsiConsole console, StrataClient client, string tenantId, CreateTokenRequest request, OutputFormat format, CancellationToken cancellationToken)
+    /// <summary>Issues the token: of <paramref name="tenantId"/>, or of no tenant when it is null (a platform role).</summary>
+    public static async Task<int> CreateAsync(IAnsiConsole console, StrataClient client, string? tenantId, CreateTokenRequest request, OutputFormat format, CancellationToken cancellationToken)
     {
-        var response = await client.Tokens.CreateAsync(tenantId, request, cancellationToken);
+        var response = tenantId is null
+            ? await client.Tokens.CreatePlatformAsync(request, cancellationToken)
+            : await client.Tokens.CreateAsync(tenantId, request, cancellationToken);
         if (format == OutputFormat.Json)
         {
             Output.WriteJson(console, response);

@@ -24,6 +24,9 @@ public sealed record AttemptEnd(
 {
     /// <summary>The job still follows this attempt: it runs, and this is its latest attempt.</summary>
     public bool JobFollows => JobStatus == JobStatus.Running && JobsCurrentAttempt == Number;
+
+    /// <summary>The job was cancelled while this attempt, its latest, ran: its end completes the cancel.</summary>
+    public bool EndsCancel => JobStatus == JobStatus.Cancelling && JobsCurrentAttempt == Number;
 }
 
 /// <summary>What becomes of an ended attempt's record and of its job.</summary>
@@ -57,6 +60,9 @@ public abstract record JobNext
 
     /// <summary>The attempt was preempted: the job waits again, keeping its age, and no failure is counted.</summary>
     public sealed record Requeue(string Message) : JobNext;
+
+    /// <summary>The job was cancelling, waiting for this attempt to stop: it is cancelled now.</summary>
+    public sealed record Cancelled : JobNext;
 }
 
 /// <summary>
@@ -77,7 +83,7 @@ public static class AttemptPolicy
             return new AttemptDecision(AttemptStatus.Preempted, StatusReasons.Preempted,
                 new JobNext.Requeue($"attempt {end.Number} was preempted by a higher-priority job; queued again"));
         }
-        var cancelled = end.JobStatus == JobStatus.Cancelled;
+        var cancelled = end.JobStatus is JobStatus.Cancelled or JobStatus.Cancelling;
         var status = outcome switch
         {
             AttemptOutcome.Succeeded => AttemptStatus.Succeeded,
@@ -85,6 +91,7 @@ public static class AttemptPolicy
             _ => cancelled ? AttemptStatus.Cancelled : AttemptStatus.Failed,
         };
         var reason = cancelled ? StatusReasons.CancelledByUser : outcome.Reason;
+        if (end.EndsCancel) return new AttemptDecision(status, reason, new JobNext.Cancelled());
         if (!end.JobFollows) return new AttemptDecision(status, reason, new JobNext.Unchanged());
         if (succeeded) return new AttemptDecision(status, reason, new JobNext.Succeed());
 

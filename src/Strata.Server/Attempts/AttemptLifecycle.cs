@@ -68,7 +68,7 @@ public sealed class AttemptLifecycle(
                 var reference = new AttemptRef(job.TenantId, job.JobId, result.Value.Attempt.Number);
                 _starting[job.JobId] = reference.Number;
                 queue.Allocate(reference, QueueEntries.ToRunning(result.Value.Job));
-                _ = LaunchAsync(launches.Build(result.Value.Job, reference.Number), cancellationToken);
+                _ = LaunchAsync(result.Value.Job, reference, cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -84,16 +84,16 @@ public sealed class AttemptLifecycle(
     {
         if (_starting.TryAdd(job.Id, attemptNumber))
         {
-            _ = LaunchAsync(launches.Build(job, attemptNumber), cancellationToken);
+            _ = LaunchAsync(job, new AttemptRef(job.TenantId, job.Id, attemptNumber), cancellationToken);
         }
     }
 
-    private async Task LaunchAsync(JobLaunch launch, CancellationToken cancellationToken)
+    private async Task LaunchAsync(JobRecord job, AttemptRef reference, CancellationToken cancellationToken)
     {
-        var reference = launch.Attempt;
         using var scope = logger.BeginScope(new JobLogScope(reference.TenantId, reference.JobId, reference.Number));
         try
         {
+            var launch = await launches.BuildAsync(job, reference.Number, cancellationToken);
             var info = await runtime.StartAsync(launch, cancellationToken);
             await runningMarks.MarkAsync(new RunningMark(reference, info, time.GetUtcNow()), cancellationToken);
         }
@@ -164,7 +164,10 @@ public sealed class AttemptLifecycle(
         StopInBackground(attempt);
     }
 
-    /// <summary>Cancels an active job of the tenant: the cancel is written, what it held is freed, and its live attempt stops.</summary>
+    /// <summary>
+    /// Cancels an active job of the tenant: the cancel is written, its quota is freed, and its live attempt stops;
+    /// the job is cancelling until that attempt's end is recorded, and cancelled from then on.
+    /// </summary>
     public async Task<CancelOutcome> CancelAsync(string tenantId, string jobId, CancellationToken cancellationToken)
     {
         var outcome = await writer.WriteAsync(db => AttemptTransitions.Cancel(db, tenantId, jobId, time.GetUtcNow()), cancellationToken);
@@ -175,8 +178,9 @@ public sealed class AttemptLifecycle(
         queue.ReleaseQuota(jobId);
         // What it held may let a job waiting for quota start.
         wakeUp.Wake();
-        metrics.JobEnded(JobEnded.Of(outcome.Job!));
+        // A job with a live attempt ends (cancelled) when the runtime reports the attempt stopped.
         if (outcome.LiveAttempt is { } attempt) StopInBackground(attempt);
+        else metrics.JobEnded(JobEnded.Of(outcome.Job!));
         return outcome;
     }
 

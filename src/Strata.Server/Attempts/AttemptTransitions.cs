@@ -20,8 +20,15 @@ namespace Strata.Server.Attempts;
 /// <param name="Preempted">True when the attempt was stopped by preemption and its job queued again (not a retry).</param>
 public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null, AttemptUsage? Usage = null, bool Preempted = false);
 
-/// <summary>What a cancel found: no job, a finished one, or an active one now cancelled (and its live attempt).</summary>
-public sealed record CancelOutcome(JobRecord? Job, bool WasActive, AttemptRef? LiveAttempt);
+/// <summary>
+/// What a cancel found: no job, one that had ended otherwise (succeeded, failed), one already cancelled or
+/// cancelling, or an active one that it cancelled: at once when pending, or cancelling while its live attempt stops.
+/// </summary>
+public sealed record CancelOutcome(JobRecord? Job, bool WasActive, AttemptRef? LiveAttempt)
+{
+    /// <summary>The job is cancelled or being cancelled, by this request or an earlier one: what the caller asked for holds.</summary>
+    public bool IsCancelled => Job?.Status is JobStatus.Cancelled or JobStatus.Cancelling;
+}
 
 /// <summary>
 /// The state changes of jobs and attempts, each applied inside one <see cref="StoreWriter"/> write. They
@@ -170,6 +177,9 @@ public static class AttemptTransitions
             case JobNext.Retry retry:
                 Wait(job, StatusReasons.WaitingForRetry, now + retry.Delay, retry.Message);
                 return new OutcomeRecorded(true, QueueEntries.ToPending(job), failure, Usage: usage);
+            case JobNext.Cancelled:
+                Finish(job, JobStatus.Cancelled, StatusReasons.CancelledByUser, null, now);
+                return new OutcomeRecorded(true, null, Ended: JobEnded.Of(job, attempt.StartedAt), Usage: usage);
             case JobNext.Requeue requeue:
                 // First in line among its equals again: it keeps its age.
                 job.Preemptions++;
@@ -181,14 +191,23 @@ public static class AttemptTransitions
         }
     }
 
-    /// <summary>Cancels an active job; says what it found and which attempt to stop.</summary>
+    /// <summary>
+    /// Cancels an active job; says what it found and which attempt to stop. A pending job is cancelled at once; a
+    /// running one is cancelling until its attempt's end is recorded (<see cref="JobNext.Cancelled"/>).
+    /// </summary>
     public static CancelOutcome Cancel(StrataDbContext db, string tenantId, string jobId, DateTimeOffset now)
     {
         var job = db.Jobs.SingleOrDefault(j => j.Id == jobId && j.TenantId == tenantId);
         if (job is null || !job.IsActive) return new CancelOutcome(job, WasActive: false, null);
-        var live = job.Status == JobStatus.Running ? new AttemptRef(job.TenantId, job.Id, job.AttemptCount) : (AttemptRef?)null;
-        Finish(job, JobStatus.Cancelled, StatusReasons.CancelledByUser, null, now);
-        return new CancelOutcome(job, WasActive: true, live);
+        if (job.Status == JobStatus.Pending)
+        {
+            Finish(job, JobStatus.Cancelled, StatusReasons.CancelledByUser, null, now);
+            return new CancelOutcome(job, WasActive: true, null);
+        }
+        job.Status = JobStatus.Cancelling;
+        job.StatusReason = StatusReasons.CancelledByUser;
+        job.NotBefore = null;
+        return new CancelOutcome(job, WasActive: true, new AttemptRef(job.TenantId, job.Id, job.AttemptCount));
     }
 
     private static void Finish(JobRecord job, JobStatus status, string reason, string? message, DateTimeOffset now)

@@ -16,6 +16,7 @@ namespace Strata.Server.Attempts;
 public sealed class LaunchBuilder(
     DataFolder data,
     TokenIssuer tokens,
+    TenantDirectory tenants,
     IServer server,
     IOptions<StrataOptions> strata,
     IOptions<AttemptOptions> options,
@@ -23,8 +24,16 @@ public sealed class LaunchBuilder(
 {
     private string? _apiUrl;
 
-    public JobLaunch Build(JobRecord job, int attemptNumber)
+    /// <summary>The launch of attempt <paramref name="attemptNumber"/> of <paramref name="job"/>, with its job token.</summary>
+    /// <exception cref="RuntimeStartException">The job's tenant is gone or being deleted.</exception>
+    public async Task<JobLaunch> BuildAsync(JobRecord job, int attemptNumber, CancellationToken cancellationToken)
     {
+        // The token names the tenant's incarnation, so that it dies with the tenant, as the tenant's own tokens do.
+        var tenant = await tenants.FindAsync(job.TenantId, cancellationToken);
+        if (tenant is not { Deleting: false })
+        {
+            throw new RuntimeStartException($"its tenant '{job.TenantId}' is being deleted");
+        }
         var spec = job.ReadSpec();
         var attempt = new AttemptRef(job.TenantId, job.Id, attemptNumber);
         var checkpoints = data.JobCheckpoints(job.Id);
@@ -35,7 +44,7 @@ public sealed class LaunchBuilder(
         }
         // The expiry is only an upper bound: the token is refused as soon as this attempt ends (LiveAttempts).
         var lifetime = TimeSpan.FromSeconds(spec.TimeoutSeconds ?? 0) + TimeSpan.FromDays(options.Value.JobTokenDays);
-        var (token, _) = tokens.Issue($"job:{job.Id}", Roles.Job, job.TenantId, lifetime, attempt);
+        var (token, _) = tokens.Issue($"job:{job.Id}", Roles.Job, tenant.Incarnation, lifetime, attempt);
         var environment = JobEnvironment.Build(spec, job.Id, attemptNumber, ApiUrl(), token, checkpoints);
         return new JobLaunch
         {

@@ -115,7 +115,12 @@ public sealed class Reconciler(
             // Not ours (any more): its job or tenant was deleted. Stop it and discard what is left.
             logger.LogInformation("Stopping orphaned attempt {Attempt}", reference);
             await runtime.StopAsync(reference, cancellationToken);
-            if (observation.IsFinished) await runtime.ForgetAsync(reference, discardLogs: true, cancellationToken);
+            if (observation.IsFinished)
+            {
+                await runtime.ForgetAsync(reference, discardLogs: true, cancellationToken);
+                // Its end is recorded nowhere, so nothing else gives back the capacity it held.
+                queue.Release(reference.Name);
+            }
             return;
         }
 
@@ -164,6 +169,11 @@ public sealed class Reconciler(
         {
             var reference = new AttemptRef(attempt.TenantId, attempt.JobId, attempt.Number);
             if (observed.Contains(reference.Name) || attempts.IsStarting(reference)) continue;
+            // The snapshot is older than the runtime's list: an attempt whose start completed in between (the
+            // runtime has it, it is marked running, and no longer starting) looks lost in it. Such an attempt
+            // changed in the store since; it is left to the next pass, which sees it in both.
+            var current = await db.Attempts.AsNoTracking().FirstOrDefaultAsync(a => a.JobId == attempt.JobId && a.Number == attempt.Number, cancellationToken);
+            if (current is null || current.Status != attempt.Status) continue;
             if (attempt.Status == AttemptStatus.Starting)
             {
                 // Recorded but never handed to the runtime (the server stopped in between): start it now.

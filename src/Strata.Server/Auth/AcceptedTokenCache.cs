@@ -10,7 +10,8 @@ namespace Strata.Server.Auth;
 /// was a tenth of the work of a forwarded prediction. A token string is its signed content, so a token
 /// accepted once stays acceptable until it expires; a remembered one is dropped at its expiry (with the
 /// clock skew), as the full check would drop it. Revocation does not go through this check: a deleted
-/// tenant's tokens are refused after it (AuthSetup), and a new signing key means a restart.
+/// tenant's tokens, and those of an earlier tenant under the same id, are refused after it (AuthSetup, on
+/// every request), and a new signing key means a restart.
 /// </summary>
 public sealed class AcceptedTokenCache : JsonWebTokenHandler
 {

@@ -20,6 +20,8 @@ public static class Policies
     public const string TenantWrite = "tenant-write";
     /// <summary>Owners and members of a tenant, and a job's own token (which the endpoint confines to its job: what the job reports about itself).</summary>
     public const string JobReport = "job-report";
+    /// <summary>Administrators and the platform's monitoring (<see cref="Roles.MetricsReader"/>): the scrape targets.</summary>
+    public const string MetricsRead = "metrics-read";
 }
 
 public static class AuthSetup
@@ -60,34 +62,44 @@ public static class AuthSetup
                 };
             });
 
+        // A route that names no policy is open to every role but the metrics reader, which may use only the
+        // routes that name it (Policies.MetricsRead) and the anonymous ones (/metrics, health).
+        var anyRoleButMetricsReader = new AuthorizationPolicyBuilder().RequireAuthenticatedUser()
+            .RequireClaim(StrataClaims.Role, Roles.Admin, Roles.Owner, Roles.Member, Roles.Viewer, Roles.Job).Build();
         builder.Services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .SetFallbackPolicy(anyRoleButMetricsReader)
+            .SetDefaultPolicy(anyRoleButMetricsReader)
             .AddPolicy(Policies.Admin, p => p.RequireClaim(StrataClaims.Role, Roles.Admin))
             .AddPolicy(Policies.TenantRead, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Viewer))
             .AddPolicy(Policies.TenantWrite, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member))
-            .AddPolicy(Policies.JobReport, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Job));
+            .AddPolicy(Policies.JobReport, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Job))
+            .AddPolicy(Policies.MetricsRead, p => p.RequireClaim(StrataClaims.Role, Roles.Admin, Roles.MetricsReader));
         return builder;
     }
 
     /// <summary>
     /// Revocation, checked on every request (the accepted-token cache remembers signatures, not this): a tenant's
-    /// tokens stop working the moment the tenant is deleted, and a job's token the moment its attempt ends.
+    /// tokens (owner, member, viewer, job) stop working the moment the tenant's deletion is asked for, and are
+    /// never accepted by a tenant created later under the same id (they name the incarnation they were issued
+    /// for, <see cref="StrataClaims.TenantUid"/>); a job's token also stops the moment its attempt ends.
     /// </summary>
     private static async Task RejectRevokedTokensAsync(TokenValidatedContext context)
     {
         var tenant = context.Principal?.FindFirst(StrataClaims.Tenant)?.Value;
         if (tenant is null)
         {
-            if (context.Principal?.FindFirst(StrataClaims.Role)?.Value != Roles.Admin)
+            if (context.Principal?.FindFirst(StrataClaims.Role)?.Value is not (Roles.Admin or Roles.MetricsReader))
             {
-                context.Fail("A non-admin token must name its tenant.");
+                context.Fail("A token of a tenant's role must name its tenant.");
             }
             return;
         }
         var directory = context.HttpContext.RequestServices.GetRequiredService<TenantDirectory>();
-        if (!await directory.ExistsAsync(tenant, context.HttpContext.RequestAborted))
+        var uid = context.Principal?.FindFirst(StrataClaims.TenantUid)?.Value;
+        if (!await directory.AcceptsAsync(tenant, uid, context.HttpContext.RequestAborted))
         {
-            context.Fail("The token's tenant does not exist.");
+            // Gone, being deleted, or another tenant under the same id: a token never outlives the tenant it was issued for.
+            context.Fail("The token's tenant does not exist (any more).");
             return;
         }
         if (context.Principal?.FindFirst(StrataClaims.Role)?.Value == Roles.Job)
@@ -137,7 +149,7 @@ public sealed class AdminTokenWriter(DataFolder data, TokenIssuer issuer, IOptio
         {
             return;
         }
-        var (token, _) = issuer.Issue("admin", Roles.Admin, tenantId: null, TimeSpan.FromDays(options.Value.AdminTokenDays));
+        var (token, _) = issuer.Issue("admin", Roles.Admin, tenant: null, TimeSpan.FromDays(options.Value.AdminTokenDays));
         DataFolder.WriteSecret(data.AdminToken, token + "\n");
     }
 

@@ -7,6 +7,8 @@ namespace Strata.Server.Auth;
 public static class StrataClaims
 {
     public const string Tenant = "tenant";
+    /// <summary>The incarnation of the tenant the token was issued for (<c>TenantRecord.Uid</c>): a tenant created again under the same id does not accept it.</summary>
+    public const string TenantUid = "tenant_uid";
     public const string Role = "role";
     public const string Job = "job";
     /// <summary>A job token's attempt number; with <see cref="Job"/>, the attempt the token lives and dies with.</summary>
@@ -14,8 +16,11 @@ public static class StrataClaims
 }
 
 /// <summary>Who is calling, read from a validated token.</summary>
-public sealed record Caller(string Subject, string Role, string? TenantId, string? JobId, DateTimeOffset? ExpiresAt)
+public sealed record Caller(string Subject, string Role, string? TenantId, string? JobId, DateTimeOffset? ExpiresAt, string? TenantUid = null)
 {
+    /// <summary>The tenant incarnation the token was issued for (checked on every request: it is the tenant's current one); null for admins.</summary>
+    public TenantIncarnation? Tenant => TenantId is not null && TenantUid is not null ? new TenantIncarnation(TenantId, TenantUid) : null;
+
     public bool IsAdmin => Role == Roles.Admin;
 
     /// <summary>May read inside <see cref="TenantId"/>.</summary>
@@ -34,7 +39,8 @@ public sealed record Caller(string Subject, string Role, string? TenantId, strin
             principal.FindFirstValue(StrataClaims.Role) ?? "",
             principal.FindFirstValue(StrataClaims.Tenant),
             principal.FindFirstValue(StrataClaims.Job),
-            expires);
+            expires,
+            principal.FindFirstValue(StrataClaims.TenantUid));
     }
 }
 

@@ -45,9 +45,10 @@ public sealed class TokenIssuer
 
     public TokenValidationParameters ValidationParameters { get; }
 
-    /// <summary>Issues a token. <paramref name="tenantId"/> is null only for admins.</summary>
+    /// <summary>Issues a token. <paramref name="tenant"/> is null only for admins.</summary>
+    /// <param name="tenant">The tenant and its incarnation: the token is refused once that incarnation is deleted (AuthSetup).</param>
     /// <param name="attempt">For a job's token: the attempt it is valid for, and only while that attempt is live (AuthSetup).</param>
-    public (string Token, DateTimeOffset ExpiresAt) Issue(string subject, string role, string? tenantId, TimeSpan lifetime, AttemptRef? attempt = null)
+    public (string Token, DateTimeOffset ExpiresAt) Issue(string subject, string role, TenantIncarnation? tenant, TimeSpan lifetime, AttemptRef? attempt = null)
     {
         var now = _time.GetUtcNow();
         var expires = now + lifetime;
@@ -57,7 +58,11 @@ public sealed class TokenIssuer
             [StrataClaims.Role] = role,
             ["jti"] = Guid.NewGuid().ToString("N"),
         };
-        if (tenantId is not null) claims[StrataClaims.Tenant] = tenantId;
+        if (tenant is { } t)
+        {
+            claims[StrataClaims.Tenant] = t.TenantId;
+            claims[StrataClaims.TenantUid] = t.Uid;
+        }
         if (attempt is { } a)
         {
             claims[StrataClaims.Job] = a.JobId;

@@ -99,16 +99,23 @@ public sealed class DeploymentService(
         try
         {
             await using var db = store.CreateContext();
+            // The name is checked first: a taken name is a conflict whatever the quota, and nothing may be
+            // reserved under it (a taken name's reservation is its deployment's).
+            if (await db.Deployments.AnyAsync(d => d.TenantId == record.TenantId && d.Name == record.Name, cancellationToken)) return (null, null);
             var most = MostReplicas(record.MaxReplicas, record.CanaryWeight);
             if (await CheckQuotaAsync(db, record.TenantId, null, most, isNew: true, cancellationToken) is { } excess) return (null, excess);
-            // The name is checked before anything is reserved under it: a taken name's reservation is its deployment's.
-            if (await db.Deployments.AnyAsync(d => d.TenantId == record.TenantId && d.Name == record.Name, cancellationToken)) return (null, null);
             if (await ReserveAsync(record, cancellationToken) is { } computeExcess) return (null, computeExcess);
             record.EventsJson = AddEvent("[]", "created", $"created serving {Describe(record)} ({record.ModelRef})");
             db.Deployments.Add(record);
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException e) when (Store.IsUniqueViolation(e))
+            {
+                // Another server on the same database took the name between the check and the insert.
+                ledger.ReleaseDeployment(record.TenantId, record.Name);
+                return (null, null);
             }
             catch
             {
@@ -249,11 +256,15 @@ public sealed class DeploymentService(
         return true;
     }
 
-    /// <summary>Tells the runtime to run every stored deployment (on start: replicas do not outlive the server).</summary>
+    /// <summary>
+    /// Tells the runtime to run every stored deployment (on start: replicas do not outlive the server), but
+    /// those of a tenant being deleted, whose deletion removes them.
+    /// </summary>
     public async Task ResyncAsync(CancellationToken cancellationToken)
     {
         await using var db = store.CreateContext();
-        foreach (var record in await db.Deployments.AsNoTracking().ToListAsync(cancellationToken))
+        var deployments = db.Deployments.AsNoTracking().Where(d => !db.Tenants.Any(t => t.Id == d.TenantId && t.DeletingSince != null));
+        foreach (var record in await deployments.ToListAsync(cancellationToken))
         {
             // What was accepted keeps its reservation, even if the quota was lowered since.
             ledger.ReserveForDeployment(record.TenantId, record.Name, Reservation(record),

@@ -264,7 +264,7 @@ public static class DeploymentsApi
         var version = replicas[0].ModelVersion;
         var contentType = context.Request.ContentType;
         return cache.IsOn && replicas.All(r => r.ModelVersion == version)
-            ? cache.AnswerAsync(key.TenantId, observed.ModelName, version, body, contentType, replicas, observed.Ready, router, context.Response, cancellationToken)
+            ? cache.AnswerAsync(context.Caller().Tenant!.Value, observed.ModelName, version, body, contentType, replicas, observed.Ready, router, context.Response, cancellationToken)
             : router.ForwardAsync(replicas, observed.Ready, body, contentType, context.Response, cancellationToken);
     }
 

@@ -34,7 +34,7 @@ public sealed class PredictionCacheOptions
 }
 
 /// <summary>
-/// Answers of replicas kept by tenant, model, version and input (HybridCache: this server's memory, and
+/// Answers of replicas kept by tenant (its incarnation), model, version and input (HybridCache: this server's memory, and
 /// Redis when configured). A model version never changes, so an answer cannot go stale; the time to live
 /// only bounds the memory. Only successful answers are kept: a 400 reaches the caller as the replica gave
 /// it, and is not cached. Inputs are compared in a canonical form — keys sorted at every level, numbers
@@ -60,10 +60,11 @@ public sealed class PredictionCache(IOptions<PredictionCacheOptions> options, IS
     /// Writes the answer with <c>Strata-Cache: hit</c> or <c>miss</c>.
     /// </summary>
     public async Task<bool> AnswerAsync(
-        string tenantId, string modelName, int version, ReadOnlyMemory<byte> body, string? contentType,
+        Auth.TenantIncarnation tenant, string modelName, int version, ReadOnlyMemory<byte> body, string? contentType,
         IReadOnlyList<ReplicaEndpoint> replicas, IReadOnlyList<ReplicaEndpoint> all, ReplicaRouter router, HttpResponse response, CancellationToken cancellationToken)
     {
-        var key = Key(tenantId, modelName, version, body.Span);
+        // By incarnation: a tenant created again under a deleted one's id numbers its models' versions from 1 again.
+        var key = Key($"{tenant.TenantId}:{tenant.Uid}", modelName, version, body.Span);
         if (_cache is null || key is null) return await router.ForwardAsync(replicas, all, body, contentType, response, cancellationToken);
         var missed = false;
         byte[] answer;
@@ -85,7 +86,7 @@ public sealed class PredictionCache(IOptions<PredictionCacheOptions> options, IS
         }
         catch (NotCacheable refused)
         {
-            Count(tenantId, hit: false);
+            Count(tenant.TenantId, hit: false);
             if (refused.Status == 0) return false;
             await WriteAsync(response, refused.Status, refused.ContentType, version, "miss", refused.Body, cancellationToken);
             return true;
@@ -96,7 +97,7 @@ public sealed class PredictionCache(IOptions<PredictionCacheOptions> options, IS
             logger.LogWarning(e, "The prediction cache failed; answering without it");
             return await router.ForwardAsync(replicas, all, body, contentType, response, cancellationToken);
         }
-        Count(tenantId, hit: !missed);
+        Count(tenant.TenantId, hit: !missed);
         await WriteAsync(response, 200, "application/json", version, missed ? "miss" : "hit", answer, cancellationToken);
         return true;
     }

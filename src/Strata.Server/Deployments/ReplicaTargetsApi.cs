@@ -9,8 +9,8 @@ namespace Strata.Server.Deployments;
 /// <summary>
 /// The replicas of every deployment as Prometheus' HTTP service discovery reads them (docs/metrics.md, "Replica
 /// metrics"). A replica's own <c>/metrics</c> labels its series <c>model_name</c> and <c>version</c> only; the
-/// discovery adds which tenant and deployment it serves, so that Prometheus can tell them apart. Admin only: it
-/// lists every tenant's deployments (Prometheus authenticates with the admin token).
+/// discovery adds which tenant and deployment it serves, so that Prometheus can tell them apart. It lists every
+/// tenant's deployments, so only an admin or a metrics reader (the token Prometheus authenticates with) reads it.
 /// </summary>
 public static class ReplicaTargetsApi
 {
@@ -18,8 +18,8 @@ public static class ReplicaTargetsApi
 
     public static IEndpointRouteBuilder MapReplicaTargetsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet(Path, List).RequireAuthorization(Policies.Admin).WithTags("Monitoring").WithName("ListReplicaScrapeTargets")
-            .WithSummary("Every replica of every deployment, ready or starting, as Prometheus http_sd targets labelled tenant, deployment, model_name, version and replica (admin).");
+        app.MapGet(Path, List).RequireAuthorization(Policies.MetricsRead).WithTags("Monitoring").WithName("ListReplicaScrapeTargets")
+            .WithSummary("Every replica of every deployment, ready or starting, as Prometheus http_sd targets labelled tenant, deployment, model_name, version and replica (admin or metrics-reader).");
         return app;
     }
 

@@ -145,7 +145,10 @@ public sealed class JobService(
         return attempts.CancelAsync(tenantId, jobId, cancellationToken);
     }
 
-    /// <summary>A deleted tenant's jobs leave the queue; the reconciler stops their attempts as orphans.</summary>
+    /// <summary>
+    /// A deleted tenant (its jobs cancelled and their attempts ended first, by its deletion) leaves the queue and
+    /// the quota ledger, jobs' and deployments' shares alike; the reconciler stops any attempt of it left as an orphan.
+    /// </summary>
     public void TenantDeleted(string tenantId)
     {
         queue.RemoveTenant(tenantId);

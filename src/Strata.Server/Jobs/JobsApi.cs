@@ -38,7 +38,7 @@ public static class JobsApi
             .WithSummary("List the tenant's training jobs, newest first; the next page is in the Link header.");
         jobs.MapGet("{id}", GetAsync).RequireAuthorization(Policies.TenantRead).WithName("GetTrainingJob").WithSummary("Get a training job.");
         jobs.MapDelete("{id}", CancelAsync).RequireAuthorization(Policies.TenantWrite).WithName("CancelTrainingJob")
-            .WithSummary("Cancel a training job; its running processes are stopped.");
+            .WithSummary("Cancel a training job: a pending one is cancelled at once; a running one is `cancelling` until its processes have stopped, then `cancelled`. Cancelling a cancelled job again is a no-op.");
         jobs.MapGet("{id}/attempts", AttemptsAsync).RequireAuthorization(Policies.TenantRead).WithName("ListTrainingJobAttempts")
             .WithSummary("The attempts of a training job, first to last.");
         jobs.MapGet("{id}/logs", JobLogs.StreamAsync).RequireAuthorization(Policies.TenantRead).WithName("GetTrainingJobLogs")
@@ -125,7 +125,8 @@ public static class JobsApi
     {
         var outcome = await service.CancelAsync(context.Caller().TenantId!, id, cancellationToken);
         if (outcome.Job is null) return Problem.JobNotFound(id);
-        if (!outcome.WasActive)
+        // Idempotent: a job already cancelled, or still cancelling, is what the caller asks for.
+        if (!outcome.WasActive && !outcome.IsCancelled)
         {
             return Problem.Conflict($"Job '{id}' has already ended ({outcome.Job.Status.ToString().ToLowerInvariant()}); there is nothing to cancel.");
         }

@@ -14,7 +14,8 @@ public static class RuntimeSetup
     /// <summary>
     /// The runtimes, picked by <c>Runtime:Kind</c>, and what goes with each: on <c>local</c> the job runtime
     /// of worker processes, its sandbox and its attempt sweep; on <c>kubernetes</c> the cluster's job runtime
-    /// and (on the leader) tenant provisioning. Both get the worker finder and the local deployment runtime.
+    /// and (on the leader) tenant provisioning, whose
+    /// namespaces a tenant's deletion removes (<see cref="ITenantTeardown"/>). Both get the worker finder and the local deployment runtime.
     /// </summary>
     public static WebApplicationBuilder AddRuntimes(this WebApplicationBuilder builder)
     {
@@ -33,6 +34,7 @@ public static class RuntimeSetup
             builder.Services.AddSingleton<IJobRuntime>(sp => sp.GetRequiredService<KubernetesJobRuntime>());
             builder.Services.AddSingleton<IRuntimeProfile>(sp => sp.GetRequiredService<KubernetesJobRuntime>());
             builder.Services.AddLeaderService<TenantProvisioner>();
+            builder.Services.AddSingleton<ITenantTeardown>(sp => sp.GetRequiredService<TenantProvisioner>());
         }
         else
         {
@@ -42,6 +44,7 @@ public static class RuntimeSetup
             builder.Services.AddSingleton<IJobRuntime>(sp => sp.GetRequiredService<LocalJobRuntime>());
             builder.Services.AddSingleton<IRuntimeProfile>(sp => sp.GetRequiredService<LocalJobRuntime>());
             builder.Services.AddSingleton<IDiskSweep, LocalAttemptSweep>();
+            builder.Services.AddSingleton<ITenantTeardown, NoTenantTeardown>();
         }
         return builder;
     }

@@ -5,9 +5,20 @@ namespace Strata.Server.Storage;
 public sealed class TenantRecord
 {
     public required string Id { get; set; }
+    /// <summary>
+    /// This incarnation of the tenant: new for every tenant created, so that a tenant created again under a
+    /// deleted one's id is another tenant. Tokens carry it (<c>tenant_uid</c>) and are refused by any other.
+    /// </summary>
+    public string Uid { get; set; } = NewUid();
     public required string Name { get; set; }
     public string? CostCenter { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>When its deletion was asked for; null while the tenant is active. A deleting tenant's row stays until everything it owned is gone.</summary>
+    public DateTimeOffset? DeletingSince { get; set; }
+
+    public bool IsDeleting => DeletingSince is not null;
+
+    public static string NewUid() => Guid.NewGuid().ToString("N");
 
     // The tenant's own quota; null where it takes the server's default (Quotas:Default).
     public double? QuotaCpuCores { get; set; }

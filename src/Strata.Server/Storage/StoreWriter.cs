@@ -7,7 +7,8 @@ namespace Strata.Server.Storage;
 /// Group commit: every write goes through one loop that applies all the writes waiting at that moment
 /// to one context and commits them in one transaction, so concurrent requests share one fsync instead
 /// of each paying for its own. A write's task completes only once its transaction is committed; a
-/// write that fails (a unique violation, say) fails alone: the batch is retried one write at a time.
+/// write that fails (a unique violation, say, or a second insert of a key another write of the batch
+/// inserts) fails alone: it is committed on its own, and the others without it.
 /// </summary>
 public sealed class StoreWriter(Store store, IOptions<StorageOptions> options, ILogger<StoreWriter> logger) : BackgroundService
 {
@@ -51,68 +52,110 @@ public sealed class StoreWriter(Store store, IOptions<StorageOptions> options, I
         await base.StopAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Commits <paramref name="batch"/> together if it can. A write whose apply throws (its own logic refused,
+    /// or it collided with another write of the batch: two inserts of one key make EF refuse to track the
+    /// second) is set aside and the others are tried again on a fresh context, since the thrower may have
+    /// left changes half made; the writes set aside are then committed alone, so that a collision becomes
+    /// what it is, a unique violation of that write only. A database error (PostgreSQL aborts the whole
+    /// transaction) sends every write of the batch through alone.
+    /// </summary>
     private async Task CommitAsync(List<Write> batch)
     {
-        try
+        var alone = new HashSet<Write>();
+        var together = batch;
+        while (together.Count > 1)
         {
-            await CommitTogetherAsync(batch);
-            return;
+            IReadOnlyList<(Write Write, Exception Error)> refused;
+            try
+            {
+                refused = await TryCommitTogetherAsync(together);
+            }
+            catch (Exception e)
+            {
+                logger.LogDebug(e, "A batch of {Count} writes failed; committing them one by one", together.Count);
+                alone.UnionWith(together);
+                together = [];
+                break;
+            }
+            if (refused.Count == 0)
+            {
+                together = [];
+                break;
+            }
+            alone.UnionWith(refused.Select(r => r.Write));
+            together = [.. together.Where(w => !alone.Contains(w))];
         }
-        catch (Exception e) when (batch.Count > 1)
+        // A batch of one write, or what is left of one.
+        alone.UnionWith(together);
+        foreach (var write in batch.Where(alone.Contains))
         {
-            logger.LogDebug(e, "A batch of {Count} writes failed; committing them one by one", batch.Count);
+            await CommitAloneAsync(write);
         }
-        catch (Exception e)
-        {
-            batch[0].Fail(e);
-            return;
-        }
-        foreach (var write in batch.Where(w => !w.IsDone))
+    }
+
+    /// <summary>
+    /// Commits one write in a transaction of its own. A unique violation gets one more try: another server on
+    /// the same database may have committed the row that this write looked for and did not find (an upsert),
+    /// and the write then finds it; a plain insert of a taken key fails again, and that is its answer.
+    /// </summary>
+    private async Task CommitAloneAsync(Write write)
+    {
+        for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await CommitTogetherAsync([write]);
+                if (await TryCommitTogetherAsync([write]) is [var (_, error)]) write.Fail(error);
+                return;
+            }
+            catch (Exception e) when (attempt == 1 && Store.IsUniqueViolation(e))
+            {
+                logger.LogDebug(e, "A write met a unique violation; applying it once more");
             }
             catch (Exception e)
             {
                 write.Fail(e);
+                return;
             }
         }
     }
 
-    private async Task CommitTogetherAsync(List<Write> batch)
+    /// <summary>
+    /// Applies every write to one context and commits them in one transaction, unless a write's apply throws
+    /// something other than a database error: then nothing is saved (the transaction rolls back, taking any
+    /// plain SQL the writes ran with it) and the writes that threw are returned. A database error is thrown.
+    /// </summary>
+    private async Task<IReadOnlyList<(Write Write, Exception Error)>> TryCommitTogetherAsync(List<Write> batch)
     {
         await using var db = store.CreateContext();
         db.ChangeTracker.AutoDetectChangesEnabled = false;
         await using var transaction = await db.Database.BeginTransactionAsync();
-        var applied = new List<Write>(batch.Count);
+        var refused = new List<(Write, Exception)>();
         foreach (var write in batch)
         {
             try
             {
                 write.Apply(db);
-                applied.Add(write);
             }
             catch (Exception e) when (e is not System.Data.Common.DbException)
             {
-                // The write's own logic refused (e.g. a missing row): it fails alone; the others go on.
-                // A database error instead fails the batch (PostgreSQL aborts the whole transaction),
-                // which is then retried one write at a time.
-                write.Fail(e);
+                // The others are still applied: every write that throws here is found in one pass.
+                refused.Add((write, e));
             }
         }
+        if (refused.Count > 0) return refused;
         db.ChangeTracker.DetectChanges();
         await db.SaveChangesAsync();
         await transaction.CommitAsync();
-        foreach (var write in applied)
+        foreach (var write in batch)
         {
             write.Complete();
         }
+        return [];
     }
 
     private abstract class Write
     {
-        public abstract bool IsDone { get; }
         public abstract void Apply(StrataDbContext db);
         public abstract void Complete();
         public abstract void Fail(Exception e);
@@ -123,8 +166,6 @@ public sealed class StoreWriter(Store store, IOptions<StorageOptions> options, I
         private T _result = default!;
 
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public override bool IsDone => Completion.Task.IsCompleted;
 
         public override void Apply(StrataDbContext db) => _result = apply(db);
 

@@ -29,6 +29,7 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             tenant.ToTable("tenants");
             tenant.HasKey(t => t.Id);
             tenant.Property(t => t.Id).HasMaxLength(40);
+            tenant.Property(t => t.Uid).HasMaxLength(32);
             tenant.Property(t => t.Name).HasMaxLength(200);
             tenant.Property(t => t.CostCenter).HasMaxLength(100);
             tenant.Property(t => t.OnQuotaExceeded).HasMaxLength(16);

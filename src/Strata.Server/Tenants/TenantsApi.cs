@@ -6,14 +6,14 @@ using Strata.Core.Jobs;
 using Strata.Core.Quotas;
 using Strata.Core.Text;
 using Strata.Server.Auth;
-using Strata.Server.Jobs;
+using Strata.Server.Leadership;
 using Strata.Server.Problems;
 using Strata.Server.Quotas;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Tenants;
 
-/// <summary>Tenants (admin), their tokens, and <c>/v1/me</c>.</summary>
+/// <summary>Tenants (admin), their tokens, and <c>/v1/me</c>. Deleting a tenant is <see cref="TenantDeletion"/>'s.</summary>
 public static partial class TenantsApi
 {
     public const int TenantIdLength = 40;
@@ -24,6 +24,9 @@ public static partial class TenantsApi
 
     public static WebApplicationBuilder AddTenants(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<TenantDeletion>();
+        builder.Services.AddSingleton<TenantDeletions>();
+        builder.Services.AddLeaderService<TenantDeletions>();
         return builder;
     }
 
@@ -35,15 +38,17 @@ public static partial class TenantsApi
         tenants.MapGet("", ListAsync).RequireAuthorization(Policies.Admin).WithName("ListTenants").WithSummary("List tenants (admin).");
         tenants.MapGet("{id}", GetAsync).WithName("GetTenant").WithSummary("Get a tenant (admin, or its own members).");
         tenants.MapDelete("{id}", DeleteAsync).RequireAuthorization(Policies.Admin).WithName("DeleteTenant")
-            .WithSummary("Delete a tenant, its tokens and its jobs; running attempts are stopped (admin).");
+            .WithSummary("Delete a tenant and everything it owns: 202 while it is being deleted, then GET is 404 (admin).");
         tenants.MapPost("{id}/tokens", CreateTokenAsync).WithName("CreateToken")
             .WithSummary("Issue a token for a tenant (admin, or the tenant's owner).").Accepts<CreateTokenRequest>("application/json");
+        app.MapPost("/v1/admin/tokens", CreatePlatformTokenAsync).RequireAuthorization(Policies.Admin).WithTags("Tenants").WithName("CreatePlatformToken")
+            .WithSummary("Issue a token that belongs to no tenant: metrics-reader, for Prometheus (admin).").Accepts<CreateTokenRequest>("application/json");
         app.MapGet("/v1/me", GetMe).WithTags("Tenants").WithName("GetMe").WithSummary("Who the token belongs to.");
         return app;
     }
 
     private static async Task<Results<Created<Tenant>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        HttpRequest request, StoreWriter writer, TenantQuotas quotas, TimeProvider time, CancellationToken cancellationToken)
+        HttpRequest request, StoreWriter writer, TenantQuotas quotas, TenantDirectory directory, TimeProvider time, CancellationToken cancellationToken)
     {
         var (body, problem) = await JsonBody.ReadAsync<CreateTenantRequest>(request, BodyLimits.Tenants, cancellationToken);
         if (problem is not null) return problem;
@@ -82,9 +87,13 @@ public static partial class TenantsApi
         }
         catch (Exception e) when (Store.IsUniqueViolation(e))
         {
-            return Problem.Conflict($"A tenant with id '{record.Id}' already exists.");
+            return await directory.FindAsync(record.Id, cancellationToken) is { Deleting: true }
+                ? Problem.Conflict($"Tenant '{record.Id}' is being deleted; create it again once GET /v1/tenants/{record.Id} is 404.")
+                : Problem.Conflict($"A tenant with id '{record.Id}' already exists.");
         }
         quotas.Set(record);
+        // What this server remembers of an earlier tenant under the id (deleting, by another server) is stale.
+        directory.Forget(record.Id);
         return TypedResults.Created($"/v1/tenants/{record.Id}", ToContract(record, quotas));
     }
 
@@ -108,36 +117,21 @@ public static partial class TenantsApi
         return record is null ? Problem.NotFound($"Tenant '{id}' was not found.") : TypedResults.Ok(ToContract(record, quotas));
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string id, StoreWriter writer, TenantDirectory directory, TenantQuotas quotas, JobService jobs, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
+    /// <summary>
+    /// Marks the tenant deleting and answers 202 with it; the leader takes it apart (<see cref="TenantDeletion"/>),
+    /// and GET is 404 once it is gone. Its tokens are refused from the 202 on. Asking again while it is being
+    /// deleted is 202 again.
+    /// </summary>
+    private static async Task<Results<Accepted<Tenant>, ProblemHttpResult>> DeleteAsync(
+        string id, TenantDeletion deletion, TenantDeletions deletions, TenantQuotas quotas, CancellationToken cancellationToken)
     {
-        var deleted = await writer.WriteAsync(db =>
-        {
-            var tenant = db.Tenants.Find(id);
-            if (tenant is null) return false;
-            db.Tenants.Remove(tenant);
-            db.Attempts.RemoveRange(db.Attempts.Where(a => a.TenantId == id));
-            db.Jobs.RemoveRange(db.Jobs.Where(j => j.TenantId == id));
-            // A tenant created later under the same id must not inherit these (executed in the writer's transaction).
-            db.Metrics.Where(m => m.TenantId == id).ExecuteDelete();
-            db.MetricSeries.Where(m => m.TenantId == id).ExecuteDelete();
-            db.Artifacts.Where(a => a.TenantId == id).ExecuteDelete();
-            // A tenant created later under the same id must not inherit these models.
-            db.ModelAliases.RemoveRange(db.ModelAliases.Where(a => a.TenantId == id));
-            db.ModelVersions.RemoveRange(db.ModelVersions.Where(v => v.TenantId == id));
-            db.Models.RemoveRange(db.Models.Where(m => m.TenantId == id));
-            return true;
-        }, cancellationToken);
-        if (!deleted)
+        var record = await deletion.RequestAsync(id, cancellationToken);
+        if (record is null)
         {
             return Problem.NotFound($"Tenant '{id}' was not found.");
         }
-        directory.Forget(id);
-        await artifacts.DeleteTenantAsync(id, cancellationToken);
-        quotas.Forget(id);
-        // The tenant's attempts are now orphans: the reconciler stops them and discards their files.
-        jobs.TenantDeleted(id);
-        return TypedResults.NoContent();
+        deletions.Kick();
+        return TypedResults.Accepted($"/v1/tenants/{id}", ToContract(record, quotas));
     }
 
     private static async Task<Results<Created<TokenResponse>, ValidationProblem, ProblemHttpResult>> CreateTokenAsync(
@@ -154,13 +148,48 @@ public static partial class TenantsApi
         }
         var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request, BodyLimits.Tenants, cancellationToken);
         if (problem is not null) return problem;
-        var errors = new ValidationErrors();
         var role = body!.Role ?? Roles.Member;
-        if (!Roles.TenantRoles.Contains(role))
+        var errors = CheckToken(body, role, Roles.TenantRoles, out var days);
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
+        var tenant = await directory.FindAsync(id, cancellationToken);
+        if (tenant is null)
         {
-            errors.Add("role", $"must be one of {string.Join(", ", Roles.TenantRoles)}");
+            return Problem.NotFound($"Tenant '{id}' was not found.");
         }
-        var days = body.ExpiresInDays ?? DefaultTokenDays;
+        if (tenant.Deleting)
+        {
+            return Problem.Conflict($"Tenant '{id}' is being deleted; it issues no tokens.");
+        }
+        var subject = body.Subject ?? $"{id}-{role}";
+        var (token, expires) = issuer.Issue(subject, role, tenant.Incarnation, TimeSpan.FromDays(days));
+        return TypedResults.Created($"/v1/tenants/{id}", new TokenResponse { Token = token, TenantId = id, Role = role, ExpiresAt = expires });
+    }
+
+    /// <summary>
+    /// A token of a platform role (<see cref="Roles.PlatformRoles"/>), which names no tenant: the metrics reader
+    /// that Prometheus scrapes with, so that it need not hold the admin token.
+    /// </summary>
+    private static async Task<Results<Created<TokenResponse>, ValidationProblem, ProblemHttpResult>> CreatePlatformTokenAsync(
+        HttpRequest request, TokenIssuer issuer, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request, BodyLimits.Tenants, cancellationToken);
+        if (problem is not null) return problem;
+        var role = body!.Role ?? Roles.MetricsReader;
+        var errors = CheckToken(body, role, Roles.PlatformRoles, out var days);
+        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
+        var (token, expires) = issuer.Issue(body.Subject ?? role, role, tenant: null, TimeSpan.FromDays(days));
+        // A token is signed, not stored: there is nothing to locate.
+        return TypedResults.Created((string?)null, new TokenResponse { Token = token, Role = role, ExpiresAt = expires });
+    }
+
+    private static ValidationErrors CheckToken(CreateTokenRequest body, string role, IReadOnlyList<string> roles, out int days)
+    {
+        var errors = new ValidationErrors();
+        if (!roles.Contains(role))
+        {
+            errors.Add("role", $"must be one of {string.Join(", ", roles)}");
+        }
+        days = body.ExpiresInDays ?? DefaultTokenDays;
         if (days is < 1 or > MaxTokenDays)
         {
             errors.Add("expires_in_days", $"must be 1 to {MaxTokenDays}");
@@ -173,14 +202,7 @@ public static partial class TenantsApi
         {
             TextRules.Check(errors, "subject", body.Subject, TextKind.Line);
         }
-        if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
-        if (!await directory.ExistsAsync(id, cancellationToken))
-        {
-            return Problem.NotFound($"Tenant '{id}' was not found.");
-        }
-        var subject = body.Subject ?? $"{id}-{role}";
-        var (token, expires) = issuer.Issue(subject, role, id, TimeSpan.FromDays(days));
-        return TypedResults.Created($"/v1/tenants/{id}", new TokenResponse { Token = token, TenantId = id, Role = role, ExpiresAt = expires });
+        return errors;
     }
 
     private static Ok<Me> GetMe(HttpContext context)
@@ -189,8 +211,16 @@ public static partial class TenantsApi
         return TypedResults.Ok(new Me { Subject = caller.Subject, TenantId = caller.TenantId, Role = caller.Role, ExpiresAt = caller.ExpiresAt });
     }
 
-    private static Tenant ToContract(TenantRecord record, TenantQuotas quotas) =>
-        new() { Id = record.Id, Name = record.Name, CostCenter = record.CostCenter, CreatedAt = record.CreatedAt, Quota = quotas.ToEntry(record).Quota };
+    private static Tenant ToContract(TenantRecord record, TenantQuotas quotas) => new()
+    {
+        Id = record.Id,
+        Name = record.Name,
+        CostCenter = record.CostCenter,
+        CreatedAt = record.CreatedAt,
+        Status = record.IsDeleting ? TenantStatuses.Deleting : TenantStatuses.Active,
+        DeletingSince = record.DeletingSince,
+        Quota = quotas.ToEntry(record).Quota,
+    };
 
     [GeneratedRegex("^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")]
     private static partial Regex LabelValue();

@@ -14,8 +14,8 @@ public enum AppendOutcome
 
 /// <summary>
 /// Appends metric points inside one <see cref="StoreWriter"/> write: the history rows, and each name's
-/// series row (latest value and count). Limits are checked against the rows as the writer sees them, so
-/// concurrent reports cannot together go past them.
+/// series row (latest value and count). Limits are checked against the rows as the writer sees them, locked
+/// on PostgreSQL, so concurrent reports cannot together go past them, even through several servers.
 /// </summary>
 public static class MetricWrites
 {
@@ -23,7 +23,17 @@ public static class MetricWrites
     {
         limitMessage = null;
         // Loads the job's series into the change tracker; Local then also holds those added earlier in this batch.
-        db.MetricSeries.Where(s => s.JobId == jobId).Load();
+        // On PostgreSQL the rows are locked until the write commits: another server appending to the same series
+        // at once would otherwise count from the same old values, and one of the two counts would be lost
+        // (SQLite's write transactions already take the database's one write lock first).
+        if (db is PostgresStrataDbContext)
+        {
+            db.MetricSeries.FromSql($"SELECT * FROM metric_series WHERE job_id = {jobId} FOR UPDATE").Load();
+        }
+        else
+        {
+            db.MetricSeries.Where(s => s.JobId == jobId).Load();
+        }
         var series = db.MetricSeries.Local.Where(s => s.JobId == jobId).ToDictionary(s => s.Name, StringComparer.Ordinal);
         var newNames = points.Select(p => p.Name).Distinct(StringComparer.Ordinal).Count(name => !series.ContainsKey(name));
         if (series.Count + newNames > MetricLimits.MaxNamesPerJob)

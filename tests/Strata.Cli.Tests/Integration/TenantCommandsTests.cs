@@ -60,6 +60,26 @@ public sealed class TenantCommandsTests(ServerFixture server) : IClassFixture<Se
     }
 
     [Fact]
+    public async Task The_admin_issues_a_metrics_reader_token_of_no_tenant_that_reads_no_tenants_data()
+    {
+        await server.TenantMemberAsync("team-scraped");
+
+        var issued = await server.Admin.RunAsync("tokens", "create", "--role", "metrics-reader", "--subject", "prometheus", "-o", "json");
+
+        Assert.True(issued.ExitCode == ExitCodes.Success, issued.ToString());
+        using var document = JsonDocument.Parse(issued.Out);
+        Assert.Equal("metrics-reader", document.RootElement.GetProperty("role").GetString());
+        Assert.False(document.RootElement.TryGetProperty("tenant_id", out var tenant) && tenant.ValueKind != JsonValueKind.Null, issued.Out);
+        var reader = server.Cli(document.RootElement.GetProperty("token").GetString()!);
+        foreach (var command in new[] { new[] { "me" }, ["tenants", "list"], ["tenants", "get", "team-scraped"], ["jobs", "list"] })
+        {
+            var refused = await reader.RunAsync(command);
+            Assert.True(refused.ExitCode == ExitCodes.Unauthorized, $"{string.Join(' ', command)}: {refused}");
+            Assert.Contains("(403)", refused.Error);
+        }
+    }
+
+    [Fact]
     public async Task A_member_may_not_create_tenants()
     {
         var member = await server.TenantMemberAsync("team-nonadmin");

@@ -102,6 +102,8 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("jobs", "get")]
     [InlineData("jobs", "list", "-o", "yaml")]
     [InlineData("tokens", "create", "team-a", "--role", "king")]
+    [InlineData("tokens", "create", "team-a", "--role", "metrics-reader")]
+    [InlineData("tokens", "create", "--role", "member")]
     [InlineData("frobnicate")]
     public async Task Bad_input_is_a_usage_error_and_never_reaches_the_server(params string[] args)
     {
@@ -195,5 +197,27 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(token + "\n", result.Out);
         Assert.Equal("/v1/tenants/team-a/tokens", server.Requests.Single().RequestUri!.AbsolutePath);
         Assert.Equal("""{"role":"owner","expires_in_days":7,"subject":null}""", body);
+    }
+
+    [Fact]
+    public async Task Tokens_create_issues_a_metrics_reader_token_of_no_tenant()
+    {
+        var token = "eyJ" + new string('m', 300);
+        string? body = null;
+        var server = new StubHandler(request =>
+        {
+            body = request.Content!.ReadAsStringAsync().GetAwaiter().GetResult();
+            return StubHandler.Json(HttpStatusCode.Created,
+                $$"""{"token":"{{token}}","role":"metrics-reader","expires_at":"2030-01-01T00:00:00Z"}""");
+        });
+        var cli = new CliHarness(new HandlerFactory(server), _dir.File("config.json"), _dir.Path,
+            new Dictionary<string, string?> { ["STRATA_URL"] = "http://strata.test" });
+
+        var result = await cli.RunAsync("tokens", "create", "--role", "metrics-reader", "--expires-in-days", "365", "--subject", "prometheus");
+
+        Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+        Assert.Equal(token + "\n", result.Out);
+        Assert.Equal("/v1/admin/tokens", server.Requests.Single().RequestUri!.AbsolutePath);
+        Assert.Equal("""{"role":"metrics-reader","expires_in_days":365,"subject":"prometheus"}""", body);
     }
 }

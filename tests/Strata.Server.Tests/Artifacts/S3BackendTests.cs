@@ -42,11 +42,7 @@ public sealed class S3BackendTests
         }
 
         // Deleting the tenant removes its objects.
-        using (var admin = app.AdminClient())
-        using (var deleted = await admin.DeleteAsync($"/v1/tenants/{tenant}"))
-        {
-            Assert.Equal(204, (int)deleted.StatusCode);
-        }
+        await app.DeleteTenantAsync(tenant);
         Assert.DoesNotContain(s3.Objects.Keys, k => k.StartsWith($"strata/{tenant}/", StringComparison.Ordinal));
     }
 }

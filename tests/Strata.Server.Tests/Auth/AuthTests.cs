@@ -35,20 +35,23 @@ public sealed class AuthTests(SqliteApp app) : IClassFixture<SqliteApp>
     public async Task Tokens_that_are_forged_expired_or_meant_for_another_server_are_401()
     {
         var tenant = await app.CreateTenantAsync(StrataApp.UniqueId("auth"));
+        var uid = app.TenantUid(tenant);
         var now = DateTime.UtcNow;
         var refused = new Dictionary<string, string>
         {
-            ["signed with another key"] = TestTokens.Create(TestTokens.OtherKey(), tenant),
-            ["signed with another key, admin role"] = TestTokens.Create(TestTokens.OtherKey(), tenant, role: Roles.Admin),
-            ["expired"] = TestTokens.Create(app.SigningKey, tenant, notBefore: now.AddHours(-2), expires: now.AddMinutes(-10)),
-            ["wrong issuer"] = TestTokens.Create(app.SigningKey, tenant, issuer: "someone-else"),
-            ["wrong audience"] = TestTokens.Create(app.SigningKey, tenant, audience: "another-api"),
+            ["signed with another key"] = TestTokens.Create(TestTokens.OtherKey(), tenant, tenantUid: uid),
+            ["signed with another key, admin role"] = TestTokens.Create(TestTokens.OtherKey(), tenant, role: Roles.Admin, tenantUid: uid),
+            ["expired"] = TestTokens.Create(app.SigningKey, tenant, notBefore: now.AddHours(-2), expires: now.AddMinutes(-10), tenantUid: uid),
+            ["wrong issuer"] = TestTokens.Create(app.SigningKey, tenant, issuer: "someone-else", tenantUid: uid),
+            ["wrong audience"] = TestTokens.Create(app.SigningKey, tenant, audience: "another-api", tenantUid: uid),
             ["alg none"] = TestTokens.UnsignedToken(tenant),
             ["alg none, admin role"] = TestTokens.UnsignedToken(tenant, Roles.Admin),
-            ["signature stripped"] = string.Join('.', TestTokens.Create(app.SigningKey, tenant).Split('.')[..2]) + ".",
+            ["signature stripped"] = string.Join('.', TestTokens.Create(app.SigningKey, tenant, tenantUid: uid).Split('.')[..2]) + ".",
+            ["without the tenant's incarnation"] = TestTokens.Create(app.SigningKey, tenant),
+            ["naming another incarnation of the tenant"] = TestTokens.Create(app.SigningKey, tenant, tenantUid: Guid.NewGuid().ToString("N")),
         };
-        // The control: the same recipe with the real key, issuer and audience is accepted, so each refusal above is for its one defect.
-        using (var control = app.ClientFor(TestTokens.Create(app.SigningKey, tenant)))
+        // The control: the same recipe with the real key, issuer, audience and incarnation is accepted, so each refusal above is for its one defect.
+        using (var control = app.ClientFor(TestTokens.Create(app.SigningKey, tenant, tenantUid: uid)))
         using (var response = await control.GetAsync("/v1/me"))
         {
             await Http.ExpectAsync(response, 200);
@@ -102,11 +105,7 @@ public sealed class AuthTests(SqliteApp app) : IClassFixture<SqliteApp>
             await Http.ExpectAsync(before, 200);
         }
 
-        using var admin = app.AdminClient();
-        using (var deleted = await admin.DeleteAsync($"/v1/tenants/{tenant}"))
-        {
-            Assert.Equal(204, (int)deleted.StatusCode);
-        }
+        await app.DeleteTenantAsync(tenant);
 
         using var after = await member.GetAsync("/v1/jobs/training");
         await Http.ExpectProblemAsync(after, 401, ProblemTypes.Unauthenticated);

@@ -175,7 +175,7 @@ public sealed class JobTokenTests(SqliteApp app) : IClassFixture<SqliteApp>
             foreach (var (tenant, job) in new[] { (tenantB, jobA), (tenantA, jobB) })
             {
                 var crossed = TestTokens.Create(app.SigningKey, tenant, role: Roles.Job,
-                    claims: new Dictionary<string, object> { [StrataClaims.Job] = job, [StrataClaims.Attempt] = 1 });
+                    claims: new Dictionary<string, object> { [StrataClaims.Job] = job, [StrataClaims.Attempt] = 1 }, tenantUid: app.TenantUid(tenant));
                 await AssertRefusedAsync(crossed, job);
             }
             await AssertWorksAsync(tokenA, jobA);
@@ -197,7 +197,7 @@ public sealed class JobTokenTests(SqliteApp app) : IClassFixture<SqliteApp>
         try
         {
             string Token(params (string Claim, object Value)[] claims) =>
-                TestTokens.Create(app.SigningKey, tenant, role: Roles.Job, claims: claims.ToDictionary(c => c.Claim, c => c.Value));
+                TestTokens.Create(app.SigningKey, tenant, role: Roles.Job, claims: claims.ToDictionary(c => c.Claim, c => c.Value), tenantUid: app.TenantUid(tenant));
 
             // The control: the same recipe naming the live attempt works, so each refusal below is for its one defect.
             await AssertWorksAsync(Token((StrataClaims.Job, id), (StrataClaims.Attempt, 1)), id);

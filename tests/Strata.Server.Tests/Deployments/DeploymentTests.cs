@@ -16,7 +16,13 @@ public class DeploymentApp : StrataApp
     }
 
     /// <param name="settings">More configuration, over the fast windows.</param>
-    protected DeploymentApp(Dictionary<string, string?> settings) : base(StorageKind.Sqlite, new Dictionary<string, string?>(settings)
+    protected DeploymentApp(Dictionary<string, string?> settings) : this(StorageKind.Sqlite, settings)
+    {
+    }
+
+    /// <param name="storage">The store it keeps its state in.</param>
+    /// <param name="settings">More configuration, over the fast windows.</param>
+    protected DeploymentApp(StorageKind storage, Dictionary<string, string?> settings) : base(storage, new Dictionary<string, string?>(settings)
     {
         ["Deployments:ScaleUpStabilizationSeconds"] = "0.5",
         ["Deployments:ScaleDownStabilizationSeconds"] = "2",

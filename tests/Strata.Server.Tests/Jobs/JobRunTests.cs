@@ -179,11 +179,12 @@ public sealed class JobRunTests(SqliteApp app) : IClassFixture<SqliteApp>
     }
 
     [Fact]
-    public async Task Cancelling_a_running_job_stops_it_and_a_second_cancel_is_409()
+    public async Task A_cancelled_running_job_is_cancelling_until_its_process_is_gone_then_cancelled_and_cancelling_again_changes_nothing()
     {
         var (_, client) = await app.TenantClientAsync("cancel");
         using var _ = client;
-        var job = await StrataApp.SubmitAsync(client, new { name = "forever", entrypoint = "echo started; sleep 300" });
+        // It ignores SIGTERM (and so does its sleep): only the SIGKILL at the end of the 2 s grace stops it.
+        var job = await StrataApp.SubmitAsync(client, new { name = "forever", entrypoint = "trap '' TERM; echo started; sleep 300" });
         var id = job.GetProperty("id").GetString()!;
         await StrataApp.WaitForAsync(client, id, j => j.GetProperty("status").GetString() == "running" && j.GetProperty("started_at").ValueKind != JsonValueKind.Null);
 
@@ -194,32 +195,65 @@ public sealed class JobRunTests(SqliteApp app) : IClassFixture<SqliteApp>
         }
         using (var get = await client.GetAsync($"/v1/jobs/training/{id}"))
         {
-            var cancelled = await Http.ExpectAsync(get, 200);
-            Assert.Equal("cancelled", cancelled.GetProperty("status").GetString());
-            Assert.Equal("cancelled_by_user", cancelled.GetProperty("status_reason").GetString());
-            Assert.NotEqual(JsonValueKind.Null, cancelled.GetProperty("completed_at").ValueKind);
+            var cancelling = await Http.ExpectAsync(get, 200);
+            Assert.Equal("cancelling", cancelling.GetProperty("status").GetString());
+            Assert.Equal("cancelled_by_user", cancelling.GetProperty("status_reason").GetString());
+            Assert.Equal(JsonValueKind.Null, cancelling.GetProperty("completed_at").ValueKind);
         }
         using (var again = await client.DeleteAsync($"/v1/jobs/training/{id}"))
         {
-            await Http.ExpectProblemAsync(again, 409, ProblemTypes.Conflict);
+            Assert.Equal(204, (int)again.StatusCode);
         }
 
         // The process is stopped (SIGTERM, then SIGKILL after the 2 s grace) and its attempt recorded as cancelled.
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
-        JsonElement attempt;
-        do
+        var cancelled = await StrataApp.WaitForStatusAsync(client, id, "cancelled", TimeSpan.FromSeconds(30));
+        Assert.Equal("cancelled_by_user", cancelled.GetProperty("status_reason").GetString());
+        Assert.NotEqual(JsonValueKind.Null, cancelled.GetProperty("completed_at").ValueKind);
+        using (var response = await client.GetAsync($"/v1/jobs/training/{id}/attempts"))
         {
-            await Task.Delay(100);
-            using var response = await client.GetAsync($"/v1/jobs/training/{id}/attempts");
-            attempt = Assert.Single((await Http.ExpectAsync(response, 200)).EnumerateArray());
+            var attempt = Assert.Single((await Http.ExpectAsync(response, 200)).EnumerateArray());
+            Assert.Equal("cancelled", attempt.GetProperty("status").GetString());
+            Assert.Equal("cancelled_by_user", attempt.GetProperty("reason").GetString());
+            Assert.NotEqual(JsonValueKind.Null, attempt.GetProperty("completed_at").ValueKind);
         }
-        while (attempt.GetProperty("status").GetString() is "starting" or "running" && DateTimeOffset.UtcNow < deadline);
-        Assert.Equal("cancelled", attempt.GetProperty("status").GetString());
-        Assert.Equal("cancelled_by_user", attempt.GetProperty("reason").GetString());
-        Assert.NotEqual(JsonValueKind.Null, attempt.GetProperty("completed_at").ValueKind);
+        using (var again = await client.DeleteAsync($"/v1/jobs/training/{id}"))
+        {
+            Assert.Equal(204, (int)again.StatusCode);
+        }
         using (var get = await client.GetAsync($"/v1/jobs/training/{id}"))
         {
             Assert.Equal("cancelled", (await Http.ExpectAsync(get, 200)).GetProperty("status").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task A_pending_job_is_cancelled_at_once_and_an_ended_one_cannot_be_cancelled()
+    {
+        var (tenant, client) = await app.TenantClientAsync("cancel-pending");
+        using var _ = client;
+        using var admin = app.AdminClient();
+        // No running jobs allowed: whatever it submits waits for quota.
+        using (var quota = await admin.PutAsJsonAsync($"/v1/tenants/{tenant}/quota", new { max_running_jobs = 0 })) await Http.ExpectAsync(quota, 200);
+        var waiting = (await StrataApp.SubmitAsync(client, new { name = "waits", entrypoint = "true" })).GetProperty("id").GetString()!;
+
+        using (var cancel = await client.DeleteAsync($"/v1/jobs/training/{waiting}"))
+        {
+            Assert.Equal(204, (int)cancel.StatusCode);
+        }
+        using (var get = await client.GetAsync($"/v1/jobs/training/{waiting}"))
+        {
+            var job = await Http.ExpectAsync(get, 200);
+            Assert.Equal("cancelled", job.GetProperty("status").GetString());
+            Assert.NotEqual(JsonValueKind.Null, job.GetProperty("completed_at").ValueKind);
+            Assert.Equal(0, job.GetProperty("attempts").GetInt32());
+        }
+
+        using (var quota = await admin.PutAsJsonAsync($"/v1/tenants/{tenant}/quota", new { max_running_jobs = 10 })) await Http.ExpectAsync(quota, 200);
+        var done = (await StrataApp.SubmitAsync(client, new { name = "done", entrypoint = "true" })).GetProperty("id").GetString()!;
+        await StrataApp.WaitForStatusAsync(client, done, "succeeded");
+        using (var ended = await client.DeleteAsync($"/v1/jobs/training/{done}"))
+        {
+            await Http.ExpectProblemAsync(ended, 409, ProblemTypes.Conflict);
         }
     }
 

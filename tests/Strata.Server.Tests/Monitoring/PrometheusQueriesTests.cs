@@ -43,7 +43,16 @@ public sealed partial class PrometheusQueriesTests : IDisposable
         });
         await _server.StartAsync();
         var loadedRuleFiles = MonitoringFiles.LoadedRuleFiles();
-        var discovery = (new Uri(_server.BaseAddress, "/v1/admin/prometheus/replicas"), Path.Combine(_server.DataPath, "admin-token"));
+        // As deploy/prometheus does: the discovery is read with a metrics-reader token, not the admin token.
+        var tokenFile = Path.Combine(_server.Root, "strata-metrics-token");
+        using (var admin = new ApiClient(_server, _server.AdminToken))
+        using (var issued = await admin.SendAsync(HttpMethod.Post, "/v1/admin/tokens", """{"role":"metrics-reader","subject":"prometheus"}"""))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Created, issued.StatusCode);
+            var token = JsonDocument.Parse(await issued.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString()!;
+            await File.WriteAllTextAsync(tokenFile, token);
+        }
+        var discovery = (new Uri(_server.BaseAddress, "/v1/admin/prometheus/replicas"), tokenFile);
         _prometheus = await PrometheusProcess.StartAsync(prometheusBinary!, $"{_server.BaseAddress.Host}:{_server.BaseAddress.Port}", loadedRuleFiles, discovery);
         var prometheus = _prometheus;
         await UntilAsync(async () => await prometheus.ValueAsync("up{job=\"strata\"}") == 1,

@@ -72,13 +72,14 @@ public sealed class PrometheusRulesTests
     }
 
     [Fact]
-    public void Prometheus_yml_finds_the_replicas_through_the_servers_discovery_with_the_admin_token()
+    public void Prometheus_yml_finds_the_replicas_through_the_servers_discovery_with_a_metrics_reader_token()
     {
         var config = File.ReadAllText(MonitoringFiles.PrometheusConfig);
         Assert.Contains("job_name: strata-replicas", config, StringComparison.Ordinal);
         Assert.Contains("honor_labels: true", config, StringComparison.Ordinal);
         Assert.Contains("url: http://strata:8080" + Strata.Server.Deployments.ReplicaTargetsApi.Path, config, StringComparison.Ordinal);
-        Assert.Contains("credentials_file: /etc/prometheus/secrets/strata-admin-token", config, StringComparison.Ordinal);
+        Assert.Contains("credentials_file: /etc/prometheus/secrets/strata-metrics-token", config, StringComparison.Ordinal);
+        Assert.DoesNotContain("admin-token", config, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -109,6 +109,23 @@ internal sealed class ServerProcess : IDisposable
         _process = null;
     }
 
+    /// <summary>SIGTERM to the server, as an operator's graceful stop, and waits until it has exited.</summary>
+    public void StopServer()
+    {
+        var process = _process ?? throw new InvalidOperationException("the server is not running");
+        Assert.True(ProcFs.Signal(process.Id, 15), "the server is there to be stopped");
+        Assert.True(process.WaitForExit(Patience), $"the server did not exit after SIGTERM:\n{LogTail()}");
+        process.Dispose();
+        _process = null;
+    }
+
+    /// <summary>
+    /// The live <c>strata-worker</c> processes of this server running <paramref name="command"/> (<c>serve</c>,
+    /// <c>standby</c>, <c>run</c>): those whose command line, environment or working folder names its folder.
+    /// </summary>
+    public List<int> Workers(string command) =>
+        [.. ProcFs.ProcessesMentioning(Root).Where(pid => ProcFs.IsWorker(pid, command))];
+
     public string AdminToken => File.ReadAllText(Path.Combine(DataPath, "admin-token")).Trim();
 
     /// <summary>A client of the API as a tenant's member, the tenant created by the admin.</summary>
@@ -331,6 +348,28 @@ internal static partial class ProcFs
         catch (IOException) { return false; }
         catch (UnauthorizedAccessException) { return false; }
     }
+
+    /// <summary>The command line of <paramref name="pid"/>, one argument each; empty when it is gone.</summary>
+    public static string[] Arguments(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries); }
+        catch (IOException) { return []; }
+        catch (UnauthorizedAccessException) { return []; }
+    }
+
+    /// <summary>Whether <paramref name="pid"/> is <c>strata-worker</c> (its own binary, or <c>dotnet strata-worker.dll</c>) running <paramref name="command"/>.</summary>
+    public static bool IsWorker(int pid, string command)
+    {
+        var args = Arguments(pid);
+        var worker = Array.FindIndex(args, a => a.EndsWith("/strata-worker", StringComparison.Ordinal) || a.EndsWith("/strata-worker.dll", StringComparison.Ordinal));
+        return worker >= 0 && worker + 1 < args.Length && args[worker + 1] == command;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int KillSignal(int pid, int signal);
+
+    /// <summary>Sends <paramref name="signal"/>; false when there is no such process.</summary>
+    public static bool Signal(int pid, int signal) => KillSignal(pid, signal) == 0;
 
     public static void Kill(int pid)
     {

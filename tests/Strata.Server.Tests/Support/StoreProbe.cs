@@ -13,4 +13,11 @@ internal static class StoreProbe
         using var db = app.Services.GetRequiredService<Store>().CreateContext();
         return db.Attempts.AsNoTracking().Any(a => a.JobId == jobId && a.LogMetricsPending);
     }
+
+    /// <summary>The incarnation of the tenant (what its tokens carry as <c>tenant_uid</c>).</summary>
+    public static string TenantUid(this StrataApp app, string tenantId)
+    {
+        using var db = app.Services.GetRequiredService<Store>().CreateContext();
+        return db.Tenants.AsNoTracking().Single(t => t.Id == tenantId).Uid;
+    }
 }

@@ -3,7 +3,11 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Strata.Contracts;
+using Strata.Server.Storage;
 
 namespace Strata.Server.Tests.Support;
 
@@ -103,21 +107,40 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
     /// <summary>Starts the app if it is not yet (for tests that make their own app rather than share a fixture).</summary>
     public Task StartIfNeededAsync() => InitializeAsync();
 
-    /// <summary>Stops the server (as a shutdown would) and starts a new one on the same data folder and database.</summary>
-    public async Task RestartAsync()
+    /// <summary>
+    /// Stops the server (as a shutdown would) and starts a new one on the same data folder and database; in
+    /// between, <paramref name="whileStopped"/> may change the store, as a server that crashed mid-way would have left it.
+    /// </summary>
+    public async Task RestartAsync(Func<Store, Task>? whileStopped = null)
     {
         if (_factory is not null)
         {
             await _factory.DisposeAsync();
             _factory = null;
         }
+        if (whileStopped is not null)
+        {
+            await whileStopped(OpenStore());
+        }
         await StartAsync();
+    }
+
+    /// <summary>A store of its own on the app's database, for when no server runs on it.</summary>
+    private Store OpenStore()
+    {
+        if (_database is not null)
+        {
+            var options = new DbContextOptionsBuilder<PostgresStrataDbContext>().UseNpgsql(_database.ConnectionString).Options;
+            return new Store(new PooledDbContextFactory<PostgresStrataDbContext>(options), "postgres");
+        }
+        var sqlite = new DbContextOptionsBuilder<SqliteStrataDbContext>().UseSqlite($"Data Source={Path.Combine(DataPath, "strata.db")};Pooling=False").Options;
+        return new Store(new PooledDbContextFactory<SqliteStrataDbContext>(sqlite), "sqlite");
     }
 
     private async Task StartAsync()
     {
         if (OnKestrel) _settings["urls"] = "http://127.0.0.1:0";
-        _factory = new Factory(_settings);
+        _factory = new Factory(_settings, ConfigureServices);
         if (OnKestrel)
         {
             _factory.UseKestrel();
@@ -151,6 +174,39 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
         using var response = await admin.PostAsJsonAsync("/v1/tenants", new { id });
         await Http.ExpectAsync(response, 201);
         return id;
+    }
+
+    /// <summary>
+    /// Deletes the tenant as the admin: fails the test unless the answer is 202 naming it <c>deleting</c>, then
+    /// polls until GET is 404 (the deletion is finished). Returns the 202's body.
+    /// </summary>
+    public async Task<JsonElement> DeleteTenantAsync(string id, TimeSpan? timeout = null)
+    {
+        using var admin = AdminClient();
+        JsonElement accepted;
+        using (var response = await admin.DeleteAsync($"/v1/tenants/{id}"))
+        {
+            accepted = await Http.ExpectAsync(response, 202);
+            Assert.Equal("deleting", accepted.GetProperty("status").GetString());
+        }
+        await WaitForTenantGoneAsync(id, timeout);
+        return accepted;
+    }
+
+    /// <summary>Polls GET /v1/tenants/{id} as the admin until it is 404; fails with the last answer on time-out.</summary>
+    public async Task WaitForTenantGoneAsync(string id, TimeSpan? timeout = null)
+    {
+        using var admin = AdminClient();
+        var deadline = DateTimeOffset.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        var last = "";
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            using var get = await admin.GetAsync($"/v1/tenants/{id}");
+            if ((int)get.StatusCode == 404) return;
+            last = $"{(int)get.StatusCode} {await get.Content.ReadAsStringAsync()}";
+            await Task.Delay(100);
+        }
+        Assert.Fail($"Tenant {id} was not deleted in time; last seen: {last}");
     }
 
     /// <summary>A token of <paramref name="role"/> in <paramref name="tenant"/>, issued by the admin.</summary>
@@ -258,7 +314,12 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
         GC.SuppressFinalize(this);
     }
 
-    private sealed class Factory(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<Program>
+    /// <summary>Replaces services of the server (a test double of the job runtime, say) before it starts.</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
+    private sealed class Factory(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection> configureServices) : WebApplicationFactory<Program>
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
@@ -266,6 +327,7 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
             {
                 builder.UseSetting(key, value);
             }
+            builder.ConfigureServices(configureServices);
         }
     }
 }

@@ -13,7 +13,8 @@ public static class TestTokens
 
     /// <summary>
     /// A signed HS256 token with Strata's claims. Every part can be bent: the key, the issuer, the
-    /// audience, the lifetime, and any claim (<paramref name="claims"/> are added, or replace the defaults).
+    /// audience, the lifetime, and any claim (<paramref name="claims"/> are added, or replace the defaults). Without
+    /// <paramref name="tenantUid"/> (the tenant's incarnation, <c>StoreProbe.TenantUid</c>) the server refuses it.
     /// </summary>
     public static string Create(
         byte[] key,
@@ -23,11 +24,13 @@ public static class TestTokens
         string audience = Audience,
         DateTime? notBefore = null,
         DateTime? expires = null,
-        IReadOnlyDictionary<string, object>? claims = null)
+        IReadOnlyDictionary<string, object>? claims = null,
+        string? tenantUid = null)
     {
         var now = DateTime.UtcNow;
         var handler = new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false };
         var all = new Dictionary<string, object> { ["sub"] = "forged", ["role"] = role, ["tenant"] = tenant };
+        if (tenantUid is not null) all["tenant_uid"] = tenantUid;
         foreach (var (name, value) in claims ?? new Dictionary<string, object>()) all[name] = value;
         return handler.CreateToken(new SecurityTokenDescriptor
         {

@@ -32,10 +32,8 @@ public sealed class TenantsTests(SqliteApp app) : IClassFixture<SqliteApp>
         {
             Assert.Equal(id, (await Http.ExpectAsync(get, 200)).GetProperty("id").GetString());
         }
-        using (var delete = await admin.DeleteAsync($"/v1/tenants/{id}"))
-        {
-            Assert.Equal(204, (int)delete.StatusCode);
-        }
+        var deleting = await app.DeleteTenantAsync(id);
+        Assert.Equal(id, deleting.GetProperty("id").GetString());
         using (var get = await admin.GetAsync($"/v1/tenants/{id}"))
         {
             await Http.ExpectProblemAsync(get, 404, ProblemTypes.NotFound);
@@ -62,13 +60,8 @@ public sealed class TenantsTests(SqliteApp app) : IClassFixture<SqliteApp>
             var folder = Path.Combine(app.DataPath, "attempts", tenant, running.GetProperty("runtime").GetProperty("name").GetString()!);
             Assert.True(Directory.Exists(folder), $"No attempt folder at {folder}.");
 
-            using var admin = app.AdminClient();
-            using (var delete = await admin.DeleteAsync($"/v1/tenants/{tenant}"))
-            {
-                Assert.Equal(204, (int)delete.StatusCode);
-            }
-
-            // The reconciler stops the orphaned attempt (SIGTERM, then SIGKILL after the grace) and discards its files.
+            // The deletion cancels the job, waits for its attempt to stop, then removes the tenant.
+            await app.DeleteTenantAsync(tenant);
             var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
             while (Directory.Exists(folder) && DateTimeOffset.UtcNow < deadline)
             {

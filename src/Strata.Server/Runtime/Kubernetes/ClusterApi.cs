@@ -136,6 +136,19 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
     public Task<V1NamespaceList> ListTenantNamespacesAsync(CancellationToken cancellationToken) =>
         CallAsync(c => client.CoreV1.ListNamespaceAsync(labelSelector: KubernetesNames.ManagedSelector, cancellationToken: c), cancellationToken);
 
+    /// <summary>The namespace; null when there is none.</summary>
+    public async Task<V1Namespace?> ReadNamespaceAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CallAsync(c => client.CoreV1.ReadNamespaceAsync(name, cancellationToken: c), cancellationToken);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Deletes a namespace and everything in it; gone already is fine.</summary>
     public async Task DeleteNamespaceAsync(string name, CancellationToken cancellationToken)
     {

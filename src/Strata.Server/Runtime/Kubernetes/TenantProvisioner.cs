@@ -11,7 +11,8 @@ public sealed record ProvisioningPass(int Tenants, int Changed, int NamespacesDe
 /// Level-triggered tenant provisioning. Each pass (every <see cref="KubernetesRuntimeOptions.ProvisionSeconds"/>)
 /// applies every tenant's objects (<see cref="TenantManifests"/>): what is missing is created, what drifted
 /// (a deleted quota, an edited role) is put back, the rest is left alone; and the namespace of a tenant that
-/// no longer exists is deleted with everything in it. A pass is safe to run twice, and on several servers.
+/// no longer exists, or is being deleted, is deleted with everything in it. A pass is safe to run twice, and on
+/// several servers. A tenant's deletion removes its namespace through <see cref="TearDownAsync"/> and waits until it is gone.
 /// </summary>
 public sealed class TenantProvisioner(
     ClusterApi api,
@@ -19,7 +20,7 @@ public sealed class TenantProvisioner(
     IOptions<KubernetesRuntimeOptions> options,
     Quotas.TenantQuotas quotas,
     TimeProvider time,
-    ILogger<TenantProvisioner> logger) : BackgroundService
+    ILogger<TenantProvisioner> logger) : BackgroundService, ITenantTeardown
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -53,7 +54,8 @@ public sealed class TenantProvisioner(
         List<TenantRecord> tenants;
         await using (var db = store.CreateContext())
         {
-            tenants = await db.Tenants.AsNoTracking().ToListAsync(cancellationToken);
+            // A tenant being deleted is not provisioned again: its namespace goes, as a deleted tenant's does.
+            tenants = await db.Tenants.AsNoTracking().Where(t => t.DeletingSince == null).ToListAsync(cancellationToken);
         }
         int changed = 0, failed = 0;
         foreach (var tenant in tenants)
@@ -93,9 +95,25 @@ public sealed class TenantProvisioner(
         {
             tenant = await db.Tenants.AsNoTracking().FirstOrDefaultAsync(t => t.Id == tenantId, cancellationToken);
         }
-        if (tenant is null) return false;
+        if (tenant is null || tenant.IsDeleting) return false;
         await ApplyAsync(tenant, cancellationToken);
         return true;
+    }
+
+    /// <summary>Deletes the tenant's namespace (only the one Strata made for it); true once it is gone.</summary>
+    public async Task<bool> TearDownAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        var name = KubernetesNames.Namespace(tenantId);
+        var ns = await api.ReadNamespaceAsync(name, cancellationToken);
+        if (ns is null) return true;
+        // Never a namespace that merely has the name: only one labelled as this tenant's.
+        if (ns.Metadata.Labels is not { } labels || !labels.TryGetValue(KubernetesNames.TenantLabel, out var owner) || owner != tenantId) return true;
+        if (ns.Status?.Phase != "Terminating")
+        {
+            logger.LogInformation("Deleting namespace {Namespace}: its tenant is being deleted", name);
+            await api.DeleteNamespaceAsync(name, cancellationToken);
+        }
+        return false;
     }
 
     /// <summary>Applies the tenant's objects, the namespace first; returns how many were created or repaired.</summary>

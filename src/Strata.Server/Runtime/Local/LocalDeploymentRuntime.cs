@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using Strata.Core.Deployments;
+using Strata.Core.Runtime.Local;
 using Strata.Server.Hosting;
 
 namespace Strata.Server.Runtime.Local;
@@ -11,8 +12,8 @@ namespace Strata.Server.Runtime.Local;
 /// Deployments on this machine: each replica is a <c>strata-worker serve</c> process on a loopback port.
 /// Every deployment has a supervising loop (<see cref="LocalDeployment"/>) that restarts replicas that
 /// die, rolls a new version out one replica at a time and scales between the limits on load.
-/// Replicas are children of the server: they are stopped when it shuts down and started again by the
-/// deployments' resync when it starts.
+/// Replicas are children of the server: they are stopped when it shuts down, end by themselves when it dies
+/// (<see cref="ParentWatch"/>), and are started again by the deployments' resync when it starts.
 /// </summary>
 public sealed class LocalDeploymentRuntime(
     IOptions<LocalDeploymentOptions> options, WorkerBinary worker, IReplicaLoad load, DataFolder data, TimeProvider time, ILoggerFactory loggers) : IDeploymentRuntime, IAsyncDisposable
@@ -280,7 +281,9 @@ internal sealed class LocalDeployment : IAsyncDisposable
             WorkingDirectory = _folder,
         };
         foreach (var argument in _worker.Skip(1)) start.ArgumentList.Add(argument);
-        string[] arguments = ["serve", "--model", modelUri, "--port", "0", "--model-name", modelName, "--version", version.ToString(CultureInfo.InvariantCulture)];
+        // --parent-pid: the replica ends with this server, however it ends (see ParentWatch); a restarted server starts its own.
+        string[] arguments = ["serve", "--model", modelUri, "--port", "0", "--model-name", modelName, "--version", version.ToString(CultureInfo.InvariantCulture),
+            ParentWatch.Option, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)];
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         if (inputSchemaJson is not null)
         {

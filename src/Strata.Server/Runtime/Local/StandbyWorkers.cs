@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using Strata.Core.Runtime.Local;
 
 namespace Strata.Server.Runtime.Local;
 
@@ -12,7 +14,8 @@ internal sealed record StandbyWorker(Process Process, string Folder, int Pid, lo
 /// Keeps <see cref="LocalRuntimeOptions.StandbyWorkers"/> workers started and waiting
 /// (<c>strata-worker standby</c>), so that an admitted attempt skips the worker's own start-up — the
 /// runtime's initialisation and the kernel's cgroup creation, most of the time between a submission and
-/// the job's first instruction. A standby worker exits by itself when the server is gone.
+/// the job's first instruction. A standby worker exits by itself when the server is gone (<see cref="ParentWatch"/>),
+/// and when it is sent SIGTERM, as <see cref="Dispose"/> does when the server stops.
 /// </summary>
 internal sealed class StandbyWorkers : IDisposable
 {
@@ -122,6 +125,9 @@ internal sealed class StandbyWorkers : IDisposable
                 foreach (var argument in _worker.Prefix) start.ArgumentList.Add(argument);
                 start.ArgumentList.Add("standby");
                 start.ArgumentList.Add(folder);
+                // The worker exits once this server is no longer its parent (see ParentWatch), even if it dies before the worker looks.
+                start.ArgumentList.Add(ParentWatch.Option);
+                start.ArgumentList.Add(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
                 start.ArgumentList.Add("--enforce-limits");
                 start.ArgumentList.Add(_options.EnforceLimits ? "true" : "false");
                 if (_options.CgroupParent is { } parent)

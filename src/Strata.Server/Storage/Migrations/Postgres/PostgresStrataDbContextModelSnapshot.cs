@@ -715,6 +715,10 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<DateTimeOffset?>("DeletingSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deleting_since");
+
                     b.Property<double?>("FairShareWeight")
                         .HasColumnType("double precision")
                         .HasColumnName("fair_share_weight");
@@ -757,6 +761,12 @@ namespace Strata.Server.Storage.Migrations.Postgres
                     b.Property<double?>("QuotaMemoryGb")
                         .HasColumnType("double precision")
                         .HasColumnName("quota_memory_gb");
+
+                    b.Property<string>("Uid")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("uid");
 
                     b.HasKey("Id");
 

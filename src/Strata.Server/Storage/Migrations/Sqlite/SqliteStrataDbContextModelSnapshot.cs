@@ -700,6 +700,10 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
 
+                    b.Property<DateTimeOffset?>("DeletingSince")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("deleting_since");
+
                     b.Property<double?>("FairShareWeight")
                         .HasColumnType("REAL")
                         .HasColumnName("fair_share_weight");
@@ -742,6 +746,12 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.Property<double?>("QuotaMemoryGb")
                         .HasColumnType("REAL")
                         .HasColumnName("quota_memory_gb");
+
+                    b.Property<string>("Uid")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("uid");
 
                     b.HasKey("Id");
 
