@@ -16,7 +16,7 @@ public static class HostingSetup
     /// <summary>The largest request body any route accepts; routes set smaller limits of their own.</summary>
     public const long MaxRequestBodyBytes = 1024 * 1024;
 
-    /// <summary>Data folder (and its periodic sweep), JSON conventions, problem details, request limits and OpenAPI.</summary>
+    /// <summary>Data folder (and its periodic sweep), the bound on work with users' files, JSON conventions, problem details, request limits and OpenAPI.</summary>
     public static WebApplicationBuilder AddHosting(this WebApplicationBuilder builder)
     {
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(builder.Configuration["Kestrel:Endpoints:Http:Url"]))
@@ -26,6 +26,8 @@ public static class HostingSetup
         builder.Services.AddOptions<StrataOptions>().BindConfiguration(StrataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(sp => new DataFolder(sp.GetRequiredService<IOptions<StrataOptions>>().Value.DataPath));
         builder.Services.AddSingleton<TenantPaths>();
+        builder.Services.AddOptions<FileWorkOptions>().BindConfiguration(FileWorkOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<FileWork>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.Configure<JsonOptions>(options => StrataJson.Configure(options.SerializerOptions));
         builder.WebHost.ConfigureKestrel(kestrel =>

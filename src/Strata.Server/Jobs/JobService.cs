@@ -58,6 +58,7 @@ public sealed class JobService(
         var defaultOutput = Path.Combine(data.TenantArtifacts(tenantId), "jobs", id, "output");
         var valid = JobSpecValidator.TryValidate(spec, tenantId, _defaults, paths, defaultOutput, runtime.Capacity, out var validated, out var errors);
         var sources = await CheckSourcesAsync(tenantId, spec, paths, cancellationToken);
+        if (valid) CheckLocalFiles(validated!.Spec, sources);
         if (!valid || !sources.IsEmpty)
         {
             var all = new Dictionary<string, string[]>(errors.ToDictionary(), StringComparer.Ordinal);
@@ -136,6 +137,27 @@ public sealed class JobService(
             }
         }
         return errors;
+    }
+
+    /// <summary>
+    /// The local paths a spec names must be files or folders, never a FIFO, a socket or a device, whether named
+    /// or reached through a link: the server and the job would block on one, or touch the machine's hardware.
+    /// Only examined (<c>lstat</c>, <c>stat</c>), never opened; a path that does not exist yet is fine (the
+    /// output, or data still to come), and where a link leads is the sandbox's check at the start.
+    /// </summary>
+    private static void CheckLocalFiles(TrainingJobSpec spec, ValidationErrors errors)
+    {
+        var repo = spec.CodeRepo is { } r && r.StartsWith("file://", StringComparison.OrdinalIgnoreCase) ? r["file://".Length..] : spec.CodeRepo;
+        foreach (var (field, path) in new[] { ("data_path", spec.DataPath), ("model_output_path", spec.ModelOutputPath), ("code_repo", repo) })
+        {
+            if (path is null || !Path.IsPathRooted(path)) continue;
+            var kind = SafeFiles.KindOf(path);
+            if (kind == FileKind.SymbolicLink) kind = SafeFiles.KindOfTarget(path);
+            if (kind is FileKind.Fifo or FileKind.Socket or FileKind.CharacterDevice or FileKind.BlockDevice)
+            {
+                errors.Add(field, $"is {SafeFiles.Describe(kind)}: {path}; name a regular file or a folder");
+            }
+        }
     }
 
     /// <summary>Cancels an active job of the tenant; its live attempt stops.</summary>

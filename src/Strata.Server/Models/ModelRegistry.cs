@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Microsoft.Win32.SafeHandles;
 using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Server.Hosting;
@@ -30,7 +29,7 @@ public sealed class ModelFileException(string message) : Exception(message);
 /// numbers come from a counter on the model's row, incremented in the transaction that inserts the
 /// version: concurrent registrations (even from several servers on one PostgreSQL) get 1, 2, 3, ...
 /// </summary>
-public sealed class ModelRegistry(Store store, DataFolder data, IOptions<ModelsOptions> options, TimeProvider time, ILogger<ModelRegistry> logger)
+public sealed class ModelRegistry(Store store, DataFolder data, FileWork fileWork, IOptions<ModelsOptions> options, TimeProvider time, ILogger<ModelRegistry> logger)
 {
     public const string SourceTrainer = "trainer";
     public const string SourceApi = "api";
@@ -57,6 +56,7 @@ public sealed class ModelRegistry(Store store, DataFolder data, IOptions<ModelsO
     /// For <see cref="SourceTrainer"/> versions, a job registers once: a second call returns the first version.
     /// </summary>
     /// <exception cref="ModelFileException">The file is too large or not of its format.</exception>
+    /// <exception cref="FileWorkTimeoutException">Copying the file went past its bound (<see cref="FileWorkOptions.TimeoutSeconds"/>).</exception>
     public async Task<ModelVersionRecord> RegisterAsync(string tenantId, string name, NewVersion version, CancellationToken cancellationToken)
     {
         if (version.Source == SourceTrainer && await FindTrainerVersionAsync(version.Lineage.JobId!, cancellationToken) is { } existing)
@@ -69,7 +69,8 @@ public sealed class ModelRegistry(Store store, DataFolder data, IOptions<ModelsO
         Directory.CreateDirectory(staging);
         try
         {
-            var (size, sha256) = await CopyAsync(version.File, version.Format, Path.Combine(staging, fileName), cancellationToken);
+            var (size, sha256) = await fileWork.RunAsync(
+                "copying the model file", token => CopyAsync(version.File, version.Format, Path.Combine(staging, fileName), token), cancellationToken);
             for (var attempt = 1; ; attempt++)
             {
                 try
@@ -196,11 +197,14 @@ public sealed class ModelRegistry(Store store, DataFolder data, IOptions<ModelsO
 
     /// <summary>
     /// Opens a model file a caller named, confined like a job's paths: <paramref name="paths"/> checks the
-    /// name, and then the file actually opened (after every symbolic link) is checked again, so a link
-    /// inside the tenant's area cannot reach out of it.
+    /// name; the file is opened without following a link at its name and without blocking, and must be a
+    /// regular file with one name (<see cref="SafeFiles"/>: a hard link could be another tenant's file); then
+    /// where the opened file really is (after any link in a folder above it) is checked again, so a link inside
+    /// the tenant's area cannot reach out of it. Within <see cref="FileWork"/>'s bound.
     /// </summary>
-    /// <exception cref="ModelFileException">The path is refused, missing or not a regular file.</exception>
-    public static FileStream OpenConfined(string path, PathPolicy paths)
+    /// <exception cref="ModelFileException">The path is refused, missing or not a regular file of one name.</exception>
+    /// <exception cref="FileWorkTimeoutException">The disk did not answer in time.</exception>
+    public Task<FileStream> OpenConfinedAsync(string path, PathPolicy paths, CancellationToken cancellationToken)
     {
         if (!paths.TryResolve(path, out var resolved, out var error))
         {
@@ -210,37 +214,26 @@ public sealed class ModelRegistry(Store store, DataFolder data, IOptions<ModelsO
         {
             throw new ModelFileException("must be a local file: the registry copies the model from the server's disk");
         }
+        return fileWork.RunAsync("opening the model file", _ => Task.FromResult(OpenConfined(resolved, paths)), cancellationToken);
+    }
+
+    private static FileStream OpenConfined(string resolved, PathPolicy paths)
+    {
         FileStream stream;
         try
         {
-            stream = new FileStream(resolved, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            stream = SafeFiles.OpenRegular(resolved, refuseHardLinks: true);
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        catch (UnsafeFileException e)
         {
-            throw new ModelFileException($"no such file: {resolved}");
+            throw new ModelFileException(e.Message);
         }
-        catch (UnauthorizedAccessException)
-        {
-            throw new ModelFileException($"is a folder or cannot be read: {resolved}; name the model file itself");
-        }
-        var real = RealPath(stream.SafeFileHandle);
-        if (real is null || !paths.TryResolve(real, out _, out _) || !File.Exists(real))
+        var real = SafeFiles.RealPathOf(stream);
+        if (real is null || !paths.TryResolve(real, out _, out _))
         {
             stream.Dispose();
             throw new ModelFileException("must be a regular file inside the tenant's artifact area or a data root (symbolic links may not lead out of them)");
         }
         return stream;
-    }
-
-    private static string? RealPath(SafeFileHandle handle)
-    {
-        try
-        {
-            return new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
     }
 }

@@ -95,7 +95,7 @@ public static class ModelsApi
     }
 
     private static async Task<Results<Created<ModelVersion>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
-        string name, HttpRequest request, ModelRegistry registry, TenantPaths tenantPaths, JobStore jobStore, MetricStore metricStore, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
+        string name, HttpRequest request, ModelRegistry registry, TenantPaths tenantPaths, FileWork fileWork, JobStore jobStore, MetricStore metricStore, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken)
     {
         var caller = request.HttpContext.Caller();
         var tenantId = caller.TenantId!;
@@ -143,23 +143,27 @@ public static class ModelsApi
         FileStream file;
         try
         {
-            file = ModelRegistry.OpenConfined(body.Path!, tenantPaths.For(tenantId));
+            file = await registry.OpenConfinedAsync(body.Path!, tenantPaths.For(tenantId), cancellationToken);
         }
         catch (ModelFileException e)
         {
             return Problem.Validation("path", e.Message);
         }
+        catch (FileWorkTimeoutException e)
+        {
+            return Problem.Unavailable(request.HttpContext, e.Message, e.RetryAfter);
+        }
         await using (file)
         {
-            var lineage = job is null ? new ModelLineage() : await LineageAsync(job, artifacts, cancellationToken);
-            // Metrics not given with the version are the job's latest tracked ones (docs/models.md).
-            var metrics = body.Metrics;
-            if (metrics is null && job is not null)
-            {
-                metrics = (await metricStore.LatestAsync([job.Id], cancellationToken)).GetValueOrDefault(job.Id);
-            }
             try
             {
+                var lineage = job is null ? new ModelLineage() : await LineageAsync(job, artifacts, fileWork, cancellationToken);
+                // Metrics not given with the version are the job's latest tracked ones (docs/models.md).
+                var metrics = body.Metrics;
+                if (metrics is null && job is not null)
+                {
+                    metrics = (await metricStore.LatestAsync([job.Id], cancellationToken)).GetValueOrDefault(job.Id);
+                }
                 var version = await registry.RegisterAsync(tenantId, name, new NewVersion(
                     file, format!, metrics ?? [], schemaJson, lineage, ModelRegistry.SourceApi, body.Description), cancellationToken);
                 return TypedResults.Created($"/v1/models/{name}/versions/{version.Version}", ToContract(version, [], isLatest: true));
@@ -167,6 +171,10 @@ public static class ModelsApi
             catch (ModelFileException e)
             {
                 return Problem.Validation("path", e.Message);
+            }
+            catch (FileWorkTimeoutException e)
+            {
+                return Problem.Unavailable(request.HttpContext, e.Message, e.RetryAfter);
             }
         }
     }
@@ -256,9 +264,9 @@ public static class ModelsApi
 
     /// <summary>
     /// Where a job's model came from: its data (and the data's hash: an uploaded artifact's, or a local
-    /// file's) and its code.
+    /// file's, when it is a regular file (<see cref="SafeFiles"/>) hashed within <see cref="FileWork"/>'s bound) and its code.
     /// </summary>
-    internal static async Task<ModelLineage> LineageAsync(JobRecord job, Artifacts.ArtifactStore artifacts, CancellationToken cancellationToken, string? dataSha256 = null)
+    internal static async Task<ModelLineage> LineageAsync(JobRecord job, Artifacts.ArtifactStore artifacts, FileWork fileWork, CancellationToken cancellationToken, string? dataSha256 = null)
     {
         var spec = job.ReadSpec();
         if (dataSha256 is null && ArtifactUri.TryParse(spec.DataPath, out var artifactId))
@@ -270,7 +278,7 @@ public static class ModelsApi
             JobId = job.Id,
             Trainer = spec.Model,
             DataPath = spec.DataPath,
-            DataSha256 = dataSha256 ?? await HashIfLocalFileAsync(spec.DataPath, cancellationToken),
+            DataSha256 = dataSha256 ?? await HashIfLocalFileAsync(spec.DataPath, fileWork, cancellationToken),
             DockerImage = spec.DockerImage,
             Entrypoint = spec.Entrypoint,
             CodeRepo = spec.CodeRepo,
@@ -279,17 +287,32 @@ public static class ModelsApi
         };
     }
 
-    private static async Task<string?> HashIfLocalFileAsync(string? path, CancellationToken cancellationToken)
+    private static async Task<string?> HashIfLocalFileAsync(string? path, FileWork fileWork, CancellationToken cancellationToken)
     {
-        if (path is null || !Path.IsPathRooted(path) || !File.Exists(path)) return null;
+        if (path is null || !Path.IsPathRooted(path)) return null;
         try
         {
-            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-            return Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(stream, cancellationToken));
+            return await fileWork.RunAsync<string?>("hashing the job's data", HashAsync, cancellationToken);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (FileWorkTimeoutException)
         {
+            // The hash is best effort: data too large to hash in the bound (or a disk that hangs) leaves the
+            // lineage without one, rather than refusing every registration of the job's models.
             return null;
+        }
+
+        async Task<string?> HashAsync(CancellationToken token)
+        {
+            try
+            {
+                await using var stream = SafeFiles.OpenRegular(path, refuseHardLinks: false);
+                return Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(stream, token));
+            }
+            catch (Exception e) when (e is UnsafeFileException or IOException or UnauthorizedAccessException)
+            {
+                // A folder of data, or data that is gone: the lineage names the path without a hash.
+                return null;
+            }
         }
     }
 

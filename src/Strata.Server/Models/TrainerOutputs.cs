@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Attempts;
+using Strata.Server.Hosting;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Models;
@@ -17,7 +18,7 @@ namespace Strata.Server.Models;
 /// succeeded built-in job always has its version), and the job's token keeps its narrow scope.
 /// </para>
 /// </summary>
-public sealed class TrainerOutputs(Store store, ModelRegistry registry, Artifacts.ArtifactStore artifacts, ILogger<TrainerOutputs> logger) : IAttemptOutputs
+public sealed class TrainerOutputs(Store store, ModelRegistry registry, Artifacts.ArtifactStore artifacts, FileWork fileWork, ILogger<TrainerOutputs> logger) : IAttemptOutputs
 {
     /// <summary>Null when the attempt is not the live attempt of a built-in trainer job (nothing to register).</summary>
     public async Task<OutputRegistration?> RegisterAsync(AttemptRef attempt, CancellationToken cancellationToken)
@@ -30,18 +31,20 @@ public sealed class TrainerOutputs(Store store, ModelRegistry registry, Artifact
 
         try
         {
+            // The job wrote this folder: what it left there is opened as any file a user names (SafeFiles).
             var folder = spec.ModelOutputPath;
-            var report = ReadJson<TrainingReport>(Path.Combine(folder, "metrics.json"));
-            var schema = File.ReadAllText(Path.Combine(folder, "schema.json"));
+            var (report, schema) = await fileWork.RunAsync("reading the trainer's report", _ => Task.FromResult(
+                (ReadJson<TrainingReport>(Path.Combine(folder, "metrics.json")), ReadText(Path.Combine(folder, "schema.json")))), cancellationToken);
             JsonDocument.Parse(schema).Dispose();
-            await using var file = new FileStream(Path.Combine(folder, "model.zip"), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-            var lineage = await ModelsApi.LineageAsync(job, artifacts, cancellationToken, report.DataSha256);
+            await using var file = await fileWork.RunAsync(
+                "opening the trainer's model", _ => Task.FromResult(SafeFiles.OpenRegular(Path.Combine(folder, "model.zip"), refuseHardLinks: true)), cancellationToken);
+            var lineage = await ModelsApi.LineageAsync(job, artifacts, fileWork, cancellationToken, report.DataSha256);
             var version = await registry.RegisterAsync(job.TenantId, job.Name, new NewVersion(
                 file, ModelFormats.MlNet, report.Metrics, schema, lineage, ModelRegistry.SourceTrainer,
                 $"{report.Model} {report.Task} model of '{report.Label}', trained by job {job.Id}"), cancellationToken);
             return new OutputRegistration($"{version.ModelName}@{version.Version}", null);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or ModelFileException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or ModelFileException or UnsafeFileException or FileWorkTimeoutException)
         {
             logger.LogWarning(e, "The output of built-in trainer job {Job} could not be registered", job.Id);
             return new OutputRegistration(null, $"its model could not be registered: {e.Message}");
@@ -49,5 +52,17 @@ public sealed class TrainerOutputs(Store store, ModelRegistry registry, Artifact
     }
 
     private static T ReadJson<T>(string path) =>
-        JsonSerializer.Deserialize<T>(File.ReadAllText(path), StrataJson.Options) ?? throw new JsonException($"{path} holds null");
+        JsonSerializer.Deserialize<T>(ReadText(path), StrataJson.Options) ?? throw new JsonException($"{path} holds null");
+
+    /// <summary>A small text file the trainer wrote, at most <see cref="ModelsOptions.MaxInputSchemaBytes"/>.</summary>
+    private static string ReadText(string path)
+    {
+        using var file = SafeFiles.OpenRegular(path, refuseHardLinks: true);
+        if (file.Length > ModelsOptions.MaxInputSchemaBytes)
+        {
+            throw new UnsafeFileException($"{path} is {file.Length} bytes; a trainer's report is at most {ModelsOptions.MaxInputSchemaBytes}");
+        }
+        using var reader = new StreamReader(file);
+        return reader.ReadToEnd();
+    }
 }

@@ -52,6 +52,13 @@ public static class Problem
         ["requested"] = excess.Requested,
     };
 
+    /// <summary>503 with <c>Retry-After</c> (whole seconds): the server cannot do this now, but will.</summary>
+    public static ProblemHttpResult Unavailable(HttpContext context, string detail, TimeSpan retryAfter)
+    {
+        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return TypedResults.Problem(detail, statusCode: 503, title: "Unavailable", type: ProblemTypes.Unavailable);
+    }
+
     public static ProblemHttpResult TooLarge(string detail) =>
         TypedResults.Problem(detail, statusCode: 413, title: "Request too large", type: ProblemTypes.PayloadTooLarge);
 
