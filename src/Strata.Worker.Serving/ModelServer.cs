@@ -40,6 +40,7 @@ public sealed class ModelServer : IAsyncDisposable
             kestrel.AddServerHeader = false;
         });
         _app = builder.Build();
+        _app.Use(LastResortAsync);
         _app.MapPost("/predict", PredictAsync);
         _app.MapGet("/health/live", () => Results.Json(new { status = "live" }));
         _app.MapGet("/health/ready", Ready);
@@ -139,6 +140,12 @@ public sealed class ModelServer : IAsyncDisposable
         }
         using (body)
         {
+            if (JsonValues.FindBadText(body.RootElement, "") is { } bad)
+            {
+                _metrics.Errors.Inc();
+                await Problem(context, 400, "Malformed request", ProblemTypes.MalformedRequest, $"The body is not valid text at {(bad.Length == 0 ? "its root" : bad)}: send UTF-8 without lone surrogates.");
+                return;
+            }
             IAnswer answer;
             try
             {
@@ -162,6 +169,30 @@ public sealed class ModelServer : IAsyncDisposable
                 _metrics.Predictions.Inc(answer.Count);
                 _metrics.Duration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
+        }
+    }
+
+    /// <summary>
+    /// What escapes a route is answered as problem+json, never as an empty 500: a request Kestrel could not
+    /// read keeps its 4xx, anything else is a 500 that is logged and counted as an error.
+    /// </summary>
+    private async Task LastResortAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (BadHttpRequestException e) when (!context.Response.HasStarted)
+        {
+            _metrics.Errors.Inc();
+            await Problem(context, e.StatusCode, e.StatusCode == 413 ? "Request too large" : "Malformed request",
+                e.StatusCode == 413 ? ProblemTypes.PayloadTooLarge : ProblemTypes.MalformedRequest, $"The request could not be read: {e.Message}");
+        }
+        catch (Exception e) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+        {
+            _metrics.Errors.Inc();
+            context.RequestServices.GetRequiredService<ILogger<ModelServer>>().LogError(e, "Unhandled error answering {Path}", context.Request.Path.Value);
+            await Problem(context, 500, "Internal error", ProblemTypes.Internal, "The replica failed to answer this request; see its log.");
         }
     }
 

@@ -228,6 +228,12 @@ public sealed class JobSpecValidatorTests
         { """{"hyperparameters":{"a-b":1,"a_b":2}}""", "hyperparameters.a_b" },
         { """{"hyperparameters":{"a.b":1,"a-b":2}}""", "hyperparameters.a-b" },
         { """{"hyperparameters":{"lr":1,"LR":2}}""", "hyperparameters.LR" },
+        // text: no lone surrogate and no NUL anywhere, no control characters in a command line (issue 15)
+        { """{"hyperparameters":{"lr":"\ud800"}}""", "hyperparameters.lr" },
+        { """{"hyperparameters":{"lr":"a\udc00b"}}""", "hyperparameters.lr" },
+        { """{"hyperparameters":{"lr":"a\u0000b"}}""", "hyperparameters.lr" },
+        { """{"entrypoint":"python3 train.py\u001b[2J"}""", "entrypoint" },
+        { """{"label":"churn\u0000"}""", "label" },
     };
 
     private static string ManyEnvVars(int count) =>

@@ -50,4 +50,30 @@ public sealed class MetricValidatorTests
         Assert.Null(point);
         Assert.Equal(["[4].name", "[4].step", "[4].value"], errors.ToDictionary().Keys.Order(StringComparer.Ordinal));
     }
+
+    [Theory]
+    [InlineData("0001-01-01T00:00:00Z")]
+    [InlineData("1999-12-31T23:59:59Z")]
+    [InlineData("2026-01-03T03:04:06Z")]
+    [InlineData("9999-12-31T00:00:00Z")]
+    public void A_time_before_2000_or_more_than_a_day_ahead_of_the_server_is_refused(string time)
+    {
+        var errors = new ValidationErrors();
+
+        var point = MetricValidator.Check(new MetricPoint { Name = "loss", Value = 1, Time = DateTimeOffset.Parse(time, System.Globalization.CultureInfo.InvariantCulture) }, "", Now, errors);
+
+        Assert.Null(point);
+        Assert.Equal(["time"], errors.ToDictionary().Keys);
+    }
+
+    [Theory]
+    [InlineData("2000-01-01T00:00:00Z")]
+    [InlineData("2026-01-02T03:04:05Z")]
+    [InlineData("2026-01-03T03:04:05Z")]
+    public void A_time_from_2000_to_a_day_ahead_is_kept(string time)
+    {
+        var at = DateTimeOffset.Parse(time, System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Equal(at, MetricValidator.Check(new MetricPoint { Name = "loss", Value = 1, Time = at }, "", Now, new ValidationErrors())?.Time);
+    }
 }

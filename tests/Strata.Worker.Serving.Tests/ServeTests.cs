@@ -213,3 +213,30 @@ public sealed class ServeTests(TrainedModels models)
         return (process.ExitCode, await error);
     }
 }
+
+/// <summary>Issue 15: a replica answers text that is not text with a 400 problem, never an empty 500.</summary>
+[Collection(TrainedModelsCollection.Name)]
+public sealed class ServeMalformedTextTests(TrainedModels models)
+{
+    [Theory]
+    [InlineData(new byte[] { 0xFF })]
+    [InlineData(new byte[] { 0xC0, 0x80 })]
+    [InlineData(new byte[] { 0x5C, 0x75, 0x64, 0x38, 0x30, 0x30 })]
+    [InlineData(new byte[] { 0x5C, 0x75, 0x30, 0x30, 0x30, 0x30 })]
+    public async Task A_string_that_is_not_valid_text_is_a_400_problem(byte[] inside)
+    {
+        await using var replica = await Replica.StartAsync(models.Churn);
+        var before = Encoding.UTF8.GetBytes("{\"region\": \"a");
+        var after = Encoding.UTF8.GetBytes("b\", \"plan\": \"basic\"}");
+        using var content = new ByteArrayContent([.. before, .. inside, .. after]);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        using var response = await replica.Client.PostAsync(new Uri("/predict", UriKind.Relative), content);
+
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(400, problem.GetProperty("status").GetInt32());
+        Assert.Contains("region", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+}

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Strata.Core.Text;
 
 namespace Strata.Core.Jobs;
 
@@ -21,7 +22,7 @@ public sealed partial class CodeRepoPolicy(IReadOnlyCollection<string> allowedHo
         {
             errors.Add("code_commit", "must be a commit hash, tag or branch: letters, digits and '_ . / -', not starting with '-'");
         }
-        if (repo.StartsWith('-') || repo.Any(char.IsControl) || repo.Contains("::", StringComparison.Ordinal))
+        if (repo.StartsWith('-') || !TextRules.IsValid(repo, TextKind.Line) || repo.Contains("::", StringComparison.Ordinal))
         {
             errors.Add("code_repo", "must be an https:// or ssh:// URL, user@host:path, or a local path");
             return false;

@@ -71,4 +71,20 @@ public static class JobEnvironment
         JsonValueKind.Null => "",
         _ => value.GetRawText(),
     };
+
+    /// <summary>
+    /// <see cref="FormatHyperparameter"/>, or null when the value's text cannot be read (invalid UTF-8, or
+    /// an escaped lone surrogate), which the validator refuses.
+    /// </summary>
+    public static string? TryFormatHyperparameter(JsonElement value)
+    {
+        try
+        {
+            return FormatHyperparameter(value);
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Strata.Contracts;
 using Strata.Core.Runtime;
+using Strata.Core.Text;
 using Strata.Core.Training;
 
 namespace Strata.Core.Jobs;
@@ -161,9 +162,9 @@ public static class JobSpecValidator
         {
             errors.Add(field, $"must be at most {max} characters");
         }
-        else if (value.Contains('\0', StringComparison.Ordinal))
+        else
         {
-            errors.Add(field, "must not contain NUL characters");
+            TextRules.Check(errors, field, value, TextKind.Prose);
         }
     }
 
@@ -286,9 +287,13 @@ public static class JobSpecValidator
             {
                 errors.Add(field, "must be a string");
             }
-            else if (value.Length > JobLimits.EnvValueLength || value.Contains('\0', StringComparison.Ordinal))
+            else if (value.Length > JobLimits.EnvValueLength)
             {
-                errors.Add(field, $"the value must be at most {JobLimits.EnvValueLength} characters without NUL");
+                errors.Add(field, $"the value must be at most {JobLimits.EnvValueLength} characters");
+            }
+            else
+            {
+                TextRules.Check(errors, field, value, TextKind.Value);
             }
         }
     }
@@ -317,9 +322,17 @@ public static class JobSpecValidator
             {
                 errors.Add(field, "must be a string, number, boolean or null");
             }
-            else if (JobEnvironment.FormatHyperparameter(value).Length > JobLimits.HyperparameterValueLength)
+            else if (JobEnvironment.TryFormatHyperparameter(value) is not { } text)
+            {
+                errors.Add(field, "must be valid UTF-8 text");
+            }
+            else if (text.Length > JobLimits.HyperparameterValueLength)
             {
                 errors.Add(field, $"must be at most {JobLimits.HyperparameterValueLength} characters");
+            }
+            else
+            {
+                TextRules.Check(errors, field, text, TextKind.Value);
             }
             var variable = Names.HyperparameterVariable(name);
             if (variables.TryGetValue(variable, out var other))

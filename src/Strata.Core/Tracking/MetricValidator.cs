@@ -43,6 +43,11 @@ public static partial class MetricValidator
             errors.Add(field + "value", "must be a finite number");
             valid = false;
         }
+        if (point.Time is { } time && (time < MetricLimits.EarliestTime || time > now + MetricLimits.MaxClockSkew))
+        {
+            errors.Add(field + "time", $"must be from {MetricLimits.EarliestTime:yyyy-MM-dd} to a day after the server's clock ({now:yyyy-MM-ddTHH:mm:ssZ})");
+            valid = false;
+        }
         if (point.Step is < 0)
         {
             errors.Add(field + "step", "must be 0 or more");

@@ -6,6 +6,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Jobs;
+using Strata.Core.Text;
 using Strata.Server.Auth;
 using Strata.Server.Hosting;
 using Strata.Server.Problems;
@@ -66,7 +67,7 @@ public static class ArtifactsApi
         var query = context.Request.Query;
         var errors = new ValidationErrors();
         var name = query["name"].ToString();
-        if (name.Length == 0 || name.Length > NameLength || name.Contains('/', StringComparison.Ordinal) || name.Any(char.IsControl) || name is "." or "..")
+        if (name.Length == 0 || name.Length > NameLength || name.Contains('/', StringComparison.Ordinal) || !TextRules.IsValid(name, TextKind.Line) || name is "." or "..")
         {
             errors.Add("name", $"is required: a file name of 1 to {NameLength} characters, without '/' or control characters");
         }

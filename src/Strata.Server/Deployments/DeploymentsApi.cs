@@ -77,7 +77,7 @@ public static class DeploymentsApi
     private static async Task<Results<Created<Deployment>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         HttpRequest request, DeploymentService service, IDeploymentRuntime runtime, IOptions<DeploymentsOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
-        var (body, problem) = await JsonBody.ReadAsync<CreateDeploymentRequest>(request, DeploymentsOptions.MaxRequestBytes, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<CreateDeploymentRequest>(request, BodyLimits.Deployments, cancellationToken);
         if (problem is not null) return problem;
         var tenantId = request.HttpContext.Caller().TenantId!;
         var defaults = options.Value;
@@ -167,7 +167,7 @@ public static class DeploymentsApi
     private static async Task<Results<Ok<Deployment>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
         string name, HttpRequest request, DeploymentService service, IDeploymentRuntime runtime, CancellationToken cancellationToken)
     {
-        var (body, problem) = await JsonBody.ReadAsync<UpdateDeploymentRequest>(request, DeploymentsOptions.MaxRequestBytes, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<UpdateDeploymentRequest>(request, BodyLimits.Deployments, cancellationToken);
         if (problem is not null) return problem;
         var tenantId = request.HttpContext.Caller().TenantId!;
         var errors = DeploymentSpecValidator.CheckUpdate(body!);
@@ -238,19 +238,13 @@ public static class DeploymentsApi
             await NotFound(name).ExecuteAsync(context);
             return;
         }
-        if (context.Request.ContentLength > DeploymentsOptions.MaxPredictBytes)
+        var (body, problem) = await JsonBody.ReadBytesAsync(context.Request, BodyLimits.Predict, cancellationToken);
+        if (problem is not null)
         {
-            await Problem.TooLarge($"The body is {context.Request.ContentLength} bytes; predictions take up to {DeploymentsOptions.MaxPredictBytes}.").ExecuteAsync(context);
+            await problem.ExecuteAsync(context);
             return;
         }
-        using var body = new MemoryStream();
-        await context.Request.Body.CopyToAsync(body, cancellationToken);
-        if (body.Length > DeploymentsOptions.MaxPredictBytes)
-        {
-            await Problem.TooLarge($"Predictions take up to {DeploymentsOptions.MaxPredictBytes} bytes.").ExecuteAsync(context);
-            return;
-        }
-        if (observed.Ready.Count == 0 || !await AnswerAsync(key, observed, body.GetBuffer().AsMemory(0, (int)body.Length), context, router, cache, cancellationToken))
+        if (observed.Ready.Count == 0 || !await AnswerAsync(key, observed, body, context, router, cache, cancellationToken))
         {
             context.Response.Headers.RetryAfter = "1";
             await TypedResults.Problem($"Deployment '{name}' has no ready replica yet ({observed.DesiredReplicas} desired); retry shortly.",

@@ -6,9 +6,6 @@ namespace Strata.Server.Deployments;
 public sealed class DeploymentsOptions
 {
     public const string Section = "Deployments";
-    public const int MaxRequestBytes = 64 * 1024;
-    /// <summary>Largest prediction request the platform forwards to a replica.</summary>
-    public const int MaxPredictBytes = 16 * 1024 * 1024;
 
     /// <summary>Replicas of a deployment that names no <c>min_replicas</c>.</summary>
     /// <value>The default is 1.</value>

@@ -51,7 +51,7 @@ public static class JobsApi
         HttpRequest request, JobService service, CancellationToken cancellationToken)
     {
         var caller = request.HttpContext.Caller();
-        var (spec, problem) = await JsonBody.ReadAsync<TrainingJobSpec>(request, JobLimits.MaxSpecBytes, cancellationToken);
+        var (spec, problem) = await JsonBody.ReadAsync<TrainingJobSpec>(request, BodyLimits.JobSpec, cancellationToken);
         if (problem is not null) return problem;
         if (spec!.TenantId is not null && spec.TenantId != caller.TenantId)
         {

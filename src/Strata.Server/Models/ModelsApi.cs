@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Jobs;
+using Strata.Core.Text;
 using Strata.Server.Auth;
 using Strata.Server.Hosting;
 using Strata.Server.Attempts;
@@ -50,7 +51,7 @@ public static class ModelsApi
     private static async Task<Results<Created<Model>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         HttpRequest request, ModelRegistry registry, CancellationToken cancellationToken)
     {
-        var (body, problem) = await JsonBody.ReadAsync<CreateModelRequest>(request, ModelsOptions.MaxRequestBytes, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<CreateModelRequest>(request, BodyLimits.Registry, cancellationToken);
         if (problem is not null) return problem;
         var errors = new ValidationErrors();
         if (ModelNames.CheckModelName(body!.Name) is { } nameError) errors.Add("name", nameError);
@@ -98,7 +99,7 @@ public static class ModelsApi
     {
         var caller = request.HttpContext.Caller();
         var tenantId = caller.TenantId!;
-        var (body, problem) = await JsonBody.ReadAsync<RegisterModelVersionRequest>(request, ModelsOptions.MaxRequestBytes, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<RegisterModelVersionRequest>(request, BodyLimits.Registry, cancellationToken);
         if (problem is not null) return problem;
 
         var errors = new ValidationErrors();
@@ -220,7 +221,7 @@ public static class ModelsApi
     private static async Task<Results<Ok<Model>, ValidationProblem, ProblemHttpResult>> SetAliasAsync(
         string name, string alias, HttpRequest request, Store store, StoreWriter writer, CancellationToken cancellationToken)
     {
-        var (body, problem) = await JsonBody.ReadAsync<SetModelAliasRequest>(request, ModelsOptions.MaxRequestBytes, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<SetModelAliasRequest>(request, BodyLimits.Registry, cancellationToken);
         if (problem is not null) return problem;
         var tenantId = request.HttpContext.Caller().TenantId!;
         var errors = new ValidationErrors();
@@ -327,6 +328,10 @@ public static class ModelsApi
         if (description is { Length: > ModelsOptions.MaxDescriptionLength })
         {
             errors.Add("description", $"must be at most {ModelsOptions.MaxDescriptionLength} characters");
+        }
+        else
+        {
+            TextRules.Check(errors, "description", description, TextKind.Prose);
         }
     }
 

@@ -13,8 +13,6 @@ public sealed class ModelsOptions
     public const int MaxMetricNameLength = 128;
     /// <summary>The largest <c>input_schema</c> a version may carry, in bytes of JSON.</summary>
     public const int MaxInputSchemaBytes = 256 * 1024;
-    /// <summary>The largest request body of the registry's routes.</summary>
-    public const int MaxRequestBytes = 512 * 1024;
 
     /// <summary>The largest model file the registry takes (it keeps its own copy).</summary>
     /// <value>The default is 4 GiB.</value>

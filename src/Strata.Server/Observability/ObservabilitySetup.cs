@@ -47,6 +47,7 @@ public static class ObservabilitySetup
         var otlp = options.OtlpEndpoint is { IsAbsoluteUri: true } ? options : null;
 
         builder.Services.AddSingleton<StrataMetrics>();
+        builder.Services.AddExceptionHandler<LastResortExceptionHandler>();
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(ServiceName, serviceVersion: typeof(ObservabilitySetup).Assembly.GetName().Version?.ToString()))
             .WithMetrics(metrics =>

@@ -44,6 +44,7 @@ public sealed class StrataMetrics
     private readonly Counter<double> _usageGpuSeconds;
     private readonly Counter<long> _predictionCacheHits;
     private readonly Counter<long> _predictionCacheMisses;
+    private readonly Counter<long> _unhandledErrors;
     private readonly JobQueue _queue;
     private readonly TimeProvider _time;
     private readonly Quotas.TenantQuotas? _quotas;
@@ -78,6 +79,9 @@ public sealed class StrataMetrics
         _usageGpuSeconds = meter.CreateCounter<double>("ml_platform_usage_gpu_seconds", description: "GPU-seconds of ended attempts, reserved and used.");
         _predictionCacheHits = meter.CreateCounter<long>("ml_platform_prediction_cache_hits", description: "Predictions answered from the prediction cache.");
         _predictionCacheMisses = meter.CreateCounter<long>("ml_platform_prediction_cache_misses", description: "Predictions the cache did not hold, answered by a replica.");
+        _unhandledErrors = meter.CreateCounter<long>("ml_platform_unhandled_errors", description: "Requests answered 500 by the exception handler of last resort (a bug).");
+        // At zero from the start, so that the first one is an increase (the alert UnhandledErrors).
+        _unhandledErrors.Add(0);
         if (runtime is not null)
         {
             var isolated = runtime.Isolation.Enabled ? 1 : 0;
@@ -157,6 +161,9 @@ public sealed class StrataMetrics
         EnsureCounters(tenantId);
         _predictionCacheMisses.Add(1, new KeyValuePair<string, object?>("tenant", tenantId));
     }
+
+    /// <summary>A request failed with an exception that nothing handled (it was answered 500).</summary>
+    public void UnhandledError() => _unhandledErrors.Add(1);
 
     /// <summary>A scheduling cycle ran (whether or not it had anything to decide).</summary>
     public void SchedulerCycled(TimeSpan duration)

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Strata.Contracts;
@@ -110,61 +109,5 @@ public static class Problem
             HttpContext = context,
             ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail, Type = type },
         });
-    }
-}
-
-/// <summary>
-/// Reads a JSON body with a size limit and Strata's JSON rules, turning every failure into a clear
-/// problem instead of the framework's empty 400.
-/// </summary>
-public static class JsonBody
-{
-    public const string UnsupportedMediaTypeDetail = "Send the body as application/json.";
-
-    public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
-        where T : class
-    {
-        if (request.ContentLength > maxBytes)
-        {
-            return (null, Problem.TooLarge($"The body is {request.ContentLength} bytes; the limit is {maxBytes}."));
-        }
-        if (request.HasJsonContentType() is false)
-        {
-            return (null, TypedResults.Problem(UnsupportedMediaTypeDetail, statusCode: 415,
-                title: "Unsupported media type", type: ProblemTypes.UnsupportedMediaType));
-        }
-        var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > maxBytes)
-            {
-                return (null, Problem.TooLarge($"The body is larger than the limit of {maxBytes} bytes."));
-            }
-            buffer.Write(chunk, 0, read);
-        }
-        if (buffer.Length == 0)
-        {
-            return (null, Problem.Malformed("The request has no body; send a JSON object."));
-        }
-        try
-        {
-            var value = JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), StrataJson.Options);
-            return value is null
-                ? (null, Problem.Malformed("The body must be a JSON object, not null."))
-                : (value, null);
-        }
-        catch (JsonException e)
-        {
-            var where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path}";
-            return (null, Problem.Malformed($"The body is not a valid request{where}: {FirstSentence(e.Message)}"));
-        }
-    }
-
-    private static string FirstSentence(string message)
-    {
-        var cut = message.IndexOf(". Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] + "." : message;
     }
 }

@@ -12,7 +12,6 @@ namespace Strata.Server.Quotas;
 /// <summary>Tenant quotas: set by admins, read by the tenant (docs/quotas-and-scheduling.md).</summary>
 public static class QuotasApi
 {
-    private const int MaxBodyBytes = 16 * 1024;
 
     public static WebApplicationBuilder AddQuotas(this WebApplicationBuilder builder)
     {
@@ -33,7 +32,7 @@ public static class QuotasApi
     private static async Task<Results<Ok<TenantQuota>, ValidationProblem, ProblemHttpResult>> SetAsync(
         string id, HttpRequest request, StoreWriter writer, TenantQuotas quotas, SchedulerWakeUp wakeUp, CancellationToken cancellationToken)
     {
-        var (body, problem) = await JsonBody.ReadAsync<TenantQuotaSpec>(request, MaxBodyBytes, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<TenantQuotaSpec>(request, BodyLimits.Quotas, cancellationToken);
         if (problem is not null) return problem;
         var errors = new ValidationErrors();
         QuotaSpecValidator.Validate(body!, errors);

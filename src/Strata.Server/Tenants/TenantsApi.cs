@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Quotas;
+using Strata.Core.Text;
 using Strata.Server.Auth;
 using Strata.Server.Leadership;
 using Strata.Server.Problems;
@@ -20,7 +21,6 @@ public static partial class TenantsApi
     public const int CostCenterLength = 63;
     public const int MaxTokenDays = 365;
     public const int DefaultTokenDays = 30;
-    private const int MaxBodyBytes = 16 * 1024;
 
     public static WebApplicationBuilder AddTenants(this WebApplicationBuilder builder)
     {
@@ -50,7 +50,7 @@ public static partial class TenantsApi
     private static async Task<Results<Created<Tenant>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         HttpRequest request, StoreWriter writer, TenantQuotas quotas, TenantDirectory directory, TimeProvider time, CancellationToken cancellationToken)
     {
-        var (body, problem) = await JsonBody.ReadAsync<CreateTenantRequest>(request, MaxBodyBytes, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<CreateTenantRequest>(request, BodyLimits.Tenants, cancellationToken);
         if (problem is not null) return problem;
         var errors = new ValidationErrors();
         if (string.IsNullOrEmpty(body!.Id))
@@ -64,6 +64,10 @@ public static partial class TenantsApi
         if (body.Name is not null && (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > TenantNameLength))
         {
             errors.Add("name", $"must be 1 to {TenantNameLength} characters");
+        }
+        else
+        {
+            TextRules.Check(errors, "name", body.Name, TextKind.Line);
         }
         if (body.CostCenter is not null && (body.CostCenter.Length > CostCenterLength || !LabelValue().IsMatch(body.CostCenter)))
         {
@@ -142,7 +146,7 @@ public static partial class TenantsApi
         {
             return Problem.Forbidden("Only an admin or the tenant's owner can issue tokens.");
         }
-        var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request, MaxBodyBytes, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request, BodyLimits.Tenants, cancellationToken);
         if (problem is not null) return problem;
         var role = body!.Role ?? Roles.Member;
         var errors = CheckToken(body, role, Roles.TenantRoles, out var days);
@@ -168,7 +172,7 @@ public static partial class TenantsApi
     private static async Task<Results<Created<TokenResponse>, ValidationProblem, ProblemHttpResult>> CreatePlatformTokenAsync(
         HttpRequest request, TokenIssuer issuer, CancellationToken cancellationToken)
     {
-        var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request, MaxBodyBytes, cancellationToken);
+        var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request, BodyLimits.Tenants, cancellationToken);
         if (problem is not null) return problem;
         var role = body!.Role ?? Roles.MetricsReader;
         var errors = CheckToken(body, role, Roles.PlatformRoles, out var days);
@@ -193,6 +197,10 @@ public static partial class TenantsApi
         if (body.Subject is not null && (body.Subject.Length is 0 or > 200))
         {
             errors.Add("subject", "must be 1 to 200 characters");
+        }
+        else
+        {
+            TextRules.Check(errors, "subject", body.Subject, TextKind.Line);
         }
         return errors;
     }

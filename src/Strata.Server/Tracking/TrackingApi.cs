@@ -52,7 +52,7 @@ public static class TrackingApi
         {
             return Problem.Forbidden("A job's token reports metrics for that job only.");
         }
-        var (document, problem) = await JsonBody.ReadAsync<JsonDocument>(request, MetricLimits.MaxReportBytes, cancellationToken);
+        var (document, problem) = await JsonBody.ReadAsync<JsonDocument>(request, BodyLimits.MetricReport, cancellationToken);
         if (problem is not null) return problem;
         using var _ = document;
         var body = document!.RootElement;

@@ -64,6 +64,12 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
 
     public StorageKind Storage { get; }
 
+    /// <summary>
+    /// Serve on real Kestrel (on a free loopback port) rather than the in-memory test server, for tests of
+    /// what only Kestrel does: its body size limit, its parsing of the request line.
+    /// </summary>
+    protected bool OnKestrel { get; init; }
+
     /// <summary>Sets one more setting before the app starts (for settings that depend on <see cref="DataPath"/>).</summary>
     protected void Configure(string key, string? value) => _settings[key] = value;
 
@@ -133,9 +139,18 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
 
     private async Task StartAsync()
     {
+        if (OnKestrel) _settings["urls"] = "http://127.0.0.1:0";
         _factory = new Factory(_settings, ConfigureServices);
-        // Touching Server builds and starts the host; the admin token is written while it starts.
-        _ = _factory.Server;
+        if (OnKestrel)
+        {
+            _factory.UseKestrel();
+            _factory.StartServer();
+        }
+        else
+        {
+            // Touching Server builds and starts the host; the admin token is written while it starts.
+            _ = _factory.Server;
+        }
         AdminToken = (await File.ReadAllTextAsync(Path.Combine(DataPath, "admin-token"))).Trim();
         SigningKey = Convert.FromBase64String((await File.ReadAllTextAsync(Path.Combine(DataPath, "signing-key"))).Trim());
     }
@@ -321,6 +336,12 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
 public sealed class SqliteApp : StrataApp
 {
     public SqliteApp() : base(StorageKind.Sqlite) { }
+}
+
+/// <summary>The app on SQLite, served by Kestrel on a loopback port.</summary>
+public sealed class KestrelApp : StrataApp
+{
+    public KestrelApp() : base(StorageKind.Sqlite) => OnKestrel = true;
 }
 
 /// <summary>An app whose local runtime has a single core: a second 1-core job waits for capacity.</summary>
