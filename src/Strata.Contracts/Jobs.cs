@@ -63,6 +63,19 @@ public sealed record RetrySpec
     public int? MaxAttempts { get; init; }
     /// <summary>Seconds before the first retry, doubled for each further one and capped at 300. The default is 10.</summary>
     public int? Backoff { get; init; }
+    /// <summary>
+    /// The base of the backoff before a retry, in seconds: the wait is a random time up to
+    /// <c>min(300, backoff_seconds × 2^n)</c> (full jitter). An alias of <see cref="Backoff"/>, which it overrides.
+    /// </summary>
+    public int? BackoffSeconds { get; init; }
+    /// <summary>Exit codes that mean the infrastructure failed (a flaky mount, a lost peer): retried. At most 32, 1 to 255.</summary>
+    public List<int>? RetryOnExitCodes { get; init; }
+    /// <summary>Exit codes that mean the job's own error: never retried, even when listed in <see cref="RetryOnExitCodes"/>. At most 32, 1 to 255.</summary>
+    public List<int>? FailOnExitCodes { get; init; }
+    /// <summary>What an attempt stopped at its <c>timeout_seconds</c> leads to: <c>fail</c> (the default) or <c>retry</c>.</summary>
+    public string? OnTimeout { get; init; }
+    /// <summary>The factor an out-of-memory attempt's <c>memory_gb</c> grows by for its retry: 1 to 4. The default is 1.5.</summary>
+    public double? MemoryGrowth { get; init; }
 }
 
 /// <summary>

@@ -66,9 +66,9 @@ public sealed class AttemptPolicyTests
     {
         var decision = AttemptPolicy.Decide(End(new AttemptOutcome.ExitedWithError { ExitCode = 3 }));
 
-        Assert.Equal(new JobNext.Fail(StatusReasons.ExitedWithError, "exited with code 3"), decision.Job);
+        Assert.Equal(new JobNext.Fail(StatusReasons.ExitedWithError, "exited with code 3 (user_error: not retried)"), decision.Job);
         var described = AttemptPolicy.Decide(End(new AttemptOutcome.OutOfMemory { Message = "killed at 2 GiB" }));
-        Assert.Equal(new JobNext.Fail(StatusReasons.OutOfMemory, "killed at 2 GiB"), described.Job);
+        Assert.Equal(new JobNext.Fail(StatusReasons.OutOfMemory, "killed at 2 GiB (out_of_memory: not retried)"), described.Job);
     }
 
     [Theory]
@@ -89,7 +89,7 @@ public sealed class AttemptPolicyTests
         if (decision.Job is JobNext.Retry retry)
         {
             Assert.Equal(TimeSpan.FromSeconds(10 * Math.Pow(2, number - preemptions - 1)), retry.Delay);
-            Assert.Equal($"attempt {number} failed (its process vanished); retrying", retry.Message);
+            Assert.StartsWith($"attempt {number} failed (its process vanished); retrying (infrastructure: backoff ", retry.Message);
         }
     }
 

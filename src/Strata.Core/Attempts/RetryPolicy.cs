@@ -22,7 +22,20 @@ public static class RetryPolicy
         {
             return new RetryDecision(false, TimeSpan.Zero);
         }
-        var seconds = Math.Min(MaxBackoffSeconds, backoffSeconds * Math.Pow(2, attemptNumber - 1));
-        return new RetryDecision(true, TimeSpan.FromSeconds(seconds));
+        return new RetryDecision(true, Backoff(attemptNumber, backoffSeconds, jitter: 1));
     }
+
+    /// <summary>
+    /// The wait before the retry of failure number <paramref name="failureNumber"/> (from 1):
+    /// <c>jitter × min(300 s, base × 2^(n-1))</c>, full jitter with <paramref name="jitter"/> a sample in [0, 1]
+    /// from the caller's random source.
+    /// </summary>
+    public static TimeSpan Backoff(int failureNumber, int backoffSeconds, double jitter)
+    {
+        var cap = Math.Min(MaxBackoffSeconds, backoffSeconds * Math.Pow(2, Math.Max(0, failureNumber - 1)));
+        return TimeSpan.FromSeconds(Math.Round(cap * Math.Clamp(jitter, 0, 1), 3));
+    }
+
+    /// <summary>The memory, in GB, an out-of-memory attempt's retry asks for: <c>memory × growth</c>, rounded up to a whole GB, at least 1 GB more.</summary>
+    public static double GrowMemory(double memoryGb, double growth) => Math.Max(Math.Ceiling(memoryGb * growth), Math.Ceiling(memoryGb) + 1);
 }

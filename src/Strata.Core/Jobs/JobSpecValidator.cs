@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Strata.Contracts;
+using Strata.Core.Attempts;
 using Strata.Core.Runtime;
 using Strata.Core.Text;
 using Strata.Core.Training;
@@ -253,12 +254,47 @@ public static class JobSpecValidator
         {
             errors.Add("retry.max_attempts", $"must be 1 to {JobLimits.MaxAttempts}");
         }
-        var backoff = retry?.Backoff ?? defaults.BackoffSeconds;
+        var backoffField = retry?.BackoffSeconds is null ? "retry.backoff" : "retry.backoff_seconds";
+        var backoff = retry?.BackoffSeconds ?? retry?.Backoff ?? defaults.BackoffSeconds;
         if (backoff < 0 || backoff > JobLimits.MaxBackoffSeconds)
         {
-            errors.Add("retry.backoff", $"must be 0 to {JobLimits.MaxBackoffSeconds} seconds");
+            errors.Add(backoffField, $"must be 0 to {JobLimits.MaxBackoffSeconds} seconds");
         }
-        return new RetrySpec { MaxAttempts = attempts, Backoff = backoff };
+        var retryOn = ValidateExitCodes(errors, "retry.retry_on_exit_codes", retry?.RetryOnExitCodes);
+        var failOn = ValidateExitCodes(errors, "retry.fail_on_exit_codes", retry?.FailOnExitCodes);
+        var onTimeout = retry?.OnTimeout ?? RetryRules.OnTimeoutFail;
+        if (onTimeout is not (RetryRules.OnTimeoutFail or RetryRules.OnTimeoutRetry))
+        {
+            errors.Add("retry.on_timeout", $"must be '{RetryRules.OnTimeoutFail}' or '{RetryRules.OnTimeoutRetry}'");
+        }
+        var growth = retry?.MemoryGrowth ?? RetryRules.DefaultMemoryGrowth;
+        if (!double.IsFinite(growth) || growth < 1 || growth > RetryRules.MaxMemoryGrowth)
+        {
+            errors.Add("retry.memory_growth", $"must be 1 to {RetryRules.MaxMemoryGrowth}");
+        }
+        return new RetrySpec
+        {
+            MaxAttempts = attempts,
+            Backoff = backoff,
+            RetryOnExitCodes = retryOn,
+            FailOnExitCodes = failOn,
+            OnTimeout = retry?.OnTimeout is null ? null : onTimeout,
+            MemoryGrowth = retry?.MemoryGrowth,
+        };
+    }
+
+    private static List<int>? ValidateExitCodes(ValidationErrors errors, string field, List<int>? codes)
+    {
+        if (codes is null) return null;
+        if (codes.Count > RetryRules.MaxExitCodes)
+        {
+            errors.Add(field, $"may list at most {RetryRules.MaxExitCodes} exit codes");
+        }
+        if (codes.Any(c => c is < 1 or > 255))
+        {
+            errors.Add(field, "must list exit codes from 1 to 255 (0 is a success)");
+        }
+        return codes.Distinct().Order().ToList();
     }
 
     private static void ValidateEnvironment(ValidationErrors errors, Dictionary<string, string>? env)

@@ -20,6 +20,12 @@ public abstract record AttemptOutcome
     /// <summary>The signal that ended the process, when one did.</summary>
     public int? Signal { get; init; }
 
+    /// <summary>
+    /// The last exception line of a Python traceback at the end of the job's output (<c>ValueError: bad row</c>),
+    /// when there was one (<see cref="Tracebacks.LastException"/>).
+    /// </summary>
+    public string? Exception { get; init; }
+
     /// <summary>The runtime's own account of the end, shown as the attempt's error message; null: <see cref="Describe"/>.</summary>
     public string? Message { get; init; }
 

@@ -1,0 +1,62 @@
+namespace Strata.Core.Runtime;
+
+/// <summary>Reads the last Python exception from the tail of a job's output; pure.</summary>
+public static class Tracebacks
+{
+    /// <summary>How much of the end of <c>output.log</c> a runtime reads to find the last traceback.</summary>
+    public const int TailBytes = 16 * 1024;
+
+    /// <summary>The longest exception line kept (the rest is cut, with an ellipsis).</summary>
+    public const int MaxLineLength = 500;
+
+    /// <summary>Exceptions that are errors in the job's code: raised again by a retry of the same code and data.</summary>
+    public static readonly IReadOnlySet<string> CodeErrors = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "ValueError", "TypeError", "KeyError", "AttributeError", "IndexError", "ZeroDivisionError",
+        "AssertionError", "NameError", "ImportError", "ModuleNotFoundError", "SyntaxError",
+    };
+
+    /// <summary>
+    /// The exception line that ends the last <c>Traceback (most recent call last):</c> in <paramref name="tail"/>
+    /// (<c>ValueError: bad row</c>, or <c>KeyError</c> alone); null when there is none.
+    /// </summary>
+    public static string? LastException(string? tail)
+    {
+        if (string.IsNullOrEmpty(tail)) return null;
+        var lines = tail.Split('\n');
+        var start = Array.FindLastIndex(lines, l => l.TrimEnd('\r').StartsWith("Traceback (most recent call last):", StringComparison.Ordinal));
+        if (start < 0) return null;
+        // The frames are indented; the first line after them at the margin names the exception.
+        for (var i = start + 1; i < lines.Length; i++)
+        {
+            var line = lines[i].TrimEnd('\r');
+            if (line.Length == 0 || char.IsWhiteSpace(line[0])) continue;
+            if (ExceptionName(line) is null) return null;
+            return line.Length <= MaxLineLength ? line : string.Concat(line.AsSpan(0, MaxLineLength), "…");
+        }
+        return null;
+    }
+
+    /// <summary>True when <paramref name="exceptionLine"/> names one of the <see cref="CodeErrors"/> (qualified names too: <c>builtins.ValueError</c>).</summary>
+    public static bool IsCodeError(string? exceptionLine)
+    {
+        var name = ExceptionName(exceptionLine);
+        if (name is null) return false;
+        var dot = name.LastIndexOf('.');
+        return CodeErrors.Contains(dot < 0 ? name : name[(dot + 1)..]);
+    }
+
+    /// <summary>The exception's (possibly dotted) name at the start of an exception line; null when the line does not start with one.</summary>
+    private static string? ExceptionName(string? line)
+    {
+        if (string.IsNullOrEmpty(line)) return null;
+        var colon = line.IndexOf(':');
+        var name = colon < 0 ? line.Trim() : line[..colon];
+        if (name.Length == 0 || !(char.IsLetter(name[0]) || name[0] == '_')) return null;
+        foreach (var c in name)
+        {
+            if (!(char.IsLetterOrDigit(c) || c is '_' or '.')) return null;
+        }
+        return name;
+    }
+}
