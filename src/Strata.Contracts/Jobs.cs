@@ -240,9 +240,25 @@ public sealed record JobAttempt
     public int? ExitCode { get; init; }
     public string? Reason { get; init; }
     public string? ErrorMessage { get; init; }
+    /// <summary>How its runtime saw it end (<c>exited_with_error</c>, <c>out_of_memory</c>, ...); null while it runs.</summary>
+    public string? Outcome { get; init; }
+    /// <summary>Why it failed: <c>out_of_memory</c>, <c>user_error</c>, <c>infrastructure</c>, <c>preempted</c> or <c>timed_out</c>; null for a success or while it runs.</summary>
+    public string? Classification { get; init; }
+    /// <summary>What its end led to: <c>succeed</c>, <c>fail</c>, <c>retry</c>, <c>requeue</c>, <c>cancelled</c> or <c>none</c>; null while it runs.</summary>
+    public string? Decision { get; init; }
+    /// <summary>The compute per worker it ran with: the spec's, or more memory after an out-of-memory kill (the spec stays as written).</summary>
+    public EffectiveCompute? EffectiveCompute { get; init; }
     public long? PeakMemoryBytes { get; init; }
     public double? CpuSeconds { get; init; }
     public RuntimeInfo? Runtime { get; init; }
     /// <summary>Reserved and used resource-seconds, once the attempt has ended; else null.</summary>
     public AttemptUsageInfo? Usage { get; init; }
+}
+
+/// <summary>The compute per worker an attempt ran with.</summary>
+public sealed record EffectiveCompute
+{
+    public required double CpuCores { get; init; }
+    public required double MemoryGb { get; init; }
+    public required int GpuCount { get; init; }
 }

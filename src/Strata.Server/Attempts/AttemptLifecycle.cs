@@ -25,6 +25,8 @@ public sealed class AttemptLifecycle(
     LiveAttempts liveAttempts,
     IAttemptOutputs outputs,
     TimeProvider time,
+    RetryJitter jitter,
+    Quotas.TenantQuotas quotas,
     StrataMetrics metrics,
     ILogger<AttemptLifecycle> logger)
 {
@@ -138,10 +140,17 @@ public sealed class AttemptLifecycle(
                 observation = observation with { Outcome = new AttemptOutcome.ModelRegistrationFailed { ExitCode = observation.Outcome.ExitCode, Message = failure } };
             }
         }
-        var recorded = await writer.WriteAsync(db => AttemptTransitions.RecordOutcome(db, observation, time.GetUtcNow(), modelVersion), cancellationToken);
+        var quota = await quotas.GetAsync(observation.Attempt.TenantId, cancellationToken);
+        var context = new RetryContext(jitter.Next(), quota?.Quota.MemoryGb, runtime.Capacity.Total.MemoryBytes / (double)ResourceRequest.BytesPerGb);
+        var recorded = await writer.WriteAsync(db => AttemptTransitions.RecordOutcome(db, observation, time.GetUtcNow(), modelVersion, context), cancellationToken);
         queue.Release(observation.Attempt.Name);
         if (recorded.Requeued is { } retry)
         {
+            if (recorded.Grown)
+            {
+                // It asks for more than its quota holds: it gives that back and takes the grown request when admitted.
+                queue.ReleaseQuota(observation.Attempt.JobId);
+            }
             queue.Enqueue(retry);
         }
         if (recorded.Ended is not null)

@@ -18,7 +18,8 @@ namespace Strata.Server.Attempts;
 /// <param name="Ended">The job's end, when this outcome ended it.</param>
 /// <param name="Usage">What the ended attempt reserved and used, when this outcome recorded it.</param>
 /// <param name="Preempted">True when the attempt was stopped by preemption and its job queued again (not a retry).</param>
-public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null, AttemptUsage? Usage = null, bool Preempted = false);
+/// <param name="Grown">The retry asks for more memory than the attempt had (after an out-of-memory kill).</param>
+public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null, AttemptUsage? Usage = null, bool Preempted = false, bool Grown = false);
 
 /// <summary>
 /// What a cancel found: no job, one that had ended otherwise (succeeded, failed), one already cancelled or
@@ -90,6 +91,10 @@ public static class AttemptTransitions
             CreatedAt = now,
             RuntimeKind = runtimeKind,
             LogMetricsPending = true,
+            // What it runs with: the job's compute now (grown after an out-of-memory kill), not necessarily its spec's.
+            CpuCores = job.CpuCores,
+            MemoryBytes = job.MemoryBytes,
+            Gpus = job.Gpus,
         };
     }
 
@@ -137,7 +142,8 @@ public static class AttemptTransitions
     /// queued again for a retry, or queued again after a preemption.
     /// </summary>
     /// <param name="modelVersion">The model version a built-in trainer's success registered, kept as the job's output.</param>
-    public static OutcomeRecorded RecordOutcome(StrataDbContext db, AttemptObservation observation, DateTimeOffset now, string? modelVersion = null)
+    /// <param name="retry">What the decision needs beyond the store: the jitter sample, and the most memory a retry could be granted.</param>
+    public static OutcomeRecorded RecordOutcome(StrataDbContext db, AttemptObservation observation, DateTimeOffset now, string? modelVersion = null, RetryContext? retry = null)
     {
         var reference = observation.Attempt;
         var outcome = observation.Outcome ?? throw new ArgumentException("The attempt has not ended.", nameof(observation));
@@ -149,7 +155,13 @@ public static class AttemptTransitions
         var spec = job.ReadSpec();
         var decision = AttemptPolicy.Decide(new AttemptEnd(outcome, reference.Number, attempt.Reason == StatusReasons.Preempted,
             job.Status, job.AttemptCount, job.Preemptions,
-            spec.Retry?.MaxAttempts ?? JobDefaults.DefaultMaxAttempts, spec.Retry?.Backoff ?? JobDefaults.DefaultBackoffSeconds));
+            spec.Retry?.MaxAttempts ?? JobDefaults.DefaultMaxAttempts, spec.Retry?.BackoffSeconds ?? spec.Retry?.Backoff ?? JobDefaults.DefaultBackoffSeconds)
+        {
+            Rules = RetryRules.From(spec.Retry),
+            Jitter = retry?.Jitter ?? 1,
+            MemoryGb = (attempt.MemoryBytes ?? job.MemoryBytes) / (double)ResourceRequest.BytesPerGb,
+            MaxMemoryGb = retry?.MaxMemoryGb(job.Workers),
+        });
 
         attempt.Status = decision.Status;
         attempt.Reason = decision.Reason;
@@ -158,7 +170,14 @@ public static class AttemptTransitions
         // the server marks an attempt running only after its start returned, which a fast job can outlive.
         attempt.StartedAt = observation.StartedAt ?? attempt.StartedAt;
         attempt.ExitCode = outcome.ExitCode;
-        attempt.ErrorMessage = decision.Job is JobNext.Requeue ? AttemptPolicy.PreemptedMessage : outcome.Message;
+        attempt.ErrorMessage = decision.Job is JobNext.Requeue ? AttemptPolicy.PreemptedMessage
+            : outcome.Exception is { } exception ? $"{outcome.Describe()}: {exception}" : outcome.Message;
+        attempt.Outcome = outcome.Reason;
+        attempt.Classification = decision.Classification?.ToWire();
+        attempt.Decision = decision.Decision;
+        attempt.CpuCores ??= job.CpuCores;
+        attempt.MemoryBytes ??= job.MemoryBytes;
+        attempt.Gpus ??= job.Gpus;
         attempt.PeakMemoryBytes = observation.PeakMemoryBytes;
         attempt.CpuSeconds = observation.CpuSeconds;
         // Every attempt used (and held) resources, a preempted one too: it is accounted for.
@@ -174,9 +193,14 @@ public static class AttemptTransitions
             case JobNext.Fail fail:
                 Finish(job, JobStatus.Failed, fail.Reason, fail.Message, now);
                 return new OutcomeRecorded(true, null, failure, JobEnded.Of(job, attempt.StartedAt), usage);
-            case JobNext.Retry retry:
-                Wait(job, StatusReasons.WaitingForRetry, now + retry.Delay, retry.Message);
-                return new OutcomeRecorded(true, QueueEntries.ToPending(job), failure, Usage: usage);
+            case JobNext.Retry next:
+                if (next.MemoryGb is { } grown)
+                {
+                    // The spec stays as written; the job's compute, which the queue, the ledger and the next launch read, grows.
+                    job.MemoryBytes = (long)(grown * ResourceRequest.BytesPerGb);
+                }
+                Wait(job, StatusReasons.WaitingForRetry, now + next.Delay, next.Message);
+                return new OutcomeRecorded(true, QueueEntries.ToPending(job), failure, Usage: usage, Grown: next.MemoryGb is not null);
             case JobNext.Cancelled:
                 Finish(job, JobStatus.Cancelled, StatusReasons.CancelledByUser, null, now);
                 return new OutcomeRecorded(true, null, Ended: JobEnded.Of(job, attempt.StartedAt), Usage: usage);
@@ -226,4 +250,14 @@ public static class AttemptTransitions
         job.NotBefore = notBefore;
         job.ErrorMessage = message;
     }
+}
+
+/// <summary>What <see cref="AttemptTransitions.RecordOutcome"/>'s decision needs beyond the store.</summary>
+/// <param name="Jitter">A sample in [0, 1] from the server's random source, for the backoff's full jitter.</param>
+/// <param name="QuotaMemoryGb">The tenant's memory quota, for all its jobs; null: no limit.</param>
+/// <param name="CapacityMemoryGb">The runtime's memory, all of it.</param>
+public sealed record RetryContext(double Jitter, double? QuotaMemoryGb, double CapacityMemoryGb)
+{
+    /// <summary>The most memory per worker a job of <paramref name="workers"/> workers could be granted.</summary>
+    public double MaxMemoryGb(int workers) => Math.Min(QuotaMemoryGb ?? double.MaxValue, CapacityMemoryGb) / Math.Max(1, workers);
 }

@@ -10,6 +10,7 @@ public static class AttemptsSetup
         builder.Services.AddOptions<AttemptOptions>().BindConfiguration(AttemptOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<ReconcilerOptions>().BindConfiguration(ReconcilerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<LaunchBuilder>();
+        builder.Services.AddSingleton<RetryJitter>();
         builder.Services.AddSingleton<RunningMarks>();
         builder.Services.AddSingleton<AttemptLifecycle>();
         builder.Services.AddSingleton<Reconciler>();

@@ -42,6 +42,12 @@ public static class JobMapping
         ExitCode = record.ExitCode,
         Reason = record.Reason,
         ErrorMessage = record.ErrorMessage,
+        Outcome = record.Outcome,
+        Classification = record.Classification,
+        Decision = record.Decision,
+        EffectiveCompute = record.MemoryBytes is { } memory
+            ? new EffectiveCompute { CpuCores = record.CpuCores ?? 0, MemoryGb = memory / (double)ResourceRequest.BytesPerGb, GpuCount = record.Gpus ?? 0 }
+            : null,
         PeakMemoryBytes = record.PeakMemoryBytes,
         CpuSeconds = record.CpuSeconds,
         Runtime = record.RuntimeKind is null ? null : new RuntimeInfo { Kind = record.RuntimeKind, Name = record.RuntimeName, Namespace = record.RuntimeNamespace },

@@ -19,8 +19,8 @@ public sealed class AdmissionWrites : IDisposable
         "WHERE id = @id AND status = @pending";
 
     private const string InsertAttempt =
-        "INSERT INTO attempts (job_id, number, tenant_id, status, created_at, runtime_kind, log_metrics_pending, log_metrics_offset) " +
-        "VALUES (@job_id, @number, @tenant_id, @status, @created_at, @runtime_kind, @log_metrics_pending, 0)";
+        "INSERT INTO attempts (job_id, number, tenant_id, status, created_at, runtime_kind, log_metrics_pending, log_metrics_offset, cpu_cores, memory_bytes, gpus) " +
+        "VALUES (@job_id, @number, @tenant_id, @status, @created_at, @runtime_kind, @log_metrics_pending, 0, @cpu_cores, @memory_bytes, @gpus)";
 
     private readonly DbCommand _updateJob;
     private readonly DbCommand _insertAttempt;
@@ -28,7 +28,7 @@ public sealed class AdmissionWrites : IDisposable
     public AdmissionWrites(StrataDbContext db)
     {
         _updateJob = Command(db, UpdateJob, "@status", "@status_reason", "@attempt_count", "@runtime_kind", "@id", "@pending");
-        _insertAttempt = Command(db, InsertAttempt, "@job_id", "@number", "@tenant_id", "@status", "@created_at", "@runtime_kind", "@log_metrics_pending");
+        _insertAttempt = Command(db, InsertAttempt, "@job_id", "@number", "@tenant_id", "@status", "@created_at", "@runtime_kind", "@log_metrics_pending", "@cpu_cores", "@memory_bytes", "@gpus");
     }
 
     /// <summary>Writes what <paramref name="job"/> (already changed in memory from pending) and its new <paramref name="attempt"/> now are.</summary>
@@ -39,7 +39,7 @@ public sealed class AdmissionWrites : IDisposable
         {
             throw new InvalidOperationException($"Job {job.Id} was not pending in the store when admitted.");
         }
-        Bind(_insertAttempt, attempt.JobId, attempt.Number, attempt.TenantId, Spelled(attempt.Status), attempt.CreatedAt, attempt.RuntimeKind, attempt.LogMetricsPending);
+        Bind(_insertAttempt, attempt.JobId, attempt.Number, attempt.TenantId, Spelled(attempt.Status), attempt.CreatedAt, attempt.RuntimeKind, attempt.LogMetricsPending, attempt.CpuCores, attempt.MemoryBytes, attempt.Gpus);
         _insertAttempt.ExecuteNonQuery();
     }
 

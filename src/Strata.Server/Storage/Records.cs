@@ -91,6 +91,16 @@ public sealed class AttemptRecord
     public int? ExitCode { get; set; }
     public string? Reason { get; set; }
     public string? ErrorMessage { get; set; }
+    /// <summary>How the runtime saw the attempt end (an <c>AttemptOutcome</c>'s reason), once it has.</summary>
+    public string? Outcome { get; set; }
+    /// <summary>Why it failed, in the five classes (<c>out_of_memory</c>, <c>user_error</c>, ...); null for a success.</summary>
+    public string? Classification { get; set; }
+    /// <summary>What its end led to: <c>succeed</c>, <c>fail</c>, <c>retry</c>, <c>requeue</c>, <c>cancelled</c> or <c>none</c>.</summary>
+    public string? Decision { get; set; }
+    /// <summary>The compute per worker the attempt ran with (its <c>effective_compute</c>): the spec's, or grown after an out-of-memory kill.</summary>
+    public double? CpuCores { get; set; }
+    public long? MemoryBytes { get; set; }
+    public int? Gpus { get; set; }
     public long? PeakMemoryBytes { get; set; }
     public double? CpuSeconds { get; set; }
     public string? RuntimeKind { get; set; }

@@ -385,7 +385,14 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             return new AttemptObservation
             {
                 Attempt = attempt,
-                Outcome = AttemptOutcome.FromReason(result.Reason) with { ExitCode = result.ExitCode, Signal = result.Signal, Message = result.Message },
+                Outcome = AttemptOutcome.FromReason(result.Reason) with
+                {
+                    ExitCode = result.ExitCode,
+                    Signal = result.Signal,
+                    Message = result.Message,
+                    // The evidence of a code error: the last exception of a Python traceback at the end of its output.
+                    Exception = result.Reason == StatusReasons.Completed ? null : Tracebacks.LastException(ReadTail(Path.Combine(folder, AttemptFiles.Log))),
+                },
                 StartedAt = result.StartedAt ?? supervisor?.StartedAt,
                 FinishedAt = result.FinishedAt,
                 PeakMemoryBytes = result.PeakMemoryBytes,
@@ -484,6 +491,25 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         if (dash <= 0 || !int.TryParse(name.AsSpan(dash + 1), out var number)) return false;
         attempt = new AttemptRef(tenant, name[..dash], number);
         return true;
+    }
+
+    /// <summary>The last <see cref="Tracebacks.TailBytes"/> of a job's output, as text; null when it cannot be read.</summary>
+    private static string? ReadTail(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, Options = FileOptions.None });
+            var length = stream.Length;
+            var take = (int)Math.Min(length, Tracebacks.TailBytes);
+            stream.Seek(length - take, SeekOrigin.Begin);
+            var buffer = new byte[take];
+            stream.ReadExactly(buffer);
+            return System.Text.Encoding.UTF8.GetString(buffer);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private static double MachineMemoryGb()

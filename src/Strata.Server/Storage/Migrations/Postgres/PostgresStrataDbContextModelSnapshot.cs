@@ -94,9 +94,17 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("number");
 
+                    b.Property<string>("Classification")
+                        .HasColumnType("text")
+                        .HasColumnName("classification");
+
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("completed_at");
+
+                    b.Property<double?>("CpuCores")
+                        .HasColumnType("double precision")
+                        .HasColumnName("cpu_cores");
 
                     b.Property<double?>("CpuSeconds")
                         .HasColumnType("double precision")
@@ -105,6 +113,10 @@ namespace Strata.Server.Storage.Migrations.Postgres
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
+
+                    b.Property<string>("Decision")
+                        .HasColumnType("text")
+                        .HasColumnName("decision");
 
                     b.Property<long?>("EndedAtUnixMs")
                         .HasColumnType("bigint")
@@ -118,6 +130,10 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("exit_code");
 
+                    b.Property<int?>("Gpus")
+                        .HasColumnType("integer")
+                        .HasColumnName("gpus");
+
                     b.Property<long>("LogMetricsOffset")
                         .HasColumnType("bigint")
                         .HasColumnName("log_metrics_offset");
@@ -125,6 +141,14 @@ namespace Strata.Server.Storage.Migrations.Postgres
                     b.Property<bool>("LogMetricsPending")
                         .HasColumnType("boolean")
                         .HasColumnName("log_metrics_pending");
+
+                    b.Property<long?>("MemoryBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("memory_bytes");
+
+                    b.Property<string>("Outcome")
+                        .HasColumnType("text")
+                        .HasColumnName("outcome");
 
                     b.Property<long?>("PeakMemoryBytes")
                         .HasColumnType("bigint")

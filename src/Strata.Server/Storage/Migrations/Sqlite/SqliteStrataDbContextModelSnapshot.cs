@@ -87,9 +87,17 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("number");
 
+                    b.Property<string>("Classification")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("classification");
+
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("completed_at");
+
+                    b.Property<double?>("CpuCores")
+                        .HasColumnType("REAL")
+                        .HasColumnName("cpu_cores");
 
                     b.Property<double?>("CpuSeconds")
                         .HasColumnType("REAL")
@@ -98,6 +106,10 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
+
+                    b.Property<string>("Decision")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("decision");
 
                     b.Property<long?>("EndedAtUnixMs")
                         .HasColumnType("INTEGER")
@@ -111,6 +123,10 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("exit_code");
 
+                    b.Property<int?>("Gpus")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("gpus");
+
                     b.Property<long>("LogMetricsOffset")
                         .HasColumnType("INTEGER")
                         .HasColumnName("log_metrics_offset");
@@ -118,6 +134,14 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.Property<bool>("LogMetricsPending")
                         .HasColumnType("INTEGER")
                         .HasColumnName("log_metrics_pending");
+
+                    b.Property<long?>("MemoryBytes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("memory_bytes");
+
+                    b.Property<string>("Outcome")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
 
                     b.Property<long?>("PeakMemoryBytes")
                         .HasColumnType("INTEGER")
