@@ -56,7 +56,7 @@ public sealed record DistributedSpec
     public int? NumWorkers { get; init; }
 }
 
-/// <summary>Retries of attempts that failed through no fault of the job (the infrastructure's failures).</summary>
+/// <summary>Retries of failed attempts, by the failure's class (docs/retries.md).</summary>
 public sealed record RetrySpec
 {
     /// <summary>Attempts in all, the first included: 1 to 10. The default is 3.</summary>

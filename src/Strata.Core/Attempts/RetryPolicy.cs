@@ -7,9 +7,10 @@ namespace Strata.Core.Attempts;
 public readonly record struct RetryDecision(bool Retry, TimeSpan Delay);
 
 /// <summary>
-/// Retries failures that are the infrastructure's (<see cref="AttemptOutcome.IsInfrastructureFailure"/>: the
-/// supervisor vanished, the start failed), never the job's own (a non-zero exit, out of memory, over its disk
-/// limit, a time-out): retrying those would fail the same way.
+/// The arithmetic of retries: the full-jitter backoff and an out-of-memory retry's grown memory
+/// (<see cref="AttemptPolicy"/> decides which failures are retried, by their <see cref="FailureClass"/>).
+/// <see cref="Decide"/> is the rule before classification, by <see cref="AttemptOutcome.IsInfrastructureFailure"/>
+/// alone, without jitter.
 /// </summary>
 public static class RetryPolicy
 {

@@ -59,6 +59,29 @@ public sealed class FailureClassificationTests(SqliteApp app) : IClassFixture<Sq
         Assert.Equal(["retry", "fail"], attempts.OrderBy(a => a.GetProperty("number").GetInt32()).Select(a => a.GetProperty("decision").GetString()));
     }
 
+    [Fact]
+    public async Task A_time_out_is_retried_when_the_spec_says_on_timeout_retry()
+    {
+        var (_, client) = await app.TenantClientAsync("slow");
+        using var _ = client;
+        var job = await StrataApp.SubmitAsync(client, new
+        {
+            name = "slow",
+            timeout_seconds = 1,
+            retry = new { max_attempts = 2, backoff_seconds = 0, on_timeout = "retry" },
+            entrypoint = "sleep 60",
+        });
+        var id = job.GetProperty("id").GetString()!;
+
+        var done = await StrataApp.WaitForEndAsync(client, id);
+
+        Assert.Equal("timed_out", done.GetProperty("status_reason").GetString());
+        var attempts = (await AttemptsAsync(client, id)).OrderBy(a => a.GetProperty("number").GetInt32()).ToArray();
+        Assert.Equal(2, attempts.Length);
+        Assert.All(attempts, a => Assert.Equal("timed_out", a.GetProperty("classification").GetString()));
+        Assert.Equal(["retry", "fail"], attempts.Select(a => a.GetProperty("decision").GetString()));
+    }
+
     [SkippableFact]
     public async Task An_out_of_memory_attempt_is_retried_with_one_and_a_half_times_the_memory()
     {
