@@ -148,6 +148,8 @@ public sealed class FailureClassificationTests
     [InlineData("Traceback (most recent call last):\n  File \"a.py\", line 1\nConnectionResetError: [Errno 104] peer\n", "ConnectionResetError: [Errno 104] peer", false)]
     [InlineData("Traceback (most recent call last):\n  File \"a.py\", line 1\nValueError: first\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"a.py\", line 3\nRuntimeError: second\n", "RuntimeError: second", false)]
     [InlineData("loss 0.3\nValueError: printed, not raised\n", null, false)]
+    [InlineData("Traceback (most recent call last):\n  File \"<string>\", line 1\nloading\nepoch: 3\nValueError: bad row 7\n", "ValueError: bad row 7", true)] // stdout interleaved
+    [InlineData("Traceback (most recent call last):\n  File \"a.py\", line 1\nKeyboardInterrupt\n", "KeyboardInterrupt", false)]
     [InlineData("", null, false)]
     [InlineData("Traceback (most recent call last):\n  File \"a.py\", line 1\n", null, false)]
     public void The_last_exception_of_the_last_traceback_is_found(string tail, string? line, bool codeError)

@@ -26,12 +26,13 @@ public static class Tracebacks
         var lines = tail.Split('\n');
         var start = Array.FindLastIndex(lines, l => l.TrimEnd('\r').StartsWith("Traceback (most recent call last):", StringComparison.Ordinal));
         if (start < 0) return null;
-        // The frames are indented; the first line after them at the margin names the exception.
+        // The frames are indented; the first line after them at the margin that looks like an exception names it.
+        // Other lines at the margin are skipped: the job's standard output, written through another pipe, may
+        // land anywhere in the traceback.
         for (var i = start + 1; i < lines.Length; i++)
         {
             var line = lines[i].TrimEnd('\r');
-            if (line.Length == 0 || char.IsWhiteSpace(line[0])) continue;
-            if (ExceptionName(line) is null) return null;
+            if (line.Length == 0 || char.IsWhiteSpace(line[0]) || !LooksLikeException(line)) continue;
             return line.Length <= MaxLineLength ? line : string.Concat(line.AsSpan(0, MaxLineLength), "…");
         }
         return null;
@@ -44,6 +45,22 @@ public static class Tracebacks
         if (name is null) return false;
         var dot = name.LastIndexOf('.');
         return CodeErrors.Contains(dot < 0 ? name : name[(dot + 1)..]);
+    }
+
+    /// <summary>
+    /// An exception line: a (dotted) name in CamelCase, followed by <c>: message</c>, or alone when it ends as
+    /// exception names do (<c>KeyError</c>, <c>StopIteration</c>, <c>KeyboardInterrupt</c>).
+    /// </summary>
+    private static bool LooksLikeException(string line)
+    {
+        var name = ExceptionName(line);
+        if (name is null) return false;
+        var last = name[(name.LastIndexOf('.') + 1)..];
+        if (last.Length == 0 || !char.IsUpper(last[0])) return false;
+        return line.Length > name.Length && line[name.Length] == ':'
+            || last.EndsWith("Error", StringComparison.Ordinal) || last.EndsWith("Exception", StringComparison.Ordinal)
+            || last.EndsWith("Exit", StringComparison.Ordinal) || last.EndsWith("Interrupt", StringComparison.Ordinal)
+            || last.EndsWith("Iteration", StringComparison.Ordinal) || last.EndsWith("Warning", StringComparison.Ordinal);
     }
 
     /// <summary>The exception's (possibly dotted) name at the start of an exception line; null when the line does not start with one.</summary>

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using Strata.Server.Tests.Support;
 
@@ -111,6 +112,38 @@ public sealed class FailureClassificationTests(SqliteApp app) : IClassFixture<Sq
         Assert.Equal("succeeded", done.GetProperty("status").GetString());
         // The spec stays as written.
         Assert.Equal(1, done.GetProperty("spec").GetProperty("compute").GetProperty("memory_gb").GetInt32());
+    }
+
+    [SkippableFact]
+    public async Task An_out_of_memory_attempt_fails_saying_so_when_the_quota_cannot_grant_more_memory()
+    {
+        Skip.IfNot(File.Exists("/usr/bin/python3"), "python3 allocates the memory");
+        var (tenant, client) = await app.TenantClientAsync("tight");
+        using var _ = client;
+        using (var admin = app.AdminClient())
+        using (var response = await admin.PutAsJsonAsync($"/v1/tenants/{tenant}/quota", new { memory_gb = 1.5 }))
+        {
+            await Http.ExpectAsync(response, 200);
+        }
+        var job = await StrataApp.SubmitAsync(client, new
+        {
+            name = "tight",
+            compute = new { cpu_cores = 1, memory_gb = 1 },
+            retry = new { max_attempts = 3, backoff_seconds = 0 },
+            entrypoint = "python3 -c \"b = bytearray(3 * 1024**3 // 2); b[::4096] = b'x' * len(b[::4096]); print('ALLOCATED', len(b))\"",
+        });
+        var id = job.GetProperty("id").GetString()!;
+
+        var done = await StrataApp.WaitForEndAsync(client, id, TimeSpan.FromMinutes(2));
+        var workerLog = File.ReadAllText(Path.Combine(app.DataPath, "attempts", tenant, $"{id}-1", "worker.log"));
+        Skip.If(workerLog.Contains("measured-only", StringComparison.Ordinal), $"no writable cgroup hierarchy here: {workerLog.Split('\n')[0]}");
+
+        Assert.Equal("failed", done.GetProperty("status").GetString());
+        Assert.Equal("out_of_memory", done.GetProperty("status_reason").GetString());
+        Assert.Contains("a retry needs 2 GB of memory, more than the tenant's quota and the runtime's capacity grant (1.5 GB)",
+            done.GetProperty("error_message").GetString(), StringComparison.Ordinal);
+        var attempt = Assert.Single(await AttemptsAsync(client, id));
+        Assert.Equal("fail", attempt.GetProperty("decision").GetString());
     }
 
     private static async Task<JsonElement[]> AttemptsAsync(HttpClient client, string id)
