@@ -116,6 +116,30 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_traceback_in_the_termination_message_is_the_outcomes_evidence()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var (seen, stop) = Follow(runtime);
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+        _cluster.Api.AddPod(Ns, info.Name!, 0, new JsonObject
+        {
+            ["terminated"] = new JsonObject
+            {
+                ["exitCode"] = 1,
+                ["reason"] = "Error",
+                ["message"] = "Traceback (most recent call last):\n  File \"train.py\", line 9, in <module>\nKeyError: 'lr'\n",
+            },
+        });
+        _cluster.Api.FinishJob(Ns, info.Name!, succeeded: false, reason: "PodFailurePolicy");
+
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.Outcome is AttemptOutcome.ExitedWithError, "failed");
+        await stop.CancelAsync();
+        var failed = seen.Last(o => o.Attempt.JobId == jobId);
+        Assert.Equal("KeyError: 'lr'", failed.Outcome!.Exception);
+    }
+
+    [Fact]
     public async Task Stopping_deletes_the_job_in_the_background_and_is_reported_as_stopped()
     {
         var (runtime, _) = _cluster.NewRuntime();

@@ -47,6 +47,9 @@ public static class JobManifests
             Image = string.IsNullOrEmpty(launch.DockerImage) ? options.DefaultImage : launch.DockerImage,
             Command = ["/bin/sh", "-c", launch.Entrypoint],
             Env = Environment(launch, name, ns, options),
+            // A container that fails without writing /dev/termination-log reports the tail of its log (at most
+            // 80 lines, 2 KiB) as its termination message: where a Python traceback's exception line is found.
+            TerminationMessagePolicy = "FallbackToLogsOnError",
             // Requests equal limits: the pod is Guaranteed, never throttled below what was admitted.
             Resources = new V1ResourceRequirements { Requests = limits, Limits = new Dictionary<string, ResourceQuantity>(limits, StringComparer.Ordinal) },
             SecurityContext = new V1SecurityContext

@@ -276,7 +276,13 @@ public static class JobStatusReading
         }
         if (termination is not null)
         {
-            return new AttemptOutcome.ExitedWithError { ExitCode = termination.ExitCode, Message = $"exited with code {termination.ExitCode}" };
+            return new AttemptOutcome.ExitedWithError
+            {
+                ExitCode = termination.ExitCode,
+                Message = $"exited with code {termination.ExitCode}",
+                // The tail of its log (FallbackToLogsOnError): the evidence of a code error.
+                Exception = Tracebacks.LastException(termination.Message),
+            };
         }
         if (failed.Reason == "PodFailurePolicy")
         {
