@@ -66,18 +66,18 @@ public sealed class GpuTests(TwoGpuApp app) : IClassFixture<TwoGpuApp>
     [Fact]
     public async Task Each_gpu_attempt_gets_its_own_device_and_a_third_waits_until_one_is_free()
     {
-        var (_, first) = await app.TenantClientAsync("gpu-a");
+        var (tenantA, first) = await app.TenantClientAsync("gpu-a");
         var (_, second) = await app.TenantClientAsync("gpu-b");
         using var a = first;
         using var b = second;
         var run = Guid.NewGuid().ToString("N")[..8];
-        var one = await SubmitHolderAsync(a, $"one-{run}", "nvidia-a100");
-        var two = await SubmitHolderAsync(b, $"two-{run}", null);
+        var one = await SubmitHolderAsync(app, a, $"one-{run}", "nvidia-a100");
+        var two = await SubmitHolderAsync(app, b, $"two-{run}", null);
         string[] ids = [one, two];
         try
         {
-            var seenByOne = await VisibleDevicesAsync($"one-{run}");
-            var seenByTwo = await VisibleDevicesAsync($"two-{run}");
+            var seenByOne = await VisibleDevicesAsync(app, $"one-{run}");
+            var seenByTwo = await VisibleDevicesAsync(app, $"two-{run}");
             Assert.Equal([FakeNvidiaSmi.First, FakeNvidiaSmi.Second], new[] { seenByOne.Cuda, seenByTwo.Cuda }.Order(StringComparer.Ordinal));
             // Each sees its own device only, under both variables: never the other tenant's.
             Assert.Equal(seenByOne.Cuda, seenByOne.Nvidia);
@@ -86,16 +86,28 @@ public sealed class GpuTests(TwoGpuApp app) : IClassFixture<TwoGpuApp>
             var capacity = await SandboxStatusTests.GetJsonAsync(admin, "/v1/admin/capacity", HttpStatusCode.OK);
             Assert.All(capacity.GetProperty("gpus").EnumerateArray(), g => Assert.True(g.GetProperty("in_use").GetBoolean()));
             Assert.Equal(2, capacity.GetProperty("allocated").GetProperty("gpu_count").GetInt32());
+            // The assignment is in the attempt's folder (for a restarted server), and the sandbox shows its own node.
+            var folder = Directory.GetDirectories(Path.Combine(app.DataPath, "attempts", tenantA)).Single();
+            Assert.Equal([seenByOne.Cuda], File.ReadAllLines(Path.Combine(folder, LocalGpus.AssignmentFile)));
+            var launch = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "launch.json"))).RootElement;
+            if (File.Exists("/usr/bin/bwrap")) // the sandbox is on (SandboxStatusTests)
+            {
+                var sandbox = launch.GetProperty("sandbox");
+                var own = seenByOne.Cuda == FakeNvidiaSmi.First ? "/dev/nvidia0" : "/dev/nvidia1";
+                var devices = sandbox.GetProperty("devices").EnumerateArray().Select(d => d.GetString()).ToList();
+                Assert.Contains(own, devices);
+                Assert.DoesNotContain(own == "/dev/nvidia0" ? "/dev/nvidia1" : "/dev/nvidia0", devices);
+            }
             // Another tenant's job is not there at all.
             using (var foreign = await b.GetAsync($"/v1/jobs/training/{one}")) Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
 
-            var three = await SubmitHolderAsync(a, $"three-{run}", "nvidia-a100");
+            var three = await SubmitHolderAsync(app, a, $"three-{run}", "nvidia-a100");
             ids = [one, two, three];
             await StrataApp.WaitForAsync(a, three, job => job.TryGetProperty("status_reason", out var reason) && reason.GetString() == StatusReasons.WaitingForCapacity);
 
             File.WriteAllText(Path.Combine(app.SharedPath, $"one-{run}.go"), "");
             Assert.Equal("succeeded", (await StrataApp.WaitForEndAsync(a, one)).GetProperty("status").GetString());
-            var seenByThree = await VisibleDevicesAsync($"three-{run}");
+            var seenByThree = await VisibleDevicesAsync(app, $"three-{run}");
             Assert.Equal(seenByOne.Cuda, seenByThree.Cuda);
         }
         finally
@@ -121,7 +133,7 @@ public sealed class GpuTests(TwoGpuApp app) : IClassFixture<TwoGpuApp>
     }
 
     /// <summary>Submits a GPU job that writes what it sees to the shared folder, then waits for <c>&lt;name&gt;.go</c> there.</summary>
-    private async Task<string> SubmitHolderAsync(HttpClient client, string name, string? gpuType)
+    internal static async Task<string> SubmitHolderAsync(StrataApp app, HttpClient client, string name, string? gpuType)
     {
         var shared = app.SharedPath;
         var job = await StrataApp.SubmitAsync(client, new
@@ -134,7 +146,7 @@ public sealed class GpuTests(TwoGpuApp app) : IClassFixture<TwoGpuApp>
         return job.GetProperty("id").GetString()!;
     }
 
-    private async Task<(string Cuda, string Nvidia)> VisibleDevicesAsync(string name)
+    internal static async Task<(string Cuda, string Nvidia)> VisibleDevicesAsync(StrataApp app, string name)
     {
         var path = Path.Combine(app.SharedPath, $"{name}.cuda");
         var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(60);
@@ -145,6 +157,46 @@ public sealed class GpuTests(TwoGpuApp app) : IClassFixture<TwoGpuApp>
         }
         var parts = File.ReadAllText(path).Split('|');
         return (parts[0], parts[1]);
+    }
+}
+
+public sealed class TwoGpuRestartApp() : StrataApp(StorageKind.Sqlite, new Dictionary<string, string?> { ["Runtime:Local:NvidiaSmiPath"] = FakeNvidiaSmi.Create() });
+
+/// <summary>A restarted server re-adopts a running GPU attempt with the device it had: a new attempt gets the other one.</summary>
+public sealed class GpuRestartTests(TwoGpuRestartApp app) : IClassFixture<TwoGpuRestartApp>
+{
+    [Fact]
+    public async Task A_readopted_attempt_keeps_its_device()
+    {
+        var tenant = await app.CreateTenantAsync(StrataApp.UniqueId("gpu-restart"));
+        var token = await app.TokenForAsync(tenant, Roles.Member);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        string? one = null, two = null;
+        try
+        {
+            using (var client = app.ClientFor(token))
+            {
+                one = await GpuTests.SubmitHolderAsync(app, client, $"one-{run}", null);
+            }
+            var seenByOne = await GpuTests.VisibleDevicesAsync(app, $"one-{run}");
+
+            await app.RestartAsync();
+
+            using (var client = app.ClientFor(token))
+            {
+                Assert.Equal("running", (await StrataApp.WaitForStatusAsync(client, one, "running")).GetProperty("status").GetString());
+                two = await GpuTests.SubmitHolderAsync(app, client, $"two-{run}", null);
+                var seenByTwo = await GpuTests.VisibleDevicesAsync(app, $"two-{run}");
+                Assert.NotEqual(seenByOne.Cuda, seenByTwo.Cuda);
+                Assert.Equal([FakeNvidiaSmi.First, FakeNvidiaSmi.Second], new[] { seenByOne.Cuda, seenByTwo.Cuda }.Order(StringComparer.Ordinal));
+            }
+        }
+        finally
+        {
+            foreach (var name in new[] { "one", "two" }) File.WriteAllText(Path.Combine(app.SharedPath, $"{name}-{run}.go"), "");
+            using var client = app.ClientFor(token);
+            foreach (var id in new[] { one, two }.OfType<string>()) await StrataApp.WaitForEndAsync(client, id);
+        }
     }
 }
 
