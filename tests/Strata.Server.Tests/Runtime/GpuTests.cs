@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Strata.Contracts;
 using Strata.Core.Runtime;
@@ -46,6 +47,11 @@ public sealed class GpuTests(TwoGpuApp app) : IClassFixture<TwoGpuApp>
         Assert.Equal([0, 1], gpus.Select(g => g.GetProperty("index").GetInt32()));
         Assert.All(gpus, g => Assert.Equal("NVIDIA A100-SXM4-80GB", g.GetProperty("name").GetString()));
         Assert.All(gpus, g => Assert.Equal(81920, g.GetProperty("memory_mb").GetInt64()));
+
+        // The start-up banner's GPU line names them too.
+        var profile = app.Services.GetRequiredService<IRuntimeProfile>();
+        Assert.Equal($"0: NVIDIA A100-SXM4-80GB, 81920 MiB ({FakeNvidiaSmi.First}); 1: NVIDIA A100-SXM4-80GB, 81920 MiB ({FakeNvidiaSmi.Second})",
+            Strata.Server.Hosting.StartupBanner.Gpus(profile));
     }
 
     [Fact]

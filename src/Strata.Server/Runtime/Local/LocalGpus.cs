@@ -136,8 +136,6 @@ public sealed class LocalGpus
     public static List<string> DeviceNodes(IReadOnlyList<GpuDevice> devices) =>
         [.. devices.Select(d => $"/dev/nvidia{d.Index}"), "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"];
 
-    public string Describe() => Devices.Count == 0 ? "none" : string.Join("; ", Devices);
-
     private static string? Resolve(string path)
     {
         if (path.Contains('/')) return File.Exists(path) ? Path.GetFullPath(path) : null;

@@ -62,7 +62,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
 
     public RuntimeCapacity Capacity { get; }
 
-    public string Description => $"local runtime, worker: {string.Join(' ', [_worker.FileName, .. _worker.Prefix])}\n  GPUs:        {_gpus.Describe()}";
+    public string Description => $"local runtime, worker: {string.Join(' ', [_worker.FileName, .. _worker.Prefix])}";
 
     public IReadOnlyList<GpuDeviceStatus> GpuDevices => _gpus.Status();
 
