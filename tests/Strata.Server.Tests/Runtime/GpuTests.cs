@@ -243,6 +243,9 @@ public sealed class LocalGpusTests : IDisposable
         Assert.Equal([new GpuDevice(0, "GPU-x", "NVIDIA H100 80GB HBM3", 81559), new GpuDevice(3, "GPU-y", "NVIDIA H100 80GB HBM3", 81559)],
             LocalGpus.Discover(options, NullLogger.Instance).Devices);
         Assert.Empty(LocalGpus.Discover(new LocalRuntimeOptions { NvidiaSmiPath = "/nonexistent/nvidia-smi" }, NullLogger.Instance).Devices);
+        Assert.Throws<InvalidOperationException>(() => LocalGpus.Discover(new LocalRuntimeOptions { GpuInventory = [new() { Uuid = "GPU-x", Name = "" }] }, NullLogger.Instance));
+        Assert.Throws<InvalidOperationException>(() => LocalGpus.Discover(
+            new LocalRuntimeOptions { GpuInventory = [new() { Uuid = "GPU-x", Name = "A" }, new() { Uuid = "GPU-x", Name = "A" }] }, NullLogger.Instance));
         Assert.Equal(["/dev/nvidia3", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"], LocalGpus.DeviceNodes([new GpuDevice(3, "GPU-y", "x", 1)]));
     }
 

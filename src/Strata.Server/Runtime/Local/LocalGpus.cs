@@ -29,6 +29,10 @@ public sealed class LocalGpus
         if (options.GpuInventory.Count > 0)
         {
             var devices = options.GpuInventory.Select((e, i) => new GpuDevice(e.Index ?? i, e.Uuid.Trim(), e.Name.Trim(), e.MemoryMb)).ToList();
+            if (devices.Any(d => d.Uuid.Length == 0 || d.Name.Length == 0))
+            {
+                throw new InvalidOperationException($"{LocalRuntimeOptions.Section}:GpuInventory has an entry without a Uuid or a Name");
+            }
             if (devices.DistinctBy(d => d.Uuid).Count() != devices.Count || devices.DistinctBy(d => d.Index).Count() != devices.Count)
             {
                 throw new InvalidOperationException($"{LocalRuntimeOptions.Section}:GpuInventory lists a uuid or an index twice");
