@@ -21,6 +21,21 @@ public sealed record CapacityStatus
     public required CapacityResources Allocated { get; init; }
     public required int MaxWorkersPerJob { get; init; }
     public required SandboxStatus Sandbox { get; init; }
+    /// <summary>The GPUs the local runtime found (<c>nvidia-smi</c>) or was given (<c>Runtime:Local:GpuInventory</c>); empty elsewhere.</summary>
+    public IReadOnlyList<GpuDeviceStatus> Gpus { get; init; } = [];
+}
+
+/// <summary>One GPU of the local runtime's inventory.</summary>
+public sealed record GpuDeviceStatus
+{
+    public required int Index { get; init; }
+    /// <summary>What <c>CUDA_VISIBLE_DEVICES</c> names it by.</summary>
+    public required string Uuid { get; init; }
+    /// <summary>The product name, e.g. <c>NVIDIA A100-SXM4-80GB</c>; <c>compute.gpu_type</c> matches it (docs/gpus.md).</summary>
+    public required string Name { get; init; }
+    public required long MemoryMb { get; init; }
+    /// <summary>Whether an attempt holds it now.</summary>
+    public required bool InUse { get; init; }
 }
 
 /// <summary>Cores, memory and GPUs.</summary>

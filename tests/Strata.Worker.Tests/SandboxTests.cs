@@ -120,4 +120,24 @@ public sealed class SandboxTests
         Assert.Contains("--unshare-net", options);
         Assert.Equal("/bin/sh", command[0]);
     }
+
+    /// <summary>A GPU attempt's /dev shows its own device's node and the driver's shared ones, after the private /dev is made.</summary>
+    [Fact]
+    public void The_attempts_own_gpu_nodes_are_bound_into_its_private_dev_and_no_other()
+    {
+        var launch = TestAttempt.Launch("true") with
+        {
+            Sandbox = new SandboxLaunch { Bwrap = Bwrap, Devices = ["/dev/nvidia1", "/dev/nvidiactl", "/dev/nvidia-uvm"] },
+        };
+        var (options, _) = JobSandbox.Arguments(launch, launch.Sandbox!, "/tmp/w", "/tmp/etc");
+        var dev = options.IndexOf("--dev");
+        foreach (var node in (string[])["/dev/nvidia1", "/dev/nvidiactl", "/dev/nvidia-uvm"])
+        {
+            var at = options.IndexOf(node);
+            Assert.True(at > dev && options[at - 1] == "--dev-bind-try" && options[at + 1] == node, string.Join(' ', options));
+        }
+        Assert.DoesNotContain("/dev/nvidia0", options);
+        var plain = TestAttempt.Launch("true") with { Sandbox = new SandboxLaunch { Bwrap = Bwrap } };
+        Assert.DoesNotContain("--dev-bind-try", JobSandbox.Arguments(plain, plain.Sandbox!, "/tmp/w", "/tmp/etc").Options);
+    }
 }

@@ -22,4 +22,7 @@ public interface IRuntimeProfile
 
     /// <summary>The banner's line on isolation.</summary>
     string IsolationDescription { get; }
+
+    /// <summary>The machine's GPUs and whether an attempt holds each (the local runtime's inventory); empty where the runtime keeps none.</summary>
+    IReadOnlyList<GpuDeviceStatus> GpuDevices => [];
 }

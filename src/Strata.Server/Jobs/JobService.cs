@@ -59,6 +59,7 @@ public sealed class JobService(
         var valid = JobSpecValidator.TryValidate(spec, tenantId, _defaults, paths, defaultOutput, runtime.Capacity, out var validated, out var errors);
         var sources = await CheckSourcesAsync(tenantId, spec, paths, cancellationToken);
         if (valid) CheckLocalFiles(validated!.Spec, sources);
+        if (valid) CheckGpuType(validated!.Spec, sources);
         if (!valid || !sources.IsEmpty)
         {
             var all = new Dictionary<string, string[]>(errors.ToDictionary(), StringComparer.Ordinal);
@@ -116,6 +117,15 @@ public sealed class JobService(
         return new SubmitResult.Accepted(record, normalized);
     }
 
+
+    /// <summary>Where the runtime knows its GPUs, a <c>gpu_type</c> must name one of them: else the job would wait for ever.</summary>
+    private void CheckGpuType(TrainingJobSpec spec, ValidationErrors errors)
+    {
+        if (spec.Compute?.GpuType is not { } type || profile.GpuDevices is not { Count: > 0 } devices) return;
+        if (devices.Any(d => GpuDevices.Matches(type, d.Name))) return;
+        var names = string.Join(", ", devices.Select(d => d.Name).Distinct(StringComparer.Ordinal));
+        errors.Add("compute.gpu_type", $"no GPU of this runtime is a {type}; it has: {names}");
+    }
 
     /// <summary>The artifacts a spec names must be the tenant's own (another tenant's is as missing), and its repository one the server may clone.</summary>
     private async Task<ValidationErrors> CheckSourcesAsync(string tenantId, TrainingJobSpec spec, PathPolicy paths, CancellationToken cancellationToken)

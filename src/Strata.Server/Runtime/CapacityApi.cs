@@ -28,6 +28,7 @@ public static class CapacityApi
             Allocated = Resources(queue.Allocated),
             MaxWorkersPerJob = capacity.MaxWorkersPerJob,
             Sandbox = profile.Isolation,
+            Gpus = profile.GpuDevices,
         });
     }
 

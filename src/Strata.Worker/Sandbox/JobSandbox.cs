@@ -199,6 +199,8 @@ internal static class JobSandbox
             "--symlink", $"{RunFolder}/passwd", "/etc/passwd", "--symlink", $"{RunFolder}/group", "/etc/group"]);
         // /dev/shm stays a folder of the private /dev (a mount of its own would cost the start more).
         args.AddRange(["--proc", "/proc", "--dev", "/dev", "--chmod", "1777", "/dev/shm"]);
+        // The attempt's own GPUs, and nothing of another's: the nodes that exist on this machine.
+        foreach (var device in sandbox.Devices) args.AddRange(["--dev-bind-try", device, device]);
         args.AddRange(["--perms", "1777", "--size", sandbox.TmpBytes.ToString(CultureInfo.InvariantCulture), "--tmpfs", "/tmp"]);
         args.AddRange(["--perms", "0755", "--dir", "/var", "--symlink", "../tmp", "/var/tmp"]);
 

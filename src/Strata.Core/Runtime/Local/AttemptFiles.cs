@@ -127,6 +127,8 @@ public sealed record SandboxLaunch
     public List<SandboxBind> ReadWrite { get; set; } = [];
     /// <summary>Files inside <see cref="ReadOnly"/> folders the job must not read: they are shown empty.</summary>
     public List<string> Masked { get; set; } = [];
+    /// <summary>Device nodes the job's private <c>/dev</c> shows besides the usual ones: its own GPUs' (docs/gpus.md).</summary>
+    public List<string> Devices { get; set; } = [];
     /// <summary>The size of the job's private <c>/tmp</c> (memory, charged to its cgroup), in bytes.</summary>
     public long TmpBytes { get; set; } = 1L << 30;
 }

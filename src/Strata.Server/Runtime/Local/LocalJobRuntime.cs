@@ -37,6 +37,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     private readonly StandbyWorkers? _standby;
     private readonly AttemptInputs _inputs;
     private readonly LocalSandbox _sandbox;
+    private readonly LocalGpus _gpus;
 
     public LocalJobRuntime(
         DataFolder data, IOptions<LocalRuntimeOptions> options, WorkerBinary worker, AttemptInputs inputs, LocalSandbox sandbox, TimeProvider time, ILogger<LocalJobRuntime> logger)
@@ -50,8 +51,10 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         var supervisor = worker.Supervisor;
         _worker = (supervisor.FileName, supervisor.Prefix);
         _standby = _options.StandbyWorkers > 0 ? new StandbyWorkers(data.Standby, _worker, _options, logger) : null;
+        _gpus = LocalGpus.Discover(_options, logger);
+        RestoreGpuAssignments();
         Capacity = new RuntimeCapacity(
-            ResourceRequest.FromGb(_options.CpuCores ?? Environment.ProcessorCount, _options.MemoryGb ?? MachineMemoryGb(), _options.Gpus),
+            ResourceRequest.FromGb(_options.CpuCores ?? Environment.ProcessorCount, _options.MemoryGb ?? MachineMemoryGb(), _gpus.Devices.Count > 0 ? _gpus.Devices.Count : _options.Gpus),
             MaxWorkersPerJob: 1);
     }
 
@@ -60,6 +63,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     public RuntimeCapacity Capacity { get; }
 
     public string Description => $"local runtime, worker: {string.Join(' ', [_worker.FileName, .. _worker.Prefix])}";
+
+    public IReadOnlyList<GpuDeviceStatus> GpuDevices => _gpus.Status();
 
     public int DefaultCpuCores => _options.DefaultCpuCores;
 
@@ -79,6 +84,20 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     /// <summary>Starts the attempt and returns once its job's process exists (or the start has failed).</summary>
     public async Task<RuntimeInfo> StartAsync(JobLaunch launch, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await StartOrAdoptAsync(launch, cancellationToken);
+        }
+        catch (RuntimeStartException)
+        {
+            // No job runs: its GPUs are free again.
+            _gpus.Release(AttemptFolder(launch.Attempt));
+            throw;
+        }
+    }
+
+    private async Task<RuntimeInfo> StartOrAdoptAsync(JobLaunch launch, CancellationToken cancellationToken)
+    {
         if (launch.NumWorkers != 1)
         {
             throw new RuntimeStartException("the local runtime runs single-worker jobs only; distributed jobs need the Kubernetes runtime");
@@ -91,6 +110,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         if (Directory.Exists(folder)
             && (WorkerAlive(folder) || File.Exists(Path.Combine(folder, AttemptFiles.Result))))
         {
+            _gpus.Restore(folder);
             _ = Watch(attempt, folder, process: null);
             return info;
         }
@@ -101,6 +121,21 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             ? await _inputs.PrepareAsync(launch, folder, Path.Combine(folder, AttemptFiles.WorkDirectory), cancellationToken)
             : new PreparedInputs(new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal), []);
         var environment = inputs.Environment;
+        var devices = AssignGpus(launch, folder, environment);
+        SandboxLaunch? sandbox;
+        try
+        {
+            // The cached inputs are shared by attempts (DATA_PATH names one): the sandbox shows them read-only at
+            // the same paths; without it, only file modes guard them.
+            sandbox = _sandbox.For(launch, environment, inputs.ReadOnlyPaths);
+        }
+        catch
+        {
+            _gpus.Release(folder);
+            throw;
+        }
+        // Only its own devices' nodes (and the driver's shared ones) exist in the job's /dev.
+        if (sandbox is not null && devices.Count > 0) sandbox.Devices = LocalGpus.DeviceNodes(devices);
         var launchFile = new LaunchFile
         {
             AttemptName = attempt.Name,
@@ -112,9 +147,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             StopGraceSeconds = _options.StopGraceSeconds,
             CgroupParent = _options.CgroupParent,
             EnforceLimits = _options.EnforceLimits,
-            // The cached inputs are shared by attempts (DATA_PATH names one): the sandbox shows them read-only at
-            // the same paths; without it, only file modes guard them.
-            Sandbox = _sandbox.For(launch, environment, inputs.ReadOnlyPaths),
+            Sandbox = sandbox,
             MaxProcesses = launch.MaxProcesses,
             DiskBytes = launch.DiskBytes,
             DiskPaths = DiskPaths(folder, environment),
@@ -150,6 +183,44 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         }
         await WaitUntilStartedAsync(folder, process.Id, Watch(attempt, folder, process), cancellationToken);
         return info;
+    }
+
+    /// <summary>
+    /// Where the machine has a GPU inventory: gives the attempt devices of its own, records them in its folder
+    /// and names them by uuid in <c>CUDA_VISIBLE_DEVICES</c> and <c>NVIDIA_VISIBLE_DEVICES</c>; an attempt that
+    /// asks for none is shown none.
+    /// </summary>
+    private IReadOnlyList<GpuDevice> AssignGpus(JobLaunch launch, string folder, Dictionary<string, string> environment)
+    {
+        if (_gpus.Devices.Count == 0) return [];
+        var devices = launch.Resources.Gpus > 0 ? _gpus.Assign(folder, launch.Resources.Gpus, launch.GpuType) : [];
+        try
+        {
+            if (devices.Count > 0) LocalGpus.Write(folder, devices);
+        }
+        catch
+        {
+            _gpus.Release(folder);
+            throw;
+        }
+        var visible = devices.Count > 0 ? string.Join(',', devices.Select(d => d.Uuid)) : "";
+        environment["CUDA_VISIBLE_DEVICES"] = visible;
+        environment["NVIDIA_VISIBLE_DEVICES"] = devices.Count > 0 ? visible : "void";
+        return devices;
+    }
+
+    /// <summary>A restarted server: the attempts not yet ended hold the devices their folders name.</summary>
+    private void RestoreGpuAssignments()
+    {
+        if (_gpus.Devices.Count == 0 || !Directory.Exists(_data.Attempts)) return;
+        foreach (var tenantFolder in Directory.EnumerateDirectories(_data.Attempts))
+        {
+            foreach (var folder in Directory.EnumerateDirectories(tenantFolder))
+            {
+                if (File.Exists(Path.Combine(folder, CollectedMarker)) || File.Exists(Path.Combine(folder, AttemptFiles.Result))) continue;
+                _gpus.Restore(folder);
+            }
+        }
     }
 
     /// <summary>
@@ -203,6 +274,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
                 if (Observe(attempt, folder) is not { } observation) continue;
                 observations.Add(observation);
                 if (!observation.IsFinished) _ = Watch(attempt, folder, process: null);
+                else _gpus.Release(folder);
             }
         }
         return Task.FromResult<IReadOnlyList<AttemptObservation>>(observations);
@@ -239,6 +311,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     public Task ForgetAsync(AttemptRef attempt, bool discardLogs, CancellationToken cancellationToken)
     {
         var folder = AttemptFolder(attempt);
+        _gpus.Release(folder);
         if (!Directory.Exists(folder)) return Task.CompletedTask;
         if (discardLogs)
         {
@@ -355,6 +428,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
                         Outcome = new AttemptOutcome.StartFailed { Message = "the worker exited before starting the job (see worker.log in the attempt folder)" },
                         FinishedAt = _time.GetUtcNow(),
                     };
+                    _gpus.Release(folder);
                     await _changes.Writer.WriteAsync(observation, _stopping.Token);
                 }
                 catch (OperationCanceledException)

@@ -15,10 +15,25 @@ public sealed class LocalRuntimeOptions
     [Range(0.1, 65536)]
     public double? MemoryGb { get; set; }
 
-    /// <summary>GPUs the runtime may hand out.</summary>
-    /// <value>The default is 0: GPU jobs are refused on a machine without configured GPUs.</value>
+    /// <summary>GPUs the runtime may hand out, where it found none (<see cref="GpuInventory"/>, <see cref="NvidiaSmiPath"/>): then the inventory's count applies.</summary>
+    /// <value>The default is 0: GPU jobs are refused on a machine without GPUs.</value>
     [Range(0, 64)]
     public int Gpus { get; set; }
+
+    /// <summary>
+    /// The machine's GPUs, as the operator lists them; when set, <c>nvidia-smi</c> is not asked. Each attempt that
+    /// asks for GPUs is given devices of its own from this list, by uuid (docs/gpus.md).
+    /// </summary>
+    public List<GpuInventoryEntry> GpuInventory { get; set; } = [];
+
+    /// <summary>
+    /// The <c>nvidia-smi</c> asked at start for the machine's GPUs when <see cref="GpuInventory"/> is empty; a bare
+    /// name is looked up on PATH, and a machine without it has no GPUs (or <see cref="Gpus"/>, counted only).
+    /// </summary>
+    /// <value>The default is <c>nvidia-smi</c>.</value>
+    public string NvidiaSmiPath { get; set; } = DefaultNvidiaSmiPath;
+
+    public const string DefaultNvidiaSmiPath = "nvidia-smi";
 
     /// <summary>Cores of a job that names none here, where the seed's 4 cores may not exist.</summary>
     /// <value>The default is 1.</value>
@@ -55,4 +70,24 @@ public sealed class LocalRuntimeOptions
 
     /// <summary>The cgroup folder to create attempts' cgroups in; null lets the worker choose.</summary>
     public string? CgroupParent { get; set; }
+}
+
+/// <summary>One GPU of <see cref="LocalRuntimeOptions.GpuInventory"/>.</summary>
+public sealed class GpuInventoryEntry
+{
+    /// <summary>The device's index (<c>/dev/nvidia&lt;index&gt;</c>); null: its place in the list.</summary>
+    [Range(0, 63)]
+    public int? Index { get; set; }
+
+    /// <summary>The device's uuid, as <c>nvidia-smi -L</c> prints it (<c>GPU-…</c>).</summary>
+    [Required]
+    public string Uuid { get; set; } = "";
+
+    /// <summary>The product name, e.g. <c>NVIDIA A100-SXM4-80GB</c>.</summary>
+    [Required]
+    public string Name { get; set; } = "";
+
+    /// <summary>Its memory in MiB.</summary>
+    [Range(0, 16L * 1024 * 1024)]
+    public long MemoryMb { get; set; }
 }
