@@ -12,14 +12,13 @@ using Strata.Server.Usage;
 namespace Strata.Server.Attempts;
 
 /// <summary>What recording an attempt's outcome changed, for the caller to act on after the commit.</summary>
-/// <param name="Known">False when the store has no such attempt (an orphan).</param>
 /// <param name="Requeued">The job to queue again (a retry, or after a preemption), if any.</param>
 /// <param name="FailureReason">Why the attempt failed, when this recorded a failure (retried or not); null for a success, a cancel or a preemption.</param>
 /// <param name="Ended">The job's end, when this outcome ended it.</param>
 /// <param name="Usage">What the ended attempt reserved and used, when this outcome recorded it.</param>
 /// <param name="Preempted">True when the attempt was stopped by preemption and its job queued again (not a retry).</param>
 /// <param name="Grown">The retry asks for more memory than the attempt had (after an out-of-memory kill).</param>
-public sealed record OutcomeRecorded(bool Known, PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null, AttemptUsage? Usage = null, bool Preempted = false, bool Grown = false);
+public sealed record OutcomeRecorded(PendingJob? Requeued, string? FailureReason = null, JobEnded? Ended = null, AttemptUsage? Usage = null, bool Preempted = false, bool Grown = false);
 
 /// <summary>
 /// What a cancel found: no job, one that had ended otherwise (succeeded, failed), one already cancelled or
@@ -148,8 +147,8 @@ public static class AttemptTransitions
         var reference = observation.Attempt;
         var outcome = observation.Outcome ?? throw new ArgumentException("The attempt has not ended.", nameof(observation));
         var attempt = db.Attempts.Find(reference.JobId, reference.Number);
-        if (attempt is null) return new OutcomeRecorded(false, null);
-        if (!attempt.IsLive) return new OutcomeRecorded(true, null);
+        // Unknown (an orphan's), or recorded already: nothing changes.
+        if (attempt is not { IsLive: true }) return new OutcomeRecorded(null);
 
         var job = db.Jobs.Single(j => j.Id == reference.JobId);
         var spec = job.ReadSpec();
@@ -189,10 +188,10 @@ public static class AttemptTransitions
             case JobNext.Succeed:
                 Finish(job, JobStatus.Succeeded, StatusReasons.Completed, null, now);
                 job.OutputModelVersion = modelVersion;
-                return new OutcomeRecorded(true, null, Ended: JobEnded.Of(job, attempt.StartedAt), Usage: usage);
+                return new OutcomeRecorded(null, Ended: JobEnded.Of(job, attempt.StartedAt), Usage: usage);
             case JobNext.Fail fail:
                 Finish(job, JobStatus.Failed, fail.Reason, fail.Message, now);
-                return new OutcomeRecorded(true, null, failure, JobEnded.Of(job, attempt.StartedAt), usage);
+                return new OutcomeRecorded(null, failure, JobEnded.Of(job, attempt.StartedAt), usage);
             case JobNext.Retry next:
                 if (next.MemoryGb is { } grown)
                 {
@@ -200,18 +199,18 @@ public static class AttemptTransitions
                     job.MemoryBytes = (long)(grown * ResourceRequest.BytesPerGb);
                 }
                 Wait(job, StatusReasons.WaitingForRetry, now + next.Delay, next.Message);
-                return new OutcomeRecorded(true, QueueEntries.ToPending(job), failure, Usage: usage, Grown: next.MemoryGb is not null);
+                return new OutcomeRecorded(QueueEntries.ToPending(job), failure, Usage: usage, Grown: next.MemoryGb is not null);
             case JobNext.Cancelled:
                 Finish(job, JobStatus.Cancelled, StatusReasons.CancelledByUser, null, now);
-                return new OutcomeRecorded(true, null, Ended: JobEnded.Of(job, attempt.StartedAt), Usage: usage);
+                return new OutcomeRecorded(null, Ended: JobEnded.Of(job, attempt.StartedAt), Usage: usage);
             case JobNext.Requeue requeue:
                 // First in line among its equals again: it keeps its age.
                 job.Preemptions++;
                 Wait(job, StatusReasons.WaitingForCapacity, null, requeue.Message);
-                return new OutcomeRecorded(true, QueueEntries.ToPending(job), Usage: usage, Preempted: true);
+                return new OutcomeRecorded(QueueEntries.ToPending(job), Usage: usage, Preempted: true);
             default:
                 // The job follows its current attempt only, and only while it is still running.
-                return new OutcomeRecorded(true, null, failure, Usage: usage);
+                return new OutcomeRecorded(null, failure, Usage: usage);
         }
     }
 
