@@ -19,8 +19,8 @@ public sealed class JobEnvironmentTests
         return result!.Spec;
     }
 
-    private static Dictionary<string, string> Build(TrainingJobSpec spec, int rank = 0) =>
-        JobEnvironment.Build(spec, "job-1", 2, "http://127.0.0.1:8080", "job-token", Checkpoints, rank, masterAddress: null);
+    private static Dictionary<string, string> Build(TrainingJobSpec spec) =>
+        JobEnvironment.Build(spec, "job-1", 2, "http://127.0.0.1:8080", "job-token", Checkpoints);
 
     [Fact]
     public void A_job_sees_exactly_the_contracts_variables()
@@ -98,25 +98,19 @@ public sealed class JobEnvironmentTests
     }
 
     [Fact]
-    public void Only_a_distributed_job_gets_the_distributed_variables()
+    public void The_gang_variables_are_the_runtimes_to_add_under_torchruns_names()
     {
-        string[] distributed = ["MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK"];
+        var env = Build(Normalized("""{"name":"train","distributed":{"num_workers":4}}"""));
+        Assert.All(GangEnvironment.Names, name => Assert.DoesNotContain(name, env.Keys));
 
-        var single = Build(Normalized("""{"name":"train"}"""));
-        Assert.All(distributed, name => Assert.DoesNotContain(name, single.Keys));
-
-        var spec = Normalized("""{"name":"train","distributed":{"num_workers":4}}""");
-        var rank2 = JobEnvironment.Build(spec, "job-1", 1, "http://api", "t", Checkpoints, rank: 2, masterAddress: "10.0.0.5", masterPort: 1234);
-        Assert.Equal("4", rank2["WORLD_SIZE"]);
-        Assert.Equal("2", rank2["RANK"]);
-        Assert.Equal("0", rank2["LOCAL_RANK"]);
-        Assert.Equal("10.0.0.5", rank2["MASTER_ADDR"]);
-        Assert.Equal("1234", rank2["MASTER_PORT"]);
-
-        var rank0 = Build(spec);
-        Assert.Equal("0", rank0["RANK"]);
-        Assert.Equal("127.0.0.1", rank0["MASTER_ADDR"]);
-        Assert.Equal("29500", rank0["MASTER_PORT"]);
+        GangEnvironment.Add(env, new GangPlace(WorldSize: 4, Rank: 2, LocalRank: 2, LocalWorldSize: 4, NodeRank: 0), "127.0.0.1", 1234);
+        Assert.Equal("4", env["WORLD_SIZE"]);
+        Assert.Equal("2", env["RANK"]);
+        Assert.Equal("2", env["LOCAL_RANK"]);
+        Assert.Equal("4", env["LOCAL_WORLD_SIZE"]);
+        Assert.Equal("0", env["NODE_RANK"]);
+        Assert.Equal("127.0.0.1", env["MASTER_ADDR"]);
+        Assert.Equal("1234", env["MASTER_PORT"]);
     }
 
     [Theory]
@@ -129,6 +123,8 @@ public sealed class JobEnvironmentTests
     [InlineData("HYPERPARAM_LR")]
     [InlineData("RANK")]
     [InlineData("WORLD_SIZE")]
+    [InlineData("LOCAL_WORLD_SIZE")]
+    [InlineData("NODE_RANK")]
     public void Env_vars_cannot_override_a_platform_variable_because_the_validator_refuses_them(string name)
     {
         var spec = new TrainingJobSpec { Name = "train", EnvVars = new() { [name] = "evil" } };

@@ -10,17 +10,14 @@ namespace Strata.Core.Jobs;
 /// </summary>
 public static class JobEnvironment
 {
-    /// <summary>Builds the environment of one attempt (one worker of it) from a normalized spec.</summary>
+    /// <summary>Builds the environment of one attempt (every worker of it) from a normalized spec.</summary>
     public static Dictionary<string, string> Build(
         TrainingJobSpec spec,
         string jobId,
         int attempt,
         string apiUrl,
         string jobToken,
-        string checkpointDirectory,
-        int rank = 0,
-        string? masterAddress = null,
-        int masterPort = 29500)
+        string checkpointDirectory)
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -53,14 +50,8 @@ public static class JobEnvironment
         env["STRATA_API_URL"] = apiUrl;
         env["STRATA_JOB_TOKEN"] = jobToken;
         env["STRATA_CHECKPOINT_DIR"] = checkpointDirectory;
-        if (spec.Distributed is { NumWorkers: { } workers })
-        {
-            env["WORLD_SIZE"] = workers.ToString(CultureInfo.InvariantCulture);
-            env["RANK"] = rank.ToString(CultureInfo.InvariantCulture);
-            env["LOCAL_RANK"] = "0";
-            env["MASTER_ADDR"] = masterAddress ?? "127.0.0.1";
-            env["MASTER_PORT"] = masterPort.ToString(CultureInfo.InvariantCulture);
-        }
+        // A distributed job's place in its gang (RANK, MASTER_ADDR, ...) is the runtime's to add: it knows where
+        // the ranks run (GangEnvironment).
         return env;
     }
 

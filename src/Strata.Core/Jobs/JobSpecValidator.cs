@@ -20,10 +20,7 @@ public sealed record ValidatedSpec(TrainingJobSpec Spec, ResourceRequest PerWork
 public static class JobSpecValidator
 {
     private static readonly string[] ReservedPrefixes = ["STRATA_", "HYPERPARAM_"];
-    private static readonly HashSet<string> ReservedNames = new(StringComparer.Ordinal)
-    {
-        "DATA_PATH", "MODEL_OUTPUT_PATH", "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK",
-    };
+    private static readonly HashSet<string> ReservedNames = new(["DATA_PATH", "MODEL_OUTPUT_PATH", .. GangEnvironment.Names], StringComparer.Ordinal);
 
     /// <summary>Validates <paramref name="spec"/>; on success <paramref name="result"/> holds the normalized spec.</summary>
     /// <param name="defaultOutputPath">The model output path when the spec names none.</param>

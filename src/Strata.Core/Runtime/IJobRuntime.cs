@@ -53,8 +53,15 @@ public readonly record struct AttemptRef(string TenantId, string JobId, int Numb
     public override string ToString() => $"{TenantId}/{Name}";
 }
 
-/// <summary>How a log is read: from its last <see cref="TailLines"/> lines (all when null), and followed or not.</summary>
-public readonly record struct LogOptions(bool Follow, int? TailLines);
+/// <summary>
+/// How a log is read: from its last <see cref="TailLines"/> lines (all when null), followed or not, and whose: the
+/// worker of rank <see cref="Rank"/> of a distributed job, or <see cref="AllRanks"/> interleaved line by line, each
+/// line prefixed with <c>[rank N]</c>.
+/// </summary>
+public readonly record struct LogOptions(bool Follow, int? TailLines, int Rank = 0)
+{
+    public const int AllRanks = -1;
+}
 
 /// <summary>Resources of one worker, in the units the runtimes enforce.</summary>
 public readonly record struct ResourceRequest(double CpuCores, long MemoryBytes, int Gpus)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using k8s.Models;
+using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 
 namespace Strata.Server.Runtime.Kubernetes;
@@ -219,20 +220,23 @@ public static class JobManifests
         var distributed = launch.NumWorkers > 1;
         if (distributed)
         {
-            values["WORLD_SIZE"] = launch.NumWorkers.ToString(CultureInfo.InvariantCulture);
-            values["MASTER_ADDR"] = $"{jobName}-0.{jobName}.{ns}.svc";
-            values["MASTER_PORT"] = options.MasterPort.ToString(CultureInfo.InvariantCulture);
-            values["LOCAL_RANK"] = "0";
-            values.Remove("RANK");
+            // One worker per pod: the rank is the pod's completion index, set below from its annotation.
+            GangEnvironment.Add(values, new GangPlace(launch.NumWorkers, Rank: 0, LocalRank: 0, LocalWorldSize: 1, NodeRank: 0),
+                $"{jobName}-0.{jobName}.{ns}.svc", options.MasterPort);
+            values.Remove(GangEnvironment.Rank);
+            values.Remove(GangEnvironment.NodeRank);
         }
         var env = values.Select(pair => new V1EnvVar { Name = pair.Key, Value = pair.Value }).ToList();
         if (distributed)
         {
-            env.Add(new V1EnvVar
+            foreach (var rankName in (string[])[GangEnvironment.Rank, GangEnvironment.NodeRank])
             {
-                Name = "RANK",
-                ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = $"metadata.annotations['{KubernetesNames.CompletionIndexAnnotation}']" } },
-            });
+                env.Add(new V1EnvVar
+                {
+                    Name = rankName,
+                    ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = $"metadata.annotations['{KubernetesNames.CompletionIndexAnnotation}']" } },
+                });
+            }
         }
         return env;
     }
