@@ -34,10 +34,11 @@ public static class SubmitCommand
         var env = new Option<string[]>("--env", "-e") { Description = "KEY=VALUE, repeatable", DefaultValueFactory = _ => [] };
         var model = new Option<string?>("--model") { Description = "A built-in trainer, such as lightgbm" };
         var label = new Option<string?>("--label") { Description = "The label column for a built-in trainer" };
+        var code = new Option<string?>("--code") { Description = "A local project folder: packed as strata run packs it, uploaded, and the job runs in a copy of it" };
         var command = new Command("submit", "Submit a training job")
         {
             file, name, entrypoint, image, data, outputPath, cpu, memory, gpus, gpuType, priority, timeout, maxAttempts, workers,
-            hyperparameters, env, model, label, noUpload,
+            hyperparameters, env, model, label, noUpload, code,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
@@ -65,7 +66,13 @@ public static class SubmitCommand
                     Label = parse.GetValue(label),
                 },
                 cli.WorkingDirectory);
+            var codeFolder = parse.GetValue(code) is { } folder ? Path.GetFullPath(folder, cli.WorkingDirectory) : null;
+            if (codeFolder is not null && !Directory.Exists(codeFolder)) throw new UsageException($"--code: there is no folder {codeFolder}");
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));
+            if (codeFolder is not null)
+            {
+                spec = spec with { CodeArtifact = await RunCommand.PackAndUploadAsync(cli.Error, client, codeFolder, spec.Name!, token) };
+            }
             if (!parse.GetValue(noUpload))
             {
                 spec = spec with { DataPath = await Uploads.Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token) };
