@@ -85,7 +85,7 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         catch (HttpOperationException e) when (!ClusterApi.IsTransient(e))
         {
             // Refused for good: invalid, forbidden (over the namespace's quota, a Pod Security violation).
-            throw new RuntimeStartException($"Kubernetes refused the Job ({(int)e.Response.StatusCode}): {Message(e)}", e);
+            throw new RuntimeStartException($"Kubernetes refused the attempt's Job or its checkpoint claim ({(int)e.Response.StatusCode}): {Message(e)}", e);
         }
         return Describe(attempt);
     }
