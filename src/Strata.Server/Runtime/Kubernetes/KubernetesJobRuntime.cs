@@ -151,13 +151,21 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
             return await _api.OpenPodLogAsync(pod, ns, KubernetesNames.TrainingContainer, options.Follow, options.TailLines, timestamps: false, cancellationToken);
         }
         var logs = new List<(int Rank, Stream Log)>();
-        foreach (var (rank, pod) in byRank)
+        try
         {
-            // With timestamps, so that the ranks' lines can be put in the order they were written.
-            if (await _api.OpenPodLogAsync(pod, ns, KubernetesNames.TrainingContainer, options.Follow, options.TailLines, timestamps: true, cancellationToken) is { } log)
+            foreach (var (rank, pod) in byRank)
             {
-                logs.Add((rank, log));
+                // With timestamps, so that the ranks' lines can be put in the order they were written.
+                if (await _api.OpenPodLogAsync(pod, ns, KubernetesNames.TrainingContainer, options.Follow, options.TailLines, timestamps: true, cancellationToken) is { } log)
+                {
+                    logs.Add((rank, log));
+                }
             }
+        }
+        catch
+        {
+            foreach (var (_, log) in logs) await log.DisposeAsync();
+            throw;
         }
         if (logs.Count == 0) return null;
         return options.Follow ? RankLogs.Follow(logs, cancellationToken) : await RankLogs.MergeAsync(logs, cancellationToken);
