@@ -186,6 +186,8 @@ public static class StatusReasons
     public const string TimedOut = "timed_out";
     public const string Killed = "killed";
     public const string SupervisorLost = "supervisor_lost";
+    /// <summary>The cluster took its pod away (a <c>DisruptionTarget</c>: evicted, preempted by the scheduler, a tainted or drained node); retried.</summary>
+    public const string Evicted = "evicted";
     public const string StartFailed = "start_failed";
     public const string CancelledByUser = "cancelled_by_user";
     public const string TenantDeleted = "tenant_deleted";

@@ -19,6 +19,7 @@ public sealed class AttemptPolicyTests
         { "time-out", new AttemptOutcome.TimedOut(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.TimedOut, Fail },
         { "model not registered", new AttemptOutcome.ModelRegistrationFailed(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.ModelRegistrationFailed, Fail },
         { "supervisor lost: retried", new AttemptOutcome.SupervisorLost(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.SupervisorLost, Retry },
+        { "evicted: retried", new AttemptOutcome.Evicted(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.Evicted, Retry },
         { "start failed: retried", new AttemptOutcome.StartFailed(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.StartFailed, Retry },
         { "stopped while its job runs", new AttemptOutcome.Stopped(), false, JobStatus.Running, 1, AttemptStatus.Cancelled, StatusReasons.Killed, Fail },
         { "stopped after a cancel", new AttemptOutcome.Stopped(), false, JobStatus.Cancelled, 1, AttemptStatus.Cancelled, StatusReasons.CancelledByUser, Unchanged },
@@ -110,6 +111,7 @@ public sealed class AttemptPolicyTests
     [InlineData(StatusReasons.TimedOut, typeof(AttemptOutcome.TimedOut))]
     [InlineData(StatusReasons.Killed, typeof(AttemptOutcome.Stopped))]
     [InlineData(StatusReasons.SupervisorLost, typeof(AttemptOutcome.SupervisorLost))]
+    [InlineData(StatusReasons.Evicted, typeof(AttemptOutcome.Evicted))]
     [InlineData(StatusReasons.StartFailed, typeof(AttemptOutcome.StartFailed))]
     [InlineData(StatusReasons.ModelRegistrationFailed, typeof(AttemptOutcome.ModelRegistrationFailed))]
     public void Each_reason_of_the_worker_protocol_is_one_kind_and_back(string reason, Type kind)

@@ -28,7 +28,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
     private readonly List<Change> _history = [];
     private readonly List<Watch> _watches = [];
     private readonly List<(string Method, string PathPart, int Status)> _failures = [];
-    private readonly Dictionary<string, string> _logs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (DateTime Time, string Text)[]> _logs = new(StringComparer.Ordinal);
     private long _version = 100;
     /// <summary>Versions at or below this are gone from the history (etcd compaction): watching from them is 410.</summary>
     private long _compactedTo;
@@ -179,10 +179,33 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         get { lock (_lock) return _watches.Count; }
     }
 
+    /// <summary>A pod's log; its lines were all written now (as far as <c>timestamps=true</c> tells).</summary>
     public void SetLog(string ns, string pod, string text)
     {
-        lock (_lock) _logs[ns + "/" + pod] = text;
+        var now = DateTime.UtcNow;
+        SetLog(ns, pod, text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => (now, line)).ToArray());
     }
+
+    /// <summary>A pod's log, each line with the time it was written (served with <c>timestamps=true</c>).</summary>
+    public void SetLog(string ns, string pod, params (DateTime Time, string Text)[] lines)
+    {
+        lock (_lock) _logs[ns + "/" + pod] = lines;
+    }
+
+    /// <summary>Marks a pod taken away by the cluster, as the scheduler, the eviction API or the taint manager would.</summary>
+    public void DisruptPod(string ns, string pod, string reason) =>
+        Update(Pods, ns, pod, item =>
+        {
+            var status = (JsonObject)item["status"]!;
+            status["phase"] = "Failed";
+            status["conditions"] = new JsonArray(new JsonObject
+            {
+                ["type"] = "DisruptionTarget",
+                ["status"] = "True",
+                ["reason"] = reason,
+                ["message"] = $"{reason}: the pod was taken away",
+            });
+        });
 
     /// <summary>Sets a Job's final condition as the Job controller would (<c>Complete</c> or <c>Failed</c>).</summary>
     public void FinishJob(string ns, string name, bool succeeded, string? reason = null, string? message = null) =>
@@ -240,6 +263,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
     public const string Pods = "/v1/pods";
     public const string Namespaces = "/v1/namespaces";
     public const string Services = "/v1/services";
+    public const string PersistentVolumeClaims = "/v1/persistentvolumeclaims";
     public const string ResourceQuotas = "/v1/resourcequotas";
     public const string Roles = "rbac.authorization.k8s.io/v1/roles";
     public const string NetworkPolicies = "networking.k8s.io/v1/networkpolicies";
@@ -314,7 +338,9 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 {
                     JsonObject? deleted;
                     lock (_lock) deleted = Delete(route.Collection, route.Namespace, route.Name!);
-                    await WriteAsync(context, deleted is null ? 404 : 200, deleted is null ? NotFound(route) : StatusObject(200, "", "deleted", success: true));
+                    // A claim (kept by its protection finalizer until unused) is answered with the object, as the real server does; the rest with a Status.
+                    await WriteAsync(context, deleted is null ? 404 : 200, deleted is null ? NotFound(route)
+                        : route.Collection == PersistentVolumeClaims ? deleted : StatusObject(200, "", "deleted", success: true));
                     return;
                 }
             default:
@@ -499,20 +525,24 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
 
     private async Task LogAsync(HttpContext context, Route route)
     {
-        string? text;
+        (DateTime Time, string Text)[]? written;
         bool exists;
         lock (_lock)
         {
             exists = _objects.ContainsKey(Key(Pods, route.Namespace, route.Name!));
-            _logs.TryGetValue(route.Namespace + "/" + route.Name, out text);
+            _logs.TryGetValue(route.Namespace + "/" + route.Name, out written);
         }
         if (!exists)
         {
             await WriteAsync(context, 404, NotFound(route));
             return;
         }
-        var lines = (text ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (int.TryParse(context.Request.Query["tailLines"], out var tail)) lines = lines[Math.Max(0, lines.Length - tail)..];
+        written ??= [];
+        if (int.TryParse(context.Request.Query["tailLines"], out var tail)) written = written[Math.Max(0, written.Length - tail)..];
+        // Go's RFC 3339 with nanoseconds, as the kubelet writes them.
+        var lines = context.Request.Query["timestamps"] == "true"
+            ? written.Select(l => l.Time.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff", CultureInfo.InvariantCulture) + "00Z " + l.Text).ToArray()
+            : written.Select(l => l.Text).ToArray();
         context.Response.ContentType = "text/plain";
         await context.Response.WriteAsync(string.Concat(lines.Select(l => l + "\n")));
     }

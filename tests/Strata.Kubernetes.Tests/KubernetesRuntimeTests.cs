@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Server.Runtime.Kubernetes;
@@ -137,6 +138,177 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         await stop.CancelAsync();
         var failed = seen.Last(o => o.Attempt.JobId == jobId);
         Assert.Equal("KeyError: 'lr'", failed.Outcome!.Exception);
+    }
+
+    /// <summary>Fails a Job as its controller would after <paramref name="pods"/> happened, and returns the outcome the watch reports.</summary>
+    private async Task<AttemptOutcome> FailedOutcomeAsync(int workers, Action<string> pods, string condition, string? message = null)
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var (seen, stop) = Follow(runtime);
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId, workers: workers), CancellationToken.None);
+        pods(info.Name!);
+        _cluster.Api.FinishJob(Ns, info.Name!, succeeded: false, reason: condition, message: message);
+
+        await SeesAsync(seen, o => o.Attempt.JobId == jobId && o.IsFinished, "failed");
+        await stop.CancelAsync();
+        lock (seen) return seen.Last(o => o.Attempt.JobId == jobId).Outcome!;
+    }
+
+    private static JsonObject Terminated(int exitCode, string reason = "Error", DateTime? finishedAt = null) => new()
+    {
+        ["terminated"] = new JsonObject
+        {
+            ["exitCode"] = exitCode,
+            ["reason"] = reason,
+            ["finishedAt"] = (finishedAt ?? DateTime.UtcNow).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
+        },
+    };
+
+    [Theory]
+    [InlineData("PreemptionByScheduler")]
+    [InlineData("EvictionByEvictionAPI")]
+    [InlineData("DeletionByTaintManager")]
+    [InlineData("TerminationByKubelet")]
+    public async Task A_pod_the_cluster_took_away_is_reported_evicted_even_when_its_container_exited_from_the_kill(string reason)
+    {
+        var outcome = await FailedOutcomeAsync(1, job =>
+        {
+            var pod = _cluster.Api.AddPod(Ns, job, 0, Terminated(143));
+            _cluster.Api.DisruptPod(Ns, pod["metadata"]!["name"]!.GetValue<string>(), reason);
+        }, "PodFailurePolicy", "Pod ml-team-a/x has condition DisruptionTarget matching FailJob rule at index 0");
+
+        var evicted = Assert.IsType<AttemptOutcome.Evicted>(outcome);
+        Assert.Equal(StatusReasons.Evicted, evicted.Reason);
+        Assert.Contains(reason, evicted.Describe(), StringComparison.Ordinal);
+        Assert.True(evicted.IsInfrastructureFailure);
+    }
+
+    [Fact]
+    public async Task A_disruption_whose_pod_is_gone_is_read_from_the_jobs_condition()
+    {
+        var outcome = await FailedOutcomeAsync(1, _ => { }, "PodFailurePolicy", "Pod ml-team-a/x has condition DisruptionTarget matching FailJob rule at index 0");
+        Assert.IsType<AttemptOutcome.Evicted>(outcome);
+    }
+
+    [Fact]
+    public async Task A_pod_lost_with_its_node_is_reported_lost()
+    {
+        var outcome = await FailedOutcomeAsync(1, job =>
+        {
+            var pod = _cluster.Api.AddPod(Ns, job, 0, new JsonObject { ["running"] = new JsonObject() });
+            _cluster.Api.Update(FakeKubernetesApi.Pods, Ns, pod["metadata"]!["name"]!.GetValue<string>(), p =>
+            {
+                p["status"]!["phase"] = "Failed";
+                p["status"]!["reason"] = "NodeLost";
+            });
+        }, "BackoffLimitExceeded");
+
+        var lost = Assert.IsType<AttemptOutcome.SupervisorLost>(outcome);
+        Assert.Contains("node was lost", lost.Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_gangs_end_is_the_rank_that_failed_first_not_the_ranks_stopped_after_it()
+    {
+        var outcome = await FailedOutcomeAsync(2, job =>
+        {
+            // Rank 1 exits 75; the Job controller then stops rank 0 (SIGTERM: 143).
+            _cluster.Api.AddPod(Ns, job, 0, Terminated(143, finishedAt: DateTime.UtcNow));
+            _cluster.Api.AddPod(Ns, job, 1, Terminated(75, finishedAt: DateTime.UtcNow.AddSeconds(-5)));
+        }, "PodFailurePolicy");
+
+        var exited = Assert.IsType<AttemptOutcome.ExitedWithError>(outcome);
+        Assert.Equal(75, exited.ExitCode);
+        Assert.Null(exited.Signal);
+    }
+
+    [Fact]
+    public async Task An_oom_kill_of_any_rank_is_the_gangs_end()
+    {
+        var outcome = await FailedOutcomeAsync(2, job =>
+        {
+            _cluster.Api.AddPod(Ns, job, 0, Terminated(1, finishedAt: DateTime.UtcNow.AddSeconds(-5)));
+            _cluster.Api.AddPod(Ns, job, 1, Terminated(137, "OOMKilled"));
+        }, "PodFailurePolicy");
+
+        Assert.Equal(137, Assert.IsType<AttemptOutcome.OutOfMemory>(outcome).ExitCode);
+    }
+
+    [Fact]
+    public async Task A_job_gets_its_checkpoint_claim_before_its_first_attempt_and_later_attempts_reuse_it()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var claimName = $"strata-{jobId}-checkpoints";
+
+        var first = await runtime.StartAsync(Launch(jobId, 1), CancellationToken.None);
+        var claim = _cluster.Api.Get(FakeKubernetesApi.PersistentVolumeClaims, Ns, claimName);
+        Assert.NotNull(claim);
+        var claimPost = _cluster.Api.Requests.FindIndex(r => r.StartsWith("POST ", StringComparison.Ordinal) && r.Contains("/persistentvolumeclaims", StringComparison.Ordinal));
+        var jobPost = _cluster.Api.Requests.FindIndex(r => r.StartsWith("POST ", StringComparison.Ordinal) && r.Contains("/jobs", StringComparison.Ordinal));
+        Assert.True(claimPost >= 0 && claimPost < jobPost, "the claim is created before the Job");
+        _cluster.Api.FinishJob(Ns, first.Name!, succeeded: false);
+
+        var second = await runtime.StartAsync(Launch(jobId, 2), CancellationToken.None);
+
+        // The same claim, not created again: both attempts' pods mount it.
+        var claims = _cluster.Api.List(FakeKubernetesApi.PersistentVolumeClaims, Ns);
+        Assert.Equal(claim["metadata"]!["uid"]!.GetValue<string>(), Assert.Single(claims)["metadata"]!["uid"]!.GetValue<string>());
+        foreach (var name in new[] { first.Name!, second.Name! })
+        {
+            var volumes = _cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, name)!["spec"]!["template"]!["spec"]!["volumes"]!.AsArray();
+            Assert.Contains(volumes, v => v!["persistentVolumeClaim"]?["claimName"]?.GetValue<string>() == claimName);
+        }
+
+        // An attempt's end leaves it; the job's removal takes it.
+        await runtime.ForgetAsync(new AttemptRef(Tenant, jobId, 1), discardLogs: false, CancellationToken.None);
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.PersistentVolumeClaims, Ns, claimName));
+        await runtime.ForgetAsync(new AttemptRef(Tenant, jobId, 2), discardLogs: true, CancellationToken.None);
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.PersistentVolumeClaims, Ns, claimName));
+    }
+
+    [Fact]
+    public async Task The_retention_sweep_deletes_the_claims_of_jobs_ended_long_ago_or_gone_and_keeps_the_others()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var now = DateTimeOffset.UtcNow;
+        var waiting = await AddJobAsync(JobStatus.Pending, completedAt: null);
+        var endedLongAgo = await AddJobAsync(JobStatus.Succeeded, now - TimeSpan.FromDays(8));
+        var endedRecently = await AddJobAsync(JobStatus.Failed, now - TimeSpan.FromHours(1));
+        var gone = NewJobId();
+        foreach (var id in new[] { waiting, endedLongAgo, endedRecently, gone })
+        {
+            await runtime.StartAsync(Launch(id), CancellationToken.None);
+        }
+
+        var sweep = new CheckpointVolumeSweep(_cluster.NewClusterApi(), _cluster.Store,
+            Microsoft.Extensions.Options.Options.Create(new Strata.Server.Retention.RetentionOptions { Retention = TimeSpan.FromDays(7) }),
+            TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<CheckpointVolumeSweep>.Instance);
+        await sweep.SweepAsync(CancellationToken.None);
+
+        var left = _cluster.Api.List(FakeKubernetesApi.PersistentVolumeClaims, Ns).Select(c => c["metadata"]!["name"]!.GetValue<string>()).Order(StringComparer.Ordinal);
+        Assert.Equal(new[] { waiting, endedRecently }.Select(id => $"strata-{id}-checkpoints").Order(StringComparer.Ordinal), left);
+    }
+
+    private async Task<string> AddJobAsync(JobStatus status, DateTimeOffset? completedAt)
+    {
+        var id = NewJobId();
+        await using var db = _cluster.Store.CreateContext();
+        await db.Database.OpenConnectionAsync();
+        Strata.Server.Storage.JobInserts.Insert(db, new Strata.Server.Storage.JobRecord { Id = id, TenantId = Tenant, Name = id, SpecJson = "{}", CreatedAt = DateTimeOffset.UtcNow });
+        await db.Jobs.Where(j => j.Id == id).ExecuteUpdateAsync(u => u.SetProperty(j => j.Status, status).SetProperty(j => j.CompletedAt, completedAt));
+        return id;
+    }
+
+    [Fact]
+    public async Task A_job_without_a_checkpoint_volume_gets_no_claim()
+    {
+        _cluster.Options.CheckpointVolumeGb = 0;
+        var (runtime, _) = _cluster.NewRuntime();
+        await runtime.StartAsync(Launch(NewJobId()), CancellationToken.None);
+
+        Assert.Empty(_cluster.Api.List(FakeKubernetesApi.PersistentVolumeClaims, Ns));
     }
 
     [Fact]
@@ -315,5 +487,56 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         using var reader = new StreamReader(log);
         Assert.Equal("epoch 2\nepoch 3\n", await reader.ReadToEndAsync());
         Assert.Contains(_cluster.Api.Requests, r => r.Contains("/log?", StringComparison.Ordinal) && r.Contains("tailLines=2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Logs_of_one_rank_or_of_every_rank_interleaved_in_the_order_they_were_written()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var attempt = new AttemptRef(Tenant, jobId, 1);
+        var info = await runtime.StartAsync(Launch(jobId, workers: 2), CancellationToken.None);
+        var rank0 = _cluster.Api.AddPod(Ns, info.Name!, 0, new JsonObject { ["running"] = new JsonObject() });
+        var rank1 = _cluster.Api.AddPod(Ns, info.Name!, 1, new JsonObject { ["running"] = new JsonObject() });
+        var t = new DateTime(2026, 12, 7, 10, 0, 0, DateTimeKind.Utc);
+        _cluster.Api.SetLog(Ns, rank0["metadata"]!["name"]!.GetValue<string>(), (t, "loading"), (t.AddMilliseconds(30), "epoch 1 loss 0.9"));
+        _cluster.Api.SetLog(Ns, rank1["metadata"]!["name"]!.GetValue<string>(), (t.AddMilliseconds(10), "loading"), (t.AddMilliseconds(20), "epoch 1"));
+
+        Assert.Equal("loading\nepoch 1\n", await ReadLogAsync(runtime, attempt, new LogOptions(false, null, Rank: 1)));
+        Assert.Null(await runtime.OpenLogAsync(attempt, new LogOptions(false, null, Rank: 2), CancellationToken.None));
+        Assert.Equal(
+            "[rank 0] loading\n[rank 1] loading\n[rank 1] epoch 1\n[rank 0] epoch 1 loss 0.9\n",
+            await ReadLogAsync(runtime, attempt, new LogOptions(false, null, LogOptions.AllRanks)));
+        // The tail is each rank's.
+        Assert.Equal(
+            "[rank 1] epoch 1\n[rank 0] epoch 1 loss 0.9\n",
+            await ReadLogAsync(runtime, attempt, new LogOptions(false, 1, LogOptions.AllRanks)));
+        // Followed, the lines come as they arrive: every one of them, prefixed.
+        var followed = (await ReadLogAsync(runtime, attempt, new LogOptions(true, null, LogOptions.AllRanks))).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["[rank 0] epoch 1 loss 0.9", "[rank 0] loading", "[rank 1] epoch 1", "[rank 1] loading"], followed.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_log_of_a_single_worker_job_is_rank_0()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+        var pod = _cluster.Api.AddPod(Ns, info.Name!, 0, new JsonObject { ["running"] = new JsonObject() });
+        // A Job that is not Indexed gives its pods no completion index.
+        _cluster.Api.Update(FakeKubernetesApi.Pods, Ns, pod["metadata"]!["name"]!.GetValue<string>(), p => p["metadata"]!["labels"]!.AsObject().Remove("batch.kubernetes.io/job-completion-index"));
+        _cluster.Api.SetLog(Ns, pod["metadata"]!["name"]!.GetValue<string>(), "done\n");
+
+        Assert.Equal("done\n", await ReadLogAsync(runtime, new AttemptRef(Tenant, jobId, 1), new LogOptions(false, null)));
+        Assert.Equal("[rank 0] done\n", await ReadLogAsync(runtime, new AttemptRef(Tenant, jobId, 1), new LogOptions(false, null, LogOptions.AllRanks)));
+    }
+
+    private static async Task<string> ReadLogAsync(KubernetesJobRuntime runtime, AttemptRef attempt, LogOptions options)
+    {
+        await using var log = await runtime.OpenLogAsync(attempt, options, CancellationToken.None);
+        Assert.NotNull(log);
+        Assert.False(log.CanSeek);
+        using var reader = new StreamReader(log);
+        return await reader.ReadToEndAsync();
     }
 }

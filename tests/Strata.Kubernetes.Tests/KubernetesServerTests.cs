@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Strata.Server.Tests.Support;
 
@@ -9,6 +10,7 @@ namespace Strata.Kubernetes.Tests;
 /// </summary>
 public sealed class KubernetesServerTests : IAsyncLifetime
 {
+    private static readonly int[] RetryCodes = [75];
     private FakeKubernetesApi _api = null!;
     private StrataApp _app = null!;
 
@@ -22,6 +24,8 @@ public sealed class KubernetesServerTests : IAsyncLifetime
             ["Runtime:Kubernetes:KubeconfigPath"] = kubeconfig,
             ["Runtime:Kubernetes:DefaultImage"] = "strata:test",
             ["Runtime:Kubernetes:ProvisionSeconds"] = "1",
+            ["Strata:DiskSweepSeconds"] = "1",
+            ["Jobs:Retention"] = "00:00:02",
         });
         await _app.InitializeAsync();
     }
@@ -95,6 +99,120 @@ public sealed class KubernetesServerTests : IAsyncLifetime
         _api.FinishJob(ns, second, succeeded: true);
         var done = await StrataApp.WaitForStatusAsync(client, id, "succeeded");
         Assert.Equal(2, done.GetProperty("attempts").GetInt32());
+    }
+
+    private string JobNamed(string ns, int attempt) =>
+        _api.List(FakeKubernetesApi.Jobs, ns).Select(j => j["metadata"]!["name"]!.GetValue<string>()).Single(n => n.EndsWith($"-{attempt}", StringComparison.Ordinal));
+
+    private static string PodName(JsonObject pod) => pod["metadata"]!["name"]!.GetValue<string>();
+
+    private static async Task<JsonElement[]> AttemptsAsync(HttpClient client, string id)
+    {
+        using var response = await client.GetAsync($"/v1/jobs/training/{id}/attempts");
+        return [.. (await Http.ExpectAsync(response, 200)).EnumerateArray().OrderBy(a => a.GetProperty("number").GetInt32())];
+    }
+
+    [Fact]
+    public async Task An_oom_killed_pod_is_retried_by_a_new_job_asking_for_one_and_a_half_times_the_memory()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s");
+        var ns = "ml-" + tenant;
+        var id = (await StrataApp.SubmitAsync(client, new { name = "grows", compute = new { cpu_cores = 1, memory_gb = 3 }, retry = new { max_attempts = 2, backoff_seconds = 0 } })).GetProperty("id").GetString()!;
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the first Job");
+        var first = JobNamed(ns, 1);
+        Assert.Equal("3Gi", Limits(ns, first)["memory"]!.GetValue<string>());
+
+        _api.AddPod(ns, first, 0, new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 137, ["reason"] = "OOMKilled" } });
+        _api.FinishJob(ns, first, succeeded: false, reason: "PodFailurePolicy");
+
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 2, "a second Job");
+        // 3 GB × 1.5 = 4.5, rounded up to a whole GB.
+        Assert.Equal("5Gi", Limits(ns, JobNamed(ns, 2))["memory"]!.GetValue<string>());
+        _api.FinishJob(ns, JobNamed(ns, 2), succeeded: true);
+        var done = await StrataApp.WaitForStatusAsync(client, id, "succeeded");
+        Assert.Equal(3, done.GetProperty("spec").GetProperty("compute").GetProperty("memory_gb").GetInt32());
+        var attempts = await AttemptsAsync(client, id);
+        Assert.Equal(("out_of_memory", "out_of_memory", "retry"), (attempts[0].GetProperty("outcome").GetString(), attempts[0].GetProperty("classification").GetString(), attempts[0].GetProperty("decision").GetString()));
+        Assert.Equal(5, attempts[1].GetProperty("effective_compute").GetProperty("memory_gb").GetDouble());
+    }
+
+    private JsonObject Limits(string ns, string job) =>
+        _api.Get(FakeKubernetesApi.Jobs, ns, job)!["spec"]!["template"]!["spec"]!["containers"]![0]!["resources"]!["limits"]!.AsObject();
+
+    [Fact]
+    public async Task A_disrupted_pod_is_retried_as_an_evicted_infrastructure_failure_on_the_same_checkpoint_claim()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s");
+        var ns = "ml-" + tenant;
+        var id = (await StrataApp.SubmitAsync(client, new { name = "spot", compute = new { cpu_cores = 1, memory_gb = 1 }, retry = new { max_attempts = 2, backoff_seconds = 1 } })).GetProperty("id").GetString()!;
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the first Job");
+        var first = JobNamed(ns, 1);
+        var claim = Assert.Single(_api.List(FakeKubernetesApi.PersistentVolumeClaims, ns));
+
+        var pod = _api.AddPod(ns, first, 0, new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 143, ["reason"] = "Error" } });
+        _api.DisruptPod(ns, PodName(pod), "PreemptionByScheduler");
+        _api.FinishJob(ns, first, succeeded: false, reason: "PodFailurePolicy", message: $"Pod {ns}/{PodName(pod)} has condition DisruptionTarget matching FailJob rule at index 0");
+
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 2, "a second Job");
+        var attempts = await AttemptsAsync(client, id);
+        Assert.Equal("evicted", attempts[0].GetProperty("outcome").GetString());
+        Assert.Equal("infrastructure", attempts[0].GetProperty("classification").GetString());
+        Assert.Equal("retry", attempts[0].GetProperty("decision").GetString());
+        Assert.Contains("PreemptionByScheduler", attempts[0].GetProperty("error_message").GetString(), StringComparison.Ordinal);
+        // The retry resumes from the same checkpoints.
+        Assert.Equal(claim["metadata"]!["uid"]!.GetValue<string>(), Assert.Single(_api.List(FakeKubernetesApi.PersistentVolumeClaims, ns))["metadata"]!["uid"]!.GetValue<string>());
+
+        _api.FinishJob(ns, JobNamed(ns, 2), succeeded: true);
+        await StrataApp.WaitForStatusAsync(client, id, "succeeded");
+    }
+
+    [Fact]
+    public async Task A_gang_whose_rank_1_fails_with_a_retry_code_restarts_whole_as_a_new_indexed_job()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s");
+        var ns = "ml-" + tenant;
+        var id = (await StrataApp.SubmitAsync(client, new
+        {
+            name = "gang",
+            compute = new { cpu_cores = 1, memory_gb = 1 },
+            distributed = new { num_workers = 2 },
+            retry = new { max_attempts = 2, backoff_seconds = 0, retry_on_exit_codes = RetryCodes },
+        })).GetProperty("id").GetString()!;
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the first Job");
+        var first = JobNamed(ns, 1);
+
+        // Rank 1 exits 75; the pod failure policy fails the Job, whose controller then stops rank 0.
+        var now = DateTime.UtcNow;
+        _api.AddPod(ns, first, 1, new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 75, ["reason"] = "Error", ["finishedAt"] = now.AddSeconds(-2).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture) } });
+        _api.AddPod(ns, first, 0, new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 143, ["reason"] = "Error", ["finishedAt"] = now.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture) } });
+        _api.FinishJob(ns, first, succeeded: false, reason: "PodFailurePolicy");
+
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 2, "a second Job");
+        var second = _api.Get(FakeKubernetesApi.Jobs, ns, JobNamed(ns, 2))!;
+        Assert.Equal("Indexed", second["spec"]!["completionMode"]!.GetValue<string>());
+        Assert.Equal((2, 2), (second["spec"]!["completions"]!.GetValue<int>(), second["spec"]!["parallelism"]!.GetValue<int>()));
+        var attempts = await AttemptsAsync(client, id);
+        Assert.Equal("infrastructure", attempts[0].GetProperty("classification").GetString());
+        Assert.Equal("retry", attempts[0].GetProperty("decision").GetString());
+        Assert.Contains("exited with code 75", attempts[0].GetProperty("error_message").GetString(), StringComparison.Ordinal);
+
+        _api.FinishJob(ns, JobNamed(ns, 2), succeeded: true);
+        await StrataApp.WaitForStatusAsync(client, id, "succeeded");
+    }
+
+    [Fact]
+    public async Task The_checkpoint_claim_of_a_job_ended_longer_ago_than_the_retention_is_deleted()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s");
+        var ns = "ml-" + tenant;
+        var id = (await StrataApp.SubmitAsync(client, new { name = "gone", compute = new { cpu_cores = 1, memory_gb = 1 } })).GetProperty("id").GetString()!;
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the Job");
+        Assert.Single(_api.List(FakeKubernetesApi.PersistentVolumeClaims, ns));
+
+        _api.FinishJob(ns, JobNamed(ns, 1), succeeded: true);
+        await StrataApp.WaitForStatusAsync(client, id, "succeeded");
+        // Jobs:Retention is 2 s here, swept every second.
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.PersistentVolumeClaims, ns).Count == 0, "the claim deleted");
     }
 
     [Fact]

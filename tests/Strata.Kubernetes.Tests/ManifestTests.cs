@@ -166,6 +166,90 @@ public sealed class ManifestTests
     }
 
     [Fact]
+    public void A_gpu_type_in_the_operators_table_asks_for_its_mig_resource_or_selects_its_node_labels()
+    {
+        var options = new KubernetesRuntimeOptions
+        {
+            GpuTypes =
+            {
+                ["nvidia-a100-1g.10gb"] = new GpuTypeOptions { Resource = "nvidia.com/mig-1g.10gb" },
+                ["nvidia-a100"] = new GpuTypeOptions { NodeSelector = { ["nvidia.com/gpu.product"] = "NVIDIA-A100-SXM4-80GB" } },
+            },
+        };
+
+        var mig = JobManifests.Job(Launch(gpus: 1, gpuType: "nvidia-a100-1g.10gb"), options).Spec.Template.Spec;
+        var migLimits = Assert.Single(mig.Containers).Resources.Limits;
+        Assert.Equal("1", migLimits["nvidia.com/mig-1g.10gb"].ToString());
+        Assert.False(migLimits.ContainsKey("nvidia.com/gpu"));
+        Assert.Equal("1", Assert.Single(mig.Containers).Resources.Requests["nvidia.com/mig-1g.10gb"].ToString());
+        Assert.Null(mig.NodeSelector);
+
+        // Keys are compared without case.
+        var labelled = JobManifests.Job(Launch(gpus: 2, gpuType: "NVIDIA-A100"), options).Spec.Template.Spec;
+        Assert.Equal("2", Assert.Single(labelled.Containers).Resources.Limits["nvidia.com/gpu"].ToString());
+        Assert.Equal(new Dictionary<string, string> { ["nvidia.com/gpu.product"] = "NVIDIA-A100-SXM4-80GB" }, labelled.NodeSelector);
+
+        // A type the table does not know keeps the label selector.
+        var other = JobManifests.Job(Launch(gpus: 1, gpuType: "nvidia-t4"), options).Spec.Template.Spec;
+        Assert.Equal("1", Assert.Single(other.Containers).Resources.Limits["nvidia.com/gpu"].ToString());
+        Assert.Equal("nvidia-t4", other.NodeSelector["strata.dev/gpu-type"]);
+    }
+
+    [Theory]
+    [InlineData(null, null, "names neither a Resource nor a NodeSelector")]
+    [InlineData("mig-1g.10gb", null, "must be an extended resource")]
+    [InlineData("nvidia.com/mig-1g.10gb", null, null)]
+    [InlineData(null, "NVIDIA-A100-SXM4-80GB", null)]
+    public void A_gpu_types_entry_must_name_an_extended_resource_or_node_labels(string? resource, string? product, string? error)
+    {
+        var entry = new GpuTypeOptions { Resource = resource };
+        if (product is not null) entry.NodeSelector["nvidia.com/gpu.product"] = product;
+        var options = new KubernetesRuntimeOptions { GpuTypes = { ["nvidia-a100"] = entry } };
+
+        var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        var valid = System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), results, validateAllProperties: true);
+
+        Assert.Equal(error is null, valid);
+        if (error is not null) Assert.Contains(error, Assert.Single(results).ErrorMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_attempt_of_a_job_mounts_the_jobs_checkpoint_claim_at_the_checkpoint_dir()
+    {
+        var first = JobManifests.Job(Launch() with { Attempt = new AttemptRef("team-a", "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", 1) }, Options).Spec.Template.Spec;
+        var second = JobManifests.Job(Launch(workers: 3), Options).Spec.Template.Spec;
+        foreach (var spec in new[] { first, second })
+        {
+            var volume = Assert.Single(spec.Volumes, v => v.PersistentVolumeClaim is not null);
+            Assert.Equal("strata-0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b-checkpoints", volume.PersistentVolumeClaim.ClaimName);
+            var mount = Assert.Single(spec.Containers[0].VolumeMounts, m => m.Name == volume.Name);
+            Assert.Equal(JobManifests.CheckpointPath, mount.MountPath);
+            Assert.Equal(JobManifests.CheckpointPath, spec.Containers[0].Env.Single(e => e.Name == "STRATA_CHECKPOINT_DIR").Value);
+        }
+
+        var without = JobManifests.Job(Launch(), new KubernetesRuntimeOptions { CheckpointVolumeGb = 0 }).Spec.Template.Spec;
+        Assert.All(without.Volumes, v => Assert.Null(v.PersistentVolumeClaim));
+    }
+
+    [Fact]
+    public void The_checkpoint_claim_has_the_configured_size_class_and_access_mode_in_the_tenants_namespace()
+    {
+        var claim = JobManifests.CheckpointClaim("team-a", "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", Options);
+        Assert.Equal(("strata-0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b-checkpoints", "ml-team-a"), (claim.Metadata.Name, claim.Metadata.NamespaceProperty));
+        Assert.Equal(["ReadWriteOnce"], claim.Spec.AccessModes);
+        Assert.Null(claim.Spec.StorageClassName);
+        Assert.Equal("10Gi", claim.Spec.Resources.Requests["storage"].ToString());
+        Assert.Equal("0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", claim.Metadata.Labels["strata.dev/job-id"]);
+        Assert.Equal("checkpoints", claim.Metadata.Labels["strata.dev/volume"]);
+        // Owned by no Job: an attempt's end (its Job's TTL) must not take the job's checkpoints.
+        Assert.Null(claim.Metadata.OwnerReferences);
+
+        var shared = JobManifests.CheckpointClaim("team-a", "j", new KubernetesRuntimeOptions { CheckpointStorageClass = "nfs", CheckpointVolumeGb = 50, CheckpointAccessMode = "ReadWriteMany" });
+        Assert.Equal(("nfs", "50Gi"), (shared.Spec.StorageClassName, shared.Spec.Resources.Requests["storage"].ToString()));
+        Assert.Equal(["ReadWriteMany"], shared.Spec.AccessModes);
+    }
+
+    [Fact]
     public void A_job_runs_restricted_with_a_read_only_root_and_scratch_volumes()
     {
         var spec = JobManifests.Job(Launch(), Options).Spec.Template.Spec;
@@ -183,14 +267,15 @@ public sealed class ManifestTests
         var mounts = Assert.Single(spec.Containers).VolumeMounts.Select(m => m.MountPath).ToList();
         Assert.Contains("/strata/work", mounts);
         Assert.Contains("/tmp", mounts);
-        Assert.All(spec.Volumes, v => Assert.NotNull(v.EmptyDir));
+        Assert.All(spec.Volumes.Where(v => v.Name != JobManifests.CheckpointVolume), v => Assert.NotNull(v.EmptyDir));
     }
 
     /// <summary>
     /// Issue 13's check on Kubernetes: a job's pod lives in its tenant's namespace, where the server's Secret
-    /// (in the platform namespace) cannot be named; it mounts no secret, projected, host-path or claimed volume
-    /// (a claim could be another namespace's data), takes no value from a Secret or ConfigMap, and has no
-    /// token to ask the API for one; its role only reads, in its own namespace.
+    /// (in the platform namespace) cannot be named; it mounts no secret, projected or host-path volume, and no
+    /// claim but its own job's checkpoint claim (a claim is namespaced: the pod's namespace is its tenant's), takes
+    /// no value from a Secret or ConfigMap, and has no token to ask the API for one; its role only reads, in its
+    /// own namespace.
     /// </summary>
     [Theory]
     [InlineData(1)]
@@ -203,11 +288,11 @@ public sealed class ManifestTests
         Assert.NotEqual(Options.PlatformNamespace, job.Metadata.NamespaceProperty);
         Assert.All(pod.Volumes, v =>
         {
-            Assert.NotNull(v.EmptyDir);
+            if (v.PersistentVolumeClaim is { } claim) Assert.Equal("strata-0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b-checkpoints", claim.ClaimName);
+            else Assert.NotNull(v.EmptyDir);
             Assert.Null(v.Secret);
             Assert.Null(v.Projected);
             Assert.Null(v.HostPath);
-            Assert.Null(v.PersistentVolumeClaim);
             Assert.Null(v.ConfigMap);
             Assert.Null(v.Csi);
             Assert.Null(v.Nfs);
@@ -241,14 +326,15 @@ public sealed class ManifestTests
     }
 
     [Fact]
-    public void Strata_retries_by_attempt_so_a_job_has_no_retries_of_its_own_and_fails_at_once_on_a_user_error()
+    public void Strata_retries_by_attempt_so_a_job_has_no_retries_of_its_own_and_fails_at_once_on_a_disruption_or_an_error_exit()
     {
         var spec = JobManifests.Job(Launch(), Options).Spec;
         Assert.Equal(0, spec.BackoffLimit);
         Assert.Equal(3600, spec.ActiveDeadlineSeconds);
         Assert.Equal(86400, spec.TtlSecondsAfterFinished);
         var rules = spec.PodFailurePolicy.Rules;
-        Assert.Equal("Ignore", rules[0].Action);
+        // A disrupted pod is not replaced inside the Job: the attempt ends as evicted and Strata retries the whole gang.
+        Assert.Equal("FailJob", rules[0].Action);
         Assert.Equal(("DisruptionTarget", "True"), (rules[0].OnPodConditions[0].Type, rules[0].OnPodConditions[0].Status));
         Assert.Equal("FailJob", rules[1].Action);
         Assert.Equal(("training", "NotIn"), (rules[1].OnExitCodes.ContainerName, rules[1].OnExitCodes.OperatorProperty));

@@ -10,7 +10,7 @@ public enum FailureClass
     OutOfMemory,
     /// <summary>The job's own error: a non-zero exit, a code error in a Python traceback, a <c>retry.fail_on_exit_codes</c> code.</summary>
     UserError,
-    /// <summary>Not the job's fault: its supervisor or node was lost, its start failed, someone else killed it, a <c>retry.retry_on_exit_codes</c> code.</summary>
+    /// <summary>Not the job's fault: its supervisor or node was lost, its pod was evicted, its start failed, someone else killed it, a <c>retry.retry_on_exit_codes</c> code.</summary>
     Infrastructure,
     /// <summary>Stopped to make room for a higher-priority job.</summary>
     Preempted,
@@ -69,7 +69,7 @@ public static class FailureClassifier
         {
             AttemptOutcome.OutOfMemory => FailureClass.OutOfMemory,
             AttemptOutcome.TimedOut => FailureClass.TimedOut,
-            AttemptOutcome.SupervisorLost or AttemptOutcome.StartFailed or AttemptOutcome.Stopped => FailureClass.Infrastructure,
+            AttemptOutcome.SupervisorLost or AttemptOutcome.Evicted or AttemptOutcome.StartFailed or AttemptOutcome.Stopped => FailureClass.Infrastructure,
             AttemptOutcome.ExitedWithError exited => ClassifyExit(exited, rules),
             // Over its own disk limit, or a trainer whose model could not be registered: the job's own doing.
             _ => FailureClass.UserError,

@@ -86,6 +86,18 @@ public abstract record AttemptOutcome
         public override string Describe() => Message ?? "its process vanished";
     }
 
+    /// <summary>
+    /// The cluster took its pod away for its own reasons (Kubernetes' <c>DisruptionTarget</c> condition: an eviction
+    /// through the API, a preemption by the scheduler for a higher-priority pod, a tainted node, the kubelet shutting
+    /// down). Not the job's doing, and not Strata's preemption (that is a <see cref="Stopped"/> attempt the store marks).
+    /// </summary>
+    public sealed record Evicted : AttemptOutcome
+    {
+        public override string Reason => StatusReasons.Evicted;
+        public override bool IsInfrastructureFailure => true;
+        public override string Describe() => Message ?? "its pod was evicted";
+    }
+
     /// <summary>The runtime could not start it.</summary>
     public sealed record StartFailed : AttemptOutcome
     {
@@ -112,6 +124,7 @@ public abstract record AttemptOutcome
         StatusReasons.TimedOut => new TimedOut(),
         StatusReasons.Killed => new Stopped(),
         StatusReasons.SupervisorLost => new SupervisorLost(),
+        StatusReasons.Evicted => new Evicted(),
         StatusReasons.StartFailed => new StartFailed(),
         StatusReasons.ModelRegistrationFailed => new ModelRegistrationFailed(),
         _ => new ExitedWithError(),

@@ -29,7 +29,7 @@ public sealed class StrataMetrics
     /// <summary>The failure reasons a label may carry; any other is counted as <c>exited_with_error</c>.</summary>
     private static readonly HashSet<string> FailureReasons =
     [
-        StatusReasons.ExitedWithError, StatusReasons.OutOfMemory, StatusReasons.DiskLimitExceeded, StatusReasons.TimedOut, StatusReasons.SupervisorLost, StatusReasons.StartFailed,
+        StatusReasons.ExitedWithError, StatusReasons.OutOfMemory, StatusReasons.DiskLimitExceeded, StatusReasons.TimedOut, StatusReasons.SupervisorLost, StatusReasons.Evicted, StatusReasons.StartFailed,
     ];
 
     private readonly Counter<long> _jobsCreated;

@@ -103,7 +103,7 @@ public sealed class StrataMetricsTests : IDisposable
         {
             Assert.Single(_measured, m => m.Instrument == "ml_platform_jobs_finished" && m.Tags["status"] == status && m.Value == 0);
         }
-        foreach (var reason in new[] { "exited_with_error", "out_of_memory", "timed_out", "supervisor_lost", "start_failed" })
+        foreach (var reason in new[] { "exited_with_error", "out_of_memory", "timed_out", "supervisor_lost", "evicted", "start_failed" })
         {
             Assert.Single(_measured, m => m.Instrument == "ml_platform_job_failures" && m.Tags["reason"] == reason && m.Value == 0);
         }

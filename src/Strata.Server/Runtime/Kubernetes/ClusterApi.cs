@@ -69,8 +69,11 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
         }
     }
 
-    /// <summary>Creates a Service or NetworkPolicy of a job; one already there (409) is left as it is.</summary>
-    public async Task CreateIfMissingAsync(IKubernetesObject<V1ObjectMeta> item, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates a Service, NetworkPolicy or PersistentVolumeClaim of a job; one already there (409) is left as it
+    /// is. False when its namespace does not exist (404).
+    /// </summary>
+    public async Task<bool> CreateIfMissingAsync(IKubernetesObject<V1ObjectMeta> item, CancellationToken cancellationToken)
     {
         var ns = item.Metadata.NamespaceProperty;
         try
@@ -79,10 +82,32 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
             {
                 V1Service service => await client.CoreV1.CreateNamespacedServiceAsync(service, ns, cancellationToken: c),
                 V1NetworkPolicy policy => await client.NetworkingV1.CreateNamespacedNetworkPolicyAsync(policy, ns, cancellationToken: c),
+                V1PersistentVolumeClaim claim => await client.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(claim, ns, cancellationToken: c),
                 _ => throw new NotSupportedException($"Strata does not create {item.Kind} objects for jobs"),
             }, cancellationToken);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Every job's checkpoint volume claim, in every namespace.</summary>
+    public Task<V1PersistentVolumeClaimList> ListCheckpointClaimsAsync(CancellationToken cancellationToken) =>
+        CallAsync(c => client.CoreV1.ListPersistentVolumeClaimForAllNamespacesAsync(labelSelector: KubernetesNames.CheckpointClaimsSelector, cancellationToken: c), cancellationToken);
+
+    /// <summary>Deletes a claim; its volume goes once no pod uses it (the claim's protection finalizer). Gone already is fine.</summary>
+    public async Task DeleteClaimAsync(string name, string ns, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync(c => client.CoreV1.DeleteNamespacedPersistentVolumeClaimAsync(name, ns, cancellationToken: c), cancellationToken);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
         }
     }
@@ -119,12 +144,15 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
     public Task<V1PodList> ListPodsAsync(string ns, string labelSelector, CancellationToken cancellationToken) =>
         CallAsync(c => client.CoreV1.ListNamespacedPodAsync(ns, labelSelector: labelSelector, cancellationToken: c), cancellationToken);
 
-    /// <summary>A container's log; null when it has none yet (the container has not started: 400) or the pod is gone (404).</summary>
-    public async Task<Stream?> OpenPodLogAsync(string pod, string ns, string container, bool follow, int? tailLines, CancellationToken cancellationToken)
+    /// <summary>
+    /// A container's log, each line after its RFC 3339 time when <paramref name="timestamps"/>; null when it has none
+    /// yet (the container has not started: 400) or the pod is gone (404).
+    /// </summary>
+    public async Task<Stream?> OpenPodLogAsync(string pod, string ns, string container, bool follow, int? tailLines, bool timestamps, CancellationToken cancellationToken)
     {
         try
         {
-            return await client.CoreV1.ReadNamespacedPodLogAsync(pod, ns, container: container, follow: follow, tailLines: tailLines, cancellationToken: cancellationToken);
+            return await client.CoreV1.ReadNamespacedPodLogAsync(pod, ns, container: container, follow: follow, tailLines: tailLines, timestamps: timestamps, cancellationToken: cancellationToken);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest)
         {

@@ -12,17 +12,22 @@ namespace Strata.Server.Runtime.Kubernetes;
 /// </summary>
 /// <remarks>
 /// Who retries: Strata. Each attempt is one Job with <c>backoffLimit: 0</c>; a failure ends the attempt and
-/// Strata's retry policy decides (from the failure's reason) whether a new attempt — a new Job — follows.
-/// Retrying inside the Job as well would run a job more times than its <c>retry.max_attempts</c> says and hide
-/// attempts from the API. The <c>podFailurePolicy</c> makes the reason clear: a pod evicted or preempted
-/// (<c>DisruptionTarget</c>) is replaced without counting as a failure, and any non-zero exit of the training
-/// container fails the Job at once as the job's own error (not retried), while a pod lost otherwise fails it
-/// as <c>BackoffLimitExceeded</c>, an infrastructure failure that Strata retries.
+/// Strata's retry policy decides (from the failure's class, <c>Core/Attempts/AttemptPolicy</c>) whether a new
+/// attempt — a new Job, the whole gang — follows. Retrying inside the Job as well would run a job more times
+/// than its <c>retry.max_attempts</c> says and hide attempts from the API. The <c>podFailurePolicy</c> fails the
+/// Job at once, so that every pod of a gang stops and the attempt ends with a clear reason: on a pod the cluster
+/// took away (<c>DisruptionTarget</c>: evicted, preempted by the scheduler, a tainted node; classified
+/// <c>evicted</c>, an infrastructure failure that is retried with backoff), and on any non-zero exit of the
+/// training container (the job's own error, unless its exit code or evidence says otherwise). A pod lost
+/// otherwise fails it as <c>BackoffLimitExceeded</c>, also an infrastructure failure. The Job does not replace
+/// a disrupted pod itself: a new pod joining a gang whose other ranks are mid-run cannot rejoin their
+/// rendezvous, and a replacement would be an attempt that the API never shows.
 /// </remarks>
 public static class JobManifests
 {
     public const string WorkVolume = "work";
     public const string TmpVolume = "tmp";
+    public const string CheckpointVolume = "checkpoints";
     public const string WorkPath = "/strata/work";
     public const string CheckpointPath = WorkPath + "/checkpoints";
 
@@ -40,7 +45,8 @@ public static class JobManifests
             ["cpu"] = Quantities.Cpu(launch.Resources.CpuCores),
             ["memory"] = Quantities.Memory(launch.Resources.MemoryBytes),
         };
-        if (gpu) limits["nvidia.com/gpu"] = Quantities.Count(launch.Resources.Gpus);
+        var gpuType = GpuTypeOf(launch, options);
+        if (gpu) limits[gpuType?.Resource ?? GpuResource] = Quantities.Count(launch.Resources.Gpus);
 
         var container = new V1Container
         {
@@ -67,6 +73,12 @@ public static class JobManifests
                 new V1VolumeMount { Name = TmpVolume, MountPath = "/tmp" },
             ],
         };
+        var checkpoints = options.CheckpointVolumeGb > 0;
+        if (checkpoints)
+        {
+            // Every attempt of the job mounts the job's one claim: a retry resumes from what the last one saved.
+            container.VolumeMounts.Add(new V1VolumeMount { Name = CheckpointVolume, MountPath = CheckpointPath });
+        }
 
         var pod = new V1PodSpec
         {
@@ -89,12 +101,25 @@ public static class JobManifests
                 new V1Volume { Name = TmpVolume, EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity("1Gi") } },
             ],
         };
+        if (checkpoints)
+        {
+            pod.Volumes.Add(new V1Volume
+            {
+                Name = CheckpointVolume,
+                PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = KubernetesNames.CheckpointClaimName(attempt.JobId) },
+            });
+        }
         if (gpu)
         {
             // GPU nodes are usually tainted so that only pods that ask for GPUs land there.
             pod.Tolerations = [new V1Toleration { Key = "nvidia.com/gpu", OperatorProperty = "Exists", Effect = "NoSchedule" }];
         }
-        if (!string.IsNullOrEmpty(launch.GpuType))
+        if (gpuType is not null)
+        {
+            // The operator's table: a MIG profile is its own resource, which only nodes that have it offer.
+            if (gpuType.NodeSelector.Count > 0) pod.NodeSelector = new Dictionary<string, string>(gpuType.NodeSelector, StringComparer.Ordinal);
+        }
+        else if (!string.IsNullOrEmpty(launch.GpuType))
         {
             pod.NodeSelector = new Dictionary<string, string> { [options.GpuTypeNodeLabel] = launch.GpuType };
         }
@@ -124,8 +149,9 @@ public static class JobManifests
                     [
                         new V1PodFailurePolicyRule
                         {
-                            Action = "Ignore",
-                            OnPodConditions = [new V1PodFailurePolicyOnPodConditionsPattern { Type = "DisruptionTarget", Status = "True" }],
+                            // Before the exit codes: a disrupted pod's container exits non-zero from the kill.
+                            Action = "FailJob",
+                            OnPodConditions = [new V1PodFailurePolicyOnPodConditionsPattern { Type = JobStatusReading.DisruptionTarget, Status = "True" }],
                         },
                         new V1PodFailurePolicyRule
                         {
@@ -147,6 +173,40 @@ public static class JobManifests
             },
         };
     }
+
+    /// <summary>
+    /// The job's checkpoint volume (<c>STRATA_CHECKPOINT_DIR</c>), one per job in its tenant's namespace: created
+    /// before its first attempt's Job, mounted by every attempt, owned by no Job (an attempt's end must not take
+    /// it), and deleted with the job's records or by the retention of ended jobs' files (<see cref="CheckpointVolumeSweep"/>).
+    /// </summary>
+    public static V1PersistentVolumeClaim CheckpointClaim(string tenantId, string jobId, KubernetesRuntimeOptions options) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "PersistentVolumeClaim",
+        Metadata = new V1ObjectMeta
+        {
+            Name = KubernetesNames.CheckpointClaimName(jobId),
+            NamespaceProperty = KubernetesNames.Namespace(tenantId),
+            Labels = KubernetesNames.CheckpointClaimLabels(tenantId, jobId),
+        },
+        Spec = new V1PersistentVolumeClaimSpec
+        {
+            AccessModes = [options.CheckpointAccessMode],
+            // Null: the cluster's default storage class.
+            StorageClassName = options.CheckpointStorageClass,
+            Resources = new V1VolumeResourceRequirements
+            {
+                Requests = new Dictionary<string, ResourceQuantity>(StringComparer.Ordinal) { ["storage"] = new ResourceQuantity($"{options.CheckpointVolumeGb}Gi") },
+            },
+        },
+    };
+
+    /// <summary>The operator's entry for the launch's <c>gpu_type</c> (<see cref="KubernetesRuntimeOptions.GpuTypes"/>); null when it has none.</summary>
+    private static GpuTypeOptions? GpuTypeOf(JobLaunch launch, KubernetesRuntimeOptions options) =>
+        !string.IsNullOrEmpty(launch.GpuType) && options.GpuTypes.TryGetValue(launch.GpuType, out var entry) ? entry : null;
+
+    /// <summary>The extended resource of a whole NVIDIA GPU (the device plugin's).</summary>
+    public const string GpuResource = "nvidia.com/gpu";
 
     /// <summary>Gives every worker of a distributed job a stable DNS name; owned by the Job, so deleted with it.</summary>
     public static V1Service HeadlessService(AttemptRef attempt, V1OwnerReference owner) => new()

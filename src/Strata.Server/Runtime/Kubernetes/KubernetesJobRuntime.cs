@@ -27,7 +27,7 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
     /// <summary>Jobs this server deleted to stop them: their deletion is a stop, not a loss.</summary>
     private readonly ConcurrentDictionary<string, byte> _stopped = new(StringComparer.Ordinal);
     /// <summary>How failed Jobs ended, read once from their pods (keyed by the Job's name), until collected.</summary>
-    private readonly ConcurrentDictionary<string, Termination> _terminations = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, PodEvidence> _evidence = new(StringComparer.Ordinal);
 
     public KubernetesJobRuntime(
         ClusterApi api, JobWatcher watcher, TenantProvisioner provisioner, IOptions<KubernetesRuntimeOptions> options, TimeProvider time, ILogger<KubernetesJobRuntime> logger)
@@ -67,12 +67,12 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         V1Job? job;
         try
         {
-            job = await _api.CreateJobAsync(desired, cancellationToken);
+            job = await CreateAsync(desired, attempt, cancellationToken);
             if (job is null)
             {
                 // The tenant's namespace is not there yet (a new tenant, or one the last pass has not reached).
                 await _provisioner.ProvisionAsync(attempt.TenantId, cancellationToken);
-                job = await _api.CreateJobAsync(desired, cancellationToken)
+                job = await CreateAsync(desired, attempt, cancellationToken)
                     ?? throw new RuntimeStartException($"the namespace {KubernetesNames.Namespace(attempt.TenantId)} does not exist");
             }
             if (launch.NumWorkers > 1)
@@ -85,9 +85,23 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         catch (HttpOperationException e) when (!ClusterApi.IsTransient(e))
         {
             // Refused for good: invalid, forbidden (over the namespace's quota, a Pod Security violation).
-            throw new RuntimeStartException($"Kubernetes refused the Job ({(int)e.Response.StatusCode}): {Message(e)}", e);
+            throw new RuntimeStartException($"Kubernetes refused the attempt's Job or its checkpoint claim ({(int)e.Response.StatusCode}): {Message(e)}", e);
         }
         return Describe(attempt);
+    }
+
+    /// <summary>
+    /// The job's checkpoint claim first (when it has one; a later attempt finds it there and reuses it), then the
+    /// attempt's Job, whose pods mount the claim; null when the tenant's namespace does not exist.
+    /// </summary>
+    private async Task<V1Job?> CreateAsync(V1Job desired, AttemptRef attempt, CancellationToken cancellationToken)
+    {
+        if (_options.CheckpointVolumeGb > 0
+            && !await _api.CreateIfMissingAsync(JobManifests.CheckpointClaim(attempt.TenantId, attempt.JobId, _options), cancellationToken))
+        {
+            return null;
+        }
+        return await _api.CreateJobAsync(desired, cancellationToken);
     }
 
     public async Task StopAsync(AttemptRef attempt, CancellationToken cancellationToken)
@@ -121,34 +135,58 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
     }
 
     /// <summary>
-    /// The log of the attempt's pod (rank 0's for a distributed job) from the cluster's <c>pods/log</c>;
-    /// null while no container has started. Kubernetes applies the tail and follows the log itself.
+    /// The log of the attempt's pod of rank <see cref="LogOptions.Rank"/> (its completion index; a job of one
+    /// worker has rank 0 only) from the cluster's <c>pods/log</c>, or every rank's interleaved with <c>[rank N]</c>
+    /// prefixes (<see cref="RankLogs"/>); null while no container of those ranks has started. Kubernetes applies the
+    /// tail (per rank) and follows the log itself.
     /// </summary>
     public async Task<Stream?> OpenLogAsync(AttemptRef attempt, LogOptions options, CancellationToken cancellationToken)
     {
         var ns = KubernetesNames.Namespace(attempt.TenantId);
         var pods = await _api.ListPodsAsync(ns, KubernetesNames.AttemptSelector(attempt), cancellationToken);
-        var pod = pods.Items
-            .OrderBy(p => p.Metadata.Labels?.TryGetValue(KubernetesNames.CompletionIndexLabel, out var index) == true && index == "0" ? 0 : 1)
-            .ThenByDescending(p => p.Metadata.CreationTimestamp)
-            .FirstOrDefault();
-        if (pod is null) return null;
-        return await _api.OpenPodLogAsync(pod.Metadata.Name, ns, KubernetesNames.TrainingContainer, options.Follow, options.TailLines, cancellationToken);
+        var byRank = RankLogs.PodsByRank(pods.Items);
+        if (options.Rank != LogOptions.AllRanks)
+        {
+            if (!byRank.TryGetValue(options.Rank, out var pod)) return null;
+            return await _api.OpenPodLogAsync(pod, ns, KubernetesNames.TrainingContainer, options.Follow, options.TailLines, timestamps: false, cancellationToken);
+        }
+        var logs = new List<(int Rank, Stream Log)>();
+        try
+        {
+            foreach (var (rank, pod) in byRank)
+            {
+                // With timestamps, so that the ranks' lines can be put in the order they were written.
+                if (await _api.OpenPodLogAsync(pod, ns, KubernetesNames.TrainingContainer, options.Follow, options.TailLines, timestamps: true, cancellationToken) is { } log)
+                {
+                    logs.Add((rank, log));
+                }
+            }
+        }
+        catch
+        {
+            foreach (var (_, log) in logs) await log.DisposeAsync();
+            throw;
+        }
+        if (logs.Count == 0) return null;
+        return options.Follow ? RankLogs.Follow(logs, cancellationToken) : await RankLogs.MergeAsync(logs, cancellationToken);
     }
 
     /// <summary>
     /// Marks a finished Job collected, so that it is no longer listed or watched; its pods and their logs stay
-    /// until the Job's time-to-live ends. With <paramref name="discardLogs"/> the Job is deleted now.
+    /// until the Job's time-to-live ends. With <paramref name="discardLogs"/> (the job is gone) the Job and the
+    /// job's checkpoint claim are deleted now.
     /// </summary>
     public async Task ForgetAsync(AttemptRef attempt, bool discardLogs, CancellationToken cancellationToken)
     {
         var name = KubernetesNames.JobName(attempt);
         var ns = KubernetesNames.Namespace(attempt.TenantId);
-        _terminations.TryRemove(name, out _);
+        _evidence.TryRemove(name, out _);
         if (discardLogs)
         {
+            // The job itself is gone: its checkpoints go with it.
             _stopped[name] = 0;
             await _api.DeleteJobAsync(name, ns, cancellationToken);
+            await _api.DeleteClaimAsync(KubernetesNames.CheckpointClaimName(attempt.JobId), ns, cancellationToken);
         }
         else
         {
@@ -175,11 +213,11 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         {
             return new AttemptObservation { Attempt = attempt, Outcome = new AttemptOutcome.Succeeded { ExitCode = 0 }, StartedAt = startedAt, FinishedAt = finishedAt };
         }
-        var termination = condition.Reason == "DeadlineExceeded" ? null : await TerminationOfAsync(job, attempt, cancellationToken);
+        var evidence = condition.Reason == "DeadlineExceeded" ? null : await EvidenceOfAsync(job, attempt, cancellationToken);
         return new AttemptObservation
         {
             Attempt = attempt,
-            Outcome = JobStatusReading.Classify(condition, termination),
+            Outcome = JobStatusReading.Classify(condition, evidence),
             StartedAt = startedAt,
             FinishedAt = finishedAt,
         };
@@ -198,17 +236,18 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
             : new AttemptObservation { Attempt = attempt, Outcome = new AttemptOutcome.SupervisorLost { Message = $"its Job {name} was deleted outside Strata" }, FinishedAt = _time.GetUtcNow() };
     }
 
-    /// <summary>How the training container ended, from the Job's pods; read once per Job, null when the pods are gone.</summary>
-    private async Task<Termination?> TerminationOfAsync(V1Job job, AttemptRef attempt, CancellationToken cancellationToken)
+    /// <summary>How the Job's pods ended; read once per Job, null when the pods cannot be read.</summary>
+    private async Task<PodEvidence?> EvidenceOfAsync(V1Job job, AttemptRef attempt, CancellationToken cancellationToken)
     {
         var name = job.Metadata.Name;
-        if (_terminations.TryGetValue(name, out var known)) return known;
+        if (_evidence.TryGetValue(name, out var known)) return known;
         try
         {
             var pods = await _api.ListPodsAsync(job.Metadata.NamespaceProperty, KubernetesNames.AttemptSelector(attempt), cancellationToken);
-            var termination = JobStatusReading.Termination(pods.Items);
-            if (termination is not null) _terminations[name] = termination;
-            return termination;
+            var evidence = JobStatusReading.Evidence(pods.Items);
+            // Pods that say nothing yet may still be read again; once they have spoken, later reads must agree.
+            if (!evidence.IsEmpty) _evidence[name] = evidence;
+            return evidence;
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Forbidden)
         {
@@ -230,65 +269,5 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         {
             return e.Response.Content ?? e.Message;
         }
-    }
-}
-
-/// <summary>How a pod's training container ended.</summary>
-public sealed record Termination(int ExitCode, string? Reason, string? Message);
-
-/// <summary>Reading a Job's and its pods' status into Strata's outcomes; pure, for unit tests.</summary>
-public static class JobStatusReading
-{
-    /// <summary>The Job's final condition (<c>Complete</c> or <c>Failed</c>, status True), or null while it runs.</summary>
-    public static (bool Succeeded, V1JobCondition Condition)? Finished(V1Job job)
-    {
-        foreach (var condition in job.Status?.Conditions ?? [])
-        {
-            if (condition.Status != "True") continue;
-            if (condition.Type == "Complete") return (true, condition);
-            if (condition.Type == "Failed") return (false, condition);
-        }
-        return null;
-    }
-
-    /// <summary>The first training container that ended with an error, from the pods of a Job.</summary>
-    public static Termination? Termination(IEnumerable<V1Pod> pods) =>
-        pods.SelectMany(p => p.Status?.ContainerStatuses ?? [])
-            .Where(c => c.Name == KubernetesNames.TrainingContainer && c.State?.Terminated is { ExitCode: not 0 })
-            .Select(c => new Termination(c.State.Terminated.ExitCode, c.State.Terminated.Reason, c.State.Terminated.Message))
-            .FirstOrDefault();
-
-    /// <summary>
-    /// Why an attempt failed. <c>DeadlineExceeded</c> is its <c>timeout_seconds</c>; a container that exited
-    /// non-zero (the pod failure policy's <c>FailJob</c>) is the job's own error — out of memory when the
-    /// kernel killed it for that —; a Job that failed with no such exit lost its pods (evicted, node gone),
-    /// which is the infrastructure's failure and is retried.
-    /// </summary>
-    public static AttemptOutcome Classify(V1JobCondition failed, Termination? termination)
-    {
-        if (failed.Reason == "DeadlineExceeded")
-        {
-            return new AttemptOutcome.TimedOut { Message = "stopped at its time-out (activeDeadlineSeconds)" };
-        }
-        if (termination is { Reason: "OOMKilled" })
-        {
-            return new AttemptOutcome.OutOfMemory { ExitCode = termination.ExitCode, Message = "killed for using more memory than it asked for" };
-        }
-        if (termination is not null)
-        {
-            return new AttemptOutcome.ExitedWithError
-            {
-                ExitCode = termination.ExitCode,
-                Message = $"exited with code {termination.ExitCode}",
-                // The tail of its log (FallbackToLogsOnError): the evidence of a code error.
-                Exception = Tracebacks.LastException(termination.Message),
-            };
-        }
-        if (failed.Reason == "PodFailurePolicy")
-        {
-            // The container exited non-zero, but its pod is gone: the condition's message says how.
-            return new AttemptOutcome.ExitedWithError { Message = failed.Message ?? "exited with an error" };
-        }
-        return new AttemptOutcome.SupervisorLost { Message = $"its pod was lost ({failed.Reason}: {failed.Message})" };
     }
 }

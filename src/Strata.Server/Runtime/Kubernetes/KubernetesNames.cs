@@ -21,6 +21,11 @@ public static class KubernetesNames
     public const string JobNameLabel = "strata.dev/job-name";
     /// <summary>Set on a finished Job whose outcome the store has recorded: no longer watched.</summary>
     public const string CollectedLabel = "strata.dev/collected";
+    /// <summary>What a volume of Strata's holds: <c>checkpoints</c> on a job's checkpoint claim.</summary>
+    public const string VolumeLabel = "strata.dev/volume";
+    public const string CheckpointsVolumeValue = "checkpoints";
+    /// <summary>Selects every job's checkpoint claim.</summary>
+    public const string CheckpointClaimsSelector = ManagedByLabel + "=" + ManagedByValue + "," + VolumeLabel + "=" + CheckpointsVolumeValue;
     /// <summary>Kubernetes' own label on an Indexed Job's pods.</summary>
     public const string CompletionIndexLabel = "batch.kubernetes.io/job-completion-index";
     public const string CompletionIndexAnnotation = "batch.kubernetes.io/job-completion-index";
@@ -41,6 +46,17 @@ public static class KubernetesNames
     /// distributed job's headless Service) short enough for its pods' host names (<c>&lt;job&gt;-&lt;index&gt;</c>).
     /// </summary>
     public static string JobName(AttemptRef attempt) => "strata-" + attempt.Name;
+
+    /// <summary>The job's checkpoint volume claim, shared by all its attempts: <c>strata-&lt;job id&gt;-checkpoints</c>.</summary>
+    public static string CheckpointClaimName(string jobId) => $"strata-{jobId}-checkpoints";
+
+    public static Dictionary<string, string> CheckpointClaimLabels(string tenantId, string jobId) => new(StringComparer.Ordinal)
+    {
+        [ManagedByLabel] = ManagedByValue,
+        [TenantLabel] = tenantId,
+        [JobIdLabel] = jobId,
+        [VolumeLabel] = CheckpointsVolumeValue,
+    };
 
     public static RuntimeInfo Describe(AttemptRef attempt) =>
         new() { Kind = RuntimeKind, Name = JobName(attempt), Namespace = Namespace(attempt.TenantId) };

@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Strata.Server.Runtime.Kubernetes;
 
 /// <summary>Settings of the Kubernetes runtime (section <c>Runtime:Kubernetes</c>), used when <c>Runtime:Kind</c> is <c>kubernetes</c>.</summary>
-public sealed class KubernetesRuntimeOptions
+public sealed class KubernetesRuntimeOptions : IValidatableObject
 {
     public const string Section = "Runtime:Kubernetes";
 
@@ -54,6 +54,35 @@ public sealed class KubernetesRuntimeOptions
     /// <value>The default is <c>strata.dev/gpu-type</c>; on GKE, <c>cloud.google.com/gke-accelerator</c>.</value>
     [Required]
     public string GpuTypeNodeLabel { get; set; } = "strata.dev/gpu-type";
+
+    /// <summary>
+    /// The operator's table of <c>compute.gpu_type</c> values (keys, compared without case): an entry's
+    /// <see cref="GpuTypeOptions.Resource"/> is asked for instead of <c>nvidia.com/gpu</c> (a MIG profile such as
+    /// <c>nvidia.com/mig-1g.10gb</c>), and its <see cref="GpuTypeOptions.NodeSelector"/> replaces the
+    /// <see cref="GpuTypeNodeLabel"/> selector. A type not in the table selects nodes by <see cref="GpuTypeNodeLabel"/>.
+    /// </summary>
+    public Dictionary<string, GpuTypeOptions> GpuTypes { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Size in GB of each job's checkpoint volume (a PersistentVolumeClaim mounted at <c>STRATA_CHECKPOINT_DIR</c> by
+    /// every attempt of the job). 0: no claim; checkpoints are on each pod's scratch volume, lost between attempts.
+    /// </summary>
+    /// <value>The default is 10 GB.</value>
+    [Range(0, 100_000)]
+    public int CheckpointVolumeGb { get; set; } = 10;
+
+    /// <summary>The storage class of checkpoint volumes; null: the cluster's default class.</summary>
+    public string? CheckpointStorageClass { get; set; }
+
+    /// <summary>
+    /// The access mode of checkpoint volumes. <c>ReadWriteOnce</c> mounts on one node at a time: enough for
+    /// single-worker jobs and gangs whose pods share a node. A gang spread over nodes needs <c>ReadWriteMany</c>
+    /// (a storage class that offers it: NFS, CephFS, EFS, Filestore, Azure Files); otherwise its other pods wait to be scheduled.
+    /// </summary>
+    /// <value>The default is <c>ReadWriteOnce</c>.</value>
+    [Required]
+    [AllowedValues("ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod")]
+    public string CheckpointAccessMode { get; set; } = "ReadWriteOnce";
 
     /// <summary>The port rank 0 of a distributed job listens on for the others (<c>MASTER_PORT</c>).</summary>
     /// <value>The default is 29500, PyTorch's.</value>
@@ -110,4 +139,29 @@ public sealed class KubernetesRuntimeOptions
     /// <value>The default is 2.</value>
     [Range(0.1, 768)]
     public double DefaultContainerMemoryGb { get; set; } = 2;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var (type, entry) in GpuTypes)
+        {
+            if (string.IsNullOrWhiteSpace(entry.Resource) && entry.NodeSelector.Count == 0)
+            {
+                yield return new ValidationResult($"Runtime:Kubernetes:GpuTypes:{type} names neither a Resource nor a NodeSelector.", [nameof(GpuTypes)]);
+            }
+            else if (entry.Resource is { } resource && !resource.Contains('/', StringComparison.Ordinal))
+            {
+                yield return new ValidationResult($"Runtime:Kubernetes:GpuTypes:{type}:Resource must be an extended resource such as nvidia.com/mig-1g.10gb.", [nameof(GpuTypes)]);
+            }
+        }
+    }
+}
+
+/// <summary>How one <c>compute.gpu_type</c> is asked for on the cluster (<see cref="KubernetesRuntimeOptions.GpuTypes"/>).</summary>
+public sealed class GpuTypeOptions
+{
+    /// <summary>The extended resource each GPU of the job asks for instead of <c>nvidia.com/gpu</c> (a MIG profile: <c>nvidia.com/mig-1g.10gb</c>); null: <c>nvidia.com/gpu</c>.</summary>
+    public string? Resource { get; set; }
+
+    /// <summary>Node labels the job's pods must match (<c>nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB</c>); empty: none beyond the resource.</summary>
+    public Dictionary<string, string> NodeSelector { get; set; } = new(StringComparer.Ordinal);
 }

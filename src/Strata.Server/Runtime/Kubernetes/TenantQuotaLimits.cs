@@ -32,7 +32,11 @@ public sealed record TenantQuotaLimits
     [Range(1, 100_000)]
     public int Jobs { get; init; } = 1000;
 
-    /// <summary>PersistentVolumeClaims.</summary>
-    [Range(0, 10_000)]
-    public int PersistentVolumeClaims { get; init; } = 20;
+    /// <summary>
+    /// PersistentVolumeClaims at once: each job has one for its checkpoints (<see cref="KubernetesRuntimeOptions.CheckpointVolumeGb"/>)
+    /// from its first attempt until <c>Jobs:Retention</c> after it ended, so this bounds those jobs as
+    /// <see cref="Jobs"/> bounds Job objects. A start over it fails (<c>start_failed</c>).
+    /// </summary>
+    [Range(0, 100_000)]
+    public int PersistentVolumeClaims { get; init; } = 1000;
 }
