@@ -68,7 +68,7 @@ public static class ComputeAdvisor
                     $"(weights, gradients, Adam's moments){(shape.Workers > 1 ? " split across the workers" : "")}, and a quarter of the dataset (at most {MaxDatasetInMemoryGb:0} GB)");
 
         var similar = history.Where(job => SameShape(job, shape) && SimilarDataset(job.DatasetSizeGb, datasetSizeGb)).Take(MaxSimilarJobs).ToList();
-        var used = new List<string>();
+        var used = new HashSet<string>(StringComparer.Ordinal);
         shape = FromPeakMemory(shape, similar, reasons, used);
         shape = FromGpuUse(shape, similar, reasons, used);
         shape = Cap(shape, capacity, reasons);
@@ -193,25 +193,25 @@ public static class ComputeAdvisor
     }
 
     /// <summary>Memory is what similar jobs really used plus headroom, up or down: a measurement beats the estimate.</summary>
-    private static Shape FromPeakMemory(Shape shape, List<PastJob> similar, List<string> reasons, List<string> used)
+    private static Shape FromPeakMemory(Shape shape, List<PastJob> similar, List<string> reasons, HashSet<string> used)
     {
         var measured = similar.Where(job => job.PeakMemoryBytes > 0).ToList();
         if (measured.Count == 0) return shape;
         var peakGb = measured.Max(job => job.PeakMemoryBytes!.Value) / (double)ResourceRequest.BytesPerGb;
         var memoryGb = Math.Max(JobLimits.MinMemoryGb, (int)Math.Ceiling(peakGb * MemoryHeadroom));
-        used.AddRange(measured.Select(job => job.Id));
+        used.UnionWith(measured.Select(job => job.Id));
         reasons.Add($"{Count(measured.Count, "similar job")} of yours peaked at {peakGb:0.##} GB: memory_gb {memoryGb} " +
                     $"(the peak plus {(MemoryHeadroom - 1) * 100:0}% headroom) instead of the estimate {shape.MemoryGb}");
         return shape with { MemoryGb = memoryGb };
     }
 
     /// <summary>A dedicated GPU that similar jobs kept mostly idle is better shared.</summary>
-    private static Shape FromGpuUse(Shape shape, List<PastJob> similar, List<string> reasons, List<string> used)
+    private static Shape FromGpuUse(Shape shape, List<PastJob> similar, List<string> reasons, HashSet<string> used)
     {
         if (shape is not { Kind: RecommendationKinds.Dedicated, Type: ComputeTypes.Gpu, GpuCount: 1 }) return shape;
         var measured = similar.Where(job => job.GpuBusyFraction is not null).ToList();
         if (measured.Count == 0 || measured.Any(job => job.GpuBusyFraction >= IdleGpuBusyFraction)) return shape;
-        used.AddRange(measured.Select(job => job.Id).Except(used));
+        used.UnionWith(measured.Select(job => job.Id));
         var busiest = measured.Max(job => job.GpuBusyFraction!.Value);
         reasons.Add($"{Count(measured.Count, "similar job")} of yours kept the GPU busy at most {busiest * 100:0}% of the time " +
                     $"(under {IdleGpuBusyFraction * 100:0}%): a shared GPU ({SharedGpuFraction} of one) instead of a whole one");
