@@ -9,15 +9,22 @@ using Strata.Server.Tests.Support;
 namespace Strata.Server.Tests.Recommendations;
 
 /// <summary>A local runtime with two GPUs (listed, not discovered), 16 cores and 64 GB.</summary>
-public sealed class TwoGpuRecommendationApp() : StrataApp(StorageKind.Sqlite, new Dictionary<string, string?>
+internal static class TwoGpuSettings
 {
-    ["Runtime:Local:CpuCores"] = "16",
-    ["Runtime:Local:MemoryGb"] = "64",
-    ["Runtime:Local:GpuInventory:0:Uuid"] = "GPU-aaaaaaaa-0000-0000-0000-000000000000",
-    ["Runtime:Local:GpuInventory:0:Name"] = "NVIDIA A100-SXM4-80GB",
-    ["Runtime:Local:GpuInventory:1:Uuid"] = "GPU-bbbbbbbb-0000-0000-0000-000000000000",
-    ["Runtime:Local:GpuInventory:1:Name"] = "NVIDIA A100-SXM4-80GB",
-});
+    public static readonly Dictionary<string, string?> Values = new()
+    {
+        ["Runtime:Local:CpuCores"] = "16",
+        ["Runtime:Local:MemoryGb"] = "64",
+        ["Runtime:Local:GpuInventory:0:Uuid"] = "GPU-aaaaaaaa-0000-0000-0000-000000000000",
+        ["Runtime:Local:GpuInventory:0:Name"] = "NVIDIA A100-SXM4-80GB",
+        ["Runtime:Local:GpuInventory:1:Uuid"] = "GPU-bbbbbbbb-0000-0000-0000-000000000000",
+        ["Runtime:Local:GpuInventory:1:Name"] = "NVIDIA A100-SXM4-80GB",
+    };
+}
+
+public sealed class TwoGpuRecommendationApp() : StrataApp(StorageKind.Sqlite, TwoGpuSettings.Values);
+
+public sealed class TwoGpuPostgresRecommendationApp() : StrataApp(StorageKind.Postgres, TwoGpuSettings.Values);
 
 /// <summary>A local runtime without GPUs (whatever the machine has): 8 cores and 32 GB.</summary>
 public sealed class NoGpuRecommendationApp() : StrataApp(StorageKind.Sqlite, new Dictionary<string, string?>
@@ -27,7 +34,7 @@ public sealed class NoGpuRecommendationApp() : StrataApp(StorageKind.Sqlite, new
     ["Runtime:Local:NvidiaSmiPath"] = "/nonexistent/nvidia-smi",
 });
 
-/// <summary><c>POST /v1/recommendations/compute</c> on a runtime with GPUs: the answers, bad bodies, who may ask, and whose history counts.</summary>
+/// <summary><c>POST /v1/recommendations/compute</c> on a runtime with GPUs: the answers, bad bodies, and who may ask.</summary>
 public sealed class RecommendationTests(TwoGpuRecommendationApp app) : IClassFixture<TwoGpuRecommendationApp>
 {
     private const string Route = "/v1/recommendations/compute";
@@ -38,7 +45,7 @@ public sealed class RecommendationTests(TwoGpuRecommendationApp app) : IClassFix
         return await Http.ExpectAsync(response, 200);
     }
 
-    private static List<string> Reasons(JsonElement answer) => answer.GetProperty("reasons").EnumerateArray().Select(r => r.GetString()!).ToList();
+    internal static List<string> Reasons(JsonElement answer) => answer.GetProperty("reasons").EnumerateArray().Select(r => r.GetString()!).ToList();
 
     [Fact]
     public async Task A_small_workload_shares_a_gpu_and_says_why()
@@ -178,44 +185,54 @@ public sealed class RecommendationTests(TwoGpuRecommendationApp app) : IClassFix
             using var cancel = await member.DeleteAsync($"/v1/jobs/training/{job}");
         }
     }
+}
 
-    [Fact]
+/// <summary>
+/// The tenant's history refining the answer, on SQLite and on PostgreSQL: similar jobs' peak memory and GPU use,
+/// and only the caller's tenant's jobs.
+/// </summary>
+public abstract class RecommendationHistoryTests<TApp>(TApp app) : IClassFixture<TApp>
+    where TApp : StrataApp
+{
+    [SkippableFact]
     public async Task Similar_jobs_peak_memory_sets_memory_with_headroom_and_is_named()
     {
+        Skip.If(app.SkipReason is not null, app.SkipReason);
         var (tenant, client) = await app.TenantClientAsync("rec-history");
         using var _ = client;
         var body = new { dataset_size_gb = 50, model_params = 5e8 };
-        Assert.Equal(22, (await RecommendAsync(client, body)).GetProperty("compute").GetProperty("memory_gb").GetInt32());
+        Assert.Equal(22, (await RecommendationTests.RecommendAsync(client, body)).GetProperty("compute").GetProperty("memory_gb").GetInt32());
 
         var similar = await AddSucceededJobAsync(tenant, gpus: 1, peakGb: 9.5);
         await AddSucceededJobAsync(tenant, gpus: 0, peakGb: 40); // a CPU job: another shape
 
-        var answer = await RecommendAsync(client, body);
+        var answer = await RecommendationTests.RecommendAsync(client, body);
         Assert.Equal("dedicated", answer.GetProperty("kind").GetString());
         Assert.Equal(12, answer.GetProperty("compute").GetProperty("memory_gb").GetInt32());
         Assert.Equal([similar], answer.GetProperty("similar_jobs").EnumerateArray().Select(j => j.GetString()));
-        Assert.Contains("1 similar job of yours peaked at 9.5 GB: memory_gb 12 (the peak plus 25% headroom) instead of the estimate 22", Reasons(answer));
+        Assert.Contains("1 similar job of yours peaked at 9.5 GB: memory_gb 12 (the peak plus 25% headroom) instead of the estimate 22", RecommendationTests.Reasons(answer));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Another_tenants_history_never_changes_the_answer()
     {
+        Skip.If(app.SkipReason is not null, app.SkipReason);
         var (tenantA, clientA) = await app.TenantClientAsync("rec-a");
         var (tenantB, clientB) = await app.TenantClientAsync("rec-b");
         using var _a = clientA;
         using var _b = clientB;
         var body = new { dataset_size_gb = 50, model_params = 5e8 };
         await AddSucceededJobAsync(tenantA, gpus: 1, peakGb: 3);
-        var before = (await RecommendAsync(clientA, body)).GetRawText();
+        var before = (await RecommendationTests.RecommendAsync(clientA, body)).GetRawText();
 
         // Tenant B's similar jobs used far more memory and left their GPUs idle.
         var jobB = await AddSucceededJobAsync(tenantB, gpus: 1, peakGb: 40, gpuBusy: 0.05);
-        var seenByB = await RecommendAsync(clientB, body);
+        var seenByB = await RecommendationTests.RecommendAsync(clientB, body);
         Assert.Equal("shared", seenByB.GetProperty("kind").GetString());
         Assert.Equal(50, seenByB.GetProperty("compute").GetProperty("memory_gb").GetInt32());
         Assert.Equal([jobB], seenByB.GetProperty("similar_jobs").EnumerateArray().Select(j => j.GetString()));
 
-        var after = await RecommendAsync(clientA, body);
+        var after = await RecommendationTests.RecommendAsync(clientA, body);
         Assert.Equal(before, after.GetRawText());
         Assert.Equal(4, after.GetProperty("compute").GetProperty("memory_gb").GetInt32());
         Assert.DoesNotContain(jobB, after.GetProperty("similar_jobs").EnumerateArray().Select(j => j.GetString()));
@@ -267,6 +284,10 @@ public sealed class RecommendationTests(TwoGpuRecommendationApp app) : IClassFix
         return id;
     }
 }
+
+public sealed class SqliteRecommendationHistoryTests(TwoGpuRecommendationApp app) : RecommendationHistoryTests<TwoGpuRecommendationApp>(app);
+
+public sealed class PostgresRecommendationHistoryTests(TwoGpuPostgresRecommendationApp app) : RecommendationHistoryTests<TwoGpuPostgresRecommendationApp>(app);
 
 /// <summary>The same route on a runtime without GPUs: CPU compute.</summary>
 public sealed class NoGpuRecommendationTests(NoGpuRecommendationApp app) : IClassFixture<NoGpuRecommendationApp>
