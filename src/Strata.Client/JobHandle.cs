@@ -113,6 +113,11 @@ public sealed class JobHandle
             JobsClient.Append(query, "attempt", attempt.ToString(CultureInfo.InvariantCulture));
         }
 
+        if (options.Rank is { } rank)
+        {
+            JobsClient.Append(query, "rank", rank);
+        }
+
         return $"{JobsClient.BasePath}/{StrataClient.Escape(id)}/logs?{query}";
     }
 

@@ -46,4 +46,9 @@ public sealed record LogOptions
     public bool Follow { get; init; }
     /// <summary>The attempt's number (1-based); the latest when null.</summary>
     public int? Attempt { get; init; }
+    /// <summary>
+    /// Whose log, for a distributed job: a worker's rank (<c>"0"</c>, <c>"1"</c>, ...) or <c>"all"</c>, interleaved
+    /// with a <c>[rank N]</c> prefix; rank 0 when null.
+    /// </summary>
+    public string? Rank { get; init; }
 }

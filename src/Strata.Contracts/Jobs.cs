@@ -254,6 +254,19 @@ public sealed record JobAttempt
     public RuntimeInfo? Runtime { get; init; }
     /// <summary>Reserved and used resource-seconds, once the attempt has ended; else null.</summary>
     public AttemptUsageInfo? Usage { get; init; }
+    /// <summary>
+    /// The newest file in the job's checkpoint folder when the attempt ended: where its next attempt resumes from.
+    /// Null while it runs, when there was none, or where the server cannot see the folder (a Kubernetes volume).
+    /// </summary>
+    public AttemptCheckpoint? Checkpoint { get; init; }
+}
+
+/// <summary>A file in a job's checkpoint folder (<c>STRATA_CHECKPOINT_DIR</c>).</summary>
+public sealed record AttemptCheckpoint
+{
+    /// <summary>Its path in the checkpoint folder.</summary>
+    public required string Path { get; init; }
+    public required DateTimeOffset ModifiedAt { get; init; }
 }
 
 /// <summary>The compute per worker an attempt ran with.</summary>

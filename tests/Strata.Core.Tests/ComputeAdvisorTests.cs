@@ -12,7 +12,7 @@ public sealed class ComputeAdvisorTests
     /// <summary>A GPU node: 8 GPUs, 64 cores, 512 GB, gangs of up to 16.</summary>
     private static readonly RuntimeCapacity GpuNode = new(ResourceRequest.FromGb(64, 512, 8), MaxWorkersPerJob: 16);
 
-    /// <summary>A laptop: 8 cores, 32 GB, no GPU, one worker per job (today's local runtime).</summary>
+    /// <summary>A laptop: 8 cores, 32 GB, no GPU, one worker per job (a local runtime whose sandbox has no network).</summary>
     private static readonly RuntimeCapacity Laptop = new(ResourceRequest.FromGb(8, 32, 0), MaxWorkersPerJob: 1);
 
     private static ComputeRecommendation Recommend(double datasetGb, long parameters, RuntimeCapacity capacity, string? framework = null, params PastJob[] history) =>

@@ -177,10 +177,11 @@ public static class JobCommands
         var follow = new Option<bool>("--follow", "-f") { Description = "Stream the log until the attempt ends" };
         var tail = new Option<int?>("--tail") { Description = "Only the last N lines", CustomParser = CliOptions.ParseInt };
         var attempt = new Option<int?>("--attempt") { Description = "The attempt's number (default: the latest)", CustomParser = CliOptions.ParseInt };
-        var command = new Command("logs", "Print a job's log") { id, follow, tail, attempt };
+        var rank = new Option<string?>("--rank") { Description = "A distributed job's worker: its rank (default 0), or all, each line prefixed [rank N]" };
+        var command = new Command("logs", "Print a job's log") { id, follow, tail, attempt, rank };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) => LogsAsync(
             cli.Out, client, parse.GetValue(id)!,
-            new LogOptions { Follow = parse.GetValue(follow), Tail = parse.GetValue(tail), Attempt = parse.GetValue(attempt) },
+            new LogOptions { Follow = parse.GetValue(follow), Tail = parse.GetValue(tail), Attempt = parse.GetValue(attempt), Rank = parse.GetValue(rank) },
             token), ct, Subject(parse.GetValue(id))));
         return command;
     }

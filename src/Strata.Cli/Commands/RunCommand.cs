@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.RegularExpressions;
 using Spectre.Console;
 using Strata.Cli.Uploads;
+using Strata.Client;
 using Strata.Contracts;
 
 namespace Strata.Cli.Commands;
@@ -27,9 +28,10 @@ public static partial class RunCommand
         var timeout = new Option<string?>("--timeout") { Description = "Limit of one attempt: 3600, 90s, 30m, 2h" };
         var hyperparameters = new Option<string[]>("--hyperparameter", "-p") { Description = "key=value, repeatable", DefaultValueFactory = _ => [] };
         var env = new Option<string[]>("--env", "-e") { Description = "KEY=VALUE, repeatable", DefaultValueFactory = _ => [] };
+        var workers = new Option<int?>("--workers") { Description = "Distributed workers (DDP), admitted all or none", CustomParser = CliOptions.ParseInt };
         var command = new Command("run", "Run the project in a folder: pack it (honouring .gitignore and .strataignore), upload it and run python train.py in a copy")
         {
-            folder, name, entrypoint, data, cpu, memory, gpus, timeout, hyperparameters, env,
+            folder, name, entrypoint, data, cpu, memory, gpus, timeout, hyperparameters, env, workers,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
@@ -49,33 +51,40 @@ public static partial class RunCommand
                 Memory = parse.GetValue(memory),
                 Gpus = parse.GetValue(gpus),
                 Timeout = parse.GetValue(timeout),
+                Workers = parse.GetValue(workers),
                 Hyperparameters = parse.GetValue(hyperparameters) ?? [],
                 Env = parse.GetValue(env) ?? [],
             }, cli.WorkingDirectory);
 
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));
-            var packed = CodePacker.Pack(root);
-            try
+            spec = spec with
             {
-                cli.Error.MarkupLine($"[grey]Packed {packed.Files} files ({Output.Bytes(packed.Bytes)}) from {Markup.Escape(root)}[/]");
-                foreach (var link in packed.SkippedLinks)
-                {
-                    cli.Error.MarkupLine($"[yellow]Skipped the symbolic link {Markup.Escape(link)} (links are not packed)[/]");
-                }
-                var code = await Uploader.UploadFileAsync(cli.Error, client, packed.ArchivePath, spec.Name + ".tar.gz", ArtifactKinds.Archive, token);
-                spec = spec with
-                {
-                    CodeArtifact = code.Uri,
-                    DataPath = await Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token),
-                };
-            }
-            finally
-            {
-                File.Delete(packed.ArchivePath);
-            }
+                CodeArtifact = await PackAndUploadAsync(cli.Error, client, root, spec.Name!, token),
+                DataPath = await Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token),
+            };
             return await SubmitCommand.ExecuteAsync(cli.Out, client, spec, cli.Format(parse), token);
         }, ct));
         return command;
+    }
+
+    /// <summary>Packs a project folder as <c>strata run</c> does, uploads it and returns its <c>artifact://</c> URI.</summary>
+    public static async Task<string> PackAndUploadAsync(IAnsiConsole progress, StrataClient client, string root, string jobName, CancellationToken cancellationToken)
+    {
+        var packed = CodePacker.Pack(root);
+        try
+        {
+            progress.MarkupLine($"[grey]Packed {packed.Files} files ({Output.Bytes(packed.Bytes)}) from {Markup.Escape(root)}[/]");
+            foreach (var link in packed.SkippedLinks)
+            {
+                progress.MarkupLine($"[yellow]Skipped the symbolic link {Markup.Escape(link)} (links are not packed)[/]");
+            }
+            var code = await Uploader.UploadFileAsync(progress, client, packed.ArchivePath, jobName + ".tar.gz", ArtifactKinds.Archive, cancellationToken);
+            return code.Uri;
+        }
+        finally
+        {
+            File.Delete(packed.ArchivePath);
+        }
     }
 
     /// <summary>The folder's name as a DNS label, with a random suffix so that runs of one project do not collide.</summary>

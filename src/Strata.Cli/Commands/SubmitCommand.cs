@@ -37,6 +37,7 @@ public static class SubmitCommand
         var env = new Option<string[]>("--env", "-e") { Description = "KEY=VALUE, repeatable", DefaultValueFactory = _ => [] };
         var model = new Option<string?>("--model") { Description = "A built-in trainer, such as lightgbm" };
         var label = new Option<string?>("--label") { Description = "The label column for a built-in trainer" };
+        var code = new Option<string?>("--code") { Description = "A local project folder: packed as strata run packs it, uploaded, and the job runs in a copy of it" };
         var computeMode = new Option<string?>("--compute") { Description = "auto: the server recommends the compute (--cpu, --memory, --gpus, --workers) from the workload and your similar jobs" };
         var datasetSize = new Option<double?>("--dataset-size-gb") { Description = "With --compute auto: the data's size in GB, where --data is not a local file or folder", CustomParser = CliOptions.ParseDouble };
         var modelParams = new Option<double?>("--model-params") { Description = "With --compute auto: the model's parameters, e.g. 50000000 or 7e9", CustomParser = CliOptions.ParseDouble };
@@ -44,7 +45,7 @@ public static class SubmitCommand
         var command = new Command("submit", "Submit a training job")
         {
             file, name, entrypoint, image, data, outputPath, cpu, memory, gpus, gpuType, priority, timeout, maxAttempts, workers,
-            hyperparameters, env, model, label, noUpload, computeMode, datasetSize, modelParams, framework,
+            hyperparameters, env, model, label, noUpload, code, computeMode, datasetSize, modelParams, framework,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
@@ -74,7 +75,13 @@ public static class SubmitCommand
                 cli.WorkingDirectory);
             var workload = AutoWorkload(parse.GetValue(computeMode), spec, parse.GetValue(datasetSize), parse.GetValue(modelParams), parse.GetValue(framework),
                 explicitCompute: parse.GetValue(cpu) is not null || parse.GetValue(memory) is not null || parse.GetValue(gpus) is not null || parse.GetValue(workers) is not null);
+            var codeFolder = parse.GetValue(code) is { } folder ? Path.GetFullPath(folder, cli.WorkingDirectory) : null;
+            if (codeFolder is not null && !Directory.Exists(codeFolder)) throw new UsageException($"--code: there is no folder {codeFolder}");
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));
+            if (codeFolder is not null)
+            {
+                spec = spec with { CodeArtifact = await RunCommand.PackAndUploadAsync(cli.Error, client, codeFolder, spec.Name!, token) };
+            }
             if (!parse.GetValue(noUpload))
             {
                 spec = spec with { DataPath = await Uploads.Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token) };

@@ -140,7 +140,12 @@ public sealed record AttemptObservation
     public DateTimeOffset? FinishedAt { get; init; }
     public long? PeakMemoryBytes { get; init; }
     public double? CpuSeconds { get; init; }
+    /// <summary>The newest file in the job's checkpoint folder when the attempt ended, where the runtime can see it.</summary>
+    public CheckpointFile? Checkpoint { get; init; }
 }
+
+/// <summary>A file in a job's checkpoint folder (<c>STRATA_CHECKPOINT_DIR</c>): its path in that folder, and when it was last written.</summary>
+public sealed record CheckpointFile(string Path, DateTimeOffset ModifiedAt);
 
 /// <summary>An attempt that cannot be started, and will not start if tried again.</summary>
 public sealed class RuntimeStartException(string message, Exception? inner = null) : Exception(message, inner);

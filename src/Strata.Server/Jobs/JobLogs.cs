@@ -13,7 +13,9 @@ namespace Strata.Server.Jobs;
 /// <summary>
 /// <c>GET /v1/jobs/training/{id}/logs</c>: an attempt's output as text. <c>tail=N</c> starts N lines from
 /// the end; <c>follow=true</c> keeps the response open and streams new output until the attempt ends
-/// (for a job still pending, it first waits for its attempt to start).
+/// (for a job still pending, it first waits for its attempt to start). A distributed job's workers each have
+/// their log: <c>rank=N</c> picks one (rank 0 by default), <c>rank=all</c> interleaves them line by line, each
+/// line prefixed with <c>[rank N]</c> (and <c>tail=N</c> then applies to each rank).
 /// </summary>
 public static class JobLogs
 {
@@ -43,11 +45,19 @@ public static class JobLogs
             if (int.TryParse(attemptText, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1) attemptNumber = n;
             else errors.Add("attempt", "must be a positive attempt number");
         }
+        var rank = 0;
+        var rankText = query.TryGetValue("rank", out var rankValue) ? rankValue.ToString() : "";
+        if (rankText == "all") rank = LogOptions.AllRanks;
+        else if (rankText.Length > 0 && !int.TryParse(rankText, NumberStyles.None, CultureInfo.InvariantCulture, out rank)) errors.Add("rank", "must be a worker's rank (0, 1, ...) or all");
         if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
         var job = await jobs.FindAsync(tenantId, id, cancellationToken);
         if (job is null) return Problem.JobNotFound(id);
+        if (rank >= job.Workers)
+        {
+            return Problem.Validation("rank", $"must be 0 to {job.Workers - 1} or all: the job has {job.Workers} worker(s)");
+        }
         if (attemptNumber > job.AttemptCount && !(follow && job.IsActive))
         {
             return Problem.NotFound($"Job '{id}' has no attempt {attemptNumber}.");
@@ -73,12 +83,12 @@ public static class JobLogs
         Stream? log = null;
         try
         {
-            while ((log = await runtime.OpenLogAsync(attempt, new LogOptions(follow, tail), cancellationToken)) is null)
+            while ((log = await runtime.OpenLogAsync(attempt, new LogOptions(follow, tail, rank), cancellationToken)) is null)
             {
                 if (!follow || await HasEndedAsync(store, attempt, cancellationToken)) return Results.Empty;
                 await Task.Delay(PollInterval, time, cancellationToken);
             }
-            if (tail is { } lines && log.CanSeek) log.Position = StartOfLastLines(log, lines);
+            if (tail is { } lines && log.CanSeek) log.Position = LogTail.StartOfLastLines(log, lines);
             var buffer = new byte[16 * 1024];
             var lastStateCheck = time.GetUtcNow();
             var ended = !follow;
@@ -119,31 +129,5 @@ public static class JobLogs
             .Select(a => (AttemptStatus?)a.Status)
             .FirstOrDefaultAsync(cancellationToken);
         return status is null or not (AttemptStatus.Starting or AttemptStatus.Running);
-    }
-
-    /// <summary>The offset where the last <paramref name="lines"/> lines begin, found by reading back from the end.</summary>
-    internal static long StartOfLastLines(Stream stream, int lines)
-    {
-        var length = stream.Length;
-        if (lines == 0) return length;
-        var buffer = new byte[8192];
-        var position = length;
-        var newlines = 0;
-        // A final newline ends the last line; it does not start another.
-        var skipFinal = true;
-        while (position > 0)
-        {
-            var size = (int)Math.Min(buffer.Length, position);
-            position -= size;
-            stream.Position = position;
-            stream.ReadExactly(buffer, 0, size);
-            for (var i = size - 1; i >= 0; i--)
-            {
-                if (buffer[i] != (byte)'\n') { skipFinal = false; continue; }
-                if (skipFinal) { skipFinal = false; continue; }
-                if (++newlines == lines) return position + i + 1;
-            }
-        }
-        return 0;
     }
 }

@@ -52,5 +52,8 @@ public static class JobMapping
         CpuSeconds = record.CpuSeconds,
         Runtime = record.RuntimeKind is null ? null : new RuntimeInfo { Kind = record.RuntimeKind, Name = record.RuntimeName, Namespace = record.RuntimeNamespace },
         Usage = UsageMapping.AttemptUsage(record),
+        Checkpoint = record.CheckpointPath is { } path && record.CheckpointModifiedAt is { } modified
+            ? new AttemptCheckpoint { Path = path, ModifiedAt = modified }
+            : null,
     };
 }

@@ -42,7 +42,7 @@ public static class JobsApi
         jobs.MapGet("{id}/attempts", AttemptsAsync).RequireAuthorization(Policies.TenantRead).WithName("ListTrainingJobAttempts")
             .WithSummary("The attempts of a training job, first to last.");
         jobs.MapGet("{id}/logs", JobLogs.StreamAsync).RequireAuthorization(Policies.TenantRead).WithName("GetTrainingJobLogs")
-            .WithSummary("An attempt's output: the last `tail` lines, and with `follow=true` a stream until it ends.")
+            .WithSummary("An attempt's output: the last `tail` lines, and with `follow=true` a stream until it ends; `rank=N` picks a distributed job's worker (0 by default), `rank=all` interleaves them, each line prefixed `[rank N]`.")
             .Produces<string>(200, "text/plain").ProducesProblem(404).ProducesProblem(400);
         return app;
     }

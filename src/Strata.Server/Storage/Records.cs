@@ -103,6 +103,9 @@ public sealed class AttemptRecord
     public int? Gpus { get; set; }
     public long? PeakMemoryBytes { get; set; }
     public double? CpuSeconds { get; set; }
+    /// <summary>The newest file in the job's checkpoint folder when the attempt ended (its path in that folder), and when it was written.</summary>
+    public string? CheckpointPath { get; set; }
+    public DateTimeOffset? CheckpointModifiedAt { get; set; }
     public string? RuntimeKind { get; set; }
     public string? RuntimeName { get; set; }
     public string? RuntimeNamespace { get; set; }

@@ -61,6 +61,7 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             attempt.Property(a => a.TenantId).HasMaxLength(40);
             attempt.Property(a => a.Status).HasConversion(StatusConverter<AttemptStatus>()).HasMaxLength(16);
             attempt.Property(a => a.Reason).HasMaxLength(64);
+            attempt.Property(a => a.CheckpointPath).HasMaxLength(1024);
             attempt.HasIndex(a => a.Status);
             // GET /v1/usage: the attempts of a tenant that ended in a window.
             attempt.HasIndex(a => new { a.TenantId, a.EndedAtUnixMs });

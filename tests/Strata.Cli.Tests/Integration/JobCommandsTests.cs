@@ -55,6 +55,30 @@ public sealed class JobCommandsTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Fact]
+    public async Task A_distributed_job_submitted_with_its_code_folder_keeps_a_log_per_rank()
+    {
+        var cli = await server.TenantMemberAsync("team-ranks");
+        using var project = new TempDirectory();
+        File.WriteAllText(Path.Combine(project.Path, "hello.sh"), "echo \"hello from rank $RANK of $WORLD_SIZE\"\n");
+
+        var id = SubmittedId(await cli.RunAsync("jobs", "submit", "--name", "ranks", "--workers", "2", "--cpu", "1", "--memory", "1",
+            "--code", project.Path, "--entrypoint", "sh hello.sh", "-o", "json"));
+        var wait = await cli.RunAsync("jobs", "wait", id, "--timeout", "60s");
+        Assert.True(wait.ExitCode == ExitCodes.Success, wait.ToString());
+
+        var rank0 = await cli.RunAsync("jobs", "logs", id);
+        Assert.Contains("hello from rank 0 of 2", rank0.Out.Split('\n').Select(l => l.TrimEnd()));
+        var rank1 = await cli.RunAsync("jobs", "logs", id, "--rank", "1");
+        Assert.Contains("hello from rank 1 of 2", rank1.Out.Split('\n').Select(l => l.TrimEnd()));
+        var all = await cli.RunAsync("jobs", "logs", id, "--rank", "all");
+        Assert.Equal(["[rank 0] hello from rank 0 of 2", "[rank 1] hello from rank 1 of 2"],
+            all.Out.Split('\n').Select(l => l.TrimEnd()).Where(l => l.Length > 0).Order());
+        var missing = await cli.RunAsync("jobs", "logs", id, "--rank", "2");
+        Assert.NotEqual(ExitCodes.Success, missing.ExitCode);
+        Assert.Contains("rank", missing.Error);
+    }
+
+    [Fact]
     public async Task Waiting_on_a_job_that_exits_with_an_error_exits_non_zero()
     {
         var cli = await server.TenantMemberAsync("team-fail");

@@ -142,6 +142,42 @@ public sealed class ServerProcessTests
     }
 
     [Fact]
+    public async Task After_a_kill_9_of_the_server_every_rank_of_a_running_gang_is_re_adopted_and_runs_once()
+    {
+        using var server = new ServerProcess(new Dictionary<string, string>
+        {
+            ["Runtime__Local__CpuCores"] = "2",
+            ["Runtime__Local__MemoryGb"] = "8",
+        });
+        await server.StartAsync();
+        using var api = await server.CreateTenantAsync("team-a");
+
+        // Both ranks wait for a file the test creates after the restart, so they are surely re-adopted while running.
+        var id = Id(await api.SubmitAsync($$"""
+            {"name":"gang","compute":{"cpu_cores":1,"memory_gb":1},"distributed":{"num_workers":2},"env_vars":{{MarkerEnv(server)}},
+             "entrypoint":{{Json("echo $STRATA_ATTEMPT >> \"$MARKER_DIR/rank-$RANK.txt\"; while [ ! -f \"$MARKER_DIR/release-gang\" ]; do sleep 0.1; done; echo rank $RANK released")}}}
+            """));
+        await api.WaitForStatusAsync(id, "running");
+        var (worker0, job0) = await server.SupervisorAsync("team-a", id, 1);
+        var rank1 = Path.Combine(server.AttemptFolder("team-a", id, 1), "ranks", "1", "supervisor.json");
+        await Wait.UntilAsync(() => Task.FromResult(File.Exists(rank1)), "rank 1's supervisor.json", server);
+        using var rank1Supervisor = JsonDocument.Parse(File.ReadAllText(rank1));
+        var worker1 = rank1Supervisor.RootElement.GetProperty("worker_pid").GetInt32();
+
+        server.KillServer();
+        Assert.True(ProcFs.IsAlive(worker0) && ProcFs.IsAlive(job0) && ProcFs.IsAlive(worker1), "the gang survives the server's death");
+        await server.StartAsync();
+
+        Assert.Equal("running", Text(await api.JobAsync(id), "status"));
+        Assert.True(ProcFs.IsAlive(worker0) && ProcFs.IsAlive(worker1), "the gang's original workers still supervise it");
+        await File.WriteAllTextAsync(Path.Combine(server.MarkerPath, "release-gang"), "");
+        var done = await api.WaitForStatusAsync(id, "succeeded");
+        Assert.Equal(1, done.GetProperty("attempts").GetInt32());
+        Assert.Equal(["1"], server.MarkerLines("rank-0.txt"));
+        Assert.Equal(["1"], server.MarkerLines("rank-1.txt"));
+    }
+
+    [Fact]
     public async Task A_job_acknowledged_just_before_a_kill_9_is_there_after_the_restart_and_runs_exactly_once()
     {
         using var server = new ServerProcess();

@@ -8,13 +8,14 @@ using Strata.Server.Tests.Support;
 
 namespace Strata.Server.Tests.Recommendations;
 
-/// <summary>A local runtime with two GPUs (listed, not discovered), 16 cores and 64 GB.</summary>
+/// <summary>A local runtime with two GPUs (listed, not discovered), 16 cores and 64 GB, and gangs of up to 8.</summary>
 internal static class TwoGpuSettings
 {
     public static readonly Dictionary<string, string?> Values = new()
     {
         ["Runtime:Local:CpuCores"] = "16",
         ["Runtime:Local:MemoryGb"] = "64",
+        ["Runtime:Local:MaxWorkersPerJob"] = "8",
         ["Runtime:Local:GpuInventory:0:Uuid"] = "GPU-aaaaaaaa-0000-0000-0000-000000000000",
         ["Runtime:Local:GpuInventory:0:Name"] = "NVIDIA A100-SXM4-80GB",
         ["Runtime:Local:GpuInventory:1:Uuid"] = "GPU-bbbbbbbb-0000-0000-0000-000000000000",
@@ -26,11 +27,12 @@ public sealed class TwoGpuRecommendationApp() : StrataApp(StorageKind.Sqlite, Tw
 
 public sealed class TwoGpuPostgresRecommendationApp() : StrataApp(StorageKind.Postgres, TwoGpuSettings.Values);
 
-/// <summary>A local runtime without GPUs (whatever the machine has): 8 cores and 32 GB.</summary>
+/// <summary>A local runtime without GPUs (whatever the machine has): 8 cores and 32 GB, one worker per job.</summary>
 public sealed class NoGpuRecommendationApp() : StrataApp(StorageKind.Sqlite, new Dictionary<string, string?>
 {
     ["Runtime:Local:CpuCores"] = "8",
     ["Runtime:Local:MemoryGb"] = "32",
+    ["Runtime:Local:MaxWorkersPerJob"] = "1",
     ["Runtime:Local:NvidiaSmiPath"] = "/nonexistent/nvidia-smi",
 });
 
@@ -68,7 +70,7 @@ public sealed class RecommendationTests(TwoGpuRecommendationApp app) : IClassFix
     }
 
     [Fact]
-    public async Task A_medium_workload_gets_a_gpu_and_a_large_one_the_runtimes_gpus_on_one_worker()
+    public async Task A_medium_workload_gets_a_gpu_and_a_large_one_a_gang_of_the_runtimes_gpus()
     {
         var (_, client) = await app.TenantClientAsync("rec-sizes");
         using var _ = client;
@@ -77,13 +79,13 @@ public sealed class RecommendationTests(TwoGpuRecommendationApp app) : IClassFix
         Assert.Equal("dedicated", medium.GetProperty("kind").GetString());
         Assert.Equal(1, medium.GetProperty("compute").GetProperty("gpu_count").GetInt32());
 
-        // 7 GPUs wanted; the local runtime has 2 and runs one worker per job.
+        // 7 GPUs wanted; the local runtime has 2: a gang of 2 ranks, one GPU each.
         var large = await RecommendAsync(client, new { dataset_size_gb = 500, model_params = 7e9 });
-        Assert.Equal("dedicated", large.GetProperty("kind").GetString());
-        Assert.Equal(2, large.GetProperty("compute").GetProperty("gpu_count").GetInt32());
-        Assert.Contains("the runtime runs at most 1 worker per job: 1 instead of 7", Reasons(large));
+        Assert.Equal("distributed", large.GetProperty("kind").GetString());
+        Assert.Equal(2, large.GetProperty("distributed").GetProperty("num_workers").GetInt32());
+        Assert.Equal(1, large.GetProperty("compute").GetProperty("gpu_count").GetInt32());
         Assert.Contains("the runtime has 2 GPUs: 2 instead of 7", Reasons(large));
-        Assert.Equal(64, large.GetProperty("compute").GetProperty("memory_gb").GetInt32()); // 123 GB estimated, the runtime's 64
+        Assert.Contains("memory_gb 32 instead of 71: what the runtime's memory allows per worker", Reasons(large));
     }
 
     [Theory]

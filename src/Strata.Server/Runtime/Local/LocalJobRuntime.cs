@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
+using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Core.Runtime.Local;
 using Strata.Server.Artifacts;
@@ -24,6 +25,12 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     private const string AssignedFile = "assigned";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan AdoptedPollInterval = TimeSpan.FromMilliseconds(250);
+    /// <summary>How soon a failed rank's gang is stopped (and so restarted): the gang is polled, not awaited.</summary>
+    private static readonly TimeSpan GangPollInterval = TimeSpan.FromMilliseconds(50);
+    private const int MaxCheckpointFilesLooked = 10_000;
+    private const int MaxCheckpointPathLength = 1024;
+    /// <summary>The folder in an attempt's folder that holds the folders of ranks 1 and up of a distributed job.</summary>
+    private const string RanksFolder = "ranks";
 
     private readonly DataFolder _data;
     private readonly LocalRuntimeOptions _options;
@@ -55,7 +62,18 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         RestoreGpuAssignments();
         Capacity = new RuntimeCapacity(
             ResourceRequest.FromGb(_options.CpuCores ?? Environment.ProcessorCount, _options.MemoryGb ?? MachineMemoryGb(), _gpus.Devices.Count > 0 ? _gpus.Devices.Count : _options.Gpus),
-            MaxWorkersPerJob: 1);
+            MaxWorkersPerJob: GangsAllowed(_options, _sandbox, logger) ? _options.MaxWorkersPerJob : 1);
+    }
+
+    /// <summary>
+    /// A gang's ranks meet on this machine's loopback: a sandbox with a network of its own per job (no network)
+    /// would keep them apart, so distributed jobs need the host's network there.
+    /// </summary>
+    private static bool GangsAllowed(LocalRuntimeOptions options, LocalSandbox sandbox, ILogger logger)
+    {
+        if (!sandbox.Enabled || sandbox.Network == SandboxOptions.NetworkHost || options.MaxWorkersPerJob <= 1) return true;
+        logger.LogWarning("Distributed jobs are refused: the job sandbox has no network (Runtime:Local:Sandbox:Network=none), and a gang's ranks meet on loopback");
+        return false;
     }
 
     public string Kind => "local";
@@ -91,29 +109,61 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         catch (RuntimeStartException)
         {
             // No job runs: its GPUs are free again.
-            _gpus.Release(AttemptFolder(launch.Attempt));
+            ReleaseGpus(AttemptFolder(launch.Attempt));
             throw;
         }
     }
 
     private async Task<RuntimeInfo> StartOrAdoptAsync(JobLaunch launch, CancellationToken cancellationToken)
     {
-        if (launch.NumWorkers != 1)
-        {
-            throw new RuntimeStartException("the local runtime runs single-worker jobs only; distributed jobs need the Kubernetes runtime");
-        }
         var attempt = launch.Attempt;
         var folder = AttemptFolder(attempt);
         var info = Describe(attempt);
-        // Idempotent: an attempt whose folder says it started (or finished) is not started again.
+        var ranks = Enumerable.Range(0, launch.NumWorkers).Select(rank => RankFolder(folder, rank)).ToList();
+        // Idempotent: a rank whose folder says it started (or finished) is not started again. A gang whose start
+        // was cut short (the server died) starts only the ranks that are missing.
         // (A fresh attempt has no folder yet: the checks, one of which scans /proc, are for restarts.)
-        if (Directory.Exists(folder)
-            && (WorkerAlive(folder) || File.Exists(Path.Combine(folder, AttemptFiles.Result))))
+        var missing = Directory.Exists(folder) ? ranks.Where(rank => !Started(rank)).ToList() : ranks;
+        if (missing.Count == 0)
         {
-            _gpus.Restore(folder);
-            _ = Watch(attempt, folder, process: null);
+            foreach (var rank in ranks) _gpus.Restore(rank);
+            _ = Watch(attempt, folder, launch.NumWorkers, []);
             return info;
         }
+        // Every rank of a gang meets rank 0 on this machine, on a port chosen once per attempt.
+        var masterPort = launch.NumWorkers > 1 ? MasterPort(folder) : 0;
+        var workers = new List<Process>();
+        try
+        {
+            foreach (var rank in missing)
+            {
+                var number = ranks.IndexOf(rank);
+                var gang = launch.NumWorkers > 1 ? new GangPlace(launch.NumWorkers, number, number, launch.NumWorkers, NodeRank: 0) : (GangPlace?)null;
+                if (await StartRankAsync(launch, rank, gang, masterPort, cancellationToken) is { } process) workers.Add(process);
+            }
+        }
+        catch (Exception e) when (launch.NumWorkers > 1 && e is RuntimeStartException or OperationCanceledException)
+        {
+            // A gang runs whole or not at all: the ranks already started would wait for the missing one forever.
+            await StopAsync(attempt, CancellationToken.None);
+            foreach (var rank in ranks) _gpus.Release(rank);
+            foreach (var process in workers) process.Dispose();
+            throw;
+        }
+        _ = Watch(attempt, folder, launch.NumWorkers, workers);
+        return info;
+    }
+
+    /// <summary>Whether a rank's worker has started its job (and runs), or the job has ended.</summary>
+    private static bool Started(string rankFolder) =>
+        Directory.Exists(rankFolder) && (WorkerAlive(rankFolder) || File.Exists(Path.Combine(rankFolder, AttemptFiles.Result)));
+
+    /// <summary>
+    /// Starts one worker (a single-worker attempt, or one rank of a gang) in its folder and returns once its job's
+    /// process exists, with the worker's process when this server started it (null when a standby worker took it).
+    /// </summary>
+    private async Task<Process?> StartRankAsync(JobLaunch launch, string folder, GangPlace? gang, int masterPort, CancellationToken cancellationToken)
+    {
         Directory.CreateDirectory(folder);
         // Code and data are put in place before the launch file exists: until then a restarted server
         // sees an attempt that never started, and starts it again from scratch.
@@ -121,6 +171,12 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             ? await _inputs.PrepareAsync(launch, folder, Path.Combine(folder, AttemptFiles.WorkDirectory), cancellationToken)
             : new PreparedInputs(new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal), []);
         var environment = inputs.Environment;
+        if (gang is { } place)
+        {
+            GangEnvironment.Add(environment, place, "127.0.0.1", masterPort);
+            // Each rank's sandbox has its own /dev/shm: NCCL must not try to share memory between ranks through it.
+            if (_sandbox.Enabled) environment.TryAdd("NCCL_SHM_DISABLE", "1");
+        }
         var devices = AssignGpus(launch, folder, environment);
         SandboxLaunch? sandbox;
         try
@@ -138,7 +194,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         if (sandbox is not null && devices.Count > 0) sandbox.Devices = LocalGpus.DeviceNodes(devices);
         var launchFile = new LaunchFile
         {
-            AttemptName = attempt.Name,
+            // Names the attempt's cgroup: each rank has its own.
+            AttemptName = gang is { Rank: > 0 } ranked ? $"{launch.Attempt.Name}-rank{ranked.Rank}" : launch.Attempt.Name,
             Entrypoint = launch.Entrypoint,
             Environment = environment,
             CpuCores = launch.Resources.CpuCores,
@@ -162,11 +219,12 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             File.WriteAllText(assigned, $"{standby.Pid} {standby.StartTime}");
             if (Native.WriteLineToFifo(standby.Fifo, folder))
             {
-                await WaitUntilStartedAsync(folder, standby.Pid, Watch(attempt, folder, standby.Process), cancellationToken);
-                return info;
+                await WaitUntilStartedAsync(folder, standby.Pid, standby.Process, cancellationToken);
+                EnsureRankStarted(folder, gang);
+                return standby.Process;
             }
             File.Delete(assigned);
-            _logger.LogWarning("The standby worker {Pid} did not take attempt {Attempt}; starting one", standby.Pid, attempt);
+            _logger.LogWarning("The standby worker {Pid} did not take attempt {Attempt}; starting one", standby.Pid, launch.Attempt);
         }
         var start = new ProcessStartInfo(_worker.FileName) { UseShellExecute = false, WorkingDirectory = folder };
         foreach (var argument in _worker.Prefix) start.ArgumentList.Add(argument);
@@ -181,8 +239,52 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         {
             throw new RuntimeStartException($"could not run the worker '{_worker.FileName}': {e.Message}", e);
         }
-        await WaitUntilStartedAsync(folder, process.Id, Watch(attempt, folder, process), cancellationToken);
-        return info;
+        await WaitUntilStartedAsync(folder, process.Id, process, cancellationToken);
+        EnsureRankStarted(folder, gang);
+        return process;
+    }
+
+    /// <summary>
+    /// A rank whose worker ended before starting its job fails the gang's start: the other ranks would wait for it.
+    /// (A single worker that did so is reported by its watch, with what worker.log says.)
+    /// </summary>
+    private static void EnsureRankStarted(string folder, GangPlace? gang)
+    {
+        if (gang is not { } place || File.Exists(Path.Combine(folder, AttemptFiles.Supervisor)) || File.Exists(Path.Combine(folder, AttemptFiles.Result))) return;
+        throw new RuntimeStartException($"the worker of rank {place.Rank} exited before starting the job (see worker.log in its folder)");
+    }
+
+    /// <summary>
+    /// The port rank 0 listens on for the gang's rendezvous: the one a started rank's launch file names (a start
+    /// completed after a restart), or a free one of this machine's.
+    /// </summary>
+    private static int MasterPort(string folder)
+    {
+        var launch = AttemptFiles.Read(Path.Combine(folder, AttemptFiles.Launch), AttemptFilesJsonContext.Default.LaunchFile);
+        if (launch?.Environment.GetValueOrDefault(GangEnvironment.MasterPort) is { } text && int.TryParse(text, out var port)) return port;
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The folder of one worker of an attempt: the attempt's own for rank 0, <c>ranks/&lt;n&gt;</c> in it for the others.</summary>
+    private static string RankFolder(string attemptFolder, int rank) =>
+        rank == 0 ? attemptFolder : Path.Combine(attemptFolder, RanksFolder, rank.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The folders of an attempt's workers that exist: its own, and those of its other ranks.</summary>
+    private static IEnumerable<string> RankFolders(string attemptFolder)
+    {
+        yield return attemptFolder;
+        var ranks = Path.Combine(attemptFolder, RanksFolder);
+        if (!Directory.Exists(ranks)) yield break;
+        foreach (var rank in Directory.EnumerateDirectories(ranks)) yield return rank;
+    }
+
+    /// <summary>How many workers an attempt has, from its launch file (rank 0's names the gang's size).</summary>
+    private static int GangSize(string attemptFolder)
+    {
+        var launch = AttemptFiles.Read(Path.Combine(attemptFolder, AttemptFiles.Launch), AttemptFilesJsonContext.Default.LaunchFile);
+        return launch?.Environment.GetValueOrDefault(GangEnvironment.WorldSize) is { } text && int.TryParse(text, out var size) && size > 1 ? size : 1;
     }
 
     /// <summary>
@@ -217,8 +319,11 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         {
             foreach (var folder in Directory.EnumerateDirectories(tenantFolder))
             {
-                if (File.Exists(Path.Combine(folder, CollectedMarker)) || File.Exists(Path.Combine(folder, AttemptFiles.Result))) continue;
-                _gpus.Restore(folder);
+                if (File.Exists(Path.Combine(folder, CollectedMarker))) continue;
+                foreach (var rank in RankFolders(folder))
+                {
+                    if (!File.Exists(Path.Combine(rank, AttemptFiles.Result))) _gpus.Restore(rank);
+                }
             }
         }
     }
@@ -227,10 +332,10 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     /// Waits until the worker has started the job (supervisor.json) or ended, so that once a start returns,
     /// every later look at the folder finds the attempt: there is no window in which it looks lost.
     /// </summary>
-    private async Task WaitUntilStartedAsync(string folder, int workerPid, Task watch, CancellationToken cancellationToken)
+    private async Task WaitUntilStartedAsync(string folder, int workerPid, Process worker, CancellationToken cancellationToken)
     {
         var deadline = _time.GetUtcNow() + StartTimeout;
-        while (!File.Exists(Path.Combine(folder, AttemptFiles.Supervisor)) && !File.Exists(Path.Combine(folder, AttemptFiles.Result)) && !watch.IsCompleted)
+        while (!File.Exists(Path.Combine(folder, AttemptFiles.Supervisor)) && !File.Exists(Path.Combine(folder, AttemptFiles.Result)) && !worker.HasExited)
         {
             if (_time.GetUtcNow() > deadline)
             {
@@ -246,7 +351,13 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
 
     public Task StopAsync(AttemptRef attempt, CancellationToken cancellationToken)
     {
-        var folder = AttemptFolder(attempt);
+        foreach (var rank in RankFolders(AttemptFolder(attempt))) StopRank(rank);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops one worker's job: through its worker, or directly when the worker is gone.</summary>
+    private static void StopRank(string folder)
+    {
         if (WorkerPid(folder) is { } worker)
         {
             // The worker forwards the stop to the whole tree and records the outcome.
@@ -258,7 +369,6 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             // The worker is gone but its job may not be: it shares the worker's process group.
             Native.Signal(-supervisor.WorkerPid, Native.SIGKILL);
         }
-        return Task.CompletedTask;
     }
 
     public Task<IReadOnlyList<AttemptObservation>> ListAsync(CancellationToken cancellationToken)
@@ -271,10 +381,11 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
                 if (File.Exists(Path.Combine(folder, CollectedMarker)) || !TryParse(folder, out var attempt)) continue;
                 // An attempt whose worker never started the job is not reported: the reconciler then
                 // (re)starts it, which is idempotent, instead of failing an attempt that never ran.
-                if (Observe(attempt, folder) is not { } observation) continue;
+                var size = GangSize(folder);
+                if (Observe(attempt, folder, size).Observation is not { } observation) continue;
                 observations.Add(observation);
-                if (!observation.IsFinished) _ = Watch(attempt, folder, process: null);
-                else _gpus.Release(folder);
+                if (!observation.IsFinished) _ = Watch(attempt, folder, size, []);
+                else ReleaseGpus(folder);
             }
         }
         return Task.FromResult<IReadOnlyList<AttemptObservation>>(observations);
@@ -290,10 +401,23 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
 
     public RuntimeInfo Describe(AttemptRef attempt) => new() { Kind = Kind, Name = attempt.Name };
 
-    /// <summary>The attempt's log file, which grows while it runs; the caller seeks and follows it.</summary>
+    /// <summary>
+    /// A worker's log file, which grows while it runs; the caller seeks and follows it. All ranks of a gang
+    /// together (<see cref="LogOptions.AllRanks"/>) are interleaved here, their tail and following applied.
+    /// </summary>
     public Task<Stream?> OpenLogAsync(AttemptRef attempt, LogOptions options, CancellationToken cancellationToken)
     {
-        var path = Path.Combine(AttemptFolder(attempt), AttemptFiles.Log);
+        var folder = AttemptFolder(attempt);
+        if (options.Rank == LogOptions.AllRanks)
+        {
+            if (!Directory.Exists(folder)) return Task.FromResult<Stream?>(null);
+            var size = GangSize(folder);
+            var paths = Enumerable.Range(0, size).Select(rank => Path.Combine(RankFolder(folder, rank), AttemptFiles.Log)).ToList();
+            bool Ended() => Enumerable.Range(0, size).Select(rank => RankFolder(folder, rank))
+                .All(rank => File.Exists(Path.Combine(rank, AttemptFiles.Result)) || !WorkerAlive(rank));
+            return Task.FromResult<Stream?>(RankLogs.Interleave(paths, options, Ended, _time, cancellationToken));
+        }
+        var path = Path.Combine(RankFolder(folder, options.Rank), AttemptFiles.Log);
         try
         {
             return Task.FromResult<Stream?>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
@@ -311,19 +435,22 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     public Task ForgetAsync(AttemptRef attempt, bool discardLogs, CancellationToken cancellationToken)
     {
         var folder = AttemptFolder(attempt);
-        _gpus.Release(folder);
+        ReleaseGpus(folder);
         if (!Directory.Exists(folder)) return Task.CompletedTask;
+        var ranks = RankFolders(folder).ToList();
+        foreach (var rank in ranks) _inputs.Release(rank);
         if (discardLogs)
         {
-            _inputs.Release(folder);
             FileTrees.Delete(folder);
         }
         else
         {
             File.WriteAllText(Path.Combine(folder, CollectedMarker), "");
-            _inputs.Release(folder);
-            FileTrees.Delete(Path.Combine(folder, AttemptFiles.WorkDirectory));
-            FileTrees.Delete(Path.Combine(folder, AttemptInputs.LegacyInputsFolder));
+            foreach (var rank in ranks)
+            {
+                FileTrees.Delete(Path.Combine(rank, AttemptFiles.WorkDirectory));
+                FileTrees.Delete(Path.Combine(rank, AttemptInputs.LegacyInputsFolder));
+            }
         }
         return Task.CompletedTask;
     }
@@ -347,9 +474,9 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
                     var expired = FileTrees.LastWrite(Path.Combine(folder, CollectedMarker)) is { } collected
                         ? collected < collectedBefore
                         : FileTrees.LastWrite(folder) < abandonedBefore
-                          && !File.Exists(Path.Combine(folder, AttemptFiles.Supervisor))
-                          && !File.Exists(Path.Combine(folder, AttemptFiles.Result))
-                          && !WorkerAlive(folder);
+                          && RankFolders(folder).All(rank => !File.Exists(Path.Combine(rank, AttemptFiles.Supervisor))
+                                                             && !File.Exists(Path.Combine(rank, AttemptFiles.Result))
+                                                             && !WorkerAlive(rank));
                     if (!expired) continue;
                     FileTrees.Delete(folder);
                     _logger.LogDebug("Removed the folder of ended attempt {Folder}", folder);
@@ -371,7 +498,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             foreach (var folder in Directory.EnumerateDirectories(tenantFolder))
             {
                 if (File.Exists(Path.Combine(folder, CollectedMarker))) continue;
-                entries.UnionWith(AttemptInputs.EntriesUsedBy(folder));
+                foreach (var rank in RankFolders(folder)) entries.UnionWith(AttemptInputs.EntriesUsedBy(rank));
             }
         }
         return entries;
@@ -401,34 +528,46 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
 
     private string AttemptFolder(AttemptRef attempt) => Path.Combine(_data.Attempts, attempt.TenantId, attempt.Name);
 
-    /// <summary>Reports the attempt's end once its worker exits (awaited when we started it, polled when adopted).</summary>
-    private Task Watch(AttemptRef attempt, string folder, Process? process)
+    /// <summary>
+    /// Reports the attempt's end once its worker exits (awaited when we started it, polled when adopted). A gang is
+    /// polled as a whole: when one rank fails, the others are stopped, and the attempt ends once they all have.
+    /// </summary>
+    private Task Watch(AttemptRef attempt, string folder, int size, List<Process> workers)
     {
         lock (_lock)
         {
-            if (_watched.TryGetValue(attempt.Name, out var existing) && !existing.IsCompleted) return existing;
+            if (_watched.TryGetValue(attempt.Name, out var existing) && !existing.IsCompleted)
+            {
+                foreach (var worker in workers) _ = ReapAsync(worker);
+                return existing;
+            }
             return _watched[attempt.Name] = Task.Run(async () =>
             {
                 try
                 {
-                    if (process is not null)
+                    if (size == 1 && workers.Count == 1)
                     {
-                        using (process) await process.WaitForExitAsync(_stopping.Token);
+                        using (workers[0]) await workers[0].WaitForExitAsync(_stopping.Token);
                     }
-                    else
+                    else if (size == 1)
                     {
                         while (!File.Exists(Path.Combine(folder, AttemptFiles.Result)) && WorkerAlive(folder))
                         {
                             await Task.Delay(AdoptedPollInterval, _time, _stopping.Token);
                         }
                     }
-                    var observation = Observe(attempt, folder) ?? new AttemptObservation
+                    else
+                    {
+                        foreach (var worker in workers) _ = ReapAsync(worker);
+                        await WatchGangAsync(attempt, folder, size);
+                    }
+                    var observation = Observe(attempt, folder, size).Observation ?? new AttemptObservation
                     {
                         Attempt = attempt,
                         Outcome = new AttemptOutcome.StartFailed { Message = "the worker exited before starting the job (see worker.log in the attempt folder)" },
                         FinishedAt = _time.GetUtcNow(),
                     };
-                    _gpus.Release(folder);
+                    ReleaseGpus(folder);
                     await _changes.Writer.WriteAsync(observation, _stopping.Token);
                 }
                 catch (OperationCanceledException)
@@ -440,6 +579,87 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
                 }
             });
         }
+    }
+
+    /// <summary>Returns once every rank of a gang has ended, having stopped the others as soon as one failed.</summary>
+    private async Task WatchGangAsync(AttemptRef attempt, string folder, int size)
+    {
+        var stopping = false;
+        while (true)
+        {
+            var (observation, stopTheRest) = Observe(attempt, folder, size);
+            if (stopTheRest && !stopping)
+            {
+                _logger.LogInformation("A rank of attempt {Attempt} failed; stopping the others", attempt);
+                foreach (var rank in RankFolders(folder)) StopRank(rank);
+                stopping = true;
+            }
+            if (observation is { IsFinished: true }) return;
+            // No rank started, and no worker left to start one.
+            if (observation is null && !RankFolders(folder).Any(WorkerAlive)) return;
+            await Task.Delay(GangPollInterval, _time, _stopping.Token);
+        }
+    }
+
+    /// <summary>Waits for a worker this server started to exit, so that it is reaped, and lets it go.</summary>
+    private async Task ReapAsync(Process worker)
+    {
+        using (worker)
+        {
+            try
+            {
+                await worker.WaitForExitAsync(_stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    /// <summary>What an attempt's workers say together (<see cref="GangObservations.Combine"/>); one worker's is its own.</summary>
+    private (AttemptObservation? Observation, bool StopTheRest) Observe(AttemptRef attempt, string folder, int size)
+    {
+        var (observation, stopTheRest) = size == 1
+            ? (Observe(attempt, folder), false)
+            : GangObservations.Combine(attempt, Enumerable.Range(0, size).Select(rank => Observe(attempt, RankFolder(folder, rank))).ToList());
+        if (observation is { IsFinished: true }) observation = observation with { Checkpoint = NewestCheckpoint(folder) };
+        return (observation, stopTheRest);
+    }
+
+    /// <summary>
+    /// The newest file in the attempt's checkpoint folder (the job's, shared by its attempts), which its next attempt
+    /// resumes from. Only names and times are read, so a job's FIFOs or links there cannot stall it; a folder with
+    /// a huge number of files is looked at in part.
+    /// </summary>
+    private static CheckpointFile? NewestCheckpoint(string attemptFolder)
+    {
+        var launch = AttemptFiles.Read(Path.Combine(attemptFolder, AttemptFiles.Launch), AttemptFilesJsonContext.Default.LaunchFile);
+        if (launch?.Environment.GetValueOrDefault("STRATA_CHECKPOINT_DIR") is not { } folder || !Path.IsPathRooted(folder) || !Directory.Exists(folder)) return null;
+        var options = new EnumerationOptions
+        {
+            RecurseSubdirectories = true,
+            MaxRecursionDepth = 8,
+            IgnoreInaccessible = true,
+            AttributesToSkip = FileAttributes.ReparsePoint,
+        };
+        try
+        {
+            var newest = new DirectoryInfo(folder).EnumerateFiles("*", options)
+                .Take(MaxCheckpointFilesLooked)
+                .MaxBy(file => file.LastWriteTimeUtc);
+            if (newest is null) return null;
+            var path = Path.GetRelativePath(folder, newest.FullName);
+            return path.Length > MaxCheckpointPathLength ? null : new CheckpointFile(path, new DateTimeOffset(newest.LastWriteTimeUtc, TimeSpan.Zero));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private void ReleaseGpus(string attemptFolder)
+    {
+        foreach (var rank in RankFolders(attemptFolder)) _gpus.Release(rank);
     }
 
     /// <summary>

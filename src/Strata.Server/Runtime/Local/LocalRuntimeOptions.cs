@@ -59,6 +59,15 @@ public sealed class LocalRuntimeOptions
     [Range(0, 16)]
     public int StandbyWorkers { get; set; } = 1;
 
+    /// <summary>
+    /// The most workers (ranks) one distributed job may start on this machine, all at once as one gang; each holds
+    /// the job's compute. Needs the sandbox's network to be the host's (ranks meet on loopback); with
+    /// <c>Sandbox:Network=none</c> only single-worker jobs are accepted.
+    /// </summary>
+    /// <value>The default is 8.</value>
+    [Range(1, 64)]
+    public int MaxWorkersPerJob { get; set; } = 8;
+
     /// <summary>Seconds between SIGTERM and SIGKILL when an attempt is stopped.</summary>
     /// <value>The default is 10 seconds.</value>
     [Range(0, 3600)]

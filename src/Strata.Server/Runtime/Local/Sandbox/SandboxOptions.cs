@@ -12,6 +12,7 @@ public sealed class SandboxOptions
     public const string Section = "Runtime:Local:Sandbox";
     public const string Bwrap = "bwrap";
     public const string None = "none";
+    public const string NetworkHost = "host";
 
     /// <summary><c>bwrap</c> (every attempt in a bubblewrap sandbox) or <c>none</c> (jobs are not isolated).</summary>
     /// <value>The default is <c>bwrap</c> when bubblewrap is installed and works here, else <c>none</c>, said loudly.</value>

@@ -94,6 +94,15 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("number");
 
+                    b.Property<DateTimeOffset?>("CheckpointModifiedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("checkpoint_modified_at");
+
+                    b.Property<string>("CheckpointPath")
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)")
+                        .HasColumnName("checkpoint_path");
+
                     b.Property<string>("Classification")
                         .HasColumnType("text")
                         .HasColumnName("classification");

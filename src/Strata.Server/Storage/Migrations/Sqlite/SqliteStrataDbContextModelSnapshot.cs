@@ -87,6 +87,15 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("number");
 
+                    b.Property<DateTimeOffset?>("CheckpointModifiedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("checkpoint_modified_at");
+
+                    b.Property<string>("CheckpointPath")
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("checkpoint_path");
+
                     b.Property<string>("Classification")
                         .HasColumnType("TEXT")
                         .HasColumnName("classification");
