@@ -28,6 +28,7 @@ public sealed class CliApp
         _root.Subcommands.Add(TokenCommands.Create(cli));
         _root.Subcommands.Add(JobCommands.Create(cli));
         _root.Subcommands.Add(UsageCommand.Create(cli));
+        _root.Subcommands.Add(RecommendCommand.Create(cli));
         _root.Subcommands.Add(RunCommand.Create(cli));
         _root.Subcommands.Add(QuotaCommands.Create(cli));
         _root.Subcommands.Add(TrainCommand.Create(cli));

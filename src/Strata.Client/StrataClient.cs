@@ -90,6 +90,16 @@ public sealed class StrataClient : IDisposable
     public Task<QuotaStatus> QuotaAsync(CancellationToken cancellationToken = default) =>
         SendAsync<QuotaStatus>(HttpMethod.Get, "v1/quota", null, cancellationToken);
 
+    /// <summary>
+    /// The compute a workload should ask for (shared, dedicated or distributed), with the reasons:
+    /// <c>POST /v1/recommendations/compute</c>. The answer's <c>Compute</c> and <c>Distributed</c> go into a job spec as they are.
+    /// </summary>
+    /// <exception cref="ValidationException">A field is missing or out of range, or the framework is unknown.</exception>
+    /// <exception cref="ForbiddenException">The token is not a member's or owner's of a tenant.</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public Task<ComputeRecommendation> RecommendComputeAsync(ComputeRecommendationRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync<ComputeRecommendation>(HttpMethod.Post, "v1/recommendations/compute", request, cancellationToken);
+
     /// <summary>The model registry of the caller's tenant.</summary>
     public ModelsClient Models { get; }
 

@@ -37,6 +37,7 @@ public sealed record ComputeSpec
     public int? GpuCount { get; init; }
     /// <summary>A GPU model such as <c>nvidia-a100</c>; a node selector on Kubernetes.</summary>
     public string? GpuType { get; init; }
+    public double? GpuFraction { get; init; }
     /// <summary>
     /// Processes (threads included) the job may have at once, 1 to 65,536; the default is 4,096. A fork
     /// beyond it fails inside the job (the cgroup <c>pids</c> controller).

@@ -5,7 +5,10 @@ using Strata.Contracts;
 
 namespace Strata.Cli.Commands;
 
-/// <summary><c>strata jobs submit</c>: a job from flags, a spec file (<c>-f spec.yaml</c>), or both (flags win).</summary>
+/// <summary>
+/// <c>strata jobs submit</c>: a job from flags, a spec file (<c>-f spec.yaml</c>), or both (flags win). With
+/// <c>--compute auto</c> the server's recommendation (<c>strata recommend compute</c>) chooses the compute.
+/// </summary>
 public static class SubmitCommand
 {
     public static Command Create(CliContext cli)
@@ -35,10 +38,14 @@ public static class SubmitCommand
         var model = new Option<string?>("--model") { Description = "A built-in trainer, such as lightgbm" };
         var label = new Option<string?>("--label") { Description = "The label column for a built-in trainer" };
         var code = new Option<string?>("--code") { Description = "A local project folder: packed as strata run packs it, uploaded, and the job runs in a copy of it" };
+        var computeMode = new Option<string?>("--compute") { Description = "auto: the server recommends the compute (--cpu, --memory, --gpus, --workers) from the workload and your similar jobs" };
+        var datasetSize = new Option<double?>("--dataset-size-gb") { Description = "With --compute auto: the data's size in GB, where --data is not a local file or folder", CustomParser = CliOptions.ParseDouble };
+        var modelParams = new Option<double?>("--model-params") { Description = "With --compute auto: the model's parameters, e.g. 50000000 or 7e9", CustomParser = CliOptions.ParseDouble };
+        var framework = new Option<string?>("--framework") { Description = $"With --compute auto: one of {string.Join(", ", Frameworks.All)}" };
         var command = new Command("submit", "Submit a training job")
         {
             file, name, entrypoint, image, data, outputPath, cpu, memory, gpus, gpuType, priority, timeout, maxAttempts, workers,
-            hyperparameters, env, model, label, noUpload, code,
+            hyperparameters, env, model, label, noUpload, code, computeMode, datasetSize, modelParams, framework,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
@@ -66,6 +73,8 @@ public static class SubmitCommand
                     Label = parse.GetValue(label),
                 },
                 cli.WorkingDirectory);
+            var workload = AutoWorkload(parse.GetValue(computeMode), spec, parse.GetValue(datasetSize), parse.GetValue(modelParams), parse.GetValue(framework),
+                explicitCompute: parse.GetValue(cpu) is not null || parse.GetValue(memory) is not null || parse.GetValue(gpus) is not null || parse.GetValue(workers) is not null);
             var codeFolder = parse.GetValue(code) is { } folder ? Path.GetFullPath(folder, cli.WorkingDirectory) : null;
             if (codeFolder is not null && !Directory.Exists(codeFolder)) throw new UsageException($"--code: there is no folder {codeFolder}");
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));
@@ -77,9 +86,51 @@ public static class SubmitCommand
             {
                 spec = spec with { DataPath = await Uploads.Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token) };
             }
+            if (workload is not null)
+            {
+                var recommendation = await client.RecommendComputeAsync(workload, token);
+                spec = AutoCompute.Apply(spec, recommendation);
+                // Stdout stays the job alone with -o json.
+                var console = cli.Format(parse) == OutputFormat.Json ? cli.Error : cli.Out;
+                console.Markup("--compute auto chose ");
+                RecommendCommand.Print(console, recommendation);
+            }
             return await ExecuteAsync(cli.Out, client, spec, cli.Format(parse), token);
         }, ct));
         return command;
+    }
+
+    /// <summary>
+    /// What to ask the server for <c>--compute auto</c>, or null without it; checked before any connection is made.
+    /// The dataset's size is the local <c>--data</c> file's or folder's unless <c>--dataset-size-gb</c> says otherwise.
+    /// </summary>
+    /// <exception cref="UsageException">The flags of <c>--compute auto</c> are missing, or given without it.</exception>
+    public static ComputeRecommendationRequest? AutoWorkload(
+        string? mode, TrainingJobSpec spec, double? datasetSizeGb, double? modelParams, string? framework, bool explicitCompute)
+    {
+        if (mode is null)
+        {
+            if (datasetSizeGb is not null || modelParams is not null || framework is not null)
+            {
+                throw new UsageException("--dataset-size-gb, --model-params and --framework describe the workload for --compute auto; add --compute auto");
+            }
+            return null;
+        }
+        if (mode != AutoCompute.Auto)
+        {
+            throw new UsageException($"--compute takes only \"auto\", not \"{mode}\"; give --cpu, --memory and --gpus to choose the compute yourself");
+        }
+        if (explicitCompute)
+        {
+            throw new UsageException("--compute auto chooses --cpu, --memory, --gpus and --workers; leave them out");
+        }
+        if (modelParams is null)
+        {
+            throw new UsageException("--compute auto needs --model-params (the model's parameters, e.g. 50000000)");
+        }
+        var size = datasetSizeGb ?? AutoCompute.LocalDatasetSizeGb(spec.DataPath)
+            ?? throw new UsageException("--compute auto needs the data's size: --data naming a local file or folder, or --dataset-size-gb");
+        return new ComputeRecommendationRequest { DatasetSizeGb = size, ModelParams = modelParams, Framework = framework };
     }
 
     public static async Task<int> ExecuteAsync(IAnsiConsole console, StrataClient client, TrainingJobSpec spec, OutputFormat format, CancellationToken cancellationToken)

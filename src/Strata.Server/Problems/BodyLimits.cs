@@ -23,6 +23,8 @@ public static class BodyLimits
     public const int Deployments = 64 * 1024;
     /// <summary>Registry requests: models, versions, aliases (512 KiB).</summary>
     public const int Registry = 512 * 1024;
+    /// <summary>A compute recommendation request (4 KiB): three fields.</summary>
+    public const int Recommendations = 4 * 1024;
     /// <summary>A metric report (256 KiB).</summary>
     public const int MetricReport = MetricLimits.MaxReportBytes;
     /// <summary>A prediction request, forwarded to a replica (16 MiB): the only JSON route above <see cref="Default"/>.</summary>
