@@ -179,6 +179,8 @@ public static class AttemptTransitions
         attempt.Gpus ??= job.Gpus;
         attempt.PeakMemoryBytes = observation.PeakMemoryBytes;
         attempt.CpuSeconds = observation.CpuSeconds;
+        attempt.GpuUtilizationPercent = observation.GpuUtilizationPercent;
+        attempt.GpuPeakMemoryMb = observation.GpuPeakMemoryMb;
         // Every attempt used (and held) resources, a preempted one too: it is accounted for.
         var usage = UsageRecording.Record(attempt, job);
         var failure = decision.FailureReason;

@@ -218,18 +218,18 @@ public sealed class LocalGpusTests : IDisposable
     {
         var gpus = new LocalGpus([A100, T4]);
         var first = Folder("a-1");
-        Assert.Equal([A100], gpus.Assign(first, 1, "nvidia-a100"));
-        Assert.Equal([A100], gpus.Assign(first, 1, "nvidia-a100")); // the same attempt again: the same device
-        Assert.Throws<RuntimeStartException>(() => gpus.Assign(Folder("b-1"), 1, "nvidia-a100"));
-        Assert.Equal([T4], gpus.Assign(Folder("c-1"), 1, null));
+        Assert.Equal([A100], gpus.Assign(first, Whole(1, "nvidia-a100")));
+        Assert.Equal([A100], gpus.Assign(first, Whole(1, "nvidia-a100"))); // the same attempt again: the same device
+        Assert.Throws<RuntimeStartException>(() => gpus.Assign(Folder("b-1"), Whole(1, "nvidia-a100")));
+        Assert.Equal([T4], gpus.Assign(Folder("c-1"), Whole(1, null)));
         Assert.Equal([true, true], gpus.Status().Select(s => s.InUse));
 
         LocalGpus.Write(first, [A100]);
         var restarted = new LocalGpus([A100, T4]);
         restarted.Restore(first);
-        Assert.Throws<RuntimeStartException>(() => restarted.Assign(Folder("d-1"), 1, "nvidia-a100"));
+        Assert.Throws<RuntimeStartException>(() => restarted.Assign(Folder("d-1"), Whole(1, "nvidia-a100")));
         restarted.Release(first);
-        Assert.Equal([A100], restarted.Assign(Folder("d-1"), 1, "nvidia-a100"));
+        Assert.Equal([A100], restarted.Assign(Folder("d-1"), Whole(1, "nvidia-a100")));
     }
 
     [Fact]
@@ -255,6 +255,8 @@ public sealed class LocalGpusTests : IDisposable
         var options = new LocalRuntimeOptions { NvidiaSmiPath = FakeNvidiaSmi.Create() };
         Assert.Equal([FakeNvidiaSmi.First, FakeNvidiaSmi.Second], LocalGpus.Discover(options, NullLogger.Instance).Devices.Select(d => d.Uuid));
     }
+
+    private static GpuDemand Whole(int devices, string? type) => new(devices, ResourceRequest.MilliPerGpu, type);
 
     private string Folder(string name) => Directory.CreateDirectory(Path.Combine(_root, name)).FullName;
 

@@ -55,7 +55,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         RestoreGpuAssignments();
         Capacity = new RuntimeCapacity(
             ResourceRequest.FromGb(_options.CpuCores ?? Environment.ProcessorCount, _options.MemoryGb ?? MachineMemoryGb(), _gpus.Devices.Count > 0 ? _gpus.Devices.Count : _options.Gpus),
-            MaxWorkersPerJob: 1);
+            MaxWorkersPerJob: 1,
+            SharesGpus: true);
     }
 
     public string Kind => "local";
@@ -65,6 +66,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     public string Description => $"local runtime, worker: {string.Join(' ', [_worker.FileName, .. _worker.Prefix])}";
 
     public IReadOnlyList<GpuDeviceStatus> GpuDevices => _gpus.Status();
+
+    public GpuOccupancy? GpuOccupancy => _gpus.Devices.Count > 0 ? _gpus.Occupancy() : null;
 
     public int DefaultCpuCores => _options.DefaultCpuCores;
 
@@ -186,17 +189,18 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     }
 
     /// <summary>
-    /// Where the machine has a GPU inventory: gives the attempt devices of its own, records them in its folder
-    /// and names them by uuid in <c>CUDA_VISIBLE_DEVICES</c> and <c>NVIDIA_VISIBLE_DEVICES</c>; an attempt that
+    /// Where the machine has a GPU inventory: gives the attempt devices of its own (or a share of one, for
+    /// <c>compute.gpu_fraction</c>), records them in its folder and names them by uuid in <c>CUDA_VISIBLE_DEVICES</c> and <c>NVIDIA_VISIBLE_DEVICES</c>; an attempt that
     /// asks for none is shown none.
     /// </summary>
     private IReadOnlyList<GpuDevice> AssignGpus(JobLaunch launch, string folder, Dictionary<string, string> environment)
     {
         if (_gpus.Devices.Count == 0) return [];
-        var devices = launch.Resources.Gpus > 0 ? _gpus.Assign(folder, launch.Resources.Gpus, launch.GpuType) : [];
+        var demand = GpuDemand.Of(launch.Resources, launch.GpuType);
+        var devices = demand is { } asked ? _gpus.Assign(folder, asked) : [];
         try
         {
-            if (devices.Count > 0) LocalGpus.Write(folder, devices);
+            if (devices.Count > 0) LocalGpus.Write(folder, devices, demand!.Value.MilliEach);
         }
         catch
         {
@@ -272,7 +276,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
                 // An attempt whose worker never started the job is not reported: the reconciler then
                 // (re)starts it, which is idempotent, instead of failing an attempt that never ran.
                 if (Observe(attempt, folder) is not { } observation) continue;
-                observations.Add(observation);
+                observations.Add(observation.IsFinished ? LocalGpus.WithUsage(folder, observation) : observation);
                 if (!observation.IsFinished) _ = Watch(attempt, folder, process: null);
                 else _gpus.Release(folder);
             }
@@ -383,6 +387,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         if (_stopping.IsCancellationRequested) return;
         _stopping.Cancel();
         _standby?.Dispose();
+        _gpus.Dispose();
     }
 
     /// <summary>
@@ -429,7 +434,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
                         FinishedAt = _time.GetUtcNow(),
                     };
                     _gpus.Release(folder);
-                    await _changes.Writer.WriteAsync(observation, _stopping.Token);
+                    await _changes.Writer.WriteAsync(LocalGpus.WithUsage(folder, observation), _stopping.Token);
                 }
                 catch (OperationCanceledException)
                 {

@@ -123,6 +123,14 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("exit_code");
 
+                    b.Property<long?>("GpuPeakMemoryMb")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("gpu_peak_memory_mb");
+
+                    b.Property<double?>("GpuUtilizationPercent")
+                        .HasColumnType("REAL")
+                        .HasColumnName("gpu_utilization_percent");
+
                     b.Property<int?>("Gpus")
                         .HasColumnType("INTEGER")
                         .HasColumnName("gpus");
@@ -344,6 +352,14 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("error_message");
 
+                    b.Property<double?>("GpuFraction")
+                        .HasColumnType("REAL")
+                        .HasColumnName("gpu_fraction");
+
+                    b.Property<string>("GpuType")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("gpu_type");
+
                     b.Property<int>("Gpus")
                         .HasColumnType("INTEGER")
                         .HasColumnName("gpus");
@@ -356,6 +372,14 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.Property<double>("MeasuredCpuSeconds")
                         .HasColumnType("REAL")
                         .HasColumnName("measured_cpu_seconds");
+
+                    b.Property<double>("MeasuredGpuSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("measured_gpu_seconds");
+
+                    b.Property<double>("MeasuredGpuUsedSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("measured_gpu_used_seconds");
 
                     b.Property<long?>("MeasuredPeakMemoryBytes")
                         .HasColumnType("INTEGER")
