@@ -13,20 +13,33 @@ namespace Strata.Server.Tests.Runtime;
 /// <summary>A machine with two A100s, as a fake <c>nvidia-smi</c> speaking the real CSV format reports them.</summary>
 public sealed class TwoGpuApp() : StrataApp(StorageKind.Sqlite, new Dictionary<string, string?> { ["Runtime:Local:NvidiaSmiPath"] = FakeNvidiaSmi.Create() });
 
-/// <summary>A fake <c>nvidia-smi</c>: answers only the query the runtime makes, as the real one does.</summary>
+/// <summary>
+/// A fake <c>nvidia-smi</c>: answers only the queries the runtime makes (the inventory, and the samples of
+/// utilisation and memory), as the real one does, with fixed answers: the first device is busy 12% of the time
+/// with 2048 MiB in use, the second 50% with 4096 MiB.
+/// </summary>
 public static class FakeNvidiaSmi
 {
     public const string First = "GPU-5f1c2b7e-1a2b-3c4d-5e6f-000000000000";
     public const string Second = "GPU-6a2d3c8f-1a2b-3c4d-5e6f-111111111111";
+    public const string A100 = "NVIDIA A100-SXM4-80GB";
+    public const string V100 = "Tesla V100-SXM2-16GB";
 
-    public static string Create()
+    /// <param name="secondName">The second device's name: an A100 as the first, or another kind.</param>
+    public static string Create(string secondName = A100)
     {
         var path = Path.Combine(Path.GetTempPath(), $"strata-nvidia-smi-{Guid.NewGuid():N}");
         File.WriteAllText(path, $$"""
             #!/bin/sh
-            [ "$1" = "--query-gpu=index,uuid,name,memory.total" ] && [ "$2" = "--format=csv,noheader" ] || { echo "unexpected: $*" >&2; exit 2; }
-            echo "0, {{First}}, NVIDIA A100-SXM4-80GB, 81920 MiB"
-            echo "1, {{Second}}, NVIDIA A100-SXM4-80GB, 81920 MiB"
+            case "$1 $2" in
+              "--query-gpu=index,uuid,name,memory.total --format=csv,noheader")
+                echo "0, {{First}}, {{A100}}, 81920 MiB"
+                echo "1, {{Second}}, {{secondName}}, 81920 MiB" ;;
+              "--query-gpu=uuid,utilization.gpu,memory.used --format=csv,noheader,nounits")
+                echo "{{First}}, 12, 2048"
+                echo "{{Second}}, 50, 4096" ;;
+              *) echo "unexpected: $*" >&2; exit 2 ;;
+            esac
             """);
         File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32("755", 8));
         return path;
@@ -139,7 +152,11 @@ public sealed class GpuTests(TwoGpuApp app) : IClassFixture<TwoGpuApp>
     }
 
     /// <summary>Submits a GPU job that writes what it sees to the shared folder, then waits for <c>&lt;name&gt;.go</c> there.</summary>
-    internal static async Task<string> SubmitHolderAsync(StrataApp app, HttpClient client, string name, string? gpuType)
+    internal static Task<string> SubmitHolderAsync(StrataApp app, HttpClient client, string name, string? gpuType) =>
+        SubmitHolderAsync(app, client, name, new { type = "gpu", gpu_count = 1, gpu_type = gpuType });
+
+    /// <summary>Submits a job of <paramref name="compute"/> that writes what it sees to the shared folder, then waits for <c>&lt;name&gt;.go</c> there.</summary>
+    internal static async Task<string> SubmitHolderAsync(StrataApp app, HttpClient client, string name, object compute)
     {
         var shared = app.SharedPath;
         var job = await StrataApp.SubmitAsync(client, new
@@ -147,7 +164,8 @@ public sealed class GpuTests(TwoGpuApp app) : IClassFixture<TwoGpuApp>
             name,
             entrypoint = $"printf '%s|%s' \"$CUDA_VISIBLE_DEVICES\" \"$NVIDIA_VISIBLE_DEVICES\" > '{shared}/{name}.tmp' && mv '{shared}/{name}.tmp' '{shared}/{name}.cuda'; "
                          + $"while [ ! -e '{shared}/{name}.go' ]; do sleep 0.1; done",
-            compute = new { type = "gpu", gpu_count = 1, gpu_type = gpuType },
+            compute,
+            on_quota_exceeded = "queue",
         });
         return job.GetProperty("id").GetString()!;
     }
