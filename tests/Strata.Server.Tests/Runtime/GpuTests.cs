@@ -230,6 +230,7 @@ public sealed class LocalGpusTests : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("strata-gpus-").FullName;
     private static readonly GpuDevice A100 = new(0, "GPU-a", "NVIDIA A100-SXM4-80GB", 81920);
     private static readonly GpuDevice T4 = new(1, "GPU-t", "Tesla T4", 15360);
+    private static readonly GpuDevice A100b = new(1, "GPU-b", "NVIDIA A100-SXM4-80GB", 81920);
 
     [Fact]
     public void Devices_are_exclusive_typed_given_back_and_restored_from_the_folder()
@@ -248,6 +249,61 @@ public sealed class LocalGpusTests : IDisposable
         Assert.Throws<RuntimeStartException>(() => restarted.Assign(Folder("d-1"), Whole(1, "nvidia-a100")));
         restarted.Release(first);
         Assert.Equal([A100], restarted.Assign(Folder("d-1"), Whole(1, "nvidia-a100")));
+    }
+
+    [Fact]
+    public void Shares_are_packed_recorded_with_their_size_and_restored_after_a_restart()
+    {
+        var gpus = new LocalGpus([A100, A100b]);
+        var quarters = Enumerable.Range(1, 4).Select(i => Folder($"q{i}-1")).ToList();
+        foreach (var folder in quarters)
+        {
+            Assert.Equal([A100], gpus.Assign(folder, Share(250)));
+            LocalGpus.Write(folder, [A100], 250);
+        }
+        Assert.Equal(["GPU-a 0.25"], File.ReadAllLines(Path.Combine(quarters[0], LocalGpus.AssignmentFile)));
+        var half = Folder("h-1");
+        Assert.Equal([A100b], gpus.Assign(half, Share(500)));
+        LocalGpus.Write(half, [A100b], 500);
+        Assert.Equal([1.0, 0.5], gpus.Status().Select(s => s.Allocated));
+        Assert.Equal([("q1-1", "GPU-a", 250L), ("h-1", "GPU-b", 500L)],
+            gpus.Occupancy().Holdings.Where(h => h.AttemptName is "q1-1" or "h-1").Select(h => (h.AttemptName, h.Uuid, h.Milli)));
+
+        // A restarted server rebuilds the same shares from the folders: a whole device is still not free, a half is.
+        var restarted = new LocalGpus([A100, A100b]);
+        foreach (var folder in quarters.Append(half)) restarted.Restore(folder);
+        Assert.Equal([1.0, 0.5], restarted.Status().Select(s => s.Allocated));
+        Assert.Throws<RuntimeStartException>(() => restarted.Assign(Folder("w-1"), Whole(1, null)));
+        Assert.Equal([A100b], restarted.Assign(Folder("h2-1"), Share(500)));
+        restarted.Release(quarters[0]);
+        Assert.Equal(0.75, restarted.Status()[0].Allocated);
+    }
+
+    [Fact]
+    public void A_device_s_samples_go_to_every_attempt_holding_it_and_end_up_on_its_observation()
+    {
+        var gpus = new LocalGpus([A100, A100b]);
+        var (one, two, whole) = (Folder("one-1"), Folder("two-1"), Folder("whole-1"));
+        gpus.Assign(one, Share(500));
+        gpus.Assign(two, Share(500));
+        gpus.Assign(whole, Whole(1, null));
+        gpus.Record([new GpuSample("GPU-a", 10, 1000), new GpuSample("GPU-b", 90, 5000)]);
+        gpus.Record([new GpuSample("GPU-a", 30, 3000), new GpuSample("GPU-b", null, null)]); // the second device said [N/A]
+
+        var observation = new AttemptObservation { Attempt = new AttemptRef("t", "one", 1) };
+        var shared = LocalGpus.WithUsage(one, observation);
+        Assert.Equal((20.0, 3000L), (shared.GpuUtilizationPercent!.Value, shared.GpuPeakMemoryMb!.Value));
+        Assert.Equal(shared.GpuUtilizationPercent, LocalGpus.WithUsage(two, observation).GpuUtilizationPercent);
+        Assert.Equal((90.0, 5000L), (LocalGpus.WithUsage(whole, observation).GpuUtilizationPercent!.Value, LocalGpus.WithUsage(whole, observation).GpuPeakMemoryMb!.Value));
+        // An attempt never sampled keeps null fields.
+        Assert.Null(LocalGpus.WithUsage(Folder("never-1"), observation).GpuUtilizationPercent);
+
+        // A restarted server goes on from the samples in the folder.
+        var restarted = new LocalGpus([A100, A100b]);
+        LocalGpus.Write(one, [A100], 500);
+        restarted.Restore(one);
+        restarted.Record([new GpuSample("GPU-a", 80, 100)]);
+        Assert.Equal(40.0, LocalGpus.WithUsage(one, observation).GpuUtilizationPercent);
     }
 
     [Fact]
@@ -275,6 +331,7 @@ public sealed class LocalGpusTests : IDisposable
     }
 
     private static GpuDemand Whole(int devices, string? type) => new(devices, ResourceRequest.MilliPerGpu, type);
+    private static GpuDemand Share(long milli) => new(1, milli, null);
 
     private string Folder(string name) => Directory.CreateDirectory(Path.Combine(_root, name)).FullName;
 
