@@ -34,6 +34,7 @@ public sealed class LocalGpus : IDisposable
     }
 
     public IReadOnlyList<GpuDevice> Devices { get; }
+
     /// <summary>The inventory the options give, else what <c>nvidia-smi</c> says; none where neither has any.</summary>
     public static LocalGpus Discover(LocalRuntimeOptions options, ILogger logger)
     {
@@ -190,28 +191,27 @@ public sealed class LocalGpus : IDisposable
                 {
                     if (_holders.Count == 0) continue;
                 }
-                var output = await RunAsync(smi, GpuDevices.SampleArguments, _stopping.Token);
-                if (output is null)
+                try
                 {
-                    logger.LogDebug("{Smi} gave no GPU sample", smi);
-                    continue;
+                    if (await RunAsync(smi, GpuDevices.SampleArguments, _stopping.Token) is { } output) Record(GpuDevices.ParseSamples(output));
+                    else logger.LogDebug("{Smi} gave no GPU sample", smi);
                 }
-                Record(GpuDevices.ParseSamples(output));
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // One lost sample: the next round tries again.
+                    logger.LogWarning(e, "Could not sample the GPUs with {Smi}", smi);
+                }
             }
         }
         catch (OperationCanceledException)
         {
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning(e, "GPU sampling stopped");
         }
     });
 
     /// <summary>Adds one round of samples to the attempts holding the sampled devices, and writes each one's summary to its folder.</summary>
     internal void Record(IReadOnlyList<GpuSample> samples)
     {
-        var byUuid = samples.ToDictionary(s => s.Uuid, StringComparer.Ordinal);
+        var byUuid = samples.DistinctBy(s => s.Uuid).ToDictionary(s => s.Uuid, StringComparer.Ordinal);
         List<(string Folder, GpuUsage Usage)> changed = [];
         lock (_lock)
         {
@@ -245,9 +245,12 @@ public sealed class LocalGpus : IDisposable
 
     private static GpuUsage? ReadUsage(string folder)
     {
+        var path = Path.Combine(folder, UsageFile);
+        // Most attempts have no GPU: a look is cheaper than an exception at the end of each.
+        if (!File.Exists(path)) return null;
         try
         {
-            var fields = File.ReadAllText(Path.Combine(folder, UsageFile)).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var fields = File.ReadAllText(path).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             return fields.Length == 3
                    && int.TryParse(fields[0], CultureInfo.InvariantCulture, out var samples)
                    && double.TryParse(fields[1], CultureInfo.InvariantCulture, out var sum)
@@ -272,31 +275,34 @@ public sealed class LocalGpus : IDisposable
     {
         var start = new ProcessStartInfo(smi) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        Process process;
+        Process? process;
         try
         {
-            process = Process.Start(start)!;
+            process = Process.Start(start);
         }
         catch (System.ComponentModel.Win32Exception)
         {
             return null; // gone since discovery: no sample this round
         }
-        using var running = process;
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        _ = process.StandardError.ReadToEndAsync(cancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(NvidiaSmiTimeout);
-        try
+        if (process is null) return null;
+        using (process)
         {
-            await process.WaitForExitAsync(timeout.Token);
+            var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+            _ = process.StandardError.ReadToEndAsync(cancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(NvidiaSmiTimeout);
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                cancellationToken.ThrowIfCancellationRequested();
+                return null;
+            }
+            return process.ExitCode == 0 ? await output : null;
         }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            cancellationToken.ThrowIfCancellationRequested();
-            return null;
-        }
-        return process.ExitCode == 0 ? await output : null;
     }
 
     /// <summary>What an attempt holds: its devices, thousandths of each, and its GPU samples so far.</summary>
