@@ -222,6 +222,41 @@ public sealed class GpuRestartTests(TwoGpuRestartApp app) : IClassFixture<TwoGpu
             foreach (var id in new[] { one, two }.OfType<string>()) await StrataApp.WaitForEndAsync(client, id);
         }
     }
+
+    /// <summary>A share survives a restart too: a whole-device job then gets the other device, and another share joins it.</summary>
+    [Fact]
+    public async Task A_readopted_share_keeps_its_device_shared()
+    {
+        var tenant = await app.CreateTenantAsync(StrataApp.UniqueId("gpu-share-restart"));
+        var token = await app.TokenForAsync(tenant, Roles.Member);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var ids = new List<string>();
+        try
+        {
+            using (var client = app.ClientFor(token))
+            {
+                ids.Add(await GpuTests.SubmitHolderAsync(app, client, $"share-{run}", new { gpu_fraction = 0.5, memory_gb = 1 }));
+            }
+            var shared = (await GpuTests.VisibleDevicesAsync(app, $"share-{run}")).Cuda;
+
+            await app.RestartAsync();
+
+            using (var client = app.ClientFor(token))
+            {
+                Assert.Equal("running", (await StrataApp.WaitForStatusAsync(client, ids[0], "running")).GetProperty("status").GetString());
+                ids.Add(await GpuTests.SubmitHolderAsync(app, client, $"whole-{run}", null));
+                ids.Add(await GpuTests.SubmitHolderAsync(app, client, $"half-{run}", new { gpu_fraction = 0.5, memory_gb = 1 }));
+                Assert.NotEqual(shared, (await GpuTests.VisibleDevicesAsync(app, $"whole-{run}")).Cuda);
+                Assert.Equal(shared, (await GpuTests.VisibleDevicesAsync(app, $"half-{run}")).Cuda);
+            }
+        }
+        finally
+        {
+            foreach (var name in new[] { "share", "whole", "half" }) File.WriteAllText(Path.Combine(app.SharedPath, $"{name}-{run}.go"), "");
+            using var client = app.ClientFor(token);
+            foreach (var id in ids) await StrataApp.WaitForEndAsync(client, id);
+        }
+    }
 }
 
 /// <summary>Who holds which device: exclusive, typed, given back, and rebuilt from the attempt folders after a restart.</summary>
