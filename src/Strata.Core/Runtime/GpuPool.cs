@@ -18,9 +18,13 @@ public readonly record struct GpuDemand(int Devices, long MilliEach, string? Typ
         : request.MilliGpus % ResourceRequest.MilliPerGpu == 0 ? new GpuDemand(request.Gpus, ResourceRequest.MilliPerGpu, type)
         : new GpuDemand(1, request.MilliGpus, type);
 
-    public override string ToString() => IsShare
-        ? $"{MilliEach / (double)ResourceRequest.MilliPerGpu:0.###} of a GPU{(Type is null ? "" : $" of type {Type}")}"
-        : $"{Devices} GPUs{(Type is null ? "" : $" of type {Type}")}";
+    public override string ToString()
+    {
+        var type = Type is null ? "" : $" of type {Type}";
+        return IsShare
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{MilliEach / (double)ResourceRequest.MilliPerGpu:0.###} of a GPU{type}")
+            : $"{Devices} GPU(s){type}";
+    }
 }
 
 /// <summary>
@@ -97,9 +101,6 @@ public sealed class GpuPool
         foreach (var device in chosen ?? []) Take(device.Uuid, demand.MilliEach);
         return chosen;
     }
-
-    /// <summary>How many devices match <paramref name="type"/> (all, when null).</summary>
-    public int CountOf(string? type) => _devices.Count(d => type is null || GpuDevices.Matches(type, d.Name));
 
     public GpuPool Copy() => new(_devices, (long[])_used.Clone());
 

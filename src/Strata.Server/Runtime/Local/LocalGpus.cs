@@ -98,7 +98,7 @@ public sealed class LocalGpus : IDisposable
         lock (_lock)
         {
             if (_holders.TryGetValue(folder, out var held)) return held.Devices;
-            var devices = _pool.TryPlace(demand) ?? throw new RuntimeStartException($"{demand} were asked for and no devices have room for it");
+            var devices = _pool.TryPlace(demand) ?? throw new RuntimeStartException($"no devices have room for {demand}");
             _holders[folder] = new Holding(devices, demand.MilliEach);
             return devices;
         }
