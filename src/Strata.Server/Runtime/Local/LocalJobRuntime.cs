@@ -190,8 +190,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
 
     /// <summary>
     /// Where the machine has a GPU inventory: gives the attempt devices of its own (or a share of one, for
-    /// <c>compute.gpu_fraction</c>), records them in its folder and names them by uuid in <c>CUDA_VISIBLE_DEVICES</c> and <c>NVIDIA_VISIBLE_DEVICES</c>; an attempt that
-    /// asks for none is shown none.
+    /// <c>compute.gpu_fraction</c>), records them in its folder and names them by uuid in
+    /// <c>CUDA_VISIBLE_DEVICES</c> and <c>NVIDIA_VISIBLE_DEVICES</c>; an attempt that asks for none is shown none.
     /// </summary>
     private IReadOnlyList<GpuDevice> AssignGpus(JobLaunch launch, string folder, Dictionary<string, string> environment)
     {
@@ -200,7 +200,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         var devices = demand is { } asked ? _gpus.Assign(folder, asked) : [];
         try
         {
-            if (devices.Count > 0) LocalGpus.Write(folder, devices, demand!.Value.MilliEach);
+            if (demand is { } held && devices.Count > 0) LocalGpus.Write(folder, devices, held.MilliEach);
         }
         catch
         {
