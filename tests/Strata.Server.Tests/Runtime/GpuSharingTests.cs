@@ -214,3 +214,48 @@ public sealed class GpuSharingTests(MixedGpuApp app) : IClassFixture<MixedGpuApp
         }
     }
 }
+
+/// <summary>A machine whose GPU is configured (<c>Runtime:Local:GpuInventory</c>): there is an <c>nvidia-smi</c>, but nothing asks it.</summary>
+public sealed class InventoryGpuApp() : StrataApp(StorageKind.Sqlite, new Dictionary<string, string?>
+{
+    ["Runtime:Local:GpuInventory:0:Uuid"] = FakeNvidiaSmi.First,
+    ["Runtime:Local:GpuInventory:0:Name"] = FakeNvidiaSmi.A100,
+    ["Runtime:Local:GpuInventory:0:MemoryMb"] = "81920",
+    ["Runtime:Local:NvidiaSmiPath"] = FakeNvidiaSmi.Create(),
+    ["Runtime:Local:GpuSampleSeconds"] = "0.1",
+});
+
+/// <summary>A configured inventory is assigned, shared and counted as a discovered one, but never sampled.</summary>
+public sealed class InventoryGpuTests(InventoryGpuApp app) : IClassFixture<InventoryGpuApp>
+{
+    [Fact]
+    public async Task Shares_of_a_configured_gpu_run_together_and_their_attempts_have_no_samples()
+    {
+        var (_, tenantClient) = await app.TenantClientAsync("gpu-inventory");
+        using var client = tenantClient;
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var ids = new List<string>();
+        try
+        {
+            foreach (var name in new[] { "a", "b" }) ids.Add(await GpuTests.SubmitHolderAsync(app, client, $"{name}-{run}", new { gpu_fraction = 0.5, memory_gb = 1 }));
+            foreach (var name in new[] { "a", "b" }) Assert.Equal(FakeNvidiaSmi.First, (await GpuTests.VisibleDevicesAsync(app, $"{name}-{run}")).Cuda);
+            // Long enough for several rounds of sampling, had there been any.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+        finally
+        {
+            foreach (var name in new[] { "a", "b" }) File.WriteAllText(Path.Combine(app.SharedPath, $"{name}-{run}.go"), "");
+        }
+        foreach (var id in ids)
+        {
+            Assert.Equal("succeeded", (await StrataApp.WaitForEndAsync(client, id)).GetProperty("status").GetString());
+            using var response = await client.GetAsync($"/v1/jobs/training/{id}/attempts");
+            var attempt = (await Http.ExpectAsync(response, 200)).EnumerateArray().Single();
+            Assert.Equal(JsonValueKind.Null, attempt.GetProperty("gpu").ValueKind);
+            // Unsampled, the GPU-seconds used are those reserved: half a device for the attempt's time.
+            var usage = attempt.GetProperty("usage");
+            Assert.Equal(usage.GetProperty("reserved").GetProperty("gpu_seconds").GetDouble(), usage.GetProperty("used").GetProperty("gpu_seconds").GetDouble());
+            Assert.Equal(0.5 * usage.GetProperty("wall_seconds").GetDouble(), usage.GetProperty("reserved").GetProperty("gpu_seconds").GetDouble(), 6);
+        }
+    }
+}
