@@ -15,7 +15,10 @@ start_server() {
   (cd "$data" && exec env Logging__LogLevel__Default=Warning Strata__DataPath="$data/.strata" "$@" \
      dotnet "$OLDPWD/src/Strata.Server/bin/Release/net10.0/strata-server.dll" --urls "http://127.0.0.1:$port") &
   server=$!
-  until curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null; do sleep 0.2; done
+  until curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null; do
+    kill -0 "$server" 2>/dev/null || { echo "the server exited before it was ready" >&2; return 1; }
+    sleep 0.2
+  done
 }
 
 # api TOKEN PORT PATH [curl args...]: an authenticated JSON request.

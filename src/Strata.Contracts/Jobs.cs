@@ -37,6 +37,11 @@ public sealed record ComputeSpec
     public int? GpuCount { get; init; }
     /// <summary>A GPU model such as <c>nvidia-a100</c>; a node selector on Kubernetes.</summary>
     public string? GpuType { get; init; }
+    /// <summary>
+    /// A share of one GPU, time-sliced with other jobs: more than 0 and less than 1, in steps of 0.05 (0.25, 0.5).
+    /// Implies one device (<c>gpu_count</c> 1 or left out) and one worker; counts as that share in capacity and
+    /// quota. The local runtime only (docs/gpus.md).
+    /// </summary>
     public double? GpuFraction { get; init; }
     /// <summary>
     /// Processes (threads included) the job may have at once, 1 to 65,536; the default is 4,096. A fork
@@ -253,6 +258,8 @@ public sealed record JobAttempt
     public EffectiveCompute? EffectiveCompute { get; init; }
     public long? PeakMemoryBytes { get; init; }
     public double? CpuSeconds { get; init; }
+    /// <summary>How it used its GPUs, as the local runtime sampled them (<c>nvidia-smi</c>); null where nothing was sampled.</summary>
+    public AttemptGpuUse? Gpu { get; init; }
     public RuntimeInfo? Runtime { get; init; }
     /// <summary>Reserved and used resource-seconds, once the attempt has ended; else null.</summary>
     public AttemptUsageInfo? Usage { get; init; }
@@ -269,6 +276,15 @@ public sealed record AttemptCheckpoint
     /// <summary>Its path in the checkpoint folder.</summary>
     public required string Path { get; init; }
     public required DateTimeOffset ModifiedAt { get; init; }
+}
+
+/// <summary>An attempt's GPUs as sampled while it held them (docs/gpus.md).</summary>
+public sealed record AttemptGpuUse
+{
+    /// <summary>The average utilisation of its devices, 0 to 100.</summary>
+    public required double UtilizationPercent { get; init; }
+    /// <summary>The most memory in use on its devices in one sample, MiB (a shared device's: every job's on it).</summary>
+    public long? PeakMemoryMb { get; init; }
 }
 
 /// <summary>The compute per worker an attempt ran with.</summary>

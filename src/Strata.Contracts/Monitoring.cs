@@ -34,8 +34,10 @@ public sealed record GpuDeviceStatus
     /// <summary>The product name, e.g. <c>NVIDIA A100-SXM4-80GB</c>; <c>compute.gpu_type</c> matches it (docs/gpus.md).</summary>
     public required string Name { get; init; }
     public required long MemoryMb { get; init; }
-    /// <summary>Whether an attempt holds it now.</summary>
+    /// <summary>Whether an attempt holds it (or a share of it) now.</summary>
     public required bool InUse { get; init; }
+    /// <summary>How much of it attempts hold: 1 for a whole-device job, the sum of the shares where it is shared.</summary>
+    public double Allocated { get; init; }
 }
 
 /// <summary>Cores, memory and GPUs.</summary>
@@ -43,7 +45,8 @@ public sealed record CapacityResources
 {
     public required double CpuCores { get; init; }
     public required double MemoryGb { get; init; }
-    public required int GpuCount { get; init; }
+    /// <summary>Shares of a GPU (<c>compute.gpu_fraction</c>) included: 1.25 when one device and a quarter of another are held.</summary>
+    public required double GpuCount { get; init; }
 }
 
 /// <summary>How jobs are isolated from the platform and from each other (docs/sandbox.md).</summary>

@@ -20,13 +20,14 @@ public sealed record AttemptUsageInfo
 /// <summary>A suggestion to ask for less of one resource (docs/usage.md gives the rules).</summary>
 public sealed record RightSizingHintInfo
 {
-    /// <summary><c>cpu_cores</c> or <c>memory_gb</c>.</summary>
+    /// <summary><c>cpu_cores</c>, <c>memory_gb</c> or <c>gpu_fraction</c>.</summary>
     public required string Resource { get; init; }
     /// <summary>What one worker asked for.</summary>
     public required double Requested { get; init; }
-    /// <summary>Average cores, or peak GB, per worker.</summary>
+    /// <summary>Average cores, or peak GB, per worker; for <c>gpu_fraction</c>, the share of the time its GPU was busy.</summary>
     public required double Used { get; init; }
-    public required int Suggested { get; init; }
+    /// <summary>Whole cores or GB; a share of a GPU (0.25, 0.5) for <c>gpu_fraction</c>.</summary>
+    public required double Suggested { get; init; }
     /// <summary>For people: "requested 4 cores, used 0.3 on average: consider 1".</summary>
     public required string Message { get; init; }
 }

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Strata.Server.Tests.Support;
@@ -63,6 +64,18 @@ public sealed class KubernetesServerTests : IAsyncLifetime
         Assert.Equal(1, done.GetProperty("attempts").GetInt32());
         // Recorded, so collected: the Job stays (its logs with it) but is no longer watched.
         await ClusterHarness.EventuallyAsync(() => OnlyJob(ns)["metadata"]!["labels"]!["strata.dev/collected"] is not null, "the Job collected");
+    }
+
+    [Fact]
+    public async Task A_share_of_a_gpu_is_refused_until_a_time_slicing_device_plugin_is_supported()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s-share");
+        using var _ = client;
+        using var response = await client.PostAsJsonAsync("/v1/jobs/training",
+            new { name = "share", entrypoint = "python train.py", compute = new { gpu_fraction = 0.25 } }, Http.Json);
+        var problem = await Http.ExpectValidationAsync(response, "compute.gpu_fraction");
+        Assert.Contains("time-slicing device plugin", problem.GetProperty("errors").GetProperty("compute.gpu_fraction")[0].GetString(), StringComparison.Ordinal);
+        Assert.Empty(_api.List(FakeKubernetesApi.Jobs, "ml-" + tenant));
     }
 
     [Fact]

@@ -23,6 +23,15 @@ public static class JobLimits
     public const int MinCpuCores = 1, MaxCpuCores = 96;
     public const int MinMemoryGb = 1, MaxMemoryGb = 768;
     public const int MinGpus = 1, MaxGpus = 8;
+    /// <summary><c>compute.gpu_fraction</c> is a multiple of this, more than 0 and less than 1 (docs/gpus.md).</summary>
+    public const double GpuFractionStep = 0.05;
+
+    /// <summary>Whether <paramref name="fraction"/> is a share of a GPU a job may ask for: 0.05, 0.1, ... 0.95.</summary>
+    public static bool IsGpuFraction(double fraction)
+    {
+        var steps = fraction / GpuFractionStep;
+        return fraction > 0 && fraction < 1 && Math.Abs(steps - Math.Round(steps)) < 1e-9;
+    }
     public const int MinProcesses = 1, MaxProcesses = 65536;
     /// <summary>The largest <c>compute.disk_gb</c> (10 TiB); the smallest is anything above 0.</summary>
     public const double MaxDiskGb = 10240;

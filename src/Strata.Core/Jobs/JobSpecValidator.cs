@@ -114,12 +114,23 @@ public static class JobSpecValidator
             return false;
         }
 
+        if (compute.GpuFraction is not null && workers > 1)
+        {
+            errors.Add("compute.gpu_fraction", "is for a job of one worker: not with distributed.num_workers above 1");
+            return false;
+        }
+        if (compute.GpuFraction is not null && !capacity.SharesGpus)
+        {
+            errors.Add("compute.gpu_fraction", "this runtime cannot share a GPU between jobs: ask for whole GPUs with gpu_count (Kubernetes needs a time-slicing device plugin; not supported yet)");
+            return false;
+        }
         if (workers > capacity.MaxWorkersPerJob)
         {
             errors.Add("distributed.num_workers", $"this runtime runs at most {capacity.MaxWorkersPerJob} worker(s) per job");
             return false;
         }
-        var perWorker = ResourceRequest.FromGb(compute.CpuCores!.Value, compute.MemoryGb!.Value, compute.GpuCount ?? 0);
+        var perWorker = ResourceRequest.WithMilliGpus(compute.CpuCores!.Value, (long)(compute.MemoryGb!.Value * ResourceRequest.BytesPerGb),
+            compute.GpuFraction is { } fraction ? ResourceRequest.MilliOf(fraction) : (compute.GpuCount ?? 0) * ResourceRequest.MilliPerGpu);
         var total = perWorker * workers;
         if (!total.FitsIn(capacity.Total))
         {
@@ -183,7 +194,7 @@ public static class JobSpecValidator
     private static ComputeSpec ValidateCompute(ValidationErrors errors, ComputeSpec? compute, JobDefaults defaults)
     {
         compute ??= new ComputeSpec();
-        var type = compute.Type ?? (compute.GpuCount is > 0 ? ComputeTypes.Gpu : ComputeTypes.Cpu);
+        var type = compute.Type ?? (compute.GpuCount is > 0 || compute.GpuFraction is not null ? ComputeTypes.Gpu : ComputeTypes.Cpu);
         if (!ComputeTypes.All.Contains(type))
         {
             errors.Add("compute.type", $"must be one of {string.Join(", ", ComputeTypes.All)}");
@@ -210,6 +221,22 @@ public static class JobSpecValidator
         else if (gpus is not null)
         {
             errors.Add("compute.gpu_count", "is only allowed with type gpu");
+        }
+        if (compute.GpuFraction is { } fraction)
+        {
+            if (type != ComputeTypes.Gpu)
+            {
+                errors.Add("compute.gpu_fraction", "is only allowed with type gpu");
+            }
+            else if (!JobLimits.IsGpuFraction(fraction))
+            {
+                errors.Add("compute.gpu_fraction", $"must be more than 0 and less than 1, in steps of {JobLimits.GpuFractionStep} (0.25, 0.5, ...)");
+            }
+            else if (gpus is not 1)
+            {
+                // A share is of one device: two quarters of two devices are not what time-slicing gives.
+                errors.Add("compute.gpu_count", "must be 1 (or left out) with gpu_fraction: a share is of one device");
+            }
         }
         if (compute.GpuType is not null)
         {
@@ -238,6 +265,7 @@ public static class JobSpecValidator
             CpuCores = cpu,
             MemoryGb = memory,
             GpuCount = gpus,
+            GpuFraction = compute.GpuFraction,
             GpuType = compute.GpuType,
             MaxProcesses = processes,
             DiskGb = disk,

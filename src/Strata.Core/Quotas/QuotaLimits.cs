@@ -40,9 +40,10 @@ public static class QuotaMath
         {
             return new QuotaExcess(QuotaResource.MemoryGb, Gb(limit.MemoryBytes), Gb(held.MemoryBytes), Gb(request.MemoryBytes));
         }
-        if ((long)held.Gpus + request.Gpus > limit.Gpus)
+        // In thousandths of a device: four jobs of gpu_fraction 0.25 fill a quota of one GPU exactly.
+        if (held.MilliGpus + request.MilliGpus > limit.MilliGpus)
         {
-            return new QuotaExcess(QuotaResource.GpuCount, limit.Gpus, held.Gpus, request.Gpus);
+            return new QuotaExcess(QuotaResource.GpuCount, limit.GpuCount, held.GpuCount, request.GpuCount);
         }
         return null;
     }

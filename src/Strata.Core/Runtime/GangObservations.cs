@@ -42,6 +42,9 @@ public static class GangObservations
             // Memory is asked for, and limited, per worker: the peak that matters is the largest rank's.
             PeakMemoryBytes = started.Max(r => r.PeakMemoryBytes),
             CpuSeconds = started.Any(r => r.CpuSeconds is not null) ? started.Sum(r => r.CpuSeconds ?? 0) : null,
+            // Each rank's own devices: the gang's are as busy as its ranks' on average, and as full as the fullest.
+            GpuUtilizationPercent = started.Average(r => r.GpuUtilizationPercent) is { } busy ? Math.Round(busy, 1) : null,
+            GpuPeakMemoryMb = started.Max(r => r.GpuPeakMemoryMb),
         }, false);
     }
 

@@ -13,11 +13,36 @@ public sealed record GpuDevice(int Index, string Uuid, string Name, long MemoryM
     public override string ToString() => $"{Index}: {Name}, {MemoryMb} MiB ({Uuid})";
 }
 
-/// <summary>Reads <c>nvidia-smi</c>'s inventory, and matches a job's <c>compute.gpu_type</c> to device names.</summary>
+/// <summary>One device's sample: its utilisation (%) and memory in use (MiB), each null where <c>nvidia-smi</c> had none (<c>[N/A]</c>).</summary>
+public readonly record struct GpuSample(string Uuid, double? UtilizationPercent, long? MemoryUsedMb);
+
+/// <summary>Reads <c>nvidia-smi</c>'s inventory and samples, and matches a job's <c>compute.gpu_type</c> to device names.</summary>
 public static class GpuDevices
 {
     /// <summary>The arguments whose output <see cref="ParseNvidiaSmi"/> reads.</summary>
     public static readonly string[] NvidiaSmiArguments = ["--query-gpu=index,uuid,name,memory.total", "--format=csv,noheader"];
+
+    /// <summary>The arguments whose output <see cref="ParseSamples"/> reads.</summary>
+    public static readonly string[] SampleArguments = ["--query-gpu=uuid,utilization.gpu,memory.used", "--format=csv,noheader,nounits"];
+
+    /// <summary>
+    /// Parses <c>nvidia-smi --query-gpu=uuid,utilization.gpu,memory.used --format=csv,noheader,nounits</c>: one line per
+    /// device, e.g. <c>GPU-5f1c…, 12, 2048</c>. A value that is not a number (<c>[N/A]</c>, <c>[Not Supported]</c>) is null;
+    /// a line that is not three fields with a uuid is skipped: a sample is worth less than an error.
+    /// </summary>
+    public static IReadOnlyList<GpuSample> ParseSamples(string output)
+    {
+        var samples = new List<GpuSample>();
+        foreach (var raw in output.Split('\n'))
+        {
+            var fields = raw.Split(',').Select(f => f.Trim()).ToArray();
+            if (fields.Length != 3 || !(fields[0].StartsWith("GPU-", StringComparison.Ordinal) || fields[0].StartsWith("MIG-", StringComparison.Ordinal))) continue;
+            double? utilization = double.TryParse(fields[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var u) && u >= 0 ? Math.Min(u, 100) : null;
+            long? memory = double.TryParse(fields[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var m) && m >= 0 ? (long)m : null;
+            samples.Add(new GpuSample(fields[0], utilization, memory));
+        }
+        return samples;
+    }
 
     /// <summary>
     /// Parses <c>nvidia-smi --query-gpu=index,uuid,name,memory.total --format=csv,noheader</c>: one line per

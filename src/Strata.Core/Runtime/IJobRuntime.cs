@@ -63,32 +63,68 @@ public readonly record struct LogOptions(bool Follow, int? TailLines, int Rank =
     public const int AllRanks = -1;
 }
 
-/// <summary>Resources of one worker, in the units the runtimes enforce.</summary>
-public readonly record struct ResourceRequest(double CpuCores, long MemoryBytes, int Gpus)
+/// <summary>
+/// Resources of one worker (or of many together), in the units the runtimes enforce. GPUs are counted in
+/// thousandths of a device (<see cref="MilliGpus"/>), so that shares of one (<c>compute.gpu_fraction</c>: four
+/// jobs of 0.25 on one device) add up exactly in the capacity book and the quota ledger.
+/// </summary>
+public readonly record struct ResourceRequest
 {
     public const long BytesPerGb = 1L << 30;
+    public const long MilliPerGpu = 1000;
+
+    /// <summary>A request of whole GPUs.</summary>
+    public ResourceRequest(double cpuCores, long memoryBytes, int gpus)
+    {
+        CpuCores = cpuCores;
+        MemoryBytes = memoryBytes;
+        MilliGpus = gpus * MilliPerGpu;
+    }
+
+    public double CpuCores { get; init; }
+    public long MemoryBytes { get; init; }
+    /// <summary>GPUs in thousandths: 1000 is one device, 250 a quarter of one.</summary>
+    public long MilliGpus { get; init; }
+
+    /// <summary>Whole devices: what a runtime that hands out only whole GPUs gives a worker (a share of one is 0 of them).</summary>
+    public int Gpus => (int)(MilliGpus / MilliPerGpu);
+
+    /// <summary>GPUs as a number, shares included: 0.25 for a quarter of a device.</summary>
+    public double GpuCount => MilliGpus / (double)MilliPerGpu;
+
+    /// <summary>A request whose GPUs are <paramref name="milliGpus"/> thousandths of a device.</summary>
+    public static ResourceRequest WithMilliGpus(double cpuCores, long memoryBytes, long milliGpus) =>
+        new() { CpuCores = cpuCores, MemoryBytes = memoryBytes, MilliGpus = milliGpus };
 
     public static ResourceRequest FromGb(double cpuCores, double memoryGb, int gpus) =>
         new(cpuCores, (long)(memoryGb * BytesPerGb), gpus);
 
+    /// <summary>Thousandths of a device for a GPU share such as 0.25, to the nearest.</summary>
+    public static long MilliOf(double gpus) => (long)Math.Round(gpus * MilliPerGpu);
+
     public static ResourceRequest operator +(ResourceRequest a, ResourceRequest b) =>
-        new(a.CpuCores + b.CpuCores, a.MemoryBytes + b.MemoryBytes, a.Gpus + b.Gpus);
+        WithMilliGpus(a.CpuCores + b.CpuCores, a.MemoryBytes + b.MemoryBytes, a.MilliGpus + b.MilliGpus);
 
     public static ResourceRequest operator -(ResourceRequest a, ResourceRequest b) =>
-        new(a.CpuCores - b.CpuCores, a.MemoryBytes - b.MemoryBytes, a.Gpus - b.Gpus);
+        WithMilliGpus(a.CpuCores - b.CpuCores, a.MemoryBytes - b.MemoryBytes, a.MilliGpus - b.MilliGpus);
 
     public static ResourceRequest operator *(ResourceRequest a, int times) =>
-        new(a.CpuCores * times, a.MemoryBytes * times, a.Gpus * times);
+        WithMilliGpus(a.CpuCores * times, a.MemoryBytes * times, a.MilliGpus * times);
 
     /// <summary>True when this fits inside <paramref name="available"/> in every dimension.</summary>
     public bool FitsIn(ResourceRequest available) =>
-        CpuCores <= available.CpuCores + 1e-9 && MemoryBytes <= available.MemoryBytes && Gpus <= available.Gpus;
+        CpuCores <= available.CpuCores + 1e-9 && MemoryBytes <= available.MemoryBytes && MilliGpus <= available.MilliGpus;
 
-    public override string ToString() => $"{CpuCores:0.##} cores, {MemoryBytes / (double)BytesPerGb:0.##} GB, {Gpus} GPUs";
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{CpuCores:0.##} cores, {MemoryBytes / (double)BytesPerGb:0.##} GB, {GpuCount:0.###} GPUs");
 }
 
 /// <summary>What a runtime can run at once, and the largest gang it can run.</summary>
-public sealed record RuntimeCapacity(ResourceRequest Total, int MaxWorkersPerJob);
+/// <param name="SharesGpus">
+/// Whether it can place several jobs on one GPU (<c>compute.gpu_fraction</c>, time-sliced); a job asking for a
+/// share is refused at submission where it cannot.
+/// </param>
+public sealed record RuntimeCapacity(ResourceRequest Total, int MaxWorkersPerJob, bool SharesGpus = false);
 
 /// <summary>Everything a runtime needs to start one attempt.</summary>
 public sealed record JobLaunch
@@ -142,6 +178,10 @@ public sealed record AttemptObservation
     public double? CpuSeconds { get; init; }
     /// <summary>The newest file in the job's checkpoint folder when the attempt ended, where the runtime can see it.</summary>
     public CheckpointFile? Checkpoint { get; init; }
+    /// <summary>The average utilisation (%) of the attempt's GPUs while it held them, where the runtime sampled them; else null.</summary>
+    public double? GpuUtilizationPercent { get; init; }
+    /// <summary>The most memory (MiB) in use on the attempt's GPUs in any sample, where the runtime sampled them; else null.</summary>
+    public long? GpuPeakMemoryMb { get; init; }
 }
 
 /// <summary>A file in a job's checkpoint folder (<c>STRATA_CHECKPOINT_DIR</c>): its path in that folder, and when it was last written.</summary>

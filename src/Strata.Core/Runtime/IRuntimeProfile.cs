@@ -25,4 +25,10 @@ public interface IRuntimeProfile
 
     /// <summary>The machine's GPUs and whether an attempt holds each (the local runtime's inventory); empty where the runtime keeps none.</summary>
     IReadOnlyList<GpuDeviceStatus> GpuDevices => [];
+
+    /// <summary>
+    /// The devices the runtime places GPU jobs on and what each live attempt holds of them, read now; null where it
+    /// keeps no inventory (the scheduler then counts GPUs without asking which).
+    /// </summary>
+    GpuOccupancy? GpuOccupancy => null;
 }

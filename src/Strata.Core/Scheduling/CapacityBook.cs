@@ -51,6 +51,28 @@ public sealed class CapacityBook
     /// <summary>The live attempts' jobs, each with the tenant its attempt is of.</summary>
     public IEnumerable<(string TenantId, RunningJob Job)> Live() => _attempts.Values.Select(a => (a.Attempt.TenantId, a.Job));
 
+    /// <summary>
+    /// The runtime's GPUs as a cycle places jobs on them: what its attempts hold (<paramref name="occupancy"/>),
+    /// and on top, placed by the same rule, what live attempts it holds nothing for yet ask (admitted, still
+    /// being started). An attempt that ended here but still holds devices there keeps them until the runtime
+    /// gives them back.
+    /// </summary>
+    public GpuPool GpuPool(GpuOccupancy occupancy)
+    {
+        var pool = new GpuPool(occupancy.Devices);
+        var placed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var holding in occupancy.Holdings)
+        {
+            pool.Take(holding.Uuid, holding.Milli);
+            placed.Add(holding.AttemptName);
+        }
+        foreach (var (name, allocation) in _attempts)
+        {
+            if (!placed.Contains(name) && GpuDemand.Of(allocation.Job.Request, allocation.Job.GpuType) is { } demand) pool.TryPlace(demand);
+        }
+        return pool;
+    }
+
     /// <summary>The jobs the live attempts run, as a copy.</summary>
     public RunningJob[] Running()
     {

@@ -20,7 +20,11 @@ public sealed record PendingJob(
     ResourceRequest Request,
     DateTimeOffset? NotBefore = null,
     int Workers = 1,
-    bool HoldsQuota = true);
+    bool HoldsQuota = true)
+{
+    /// <summary><c>compute.gpu_type</c>: where the runtime knows its devices, the job fits only where one of the type has room.</summary>
+    public string? GpuType { get; init; }
+}
 
 /// <summary>A job whose attempt holds resources now.</summary>
 /// <param name="Stopping">True while it is being preempted: what it holds is about to be freed.</param>
@@ -30,7 +34,11 @@ public sealed record RunningJob(
     int Priority,
     long Sequence,
     ResourceRequest Request,
-    bool Stopping = false);
+    bool Stopping = false)
+{
+    /// <summary><c>compute.gpu_type</c>, as <see cref="PendingJob.GpuType"/>.</summary>
+    public string? GpuType { get; init; }
+}
 
 /// <summary>The queue's order: higher priority first, then older first.</summary>
 public sealed class PendingJobOrder : IComparer<PendingJob>

@@ -24,6 +24,11 @@ public sealed record SchedulingSnapshot
     public required ResourceRequest Capacity { get; init; }
     /// <summary>Each tenant's quota and weight; a tenant not in it is unlimited, of weight 1.</summary>
     public IReadOnlyDictionary<string, QuotaLimits> Quotas { get; init; } = new Dictionary<string, QuotaLimits>();
+    /// <summary>
+    /// The runtime's GPUs and what is held of each (<see cref="CapacityBook.GpuPool"/>), where it knows its devices:
+    /// a job that asks for GPUs then fits only where devices of its type have room for it. Null: GPUs are counted only.
+    /// </summary>
+    public GpuPool? Gpus { get; init; }
     public required DateTimeOffset Now { get; init; }
 }
 
@@ -34,10 +39,12 @@ public sealed record SchedulingSnapshot
 /// 2. tenants in a heap keyed by weighted dominant-resource share (DRF): the tenant furthest below its fair
 ///    share goes next;
 /// 3. the tenant's next job is admitted if it fits both the free capacity and the tenant's quota (a
-///    distributed job's workers all or none), else it waits with a typed reason; the tenant goes back into
-///    the heap with its new share;
+///    distributed job's workers all or none) and, where the runtime knows its GPUs, devices of its type have
+///    room for it (<see cref="GpuPool"/>); else it waits with a typed reason; the tenant goes back into the
+///    heap with its new share;
 /// 4. when a job waits for capacity, lower-priority running jobs of the same tenant are chosen to be
-///    preempted, all that are needed or none.
+///    preempted, all that are needed or none (counted in resources, not devices: stopping them may free
+///    GPUs of another type than the job's).
 /// A job that does not fit does not block smaller ones behind it (best-effort, as Kueue's default), except
 /// behind a job that preemption is making room for. Each pending job is looked at once per cycle, and each
 /// look costs one heap operation over the tenants: O(jobs × log tenants).
@@ -49,6 +56,7 @@ public static class SchedulingPolicy
         // 1. Per tenant.
         var tenants = new Dictionary<string, TenantState>(StringComparer.Ordinal);
         var free = snapshot.Capacity;
+        var gpus = snapshot.Gpus?.Copy();
         foreach (var running in snapshot.Running)
         {
             var tenant = TenantOf(running.TenantId);
@@ -66,8 +74,8 @@ public static class SchedulingPolicy
             var tenant = TenantOf(job.TenantId);
             tenant.Queue.Add(job);
             if (job.HoldsQuota) tenant.Held += job.Request;
-            smallest = new ResourceRequest(
-                Math.Min(smallest.CpuCores, job.Request.CpuCores), Math.Min(smallest.MemoryBytes, job.Request.MemoryBytes), Math.Min(smallest.Gpus, job.Request.Gpus));
+            smallest = ResourceRequest.WithMilliGpus(
+                Math.Min(smallest.CpuCores, job.Request.CpuCores), Math.Min(smallest.MemoryBytes, job.Request.MemoryBytes), Math.Min(smallest.MilliGpus, job.Request.MilliGpus));
         }
 
         // 2. Tenants by weighted dominant share, lowest first.
@@ -100,11 +108,12 @@ public static class SchedulingPolicy
 
         void Decide(TenantState tenant, PendingJob job)
         {
-            var reason = WhyNot(tenant, job, free, snapshot.Now);
+            var reason = WhyNot(tenant, job, free, gpus, snapshot.Now);
             if (reason is null)
             {
                 admitted.Add(job);
                 free -= job.Request;
+                if (GpuDemand.Of(job.Request, job.GpuType) is { } demand) gpus?.TryPlace(demand);
                 tenant.Running += job.Request;
                 tenant.RunningJobs++;
                 if (!job.HoldsQuota) tenant.Held += job.Request;
@@ -130,7 +139,7 @@ public static class SchedulingPolicy
     }
 
     /// <summary>Why <paramref name="job"/> cannot start now, or null when it can.</summary>
-    private static PendingReason? WhyNot(TenantState tenant, PendingJob job, ResourceRequest free, DateTimeOffset now)
+    private static PendingReason? WhyNot(TenantState tenant, PendingJob job, ResourceRequest free, GpuPool? gpus, DateTimeOffset now)
     {
         if (job.NotBefore is { } notBefore && notBefore > now) return PendingReason.WaitingForRetry;
         // The tenant's own limits come first: they are what it can act on, and capacity may never help.
@@ -139,7 +148,11 @@ public static class SchedulingPolicy
         // Behind a job that preemption makes room for, nothing of the tenant jumps into that room.
         if (tenant.MakingRoom) return PendingReason.WaitingForCapacity;
         // The whole request at once: a distributed job's workers start all together or not at all.
-        return job.Request.FitsIn(free) ? null : PendingReason.WaitingForCapacity;
+        if (!job.Request.FitsIn(free)) return PendingReason.WaitingForCapacity;
+        // Enough GPUs in number is not enough: devices of its type must have room for it (a share fits only
+        // where a device has that much left).
+        if (gpus is not null && GpuDemand.Of(job.Request, job.GpuType) is { } demand && gpus.Choose(demand) is null) return PendingReason.WaitingForCapacity;
+        return null;
     }
 
     /// <summary>
@@ -176,7 +189,7 @@ public static class SchedulingPolicy
         var share = 0.0;
         if (capacity.CpuCores > 0) share = Math.Max(share, used.CpuCores / capacity.CpuCores);
         if (capacity.MemoryBytes > 0) share = Math.Max(share, used.MemoryBytes / (double)capacity.MemoryBytes);
-        if (capacity.Gpus > 0) share = Math.Max(share, used.Gpus / (double)capacity.Gpus);
+        if (capacity.MilliGpus > 0) share = Math.Max(share, used.MilliGpus / (double)capacity.MilliGpus);
         return share / (weight > 0 ? weight : 1);
     }
 

@@ -10,7 +10,7 @@ public readonly record struct ResourceSeconds(double CoreSeconds, double MemoryG
 
     /// <summary><paramref name="resources"/> held for <paramref name="seconds"/>.</summary>
     public static ResourceSeconds Of(ResourceRequest resources, double seconds) =>
-        new(resources.CpuCores * seconds, resources.MemoryBytes / (double)ResourceRequest.BytesPerGb * seconds, resources.Gpus * seconds);
+        new(resources.CpuCores * seconds, resources.MemoryBytes / (double)ResourceRequest.BytesPerGb * seconds, resources.GpuCount * seconds);
 }
 
 /// <summary>What one attempt reserved and what it used, each in resource-seconds.</summary>
@@ -24,18 +24,22 @@ public sealed record AttemptUsage(double WallSeconds, ResourceSeconds Reserved, 
     /// - used cores are the CPU time the runtime measured (user + system, the whole process tree);
     /// - used memory is the measured peak held for the whole wall time: an upper bound of the true
     ///   GB-seconds, which the runtime does not sample;
-    /// - used GPUs equal reserved GPUs: a GPU is handed to one job whole, and nobody else can use it meanwhile.
+    /// - used GPUs are reserved GPUs times the average utilisation the runtime sampled (<c>nvidia-smi</c>), or
+    ///   equal to reserved where it sampled none: what a job holds, nobody else can use meanwhile.
     /// </summary>
     /// <param name="reserved">The attempt's whole request (every worker's).</param>
     /// <param name="startedAt">Null when the attempt never started: it reserved and used nothing.</param>
     /// <param name="cpuSeconds">Measured CPU time, or null when not measured.</param>
     /// <param name="peakMemoryBytes">Measured peak memory, or null when not measured.</param>
-    public static AttemptUsage Of(ResourceRequest reserved, DateTimeOffset? startedAt, DateTimeOffset completedAt, double? cpuSeconds, long? peakMemoryBytes)
+    /// <param name="gpuUtilizationPercent">The average utilisation of its GPUs, or null when not sampled.</param>
+    public static AttemptUsage Of(ResourceRequest reserved, DateTimeOffset? startedAt, DateTimeOffset completedAt, double? cpuSeconds, long? peakMemoryBytes,
+        double? gpuUtilizationPercent = null)
     {
         var wall = startedAt is { } started ? Math.Max(0, (completedAt - started).TotalSeconds) : 0;
         var held = ResourceSeconds.Of(reserved, wall);
+        var usedGpuSeconds = gpuUtilizationPercent is { } utilization ? held.GpuSeconds * Math.Clamp(utilization, 0, 100) / 100 : held.GpuSeconds;
         ResourceSeconds? used = cpuSeconds is { } cpu
-            ? new ResourceSeconds(cpu, (peakMemoryBytes ?? 0) / (double)ResourceRequest.BytesPerGb * wall, held.GpuSeconds)
+            ? new ResourceSeconds(cpu, (peakMemoryBytes ?? 0) / (double)ResourceRequest.BytesPerGb * wall, usedGpuSeconds)
             : null;
         return new AttemptUsage(wall, held, used);
     }

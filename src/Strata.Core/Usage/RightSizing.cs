@@ -3,11 +3,11 @@ using System.Globalization;
 namespace Strata.Core.Usage;
 
 /// <summary>A suggestion to ask for less of one resource.</summary>
-/// <param name="Resource"><c>cpu_cores</c> or <c>memory_gb</c>.</param>
+/// <param name="Resource"><c>cpu_cores</c>, <c>memory_gb</c> or <c>gpu_fraction</c>.</param>
 /// <param name="Requested">What one worker asked for.</param>
-/// <param name="Used">Average cores per worker over the measured time, or the peak GB of memory.</param>
+/// <param name="Used">Average cores per worker over the measured time, the peak GB of memory, or the share of the time the GPU was busy.</param>
 /// <param name="Suggested">What to ask for instead.</param>
-public sealed record RightSizingHint(string Resource, double Requested, double Used, int Suggested, string Message);
+public sealed record RightSizingHint(string Resource, double Requested, double Used, double Suggested, string Message);
 
 /// <summary>
 /// Right-sizing hints for jobs that use far less than they ask for. The rules:
@@ -23,6 +23,10 @@ public static class RightSizing
 {
     public const string CpuCores = "cpu_cores";
     public const string MemoryGb = "memory_gb";
+    public const string GpuFraction = "gpu_fraction";
+
+    /// <summary>A whole GPU busy less than this share of the time is worth sharing (<c>compute.gpu_fraction</c>).</summary>
+    public const double GpuBusyBelow = 0.25;
 
     /// <summary>Use plus 50% is the suggestion.</summary>
     public const double Headroom = 1.5;
@@ -56,6 +60,24 @@ public static class RightSizing
             }
         }
         return hints;
+    }
+
+    /// <summary>
+    /// A hint to share a GPU: for a job of one worker holding one whole GPU, measured (sampled) for at least
+    /// <paramref name="minMeasuredSeconds"/>, whose GPU was busy less than <see cref="GpuBusyBelow"/> of the time.
+    /// The suggestion is the busy share plus <see cref="Headroom"/>, rounded up to 0.25 or 0.5 (the shares that
+    /// pack four or two to a device). Null when there is none.
+    /// </summary>
+    /// <param name="gpuSeconds">GPU-seconds the sampled attempts reserved, together.</param>
+    /// <param name="usedGpuSeconds">GPU-seconds they used (reserved times utilisation), together.</param>
+    public static RightSizingHint? GpuHint(int gpus, double? gpuFraction, int workers, double gpuSeconds, double usedGpuSeconds, double minMeasuredSeconds)
+    {
+        if (gpus != 1 || gpuFraction is not null || workers != 1 || gpuSeconds <= 0 || gpuSeconds < minMeasuredSeconds) return null;
+        var busy = usedGpuSeconds / gpuSeconds;
+        if (busy >= GpuBusyBelow) return null;
+        var suggested = busy * Headroom <= 0.25 ? 0.25 : 0.5;
+        return new RightSizingHint(GpuFraction, 1, Math.Round(busy, 2), suggested,
+            string.Create(CultureInfo.InvariantCulture, $"GPU busy {busy * 100:0}% of the time: try gpu_fraction: {suggested:0.##}"));
     }
 
     private static int Suggest(double used) => Math.Max(1, (int)Math.Ceiling(used * Headroom - 1e-9));

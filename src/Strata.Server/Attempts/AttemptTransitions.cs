@@ -181,6 +181,8 @@ public static class AttemptTransitions
         attempt.CpuSeconds = observation.CpuSeconds;
         attempt.CheckpointPath = observation.Checkpoint?.Path;
         attempt.CheckpointModifiedAt = observation.Checkpoint?.ModifiedAt;
+        attempt.GpuUtilizationPercent = observation.GpuUtilizationPercent;
+        attempt.GpuPeakMemoryMb = observation.GpuPeakMemoryMb;
         // Every attempt used (and held) resources, a preempted one too: it is accounted for.
         var usage = UsageRecording.Record(attempt, job);
         var failure = decision.FailureReason;

@@ -53,7 +53,7 @@ public sealed class LaunchBuilder(
             ToolPaths = spec.Model is null ? [] : worker.JitToolPaths(),
             DockerImage = spec.DockerImage,
             Environment = environment,
-            Resources = new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus),
+            Resources = job.WorkerRequest(),
             GpuType = spec.Compute?.GpuType,
             NumWorkers = job.Workers,
             TimeoutSeconds = spec.TimeoutSeconds,

@@ -28,8 +28,11 @@ public static class JobMapping
         Output = record.Status == JobStatus.Succeeded && spec.ModelOutputPath is not null
             ? new JobOutput { Artifact = spec.ModelOutputPath, ModelVersion = record.OutputModelVersion }
             : null,
-        RightSizing = UsageMapping.ToContract(RightSizing.Hints(record.CpuCores, record.MemoryBytes / (double)ResourceRequest.BytesPerGb, record.Workers,
-            record.MeasuredCpuSeconds, record.MeasuredSeconds, record.MeasuredPeakMemoryBytes, hintMinSeconds)),
+        RightSizing = UsageMapping.ToContract([
+            .. RightSizing.Hints(record.CpuCores, record.MemoryBytes / (double)ResourceRequest.BytesPerGb, record.Workers,
+                record.MeasuredCpuSeconds, record.MeasuredSeconds, record.MeasuredPeakMemoryBytes, hintMinSeconds),
+            .. RightSizing.GpuHint(record.Gpus, record.GpuFraction, record.Workers, record.MeasuredGpuSeconds, record.MeasuredGpuUsedSeconds, hintMinSeconds) is { } gpu ? [gpu] : Array.Empty<RightSizingHint>(),
+        ]),
     };
 
     public static JobAttempt ToContract(AttemptRecord record) => new()
@@ -50,6 +53,7 @@ public static class JobMapping
             : null,
         PeakMemoryBytes = record.PeakMemoryBytes,
         CpuSeconds = record.CpuSeconds,
+        Gpu = record.GpuUtilizationPercent is { } utilization ? new AttemptGpuUse { UtilizationPercent = utilization, PeakMemoryMb = record.GpuPeakMemoryMb } : null,
         Runtime = record.RuntimeKind is null ? null : new RuntimeInfo { Kind = record.RuntimeKind, Name = record.RuntimeName, Namespace = record.RuntimeNamespace },
         Usage = UsageMapping.AttemptUsage(record),
         Checkpoint = record.CheckpointPath is { } path && record.CheckpointModifiedAt is { } modified

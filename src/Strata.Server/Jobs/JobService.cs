@@ -95,7 +95,9 @@ public sealed class JobService(
             Priority = normalized.Priority ?? 0,
             CpuCores = validated.PerWorker.CpuCores,
             MemoryBytes = validated.PerWorker.MemoryBytes,
-            Gpus = validated.PerWorker.Gpus,
+            Gpus = normalized.Compute?.GpuCount ?? 0,
+            GpuFraction = normalized.Compute?.GpuFraction,
+            GpuType = normalized.Compute?.GpuType,
             Workers = validated.Workers,
             SpecJson = JobRecord.WriteSpec(normalized),
             CreatedAt = now,
@@ -118,13 +120,25 @@ public sealed class JobService(
     }
 
 
-    /// <summary>Where the runtime knows its GPUs, a <c>gpu_type</c> must name one of them: else the job would wait for ever.</summary>
+    /// <summary>
+    /// Where the runtime knows its GPUs, a <c>gpu_type</c> must name one of them, and there must be as many devices
+    /// (of the type) as a worker asks for: else the job would wait for ever.
+    /// </summary>
     private void CheckGpuType(TrainingJobSpec spec, ValidationErrors errors)
     {
-        if (spec.Compute?.GpuType is not { } type || profile.GpuDevices is not { Count: > 0 } devices) return;
-        if (devices.Any(d => GpuDevices.Matches(type, d.Name))) return;
-        var names = string.Join(", ", devices.Select(d => d.Name).Distinct(StringComparer.Ordinal));
-        errors.Add("compute.gpu_type", $"no GPU of this runtime is a {type}; it has: {names}");
+        if (spec.Compute?.GpuCount is not { } count || profile.GpuDevices is not { Count: > 0 } devices) return;
+        var type = spec.Compute.GpuType;
+        var matching = devices.Count(d => type is null || GpuDevices.Matches(type, d.Name));
+        if (matching >= count) return;
+        if (matching == 0)
+        {
+            var names = string.Join(", ", devices.Select(d => d.Name).Distinct(StringComparer.Ordinal));
+            errors.Add("compute.gpu_type", $"no GPU of this runtime is a {type}; it has: {names}");
+        }
+        else
+        {
+            errors.Add("compute.gpu_count", $"this runtime has {matching} GPU(s){(type is null ? "" : $" of type {type}")}; a worker cannot have {count}");
+        }
     }
 
     /// <summary>The artifacts a spec names must be the tenant's own (another tenant's is as missing), and its repository one the server may clone.</summary>

@@ -149,14 +149,19 @@ public sealed class JobQueue(TimeProvider time)
         lock (_lock) return _pending.Snapshot();
     }
 
-    /// <summary>Everything a scheduling cycle decides on, copied under one lock; the quotas less what deployments reserve.</summary>
-    public SchedulingSnapshot TakeSnapshot(ResourceRequest capacity, IReadOnlyDictionary<string, QuotaLimits> quotas, DateTimeOffset now)
+    /// <summary>
+    /// Everything a scheduling cycle decides on, copied under one lock; the quotas less what deployments reserve.
+    /// <paramref name="gpus"/> is the runtime's devices and who holds them, read before this (so that an attempt it
+    /// places meanwhile is still counted, from the allocations here); null where it keeps no inventory.
+    /// </summary>
+    public SchedulingSnapshot TakeSnapshot(ResourceRequest capacity, IReadOnlyDictionary<string, QuotaLimits> quotas, DateTimeOffset now, GpuOccupancy? gpus = null)
     {
         lock (_lock)
         {
             return new SchedulingSnapshot
             {
                 Pending = _pending.Snapshot(), Running = _capacity.Running(), Capacity = capacity, Quotas = _ledger.JobsShare(quotas), Now = now,
+                Gpus = gpus is null ? null : _capacity.GpuPool(gpus),
             };
         }
     }

@@ -9,11 +9,11 @@ public static class QueueEntries
 {
     /// <summary>A pending job: its whole request (a worker's times its workers), its place and its backoff.</summary>
     public static PendingJob ToPending(JobRecord job) =>
-        new(job.Id, job.TenantId, job.Priority, job.Seq, WholeRequest(job), job.NotBefore, job.Workers);
+        new(job.Id, job.TenantId, job.Priority, job.Seq, WholeRequest(job), job.NotBefore, job.Workers) { GpuType = job.GpuType };
 
     /// <summary>A job whose attempt holds resources.</summary>
     public static RunningJob ToRunning(JobRecord job) =>
-        new(job.Id, job.TenantId, job.Priority, job.Seq, WholeRequest(job));
+        new(job.Id, job.TenantId, job.Priority, job.Seq, WholeRequest(job)) { GpuType = job.GpuType };
 
-    private static ResourceRequest WholeRequest(JobRecord job) => new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus) * job.Workers;
+    private static ResourceRequest WholeRequest(JobRecord job) => job.WorkerRequest() * job.Workers;
 }

@@ -36,6 +36,6 @@ public static class CapacityApi
     {
         CpuCores = request.CpuCores,
         MemoryGb = request.MemoryBytes / (double)ResourceRequest.BytesPerGb,
-        GpuCount = request.Gpus,
+        GpuCount = request.GpuCount,
     };
 }

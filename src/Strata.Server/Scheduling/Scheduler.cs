@@ -29,6 +29,7 @@ public sealed class Scheduler(
     SchedulerWakeUp wakeUp,
     Quotas.TenantQuotas quotas,
     IJobRuntime runtime,
+    IRuntimeProfile profile,
     Store store,
     AttemptLifecycle attempts,
     TimeProvider time,
@@ -108,7 +109,7 @@ public sealed class Scheduler(
         if (queue.PendingCount == 0) return;
         if (!SmallestJob.FitsIn(capacity - queue.Allocated) && !queue.MayPreempt()) return;
         var limits = quotas.Limits();
-        var snapshot = queue.TakeSnapshot(capacity, limits, time.GetUtcNow());
+        var snapshot = queue.TakeSnapshot(capacity, limits, time.GetUtcNow(), profile.GpuOccupancy);
         using var activity = Tracing.StartActivity("scheduler.cycle");
         activity?.SetTag("strata.pending", snapshot.Pending.Count);
 

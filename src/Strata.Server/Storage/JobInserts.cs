@@ -14,8 +14,8 @@ namespace Strata.Server.Storage;
 public static class JobInserts
 {
     private const string Sql =
-        "INSERT INTO jobs (id, tenant_id, name, status, status_reason, priority, cpu_cores, memory_bytes, gpus, workers, spec_json, created_at, attempt_count, measured_seconds, measured_cpu_seconds, preemptions) " +
-        "VALUES (@id, @tenant_id, @name, @status, @status_reason, @priority, @cpu_cores, @memory_bytes, @gpus, @workers, @spec_json, @created_at, 0, 0, 0, 0) RETURNING seq";
+        "INSERT INTO jobs (id, tenant_id, name, status, status_reason, priority, cpu_cores, memory_bytes, gpus, gpu_fraction, gpu_type, workers, spec_json, created_at, attempt_count, measured_seconds, measured_cpu_seconds, measured_gpu_seconds, measured_gpu_used_seconds, preemptions) " +
+        "VALUES (@id, @tenant_id, @name, @status, @status_reason, @priority, @cpu_cores, @memory_bytes, @gpus, @gpu_fraction, @gpu_type, @workers, @spec_json, @created_at, 0, 0, 0, 0, 0, 0) RETURNING seq";
 
     /// <summary>Inserts a new pending job and sets its <see cref="JobRecord.Seq"/>.</summary>
     public static void Insert(StrataDbContext db, JobRecord job)
@@ -33,6 +33,8 @@ public static class JobInserts
         Add(command, "@cpu_cores", job.CpuCores);
         Add(command, "@memory_bytes", job.MemoryBytes);
         Add(command, "@gpus", job.Gpus);
+        Add(command, "@gpu_fraction", job.GpuFraction);
+        Add(command, "@gpu_type", job.GpuType);
         Add(command, "@workers", job.Workers);
         Add(command, "@spec_json", job.SpecJson);
         Add(command, "@created_at", job.CreatedAt);

@@ -1,4 +1,5 @@
 using Strata.Contracts;
+using Strata.Core.Runtime;
 
 namespace Strata.Server.Storage;
 
@@ -51,7 +52,12 @@ public sealed class JobRecord
     public int Priority { get; set; }
     public double CpuCores { get; set; }
     public long MemoryBytes { get; set; }
+    /// <summary>Devices per worker: 1 for a share of one (<see cref="GpuFraction"/>).</summary>
     public int Gpus { get; set; }
+    /// <summary>The share of one device a worker asked for (<c>compute.gpu_fraction</c>); null for whole devices.</summary>
+    public double? GpuFraction { get; set; }
+    /// <summary><c>compute.gpu_type</c>: the scheduler places a job only where a device of the type has room.</summary>
+    public string? GpuType { get; set; }
     public int Workers { get; set; } = 1;
     public required string SpecJson { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
@@ -73,10 +79,18 @@ public sealed class JobRecord
     public double MeasuredCpuSeconds { get; set; }
     /// <summary>The largest peak memory of the measured attempts.</summary>
     public long? MeasuredPeakMemoryBytes { get; set; }
+    /// <summary>GPU-seconds reserved by the attempts whose GPUs were sampled, together: with the next, the GPU hint's input.</summary>
+    public double MeasuredGpuSeconds { get; set; }
+    /// <summary>GPU-seconds those attempts used (reserved times their average utilisation), together.</summary>
+    public double MeasuredGpuUsedSeconds { get; set; }
     /// <summary>The model version a built-in trainer's success registered (<c>churn@3</c>).</summary>
     public string? OutputModelVersion { get; set; }
 
     public bool IsActive => Status is JobStatus.Pending or JobStatus.Running;
+
+    /// <summary>One worker's request, a share of a GPU counted as that share.</summary>
+    public ResourceRequest WorkerRequest() => ResourceRequest.WithMilliGpus(CpuCores, MemoryBytes,
+        GpuFraction is { } fraction ? ResourceRequest.MilliOf(fraction) : Gpus * ResourceRequest.MilliPerGpu);
 }
 
 public sealed class AttemptRecord
@@ -106,6 +120,10 @@ public sealed class AttemptRecord
     /// <summary>The newest file in the job's checkpoint folder when the attempt ended (its path in that folder), and when it was written.</summary>
     public string? CheckpointPath { get; set; }
     public DateTimeOffset? CheckpointModifiedAt { get; set; }
+    /// <summary>The average utilisation (%) of its GPUs while it held them, as <c>nvidia-smi</c> sampled it; null when not sampled.</summary>
+    public double? GpuUtilizationPercent { get; set; }
+    /// <summary>The most GPU memory (MiB) its devices had in use in a sample; null when not sampled.</summary>
+    public long? GpuPeakMemoryMb { get; set; }
     public string? RuntimeKind { get; set; }
     public string? RuntimeName { get; set; }
     public string? RuntimeNamespace { get; set; }

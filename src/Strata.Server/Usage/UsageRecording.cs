@@ -14,9 +14,9 @@ public static class UsageRecording
     /// </summary>
     public static AttemptUsage Record(AttemptRecord attempt, JobRecord job)
     {
-        var reserved = new ResourceRequest(job.CpuCores, job.MemoryBytes, job.Gpus) * job.Workers;
+        var reserved = job.WorkerRequest() * job.Workers;
         var ended = attempt.CompletedAt ?? attempt.CreatedAt;
-        var usage = AttemptUsage.Of(reserved, attempt.StartedAt, ended, attempt.CpuSeconds, attempt.PeakMemoryBytes);
+        var usage = AttemptUsage.Of(reserved, attempt.StartedAt, ended, attempt.CpuSeconds, attempt.PeakMemoryBytes, attempt.GpuUtilizationPercent);
         attempt.EndedAtUnixMs = ended.ToUnixTimeMilliseconds();
         attempt.WallSeconds = usage.WallSeconds;
         attempt.ReservedCoreSeconds = usage.Reserved.CoreSeconds;
@@ -33,6 +33,11 @@ public static class UsageRecording
             {
                 job.MeasuredPeakMemoryBytes = peak;
             }
+        }
+        if (attempt.GpuUtilizationPercent is { } utilization)
+        {
+            job.MeasuredGpuSeconds += usage.Reserved.GpuSeconds;
+            job.MeasuredGpuUsedSeconds += usage.Reserved.GpuSeconds * Math.Clamp(utilization, 0, 100) / 100;
         }
         return usage;
     }

@@ -40,7 +40,9 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         _logger = logger;
         Capacity = new RuntimeCapacity(
             ResourceRequest.FromGb(_options.CapacityCpuCores, _options.CapacityMemoryGb, _options.CapacityGpus),
-            _options.MaxWorkersPerJob);
+            _options.MaxWorkersPerJob,
+            // A share of a GPU (compute.gpu_fraction) needs a time-slicing device plugin; not supported yet.
+            SharesGpus: false);
     }
 
     public string Kind => KubernetesNames.RuntimeKind;

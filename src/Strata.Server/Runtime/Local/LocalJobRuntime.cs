@@ -30,7 +30,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     private const int MaxCheckpointFilesLooked = 10_000;
     private const int MaxCheckpointPathLength = 1024;
     /// <summary>The folder in an attempt's folder that holds the folders of ranks 1 and up of a distributed job.</summary>
-    private const string RanksFolder = "ranks";
+    internal const string RanksFolder = "ranks";
 
     private readonly DataFolder _data;
     private readonly LocalRuntimeOptions _options;
@@ -62,7 +62,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         RestoreGpuAssignments();
         Capacity = new RuntimeCapacity(
             ResourceRequest.FromGb(_options.CpuCores ?? Environment.ProcessorCount, _options.MemoryGb ?? MachineMemoryGb(), _gpus.Devices.Count > 0 ? _gpus.Devices.Count : _options.Gpus),
-            MaxWorkersPerJob: GangsAllowed(_options, _sandbox, logger) ? _options.MaxWorkersPerJob : 1);
+            MaxWorkersPerJob: GangsAllowed(_options, _sandbox, logger) ? _options.MaxWorkersPerJob : 1,
+            SharesGpus: true);
     }
 
     /// <summary>
@@ -83,6 +84,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     public string Description => $"local runtime, worker: {string.Join(' ', [_worker.FileName, .. _worker.Prefix])}";
 
     public IReadOnlyList<GpuDeviceStatus> GpuDevices => _gpus.Status();
+
+    public GpuOccupancy? GpuOccupancy => _gpus.Devices.Count > 0 ? _gpus.Occupancy() : null;
 
     public int DefaultCpuCores => _options.DefaultCpuCores;
 
@@ -288,17 +291,18 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     }
 
     /// <summary>
-    /// Where the machine has a GPU inventory: gives the attempt devices of its own, records them in its folder
-    /// and names them by uuid in <c>CUDA_VISIBLE_DEVICES</c> and <c>NVIDIA_VISIBLE_DEVICES</c>; an attempt that
-    /// asks for none is shown none.
+    /// Where the machine has a GPU inventory: gives the attempt devices of its own (or a share of one, for
+    /// <c>compute.gpu_fraction</c>), records them in its folder and names them by uuid in
+    /// <c>CUDA_VISIBLE_DEVICES</c> and <c>NVIDIA_VISIBLE_DEVICES</c>; an attempt that asks for none is shown none.
     /// </summary>
     private IReadOnlyList<GpuDevice> AssignGpus(JobLaunch launch, string folder, Dictionary<string, string> environment)
     {
         if (_gpus.Devices.Count == 0) return [];
-        var devices = launch.Resources.Gpus > 0 ? _gpus.Assign(folder, launch.Resources.Gpus, launch.GpuType) : [];
+        var demand = GpuDemand.Of(launch.Resources, launch.GpuType);
+        var devices = demand is { } asked ? _gpus.Assign(folder, asked) : [];
         try
         {
-            if (devices.Count > 0) LocalGpus.Write(folder, devices);
+            if (demand is { } held && devices.Count > 0) LocalGpus.Write(folder, devices, held.MilliEach);
         }
         catch
         {
@@ -510,6 +514,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         if (_stopping.IsCancellationRequested) return;
         _stopping.Cancel();
         _standby?.Dispose();
+        _gpus.Dispose();
     }
 
     /// <summary>
@@ -620,11 +625,15 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     private (AttemptObservation? Observation, bool StopTheRest) Observe(AttemptRef attempt, string folder, int size)
     {
         var (observation, stopTheRest) = size == 1
-            ? (Observe(attempt, folder), false)
-            : GangObservations.Combine(attempt, Enumerable.Range(0, size).Select(rank => Observe(attempt, RankFolder(folder, rank))).ToList());
+            ? (WithGpuUsage(folder, Observe(attempt, folder)), false)
+            : GangObservations.Combine(attempt, Enumerable.Range(0, size).Select(rank => WithGpuUsage(RankFolder(folder, rank), Observe(attempt, RankFolder(folder, rank)))).ToList());
         if (observation is { IsFinished: true }) observation = observation with { Checkpoint = NewestCheckpoint(folder) };
         return (observation, stopTheRest);
     }
+
+    /// <summary>An ended worker's observation with what its GPU samples say (<see cref="LocalGpus.WithUsage"/>).</summary>
+    private static AttemptObservation? WithGpuUsage(string folder, AttemptObservation? observation) =>
+        observation is { IsFinished: true } ended ? LocalGpus.WithUsage(folder, ended) : observation;
 
     /// <summary>
     /// The newest file in the attempt's checkpoint folder (the job's, shared by its attempts), which its next attempt

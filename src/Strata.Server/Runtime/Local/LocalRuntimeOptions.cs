@@ -35,6 +35,14 @@ public sealed class LocalRuntimeOptions
 
     public const string DefaultNvidiaSmiPath = "nvidia-smi";
 
+    /// <summary>
+    /// Seconds between samples of the GPUs' utilisation and memory (<c>nvidia-smi</c>) while attempts hold them;
+    /// 0 samples nothing. Only where <c>nvidia-smi</c> found the devices: a configured inventory is not sampled.
+    /// </summary>
+    /// <value>The default is 5.</value>
+    [Range(0, 3600)]
+    public double GpuSampleSeconds { get; set; } = 5;
+
     /// <summary>Cores of a job that names none here, where the seed's 4 cores may not exist.</summary>
     /// <value>The default is 1.</value>
     [Range(1, 96)]

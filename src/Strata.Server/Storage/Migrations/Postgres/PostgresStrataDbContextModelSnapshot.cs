@@ -139,6 +139,14 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("exit_code");
 
+                    b.Property<long?>("GpuPeakMemoryMb")
+                        .HasColumnType("bigint")
+                        .HasColumnName("gpu_peak_memory_mb");
+
+                    b.Property<double?>("GpuUtilizationPercent")
+                        .HasColumnType("double precision")
+                        .HasColumnName("gpu_utilization_percent");
+
                     b.Property<int?>("Gpus")
                         .HasColumnType("integer")
                         .HasColumnName("gpus");
@@ -364,6 +372,14 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("error_message");
 
+                    b.Property<double?>("GpuFraction")
+                        .HasColumnType("double precision")
+                        .HasColumnName("gpu_fraction");
+
+                    b.Property<string>("GpuType")
+                        .HasColumnType("text")
+                        .HasColumnName("gpu_type");
+
                     b.Property<int>("Gpus")
                         .HasColumnType("integer")
                         .HasColumnName("gpus");
@@ -376,6 +392,14 @@ namespace Strata.Server.Storage.Migrations.Postgres
                     b.Property<double>("MeasuredCpuSeconds")
                         .HasColumnType("double precision")
                         .HasColumnName("measured_cpu_seconds");
+
+                    b.Property<double>("MeasuredGpuSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("measured_gpu_seconds");
+
+                    b.Property<double>("MeasuredGpuUsedSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("measured_gpu_used_seconds");
 
                     b.Property<long?>("MeasuredPeakMemoryBytes")
                         .HasColumnType("bigint")

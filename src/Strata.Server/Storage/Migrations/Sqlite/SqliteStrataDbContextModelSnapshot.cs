@@ -132,6 +132,14 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("exit_code");
 
+                    b.Property<long?>("GpuPeakMemoryMb")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("gpu_peak_memory_mb");
+
+                    b.Property<double?>("GpuUtilizationPercent")
+                        .HasColumnType("REAL")
+                        .HasColumnName("gpu_utilization_percent");
+
                     b.Property<int?>("Gpus")
                         .HasColumnType("INTEGER")
                         .HasColumnName("gpus");
@@ -353,6 +361,14 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("error_message");
 
+                    b.Property<double?>("GpuFraction")
+                        .HasColumnType("REAL")
+                        .HasColumnName("gpu_fraction");
+
+                    b.Property<string>("GpuType")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("gpu_type");
+
                     b.Property<int>("Gpus")
                         .HasColumnType("INTEGER")
                         .HasColumnName("gpus");
@@ -365,6 +381,14 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.Property<double>("MeasuredCpuSeconds")
                         .HasColumnType("REAL")
                         .HasColumnName("measured_cpu_seconds");
+
+                    b.Property<double>("MeasuredGpuSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("measured_gpu_seconds");
+
+                    b.Property<double>("MeasuredGpuUsedSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("measured_gpu_used_seconds");
 
                     b.Property<long?>("MeasuredPeakMemoryBytes")
                         .HasColumnType("INTEGER")
