@@ -195,6 +195,26 @@ public sealed partial class GangTests(SqliteApp app) : IClassFixture<SqliteApp>
         Assert.Equal("ddp-checkpoint.pt", attempts[1].GetProperty("checkpoint").GetProperty("path").GetString());
     }
 
+    [Fact]
+    public async Task The_newest_checkpoint_is_recorded_without_following_a_link_or_opening_a_fifo()
+    {
+        var (_, client) = await app.TenantClientAsync("ckpt");
+        using var _ = client;
+        var job = await StrataApp.SubmitAsync(client, new
+        {
+            name = "ckpt",
+            entrypoint = "cd \"$STRATA_CHECKPOINT_DIR\" && mkfifo pipe && sleep 0.05 && mkdir -p epochs && echo 3 > epochs/model-3.ckpt && sleep 0.05 && ln -s /etc/passwd newest-link",
+        });
+        var id = job.GetProperty("id").GetString()!;
+
+        var done = await StrataApp.WaitForEndAsync(client, id);
+
+        Assert.Equal("succeeded", done.GetProperty("status").GetString());
+        var checkpoint = (await AttemptsAsync(client, id)).Single().GetProperty("checkpoint");
+        Assert.Equal(Path.Combine("epochs", "model-3.ckpt"), checkpoint.GetProperty("path").GetString());
+        Assert.True(checkpoint.GetProperty("modified_at").GetDateTimeOffset() <= DateTimeOffset.UtcNow);
+    }
+
     private static async Task<string> LogAsync(HttpClient client, string id, string query)
     {
         using var response = await client.GetAsync($"/v1/jobs/training/{id}/logs{query}");
@@ -258,4 +278,30 @@ public sealed partial class GangTests(SqliteApp app) : IClassFixture<SqliteApp>
 
     [GeneratedRegex(@"rank (\d) parameters sha256 ([0-9a-f]+)")]
     private static partial Regex Digests();
+}
+
+/// <summary>A sandbox whose jobs have no network (loopback of their own): a gang's ranks could not meet.</summary>
+public sealed class NoNetworkApp() : StrataApp(StorageKind.Sqlite, new Dictionary<string, string?> { ["Runtime:Local:Sandbox:Network"] = "none" });
+
+public sealed class GangWithoutNetworkTests(NoNetworkApp app) : IClassFixture<NoNetworkApp>
+{
+    [SkippableFact]
+    public async Task Without_the_hosts_network_a_distributed_job_is_a_400_and_a_single_worker_still_runs()
+    {
+        Skip.IfNot(File.Exists("/usr/bin/bwrap"), "bubblewrap is not installed (scripts/test installs it)");
+        var (_, client) = await app.TenantClientAsync("no-network");
+        using var _ = client;
+
+        using (var response = await client.PostAsJsonAsync("/v1/jobs/training", new { name = "pair", distributed = new { num_workers = 2 }, entrypoint = "true" }, Http.Json))
+        {
+            var problem = await Http.ExpectValidationAsync(response, "distributed.num_workers");
+            Assert.Contains("at most 1 worker", problem.GetProperty("errors").GetProperty("distributed.num_workers")[0].GetString(), StringComparison.Ordinal);
+        }
+        using (var list = await client.GetAsync("/v1/jobs/training"))
+        {
+            Assert.Empty((await Http.ExpectAsync(list, 200)).EnumerateArray());
+        }
+        var single = await StrataApp.SubmitAsync(client, new { name = "single", entrypoint = "true" });
+        Assert.Equal("succeeded", (await StrataApp.WaitForEndAsync(client, single.GetProperty("id").GetString()!)).GetProperty("status").GetString());
+    }
 }

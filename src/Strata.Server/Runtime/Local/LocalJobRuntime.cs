@@ -27,7 +27,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     private static readonly TimeSpan AdoptedPollInterval = TimeSpan.FromMilliseconds(250);
     /// <summary>How soon a failed rank's gang is stopped (and so restarted): the gang is polled, not awaited.</summary>
     private static readonly TimeSpan GangPollInterval = TimeSpan.FromMilliseconds(50);
-    private const int MaxCheckpointFilesLooked = 10_000;
+    private const int MaxCheckpointEntriesLooked = 10_000;
     private const int MaxCheckpointPathLength = 1024;
     /// <summary>The folder in an attempt's folder that holds the folders of ranks 1 and up of a distributed job.</summary>
     internal const string RanksFolder = "ranks";
@@ -638,7 +638,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     /// <summary>
     /// The newest file in the attempt's checkpoint folder (the job's, shared by its attempts), which its next attempt
     /// resumes from. Only names and times are read, so a job's FIFOs or links there cannot stall it; a folder with
-    /// a huge number of files is looked at in part.
+    /// a huge number of entries (files and folders) is looked at in part.
     /// </summary>
     private static CheckpointFile? NewestCheckpoint(string attemptFolder)
     {
@@ -653,8 +653,10 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         };
         try
         {
-            var newest = new DirectoryInfo(folder).EnumerateFiles("*", options)
-                .Take(MaxCheckpointFilesLooked)
+            // Folders count too: a tree of empty folders is as long to walk as one of files.
+            var newest = new DirectoryInfo(folder).EnumerateFileSystemInfos("*", options)
+                .Take(MaxCheckpointEntriesLooked)
+                .OfType<FileInfo>()
                 .MaxBy(file => file.LastWriteTimeUtc);
             if (newest is null) return null;
             var path = Path.GetRelativePath(folder, newest.FullName);
