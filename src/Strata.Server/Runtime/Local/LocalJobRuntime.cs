@@ -177,6 +177,9 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         if (gang is { } place)
         {
             GangEnvironment.Add(environment, place, "127.0.0.1", masterPort);
+            // Every rank is on this machine: gloo talks over loopback (rather than guessing an interface from the
+            // host name, which a sandbox cannot resolve).
+            environment.TryAdd("GLOO_SOCKET_IFNAME", "lo");
             // Each rank's sandbox has its own /dev/shm: NCCL must not try to share memory between ranks through it.
             if (_sandbox.Enabled) environment.TryAdd("NCCL_SHM_DISABLE", "1");
         }
