@@ -149,7 +149,7 @@ public sealed partial class GangTests(SqliteApp app) : IClassFixture<SqliteApp>
         var (tenant, client) = await app.TenantClientAsync("ddp");
         using var _ = client;
         var script = Path.Combine(app.SharedPath, $"ddp-{Guid.NewGuid():N}.py");
-        File.Copy(RepositoryFile("examples/ddp/train.py"), script);
+        File.Copy(Path.Combine(Dashboards.DashboardFiles.RepositoryRoot, "examples", "ddp", "train.py"), script);
         var job = await StrataApp.SubmitAsync(client, new
         {
             name = "ddp",
@@ -258,16 +258,6 @@ public sealed partial class GangTests(SqliteApp app) : IClassFixture<SqliteApp>
         using var probe = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/usr/bin/python3", ["-c", "import torch"]) { RedirectStandardError = true })!;
         probe.WaitForExit();
         return probe.ExitCode == 0;
-    }
-
-    private static string RepositoryFile(string relative)
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            var path = Path.Combine(folder.FullName, relative);
-            if (File.Exists(path)) return path;
-        }
-        throw new FileNotFoundException(relative);
     }
 
     [GeneratedRegex(@"master=\S+")]

@@ -145,7 +145,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
                 if (await StartRankAsync(launch, rank, gang, masterPort, cancellationToken) is { } process) workers.Add(process);
             }
         }
-        catch (Exception e) when (launch.NumWorkers > 1 && e is RuntimeStartException or OperationCanceledException)
+        catch when (launch.NumWorkers > 1)
         {
             // A gang runs whole or not at all: the ranks already started would wait for the missing one forever.
             await StopAsync(attempt, CancellationToken.None);
