@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Strata.Contracts;
@@ -74,6 +75,24 @@ public sealed class TrainerKindTests
         };
         Assert.Equal(expected.Order(), run.Report.Metrics.Keys.Order());
         Assert.Equal(run.Report.Metrics, run.PrintedMetrics);
+    }
+
+    /// <summary>
+    /// Log-loss is scikit-learn's, in nats: a model that cannot beat a coin toss on balanced labels scores about
+    /// ln 2 = 0.69 (ML.NET's own binary figure, in bits, would be about 1.0).
+    /// </summary>
+    [Fact]
+    public void Binary_log_loss_is_in_nats()
+    {
+        var random = new Random(7);
+        var csv = new System.Text.StringBuilder("x,y\n");
+        for (var i = 0; i < 2000; i++) csv.Append(CultureInfo.InvariantCulture, $"{random.NextDouble():F4},{(i % 2 == 0 ? "true" : "false")}\n");
+
+        using var run = TrainRun.Start(csv.ToString(), "--model logistic_regression --label y");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var logLoss = run.Report.Metrics["log_loss"];
+        Assert.InRange(logLoss, 0.66, 0.75);
     }
 
     [Fact]
