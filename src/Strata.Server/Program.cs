@@ -57,6 +57,8 @@ app.UseAuthorization();
 
 app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
 app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
+// The server's address opened in a browser: its API reference rather than a 401.
+app.MapGet("/", () => Results.Redirect("/docs")).AllowAnonymous().ExcludeFromDescription();
 app.MapHealthApi();
 app.MapObservability();
 app.MapTenantsApi();

@@ -45,6 +45,10 @@ public sealed class DeploymentCommandsTests(ServerFixture server) : IClassFixtur
         var batch = await cli.RunAsync("predict", "churn", "@batch.json");
         Assert.True(batch.ExitCode == ExitCodes.Success, batch.ToString());
         using (var answer = JsonDocument.Parse(batch.Out)) Assert.Equal(2, answer.RootElement.GetProperty("predictions").GetArrayLength());
+        // The README's file, as shipped.
+        var shipped = await cli.RunAsync("predict", "churn", "@" + Path.Combine(RepositoryRoot(), "examples", "churn", "instances.json"));
+        Assert.True(shipped.ExitCode == ExitCodes.Success, shipped.ToString());
+        using (var answer = JsonDocument.Parse(shipped.Out)) Assert.Equal(2, answer.RootElement.GetProperty("predictions").GetArrayLength());
 
         var nothingBefore = await cli.RunAsync("deployments", "rollback", "churn");
         Assert.Equal(ExitCodes.UsageError, nothingBefore.ExitCode);

@@ -60,4 +60,14 @@ public sealed class HealthAndDocsTests(SqliteApp app) : IClassFixture<SqliteApp>
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
         Assert.Contains("<html", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
     }
+
+    [Fact]
+    public async Task The_servers_address_in_a_browser_leads_to_the_docs_not_to_a_401()
+    {
+        using var client = app.AnonymousClient();
+        using var response = await client.GetAsync("/");
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.StartsWith("/docs", response.RequestMessage!.RequestUri!.AbsolutePath, StringComparison.Ordinal);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+    }
 }
