@@ -49,8 +49,13 @@ public static class JsonBody
         }
         catch (JsonException e)
         {
-            var where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path}";
-            return (null, Problem.Malformed($"The body is not a valid request{where}: {FirstSentence(e.Message)}"));
+            if (JsonErrors.Describe(e, StrataJson.Options) is { } wrong)
+            {
+                return (null, Problem.Malformed(wrong.Field.Length == 0
+                    ? $"The body is not a valid request: it {wrong.Message}"
+                    : $"The body is not a valid request: {wrong.Field}: {wrong.Message}"));
+            }
+            return (null, Problem.Malformed(JsonErrors.Syntax(e)));
         }
     }
 
@@ -202,9 +207,4 @@ public static class JsonBody
             extensions: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [where] = [problem] } });
     }
 
-    private static string FirstSentence(string message)
-    {
-        var cut = message.IndexOf(". Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] + "." : message;
-    }
 }

@@ -64,7 +64,10 @@ public static class TrackingApi
         }
         catch (JsonException e)
         {
-            return Problem.Malformed($"The body must be a metric {{\"name\", \"value\", \"step\", \"time\"}} or an array of them: {e.Message.Split(". Path:")[0]}.");
+            var wrong = JsonErrors.Describe(e, StrataJson.Options) is { } described
+                ? described.Field.Length == 0 ? $"it {described.Message}" : $"{described.Field}: {described.Message}"
+                : "it is not one.";
+            return Problem.Malformed($"The body must be a metric {{\"name\", \"value\", \"step\", \"time\"}} or an array of them: {wrong}");
         }
         if (points.Length == 0 || points.Length > MetricLimits.MaxBatch)
         {

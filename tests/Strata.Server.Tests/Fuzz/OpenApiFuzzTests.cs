@@ -101,6 +101,8 @@ public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IC
     }
 
     /// <summary>Why an answer is not a problem of its status, or null when it is.</summary>
+    private static readonly string[] DotNetWords = [".NET", "System.", "Strata.Contracts", "Nullable`", "reader options"];
+
     private static string? ProblemError(HttpResponseMessage response, string body, int status)
     {
         if (response.Content.Headers.ContentType?.MediaType != "application/problem+json")
@@ -112,6 +114,8 @@ public sealed class OpenApiFuzzTests(FuzzApp app, ITestOutputHelper output) : IC
             var problem = JsonDocument.Parse(body).RootElement;
             if (!problem.TryGetProperty("status", out var s) || s.GetInt32() != status) return $"the problem's status is not {status}: {Shorten(body)}";
             if (!problem.TryGetProperty("type", out var t) || string.IsNullOrEmpty(t.GetString())) return $"the problem has no type: {Shorten(body)}";
+            // A problem speaks the API's language: fields and JSON kinds, never the server's .NET types.
+            if (DotNetWords.FirstOrDefault(word => body.Contains(word, StringComparison.Ordinal)) is { } word) return $"the problem names .NET ('{word}'): {Shorten(body)}";
             return null;
         }
         catch (JsonException e)
