@@ -56,7 +56,8 @@ app.UseRateLimiter();
 app.UseAuthorization();
 
 app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
-app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/openapi/{documentName}.json")).AllowAnonymous();
+// The reference of this API only: no hosted AI chat, MCP or deployment buttons of Scalar's own.
+app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/openapi/{documentName}.json").DisableAgent().DisableMcp().HideDeveloperTools()).AllowAnonymous();
 // The server's address opened in a browser: its API reference rather than a 401.
 app.MapGet("/", () => Results.Redirect("/docs")).AllowAnonymous().ExcludeFromDescription();
 app.MapHealthApi();

@@ -27,7 +27,7 @@ public static class HealthApi
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/health", GetHealth).AllowAnonymous().WithTags("Health").WithName("GetHealth")
-            .WithSummary("The seed course's health answer.");
+            .WithSummary("Whether the server answers: {status, service, version}, without a token.");
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).AllowAnonymous();
         return app;

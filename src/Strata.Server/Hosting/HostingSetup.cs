@@ -44,21 +44,7 @@ public static class HostingSetup
             }
             problem.Detail ??= Problem.DetailFor(problem.Status ?? 500);
         });
-        builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
-        {
-            // Every route but health takes a bearer JWT: say so, so that /docs offers to send one.
-            document.Components ??= new OpenApiComponents();
-            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
-            document.Components.SecuritySchemes["bearer"] = new OpenApiSecurityScheme
-            {
-                Type = SecuritySchemeType.Http,
-                Scheme = "bearer",
-                BearerFormat = "JWT",
-                Description = "A token from POST /v1/tenants/{id}/tokens, or the admin token in the data folder.",
-            };
-            document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", document)] = [] }];
-            return Task.CompletedTask;
-        }));
+        builder.Services.AddOpenApi(ApiReference.Configure);
         builder.Services.AddHostedService<StartupBanner>();
         return builder;
     }

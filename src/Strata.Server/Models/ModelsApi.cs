@@ -28,7 +28,7 @@ public static class ModelsApi
 
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
-        var models = app.MapGroup("/v1/models").WithTags("Models");
+        var models = app.MapGroup("/v1/models").WithTags("Model registry");
         models.MapPost("", CreateAsync).RequireAuthorization(Policies.TenantWrite).WithName("CreateModel")
             .WithSummary("Create a named model (registering its first version creates it too).").Accepts<CreateModelRequest>("application/json");
         models.MapGet("", ListAsync).RequireAuthorization(Policies.TenantRead).WithName("ListModels")

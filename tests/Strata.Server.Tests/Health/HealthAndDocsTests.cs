@@ -58,7 +58,12 @@ public sealed class HealthAndDocsTests(SqliteApp app) : IClassFixture<SqliteApp>
         using var response = await client.GetAsync("/docs");
         Assert.Equal(200, (int)response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("<html", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.Contains("<html", page, StringComparison.OrdinalIgnoreCase);
+        // The reference of this API only: Scalar's hosted AI chat, MCP and deployment toolbar are off.
+        Assert.Contains("\"agent\":{\"disabled\":true}", page, StringComparison.Ordinal);
+        Assert.Contains("\"mcp\":{\"disabled\":true}", page, StringComparison.Ordinal);
+        Assert.Contains("\"showDeveloperTools\":\"never\"", page, StringComparison.Ordinal);
     }
 
     [Fact]
