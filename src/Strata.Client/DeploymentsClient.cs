@@ -69,9 +69,11 @@ public sealed class DeploymentsClient
     public async Task<DeploymentHealth> HealthAsync(string name, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        // Its 503 is an answer (not ready), not a failure to retry.
+        using var once = _client.WithOptions(_client.Options with { MaxAttempts = 1 });
         try
         {
-            return await _client.SendAsync<DeploymentHealth>(HttpMethod.Get, $"v1/deployments/{StrataClient.Escape(name)}/health", null, cancellationToken);
+            return await once.SendAsync<DeploymentHealth>(HttpMethod.Get, $"v1/deployments/{StrataClient.Escape(name)}/health", null, cancellationToken);
         }
         catch (StrataApiException e) when (e.Status == 503 && e.ProblemDetails is { } body && body.TryGetProperty("ready_replicas", out _))
         {
