@@ -8,6 +8,9 @@ namespace Strata.Client;
 /// <summary>A training job and the operations that follow its submission.</summary>
 public sealed class JobHandle
 {
+    /// <summary>The pause before a followed log is read again (the reconnection itself is retried with backoff).</summary>
+    private static readonly TimeSpan LogReconnectDelay = TimeSpan.FromMilliseconds(200);
+
     private readonly StrataClient _client;
 
     internal JobHandle(StrataClient client, string id, TrainingJob? job)
@@ -92,17 +95,22 @@ public sealed class JobHandle
     /// Reads the job's log line by line; with <see cref="LogOptions.Follow"/> it streams until the attempt ends.
     /// A followed log (without <see cref="LogOptions.Tail"/>) survives a dropped stream and a server restart: it
     /// reconnects, reads the attempt's log again from its start and skips the bytes it has already returned,
-    /// so that no line is returned twice or lost. A line is returned once its newline has arrived (a last line
-    /// without one, once the attempt has ended).
+    /// so that no line is returned twice or lost; it keeps trying for <see cref="LogOptions.ReconnectTimeout"/>.
+    /// A line is returned once its newline has arrived (a last line without one, once the attempt has ended).
     /// </summary>
     /// <exception cref="NotFoundException">No job of the tenant has this id, or no such attempt.</exception>
-    /// <exception cref="StrataConnectionException">The server could not be reached within the client's deadline, or the stream broke (unfollowed, or with a tail).</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached at first or within the reconnect timeout, or the stream broke (unfollowed, or with a tail).</exception>
     public async IAsyncEnumerable<string> ReadLogsAsync(LogOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         options ??= new LogOptions();
+        var time = _client.Options.TimeProvider;
         // Resuming counts bytes from the log's start, where a tail does not start.
         var resumable = options.Follow && options.Tail is null;
         long returned = 0;
+        DateTimeOffset? outageSince = null;
+        bool StillTrying(Exception e) =>
+            resumable && outageSince is { } since && RetryPolicy.IsTransient(e) && time.GetUtcNow() - since < options.ReconnectTimeout;
+
         while (true)
         {
             var broken = false;
@@ -115,13 +123,14 @@ public sealed class JobHandle
                     {
                         if (!await lines.MoveNextAsync()) break;
                     }
-                    catch (LogStreamBrokenException) when (resumable)
+                    catch (Exception e) when ((resumable && e is LogStreamBrokenException) || StillTrying(e))
                     {
                         broken = true;
                         break;
                     }
 
                     var line = lines.Current;
+                    outageSince = null;
                     if (!line.Complete)
                     {
                         unfinished = line;
@@ -133,25 +142,39 @@ public sealed class JobHandle
                 }
             }
 
-            if (resumable)
-            {
-                // A retry may start a new attempt meanwhile: the bytes counted are the ones of the attempt read so far.
-                options = options with { Attempt = options.Attempt ?? await LatestAttemptAsync(cancellationToken) };
-            }
-
-            // A stream that ended cleanly while its attempt still runs was closed by a stopping server.
-            if (!resumable || (!broken && await HasEndedAsync(options.Attempt, cancellationToken)))
+            if (!resumable)
             {
                 if (unfinished is not null) yield return unfinished.Text;
                 yield break;
             }
 
-            await Task.Delay(LogReconnectDelay, _client.Options.TimeProvider, cancellationToken);
+            if (broken)
+            {
+                outageSince ??= time.GetUtcNow();
+            }
+
+            var ended = false;
+            try
+            {
+                // A retry may start a new attempt meanwhile: the bytes counted are those of the attempt read so far.
+                options = options with { Attempt = options.Attempt ?? await LatestAttemptAsync(cancellationToken) };
+                // A stream that ended cleanly while its attempt still runs was closed by a stopping server.
+                ended = !broken && await HasEndedAsync(options.Attempt, cancellationToken);
+                if (!broken) outageSince = null;
+            }
+            catch (Exception e) when (StillTrying(e))
+            {
+            }
+
+            if (ended)
+            {
+                if (unfinished is not null) yield return unfinished.Text;
+                yield break;
+            }
+
+            await Task.Delay(LogReconnectDelay, time, cancellationToken);
         }
     }
-
-    /// <summary>The pause before a followed log is read again (the reconnection itself is retried with backoff).</summary>
-    private static readonly TimeSpan LogReconnectDelay = TimeSpan.FromMilliseconds(200);
 
     private async Task<int?> LatestAttemptAsync(CancellationToken cancellationToken)
     {
