@@ -113,7 +113,7 @@ public sealed class JobHandle
 
         while (true)
         {
-            var broken = false;
+            Exception? broken = null;
             LogLine? unfinished = null;
             await using (var lines = LogLines.ReadAsync(_client, LogsPath(Id, options), returned, cancellationToken).GetAsyncEnumerator(cancellationToken))
             {
@@ -125,7 +125,7 @@ public sealed class JobHandle
                     }
                     catch (Exception e) when ((resumable && e is LogStreamBrokenException) || StillTrying(e))
                     {
-                        broken = true;
+                        broken = e;
                         break;
                     }
 
@@ -148,9 +148,10 @@ public sealed class JobHandle
                 yield break;
             }
 
-            if (broken)
+            if (broken is not null && outageSince is null)
             {
-                outageSince ??= time.GetUtcNow();
+                outageSince = time.GetUtcNow();
+                options.OnReconnecting?.Invoke(broken);
             }
 
             var ended = false;
@@ -159,8 +160,8 @@ public sealed class JobHandle
                 // A retry may start a new attempt meanwhile: the bytes counted are those of the attempt read so far.
                 options = options with { Attempt = options.Attempt ?? await LatestAttemptAsync(cancellationToken) };
                 // A stream that ended cleanly while its attempt still runs was closed by a stopping server.
-                ended = !broken && await HasEndedAsync(options.Attempt, cancellationToken);
-                if (!broken) outageSince = null;
+                ended = broken is null && await HasEndedAsync(options.Attempt, cancellationToken);
+                if (broken is null) outageSince = null;
             }
             catch (Exception e) when (StillTrying(e))
             {

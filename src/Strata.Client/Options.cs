@@ -60,4 +60,7 @@ public sealed record LogOptions
     /// the connection error is thrown. <value>The default is 5 minutes.</value>
     /// </summary>
     public TimeSpan ReconnectTimeout { get; init; } = DefaultReconnectTimeout;
+
+    /// <summary>Told, once an outage, that a followed log's stream broke and is being reconnected (the CLI says so on stderr).</summary>
+    public Action<Exception>? OnReconnecting { get; init; }
 }

@@ -51,6 +51,8 @@ public sealed class ServerRestartTests
         Assert.True(printed.ExitCode == ExitCodes.Success, $"{printed}\n{server.LogTail()}");
         var expected = Enumerable.Range(1, Lines).Select(i => "line " + i.ToString(CultureInfo.InvariantCulture));
         Assert.Equal(expected, printed.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        // The restart did break the stream: the lines after it came through a reconnection.
+        Assert.Contains("reconnecting", printed.Error, StringComparison.Ordinal);
     }
 
     /// <summary>Polls a condition for up to a minute: a condition, never a timed assertion.</summary>

@@ -210,6 +210,33 @@ public sealed class RetryTests
         Assert.Null(request.IdempotencyKey);
     }
 
+    [Fact]
+    public async Task WithOptions_gives_some_calls_other_rules_over_the_same_connection()
+    {
+        var server = new ScriptedServer(_time, Status(503));
+        using var client = new StrataClient(new Uri("http://strata.test"), "t", server, Options());
+        using var once = client.WithOptions(client.Options with { MaxAttempts = 1 });
+
+        await Assert.ThrowsAsync<StrataApiException>(() => once.Jobs.GetAsync("j1"));
+
+        Assert.Single(server.Requests);
+    }
+
+    [Fact]
+    public async Task A_deployment_that_is_not_ready_is_an_answer_not_a_failure_to_retry()
+    {
+        var server = new ScriptedServer(_time, (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable)
+        {
+            Content = new StringContent("""{"status":"unhealthy","ready_replicas":0,"desired_replicas":1,"model_version":1}""", Encoding.UTF8, "application/json"),
+        }));
+        using var client = new StrataClient(new Uri("http://strata.test"), "t", server, Options());
+
+        var health = await client.Deployments.HealthAsync("d");
+
+        Assert.Equal("unhealthy", health.Status);
+        Assert.Single(server.Requests);
+    }
+
     private static Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Status(int status) =>
         (_, _) => Task.FromResult(Problem((HttpStatusCode)status, ProblemTypes.Unavailable));
 
