@@ -8,6 +8,9 @@ namespace Strata.Client;
 /// <summary>A training job and the operations that follow its submission.</summary>
 public sealed class JobHandle
 {
+    /// <summary>The longest a followed log's request waits for its first byte: the most Polly's timeout takes.</summary>
+    private static readonly TimeSpan LongestWait = TimeSpan.FromHours(24);
+
     /// <summary>The pause before a followed log is read again (the reconnection itself is retried with backoff).</summary>
     private static readonly TimeSpan LogReconnectDelay = TimeSpan.FromMilliseconds(200);
 
@@ -104,6 +107,11 @@ public sealed class JobHandle
     {
         options ??= new LogOptions();
         var time = _client.Options.TimeProvider;
+        // A followed log of a queued job answers once its attempt starts, which may be long after the client's
+        // deadline: its connection waits as long as the pipeline allows; only reaching the server is retried.
+        using var streamClient = options.Follow
+            ? _client.WithOptions(_client.Options with { AttemptTimeout = LongestWait, Deadline = LongestWait })
+            : null;
         // Resuming counts bytes from the log's start, where a tail does not start.
         var resumable = options.Follow && options.Tail is null;
         long returned = 0;
@@ -115,7 +123,7 @@ public sealed class JobHandle
         {
             Exception? broken = null;
             LogLine? unfinished = null;
-            await using (var lines = LogLines.ReadAsync(_client, LogsPath(Id, options), returned, cancellationToken).GetAsyncEnumerator(cancellationToken))
+            await using (var lines = LogLines.ReadAsync(streamClient ?? _client, LogsPath(Id, options), returned, cancellationToken).GetAsyncEnumerator(cancellationToken))
             {
                 while (true)
                 {

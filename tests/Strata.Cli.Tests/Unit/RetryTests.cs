@@ -211,6 +211,27 @@ public sealed class RetryTests
     }
 
     [Fact]
+    public async Task A_followed_log_waits_past_the_deadline_for_its_job_to_start()
+    {
+        var server = new ScriptedServer(_time,
+            async (_, token) =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(90), _time, token); // queued: no headers until the attempt starts
+                return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("started\n") };
+            },
+            Json(JobJson),
+            Json("""[{"number":1,"status":"succeeded","created_at":"2025-01-01T00:00:00Z"}]"""));
+        using var client = new StrataClient(new Uri("http://strata.test"), "t", server, Options());
+
+        var lines = client.Jobs.GetHandle("j1").ReadLogsAsync(new LogOptions { Follow = true }).ToListAsync().AsTask();
+        await server.ExpectRequestAfterAsync(TimeSpan.Zero);
+        await server.AdvanceAsync(TimeSpan.FromSeconds(90));
+
+        Assert.Equal(["started"], await lines);
+        Assert.Single(server.Requests, r => r.Path.EndsWith("/logs", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task WithOptions_gives_some_calls_other_rules_over_the_same_connection()
     {
         var server = new ScriptedServer(_time, Status(503));
