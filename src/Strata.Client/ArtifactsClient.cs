@@ -21,7 +21,11 @@ public sealed class ArtifactsClient
 
     internal ArtifactsClient(StrataClient client) => _client = client;
 
-    /// <summary>Uploads <paramref name="content"/> (streamed, never buffered whole) as an artifact named <paramref name="name"/>.</summary>
+    /// <summary>
+    /// Uploads <paramref name="content"/> (streamed, never buffered whole) as an artifact named <paramref name="name"/>.
+    /// A stream that can seek (a file) can be sent again: the request then carries a fresh <c>Idempotency-Key</c>
+    /// and is retried like a GET; any other stream is sent once.
+    /// </summary>
     /// <exception cref="ValidationException">The name or kind is invalid, an archive is not one the server extracts, or the upload is larger than the server accepts (413).</exception>
     /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
     public async Task<Artifact> UploadAsync(Stream content, string name, UploadOptions? options = null, CancellationToken cancellationToken = default)
@@ -33,7 +37,8 @@ public sealed class ArtifactsClient
         JobsClient.Append(query, "name", name);
         if (options.Kind is not null) JobsClient.Append(query, "kind", options.Kind);
         using var body = new ProgressContent(content, options.Progress);
-        return await _client.SendAsync<Artifact>(HttpMethod.Post, $"{BasePath}?{query}", body, cancellationToken);
+        var key = content.CanSeek ? StrataClient.NewIdempotencyKey() : null;
+        return await _client.SendAsync<Artifact>(HttpMethod.Post, $"{BasePath}?{query}", body, cancellationToken, key);
     }
 
     /// <summary>Uploads the file at <paramref name="path"/>, named after it.</summary>
@@ -62,15 +67,17 @@ public sealed class ArtifactsClient
         await content.CopyToAsync(destination, cancellationToken);
     }
 
-    /// <summary>A streamed body that reports how much has been sent.</summary>
+    /// <summary>A streamed body that reports how much has been sent; over a seekable stream, it can be sent again.</summary>
     private sealed class ProgressContent : HttpContent
     {
         private readonly Stream _content;
+        private readonly long _start;
         private readonly IProgress<long>? _progress;
 
         public ProgressContent(Stream content, IProgress<long>? progress)
         {
             _content = content;
+            _start = content.CanSeek ? content.Position : 0;
             _progress = progress;
             Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         }
@@ -80,6 +87,8 @@ public sealed class ArtifactsClient
 
         protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken)
         {
+            // A retry sends the body again from where the first attempt started.
+            if (_content.CanSeek) _content.Position = _start;
             var buffer = new byte[128 * 1024];
             long sent = 0;
             int read;
@@ -95,7 +104,7 @@ public sealed class ArtifactsClient
         {
             if (_content.CanSeek)
             {
-                length = _content.Length - _content.Position;
+                length = _content.Length - _start;
                 return true;
             }
             length = 0;

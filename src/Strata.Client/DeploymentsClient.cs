@@ -19,14 +19,17 @@ public sealed class DeploymentsClient
 
     internal DeploymentsClient(StrataClient client) => _client = client;
 
-    /// <summary>Deploys a model version as a prediction endpoint; its replicas start in the background.</summary>
+    /// <summary>
+    /// Deploys a model version as a prediction endpoint; its replicas start in the background. The request carries
+    /// a fresh <c>Idempotency-Key</c>, so it is retried like a GET.
+    /// </summary>
     /// <exception cref="ValidationException">A field is invalid, or the model, version or alias does not exist.</exception>
     /// <exception cref="ConflictException">The tenant already has a deployment of that name.</exception>
     /// <exception cref="QuotaExceededException">It would take the tenant over <c>max_deployments</c> or <c>max_replicas</c>.</exception>
     public Task<Deployment> CreateAsync(CreateDeploymentRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return _client.SendAsync<Deployment>(HttpMethod.Post, "v1/deployments", request, cancellationToken);
+        return _client.SendAsync<Deployment>(HttpMethod.Post, "v1/deployments", request, cancellationToken, StrataClient.NewIdempotencyKey());
     }
 
     /// <summary>Lists the tenant's deployments, newest first (the first page, up to <paramref name="limit"/>).</summary>
@@ -66,9 +69,11 @@ public sealed class DeploymentsClient
     public async Task<DeploymentHealth> HealthAsync(string name, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        // Its 503 is an answer (not ready), not a failure to retry.
+        using var once = _client.WithOptions(_client.Options with { MaxAttempts = 1 });
         try
         {
-            return await _client.SendAsync<DeploymentHealth>(HttpMethod.Get, $"v1/deployments/{StrataClient.Escape(name)}/health", null, cancellationToken);
+            return await once.SendAsync<DeploymentHealth>(HttpMethod.Get, $"v1/deployments/{StrataClient.Escape(name)}/health", null, cancellationToken);
         }
         catch (StrataApiException e) when (e.Status == 503 && e.ProblemDetails is { } body && body.TryGetProperty("ready_replicas", out _))
         {

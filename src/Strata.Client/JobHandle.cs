@@ -8,6 +8,12 @@ namespace Strata.Client;
 /// <summary>A training job and the operations that follow its submission.</summary>
 public sealed class JobHandle
 {
+    /// <summary>The longest a followed log's request waits for its first byte: the most Polly's timeout takes.</summary>
+    private static readonly TimeSpan LongestWait = TimeSpan.FromHours(24);
+
+    /// <summary>The pause before a followed log is read again (the reconnection itself is retried with backoff).</summary>
+    private static readonly TimeSpan LogReconnectDelay = TimeSpan.FromMilliseconds(200);
+
     private readonly StrataClient _client;
 
     internal JobHandle(StrataClient client, string id, TrainingJob? job)
@@ -53,7 +59,19 @@ public sealed class JobHandle
         {
             while (true)
             {
-                var job = await GetAsync(linked.Token);
+                TrainingJob job;
+                try
+                {
+                    job = await GetAsync(linked.Token);
+                }
+                catch (Exception e) when (RetryPolicy.IsTransient(e))
+                {
+                    // The client's retries ran out (a server restart, a long 503): the job goes on without us,
+                    // so keep polling until the wait's own timeout.
+                    await Task.Delay(options.PollInterval, linked.Token);
+                    continue;
+                }
+
                 if (last is null || Changed(last, job))
                 {
                     options.Progress?.Report(job);
@@ -76,11 +94,110 @@ public sealed class JobHandle
         }
     }
 
-    /// <summary>Reads the job's log line by line; with <see cref="LogOptions.Follow"/> it streams until the attempt ends.</summary>
+    /// <summary>
+    /// Reads the job's log line by line; with <see cref="LogOptions.Follow"/> it streams until the attempt ends.
+    /// A followed log (without <see cref="LogOptions.Tail"/>) survives a dropped stream and a server restart: it
+    /// reconnects, reads the attempt's log again from its start and skips the bytes it has already returned,
+    /// so that no line is returned twice or lost; it keeps trying for <see cref="LogOptions.ReconnectTimeout"/>.
+    /// A line is returned once its newline has arrived (a last line without one, once the attempt has ended).
+    /// </summary>
     /// <exception cref="NotFoundException">No job of the tenant has this id, or no such attempt.</exception>
-    /// <exception cref="StrataConnectionException">The server could not be reached or the stream broke.</exception>
-    public IAsyncEnumerable<string> ReadLogsAsync(LogOptions? options = null, CancellationToken cancellationToken = default) =>
-        _client.ReadLinesAsync(LogsPath(Id, options ?? new LogOptions()), cancellationToken);
+    /// <exception cref="StrataConnectionException">The server could not be reached at first or within the reconnect timeout, or the stream broke (unfollowed, or with a tail).</exception>
+    public async IAsyncEnumerable<string> ReadLogsAsync(LogOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        options ??= new LogOptions();
+        var time = _client.Options.TimeProvider;
+        // A followed log of a queued job answers once its attempt starts, which may be long after the client's
+        // deadline: its connection waits as long as the pipeline allows; only reaching the server is retried.
+        using var streamClient = options.Follow
+            ? _client.WithOptions(_client.Options with { AttemptTimeout = LongestWait, Deadline = LongestWait })
+            : null;
+        // Resuming counts bytes from the log's start, where a tail does not start.
+        var resumable = options.Follow && options.Tail is null;
+        long returned = 0;
+        DateTimeOffset? outageSince = null;
+        bool StillTrying(Exception e) =>
+            resumable && outageSince is { } since && RetryPolicy.IsTransient(e) && time.GetUtcNow() - since < options.ReconnectTimeout;
+
+        while (true)
+        {
+            Exception? broken = null;
+            LogLine? unfinished = null;
+            await using (var lines = LogLines.ReadAsync(streamClient ?? _client, LogsPath(Id, options), returned, cancellationToken).GetAsyncEnumerator(cancellationToken))
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await lines.MoveNextAsync()) break;
+                    }
+                    catch (Exception e) when ((resumable && e is LogStreamBrokenException) || StillTrying(e))
+                    {
+                        broken = e;
+                        break;
+                    }
+
+                    var line = lines.Current;
+                    outageSince = null;
+                    if (!line.Complete)
+                    {
+                        unfinished = line;
+                        break;
+                    }
+
+                    returned = line.End;
+                    yield return line.Text;
+                }
+            }
+
+            if (!resumable)
+            {
+                if (unfinished is not null) yield return unfinished.Text;
+                yield break;
+            }
+
+            if (broken is not null && outageSince is null)
+            {
+                outageSince = time.GetUtcNow();
+                options.OnReconnecting?.Invoke(broken);
+            }
+
+            var ended = false;
+            try
+            {
+                // A retry may start a new attempt meanwhile: the bytes counted are those of the attempt read so far.
+                options = options with { Attempt = options.Attempt ?? await LatestAttemptAsync(cancellationToken) };
+                // A stream that ended cleanly while its attempt still runs was closed by a stopping server.
+                ended = broken is null && await HasEndedAsync(options.Attempt, cancellationToken);
+                if (broken is null) outageSince = null;
+            }
+            catch (Exception e) when (StillTrying(e))
+            {
+            }
+
+            if (ended)
+            {
+                if (unfinished is not null) yield return unfinished.Text;
+                yield break;
+            }
+
+            await Task.Delay(LogReconnectDelay, time, cancellationToken);
+        }
+    }
+
+    private async Task<int?> LatestAttemptAsync(CancellationToken cancellationToken)
+    {
+        var job = await GetAsync(cancellationToken);
+        return job.Attempts > 0 ? job.Attempts : null;
+    }
+
+    private async Task<bool> HasEndedAsync(int? attempt, CancellationToken cancellationToken)
+    {
+        var attempts = await GetAttemptsAsync(cancellationToken);
+        var followed = attempt is { } number ? attempts.FirstOrDefault(a => a.Number == number) : attempts.Count > 0 ? attempts[^1] : null;
+        if (followed is not null) return followed.Status is not (AttemptStatus.Starting or AttemptStatus.Running);
+        return IsTerminal((await GetAsync(cancellationToken)).Status);
+    }
 
     /// <summary>Cancels the job (idempotent on the server for a job that has ended).</summary>
     /// <exception cref="NotFoundException">No job of the tenant has this id.</exception>

@@ -14,7 +14,10 @@ public sealed class JobsClient
 
     internal JobsClient(StrataClient client) => _client = client;
 
-    /// <summary>Submits a training job and returns a handle to follow it.</summary>
+    /// <summary>
+    /// Submits a training job and returns a handle to follow it. The request carries a fresh <c>Idempotency-Key</c>,
+    /// so it is retried like a GET: a retry after a lost answer gets the job the first attempt created.
+    /// </summary>
     /// <exception cref="ValidationException">The spec is invalid; <see cref="StrataApiException.Errors"/> names the fields.</exception>
     /// <exception cref="ForbiddenException">The spec's tenant_id is not the token's tenant, or the role may not submit.</exception>
     /// <exception cref="ConflictException">An active job of the tenant has this name.</exception>
@@ -24,7 +27,7 @@ public sealed class JobsClient
     public async Task<JobHandle> SubmitAsync(TrainingJobSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var job = await _client.SendAsync<TrainingJob>(HttpMethod.Post, BasePath, spec, cancellationToken);
+        var job = await _client.SendAsync<TrainingJob>(HttpMethod.Post, BasePath, spec, cancellationToken, StrataClient.NewIdempotencyKey());
         return new JobHandle(_client, job.Id, job);
     }
 

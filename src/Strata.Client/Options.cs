@@ -51,4 +51,16 @@ public sealed record LogOptions
     /// with a <c>[rank N]</c> prefix; rank 0 when null.
     /// </summary>
     public string? Rank { get; init; }
+
+    /// <summary>The default of <see cref="ReconnectTimeout"/>: 5 minutes.</summary>
+    public static readonly TimeSpan DefaultReconnectTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long a followed log keeps trying to reconnect after its stream dropped (a server restart); past it,
+    /// the connection error is thrown. <value>The default is 5 minutes.</value>
+    /// </summary>
+    public TimeSpan ReconnectTimeout { get; init; } = DefaultReconnectTimeout;
+
+    /// <summary>Told, once an outage, that a followed log's stream broke and is being reconnected (the CLI says so on stderr).</summary>
+    public Action<Exception>? OnReconnecting { get; init; }
 }

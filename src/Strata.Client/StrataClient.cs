@@ -1,7 +1,8 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Polly;
+using Polly.Timeout;
 using Strata.Contracts;
 
 namespace Strata.Client;
@@ -22,25 +23,28 @@ public sealed class StrataClient : IDisposable
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly string? _token;
+    private readonly ResiliencePipeline<HttpResponseMessage> _pipeline;
 
     /// <summary>Talks to the server at <paramref name="baseUrl"/> (without <c>/v1</c>) with a bearer token.</summary>
-    public StrataClient(Uri baseUrl, string? token = null)
-        : this(new HttpClient { BaseAddress = baseUrl }, token, disposeHttpClient: true)
+    /// <param name="options">Retries and deadlines; <see cref="StrataClientOptions"/>' defaults when null.</param>
+    public StrataClient(Uri baseUrl, string? token = null, StrataClientOptions? options = null)
+        : this(Unbounded(new HttpClient { BaseAddress = baseUrl }), token, disposeHttpClient: true, options)
     {
     }
 
     /// <summary>Talks to the server at <paramref name="baseUrl"/> through <paramref name="handler"/> (tests, proxies).</summary>
-    public StrataClient(Uri baseUrl, string? token, HttpMessageHandler handler)
-        : this(new HttpClient(handler, disposeHandler: false) { BaseAddress = baseUrl }, token, disposeHttpClient: true)
+    public StrataClient(Uri baseUrl, string? token, HttpMessageHandler handler, StrataClientOptions? options = null)
+        : this(Unbounded(new HttpClient(handler, disposeHandler: false) { BaseAddress = baseUrl }), token, disposeHttpClient: true, options)
     {
     }
 
     /// <summary>
     /// Uses <paramref name="httpClient"/>, whose <see cref="HttpClient.BaseAddress"/> must be the server's
-    /// URL. The token is sent on each request; the client's default headers are left untouched.
+    /// URL. The token is sent on each request; the client's default headers are left untouched. Its
+    /// <see cref="HttpClient.Timeout"/> still bounds each attempt.
     /// </summary>
-    /// <exception cref="ArgumentException">The HttpClient has no absolute BaseAddress.</exception>
-    public StrataClient(HttpClient httpClient, string? token = null, bool disposeHttpClient = false)
+    /// <exception cref="ArgumentException">The HttpClient has no absolute BaseAddress, or an option is out of range.</exception>
+    public StrataClient(HttpClient httpClient, string? token = null, bool disposeHttpClient = false, StrataClientOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(httpClient);
         if (httpClient.BaseAddress is not { IsAbsoluteUri: true } baseAddress)
@@ -54,6 +58,9 @@ public sealed class StrataClient : IDisposable
             httpClient.BaseAddress = new Uri(baseAddress.GetLeftPart(UriPartial.Path) + "/");
         }
 
+        Options = options ?? new StrataClientOptions();
+        Options.Validate();
+        _pipeline = RetryPolicy.Build(Options);
         _http = httpClient;
         _ownsHttp = disposeHttpClient;
         _token = string.IsNullOrWhiteSpace(token) ? null : token.Trim();
@@ -64,6 +71,28 @@ public sealed class StrataClient : IDisposable
         Artifacts = new ArtifactsClient(this);
         Models = new ModelsClient(this);
         Deployments = new DeploymentsClient(this);
+    }
+
+    /// <summary>How this client retries and how long its calls may take.</summary>
+    public StrataClientOptions Options { get; }
+
+    /// <summary>
+    /// A client over the same connection and token with other options, for calls that need another deadline
+    /// or no retries: <c>strata.WithOptions(strata.Options with { Deadline = TimeSpan.FromSeconds(5) })</c>.
+    /// Disposing it leaves the connection open; this client owns it.
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public StrataClient WithOptions(StrataClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new StrataClient(_http, _token, disposeHttpClient: false, options);
+    }
+
+    /// <summary>The deadline and the attempt timeout bound the calls, not the HttpClient's own 100 s.</summary>
+    private static HttpClient Unbounded(HttpClient http)
+    {
+        http.Timeout = Timeout.InfiniteTimeSpan;
+        return http;
     }
 
     /// <summary>The server's URL.</summary>
@@ -125,9 +154,9 @@ public sealed class StrataClient : IDisposable
         }
     }
 
-    internal async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    internal async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken, string? idempotencyKey = null)
     {
-        using var response = await SendRawAsync(method, path, body, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        using var response = await SendRawAsync(method, path, body, HttpCompletionOption.ResponseContentRead, cancellationToken, idempotencyKey);
         return await ReadJsonAsync<T>(response, cancellationToken);
     }
 
@@ -136,36 +165,39 @@ public sealed class StrataClient : IDisposable
         using var response = await SendRawAsync(method, path, body, HttpCompletionOption.ResponseContentRead, cancellationToken);
     }
 
-    /// <summary>Sends a request and throws the typed exception for an error response. The caller disposes the response.</summary>
+    /// <summary>
+    /// Sends a request, retried by <see cref="RetryPolicy"/> when it may be sent twice, and throws the typed
+    /// exception for an error response. The caller disposes the response.
+    /// </summary>
+    /// <param name="body">An <see cref="HttpContent"/> (an upload) is sent as it is, so it must be able to send itself
+    /// again when <paramref name="idempotencyKey"/> makes a POST repeatable; anything else is sent as JSON.</param>
+    /// <param name="idempotencyKey">Sent as <c>Idempotency-Key</c>, the same on every attempt of this call.</param>
     internal async Task<HttpResponseMessage> SendRawAsync(
-        HttpMethod method, string path, object? body, HttpCompletionOption completion, CancellationToken cancellationToken)
+        HttpMethod method, string path, object? body, HttpCompletionOption completion, CancellationToken cancellationToken, string? idempotencyKey = null)
     {
-        using var request = new HttpRequestMessage(method, path);
-        if (_token is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
-        }
-
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        if (body is not null)
-        {
-            // An HttpContent (an upload's stream) is sent as it is; anything else as JSON.
-            request.Content = body as HttpContent ?? JsonContent.Create(body, body.GetType(), options: StrataJson.Options);
-        }
-
+        var context = RetryPolicy.StartCall(RetryPolicy.MayRepeat(method, idempotencyKey), Options.TimeProvider, cancellationToken);
         HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, completion, cancellationToken);
+            response = await _pipeline.ExecuteAsync(
+                async attempt => await SendOnceAsync(method, path, body, completion, idempotencyKey, attempt.CancellationToken), context);
         }
         catch (HttpRequestException e)
         {
             throw new StrataConnectionException(new Uri(_http.BaseAddress!, path), e);
         }
+        catch (TimeoutRejectedException e)
+        {
+            throw new StrataConnectionException(new Uri(_http.BaseAddress!, path), RetryPolicy.Describe(e));
+        }
         catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             // HttpClient reports its own timeout as a cancellation; the caller did not cancel.
             throw new StrataConnectionException(new Uri(_http.BaseAddress!, path), new TimeoutException($"no answer within {_http.Timeout.TotalSeconds:0} s", e));
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
 
         if (response.IsSuccessStatusCode)
@@ -186,25 +218,44 @@ public sealed class StrataClient : IDisposable
             }
 
             var problem = ApiProblem.Parse((int)response.StatusCode, text);
-            throw problem.ToException(RetryAfter(response));
+            throw problem.ToException(RetryPolicy.RetryAfter(response, Options.TimeProvider));
         }
     }
 
-    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    /// <summary>One attempt: a request of its own (a sent request cannot be sent again), the same body and key.</summary>
+    private async Task<HttpResponseMessage> SendOnceAsync(
+        HttpMethod method, string path, object? body, HttpCompletionOption completion, string? idempotencyKey, CancellationToken cancellationToken)
     {
-        var header = response.Headers.RetryAfter;
-        if (header?.Delta is { } delta)
+        var request = new HttpRequestMessage(method, path);
+        if (_token is not null)
         {
-            return delta;
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
         }
 
-        if (header?.Date is { } date)
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        if (idempotencyKey is not null)
         {
-            var wait = date - DateTimeOffset.UtcNow;
-            return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+            request.Headers.Add(RetryPolicy.IdempotencyKeyHeader, idempotencyKey);
         }
 
-        return null;
+        if (body is not null)
+        {
+            request.Content = body as HttpContent ?? JsonContent.Create(body, body.GetType(), options: StrataJson.Options);
+        }
+
+        try
+        {
+            return await _http.SendAsync(request, completion, cancellationToken);
+        }
+        finally
+        {
+            // Disposing the request would dispose an upload's content, which the next attempt sends again
+            // (its owner disposes it); a request without content holds nothing else.
+            if (body is not HttpContent)
+            {
+                request.Dispose();
+            }
+        }
     }
 
     internal static async Task<T> ReadJsonAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
@@ -220,36 +271,8 @@ public sealed class StrataClient : IDisposable
         }
     }
 
-    /// <summary>Reads a text response line by line as it arrives.</summary>
-    internal async IAsyncEnumerable<string> ReadLinesAsync(string path, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        using var response = await SendRawAsync(HttpMethod.Get, path, null, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        using var reader = new StreamReader(stream);
-        while (true)
-        {
-            string? line;
-            try
-            {
-                line = await reader.ReadLineAsync(cancellationToken);
-            }
-            catch (HttpRequestException e)
-            {
-                throw new StrataConnectionException(new Uri(_http.BaseAddress!, path), e);
-            }
-            catch (IOException e)
-            {
-                throw new StrataConnectionException(new Uri(_http.BaseAddress!, path), e);
-            }
-
-            if (line is null)
-            {
-                yield break;
-            }
-
-            yield return line;
-        }
-    }
-
     internal static string Escape(string segment) => Uri.EscapeDataString(segment);
+
+    /// <summary>A fresh idempotency key: one per logical call, the same on each of its attempts.</summary>
+    internal static string NewIdempotencyKey() => Guid.NewGuid().ToString();
 }

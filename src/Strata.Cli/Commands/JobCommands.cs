@@ -181,7 +181,12 @@ public static class JobCommands
         var command = new Command("logs", "Print a job's log") { id, follow, tail, attempt, rank };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) => LogsAsync(
             cli.Out, client, parse.GetValue(id)!,
-            new LogOptions { Follow = parse.GetValue(follow), Tail = parse.GetValue(tail), Attempt = parse.GetValue(attempt), Rank = parse.GetValue(rank) },
+            new LogOptions
+            {
+                Follow = parse.GetValue(follow), Tail = parse.GetValue(tail), Attempt = parse.GetValue(attempt), Rank = parse.GetValue(rank),
+                // On stderr, so that the log on stdout stays the job's own bytes.
+                OnReconnecting = e => cli.Error.Profile.Out.Writer.WriteLine($"strata: the log's stream broke ({e.Message}); reconnecting, it goes on where it stopped"),
+            },
             token), ct, Subject(parse.GetValue(id))));
         return command;
     }

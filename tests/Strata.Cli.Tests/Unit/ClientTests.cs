@@ -13,7 +13,10 @@ public sealed class ClientTests
          "attempts":0,"runtime":null,"queue_position":null,"output":null}
         """;
 
-    private static StrataClient Client(StubHandler handler, string baseUrl = "http://strata.test") => new(new Uri(baseUrl), "tok", handler);
+    /// <summary>Without retries: these tests are about single answers (RetryTests has the retries).</summary>
+    private static readonly StrataClientOptions Once = new() { MaxAttempts = 1 };
+
+    private static StrataClient Client(StubHandler handler, string baseUrl = "http://strata.test") => new(new Uri(baseUrl), "tok", handler, Once);
 
     [Theory]
     [InlineData("""<http://s/v1/jobs/training?limit=2&page_token=abc%3D%3D>; rel="next" """, "abc==")]
@@ -162,7 +165,7 @@ public sealed class ClientTests
     [Fact]
     public async Task A_refused_connection_is_a_connection_exception_naming_the_URL()
     {
-        using var client = new StrataClient(new Uri("http://127.0.0.1:1"), "t");
+        using var client = new StrataClient(new Uri("http://127.0.0.1:1"), "t", Once);
 
         var e = await Assert.ThrowsAsync<StrataConnectionException>(() => client.MeAsync());
 
