@@ -64,7 +64,7 @@ public sealed class JobHandle
                 {
                     job = await GetAsync(linked.Token);
                 }
-                catch (Exception e) when (RetryPolicy.IsTransient(e))
+                catch (Exception e) when (RequestRetries.IsTransient(e))
                 {
                     // The client's retries ran out (a server restart, a long 503): the job goes on without us,
                     // so keep polling until the wait's own timeout.
@@ -117,7 +117,7 @@ public sealed class JobHandle
         long returned = 0;
         DateTimeOffset? outageSince = null;
         bool StillTrying(Exception e) =>
-            resumable && outageSince is { } since && RetryPolicy.IsTransient(e) && time.GetUtcNow() - since < options.ReconnectTimeout;
+            resumable && outageSince is { } since && RequestRetries.IsTransient(e) && time.GetUtcNow() - since < options.ReconnectTimeout;
 
         while (true)
         {

@@ -60,7 +60,7 @@ public sealed class StrataClient : IDisposable
 
         Options = options ?? new StrataClientOptions();
         Options.Validate();
-        _pipeline = RetryPolicy.Build(Options);
+        _pipeline = RequestRetries.Build(Options);
         _http = httpClient;
         _ownsHttp = disposeHttpClient;
         _token = string.IsNullOrWhiteSpace(token) ? null : token.Trim();
@@ -166,7 +166,7 @@ public sealed class StrataClient : IDisposable
     }
 
     /// <summary>
-    /// Sends a request, retried by <see cref="RetryPolicy"/> when it may be sent twice, and throws the typed
+    /// Sends a request, retried by <see cref="RequestRetries"/> when it may be sent twice, and throws the typed
     /// exception for an error response. The caller disposes the response.
     /// </summary>
     /// <param name="body">An <see cref="HttpContent"/> (an upload) is sent as it is, so it must be able to send itself
@@ -175,7 +175,7 @@ public sealed class StrataClient : IDisposable
     internal async Task<HttpResponseMessage> SendRawAsync(
         HttpMethod method, string path, object? body, HttpCompletionOption completion, CancellationToken cancellationToken, string? idempotencyKey = null)
     {
-        var context = RetryPolicy.StartCall(RetryPolicy.MayRepeat(method, idempotencyKey), Options.TimeProvider, cancellationToken);
+        var context = RequestRetries.StartCall(RequestRetries.MayRepeat(method, idempotencyKey), Options.TimeProvider, cancellationToken);
         HttpResponseMessage response;
         try
         {
@@ -188,7 +188,7 @@ public sealed class StrataClient : IDisposable
         }
         catch (TimeoutRejectedException e)
         {
-            throw new StrataConnectionException(new Uri(_http.BaseAddress!, path), RetryPolicy.Describe(e));
+            throw new StrataConnectionException(new Uri(_http.BaseAddress!, path), RequestRetries.Describe(e));
         }
         catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -218,7 +218,7 @@ public sealed class StrataClient : IDisposable
             }
 
             var problem = ApiProblem.Parse((int)response.StatusCode, text);
-            throw problem.ToException(RetryPolicy.RetryAfter(response, Options.TimeProvider));
+            throw problem.ToException(RequestRetries.RetryAfter(response, Options.TimeProvider));
         }
     }
 
@@ -235,7 +235,7 @@ public sealed class StrataClient : IDisposable
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         if (idempotencyKey is not null)
         {
-            request.Headers.Add(RetryPolicy.IdempotencyKeyHeader, idempotencyKey);
+            request.Headers.Add(RequestRetries.IdempotencyKeyHeader, idempotencyKey);
         }
 
         if (body is not null)

@@ -14,7 +14,7 @@ namespace Strata.Client;
 /// <c>Retry-After</c>, else full jitter over an exponential backoff; a retry whose wait would end past the
 /// deadline is not made.
 /// </summary>
-internal static class RetryPolicy
+internal static class RequestRetries
 {
     /// <summary>Whether this call's request may be sent again.</summary>
     public static readonly ResiliencePropertyKey<bool> Repeatable = new("strata.repeatable");
