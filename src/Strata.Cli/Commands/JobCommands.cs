@@ -261,9 +261,10 @@ public static class JobCommands
         }
         else
         {
-            // No live display without a terminal: one line per change reads well in CI logs.
+            // No live display without a terminal: one line per change reads well in CI logs. The end is said
+            // once, below.
             job = await handle.WaitAsync(
-                options with { OnChange = j => console.WriteLine($"job {id}: {Output.Describe(j)}") },
+                options with { OnChange = j => { if (!JobHandle.IsTerminal(j.Status)) console.WriteLine($"job {id}: {Output.Describe(j)}"); } },
                 cancellationToken);
         }
 
