@@ -16,9 +16,9 @@ public sealed class DeploymentIdempotencyTests(DeploymentApp app) : IClassFixtur
         var key = Guid.NewGuid().ToString();
         const string Body = """{"name":"churn","model":"churn@1","min_replicas":1,"max_replicas":1}""";
 
-        var first = await IdempotencyTests.PostAsync(client, "/v1/deployments", Http.JsonText(Body), key);
-        var again = await IdempotencyTests.PostAsync(client, "/v1/deployments", Http.JsonText(Body), key);
-        var other = await IdempotencyTests.PostAsync(client, "/v1/deployments", Http.JsonText(Body.Replace("\"max_replicas\":1", "\"max_replicas\":2", StringComparison.Ordinal)), key);
+        var first = await IdempotentRequests.PostAsync(client, "/v1/deployments", Http.JsonText(Body), key);
+        var again = await IdempotentRequests.PostAsync(client, "/v1/deployments", Http.JsonText(Body), key);
+        var other = await IdempotentRequests.PostAsync(client, "/v1/deployments", Http.JsonText(Body.Replace("\"max_replicas\":1", "\"max_replicas\":2", StringComparison.Ordinal)), key);
 
         Assert.Equal(201, first.Status);
         Assert.Equal("/v1/deployments/churn", first.Location);
