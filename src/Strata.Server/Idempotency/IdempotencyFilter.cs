@@ -40,7 +40,20 @@ public sealed class IdempotencyFilter(IdempotencyKeys keys, Func<HttpContext, lo
             return await AnswerRepeatAsync(http, claim, stored, cancellationToken);
         }
         http.Features.Set(claim);
-        var result = await next(context);
+        object? result;
+        try
+        {
+            result = await next(context);
+        }
+        catch (Exception e) when (Store.IsUniqueViolation(e))
+        {
+            // Another server committed this key first, so this request's row could not be: answer as the repeat it is.
+            if (await keys.FindAsync(claim.TenantId, key, cancellationToken) is { } winner)
+            {
+                return await AnswerRepeatAsync(http, claim, winner, cancellationToken);
+            }
+            throw;
+        }
         if (claim.Answer is { } answer && result is IStatusCodeHttpResult { StatusCode: >= 200 and < 300 })
         {
             // Committed with the resource: the first answer is the stored one, byte for byte, as every repeat's will be.
