@@ -161,6 +161,21 @@ public abstract class IdempotencyTests<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [SkippableFact]
+    public async Task The_OpenAPI_document_offers_the_header_on_the_three_routes_that_create()
+    {
+        Skip.If(app.SkipReason is not null, app.SkipReason);
+        using var client = app.AnonymousClient();
+        using var response = await client.GetAsync("/openapi/v1.json");
+        var paths = (await Http.ExpectAsync(response, 200)).GetProperty("paths");
+
+        foreach (var path in new[] { "/v1/jobs/training", "/v1/deployments", "/v1/artifacts" })
+        {
+            var parameters = paths.GetProperty(path).GetProperty("post").GetProperty("parameters").EnumerateArray();
+            Assert.Contains(parameters, p => p.GetProperty("name").GetString() == IdempotencyFilter.HeaderName && p.GetProperty("in").GetString() == "header");
+        }
+    }
+
+    [SkippableFact]
     public async Task Fifty_concurrent_submissions_with_one_key_create_exactly_one_job()
     {
         Skip.If(app.SkipReason is not null, app.SkipReason);
