@@ -15,13 +15,16 @@ public sealed class IdempotencyClaim : IDisposable
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly TimeProvider _time;
+    private readonly Func<bool> _hold;
     private readonly Action _release;
+    private bool _held;
 
-    internal IdempotencyClaim(string tenantId, string key, HttpRequest request, TimeProvider time, Action release)
+    internal IdempotencyClaim(string tenantId, string key, HttpRequest request, TimeProvider time, Func<bool> hold, Action release)
     {
         TenantId = tenantId;
         Key = key;
         _time = time;
+        _hold = hold;
         _release = release;
         // Method and target first: one key sent to two routes (or with another artifact name) is two requests.
         _hash.AppendData(Encoding.UTF8.GetBytes($"{request.Method} {request.Path}{request.QueryString}\n"));
@@ -64,9 +67,12 @@ public sealed class IdempotencyClaim : IDisposable
         Answer = record;
     }
 
+    /// <summary>Marks the key in flight on this server, until disposed; false when another request holds it now.</summary>
+    internal bool TryHold() => _held = _hold();
+
     public void Dispose()
     {
-        _release();
+        if (_held) _release();
         _hash.Dispose();
     }
 

@@ -32,12 +32,17 @@ public sealed class IdempotencyFilter(IdempotencyKeys keys, Func<HttpContext, lo
                 $"must be one key of 1 to {MaxKeyLength} visible ASCII characters (a UUID, say), optionally quoted as in the draft's \"key\" form");
         }
         var cancellationToken = http.RequestAborted;
-        using var claim = keys.TryClaim(http.Caller().TenantId!, key, http.Request);
-        if (claim is null) return Problem.IdempotencyKeyInFlight(key);
-
+        using var claim = keys.Claim(http.Caller().TenantId!, key, http.Request);
+        // Looked for before and after taking the hold: a repeat of an answered request is a replay, never a 409,
+        // even when the first was answered between the look and the hold.
         if (await keys.FindAsync(claim.TenantId, key, cancellationToken) is { } stored)
         {
             return await AnswerRepeatAsync(http, claim, stored, cancellationToken);
+        }
+        if (!claim.TryHold()) return Problem.IdempotencyKeyInFlight(key);
+        if (await keys.FindAsync(claim.TenantId, key, cancellationToken) is { } justStored)
+        {
+            return await AnswerRepeatAsync(http, claim, justStored, cancellationToken);
         }
         http.Features.Set(claim);
         object? result;

@@ -17,12 +17,9 @@ public sealed class IdempotencyKeys(Store store, TimeProvider time)
 
     private readonly ConcurrentDictionary<(string TenantId, string Key), bool> _inFlight = new();
 
-    /// <summary>Marks the key in flight for this request; null when another request with it is in flight now.</summary>
-    public IdempotencyClaim? TryClaim(string tenantId, string key, HttpRequest request)
-    {
-        if (!_inFlight.TryAdd((tenantId, key), true)) return null;
-        return new IdempotencyClaim(tenantId, key, request, time, () => _inFlight.TryRemove((tenantId, key), out _));
-    }
+    /// <summary>A claim of the key for this request, which watches its body; <see cref="IdempotencyClaim.TryHold"/> marks the key in flight.</summary>
+    public IdempotencyClaim Claim(string tenantId, string key, HttpRequest request) =>
+        new(tenantId, key, request, time, () => _inFlight.TryAdd((tenantId, key), true), () => _inFlight.TryRemove((tenantId, key), out _));
 
     /// <summary>
     /// The stored answer of the key, if it has one that has not expired. An expired row is removed here, so
