@@ -19,6 +19,10 @@ public static class ProblemTypes
     public const string QuotaExceeded = Prefix + "quota-exceeded";
     /// <summary>422: the request alone is larger than the tenant's whole quota; it could never be accepted.</summary>
     public const string RequestExceedsQuota = Prefix + "request-exceeds-quota";
+    /// <summary>422: an <c>Idempotency-Key</c> already used with another request (another body, route or query); use a new key for a new request.</summary>
+    public const string IdempotencyKeyReused = Prefix + "idempotency-key-reused";
+    /// <summary>409: the first request with this <c>Idempotency-Key</c> is still being processed; retry it later, unchanged.</summary>
+    public const string IdempotencyKeyInFlight = Prefix + "idempotency-key-in-flight";
     public const string RateLimited = Prefix + "rate-limited";
     public const string Unavailable = Prefix + "unavailable";
     public const string Internal = Prefix + "internal";

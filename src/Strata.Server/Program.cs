@@ -5,6 +5,7 @@ using Strata.Server.Auth;
 using Strata.Server.Deployments;
 using Strata.Server.Health;
 using Strata.Server.Hosting;
+using Strata.Server.Idempotency;
 using Strata.Server.Jobs;
 using Strata.Server.Leadership;
 using Strata.Server.Models;
@@ -44,6 +45,7 @@ builder.AddAttempts();
 builder.AddScheduling();
 builder.AddLeadership();
 builder.AddRetention();
+builder.AddIdempotency();
 builder.AddHealth();
 
 var app = builder.Build();

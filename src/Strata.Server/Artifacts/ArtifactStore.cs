@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Server.Hosting;
+using Strata.Server.Idempotency;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Artifacts;
@@ -38,8 +39,12 @@ public sealed class ArtifactStore(
 
     public static string KeyOf(string tenantId, string id) => $"{tenantId}/{id}";
 
+    /// <summary>Where an artifact is: the <c>Location</c> of its 201.</summary>
+    public static string LocationOf(string id) => $"/v1/artifacts/{id}";
+
     /// <summary>Stores <paramref name="body"/> as a new artifact of <paramref name="tenantId"/>.</summary>
-    public async Task<UploadResult> UploadAsync(string tenantId, string? jobId, string name, string kind, Stream body, CancellationToken cancellationToken)
+    /// <param name="idempotency">The request's <c>Idempotency-Key</c>, if it sent one: its answer is committed with the artifact's row.</param>
+    public async Task<UploadResult> UploadAsync(string tenantId, string? jobId, string name, string kind, Stream body, IdempotencyClaim? idempotency, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString();
@@ -73,7 +78,11 @@ public sealed class ArtifactStore(
                 JobId = jobId,
                 CreatedAt = now,
             };
-            await writer.WriteAsync(db => db.Artifacts.Add(record), cancellationToken);
+            await writer.WriteAsync(db =>
+            {
+                db.Artifacts.Add(record);
+                idempotency?.Record(db, StatusCodes.Status201Created, LocationOf(id), ToContract(record));
+            }, cancellationToken);
             logger.LogInformation("Stored artifact {Artifact} of tenant {Tenant}: {Name}, {Bytes} bytes", id, tenantId, name, size);
             return new UploadResult.Stored(record);
         }

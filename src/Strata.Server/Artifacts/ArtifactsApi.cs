@@ -8,6 +8,7 @@ using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Text;
 using Strata.Server.Auth;
+using Strata.Server.Idempotency;
 using Strata.Server.Hosting;
 using Strata.Server.Problems;
 using Strata.Server.Storage;
@@ -47,7 +48,8 @@ public static class ArtifactsApi
         var artifacts = app.MapGroup("/v1/artifacts").WithTags("Artifacts");
         artifacts.MapPost("", UploadAsync).RequireAuthorization(Policies.JobReport).WithName("UploadArtifact")
             .WithSummary("Upload a file or a tar.gz archive (the raw bytes as the body; name and kind in the query).")
-            .Accepts<Stream>("application/octet-stream", "application/gzip");
+            .Accepts<Stream>("application/octet-stream", "application/gzip")
+            .WithIdempotencyKey(context => context.RequestServices.GetRequiredService<ArtifactStore>().MaxUploadBytes);
         artifacts.MapGet("", ListAsync).RequireAuthorization(Policies.TenantRead).WithName("ListArtifacts")
             .WithSummary("List the tenant's artifacts, newest first; the next page is in the Link header.");
         artifacts.MapGet("{id}", GetAsync).RequireAuthorization(Policies.TenantRead).WithName("GetArtifact").WithSummary("Get an artifact's metadata.");
@@ -94,10 +96,11 @@ public static class ArtifactsApi
         {
             limit.MaxRequestBodySize = null;
         }
-        var result = await artifacts.UploadAsync(caller.TenantId!, caller.Role == Roles.Job ? caller.JobId : null, name, kind, context.Request.Body, cancellationToken);
+        var result = await artifacts.UploadAsync(caller.TenantId!, caller.Role == Roles.Job ? caller.JobId : null, name, kind, context.Request.Body,
+            IdempotencyFilter.ClaimOf(context), cancellationToken);
         return result switch
         {
-            UploadResult.Stored stored => TypedResults.Created($"/v1/artifacts/{stored.Artifact.Id}", ArtifactStore.ToContract(stored.Artifact)),
+            UploadResult.Stored stored => TypedResults.Created(ArtifactStore.LocationOf(stored.Artifact.Id), ArtifactStore.ToContract(stored.Artifact)),
             UploadResult.TooLarge tooLarge => TooLarge(null, tooLarge.Limit),
             UploadResult.NotAnArchive bad => Problem.Validation("body", $"is not an archive this server extracts: {bad.Reason}. Send a tar.gz of regular files and folders, or kind=file."),
             _ => throw new InvalidOperationException("Unknown upload result."),

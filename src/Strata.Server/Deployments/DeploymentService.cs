@@ -92,7 +92,8 @@ public sealed class DeploymentService(
     }
 
     /// <summary>Stores a new deployment and starts it; the outcome says which of created, over quota or taken it was.</summary>
-    public async Task<(DeploymentRecord? Created, QuotaExcess? Excess)> CreateAsync(DeploymentRecord record, CancellationToken cancellationToken)
+    /// <param name="alsoWrite">Adds what must commit with the deployment (its idempotency key), or null.</param>
+    public async Task<(DeploymentRecord? Created, QuotaExcess? Excess)> CreateAsync(DeploymentRecord record, Action<StrataDbContext>? alsoWrite, CancellationToken cancellationToken)
     {
         var gate = _tenantLocks.GetOrAdd(record.TenantId, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
@@ -107,6 +108,7 @@ public sealed class DeploymentService(
             if (await ReserveAsync(record, cancellationToken) is { } computeExcess) return (null, computeExcess);
             record.EventsJson = AddEvent("[]", "created", $"created serving {Describe(record)} ({record.ModelRef})");
             db.Deployments.Add(record);
+            alsoWrite?.Invoke(db);
             try
             {
                 await db.SaveChangesAsync(cancellationToken);

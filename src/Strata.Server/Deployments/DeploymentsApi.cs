@@ -8,6 +8,7 @@ using Strata.Contracts;
 using Strata.Core.Deployments;
 using Strata.Core.Jobs;
 using Strata.Server.Auth;
+using Strata.Server.Idempotency;
 using Strata.Server.Models;
 using Strata.Server.Problems;
 using Strata.Server.Storage;
@@ -54,7 +55,8 @@ public static class DeploymentsApi
     {
         var deployments = app.MapGroup("/v1/deployments").WithTags("Deployments");
         deployments.MapPost("", CreateAsync).RequireAuthorization(Policies.TenantWrite).WithName("CreateDeployment")
-            .WithSummary("Deploy a model version (model@version or model@alias) as a prediction endpoint.").Accepts<CreateDeploymentRequest>("application/json");
+            .WithSummary("Deploy a model version (model@version or model@alias) as a prediction endpoint.").Accepts<CreateDeploymentRequest>("application/json")
+            .WithIdempotencyKey(_ => BodyLimits.Deployments);
         deployments.MapGet("", ListAsync).RequireAuthorization(Policies.TenantRead).WithName("ListDeployments")
             .WithSummary("List the tenant's deployments, newest first; the next page is in the Link header.");
         deployments.MapGet("{name}", GetAsync).RequireAuthorization(Policies.TenantRead).WithName("GetDeployment")
@@ -120,11 +122,17 @@ public static class DeploymentsApi
             CreatedAt = now,
             UpdatedAt = now,
         };
-        var (created, excess) = await service.CreateAsync(record, cancellationToken);
+        // The key and its answer (the deployment as created, before the runtime has started a replica) commit with it.
+        var idempotency = IdempotencyFilter.ClaimOf(request.HttpContext);
+        Action<StrataDbContext>? alsoWrite = idempotency is null ? null
+            : db => idempotency.Record(db, StatusCodes.Status201Created, LocationOf(record.Name), ToContract(record, runtime));
+        var (created, excess) = await service.CreateAsync(record, alsoWrite, cancellationToken);
         if (excess is { } over) return Problem.DeploymentQuotaExceeded(over);
         if (created is null) return Problem.Conflict($"The tenant already has a deployment named '{name}'; change it with PATCH or choose another name.");
-        return TypedResults.Created($"/v1/deployments/{created.Name}", ToContract(created, runtime));
+        return TypedResults.Created(LocationOf(created.Name), ToContract(created, runtime));
     }
+
+    private static string LocationOf(string name) => $"/v1/deployments/{name}";
 
     private static async Task<Results<Ok<Deployment[]>, ValidationProblem>> ListAsync(
         HttpContext context, Store store, IDeploymentRuntime runtime, CancellationToken cancellationToken)

@@ -9,6 +9,9 @@ namespace Strata.Server.Jobs;
 /// <summary>Between stored records and the API's resources.</summary>
 public static class JobMapping
 {
+    /// <summary>Where a job is: the <c>Location</c> of its 201.</summary>
+    public static string LocationOf(string jobId) => $"/v1/jobs/training/{jobId}";
+
     /// <param name="hintMinSeconds">Measured wall time a job needs before it gets right-sizing hints (<c>Usage:HintMinSeconds</c>).</param>
     public static TrainingJob ToContract(JobRecord record, TrainingJobSpec spec, string? liveReason, int? queuePosition,
         double hintMinSeconds = UsageOptions.DefaultHintMinSeconds) => new()

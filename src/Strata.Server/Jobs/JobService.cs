@@ -4,6 +4,7 @@ using Strata.Core.Jobs;
 using Strata.Core.Quotas;
 using Strata.Core.Runtime;
 using Strata.Server.Hosting;
+using Strata.Server.Idempotency;
 using Strata.Server.Observability;
 using Strata.Server.Attempts;
 using Strata.Server.Queue;
@@ -49,7 +50,8 @@ public sealed class JobService(
         MaxAttempts = jobs.Value.DefaultMaxAttempts,
     };
 
-    public async Task<SubmitResult> SubmitAsync(string tenantId, TrainingJobSpec spec, CancellationToken cancellationToken)
+    /// <param name="idempotency">The request's <c>Idempotency-Key</c>, if it sent one: its answer is committed with the job.</param>
+    public async Task<SubmitResult> SubmitAsync(string tenantId, TrainingJobSpec spec, IdempotencyClaim? idempotency, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString();
@@ -105,7 +107,12 @@ public sealed class JobService(
         try
         {
             // Not cancelled with the request: once queued, the write commits, and the job must then be in the queue too.
-            await writer.WriteAsync(db => JobInserts.Insert(db, record), CancellationToken.None);
+            // The key and its answer in the same commit as the job: a crash after it, and a retry, find the job.
+            await writer.WriteAsync(db =>
+            {
+                JobInserts.Insert(db, record);
+                idempotency?.Record(db, StatusCodes.Status201Created, JobMapping.LocationOf(id), JobMapping.ToContract(record, normalized, null, null));
+            }, CancellationToken.None);
         }
         catch (Exception e)
         {

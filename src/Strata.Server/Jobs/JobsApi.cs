@@ -10,6 +10,7 @@ using Strata.Core.Jobs;
 using Strata.Core.Runtime;
 using Strata.Server.Auth;
 using Strata.Server.Hosting;
+using Strata.Server.Idempotency;
 using Strata.Server.Problems;
 using Strata.Server.Queue;
 using Strata.Server.Retention;
@@ -33,7 +34,8 @@ public static class JobsApi
     {
         var jobs = app.MapGroup("/v1/jobs/training").WithTags("Training jobs");
         jobs.MapPost("", SubmitAsync).RequireAuthorization(Policies.TenantWrite).WithName("SubmitTrainingJob")
-            .WithSummary("Submit a training job.").Accepts<TrainingJobSpec>("application/json");
+            .WithSummary("Submit a training job.").Accepts<TrainingJobSpec>("application/json")
+            .WithIdempotencyKey(_ => BodyLimits.JobSpec);
         jobs.MapGet("", ListAsync).RequireAuthorization(Policies.TenantRead).WithName("ListTrainingJobs")
             .WithSummary("List the tenant's training jobs, newest first; the next page is in the Link header.");
         jobs.MapGet("{id}", GetAsync).RequireAuthorization(Policies.TenantRead).WithName("GetTrainingJob").WithSummary("Get a training job.");
@@ -57,7 +59,7 @@ public static class JobsApi
         {
             return Problem.Forbidden($"tenant_id '{spec.TenantId}' is not this token's tenant; omit it or use '{caller.TenantId}'.");
         }
-        var result = await service.SubmitAsync(caller.TenantId!, spec, cancellationToken);
+        var result = await service.SubmitAsync(caller.TenantId!, spec, IdempotencyFilter.ClaimOf(request.HttpContext), cancellationToken);
         switch (result)
         {
             case SubmitResult.Invalid invalid:
@@ -70,7 +72,7 @@ public static class JobsApi
                 return Problem.Conflict($"The tenant already has an active job named '{taken.Name}'; names are unique among pending and running jobs.");
             case SubmitResult.Accepted accepted:
                 // No queue position yet: the scheduler places the job in its next cycle (GET shows it).
-                return TypedResults.Created($"/v1/jobs/training/{accepted.Job.Id}", JobMapping.ToContract(accepted.Job, accepted.Spec, null, null));
+                return TypedResults.Created(JobMapping.LocationOf(accepted.Job.Id), JobMapping.ToContract(accepted.Job, accepted.Spec, null, null));
             default:
                 throw new InvalidOperationException("Unknown submit result.");
         }

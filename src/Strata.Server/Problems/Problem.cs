@@ -44,6 +44,19 @@ public static class Problem
             "it could never run. Ask for less, or ask an admin to raise the quota.",
             statusCode: 422, title: "Request exceeds the quota", type: ProblemTypes.RequestExceedsQuota, extensions: QuotaFields(excess));
 
+    /// <summary>422: the <c>Idempotency-Key</c> was sent before with another request; its first answer is not this request's.</summary>
+    public static ProblemHttpResult IdempotencyKeyReused(string key) =>
+        TypedResults.Problem(
+            $"The Idempotency-Key '{key}' was used with another request (another body, route or query) in the last 24 hours; " +
+            "a retry must repeat the request unchanged, and a new request needs a new key.",
+            statusCode: 422, title: "Idempotency key reused", type: ProblemTypes.IdempotencyKeyReused);
+
+    /// <summary>409: the first request with this <c>Idempotency-Key</c> has not been answered yet.</summary>
+    public static ProblemHttpResult IdempotencyKeyInFlight(string key) =>
+        TypedResults.Problem(
+            $"A request with the Idempotency-Key '{key}' is still being processed; retry this one unchanged once it has been answered.",
+            statusCode: 409, title: "Idempotency key in flight", type: ProblemTypes.IdempotencyKeyInFlight);
+
     private static Dictionary<string, object?> QuotaFields(Core.Quotas.QuotaExcess excess) => new()
     {
         ["resource"] = excess.Resource.Name(),

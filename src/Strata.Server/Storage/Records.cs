@@ -164,6 +164,25 @@ public sealed class ArtifactRecord
     public DateTimeOffset CreatedAt { get; set; }
 }
 
+/// <summary>
+/// An <c>Idempotency-Key</c> a tenant sent with a request that created something, and that request's answer,
+/// committed in the same transaction as what it created (Idempotency/, docs/idempotency.md).
+/// </summary>
+public sealed class IdempotencyKeyRecord
+{
+    public required string TenantId { get; set; }
+    public required string Key { get; set; }
+    /// <summary>SHA-256 (hex) of the method, the path with its query, and the body as received.</summary>
+    public required string Fingerprint { get; set; }
+    public int StatusCode { get; set; }
+    public string? Location { get; set; }
+    /// <summary>The answer's JSON body, replayed byte for byte.</summary>
+    public required string ResponseJson { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>When the key is forgotten (unix milliseconds: SQLite compares numbers, not DateTimeOffsets).</summary>
+    public long ExpiresAtUnixMs { get; set; }
+}
+
 /// <summary>One reported metric point of a job.</summary>
 public sealed class MetricRecord
 {

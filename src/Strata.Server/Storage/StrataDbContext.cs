@@ -21,6 +21,7 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<ModelAliasRecord> ModelAliases => Set<ModelAliasRecord>();
     public DbSet<LeaseRecord> Leases => Set<LeaseRecord>();
     public DbSet<DeploymentRecord> Deployments => Set<DeploymentRecord>();
+    public DbSet<IdempotencyKeyRecord> IdempotencyKeys => Set<IdempotencyKeyRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -82,6 +83,19 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             artifact.Property(a => a.Sha256).HasMaxLength(64);
             artifact.Property(a => a.JobId).HasMaxLength(36);
             artifact.HasIndex(a => new { a.TenantId, a.Seq });
+        });
+
+        modelBuilder.Entity<IdempotencyKeyRecord>(key =>
+        {
+            key.ToTable("idempotency_keys");
+            // Scoped to the tenant: another tenant's identical key is another key.
+            key.HasKey(k => new { k.TenantId, k.Key });
+            key.Property(k => k.TenantId).HasMaxLength(40);
+            key.Property(k => k.Key).HasMaxLength(255);
+            key.Property(k => k.Fingerprint).HasMaxLength(64);
+            key.Property(k => k.Location).HasMaxLength(1024);
+            // The sweep of expired keys.
+            key.HasIndex(k => k.ExpiresAtUnixMs);
         });
 
         modelBuilder.Entity<MetricRecord>(metric =>

@@ -114,4 +114,33 @@ public sealed class TwoServerConcurrencyTests : IAsyncLifetime
         using var cancel = await first.DeleteAsync($"/v1/jobs/training/{id}");
         Assert.Equal(204, (int)cancel.StatusCode);
     }
+
+    [SkippableFact]
+    public async Task Concurrent_submissions_and_uploads_with_one_idempotency_key_on_two_servers_create_one_of_each()
+    {
+        Skip.If(PostgresDatabase.SkipReason is not null, PostgresDatabase.SkipReason);
+        var (tenant, first) = await _first!.TenantClientAsync("two-idem");
+        using var _ = first;
+        using var second = _second!.ClientFor(first.DefaultRequestHeaders.Authorization!.Parameter!);
+
+        async Task BurstWithKeyAsync(string url, Func<HttpContent> content)
+        {
+            var key = Guid.NewGuid().ToString();
+            var answers = await Task.WhenAll(Enumerable.Range(0, Burst).Select(i =>
+                Idempotency.IdempotentRequests.PostAsync(i % 2 == 0 ? first : second, url, content(), key)));
+            var created = answers.Where(a => a.Status == 201).ToList();
+            Assert.NotEmpty(created);
+            Assert.All(created, a => Assert.Equal(created[0], a));
+            Assert.All(answers.Where(a => a.Status != 201), a => Assert.Equal((409, Contracts.ProblemTypes.IdempotencyKeyInFlight), (a.Status, a.ProblemType)));
+            // Once both have answered, each server replays the one answer.
+            Assert.Equal(created[0], await Idempotency.IdempotentRequests.PostAsync(first, url, content(), key));
+            Assert.Equal(created[0], await Idempotency.IdempotentRequests.PostAsync(second, url, content(), key));
+        }
+
+        await BurstWithKeyAsync("/v1/jobs/training", () => Http.JsonText("""{"name":"once","entrypoint":"true","compute":{"cpu_cores":1,"memory_gb":1}}"""));
+        await BurstWithKeyAsync("/v1/artifacts?name=data.csv", () => Http.JsonText("a,b\n1,2\n", "application/octet-stream"));
+
+        Assert.Equal(1, await InStoreAsync(db => db.Jobs.CountAsync(j => j.TenantId == tenant)));
+        Assert.Equal(1, await InStoreAsync(db => db.Artifacts.CountAsync(a => a.TenantId == tenant)));
+    }
 }

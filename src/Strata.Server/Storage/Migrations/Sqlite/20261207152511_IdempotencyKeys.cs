@@ -1,0 +1,45 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Strata.Server.Storage.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class IdempotencyKeys : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "idempotency_keys",
+                columns: table => new
+                {
+                    tenant_id = table.Column<string>(type: "TEXT", maxLength: 40, nullable: false),
+                    key = table.Column<string>(type: "TEXT", maxLength: 255, nullable: false),
+                    fingerprint = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    status_code = table.Column<int>(type: "INTEGER", nullable: false),
+                    location = table.Column<string>(type: "TEXT", maxLength: 1024, nullable: true),
+                    response_json = table.Column<string>(type: "TEXT", nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "TEXT", nullable: false),
+                    expires_at_unix_ms = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_idempotency_keys", x => new { x.tenant_id, x.key });
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_idempotency_keys_expires_at_unix_ms",
+                table: "idempotency_keys",
+                column: "expires_at_unix_ms");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "idempotency_keys");
+        }
+    }
+}
