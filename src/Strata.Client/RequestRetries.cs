@@ -8,8 +8,9 @@ namespace Strata.Client;
 
 /// <summary>
 /// The client's resilience pipeline, outermost first: the call's deadline, the retries, one attempt's
-/// timeout. What is retried: a connection error, an attempt that timed out, 502, 503 and 504, and a 429
-/// that says <c>Retry-After</c> (a quota's 429 says none: waiting does not free quota). Only a request that
+/// timeout. What is retried: a connection error, an attempt that timed out, 502, 503 and 504, and a 429 or
+/// 409 that says <c>Retry-After</c> (a quota's 429 says none: waiting does not free quota; an idempotency key's
+/// 409 while its first request runs says one). Only a request that
 /// may be sent twice is retried (<see cref="MayRepeat"/>). The wait before a retry is the server's
 /// <c>Retry-After</c>, else full jitter over an exponential backoff; a retry whose wait would end past the
 /// deadline is not made.
@@ -83,7 +84,8 @@ internal static class RequestRetries
             var transient = response.StatusCode switch
             {
                 HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout => true,
-                HttpStatusCode.TooManyRequests => retryAfter is not null,
+                // A rate limit, or a repeat of a request whose first answer is still coming (the idempotency key's 409).
+                HttpStatusCode.TooManyRequests or HttpStatusCode.Conflict => retryAfter is not null,
                 _ => false,
             };
             if (!transient) return false;

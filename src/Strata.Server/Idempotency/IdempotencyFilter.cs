@@ -39,7 +39,12 @@ public sealed class IdempotencyFilter(IdempotencyKeys keys, Func<HttpContext, lo
         {
             return await AnswerRepeatAsync(http, claim, stored, cancellationToken);
         }
-        if (!claim.TryHold()) return Problem.IdempotencyKeyInFlight(key);
+        if (!claim.TryHold())
+        {
+            // A client that retries on Retry-After (the .NET client, the Python SDK) tries again a moment later.
+            http.Response.Headers.RetryAfter = "1";
+            return Problem.IdempotencyKeyInFlight(key);
+        }
         if (await keys.FindAsync(claim.TenantId, key, cancellationToken) is { } justStored)
         {
             return await AnswerRepeatAsync(http, claim, justStored, cancellationToken);
