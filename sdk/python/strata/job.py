@@ -64,7 +64,7 @@ def log_metric(name: str, value: float, step: Optional[int] = None, *,
     api = _api(environ)
     if api is not None:
         try:
-            api.request("POST", f"/v1/jobs/training/{_env(environ)['STRATA_JOB_ID']}/metrics", json_body=[point])
+            api.request("POST", f"/v1/jobs/training/{quote(_env(environ)['STRATA_JOB_ID'], safe='')}/metrics", json_body=[point])
             return
         except errors.StrataConnectionError:
             pass  # printed instead, below
