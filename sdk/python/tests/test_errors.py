@@ -5,8 +5,8 @@ import unittest
 
 import strata
 from strata import errors
-from tests.fake_api import FakeApi
-from tests.test_http import problem
+from fake_api import FakeApi
+from test_http import problem
 
 # The server's problem types (src/Strata.Contracts/Problems.cs) and the class each becomes.
 EXPECTED = {

@@ -4,7 +4,7 @@ import uuid
 
 import strata
 from strata import Client, Retry
-from tests.fake_api import DROP, FakeApi
+from fake_api import DROP, FakeApi
 
 JOB = {"id": "j1", "status": "pending", "spec": {"name": "x"}}
 

@@ -7,7 +7,7 @@ import tempfile
 import unittest
 
 from strata import job
-from tests.fake_api import DROP, FakeApi
+from fake_api import DROP, FakeApi
 
 
 class JobHelperTests(unittest.TestCase):
