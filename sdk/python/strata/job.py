@@ -55,8 +55,9 @@ def log_metric(name: str, value: float, step: Optional[int] = None, *,
     """Records a metric point of this job.
 
     Through the API with the job's token when the job has one; otherwise (no API, or it cannot be
-    reached) as a ``STRATA_METRIC {...}`` line on standard output, which the platform reads from the
-    job's log. Both land in the same history (docs/tracking.md). Outside a job it prints the line.
+    reached or refuses the point) as a ``STRATA_METRIC {...}`` line on standard output, which the
+    platform reads from the job's log. Both land in the same history (docs/tracking.md). Outside a
+    job it prints the line.
     """
     point: Dict[str, Any] = {"name": name, "value": float(value)}
     if step is not None:
@@ -66,8 +67,9 @@ def log_metric(name: str, value: float, step: Optional[int] = None, *,
         try:
             api.request("POST", f"/v1/jobs/training/{quote(_env(environ)['STRATA_JOB_ID'], safe='')}/metrics", json_body=[point])
             return
-        except errors.StrataConnectionError:
-            pass  # printed instead, below
+        except errors.StrataError as e:
+            # Metrics must never stop training: the log line reaches the platform another way.
+            print(f"strata: metric not posted ({e}); printed instead", file=sys.stderr, flush=True)
     print(_METRIC_PREFIX + json.dumps(point), flush=True)
 
 

@@ -50,7 +50,7 @@ def main() -> int:
         command = [python, os.path.abspath(__file__), "--here"] + (["--trx", args.trx] if args.trx else []) \
             + (["--unit-only"] if args.unit_only else [])
         # From a neutral folder, so that the source tree's package cannot shadow the installed one.
-        return subprocess.run(command, cwd=venv).returncode
+        return subprocess.run(command, cwd=venv, env=dict(os.environ, STRATA_SDK_TEST_VENV="1")).returncode
     except subprocess.CalledProcessError as e:
         print(f"python: could not set up the venv: {e}", file=sys.stderr)
         if args.trx:

@@ -105,6 +105,26 @@ class Server:
             pass
         self._log.close()
         os.remove(self._log.name)
+        self._remove_data()
+        # A job's worker outlives its server on purpose, and exits within seconds once its folder is gone;
+        # it may write its result on the way out, so the folder is removed again after it has left.
+        ends = time.monotonic() + 20
+        while self._workers() and time.monotonic() < ends:
+            time.sleep(0.2)
+        self._remove_data()
+
+    def _workers(self) -> bool:
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        if self.data.encode() in f.read():
+                            return True
+                except OSError:
+                    pass
+        return False
+
+    def _remove_data(self) -> None:
         # The input cache's folders are read-only (0555): make them writable to remove them.
         for folder, _, _ in os.walk(self.data):
             try:

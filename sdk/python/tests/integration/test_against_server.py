@@ -43,16 +43,6 @@ def tearDownModule():
         SERVER.stop()
 
 
-def project(files):
-    folder = tempfile.mkdtemp(prefix="strata-pysdk-project-")
-    for name, text in files.items():
-        path = os.path.join(folder, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
-    return folder
-
-
 class ServerTestCase(unittest.TestCase):
     tenant = None
     token = None
@@ -63,20 +53,42 @@ class ServerTestCase(unittest.TestCase):
         cls.token = SERVER.tenant(cls.tenant)
         cls.client = Client(api_url=SERVER.url, token=cls.token, output=None)
 
+    def project(self, files):
+        """A project folder holding ``files``, removed after the test."""
+        folder = tempfile.mkdtemp(prefix="strata-pysdk-project-")
+        self.addCleanup(shutil.rmtree, folder)
+        for name, text in files.items():
+            path = os.path.join(folder, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+        return folder
+
+    def ended(self, job):
+        """Cancels the job when it is still going and waits for its end (its worker leaves with it)."""
+        if not job.refresh().done:
+            job.cancel()
+        while not job.refresh().done:
+            time.sleep(0.2)
+
 
 class SeedTests(ServerTestCase):
     def test_the_installed_package_is_under_test(self):
+        if os.environ.get("STRATA_SDK_TEST_VENV") != "1":
+            self.skipTest("run outside tests/run.py's venv: the source tree's package is under test")
         self.assertNotIn(os.path.join(REPO, "sdk", "python", "strata"), strata.__file__)
 
     def test_the_seed_snippet_runs_from_a_folder_with_train_py(self):
-        folder = project({"train.py": "import os\n"
+        folder = self.project({"train.py": "import os\n"
                                       "out = os.environ['MODEL_OUTPUT_PATH']\n"
                                       "os.makedirs(out, exist_ok=True)\n"
                                       "open(os.path.join(out, 'model.txt'), 'w').write('trained on ' + os.environ['DATA_PATH'])\n",
                           ".gitignore": "scratch/\n", "scratch/big.bin": "x" * 1000})
-        self.addCleanup(shutil.rmtree, folder)
         script = SEED.replace("http://localhost:8080", SERVER.url).replace("…", self.token).replace("gpu-1x-v100", "cpu-1")
-        run = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=120)
+        # The package this test imports (installed in run.py's venv, or the source tree's).
+        env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(strata.__file__)))
+        run = subprocess.run([sys.executable, "-c", script], cwd=folder, env=env, capture_output=True, text=True,
+                             timeout=120)
         self.assertEqual(0, run.returncode, run.stderr)
         self.assertIn("Packed 2 files", run.stderr)  # train.py and .gitignore; scratch/ ignored
         saved = run.stdout.strip().split("Model saved to: ", 1)[1]
@@ -105,6 +117,18 @@ class BuiltInTrainingTests(ServerTestCase):
         both = deployed.predict([ONE_CUSTOMER, dict(ONE_CUSTOMER, tenure_months=70, contract="two-year")])
         self.assertEqual(2, len(both))
         self.assertEqual(["churn"], [d.name for d in self.client.deployments.list()])
+
+
+class QuickstartTests(ServerTestCase):
+    def test_the_quickstart_example_trains_deploys_and_predicts(self):
+        script = os.path.join(REPO, "examples", "python", "quickstart.py")
+        env = dict(os.environ, STRATA_API_URL=SERVER.url, STRATA_TOKEN=self.token,
+                   PYTHONPATH=os.path.dirname(os.path.dirname(strata.__file__)))
+        run = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(0, run.returncode, run.stdout + run.stderr)
+        self.assertIn("Model: churn@1", run.stdout)
+        self.assertIn("A batch: [", run.stdout)
+        self.assertEqual([], list(self.client.deployments.list()))
 
 
 class TypedErrorTests(ServerTestCase):
@@ -148,7 +172,7 @@ class TypedErrorTests(ServerTestCase):
         e = caught.exception
         self.assertEqual((422, "cpu_cores", 1, 2), (e.status, e.resource, e.limit, e.requested))
         running = client.train(name="holds-the-core", entrypoint="sleep 60", compute="cpu-1")
-        self.addCleanup(running.cancel)
+        self.addCleanup(self.ended, running)
         with self.assertRaises(strata.QuotaExceededError) as caught:
             client.train(name="one-more", entrypoint="true", compute="cpu-1")
         self.assertEqual((429, "cpu_cores"), (caught.exception.status, caught.exception.resource))
@@ -156,8 +180,10 @@ class TypedErrorTests(ServerTestCase):
     def test_422_a_key_reused_with_another_body(self):
         key = str(uuid.uuid4())
         first = self.client.train(name="same-key", entrypoint="true", idempotency_key=key)
+        self.addCleanup(self.ended, first)
         try:
             again = self.client.train(name="same-key-other-body", entrypoint="true", idempotency_key=key)
+            self.addCleanup(self.ended, again)
         except strata.APIError as e:
             self.assertEqual(422, e.status, e)
             self.assertTrue(e.type and e.trace_id)
@@ -169,6 +195,7 @@ class TypedErrorTests(ServerTestCase):
 class CrossTenantTests(ServerTestCase):
     def test_another_tenants_job_model_and_deployment_are_not_found(self):
         job = self.client.train(name="mine", entrypoint="true")
+        self.addCleanup(self.ended, job)
         other = Client(api_url=SERVER.url, token=SERVER.tenant("o" + uuid.uuid4().hex[:8]), output=None)
         with self.assertRaises(strata.NotFoundError):
             other.jobs.get(job.id)
@@ -184,7 +211,7 @@ class CrossTenantTests(ServerTestCase):
 class LogTests(ServerTestCase):
     def test_logs_follow_a_running_job_to_its_end(self):
         script = "import time\nfor i in range(6):\n    print('line', i, flush=True)\n    time.sleep(0.4)\n"
-        job = self.client.train(name="chatty", code=project({"train.py": script}))
+        job = self.client.train(name="chatty", code=self.project({"train.py": script}))
         while job.refresh().status == "pending":
             time.sleep(0.2)
         self.assertEqual("running", job.status)
@@ -203,7 +230,7 @@ class InJobHelperTests(ServerTestCase):
                   "open(path, 'wb').write(bytes([8, 7]))\n"  # starts as an ONNX ModelProto does
                   "job.register_model('pyjob', path, metrics={'loss': 1.0 / params['epochs']})\n"
                   "print('rank', job.rank(), 'of', job.world_size(), 'data', job.data_path('none'))\n")
-        folder = project({"train.py": script})
+        folder = self.project({"train.py": script})
         # The job's sandbox sees only its own code: the package travels with it.
         shutil.copytree(os.path.dirname(strata.__file__), os.path.join(folder, "strata"),
                         ignore=shutil.ignore_patterns("__pycache__"))
