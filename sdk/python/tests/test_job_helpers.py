@@ -36,10 +36,18 @@ class JobHelperTests(unittest.TestCase):
 
     def test_log_metric_prints_a_line_when_the_api_cannot_be_reached(self):
         self.api.on("POST", "/v1/jobs/training/j%201/metrics", DROP)
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             job.log_metric("auc", 0.5, step=1, environ=self.env)
+        self.assertIn("metric not posted", err.getvalue())
         self.assertIn('STRATA_METRIC {"name": "auc", "value": 0.5, "step": 1}', out.getvalue())
+
+    def test_log_metric_prints_a_line_when_the_api_refuses(self):
+        self.api.on("POST", "/v1/jobs/training/j%201/metrics", (401, {"type": "urn:strata:problem:unauthenticated"}))
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            job.log_metric("auc", 0.5, environ=self.env)
+        self.assertIn('STRATA_METRIC {"name": "auc", "value": 0.5}', out.getvalue())
 
     def test_hyperparameters_are_typed(self):
         env = {"HYPERPARAM_EPOCHS": "30", "HYPERPARAM_LEARNING_RATE": "0.1", "HYPERPARAM_OPTIMIZER": "adam",
