@@ -7,8 +7,12 @@ model.json to the job's output folder. `strata.job` reads the job's contract: `d
 `output_path()`, `hyperparameters()` (the typed HYPERPARAM_<NAME> values), and `log_metric` posts
 with the job's token (or prints a STRATA_METRIC line where the job cannot reach the API).
 
-From Python (sdk/python/README.md), in a folder holding this script and a copy of the SDK's `strata`
-package (a job sees only its own code):
+A job sees only its own code, so the SDK's `strata` package travels with it (it is pure Python):
+
+    cd examples/churn && cp -r ../../sdk/python/strata .
+    strata run --name churn-custom --entrypoint "python3 train.py" --data churn.csv -p epochs=30
+
+or from Python in that folder (sdk/python/README.md):
 
     client.train(name="churn-custom", data="churn.csv", hyperparameters={"epochs": 30, "learning_rate": 0.1})
 
@@ -30,7 +34,11 @@ try:
     from strata import job
 except ImportError:  # run from a checkout of the repository, without the SDK installed
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sdk", "python"))
-    from strata import job
+    try:
+        from strata import job
+    except ImportError:
+        sys.exit("train.py needs the Strata SDK's strata package: copy sdk/python/strata next to it "
+                 "(a job sees only its own code) or install the SDK where jobs run")
 
 NUMERIC = ["tenure_months", "monthly_charges", "total_charges", "support_calls"]
 CATEGORICAL = ["plan", "contract", "paperless_billing"]

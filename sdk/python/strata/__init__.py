@@ -5,7 +5,7 @@
     job = client.train(model="lightgbm", data="churn.csv", label="churned")
     job.wait()
     endpoint = client.deploy(job.model_version).wait_ready()
-    endpoint.predict({"tenure_months": 10, "plan": "premium"})
+    endpoint.predict(row)                   # a dict of the CSV's columns, without the label
 
 Inside a job, :mod:`strata.job` reads the job's contract (hyperparameters, paths) and reports metrics.
 """
