@@ -44,8 +44,11 @@ def main() -> int:
         started = time.monotonic()
         subprocess.run([builder_python(), "-m", "venv", "--system-site-packages", venv], check=True)
         python = os.path.join(venv, "bin", "python")
+        # From a copy: a build leaves build/ and *.egg-info behind, and a stale build/ could ship old files.
+        source = os.path.join(venv, "source")
+        shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
         subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-                        "--no-build-isolation", PACKAGE], check=True)
+                        "--no-build-isolation", source], check=True)
         print(f"python: installed {PACKAGE} in a fresh venv ({time.monotonic() - started:.1f} s)", flush=True)
         command = [python, os.path.abspath(__file__), "--here"] + (["--trx", args.trx] if args.trx else []) \
             + (["--unit-only"] if args.unit_only else [])
