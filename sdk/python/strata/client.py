@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import http.client as http_client
 import os
 import re
 import sys
@@ -336,20 +337,47 @@ class TrainingJob:
 
     def logs(self, follow: bool = False, *, tail: Optional[int] = None, attempt: Optional[int] = None,
              rank: Optional[str] = None, timeout: Optional[float] = None) -> Iterator[str]:
-        """The job's output line by line (without line ends). With ``follow``, lines as they come, until the job ends.
+        """The job's output line by line (without line ends). With ``follow``, lines as they come, until the attempt ends.
 
-        ``timeout`` bounds each wait for data (default: the client's, none when following).
+        A followed stream that breaks (a server restart) is opened again and resumes after the last line
+        it gave, so no line is given twice; without ``tail``, the attempt is pinned for that. ``timeout``
+        bounds each wait for data (default: the client's; none when following).
         """
-        params = {"follow": follow, "tail": tail, "attempt": attempt, "rank": rank}
-        read_timeout = timeout if timeout is not None else (None if follow else self._client._http.timeout)
-        answer = self._client._http.open("GET", f"/v1/jobs/training/{_quote(self.id)}/logs", params=params,
-                                         timeout=read_timeout, headers={"Accept": "text/plain"})
-        with answer:
+        http = self._client._http
+        read_timeout = timeout if timeout is not None else (None if follow else http.timeout)
+        resumable = follow and tail is None
+        if resumable and attempt is None:
+            # Pinned, so that a reconnect reads the same attempt's log from its start again.
+            attempt = max(1, int(self.refresh().data.get("attempts") or 0))
+        given = 0
+        reconnects = 0
+        while True:
+            params = {"follow": follow, "tail": tail, "attempt": attempt, "rank": rank}
+            answer = http.open("GET", f"/v1/jobs/training/{_quote(self.id)}/logs", params=params,
+                               timeout=read_timeout, headers={"Accept": "text/plain"})
+            skip = given
+            partial = b""
             try:
-                for raw in answer:
-                    yield raw.decode("utf-8", "replace").rstrip("\r\n")
-            except OSError as e:
-                raise errors.StrataConnectionError(answer.url, f"the log stream broke off: {e}") from e
+                with answer:
+                    for raw in answer:
+                        if not raw.endswith(b"\n"):
+                            partial = raw  # given only at the end: a broken stream sends it again
+                            continue
+                        if skip:
+                            skip -= 1
+                            continue
+                        given += 1
+                        yield raw.decode("utf-8", "replace").rstrip("\r\n")
+                    if getattr(answer, "length", None):  # the connection closed before the announced length
+                        raise http_client.IncompleteRead(partial, answer.length)
+                if partial and not skip:
+                    yield partial.decode("utf-8", "replace").rstrip("\r")
+                return
+            except (OSError, http_client.HTTPException) as e:
+                if not resumable or reconnects + 1 >= http.retry.max_attempts:
+                    raise errors.StrataConnectionError(answer.url, f"the log stream broke off: {e}") from e
+                reconnects += 1
+                http._sleep(http._random(0.0, min(http.retry.max_backoff, http.retry.backoff * 2 ** reconnects)))
 
     def metrics(self, name: Optional[str] = None, *, timeout: Optional[float] = None) -> List[Json]:
         """Every metric point (``name``, ``value``, ``step``, ``time``) in the order recorded, or those of one name."""

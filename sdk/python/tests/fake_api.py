@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
 DROP = "drop"  # an answer that closes the connection without a response
+PARTIAL = "partial"
 
 
 @dataclass
@@ -44,6 +45,13 @@ class FakeApi:
                     answers = fake._routes.get((self.command, self.path.split("?", 1)[0]))
                     answer = (answers.pop(0) if len(answers) > 1 else answers[0]) if answers else (404, {"type": "urn:strata:problem:not-found", "detail": "no route " + self.path}, {})
                 if answer == DROP:
+                    self.close_connection = True
+                    return
+                if answer[0] == PARTIAL:  # (PARTIAL, text sent, length announced): the stream breaks off
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(answer[2]))
+                    self.end_headers()
+                    self.wfile.write(answer[1].encode())
                     self.close_connection = True
                     return
                 status, payload, headers = answer

@@ -4,7 +4,7 @@ import uuid
 
 import strata
 from strata import Client, Retry
-from fake_api import DROP, FakeApi
+from fake_api import DROP, PARTIAL, FakeApi
 
 JOB = {"id": "j1", "status": "pending", "spec": {"name": "x"}}
 
@@ -218,6 +218,24 @@ class JobTests(FakeTestCase):
         self.assertEqual(["one", "two", "three"], lines)
         self.assertIn("follow=true", self.api.sent()[0].path)
         self.assertIn("tail=3", self.api.sent()[0].path)
+
+    def test_a_followed_log_resumes_after_a_break_without_repeating_a_line(self):
+        self.api.on("GET", "/v1/jobs/training/j1", (200, dict(JOB, status="running", attempts=2)))
+        self.api.on("GET", "/v1/jobs/training/j1/logs", (PARTIAL, "one\ntwo\nthr", 100), DROP,
+                    (200, "one\ntwo\nthree\nfour\n"))
+        lines = list(strata.TrainingJob(self.client, JOB).logs(follow=True))
+        self.assertEqual(["one", "two", "three", "four"], lines)
+        paths = [r.path for r in self.api.sent("GET", "/v1/jobs/training/j1/logs")]
+        self.assertEqual(3, len(paths))
+        self.assertTrue(all("attempt=2" in p and "follow=true" in p for p in paths), paths)
+
+    def test_a_log_that_is_not_followed_is_not_resumed(self):
+        self.api.on("GET", "/v1/jobs/training/j1/logs", (PARTIAL, "one\ntw", 100), (200, "one\ntwo\n"))
+        lines = []
+        with self.assertRaises(strata.StrataConnectionError):
+            for line in strata.TrainingJob(self.client, JOB).logs():
+                lines.append(line)
+        self.assertEqual(["one"], lines)
 
     def test_cancel_deletes(self):
         self.api.on("DELETE", "/v1/jobs/training/j1", (202, JOB))
