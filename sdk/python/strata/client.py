@@ -45,7 +45,8 @@ class Client:
         token: the bearer token. Default: see :mod:`strata.config`.
         timeout: seconds each request may wait for the server (every method also takes ``timeout=``).
         retry: the retry policy (:class:`~strata.Retry`); ``Retry(max_attempts=1)`` turns retries off.
-        output: where progress lines go ("Uploaded ...", "Packed ..."); None silences them.
+        output: where progress lines go ("Uploaded ...", "Packed ..."): a stream, ``"stderr"`` (the
+            default: whatever ``sys.stderr`` is when a line is written, as in a notebook) or None (silent).
 
     Example::
 
@@ -55,7 +56,7 @@ class Client:
     """
 
     def __init__(self, api_url: Optional[str] = None, token: Optional[str] = None, *, timeout: float = 30.0,
-                 retry: Optional[Retry] = None, output: Optional[TextIO] = sys.stderr) -> None:
+                 retry: Optional[Retry] = None, output: Union[None, str, TextIO] = "stderr") -> None:
         url, chosen = _config.resolve(api_url, token)
         self._http = Transport(url, chosen, timeout=timeout, retry=retry)
         self._output = output
@@ -75,7 +76,7 @@ class Client:
 
     def _say(self, line: str) -> None:
         if self._output is not None:
-            print(line, file=self._output, flush=True)
+            print(line, file=sys.stderr if self._output == "stderr" else self._output, flush=True)
 
     # --- training ---------------------------------------------------------------------------------
 
@@ -148,6 +149,8 @@ class Client:
             else:
                 spec["name"] = _label(os.path.basename(os.path.abspath(folder or os.getcwd())), suffix=True)
         if folder is not None:
+            if not spec.get("entrypoint") and not os.path.isfile(os.path.join(folder, CONVENTIONAL_SCRIPT)):
+                raise ValueError(f"{os.path.abspath(folder)} has no {CONVENTIONAL_SCRIPT}; add one or pass entrypoint=")
             spec["code_artifact"] = self._pack_and_upload(folder, spec["name"], timeout)
         if isinstance(spec.get("data_path"), str):
             spec["data_path"] = self._upload_if_local(spec["data_path"], timeout)

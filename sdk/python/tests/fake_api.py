@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
+import unittest
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
@@ -88,3 +91,10 @@ class FakeApi:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def temporary_folder(test: unittest.TestCase) -> str:
+    """A new folder, removed after ``test``."""
+    folder = tempfile.mkdtemp(prefix="strata-pysdk-unit-")
+    test.addCleanup(shutil.rmtree, folder, True)
+    return folder

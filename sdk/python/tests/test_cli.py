@@ -3,19 +3,18 @@ import contextlib
 import io
 import json
 import os
-import tempfile
 import unittest
 from unittest import mock
 
 from strata import cli
-from fake_api import FakeApi
+from fake_api import FakeApi, temporary_folder
 
 
 class CliTests(unittest.TestCase):
     def setUp(self):
         self.api = FakeApi()
         self.addCleanup(self.api.close)
-        self.config = os.path.join(tempfile.mkdtemp(), "config.json")
+        self.config = os.path.join(temporary_folder(self), "config.json")
         patcher = mock.patch.dict(os.environ, {"STRATA_CONFIG": self.config}, clear=True)
         patcher.start()
         self.addCleanup(patcher.stop)

@@ -2,15 +2,16 @@
 import json
 import os
 import stat
-import tempfile
 import unittest
 
 from strata import config
 
+from fake_api import temporary_folder
+
 
 class ConfigTests(unittest.TestCase):
     def setUp(self):
-        self.folder = tempfile.mkdtemp()
+        self.folder = temporary_folder(self)
         self.path = os.path.join(self.folder, "strata", "config.json")
 
     def test_arguments_then_environment_then_config_file(self):

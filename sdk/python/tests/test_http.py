@@ -4,7 +4,7 @@ import uuid
 
 import strata
 from strata import Client, Retry
-from fake_api import DROP, PARTIAL, FakeApi
+from fake_api import DROP, PARTIAL, FakeApi, temporary_folder
 
 JOB = {"id": "j1", "status": "pending", "spec": {"name": "x"}}
 
@@ -245,7 +245,7 @@ class JobTests(FakeTestCase):
     def test_train_uploads_local_data_and_builds_the_spec(self):
         import os
         import tempfile
-        folder = tempfile.mkdtemp()
+        folder = temporary_folder(self)
         data = os.path.join(folder, "churn.csv")
         with open(data, "w") as f:
             f.write("a,b\n1,2\n")
@@ -266,7 +266,7 @@ class JobTests(FakeTestCase):
         import os
         import tarfile
         import tempfile
-        folder = tempfile.mkdtemp()
+        folder = temporary_folder(self)
         for name, text in {"train.py": "print(1)", ".gitignore": "*.log\n", "run.log": "x"}.items():
             with open(os.path.join(folder, name), "w") as f:
                 f.write(text)
@@ -286,6 +286,13 @@ class JobTests(FakeTestCase):
         self.assertEqual({"name": "seed", "docker_image": "pytorch/pytorch:latest", "data_path": "s3://data/train.csv",
                           "compute": {"type": "gpu", "gpu_count": 1, "gpu_type": "tesla-v100"},
                           "code_artifact": "artifact://c1"}, spec)
+
+    def test_a_code_folder_without_train_py_needs_an_entrypoint(self):
+        import tempfile
+        with self.assertRaises(ValueError) as caught:
+            self.client.train(name="x", code=temporary_folder(self))
+        self.assertIn("train.py", str(caught.exception))
+        self.assertEqual([], self.api.sent())
 
     def test_train_refuses_an_unknown_keyword(self):
         with self.assertRaises(TypeError):

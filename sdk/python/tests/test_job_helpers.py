@@ -3,11 +3,10 @@ import contextlib
 import io
 import json
 import os
-import tempfile
 import unittest
 
 from strata import job
-from fake_api import DROP, FakeApi
+from fake_api import DROP, FakeApi, temporary_folder
 
 
 class JobHelperTests(unittest.TestCase):
@@ -56,7 +55,7 @@ class JobHelperTests(unittest.TestCase):
                          job.hyperparameters(env))
 
     def test_paths_and_ranks(self):
-        folder = tempfile.mkdtemp()
+        folder = temporary_folder(self)
         env = {"DATA_PATH": "/data/x.csv", "MODEL_OUTPUT_PATH": os.path.join(folder, "out"),
                "STRATA_CHECKPOINT_DIR": os.path.join(folder, "ckpt"), "RANK": "2", "WORLD_SIZE": "4", "STRATA_JOB_ID": "j"}
         self.assertEqual("/data/x.csv", job.data_path(environ=env))
@@ -69,7 +68,7 @@ class JobHelperTests(unittest.TestCase):
         self.assertEqual("j", job.job_id(env))
 
     def test_outside_a_job_the_defaults(self):
-        folder = tempfile.mkdtemp()
+        folder = temporary_folder(self)
         self.assertIsNone(job.data_path(environ={}))
         self.assertEqual("d.csv", job.data_path("d.csv", environ={}))
         self.assertEqual(os.path.join(folder, "o"), job.output_path(os.path.join(folder, "o"), environ={}))

@@ -1,14 +1,15 @@
 """The SDK packs a folder exactly as `strata run` does (CodePacker, IgnoreRules)."""
 import os
 import tarfile
-import tempfile
 import unittest
 
 from strata import packing
 
+from fake_api import temporary_folder
 
-def tree(files):
-    root = tempfile.mkdtemp()
+
+def tree(test, files):
+    root = temporary_folder(test)
     for path, text in files.items():
         full = os.path.join(root, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
@@ -19,7 +20,7 @@ def tree(files):
 
 class PackingTests(unittest.TestCase):
     def test_gitignore_at_every_level_strataignore_and_never_git(self):
-        root = tree({
+        root = tree(self, {
             "train.py": "", ".gitignore": "*.log\ndata/\n/build\n", "run.log": "", "build/x": "", "src/build/y.py": "",
             "data/big.csv": "", "src/.gitignore": "secret.txt\n!keep.log\n", "src/secret.txt": "", "src/keep.log": "",
             "src/m.py": "", ".git/config": "", ".strataignore": "notes/**\n!run.log\n", "notes/a/b.md": "",
@@ -40,7 +41,7 @@ class PackingTests(unittest.TestCase):
                 self.assertEqual(expected, rules.match(path, is_folder))
 
     def test_links_are_reported_not_packed(self):
-        root = tree({"train.py": "", "real/f.txt": ""})
+        root = tree(self, {"train.py": "", "real/f.txt": ""})
         os.symlink("/etc/hostname", os.path.join(root, "host"))
         os.symlink(os.path.join(root, "real"), os.path.join(root, "folder-link"))
         skipped = []
@@ -48,7 +49,7 @@ class PackingTests(unittest.TestCase):
         self.assertEqual(["folder-link", "host"], skipped)
 
     def test_pack_writes_a_tar_gz_of_the_selection(self):
-        root = tree({"train.py": "print(1)", "lib/util.py": "x = 1", ".gitignore": "*.tmp\n", "a.tmp": ""})
+        root = tree(self, {"train.py": "print(1)", "lib/util.py": "x = 1", ".gitignore": "*.tmp\n", "a.tmp": ""})
         result = packing.pack(root)
         self.addCleanup(os.remove, result.archive_path)
         with tarfile.open(result.archive_path, "r:gz") as tar:
