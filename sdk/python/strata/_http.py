@@ -179,7 +179,7 @@ def _query_value(value: Any) -> str:
 
 def _read_quietly(answer: Any) -> bytes:
     try:
-        return answer.read()
+        return bytes(answer.read())
     except (OSError, http.client.HTTPException):
         return b""
 

@@ -75,8 +75,10 @@ class Client:
         return self._http.base_url
 
     def _say(self, line: str) -> None:
-        if self._output is not None:
-            print(line, file=sys.stderr if self._output == "stderr" else self._output, flush=True)
+        if self._output == "stderr":
+            print(line, file=sys.stderr, flush=True)
+        elif self._output is not None and not isinstance(self._output, str):
+            print(line, file=self._output, flush=True)
 
     # --- training ---------------------------------------------------------------------------------
 
