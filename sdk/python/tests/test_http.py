@@ -158,6 +158,42 @@ class RetryTests(FakeTestCase):
         self.assertEqual("Bearer t0k", self.api.sent()[0].headers["authorization"])
 
 
+class DeploymentAndTenantTests(FakeTestCase):
+    DEPLOYMENT = {"name": "churn", "model": "churn@2", "model_name": "churn", "model_version": 2,
+                  "previous_model_version": 1, "status": "ready", "ready_replicas": 1,
+                  "endpoint_url": "/v1/deployments/churn/predict"}
+
+    def test_rollback_patches_the_previous_version(self):
+        self.api.on("GET", "/v1/deployments/churn", (200, self.DEPLOYMENT))
+        self.api.on("PATCH", "/v1/deployments/churn", (200, dict(self.DEPLOYMENT, model="churn@1", model_version=1)))
+        deployed = self.client.deployments.get("churn")
+        self.assertEqual(self.api.url + "/v1/deployments/churn/predict", deployed.endpoint)
+        deployed.rollback()
+        self.assertEqual({"model": "churn@1"}, self.api.sent("PATCH")[0].json())
+        self.assertEqual(1, deployed.model_version)
+
+    def test_update_sends_only_what_changes_and_is_not_retried(self):
+        self.api.on("PATCH", "/v1/deployments/churn", (503, b""))
+        deployed = strata.DeployedModel(self.client, self.DEPLOYMENT)
+        with self.assertRaises(strata.UnavailableError):
+            deployed.update(max_replicas=6, cpu_cores=2)
+        self.assertEqual(1, len(self.api.sent("PATCH")))
+        self.assertEqual({"max_replicas": 6, "compute": {"cpu_cores": 2}}, self.api.sent("PATCH")[0].json())
+
+    def test_wait_ready_polls_until_a_replica_serves(self):
+        self.api.on("GET", "/v1/deployments/churn", (200, dict(self.DEPLOYMENT, status="pending", ready_replicas=0)),
+                    (200, self.DEPLOYMENT))
+        strata.DeployedModel(self.client, self.DEPLOYMENT).wait_ready(poll_interval=0.01)
+        self.assertEqual(2, len(self.api.sent("GET")))
+
+    def test_usage_sends_utc_times(self):
+        import datetime
+        self.api.on("GET", "/v1/usage", (200, {"total": 0}))
+        self.client.usage(datetime.datetime(2026, 1, 1), "2026-02-01T00:00:00Z")
+        self.assertEqual("/v1/usage?from=2026-01-01T00%3A00%3A00%2B00%3A00&to=2026-02-01T00%3A00%3A00Z",
+                         self.api.sent()[0].path)
+
+
 class PagingTests(FakeTestCase):
     def test_jobs_list_follows_the_next_links(self):
         page2 = self.api.url + "/v1/jobs/training?status=running&page_token=p2"
