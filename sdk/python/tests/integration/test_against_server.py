@@ -119,6 +119,14 @@ class BuiltInTrainingTests(ServerTestCase):
         self.assertEqual(2, len(both))
         self.assertEqual(["churn"], [d.name for d in self.client.deployments.list()])
 
+        better = self.client.train(model="lightgbm", data=CHURN, label="churned", compute="cpu-1",
+                                   hyperparameters={"num_leaves": 15, "learning_rate": 0.05})
+        self.assertEqual("churn@2", better.wait(timeout=180, poll_interval=0.5).model_version)
+        deployed.update(model="churn@2")
+        self.assertEqual(2, deployed.wait_ready(timeout=120, poll_interval=0.5).model_version)
+        deployed.rollback()
+        self.assertEqual((1, 2), (deployed.model_version, deployed.data["previous_model_version"]))
+
 
 class QuickstartTests(ServerTestCase):
     def test_the_quickstart_example_trains_deploys_and_predicts(self):
