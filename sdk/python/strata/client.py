@@ -25,9 +25,7 @@ TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 ComputeLike = Union[None, str, _compute.Compute, Dict[str, Any]]
 Json = Dict[str, Any]
 
-# Friendly names of train()'s keywords and the spec fields they set.
-_ALIASES = {"image": "docker_image", "data": "data_path", "output_path": "model_output_path", "env": "env_vars",
-            "workers": "distributed", "timeout_seconds": "timeout_seconds"}
+# The job spec's fields, which train() also takes by their own names.
 _SPEC_FIELDS = frozenset({"name", "tenant_id", "docker_image", "entrypoint", "code_repo", "code_commit", "code_artifact",
                           "data_path", "compute", "hyperparameters", "env_vars", "model_output_path", "model", "label",
                           "task", "priority", "distributed", "retry", "timeout_seconds", "on_quota_exceeded"})
@@ -114,10 +112,9 @@ class Client:
         """
         spec: Json = {}
         for key, value in spec_fields.items():
-            field = _ALIASES.get(key, key)
-            if field not in _SPEC_FIELDS:
+            if key not in _SPEC_FIELDS:
                 raise TypeError(f"train() got an unexpected keyword {key!r}")
-            spec[field] = value
+            spec[key] = value
         given = {"name": name, "docker_image": image, "data_path": data, "entrypoint": entrypoint, "model": model,
                  "label": label, "task": task, "hyperparameters": hyperparameters, "env_vars": env,
                  "model_output_path": output_path, "retry": retry, "timeout_seconds": timeout_seconds,
