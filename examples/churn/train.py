@@ -1,31 +1,48 @@
 #!/usr/bin/env python3
-"""A custom training job for the churn example: standard library only.
+"""A custom training job for the churn example: the standard library and the Strata SDK's job helpers.
 
-It reads DATA_PATH (examples/churn/churn.csv), fits a small logistic regression by gradient descent,
-reports its metrics as STRATA_METRIC lines (one per epoch, so `strata jobs metrics` has a curve), and
-writes model.json to MODEL_OUTPUT_PATH. Hyperparameters arrive as HYPERPARAM_<NAME> variables.
+It reads the job's data (examples/churn/churn.csv), fits a small logistic regression by gradient
+descent, reports its metrics (one point per epoch, so `strata jobs metrics` has a curve), and writes
+model.json to the job's output folder. `strata.job` reads the job's contract: `data_path()`,
+`output_path()`, `hyperparameters()` (the typed HYPERPARAM_<NAME> values), and `log_metric` posts
+with the job's token (or prints a STRATA_METRIC line where the job cannot reach the API).
 
-    strata jobs submit --name churn-custom --entrypoint "python3 $PWD/examples/churn/train.py" \\
-        --data examples/churn/churn.csv -p epochs=30 -p learning_rate=0.1
+A job sees only its own code, so the SDK's `strata` package travels with it (it is pure Python):
+
+    cd examples/churn && cp -r ../../sdk/python/strata .
+    strata run --name churn-custom --entrypoint "python3 train.py" --data churn.csv -p epochs=30
+
+or from Python in that folder (sdk/python/README.md):
+
+    client.train(name="churn-custom", data="churn.csv", hyperparameters={"epochs": 30, "learning_rate": 0.1})
 
 A JSON model is neither ONNX nor ML.NET, so this script does not register it; a job that writes an
 .onnx file registers it from inside the job with:
 
-    strata models register churn --path "$MODEL_OUTPUT_PATH/model.onnx" --metric auc=0.84
+    job.register_model("churn", os.path.join(job.output_path(), "model.onnx"))
+
+Outside a job it runs too: `DATA_PATH=examples/churn/churn.csv python3 examples/churn/train.py`.
 """
 import csv
 import json
 import math
 import os
 import random
+import sys
+
+try:
+    from strata import job
+except ImportError:  # run from a checkout of the repository, without the SDK installed
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sdk", "python"))
+    try:
+        from strata import job
+    except ImportError:
+        sys.exit("train.py needs the Strata SDK's strata package: copy sdk/python/strata next to it "
+                 "(a job sees only its own code) or install the SDK where jobs run")
 
 NUMERIC = ["tenure_months", "monthly_charges", "total_charges", "support_calls"]
 CATEGORICAL = ["plan", "contract", "paperless_billing"]
 MISSING = {"", "NA"}
-
-
-def metric(name, value, step):
-    print("STRATA_METRIC " + json.dumps({"name": name, "value": value, "step": step}), flush=True)
 
 
 def load(path):
@@ -59,9 +76,10 @@ def auc(scored):
 
 
 def main():
-    epochs = int(os.environ.get("HYPERPARAM_EPOCHS", "30"))
-    rate = float(os.environ.get("HYPERPARAM_LEARNING_RATE", "0.1"))
-    data, encoding = load(os.environ["DATA_PATH"])
+    params = job.hyperparameters()
+    epochs = int(params.get("epochs", 30))
+    rate = float(params.get("learning_rate", 0.1))
+    data, encoding = load(job.data_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "churn.csv")))
     random.Random(42).shuffle(data)
     split = int(len(data) * 0.8)
     train, validation = data[:split], data[split:]
@@ -77,13 +95,12 @@ def main():
             weights = [w - rate * error * v for w, v in zip(weights, x)]
         scored = [(predict(x), y) for x, y in validation]
         loss = -sum(y * math.log(max(p, 1e-12)) + (1 - y) * math.log(max(1 - p, 1e-12)) for p, y in scored) / len(scored)
-        metric("log_loss", loss, epoch)
-        metric("auc", auc(scored), epoch)
+        job.log_metric("log_loss", loss, epoch)
+        job.log_metric("auc", auc(scored), epoch)
     accuracy = sum((p >= 0.5) == (y == 1.0) for p, y in scored) / len(scored)
-    metric("accuracy", accuracy, epochs)
+    job.log_metric("accuracy", accuracy, epochs)
 
-    out = os.environ["MODEL_OUTPUT_PATH"]
-    os.makedirs(out, exist_ok=True)
+    out = job.output_path()
     with open(os.path.join(out, "model.json"), "w") as f:
         json.dump({"weights": weights, "encoding": encoding}, f)
     print(f"wrote {out}/model.json (validation AUC {auc(scored):.3f}, accuracy {accuracy:.3f})")

@@ -326,6 +326,8 @@ ensure_job_tools() {
   local missing=()
   command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
   [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || missing+=(python3-torch)
+  # A job's default entrypoint (and `strata run`'s) is `python train.py`.
+  command -v python >/dev/null 2>&1 || missing+=(python-is-python3)
   if (( ${#missing[@]} > 0 )); then
     apt_install "${missing[@]}" || true
   fi
@@ -335,4 +337,16 @@ ensure_job_tools() {
     warn "bubblewrap not found; jobs run unconfined and the sandbox tests skip"
     return 1
   fi
+}
+
+# The Python SDK's tests (sdk/python/tests/run.py) make a venv and pip-install the package offline:
+# Debian's python3-venv, python3-pip, python3-setuptools and python3-wheel, installed when missing.
+ensure_python_tools() {
+  if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import venv, ensurepip, pip, setuptools, wheel' >/dev/null 2>&1; then
+    return 0
+  fi
+  apt_install python3 python3-venv python3-pip python3-setuptools python3-wheel || {
+    warn "could not install Python's venv/pip/setuptools/wheel; the Python SDK's tests may fail"
+    return 1
+  }
 }

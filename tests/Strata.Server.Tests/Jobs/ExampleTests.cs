@@ -15,8 +15,11 @@ public sealed class ExampleTests(SqliteApp app) : IClassFixture<SqliteApp>
         File.Copy(RepositoryFile("examples/churn/churn.csv"), data);
 
         // As `strata run` does it: the script travels as the job's code (the sandbox shows a job nothing else of this machine).
+        // With the Python SDK's package next to it, as the example's docstring says (it uses strata.job).
+        var sdk = Directory.GetFiles(RepositoryFile("sdk/python/strata"), "*.py")
+            .Select(path => TestEntry.File("strata/" + Path.GetFileName(path), File.ReadAllText(path)));
         var code = await Artifacts.ArtifactApiTests<SqliteApp>.UploadAsync(client,
-            TestArchives.Create(TestEntry.File("train.py", File.ReadAllText(RepositoryFile("examples/churn/train.py")))), "code.tar.gz");
+            TestArchives.Create([TestEntry.File("train.py", File.ReadAllText(RepositoryFile("examples/churn/train.py"))), .. sdk]), "code.tar.gz");
         var job = await StrataApp.SubmitAsync(client, new
         {
             name = "churn-custom", entrypoint = "python3 train.py", data_path = "churn.csv", code_artifact = code.GetProperty("uri").GetString(),
