@@ -1,7 +1,8 @@
 """HTTP with the SDK's retry rules, on the standard library's ``urllib``.
 
-What is retried: a connection that failed or broke, and the answers 502, 503, 504 and 429 (a
-rate limit; a quota-exceeded 429 is not transient and is raised at once). Which requests: GET, HEAD,
+What is retried: a connection that failed or broke, and the answers 502, 503, 504, 429 (a
+rate limit; a quota-exceeded 429 is not transient and is raised at once) and the 409 of an
+``Idempotency-Key`` whose first request is still running. Which requests: GET, HEAD,
 PUT and DELETE always (they are idempotent); POST and PATCH only when they carry an
 ``Idempotency-Key``, so that the server can tell a retry from a new request. The waits grow
 exponentially with full jitter (a random wait between 0 and ``min(max_backoff, backoff * 2**n)``),
@@ -134,7 +135,9 @@ class Transport:
                     content = _read_quietly(e)
                     retry_after = parse_retry_after(e.headers.get("Retry-After"))
                 failure = errors.from_response(e.code, content, retry_after)
-                if e.code not in RETRIED_STATUSES or isinstance(failure, errors.QuotaExceededError):
+                # A repeat of a keyed request whose first answer is still coming is tried again a moment later.
+                in_flight = isinstance(failure, errors.IdempotencyKeyInFlightError)
+                if (e.code not in RETRIED_STATUSES and not in_flight) or isinstance(failure, errors.QuotaExceededError):
                     raise failure from None
                 wait = retry_after
             except (urllib.error.URLError, OSError, http.client.HTTPException) as e:

@@ -112,7 +112,19 @@ class UnsupportedMediaTypeError(APIError):
 
 
 class UnprocessableError(APIError):
-    """422 without a more specific type, e.g. an ``Idempotency-Key`` reused with a different body."""
+    """422 without a more specific type."""
+
+
+class IdempotencyKeyReusedError(UnprocessableError):
+    """422: an ``Idempotency-Key`` was sent again with a different request; a new request needs a new key."""
+
+    problem_type = PROBLEM_PREFIX + "idempotency-key-reused"
+
+
+class IdempotencyKeyInFlightError(ConflictError):
+    """409: the first request with this ``Idempotency-Key`` is still running; the SDK retries it after ``Retry-After``."""
+
+    problem_type = PROBLEM_PREFIX + "idempotency-key-in-flight"
 
 
 class QuotaExceededError(APIError):
@@ -193,7 +205,8 @@ _BY_TYPE: Dict[str, Type[APIError]] = {
     c.problem_type: c
     for c in (ValidationError, MalformedRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
               MethodNotAllowedError, ConflictError, PayloadTooLargeError, UnsupportedMediaTypeError,
-              QuotaExceededError, RequestExceedsQuotaError, RateLimitedError, ServerError, UnavailableError)
+              QuotaExceededError, RequestExceedsQuotaError, RateLimitedError, ServerError, UnavailableError,
+              IdempotencyKeyReusedError, IdempotencyKeyInFlightError)
     if c.problem_type
 }
 

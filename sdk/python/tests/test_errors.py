@@ -19,6 +19,8 @@ EXPECTED = {
     "forbidden": (403, strata.PermissionDeniedError),
     "not-found": (404, strata.NotFoundError),
     "conflict": (409, strata.ConflictError),
+    "idempotency-key-in-flight": (409, strata.IdempotencyKeyInFlightError),
+    "idempotency-key-reused": (422, strata.IdempotencyKeyReusedError),
     "quota-exceeded": (429, strata.QuotaExceededError),
     "request-exceeds-quota": (422, strata.RequestExceedsQuotaError),
     "rate-limited": (429, strata.RateLimitedError),

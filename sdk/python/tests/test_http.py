@@ -114,6 +114,20 @@ class RetryTests(FakeTestCase):
         self.assertEqual(1, len(keys))
         self.assertEqual(4, uuid.UUID(keys.pop()).version)
 
+    def test_a_submission_whose_first_try_is_still_running_is_tried_again_after_retry_after(self):
+        self.api.on("POST", "/v1/jobs/training", (409, problem("idempotency-key-in-flight", 409), {"Retry-After": "1"}), (201, JOB))
+        self.client.train(name="x", entrypoint="python3 -c pass")
+        sent = self.api.sent("POST", "/v1/jobs/training")
+        self.assertEqual(2, len(sent))
+        self.assertEqual(1, len({r.headers.get("idempotency-key") for r in sent}))
+        self.assertEqual([1.0], self.sleeps)
+
+    def test_a_name_conflict_is_not_retried(self):
+        self.api.on("POST", "/v1/jobs/training", (409, problem("conflict", 409)))
+        with self.assertRaises(strata.ConflictError):
+            self.client.train(name="x", entrypoint="python3 -c pass")
+        self.assertEqual(1, len(self.api.sent("POST", "/v1/jobs/training")))
+
     def test_each_submission_has_a_new_key(self):
         self.api.on("POST", "/v1/jobs/training", (201, JOB))
         self.client.train(name="x", entrypoint="true")

@@ -190,15 +190,10 @@ class TypedErrorTests(ServerTestCase):
         key = str(uuid.uuid4())
         first = self.client.train(name="same-key", entrypoint="true", idempotency_key=key)
         self.addCleanup(self.ended, first)
-        try:
-            again = self.client.train(name="same-key-other-body", entrypoint="true", idempotency_key=key)
-            self.addCleanup(self.ended, again)
-        except strata.APIError as e:
-            self.assertEqual(422, e.status, e)
-            self.assertTrue(e.type and e.trace_id)
-            return
-        self.skipTest("this server does not honour Idempotency-Key yet (a second job "
-                      f"{'was' if again.id != first.id else 'was not'} created); the idempotency branch adds the 422")
+        with self.assertRaises(strata.IdempotencyKeyReusedError) as caught:
+            self.client.train(name="same-key-other-body", entrypoint="true", idempotency_key=key)
+        self.assertEqual(422, caught.exception.status)
+        self.assertTrue(caught.exception.type and caught.exception.trace_id)
 
 
 class IdempotencyTests(ServerTestCase):
@@ -206,13 +201,7 @@ class IdempotencyTests(ServerTestCase):
         key = str(uuid.uuid4())
         first = self.client.train(name="once", entrypoint="true", idempotency_key=key)
         self.addCleanup(self.ended, first)
-        try:
-            again = self.client.train(name="once", entrypoint="true", idempotency_key=key)
-        except strata.ConflictError:  # the name of an active job, taken by the first
-            self.skipTest("this server does not honour Idempotency-Key yet (it answered 409: the name is taken); "
-                          "the idempotency branch adds it")
-        if again.id != first.id:
-            self.addCleanup(self.ended, again)
+        again = self.client.train(name="once", entrypoint="true", idempotency_key=key)
         self.assertEqual(first.id, again.id)
 
 
