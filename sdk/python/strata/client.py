@@ -230,6 +230,20 @@ class Client:
         """The tenant's usage and its price between two times (``GET /v1/usage``); datetimes or ISO 8601 strings."""
         return self._http.get("/v1/usage", params={"from": _iso(from_), "to": _iso(to)}, timeout=timeout)
 
+    def recommend_compute(self, dataset_size_gb: float, model_params: int, framework: Optional[str] = None,
+                          *, timeout: Optional[float] = None) -> Json:
+        """Which compute a workload should ask for (``POST /v1/recommendations/compute``).
+
+        The answer's ``kind`` is ``shared``, ``dedicated`` or ``distributed``; its ``compute`` (and
+        ``distributed``) can be passed to :meth:`train` as they are, and ``reasons`` say why, refined by the
+        tenant's similar jobs (docs/recommendations.md).
+        """
+        body: Dict[str, Any] = {"dataset_size_gb": dataset_size_gb, "model_params": model_params}
+        if framework is not None:
+            body["framework"] = framework
+        # It changes nothing, so it is retried like a read.
+        return self._http.request("POST", "/v1/recommendations/compute", json_body=body, safe=True, timeout=timeout).json()
+
     def me(self, *, timeout: Optional[float] = None) -> Json:
         """Who the token belongs to (``GET /v1/me``)."""
         return self._http.get("/v1/me", timeout=timeout)

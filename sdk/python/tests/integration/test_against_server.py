@@ -205,6 +205,19 @@ class IdempotencyTests(ServerTestCase):
         self.assertEqual(first.id, again.id)
 
 
+class RecommendationTests(ServerTestCase):
+    def test_a_recommendation_is_a_compute_that_train_takes(self):
+        answer = self.client.recommend_compute(dataset_size_gb=2, model_params=5_000_000, framework="sklearn")
+        self.assertIn(answer["kind"], ("shared", "dedicated", "distributed"))
+        self.assertTrue(answer["reasons"])
+        job = self.client.train(name="recommended", entrypoint="true", compute=answer["compute"])
+        self.addCleanup(self.ended, job)
+        self.assertEqual(answer["compute"]["cpu_cores"], job.data["spec"]["compute"]["cpu_cores"])
+        with self.assertRaises(strata.ValidationError) as caught:
+            self.client.recommend_compute(dataset_size_gb=-1, model_params=5)
+        self.assertIn("dataset_size_gb", caught.exception.errors)
+
+
 class StrataPyTests(ServerTestCase):
     def test_the_installed_command_logs_in_and_lists_jobs(self):
         command = os.path.join(os.path.dirname(sys.executable), "strata-py")
