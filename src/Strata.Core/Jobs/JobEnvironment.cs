@@ -10,6 +10,9 @@ namespace Strata.Core.Jobs;
 /// </summary>
 public static class JobEnvironment
 {
+    /// <summary>The system's folders of programs, which every job's <c>PATH</c> names (a sandbox shows them read-only).</summary>
+    public const string SystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
     /// <summary>Builds the environment of one attempt (every worker of it) from a normalized spec.</summary>
     public static Dictionary<string, string> Build(
         TrainingJobSpec spec,
@@ -22,7 +25,7 @@ public static class JobEnvironment
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             // A usable PATH and locale: the job starts clean, but not crippled.
-            ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ["PATH"] = SystemPath,
             ["LANG"] = "C.UTF-8",
             ["HOME"] = checkpointDirectory,
             ["PYTHONUNBUFFERED"] = "1",

@@ -45,6 +45,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     private readonly AttemptInputs _inputs;
     private readonly LocalSandbox _sandbox;
     private readonly LocalGpus _gpus;
+    private readonly JobPython _python;
 
     public LocalJobRuntime(
         DataFolder data, IOptions<LocalRuntimeOptions> options, WorkerBinary worker, AttemptInputs inputs, LocalSandbox sandbox, TimeProvider time, ILogger<LocalJobRuntime> logger)
@@ -59,6 +60,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         _worker = (supervisor.FileName, supervisor.Prefix);
         _standby = _options.StandbyWorkers > 0 ? new StandbyWorkers(data.Standby, _worker, _options, logger) : null;
         _gpus = LocalGpus.Discover(_options, logger);
+        _python = JobPython.Resolve(_options, Path.Combine(data.Root, "python"), logger);
         RestoreGpuAssignments();
         Capacity = new RuntimeCapacity(
             ResourceRequest.FromGb(_options.CpuCores ?? Environment.ProcessorCount, _options.MemoryGb ?? MachineMemoryGb(), _gpus.Devices.Count > 0 ? _gpus.Devices.Count : _options.Gpus),
@@ -81,7 +83,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
 
     public RuntimeCapacity Capacity { get; }
 
-    public string Description => $"local runtime, worker: {string.Join(' ', [_worker.FileName, .. _worker.Prefix])}";
+    public string Description => $"local runtime, worker: {string.Join(' ', [_worker.FileName, .. _worker.Prefix])}; python: {_python.Description}";
 
     public IReadOnlyList<GpuDeviceStatus> GpuDevices => _gpus.Status();
 
@@ -174,6 +176,12 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             ? await _inputs.PrepareAsync(launch, folder, Path.Combine(folder, AttemptFiles.WorkDirectory), cancellationToken)
             : new PreparedInputs(new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal), []);
         var environment = inputs.Environment;
+        if (_python.LinkFolder is { } pythonFolder)
+        {
+            // `python` is the configured interpreter (JobPython): its link comes first, and the sandbox shows it.
+            environment["PATH"] = $"{pythonFolder}:{environment.GetValueOrDefault("PATH", JobEnvironment.SystemPath)}";
+            launch = launch with { ToolPaths = [.. launch.ToolPaths, pythonFolder] };
+        }
         if (gang is { } place)
         {
             GangEnvironment.Add(environment, place, "127.0.0.1", masterPort);

@@ -76,6 +76,14 @@ public sealed class LocalRuntimeOptions
     [Range(1, 64)]
     public int MaxWorkersPerJob { get; set; } = 8;
 
+    /// <summary>
+    /// The interpreter that <c>python</c> means in a job (<c>python train.py</c>, the default entrypoint): a name
+    /// looked up in the system's folders (<c>python3.11</c>) or an absolute path (a sandboxed job must be able to
+    /// see it: add its folder to <c>Sandbox:ReadOnlyPaths</c> when it is outside the system's folders). Unset: the
+    /// system's <c>python</c>, or its <c>python3</c> where there is no <c>python</c> (stock Debian).
+    /// </summary>
+    public string? Python { get; set; }
+
     /// <summary>Seconds between SIGTERM and SIGKILL when an attempt is stopped.</summary>
     /// <value>The default is 10 seconds.</value>
     [Range(0, 3600)]

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.DependencyInjection;
+using Strata.Core.Runtime;
+using Strata.Server.Tests.Support;
+
+namespace Strata.Server.Tests.Runtime;
+
+/// <summary>A server whose jobs' <c>python</c> is an interpreter of the operator's choosing (here a fake that says so).</summary>
+public sealed class ConfiguredPythonApp : StrataApp
+{
+    public ConfiguredPythonApp()
+    {
+        FakePython = Path.Combine(SharedPath, "fake-python");
+        File.WriteAllText(FakePython, "#!/bin/sh\necho \"fake python: $*\"\n");
+        File.SetUnixFileMode(FakePython, (UnixFileMode)Convert.ToInt32("755", 8));
+        Configure("Runtime:Local:Python", FakePython);
+    }
+
+    public string FakePython { get; }
+}
+
+/// <summary>
+/// <c>python</c> in a job is the configured interpreter (stock Debian has only <c>python3</c>, and the default
+/// entrypoint is <c>python train.py</c>): in the entrypoint, in scripts the job runs, and with the sandbox on.
+/// </summary>
+public sealed class JobPythonTests(ConfiguredPythonApp app) : IClassFixture<ConfiguredPythonApp>
+{
+    [Fact]
+    public async Task Python_in_a_job_is_the_configured_interpreter_and_the_banner_names_it()
+    {
+        var (_, client) = await app.TenantClientAsync("python");
+        using var _ = client;
+        // The default entrypoint, `python train.py`, and a child shell that runs python on its own.
+        var job = await StrataApp.SubmitAsync(client, new { name = "default-entrypoint" });
+        var child = await StrataApp.SubmitAsync(client, new { name = "child", entrypoint = "sh -c 'exec python -V'" });
+
+        foreach (var (submitted, expected) in new[] { (job, "fake python: train.py"), (child, "fake python: -V") })
+        {
+            var id = submitted.GetProperty("id").GetString()!;
+            Assert.Equal("succeeded", (await StrataApp.WaitForEndAsync(client, id)).GetProperty("status").GetString());
+            using var log = await client.GetAsync($"/v1/jobs/training/{id}/logs");
+            Assert.Equal(expected, (await log.Content.ReadAsStringAsync()).Trim());
+        }
+        var profile = app.Services.GetRequiredService<IRuntimeProfile>();
+        Assert.Contains($"python: {app.FakePython} (as python)", profile.Description, StringComparison.Ordinal);
+    }
+}
