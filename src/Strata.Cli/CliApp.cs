@@ -58,23 +58,71 @@ public sealed class CliApp
     {
         // No response files: an argument starting with @ is a command's own (strata predict churn @input.json).
         var parse = _root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        if (parse.Errors.Count > 0)
-        {
-            foreach (var error in parse.Errors)
-            {
-                ErrorReporter.WriteError(_cli.Error, error.Message);
-            }
-
-            ErrorReporter.WriteError(_cli.Error, $"run '{string.Join(' ', CommandPath(parse))} --help' for usage");
-            return ExitCodes.UsageError;
-        }
-
         var configuration = new InvocationConfiguration
         {
             Output = _cli.Out.Profile.Out.Writer,
             Error = _cli.Error.Profile.Out.Writer,
         };
+        if (parse.Errors.Count > 0)
+        {
+            var command = parse.CommandResult.Command;
+            var path = CommandPath(parse);
+            if (command.Subcommands.Count > 0 && parse.UnmatchedTokens.Count == 0 && args.Count == path.Count - 1)
+            {
+                // `strata` or `strata jobs` alone: what can follow, as kubectl and gh answer.
+                return await _root.Parse([.. path.Skip(1), "--help"]).InvokeAsync(configuration, cancellationToken);
+            }
+            if (command.Subcommands.Count > 0 && parse.UnmatchedTokens.Count > 0 && args.Contains(parse.UnmatchedTokens[0]))
+            {
+                ErrorReporter.WriteError(_cli.Error, UnknownCommand(command, path, parse.UnmatchedTokens));
+                return ExitCodes.UsageError;
+            }
+            foreach (var error in parse.Errors)
+            {
+                ErrorReporter.WriteError(_cli.Error, error.Message);
+            }
+
+            ErrorReporter.WriteError(_cli.Error, $"run '{string.Join(' ', path)} --help' for usage");
+            return ExitCodes.UsageError;
+        }
+
         return await parse.InvokeAsync(configuration, cancellationToken);
+    }
+
+    /// <summary>
+    /// One line for a command that does not exist, naming the nearest one with the rest of the line
+    /// (<c>strata job list</c>: did you mean <c>strata jobs list</c>?).
+    /// </summary>
+    private static string UnknownCommand(Command command, List<string> path, IReadOnlyList<string> unmatched)
+    {
+        var typed = unmatched[0];
+        var nearest = command.Subcommands
+            .SelectMany(c => c.Aliases.Prepend(c.Name).Select(name => (Name: c.Name, Distance: EditDistance(typed, name))))
+            .OrderBy(c => c.Distance)
+            .FirstOrDefault();
+        var where = string.Join(' ', path);
+        return nearest.Name is not null && nearest.Distance <= Math.Max(2, typed.Length / 3)
+            ? $"unknown command \"{typed}\" for \"{where}\"; did you mean \"{string.Join(' ', [.. path, nearest.Name, .. unmatched.Skip(1)])}\"?"
+            : $"unknown command \"{typed}\" for \"{where}\"; run '{where} --help' for its commands";
+    }
+
+    /// <summary>How many single-character edits (insert, delete, replace) make one word the other.</summary>
+    private static int EditDistance(string from, string to)
+    {
+        var row = Enumerable.Range(0, to.Length + 1).ToArray();
+        for (var i = 1; i <= from.Length; i++)
+        {
+            var diagonal = row[0];
+            row[0] = i;
+            for (var j = 1; j <= to.Length; j++)
+            {
+                var above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (char.ToLowerInvariant(from[i - 1]) == char.ToLowerInvariant(to[j - 1]) ? 0 : 1));
+                diagonal = above;
+            }
+        }
+
+        return row[to.Length];
     }
 
     private static List<string> CommandPath(ParseResult parse)

@@ -220,4 +220,36 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal("/v1/admin/tokens", server.Requests.Single().RequestUri!.AbsolutePath);
         Assert.Equal("""{"role":"metrics-reader","expires_in_days":365,"subject":"prometheus"}""", body);
     }
+
+    [Fact]
+    public async Task A_bare_strata_or_command_group_prints_its_help()
+    {
+        var (cli, server, _) = WithStubServer();
+
+        var bare = await cli.RunAsync();
+        var jobs = await cli.RunAsync("jobs");
+
+        Assert.Equal(ExitCodes.Success, bare.ExitCode);
+        Assert.Contains("Usage:", bare.Out);
+        Assert.Contains("jobs", bare.Out);
+        Assert.Equal(ExitCodes.Success, jobs.ExitCode);
+        Assert.Contains("Submit and follow training jobs", jobs.Out);
+        Assert.Contains("wait <id>", jobs.Out);
+        Assert.Empty(server.Requests);
+    }
+
+    [Theory]
+    [InlineData(new[] { "job", "list" }, "error: unknown command \"job\" for \"strata\"; did you mean \"strata jobs list\"?")]
+    [InlineData(new[] { "jobs", "lsit", "--all" }, "error: unknown command \"lsit\" for \"strata jobs\"; did you mean \"strata jobs list --all\"?")]
+    [InlineData(new[] { "frobnicate" }, "error: unknown command \"frobnicate\" for \"strata\"; run 'strata --help' for its commands")]
+    public async Task A_mistyped_command_is_one_line_naming_the_nearest(string[] args, string expected)
+    {
+        var (cli, server, _) = WithStubServer();
+
+        var result = await cli.RunAsync(args);
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Equal(expected, result.Error.Trim());
+        Assert.Empty(server.Requests);
+    }
 }
