@@ -96,33 +96,11 @@ public sealed class CliApp
     private static string UnknownCommand(Command command, List<string> path, IReadOnlyList<string> unmatched)
     {
         var typed = unmatched[0];
-        var nearest = command.Subcommands
-            .SelectMany(c => c.Aliases.Prepend(c.Name).Select(name => (Name: c.Name, Distance: EditDistance(typed, name))))
-            .OrderBy(c => c.Distance)
-            .FirstOrDefault();
+        var nearest = Words.Nearest(typed, command.Subcommands.Select(c => c.Name));
         var where = string.Join(' ', path);
-        return nearest.Name is not null && nearest.Distance <= Math.Max(2, typed.Length / 3)
-            ? $"unknown command \"{typed}\" for \"{where}\"; did you mean \"{string.Join(' ', [.. path, nearest.Name, .. unmatched.Skip(1)])}\"?"
+        return nearest is not null
+            ? $"unknown command \"{typed}\" for \"{where}\"; did you mean \"{string.Join(' ', [.. path, nearest, .. unmatched.Skip(1)])}\"?"
             : $"unknown command \"{typed}\" for \"{where}\"; run '{where} --help' for its commands";
-    }
-
-    /// <summary>How many single-character edits (insert, delete, replace) make one word the other.</summary>
-    private static int EditDistance(string from, string to)
-    {
-        var row = Enumerable.Range(0, to.Length + 1).ToArray();
-        for (var i = 1; i <= from.Length; i++)
-        {
-            var diagonal = row[0];
-            row[0] = i;
-            for (var j = 1; j <= to.Length; j++)
-            {
-                var above = row[j];
-                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (char.ToLowerInvariant(from[i - 1]) == char.ToLowerInvariant(to[j - 1]) ? 0 : 1));
-                diagonal = above;
-            }
-        }
-
-        return row[to.Length];
     }
 
     private static List<string> CommandPath(ParseResult parse)

@@ -137,14 +137,20 @@ public static partial class SpecBuilder
         var isJson = extension == ".json" || (extension is not ".yaml" and not ".yml" && text.TrimStart().StartsWith('{'));
         try
         {
-            var spec = isJson
-                ? JsonSerializer.Deserialize<TrainingJobSpec>(text, StrataJson.Options)
-                : YamlToJson(text)?.Deserialize<TrainingJobSpec>(StrataJson.Options);
-            return spec ?? throw new UsageException($"the spec file {path} is empty");
+            var where = new Dictionary<string, string>(StringComparer.Ordinal);
+            var node = isJson ? JsonNode.Parse(text) : YamlToJson(text, where);
+            if (node is null) throw new UsageException($"the spec file {path} is empty");
+            // Every error at once, where it is, in the API's names.
+            if (SpecFileErrors.Find(node, where) is { Count: > 0 } errors)
+            {
+                throw new UsageException($"the spec file {path} is not a valid job spec:\n  {string.Join("\n  ", errors)}");
+            }
+            return node.Deserialize<TrainingJobSpec>(StrataJson.Options) ?? throw new UsageException($"the spec file {path} is empty");
         }
         catch (JsonException e)
         {
-            throw new UsageException($"the spec file {path} is not a valid job spec: {e.Message}", e);
+            // Broken JSON (YAML's errors are its own): where, as the reader says it.
+            throw new UsageException($"the spec file {path} is not valid JSON{(e.LineNumber is { } line ? $" (line {line + 1})" : "")}: {e.Message.Split(". Path:")[0].Split(" LineNumber:")[0]}", e);
         }
         catch (YamlException e)
         {
@@ -156,15 +162,19 @@ public static partial class SpecBuilder
     /// Converts YAML to JSON so that a YAML spec is read by the same rules as a JSON one (snake_case keys,
     /// unknown keys refused). Plain scalars that look like numbers, booleans or null become those; quoted ones stay strings.
     /// </summary>
-    public static JsonNode? YamlToJson(string yaml)
+    public static JsonNode? YamlToJson(string yaml) => YamlToJson(yaml, new Dictionary<string, string>(StringComparer.Ordinal));
+
+    /// <param name="where">Filled with where each field is in the file (<c>line 4, column 3</c>), by its path.</param>
+    private static JsonNode? YamlToJson(string yaml, Dictionary<string, string> where)
     {
         var stream = new YamlStream();
         stream.Load(new StringReader(yaml));
-        return stream.Documents.Count == 0 ? null : Convert(stream.Documents[0].RootNode);
+        return stream.Documents.Count == 0 ? null : Convert(stream.Documents[0].RootNode, "", where);
     }
 
-    private static JsonNode? Convert(YamlNode node)
+    private static JsonNode? Convert(YamlNode node, string path, Dictionary<string, string> where)
     {
+        where.TryAdd(path, $"line {node.Start.Line}, column {node.Start.Column}");
         switch (node)
         {
             case YamlMappingNode mapping:
@@ -172,7 +182,10 @@ public static partial class SpecBuilder
                 foreach (var (key, value) in mapping.Children)
                 {
                     var name = key is YamlScalarNode scalarKey ? scalarKey.Value ?? "" : throw new UsageException($"a key at {key.Start} is not a plain name");
-                    obj[name] = Convert(value);
+                    var fieldPath = path.Length == 0 ? name : $"{path}.{name}";
+                    // A field is where its key is.
+                    where[fieldPath] = $"line {key.Start.Line}, column {key.Start.Column}";
+                    obj[name] = Convert(value, fieldPath, where);
                 }
 
                 return obj;
@@ -180,7 +193,7 @@ public static partial class SpecBuilder
                 var array = new JsonArray();
                 foreach (var item in sequence.Children)
                 {
-                    array.Add(Convert(item));
+                    array.Add(Convert(item, $"{path}[{array.Count}]", where));
                 }
 
                 return array;

@@ -221,6 +221,49 @@ public sealed class SpecBuilderTests : IDisposable
         Assert.Contains("cpu", e.Message);
     }
 
+    [Fact]
+    public void Every_error_of_a_yaml_spec_is_reported_at_once_with_its_line_and_field_and_no_dotnet_type()
+    {
+        var file = _dir.File("job.yaml", """
+            name: train
+            compute:
+              memroy_gb: 2
+              cpu_cores: lots
+            distributed:
+              num_workers: 2.5
+            env_vars:
+              A: [1]
+            retry:
+              backofff_seconds: 2
+            """);
+
+        var e = Assert.Throws<UsageException>(() => Build(new SubmitArguments { File = file }));
+
+        Assert.Equal(
+            [
+                "line 3, column 3: compute.memroy_gb: unknown field; did you mean memory_gb?",
+                "line 4, column 3: compute.cpu_cores: must be a whole number",
+                "line 6, column 3: distributed.num_workers: must be a whole number",
+                "line 8, column 3: env_vars.A: must be text",
+                "line 10, column 3: retry.backofff_seconds: unknown field; did you mean backoff_seconds?",
+            ],
+            e.Message.Split('\n').Skip(1).Select(l => l.Trim()));
+        Assert.DoesNotContain("System.", e.Message);
+        Assert.DoesNotContain(".NET", e.Message);
+    }
+
+    [Fact]
+    public void A_json_spec_names_the_field_and_what_it_must_be()
+    {
+        var file = _dir.File("spec.json", """{"name": "x", "priority": "high", "compute": {"gpu_count": 1.5}}""");
+
+        var e = Assert.Throws<UsageException>(() => Build(new SubmitArguments { File = file }));
+
+        Assert.Contains("priority: must be a whole number", e.Message);
+        Assert.Contains("compute.gpu_count: must be a whole number", e.Message);
+        Assert.DoesNotContain("System.", e.Message);
+    }
+
     [Theory]
     [InlineData("spec.json", "{ not json")]
     [InlineData("spec.yaml", "name: [unclosed\n")]
