@@ -27,8 +27,11 @@ public static class ErrorReporter
                 WriteError(error, ApiMessage(forbidden));
                 return ExitCodes.Unauthorized;
             case ValidationException validation:
-                WriteError(error, ApiMessage(validation));
-                foreach (var (field, messages) in validation.Errors.OrderBy(e => e.Key, StringComparer.Ordinal))
+                var summary = ApiMessage(validation);
+                WriteError(error, summary);
+                // A field the summary already names (a prediction's schema errors are listed in its detail) is not said twice.
+                foreach (var (field, messages) in validation.Errors.OrderBy(e => e.Key, StringComparer.Ordinal)
+                             .Where(e => !summary.Contains($"{(e.Key.Length == 0 ? "body" : e.Key)}: ", StringComparison.Ordinal)))
                 {
                     WriteError(error, $"{field}: {string.Join("; ", messages)}");
                 }

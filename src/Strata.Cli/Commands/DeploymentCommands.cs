@@ -126,7 +126,8 @@ public static class DeploymentCommands
         }
         if (format == OutputFormat.Table)
         {
-            console.MarkupLine($"{(created ? "Created" : "Updated")} deployment [bold]{Output.Esc(deployment.Name)}[/]: {Output.Esc(Serving(deployment))}, "
+            var withCanary = deployment.Canary is null ? "" : $", canary {Canary(deployment)} of the predictions";
+            console.MarkupLine($"{(created ? "Created" : "Updated")} deployment [bold]{Output.Esc(deployment.Name)}[/]: {Output.Esc(Serving(deployment))}{Output.Esc(withCanary)}, "
                 + $"{deployment.MinReplicas} to {deployment.MaxReplicas} replicas; predict at {Output.Esc(deployment.EndpointUrl)}");
         }
         if (waitFor is { } limit)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
@@ -192,6 +193,7 @@ public static class ModelCommands
         Row("Size", Output.Bytes(version.SizeBytes));
         Row("SHA-256", version.Sha256);
         Row("Metrics", Metrics(version.Metrics));
+        Row("Input", Input(version.InputSchema));
         Row("Job", version.Lineage.JobId);
         Row("Trainer", version.Lineage.Trainer);
         Row("Data", version.Lineage.DataPath);
@@ -199,6 +201,25 @@ public static class ModelCommands
         Row("Code", string.Join(" ", new[] { version.Lineage.DockerImage, version.Lineage.CodeRepo, version.Lineage.CodeCommit, version.Lineage.Entrypoint }.Where(p => p is not null)));
         Row("Created", Output.Time(version.CreatedAt));
         console.Write(grid);
+    }
+
+    /// <summary>
+    /// What a prediction sends: each column with its type (and the values a categorical one knows), as
+    /// <c>tenure_months: numeric, plan: categorical (basic|premium|standard)</c>; another schema as its JSON.
+    /// </summary>
+    private static string? Input(JsonElement? schema)
+    {
+        if (schema is not { ValueKind: JsonValueKind.Object } value) return null;
+        if (!value.TryGetProperty("columns", out var columns) || columns.ValueKind != JsonValueKind.Array) return value.GetRawText();
+        return string.Join(", ", columns.EnumerateArray().Select(column =>
+        {
+            var name = column.TryGetProperty("name", out var n) ? n.GetString() : "?";
+            var type = column.TryGetProperty("type", out var t) ? t.GetString() : "?";
+            var levels = column.TryGetProperty("levels", out var l) && l.ValueKind == JsonValueKind.Array
+                ? $" ({string.Join('|', l.EnumerateArray().Select(x => x.GetString()))})"
+                : "";
+            return $"{name}: {type}{levels}";
+        }));
     }
 
     private static string Aliases(Model model) =>

@@ -45,6 +45,10 @@ public sealed class DeploymentCommandsTests(ServerFixture server) : IClassFixtur
         var batch = await cli.RunAsync("predict", "churn", "@batch.json");
         Assert.True(batch.ExitCode == ExitCodes.Success, batch.ToString());
         using (var answer = JsonDocument.Parse(batch.Out)) Assert.Equal(2, answer.RootElement.GetProperty("predictions").GetArrayLength());
+        // An instance that does not fit the model's schema: each field at fault is said once.
+        var wrong = await cli.RunAsync("predict", "churn", """{"tenure_months": "lots", "plan": "basic"}""");
+        Assert.NotEqual(ExitCodes.Success, wrong.ExitCode);
+        Assert.Single(wrong.Error.Split('\n'), l => l.Contains("tenure_months", StringComparison.Ordinal));
         // The README's file, as shipped.
         var shipped = await cli.RunAsync("predict", "churn", "@" + Path.Combine(RepositoryRoot(), "examples", "churn", "instances.json"));
         Assert.True(shipped.ExitCode == ExitCodes.Success, shipped.ToString());

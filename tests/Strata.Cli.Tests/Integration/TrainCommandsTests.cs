@@ -43,6 +43,11 @@ public sealed class TrainCommandsTests(ServerFixture server) : IClassFixture<Ser
         Assert.Contains("production=1", list.Out);
         var table = await cli.RunAsync("models", "get", "churn");
         Assert.Contains("auc=", table.Out);
+        // A version's input schema, which a prediction must follow, is in its table too.
+        var versionTable = await cli.RunAsync("models", "get", "churn", "latest");
+        var flat = string.Join(' ', versionTable.Out.Split('\n').Select(l => l.Trim()));
+        Assert.Contains("tenure_months: numeric", flat);
+        Assert.Contains("plan: categorical (basic|premium|standard)", flat);
     }
 
     [Fact]
