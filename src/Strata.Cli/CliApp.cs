@@ -49,6 +49,11 @@ public sealed class CliApp
         }
 
         var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected)
+        {
+            // The same for messages: "Uploaded … as artifact://…" is one line in a log, not two.
+            error.Profile.Width = 240;
+        }
         return new CliApp(new CliContext(output, error, new HttpStrataClientFactory(), Environment.GetEnvironmentVariable, Environment.CurrentDirectory));
     }
 
