@@ -7,10 +7,9 @@ model.json to the job's output folder. `strata.job` reads the job's contract: `d
 `output_path()`, `hyperparameters()` (the typed HYPERPARAM_<NAME> values), and `log_metric` posts
 with the job's token (or prints a STRATA_METRIC line where the job cannot reach the API).
 
-A job sees only its own code, so the SDK's `strata` package travels with it (it is pure Python):
+On the local runtime a job finds the SDK's `strata` package on its PYTHONPATH (the server ships it):
 
-    cd examples/churn && cp -r ../../sdk/python/strata .
-    strata run --name churn-custom --entrypoint "python3 train.py" --data churn.csv -p epochs=30
+    cd examples/churn && strata run --name churn-custom --entrypoint "python3 train.py" --data churn.csv -p epochs=30
 
 or from Python in that folder (sdk/python/README.md):
 

@@ -51,6 +51,7 @@ public sealed class DockerfileBuildTests
 
             Assert.True(File.Exists(Path.Combine(output, "server", "strata-server.dll")), log.ToString());
             Assert.True(File.Exists(Path.Combine(output, "server", "worker", "strata-worker")), $"the worker is published beside the server:\n{log}");
+            Assert.True(File.Exists(Path.Combine(output, "server", "python-sdk", "strata", "job.py")), $"the Python SDK is published beside the server for its jobs:\n{log}");
         }
         finally
         {

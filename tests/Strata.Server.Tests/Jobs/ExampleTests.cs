@@ -14,12 +14,10 @@ public sealed class ExampleTests(SqliteApp app) : IClassFixture<SqliteApp>
         Directory.CreateDirectory(Path.GetDirectoryName(data)!);
         File.Copy(RepositoryFile("examples/churn/churn.csv"), data);
 
-        // As `strata run` does it: the script travels as the job's code (the sandbox shows a job nothing else of this machine).
-        // With the Python SDK's package next to it, as the example's docstring says (it uses strata.job).
-        var sdk = Directory.GetFiles(RepositoryFile("sdk/python/strata"), "*.py")
-            .Select(path => TestEntry.File("strata/" + Path.GetFileName(path), File.ReadAllText(path)));
+        // As `strata run` does it: the script travels as the job's code (the sandbox shows a job nothing else of this
+        // machine). It imports strata.job, which the local runtime puts on every job's PYTHONPATH.
         var code = await Artifacts.ArtifactApiTests<SqliteApp>.UploadAsync(client,
-            TestArchives.Create([TestEntry.File("train.py", File.ReadAllText(RepositoryFile("examples/churn/train.py"))), .. sdk]), "code.tar.gz");
+            TestArchives.Create([TestEntry.File("train.py", File.ReadAllText(RepositoryFile("examples/churn/train.py")))]), "code.tar.gz");
         var job = await StrataApp.SubmitAsync(client, new
         {
             name = "churn-custom", entrypoint = "python3 train.py", data_path = "churn.csv", code_artifact = code.GetProperty("uri").GetString(),

@@ -43,4 +43,25 @@ public sealed class JobPythonTests(ConfiguredPythonApp app) : IClassFixture<Conf
         var profile = app.Services.GetRequiredService<IRuntimeProfile>();
         Assert.Contains($"python: {app.FakePython} (as python)", profile.Description, StringComparison.Ordinal);
     }
+
+    [SkippableFact]
+    public async Task A_job_imports_the_python_sdk_without_packing_it_and_its_own_path_comes_first()
+    {
+        Skip.IfNot(File.Exists("/usr/bin/python3"), "python3 runs the job");
+        var (_, client) = await app.TenantClientAsync("python-sdk");
+        using var _ = client;
+        var job = await StrataApp.SubmitAsync(client, new
+        {
+            name = "imports-sdk",
+            env_vars = new Dictionary<string, string> { ["PYTHONPATH"] = "/opt/own" },
+            entrypoint = "/usr/bin/python3 -c \"import os, strata.job; print(strata.job.__name__, os.environ['PYTHONPATH'].split(':')[0])\"",
+        });
+        var id = job.GetProperty("id").GetString()!;
+
+        var done = await StrataApp.WaitForEndAsync(client, id);
+
+        Assert.True(done.GetProperty("status").GetString() == "succeeded", done.ToString());
+        using var log = await client.GetAsync($"/v1/jobs/training/{id}/logs");
+        Assert.Equal("strata.job /opt/own", (await log.Content.ReadAsStringAsync()).Trim());
+    }
 }

@@ -18,6 +18,14 @@ public sealed class JobPython
         LinkFolder = linkFolder;
     }
 
+    /// <summary>
+    /// The folder holding the Python SDK's package (<c>strata</c>, pure Python) beside the server, which every job finds
+    /// on its <c>PYTHONPATH</c> (after the job's own entries, so that a copy of its own wins); null where the server was
+    /// built without it.
+    /// </summary>
+    public static string? SdkFolder { get; } =
+        Directory.Exists(Path.Combine(AppContext.BaseDirectory, "python-sdk", "strata")) ? Path.Combine(AppContext.BaseDirectory, "python-sdk") : null;
+
     /// <summary>The interpreter's absolute path; null when the machine has none.</summary>
     public string? Interpreter { get; }
 

@@ -182,6 +182,12 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             environment["PATH"] = $"{pythonFolder}:{environment.GetValueOrDefault("PATH", JobEnvironment.SystemPath)}";
             launch = launch with { ToolPaths = [.. launch.ToolPaths, pythonFolder] };
         }
+        if (JobPython.SdkFolder is { } sdk)
+        {
+            // `import strata` (the SDK's in-job helpers) works without packing the SDK with the job's code.
+            environment["PYTHONPATH"] = environment.GetValueOrDefault("PYTHONPATH") is { Length: > 0 } own ? $"{own}:{sdk}" : sdk;
+            launch = launch with { ToolPaths = [.. launch.ToolPaths, sdk] };
+        }
         if (gang is { } place)
         {
             GangEnvironment.Add(environment, place, "127.0.0.1", masterPort);
