@@ -170,6 +170,8 @@ public sealed class JobRunTests(SqliteApp app) : IClassFixture<SqliteApp>
         string[] allowed =
         [
             "PATH", "LANG", "HOME", "PYTHONUNBUFFERED", "PWD", "SHLVL", "_", "OLDPWD",
+            // The Python SDK the local runtime ships to its jobs (Runtime/Local/JobPython).
+            "PYTHONPATH",
             "DATA_PATH", "MODEL_OUTPUT_PATH", "MY_SETTING", "WITH_SPACES",
         ];
         var unexpected = env.Keys
