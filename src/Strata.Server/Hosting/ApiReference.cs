@@ -46,10 +46,10 @@ internal static partial class ApiReference
             // A server URL ends without a slash: the paths begin with one.
             foreach (var server in document.Servers ?? []) server.Url = server.Url?.TrimEnd('/');
             document.Tags = new HashSet<OpenApiTag>(Tags.Select(tag => new OpenApiTag { Name = tag.Key, Description = tag.Value }));
-            // Every route but health takes a bearer JWT: say so, so that /docs offers to send one.
             document.Components ??= new OpenApiComponents();
             // Every problem refers to ProblemDetails (AddProblems): the framework's schema of a validation problem is left unused.
             document.Components.Schemas?.Remove("HttpValidationProblemDetails");
+            // Every route but health takes a bearer JWT: say so, so that /docs offers to send one.
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
             document.Components.SecuritySchemes["bearer"] = new OpenApiSecurityScheme
             {
