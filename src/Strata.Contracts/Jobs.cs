@@ -165,6 +165,11 @@ public sealed record TrainingJob
     public Dictionary<string, double> Metrics { get; init; } = [];
     /// <summary>Why the job is pending or how it ended, from <see cref="StatusReasons"/>.</summary>
     public string? StatusReason { get; init; }
+    /// <summary>
+    /// The status reason in words where the reason alone does not say enough: for a job waiting for quota, the
+    /// resource, its limit, and what holds it (jobs, deployments). Only on a single job's answer.
+    /// </summary>
+    public string? StatusMessage { get; init; }
     /// <summary>How many attempts have been started.</summary>
     public int Attempts { get; init; }
     public RuntimeInfo? Runtime { get; init; }

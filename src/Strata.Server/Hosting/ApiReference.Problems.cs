@@ -48,7 +48,7 @@ internal static partial class ApiReference
         {
             ["409"] = "The tenant has a pending or running job of this name. " + KeyInFlight,
             ["422"] = "The job asks for more than the tenant's whole quota, so it could never run. " + KeyReused,
-            ["429"] = RateLimited + "; or the job would take the tenant over its quota (`resource`, `limit`, `used`, `requested`) " +
+            ["429"] = RateLimited + "; or the job would take the tenant over its quota (`resource`, `limit`, `used`, `requested`, `used_by_jobs`, `used_by_deployments`) " +
                 "and the spec's on_quota_exceeded is reject.",
         },
         ["UploadArtifact"] = new() { ["409"] = KeyInFlight, ["422"] = KeyReused },

@@ -101,7 +101,7 @@ internal static partial class ApiReference
     private static void DescribeProblemSchema(OpenApiSchema schema)
     {
         schema.Description = "An RFC 9457 problem: `type` names it (urn:strata:problem:...), `detail` says what to do; " +
-            "some problems add members of their own (a validation problem's `errors`, a quota problem's `resource`, `limit`, `used`, `requested`).";
+            "some problems add members of their own (a validation problem's `errors`, a quota problem's `resource`, `limit`, `used`, `requested`, and who holds what is used: `used_by_jobs`, `used_by_deployments`).";
         schema.AdditionalProperties = new OpenApiSchema();
         schema.Properties ??= new Dictionary<string, IOpenApiSchema>();
         schema.Properties["errors"] = new OpenApiSchema
