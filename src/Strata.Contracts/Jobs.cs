@@ -299,3 +299,20 @@ public sealed record EffectiveCompute
     public required double MemoryGb { get; init; }
     public required int GpuCount { get; init; }
 }
+
+/// <summary>One file a job wrote to its output folder (<c>GET /v1/jobs/training/{id}/outputs</c>).</summary>
+public sealed record JobOutputFile
+{
+    /// <summary>Relative to the output folder, with <c>/</c> between folders: the name to download it by.</summary>
+    public required string Path { get; init; }
+    public required long SizeBytes { get; init; }
+    public required DateTimeOffset ModifiedAt { get; init; }
+}
+
+/// <summary>The files in a job's output folder, by path.</summary>
+public sealed record JobOutputListing
+{
+    public required JobOutputFile[] Files { get; init; }
+    /// <summary>True when the folder holds more entries than one listing looks at; the files beyond are not shown.</summary>
+    public bool Truncated { get; init; }
+}
