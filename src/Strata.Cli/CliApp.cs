@@ -18,10 +18,20 @@ public sealed class CliApp
             cli.OutputOption,
             cli.UrlOption,
             cli.TokenOption,
+            cli.ContextOption,
         };
-        cli.OutputOption.AcceptOnlyFromAmong("table", "json");
+        cli.OutputOption.CompletionSources.Add([.. CliContext.OutputFormats]);
+        // One line naming the choices (AcceptOnlyFromAmong's message spans six).
+        cli.OutputOption.Validators.Add(result =>
+        {
+            if (result.Tokens is [.., var given] && !CliContext.OutputFormats.Contains(given.Value, StringComparer.OrdinalIgnoreCase))
+            {
+                result.AddError($"-o \"{given.Value}\" is not an output format; choose {string.Join(", ", CliContext.OutputFormats)}");
+            }
+        });
         _root.Subcommands.Add(LoginCommand.Create(cli));
         _root.Subcommands.Add(LogoutCommand.Create(cli));
+        _root.Subcommands.Add(ConfigCommands.Create(cli));
         _root.Subcommands.Add(MeCommand.Create(cli));
         _root.Subcommands.Add(HealthCommand.Create(cli));
         _root.Subcommands.Add(TenantCommands.Create(cli));

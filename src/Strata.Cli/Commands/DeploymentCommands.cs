@@ -124,7 +124,7 @@ public static class DeploymentCommands
                 throw new UsageException($"there is no deployment \"{name}\" to change; give --model to create it ({e.Status})");
             }
         }
-        if (format == OutputFormat.Table)
+        if (format.ForPeople())
         {
             var withCanary = deployment.Canary is null ? "" : $", canary {Canary(deployment)} of the predictions";
             console.MarkupLine($"{(created ? "Created" : "Updated")} deployment [bold]{Output.Esc(deployment.Name)}[/]: {Output.Esc(Serving(deployment))}{Output.Esc(withCanary)}, "
@@ -133,9 +133,9 @@ public static class DeploymentCommands
         if (waitFor is { } limit)
         {
             deployment = await WaitUntilReadyAsync(client, deployment, limit, cli.PollInterval, cancellationToken);
-            if (format == OutputFormat.Table) console.MarkupLine($"Ready: {deployment.ReadyReplicas} replica(s) of version {deployment.ModelVersion}{CanaryReady(deployment)}.");
+            if (format.ForPeople()) console.MarkupLine($"Ready: {deployment.ReadyReplicas} replica(s) of version {deployment.ModelVersion}{CanaryReady(deployment)}.");
         }
-        if (format == OutputFormat.Json) Output.WriteJson(console, deployment);
+        Output.WriteData(console, format, deployment, [deployment.Name]);
         return ExitCodes.Success;
     }
 
@@ -179,9 +179,8 @@ public static class DeploymentCommands
     public static async Task<int> ListAsync(IAnsiConsole console, StrataClient client, OutputFormat format, CancellationToken cancellationToken)
     {
         var deployments = await client.Deployments.ListAsync(cancellationToken: cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, deployments, deployments.Select(d => d.Name)))
         {
-            Output.WriteJson(console, deployments);
             return ExitCodes.Success;
         }
         var table = new Table().AddColumns("NAME", "MODEL", "VERSION", "CANARY", "STATUS", "READY", "REPLICAS", "ENDPOINT", "CREATED");
@@ -206,9 +205,8 @@ public static class DeploymentCommands
     public static async Task<int> GetAsync(IAnsiConsole console, StrataClient client, string name, OutputFormat format, CancellationToken cancellationToken)
     {
         var d = await client.Deployments.GetAsync(name, cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, d, [d.Name]))
         {
-            Output.WriteJson(console, d);
             return ExitCodes.Success;
         }
         var grid = new Grid().AddColumn().AddColumn();
@@ -237,7 +235,8 @@ public static class DeploymentCommands
         {
             var deployment = parse.GetValue(name)!;
             await client.Deployments.DeleteAsync(deployment, token);
-            if (cli.Format(parse) == OutputFormat.Table) cli.Out.MarkupLine($"Deleted deployment [bold]{Output.Esc(deployment)}[/].");
+            if (cli.Format(parse).ForPeople()) cli.Out.MarkupLine($"Deleted deployment [bold]{Output.Esc(deployment)}[/].");
+            else if (cli.Format(parse) == OutputFormat.Name) Output.WriteRaw(cli.Out, deployment);
             return ExitCodes.Success;
         }, ct, $"deployment \"{parse.GetValue(name)}\""));
         return command;
@@ -268,11 +267,7 @@ public static class DeploymentCommands
         {
             Model = $"{deployment.ModelName}@{target.ToString(CultureInfo.InvariantCulture)}",
         }, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, deployment);
-        }
-        else
+        if (!Output.WriteData(console, format, deployment, [deployment.Name]))
         {
             console.MarkupLine($"Rolling [bold]{Output.Esc(name)}[/] back from version {from} to version {deployment.ModelVersion}, replica by replica ('strata deployments get {Output.Esc(name)}' shows progress).");
         }
@@ -285,11 +280,11 @@ public static class DeploymentCommands
         var input = new Argument<string>("input") { Description = "One instance as a JSON object, {\"instances\": [...]}, or @file.json" };
         var command = new Command("predict", "Predict with a deployed model; prints the answer's JSON") { name, input };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
-            PredictAsync(cli, client, parse.GetValue(name)!, parse.GetValue(input)!, token), ct, $"deployment \"{parse.GetValue(name)}\""));
+            PredictAsync(cli, client, parse.GetValue(name)!, parse.GetValue(input)!, cli.Format(parse), token), ct, $"deployment \"{parse.GetValue(name)}\""));
         return command;
     }
 
-    public static async Task<int> PredictAsync(CliContext cli, StrataClient client, string name, string input, CancellationToken cancellationToken)
+    public static async Task<int> PredictAsync(CliContext cli, StrataClient client, string name, string input, OutputFormat format, CancellationToken cancellationToken)
     {
         var text = input;
         if (input.StartsWith('@'))
@@ -313,7 +308,8 @@ public static class DeploymentCommands
             throw new UsageException("the input must be a JSON object: one instance, or {\"instances\": [...]}");
         }
         var result = await client.Deployments.PredictAsync(name, body, cancellationToken);
-        Output.WriteJson(cli.Out, result.Body);
+        // The answer is JSON for people too; -o yaml converts it.
+        Output.WriteData(cli.Out, format.ForPeople() ? OutputFormat.Json : format, result.Body);
         return ExitCodes.Success;
     }
 

@@ -72,9 +72,8 @@ public static class JobCommands
             next = page.NextPageToken;
         }
 
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, jobs, jobs.Select(j => j.Id)))
         {
-            Output.WriteJson(console, jobs);
             return ExitCodes.Success;
         }
 
@@ -114,9 +113,8 @@ public static class JobCommands
     public static async Task<int> GetAsync(IAnsiConsole console, StrataClient client, string id, OutputFormat format, CancellationToken cancellationToken)
     {
         var job = await client.Jobs.GetAsync(id, cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, job, [job.Id]))
         {
-            Output.WriteJson(console, job);
             return ExitCodes.Success;
         }
 
@@ -215,13 +213,14 @@ public static class JobCommands
     {
         var handle = client.Jobs.GetHandle(id);
         await handle.CancelAsync(cancellationToken);
-        if (format == OutputFormat.Json)
+        if (format.ForPeople())
         {
-            Output.WriteJson(console, await handle.GetAsync(cancellationToken));
+            console.MarkupLine($"Cancelled job [bold]{Output.Esc(id)}[/].");
         }
         else
         {
-            console.MarkupLine($"Cancelled job [bold]{Output.Esc(id)}[/].");
+            var job = await handle.GetAsync(cancellationToken);
+            Output.WriteData(console, format, job, [job.Id]);
         }
 
         return ExitCodes.Success;
@@ -247,10 +246,10 @@ public static class JobCommands
     {
         var handle = client.Jobs.GetHandle(id);
         TrainingJob job;
-        if (format == OutputFormat.Json)
+        if (!format.ForPeople())
         {
             job = await handle.WaitAsync(options, cancellationToken);
-            Output.WriteJson(console, job);
+            Output.WriteData(console, format, job, [job.Id]);
         }
         else if (console.Profile.Capabilities.Interactive)
         {
@@ -270,7 +269,7 @@ public static class JobCommands
 
         if (job.Status == JobStatus.Succeeded)
         {
-            if (format == OutputFormat.Table)
+            if (format.ForPeople())
             {
                 console.MarkupLine($"Job [bold]{Output.Esc(id)}[/] [green]succeeded[/] in {Output.Duration(job.StartedAt, job.CompletedAt)}.");
             }
@@ -295,9 +294,8 @@ public static class JobCommands
     public static async Task<int> AttemptsAsync(IAnsiConsole console, StrataClient client, string id, OutputFormat format, CancellationToken cancellationToken)
     {
         var attempts = await client.Jobs.GetHandle(id).GetAttemptsAsync(cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, attempts, attempts.Select(a => a.Number.ToString(CultureInfo.InvariantCulture))))
         {
-            Output.WriteJson(console, attempts);
             return ExitCodes.Success;
         }
 

@@ -30,9 +30,8 @@ public static class ModelCommands
     public static async Task<int> ListAsync(IAnsiConsole console, StrataClient client, OutputFormat format, CancellationToken cancellationToken)
     {
         var models = await client.Models.ListAsync(cancellationToken: cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, models, models.Select(m => m.Name)))
         {
-            Output.WriteJson(console, models);
             return ExitCodes.Success;
         }
         var table = new Table().AddColumns("NAME", "LATEST", "ALIASES", "CREATED", "DESCRIPTION");
@@ -60,9 +59,8 @@ public static class ModelCommands
         if (version is not null)
         {
             var found = await client.Models.GetVersionAsync(name, version, cancellationToken);
-            if (format == OutputFormat.Json)
+            if (Output.WriteData(console, format, found, [$"{found.ModelName}@{found.Version}"]))
             {
-                Output.WriteJson(console, found);
                 return ExitCodes.Success;
             }
             WriteVersion(console, found);
@@ -70,9 +68,8 @@ public static class ModelCommands
         }
         var model = await client.Models.GetAsync(name, cancellationToken);
         var versions = await client.Models.ListVersionsAsync(name, cancellationToken: cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, new { model, versions }, versions.Select(v => $"{v.ModelName}@{v.Version}")))
         {
-            Output.WriteJson(console, new { model, versions });
             return ExitCodes.Success;
         }
         console.MarkupLine($"Model [bold]{Output.Esc(model.Name)}[/]{(model.Description is null ? "" : $": {Output.Esc(model.Description)}")}; aliases: {Output.Esc(Aliases(model))}");
@@ -109,15 +106,11 @@ public static class ModelCommands
         if (delete)
         {
             await client.Models.DeleteAliasAsync(name, alias, cancellationToken);
-            if (format == OutputFormat.Table) console.MarkupLine($"Removed alias [bold]{Output.Esc(alias)}[/] of model {Output.Esc(name)}.");
+            if (format.ForPeople()) console.MarkupLine($"Removed alias [bold]{Output.Esc(alias)}[/] of model {Output.Esc(name)}.");
             return ExitCodes.Success;
         }
         var model = await client.Models.SetAliasAsync(name, alias, version!.Value, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, model);
-        }
-        else
+        if (!Output.WriteData(console, format, model, [$"{name}@{alias}"]))
         {
             console.MarkupLine($"[bold]{Output.Esc(name)}@{Output.Esc(alias)}[/] is now version {version}.");
         }
@@ -155,11 +148,7 @@ public static class ModelCommands
     public static async Task<int> RegisterAsync(IAnsiConsole console, StrataClient client, string name, RegisterModelVersionRequest request, OutputFormat format, CancellationToken cancellationToken)
     {
         var version = await client.Models.RegisterAsync(name, request, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, version);
-        }
-        else
+        if (!Output.WriteData(console, format, version, [$"{version.ModelName}@{version.Version}"]))
         {
             console.MarkupLine($"Registered [bold]{Output.Esc(name)}@{version.Version}[/] ({Output.Esc(version.Format)}, sha256 {Output.Esc(version.Sha256[..12])}…).");
         }

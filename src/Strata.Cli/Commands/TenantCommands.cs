@@ -34,11 +34,7 @@ public static class TenantCommands
     public static async Task<int> CreateAsync(IAnsiConsole console, StrataClient client, CreateTenantRequest request, OutputFormat format, CancellationToken cancellationToken)
     {
         var tenant = await client.Tenants.CreateAsync(request, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, tenant);
-        }
-        else
+        if (!Output.WriteData(console, format, tenant, [tenant.Id]))
         {
             console.MarkupLine($"Created tenant [bold]{Output.Esc(tenant.Id)}[/].");
             console.MarkupLine($"[grey]Issue a token for it with: strata tokens create {Output.Esc(tenant.Id)} --role owner[/]");
@@ -57,9 +53,8 @@ public static class TenantCommands
     public static async Task<int> ListAsync(IAnsiConsole console, StrataClient client, OutputFormat format, CancellationToken cancellationToken)
     {
         var tenants = await client.Tenants.ListAsync(cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, tenants, tenants.Select(t => t.Id)))
         {
-            Output.WriteJson(console, tenants);
             return ExitCodes.Success;
         }
 
@@ -80,11 +75,7 @@ public static class TenantCommands
         command.SetAction((parse, ct) => cli.RunAsync(parse, async (client, token) =>
         {
             var tenant = await client.Tenants.GetAsync(parse.GetValue(id)!, token);
-            if (cli.Format(parse) == OutputFormat.Json)
-            {
-                Output.WriteJson(cli.Out, tenant);
-            }
-            else
+            if (!Output.WriteData(cli.Out, cli.Format(parse), tenant, [tenant.Id]))
             {
                 var grid = new Grid().AddColumn().AddColumn();
                 grid.AddRow("[bold]ID[/]", Output.Esc(tenant.Id));
@@ -195,11 +186,8 @@ public static class TokenCommands
         var response = tenantId is null
             ? await client.Tokens.CreatePlatformAsync(request, cancellationToken)
             : await client.Tokens.CreateAsync(tenantId, request, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, response);
-        }
-        else
+        // The token is what identifies it to its holder: -o name prints it as the table does.
+        if (!Output.WriteData(console, format, response, [response.Token]))
         {
             Output.WriteRaw(console, response.Token);
         }
