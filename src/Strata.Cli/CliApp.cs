@@ -46,6 +46,8 @@ public sealed class CliApp
         _root.Subcommands.Add(DeploymentCommands.CreateDeploy(cli));
         _root.Subcommands.Add(DeploymentCommands.CreateDeployments(cli));
         _root.Subcommands.Add(DeploymentCommands.CreatePredict(cli));
+        _root.Subcommands.Add(CompletionCommand.Create(cli));
+        _root.Subcommands.Add(CliReference.CreateCommand(cli, _root));
     }
 
     /// <summary>The CLI on the process's console and environment.</summary>
@@ -111,7 +113,7 @@ public sealed class CliApp
     private static string UnknownCommand(Command command, List<string> path, IReadOnlyList<string> unmatched)
     {
         var typed = unmatched[0];
-        var nearest = Words.Nearest(typed, command.Subcommands.Select(c => c.Name));
+        var nearest = Words.Nearest(typed, command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name));
         var where = string.Join(' ', path);
         return nearest is not null
             ? $"unknown command \"{typed}\" for \"{where}\"; did you mean \"{string.Join(' ', [.. path, nearest, .. unmatched.Skip(1)])}\"?"

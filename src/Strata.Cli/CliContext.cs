@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.ComponentModel;
 using Spectre.Console;
 using Strata.Client;
 
@@ -16,18 +17,18 @@ public sealed class HttpStrataClientFactory : IStrataClientFactory
     public StrataClient Create(Connection connection) => new(connection.Url, connection.Token);
 }
 
-/// <summary>How results are printed (<c>-o</c>): tables for people, the API's JSON or YAML, or names, for scripts.</summary>
+/// <summary>How results are printed (<c>-o</c>); docs/cli.md lists them from these descriptions.</summary>
 public enum OutputFormat
 {
-    /// <summary>A table or a few lines for people.</summary>
+    [Description("A table or a few lines, for people (the default).")]
     Table,
-    /// <summary>The table with the columns it hides for width.</summary>
+    [Description("The table with the columns it leaves out for width (a job's compute and priority, a deployment's previous version).")]
     Wide,
-    /// <summary>The API's JSON (snake_case), unwrapped.</summary>
+    [Description("The API's JSON, snake_case, unwrapped.")]
     Json,
-    /// <summary>The same fields as the JSON, as YAML.</summary>
+    [Description("The same fields as `json`, as YAML.")]
     Yaml,
-    /// <summary>One identifier per line: what the command's <c>get</c> and <c>delete</c> take (a job's id, a deployment's name).</summary>
+    [Description("One identifier per line, the one the command's `get` and `delete` take: a job's id, a deployment's or model's name, `model@version` for a version, a context's name. Not kubectl's `kind/name`: `strata jobs list -o name | xargs -n1 strata jobs cancel` works as it is. An output that names nothing (`health`, `usage`) refuses it with exit code 2.")]
     Name,
 }
 

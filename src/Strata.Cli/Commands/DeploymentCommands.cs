@@ -195,7 +195,7 @@ public static class DeploymentCommands
 
     private static Command GetCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The deployment's name" };
         var command = new Command("get", "Show a deployment: version, replicas, canary, endpoint and the events that led there") { name };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             GetAsync(cli.Out, client, parse.GetValue(name)!, cli.Format(parse), token), ct, $"deployment \"{parse.GetValue(name)}\""));
@@ -229,7 +229,7 @@ public static class DeploymentCommands
 
     private static Command DeleteCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The deployment's name" };
         var command = new Command("delete", "Delete a deployment and stop its replicas") { name };
         command.SetAction((parse, ct) => cli.RunAsync(parse, async (client, token) =>
         {
@@ -244,7 +244,7 @@ public static class DeploymentCommands
 
     private static Command RollbackCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The deployment's name" };
         var version = new Option<int?>("--to-version") { Description = "The version to go back to (default: the one served before the last change of version)", CustomParser = CliOptions.ParseInt };
         var command = new Command("rollback", "Roll a deployment back to an earlier version, replica by replica") { name, version };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>

@@ -103,7 +103,7 @@ public static class JobCommands
 
     private static Command GetCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The job's id" };
         var command = new Command("get", "Show a job: status, reason, queue position, attempts, timings, error") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             GetAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));
@@ -171,7 +171,7 @@ public static class JobCommands
 
     private static Command LogsCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The job's id" };
         var follow = new Option<bool>("--follow", "-f") { Description = "Stream the log until the attempt ends" };
         var tail = new Option<int?>("--tail") { Description = "Only the last N lines", CustomParser = CliOptions.ParseInt };
         var attempt = new Option<int?>("--attempt") { Description = "The attempt's number (default: the latest)", CustomParser = CliOptions.ParseInt };
@@ -202,7 +202,7 @@ public static class JobCommands
 
     private static Command CancelCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The job's id" };
         var command = new Command("cancel", "Cancel a job") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             CancelAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));
@@ -228,7 +228,7 @@ public static class JobCommands
 
     private static Command WaitCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The job's id" };
         var timeout = new Option<string?>("--timeout") { Description = "Give up after this long (3600, 90s, 30m, 2h); exit code 7" };
         var command = new Command("wait", "Wait for a job to end; exits 0 if it succeeded, 1 if it failed or was cancelled") { id, timeout };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
@@ -284,7 +284,7 @@ public static class JobCommands
 
     private static Command AttemptsCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The job's id" };
         var command = new Command("attempts", "List a job's attempts (retries are new attempts)") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             AttemptsAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));

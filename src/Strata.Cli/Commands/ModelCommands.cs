@@ -46,7 +46,7 @@ public static class ModelCommands
 
     private static Command GetCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The model's name" };
         var version = new Argument<string?>("version") { Description = "A version number or alias (production, latest); omitted: the model and its versions", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("get", "Show a model and its versions, or one version with its metrics, schema and lineage") { name, version };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
@@ -85,7 +85,7 @@ public static class ModelCommands
 
     private static Command AliasCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The model's name" };
         var alias = new Argument<string>("alias") { Description = "production, staging, ..." };
         var version = new Argument<int?>("version") { Description = "The version to point at (omit with --delete)", Arity = ArgumentArity.ZeroOrOne };
         var delete = new Option<bool>("--delete") { Description = "Remove the alias" };
@@ -119,13 +119,13 @@ public static class ModelCommands
 
     private static Command RegisterCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The model's name" };
         var path = new Option<string>("--path") { Description = "The model file, on the server's disk (inside a job: under MODEL_OUTPUT_PATH)", Required = true };
         var format = new Option<string?>("--format") { Description = "onnx or mlnet (default: from the extension, .onnx or .zip)" };
         format.AcceptOnlyFromAmong(ModelFormats.All.ToArray());
         var metrics = new Option<string[]>("--metric") { Description = "name=value, repeatable", DefaultValueFactory = _ => [] };
         var job = new Option<string?>("--job") { Description = "The job that made it (default inside a job: that job)" };
-        var description = new Option<string?>("--description");
+        var description = new Option<string?>("--description") { Description = "What the version is, for people" };
         var command = new Command("register", "Register a model file as the next version of a model (works inside a job with no login)")
         {
             name, path, format, metrics, job, description,

@@ -70,7 +70,7 @@ public static class TenantCommands
 
     private static Command GetCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The tenant's id" };
         var command = new Command("get", "Show a tenant") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, async (client, token) =>
         {
@@ -92,7 +92,7 @@ public static class TenantCommands
 
     private static Command DeleteCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The tenant's id" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
         var command = new Command("delete", "Delete a tenant and everything it owns (its jobs are cancelled, its deployments stopped); waits until it is gone") { id, yes };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>

@@ -100,7 +100,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("jobs", "list", "--status", "sleeping")]
     [InlineData("jobs", "list", "--limit", "0")]
     [InlineData("jobs", "get")]
-    [InlineData("jobs", "list", "-o", "yaml")]
+    [InlineData("jobs", "list", "-o", "xml")]
     [InlineData("tokens", "create", "team-a", "--role", "king")]
     [InlineData("tokens", "create", "team-a", "--role", "metrics-reader")]
     [InlineData("tokens", "create", "--role", "member")]
