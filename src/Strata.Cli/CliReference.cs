@@ -64,7 +64,7 @@ public static class CliReference
         }
 
         // Sections end with a blank line and headings start with one: never two in a row.
-        return System.Text.RegularExpressions.Regex.Replace(page.ToString(), "\n{3,}", "\n\n");
+        return System.Text.RegularExpressions.Regex.Replace(page.ToString(), "\n{3,}", "\n\n").TrimEnd('\n') + "\n";
     }
 
     private static void Write(StringBuilder page, Command command, string parent)

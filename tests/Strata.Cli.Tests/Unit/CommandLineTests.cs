@@ -119,6 +119,20 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_bad_output_format_is_one_line_naming_the_choices()
+    {
+        var factory = new NoServerFactory();
+        var cli = new CliHarness(factory, _dir.File("config.json"), _dir.Path,
+            new Dictionary<string, string?> { ["STRATA_URL"] = "http://strata.test", ["STRATA_TOKEN"] = "t" });
+
+        var result = await cli.RunAsync("jobs", "list", "-o", "xml");
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains("error: -o \"xml\" is not an output format; choose table, wide, json, yaml, name\n", result.Error);
+        Assert.Equal(0, factory.Calls);
+    }
+
+    [Fact]
     public async Task A_validation_error_prints_one_line_per_field()
     {
         var server = new StubHandler(_ => StubHandler.Problem(HttpStatusCode.BadRequest, """
