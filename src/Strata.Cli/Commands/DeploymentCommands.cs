@@ -132,22 +132,64 @@ public static class DeploymentCommands
         }
         if (waitFor is { } limit)
         {
-            deployment = await WaitUntilReadyAsync(client, deployment, limit, cli.PollInterval, cancellationToken);
+            deployment = await WaitWithProgressAsync(cli.Error, client, deployment, limit, cli.PollInterval, cancellationToken);
             if (format.ForPeople()) console.MarkupLine($"Ready: {deployment.ReadyReplicas} replica(s) of version {deployment.ModelVersion}{CanaryReady(deployment)}.");
         }
         Output.WriteData(console, format, deployment, [deployment.Name]);
         return ExitCodes.Success;
     }
 
+    /// <summary>
+    /// <see cref="WaitUntilReadyAsync"/> showing the replicas as they become ready, on standard error as the upload
+    /// does: a bar of ready replicas on a terminal; elsewhere one whole line each time the state changes.
+    /// </summary>
+    private static async Task<Deployment> WaitWithProgressAsync(
+        IAnsiConsole console, StrataClient client, Deployment deployment, TimeSpan limit, TimeSpan poll, CancellationToken cancellationToken)
+    {
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            string? last = null;
+            return await WaitUntilReadyAsync(client, deployment, limit, poll, cancellationToken, d =>
+            {
+                var line = Progress(d);
+                if (line != last) console.WriteLine(line);
+                last = line;
+            });
+        }
+
+        return await console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask(Markup.Escape(Progress(deployment)), maxValue: Math.Max(deployment.DesiredReplicas, 1));
+                var ready = await WaitUntilReadyAsync(client, deployment, limit, poll, cancellationToken, d =>
+                {
+                    task.Description = Markup.Escape(Progress(d));
+                    task.MaxValue = Math.Max(d.DesiredReplicas, 1);
+                    task.Value = d.ReadyReplicas;
+                });
+                task.Value = task.MaxValue;
+                return ready;
+            });
+    }
+
+    /// <summary>"deployment churn: rolling_out, 1 of 2 replica(s) ready (version 2)".</summary>
+    private static string Progress(Deployment d) =>
+        $"deployment {d.Name}: {d.Status}, {d.ReadyReplicas} of {d.DesiredReplicas} replica(s) ready (version {d.ModelVersion})"
+        + (d.Canary is { } c ? $", canary {c.ReadyReplicas} of {c.DesiredReplicas}" : "");
+
     /// <summary>Polls until the deployment is ready at the version it was last set to (and its canary too).</summary>
+    /// <param name="onPoll">Told the deployment after each poll.</param>
     /// <exception cref="TimeoutException">Not ready within <paramref name="limit"/>.</exception>
-    public static async Task<Deployment> WaitUntilReadyAsync(StrataClient client, Deployment deployment, TimeSpan limit, TimeSpan poll, CancellationToken cancellationToken)
+    public static async Task<Deployment> WaitUntilReadyAsync(
+        StrataClient client, Deployment deployment, TimeSpan limit, TimeSpan poll, CancellationToken cancellationToken, Action<Deployment>? onPoll = null)
     {
         var deadline = DateTimeOffset.UtcNow + limit;
         var version = deployment.ModelVersion;
         while (true)
         {
             deployment = await client.Deployments.GetAsync(deployment.Name, cancellationToken);
+            onPoll?.Invoke(deployment);
             if (deployment.Status == DeploymentStatuses.Ready && deployment.ModelVersion == version) return deployment;
             if (DateTimeOffset.UtcNow >= deadline)
             {
@@ -183,11 +225,25 @@ public static class DeploymentCommands
         {
             return ExitCodes.Success;
         }
+        var wide = format == OutputFormat.Wide;
         var table = new Table().AddColumns("NAME", "MODEL", "VERSION", "CANARY", "STATUS", "READY", "REPLICAS", "ENDPOINT", "CREATED");
+        if (wide) table.AddColumns("PREVIOUS", "TARGET IN FLIGHT", "COMPUTE", "UPDATED");
         foreach (var d in deployments)
         {
-            table.AddRow(Output.Esc(d.Name), Output.Esc(d.Model), d.ModelVersion.ToString(CultureInfo.InvariantCulture), Output.Esc(Canary(d)), d.Status,
-                $"{d.ReadyReplicas}/{d.DesiredReplicas}", $"{d.MinReplicas}-{d.MaxReplicas}", Output.Esc(d.EndpointUrl), Output.Esc(Output.Time(d.CreatedAt)));
+            List<string> cells =
+            [
+                Output.Esc(d.Name), Output.Esc(d.Model), d.ModelVersion.ToString(CultureInfo.InvariantCulture), Output.Esc(Canary(d)), d.Status,
+                $"{d.ReadyReplicas}/{d.DesiredReplicas}", $"{d.MinReplicas}-{d.MaxReplicas}", Output.Esc(d.EndpointUrl), Output.Esc(Output.Time(d.CreatedAt)),
+            ];
+            if (wide)
+            {
+                cells.AddRange(
+                    d.PreviousModelVersion?.ToString(CultureInfo.InvariantCulture) ?? "-", d.Scaling.TargetInFlight?.ToString(CultureInfo.InvariantCulture) ?? "-",
+                    $"{d.Compute.CpuCores?.ToString(CultureInfo.InvariantCulture) ?? "-"} CPU, {d.Compute.MemoryGb?.ToString(CultureInfo.InvariantCulture) ?? "-"} GB",
+                    Output.Esc(Output.Time(d.UpdatedAt)));
+            }
+
+            table.AddRow([.. cells]);
         }
         console.Write(table);
         return ExitCodes.Success;

@@ -83,12 +83,24 @@ public static class JobCommands
             return ExitCodes.Success;
         }
 
+        var wide = format == OutputFormat.Wide;
         var table = new Table().AddColumns("ID", "NAME", "STATUS", "REASON", "ATTEMPTS", "CREATED", "DURATION");
+        if (wide) table.AddColumns("PRIORITY", "COMPUTE", "QUEUE", "STARTED", "ENTRYPOINT");
         foreach (var job in jobs)
         {
-            table.AddRow(
+            List<string> cells =
+            [
                 Output.Esc(job.Id), Output.Esc(job.Spec.Name), Output.StatusMarkup(job.Status), Output.Esc(job.StatusReason),
-                job.Attempts.ToString(CultureInfo.InvariantCulture), Output.Time(job.CreatedAt), Output.Duration(job.StartedAt, job.CompletedAt));
+                job.Attempts.ToString(CultureInfo.InvariantCulture), Output.Time(job.CreatedAt), Output.Duration(job.StartedAt, job.CompletedAt),
+            ];
+            if (wide)
+            {
+                cells.AddRange(
+                    (job.Spec.Priority ?? 0).ToString(CultureInfo.InvariantCulture), Output.Esc(Compute(job.Spec)),
+                    job.QueuePosition?.ToString(CultureInfo.InvariantCulture) ?? "-", Output.Time(job.StartedAt), Output.Esc(job.Spec.Entrypoint ?? job.Spec.Model));
+            }
+
+            table.AddRow([.. cells]);
         }
 
         table.Columns[0].NoWrap();
@@ -99,6 +111,23 @@ public static class JobCommands
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>"2 cores, 4 GB, 1 GPU (nvidia-a100), 2 workers": what the job asked for; "-" for the server's defaults.</summary>
+    private static string Compute(TrainingJobSpec spec)
+    {
+        var parts = new List<string>();
+        if (spec.Compute is { } compute)
+        {
+            if (compute.CpuCores is { } cores) parts.Add($"{cores} cores");
+            if (compute.MemoryGb is { } memory) parts.Add($"{memory} GB");
+            if (compute.GpuCount is { } gpus) parts.Add(gpus == 1 ? "1 GPU" : $"{gpus} GPUs");
+            if (compute.GpuFraction is { } fraction) parts.Add($"{fraction.ToString(CultureInfo.InvariantCulture)} GPU");
+            if (compute.GpuType is { } type) parts.Add(type);
+        }
+
+        if (spec.Distributed?.NumWorkers is { } workers) parts.Add($"{workers} workers");
+        return parts.Count == 0 ? "-" : string.Join(", ", parts);
     }
 
     private static Command GetCommand(CliContext cli)
