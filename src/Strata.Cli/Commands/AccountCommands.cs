@@ -34,6 +34,12 @@ public static class LoginCommand
                     throw new UsageException("give the token with --token or with --with-token (standard input), not both");
                 }
 
+                if (cli.In == Console.In && !Console.IsInputRedirected)
+                {
+                    // Typed or pasted on a terminal rather than piped: say how to end the input.
+                    cli.Error.WriteLine("Paste the token, then press Enter and Ctrl+D.");
+                }
+
                 flag = ReadToken(cli.In);
             }
 

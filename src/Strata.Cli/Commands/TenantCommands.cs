@@ -96,7 +96,7 @@ public static class TenantCommands
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
         var command = new Command("delete", "Delete a tenant and everything it owns (its jobs are cancelled, its deployments stopped); waits until it is gone") { id, yes };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
-            DeleteAsync(cli.Out, client, parse.GetValue(id)!, parse.GetValue(yes), token), ct, $"tenant \"{parse.GetValue(id)}\""));
+            DeleteAsync(cli.Out, cli.Error, client, parse.GetValue(id)!, parse.GetValue(yes), cli.Format(parse), token), ct, $"tenant \"{parse.GetValue(id)}\""));
         return command;
     }
 
@@ -104,7 +104,9 @@ public static class TenantCommands
 
     /// <summary>Deletes the tenant and waits until it is gone.</summary>
     /// <exception cref="UsageException">Not confirmed: no <c>--yes</c> and no terminal to ask on, or the user said no.</exception>
-    public static async Task<int> DeleteAsync(IAnsiConsole console, StrataClient client, string id, bool yes, CancellationToken cancellationToken)
+    /// <param name="error">Where the messages go when the output is for scripts (-o json, yaml, name).</param>
+    public static async Task<int> DeleteAsync(
+        IAnsiConsole console, IAnsiConsole error, StrataClient client, string id, bool yes, OutputFormat format, CancellationToken cancellationToken)
     {
         if (!yes)
         {
@@ -120,7 +122,8 @@ public static class TenantCommands
         }
 
         await client.Tenants.DeleteAsync(id, cancellationToken);
-        console.MarkupLine($"Deleting tenant [bold]{Output.Esc(id)}[/]: stopping its deployments and jobs, removing what it owns...");
+        var messages = format.ForPeople() ? console : error;
+        messages.MarkupLine($"Deleting tenant [bold]{Output.Esc(id)}[/]: stopping its deployments and jobs, removing what it owns...");
         // The server deletes in the background and shows the tenant as deleting until it is gone.
         while (true)
         {
@@ -134,7 +137,8 @@ public static class TenantCommands
             }
             await Task.Delay(PollEvery, cancellationToken);
         }
-        console.MarkupLine($"Deleted tenant [bold]{Output.Esc(id)}[/].");
+        messages.MarkupLine($"Deleted tenant [bold]{Output.Esc(id)}[/].");
+        if (format == OutputFormat.Name) Output.WriteRaw(console, id);
         return ExitCodes.Success;
     }
 }
