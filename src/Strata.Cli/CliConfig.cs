@@ -176,18 +176,17 @@ public static class ConnectionResolver
         return new Connection(ParseUrl(url), token);
     }
 
-    /// <summary>The name of the context a command uses: <c>--context</c>, else <c>STRATA_CONTEXT</c>, else the current one (may be null).</summary>
-    public static string? ContextName(string? contextFlag, Func<string, string?> environment, CliConfig config) =>
-        FirstSet(contextFlag, environment("STRATA_CONTEXT"), config.CurrentContext);
-
+    /// <summary>The context named by <c>--context</c>, else <c>STRATA_CONTEXT</c>, else the current one.</summary>
     /// <exception cref="UsageException">A context named by <c>--context</c> or <c>STRATA_CONTEXT</c> does not exist.</exception>
     private static ServerContext? Context(string? contextFlag, Func<string, string?> environment, CliConfig config)
     {
-        var name = ContextName(contextFlag, environment, config);
-        if (name is null) return null;
-        return config.Find(name) ?? (name == config.CurrentContext && FirstSet(contextFlag, environment("STRATA_CONTEXT")) is null
-            ? null
-            : throw UnknownContext(name, config));
+        if (FirstSet(contextFlag, environment("STRATA_CONTEXT")) is { } chosen)
+        {
+            return config.Find(chosen) ?? throw UnknownContext(chosen, config);
+        }
+
+        // A current context that is gone (the file edited by hand) is as good as none: "not logged in".
+        return config.Find(config.CurrentContext);
     }
 
     /// <summary>"no context X; the contexts are a, b": for a name that is not in the config file.</summary>

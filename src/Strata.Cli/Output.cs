@@ -85,12 +85,15 @@ public static class Output
         Style = !quoteIfAmbiguous ? ScalarStyle.Plain : ReadAsOtherType(text) ? ScalarStyle.DoubleQuoted : ScalarStyle.Any,
     };
 
-    /// <summary>Whether a YAML reader (1.1 or 1.2) would take this plain text for a number, a boolean or null.</summary>
+    /// <summary>
+    /// Whether a YAML reader (1.1 or 1.2) might take this plain text for a number, a date, a boolean or null: any
+    /// text that starts as a number does (<c>1</c>, <c>0x1f</c>, <c>2026-01-01</c>, <c>1:20</c>), as kubectl quotes its timestamps.
+    /// </summary>
     private static bool ReadAsOtherType(string text) =>
         text.Length == 0
-        || double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _)
-        || text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) || text.StartsWith("0o", StringComparison.OrdinalIgnoreCase)
-        || text.ToLowerInvariant() is "~" or "null" or "true" or "false" or "yes" or "no" or "on" or "off" or "y" or "n" or ".inf" or "-.inf" or ".nan";
+        || char.IsAsciiDigit(text[0])
+        || (text.Length > 1 && text[0] is '-' or '+' or '.' && char.IsAsciiDigit(text[1]))
+        || text.ToLowerInvariant() is "~" or "null" or "true" or "false" or "yes" or "no" or "on" or "off" or "y" or "n" or ".inf" or "-.inf" or "+.inf" or ".nan";
 
     /// <summary>Writes a line as is: no markup, no wrapping at the console's width (tokens, logs, JSON).</summary>
     public static void WriteRaw(IAnsiConsole console, string line)

@@ -7,8 +7,8 @@ namespace Strata.Cli.Commands;
 
 /// <summary>
 /// <c>strata login [url] --with-token</c> (the token on standard input) or <c>--token &lt;t&gt;</c>: checks the token
-/// with <c>GET /v1/me</c>, then saves the server and token in a context: <c>--context</c>'s, else the current
-/// one, else <see cref="ConfigStore.DefaultContext"/>.
+/// with <c>GET /v1/me</c>, then saves the server and token in a context: <c>--context</c>'s (or
+/// <c>STRATA_CONTEXT</c>'s), else the current one, else <see cref="ConfigStore.DefaultContext"/>.
 /// </summary>
 public static class LoginCommand
 {
@@ -44,7 +44,7 @@ public static class LoginCommand
             }
 
             var jwt = flag ?? cli.Environment("STRATA_TOKEN");
-            return await ExecuteAsync(cli.Out, cli.Clients, cli.Config, parse.GetValue(url), jwt, parse.GetValue(cli.ContextOption), cli.Format(parse), token);
+            return await ExecuteAsync(cli.Out, cli.Clients, cli.Config, parse.GetValue(url), jwt, parse.GetValue(cli.ContextOption) ?? cli.Environment("STRATA_CONTEXT"), cli.Format(parse), token);
         }, ct));
         return command;
     }
@@ -111,7 +111,7 @@ public static class LogoutCommand
     public static Command Create(CliContext cli)
     {
         var command = new Command("logout", "Remove the current context (or --context's) from the config file: its server and token");
-        command.SetAction((parse, ct) => cli.RunAsync(_ => Task.FromResult(Execute(cli.Out, cli.Config, parse.GetValue(cli.ContextOption))), ct));
+        command.SetAction((parse, ct) => cli.RunAsync(_ => Task.FromResult(Execute(cli.Out, cli.Config, parse.GetValue(cli.ContextOption) ?? cli.Environment("STRATA_CONTEXT"))), ct));
         return command;
     }
 
