@@ -21,6 +21,7 @@ public sealed class CliApp
             cli.ContextOption,
         };
         cli.OutputOption.CompletionSources.Add([.. CliContext.OutputFormats]);
+        cli.ContextOption.CompletionSources.Add(_ => cli.ContextNames());
         // One line naming the choices (AcceptOnlyFromAmong's message spans six).
         cli.OutputOption.Validators.Add(result =>
         {

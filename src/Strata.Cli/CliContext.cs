@@ -85,6 +85,19 @@ public sealed class CliContext
         Recursive = true,
     };
 
+    /// <summary>The config file's context names, for completion; none when the file cannot be read.</summary>
+    public IEnumerable<string> ContextNames()
+    {
+        try
+        {
+            return Config.Load().Contexts.Keys.Order(StringComparer.Ordinal).ToList();
+        }
+        catch (Exception e) when (e is UsageException or IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
     public ConfigStore Config => new(ConfigStore.ResolvePath(Environment));
 
     /// <summary>The <c>-o</c> choices, as typed.</summary>

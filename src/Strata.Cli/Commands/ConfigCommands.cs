@@ -73,6 +73,7 @@ public static class ConfigCommands
     private static Command UseContextCommand(CliContext cli)
     {
         var name = new Argument<string>("name") { Description = "The context the next commands use" };
+        name.CompletionSources.Add(_ => cli.ContextNames());
         var command = new Command("use-context", "Make a context the current one") { name };
         command.SetAction((parse, ct) => cli.RunAsync(_ => Task.FromResult(UseContext(cli.Out, cli.Config, parse.GetValue(name)!)), ct));
         return command;

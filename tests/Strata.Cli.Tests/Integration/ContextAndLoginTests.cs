@@ -87,6 +87,10 @@ public sealed class ContextAndLoginTests(ServerFixture server) : IClassFixture<S
             Assert.Equal("http://team.test/", listed.RootElement[1].GetProperty("server").GetString());
         }
         Assert.Equal("ops\nteam", (await cli.RunAsync("config", "get-contexts", "-o", "name")).Out.Trim());
+        // Completion offers the contexts by name.
+        const string line = "strata config use-context ";
+        var suggested = await cli.RunAsync($"[suggest:{line.Length}]", line);
+        Assert.Equal(["ops", "team"], suggested.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(s => !s.StartsWith('-') && !s.StartsWith('/')));
 
         Assert.Contains("admin", await Role(cli));
         Assert.Equal("member", await Role(cli, "--context", "team"));
