@@ -30,9 +30,8 @@ public static class ModelCommands
     public static async Task<int> ListAsync(IAnsiConsole console, StrataClient client, OutputFormat format, CancellationToken cancellationToken)
     {
         var models = await client.Models.ListAsync(cancellationToken: cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, models, models.Select(m => m.Name)))
         {
-            Output.WriteJson(console, models);
             return ExitCodes.Success;
         }
         var table = new Table().AddColumns("NAME", "LATEST", "ALIASES", "CREATED", "DESCRIPTION");
@@ -47,7 +46,7 @@ public static class ModelCommands
 
     private static Command GetCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The model's name" };
         var version = new Argument<string?>("version") { Description = "A version number or alias (production, latest); omitted: the model and its versions", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("get", "Show a model and its versions, or one version with its metrics, schema and lineage") { name, version };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
@@ -60,9 +59,8 @@ public static class ModelCommands
         if (version is not null)
         {
             var found = await client.Models.GetVersionAsync(name, version, cancellationToken);
-            if (format == OutputFormat.Json)
+            if (Output.WriteData(console, format, found, [$"{found.ModelName}@{found.Version}"]))
             {
-                Output.WriteJson(console, found);
                 return ExitCodes.Success;
             }
             WriteVersion(console, found);
@@ -70,9 +68,8 @@ public static class ModelCommands
         }
         var model = await client.Models.GetAsync(name, cancellationToken);
         var versions = await client.Models.ListVersionsAsync(name, cancellationToken: cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, new { model, versions }, versions.Select(v => $"{v.ModelName}@{v.Version}")))
         {
-            Output.WriteJson(console, new { model, versions });
             return ExitCodes.Success;
         }
         console.MarkupLine($"Model [bold]{Output.Esc(model.Name)}[/]{(model.Description is null ? "" : $": {Output.Esc(model.Description)}")}; aliases: {Output.Esc(Aliases(model))}");
@@ -88,7 +85,7 @@ public static class ModelCommands
 
     private static Command AliasCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The model's name" };
         var alias = new Argument<string>("alias") { Description = "production, staging, ..." };
         var version = new Argument<int?>("version") { Description = "The version to point at (omit with --delete)", Arity = ArgumentArity.ZeroOrOne };
         var delete = new Option<bool>("--delete") { Description = "Remove the alias" };
@@ -109,15 +106,11 @@ public static class ModelCommands
         if (delete)
         {
             await client.Models.DeleteAliasAsync(name, alias, cancellationToken);
-            if (format == OutputFormat.Table) console.MarkupLine($"Removed alias [bold]{Output.Esc(alias)}[/] of model {Output.Esc(name)}.");
+            if (format.ForPeople()) console.MarkupLine($"Removed alias [bold]{Output.Esc(alias)}[/] of model {Output.Esc(name)}.");
             return ExitCodes.Success;
         }
         var model = await client.Models.SetAliasAsync(name, alias, version!.Value, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, model);
-        }
-        else
+        if (!Output.WriteData(console, format, model, [$"{name}@{alias}"]))
         {
             console.MarkupLine($"[bold]{Output.Esc(name)}@{Output.Esc(alias)}[/] is now version {version}.");
         }
@@ -126,13 +119,13 @@ public static class ModelCommands
 
     private static Command RegisterCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The model's name" };
         var path = new Option<string>("--path") { Description = "The model file, on the server's disk (inside a job: under MODEL_OUTPUT_PATH)", Required = true };
         var format = new Option<string?>("--format") { Description = "onnx or mlnet (default: from the extension, .onnx or .zip)" };
         format.AcceptOnlyFromAmong(ModelFormats.All.ToArray());
         var metrics = new Option<string[]>("--metric") { Description = "name=value, repeatable", DefaultValueFactory = _ => [] };
         var job = new Option<string?>("--job") { Description = "The job that made it (default inside a job: that job)" };
-        var description = new Option<string?>("--description");
+        var description = new Option<string?>("--description") { Description = "What the version is, for people" };
         var command = new Command("register", "Register a model file as the next version of a model (works inside a job with no login)")
         {
             name, path, format, metrics, job, description,
@@ -155,11 +148,7 @@ public static class ModelCommands
     public static async Task<int> RegisterAsync(IAnsiConsole console, StrataClient client, string name, RegisterModelVersionRequest request, OutputFormat format, CancellationToken cancellationToken)
     {
         var version = await client.Models.RegisterAsync(name, request, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, version);
-        }
-        else
+        if (!Output.WriteData(console, format, version, [$"{version.ModelName}@{version.Version}"]))
         {
             console.MarkupLine($"Registered [bold]{Output.Esc(name)}@{version.Version}[/] ({Output.Esc(version.Format)}, sha256 {Output.Esc(version.Sha256[..12])}…).");
         }
