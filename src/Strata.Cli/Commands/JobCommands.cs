@@ -21,6 +21,7 @@ public static class JobCommands
         command.Subcommands.Add(AttemptsCommand(cli));
         command.Subcommands.Add(TrackingCommands.MetricsCommand(cli));
         command.Subcommands.Add(TrackingCommands.CompareCommand(cli));
+        command.Subcommands.Add(DownloadCommands.JobOutputs(cli));
         return command;
     }
 
@@ -153,6 +154,11 @@ public static class JobCommands
         Row("Name", Output.Esc(job.Spec.Name));
         Row("Status", Output.StatusMarkup(job.Status));
         Row("Reason", Output.Esc(job.StatusReason));
+        if (job.StatusMessage is not null)
+        {
+            Row("Why", Output.Esc(job.StatusMessage));
+        }
+
         if (job.QueuePosition is { } position)
         {
             Row("Queue position", position.ToString(CultureInfo.InvariantCulture));
@@ -186,7 +192,8 @@ public static class JobCommands
 
         if (job.Output is { } output)
         {
-            Row("Output", Output.Esc(string.Join(" ", new[] { output.Artifact, output.ModelVersion }.Where(p => p is not null))));
+            // The output folder's path is the server's (-o json shows it): a remote user fetches the files instead.
+            Row("Output", Output.Esc(string.Join("; ", new[] { output.ModelVersion is { } model ? $"model {model}" : null, $"files: strata jobs outputs {job.Id} <folder>" }.Where(p => p is not null))));
         }
 
         foreach (var hint in job.RightSizing)

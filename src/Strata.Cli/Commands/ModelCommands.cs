@@ -7,7 +7,7 @@ using Strata.Contracts;
 
 namespace Strata.Cli.Commands;
 
-/// <summary><c>strata models list|get|versions|alias|register</c>: the model registry.</summary>
+/// <summary><c>strata models list|get|versions|alias|register|download</c>: the model registry.</summary>
 public static class ModelCommands
 {
     public static Command Create(CliContext cli)
@@ -17,6 +17,7 @@ public static class ModelCommands
         command.Subcommands.Add(GetCommand(cli));
         command.Subcommands.Add(AliasCommand(cli));
         command.Subcommands.Add(RegisterCommand(cli));
+        command.Subcommands.Add(DownloadCommands.ModelDownload(cli));
         return command;
     }
 
@@ -178,7 +179,6 @@ public static class ModelCommands
         Row("Model", $"{version.ModelName}@{version.Version}");
         Row("Aliases", string.Join(", ", version.Aliases));
         Row("Format", version.Format);
-        Row("File", version.Uri);
         Row("Size", Output.Bytes(version.SizeBytes));
         Row("SHA-256", version.Sha256);
         Row("Metrics", Metrics(version.Metrics));
