@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 
@@ -6,6 +7,17 @@ namespace Strata.Cli;
 /// <summary>Parsers that give a person-readable error instead of a .NET type name.</summary>
 public static class CliOptions
 {
+    /// <summary><c>--on-quota-exceeded queue|reject</c> of the commands that submit a job (the spec's <c>on_quota_exceeded</c>).</summary>
+    public static Option<string?> OnQuotaExceeded()
+    {
+        var option = new Option<string?>("--on-quota-exceeded")
+        {
+            Description = "Over the tenant's quota: queue (wait as waiting_for_quota) or reject (a 429); default: the tenant's setting",
+        };
+        option.AcceptOnlyFromAmong("queue", "reject");
+        return option;
+    }
+
     /// <summary>A number (decimals allowed), or a parse error naming the option.</summary>
     public static double? ParseDouble(ArgumentResult result)
     {

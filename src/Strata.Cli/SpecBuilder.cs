@@ -30,6 +30,7 @@ public sealed record SubmitArguments
     public string? Model { get; init; }
     public string? Label { get; init; }
     public string? Task { get; init; }
+    public string? OnQuotaExceeded { get; init; }
 }
 
 /// <summary>
@@ -109,6 +110,7 @@ public static partial class SpecBuilder
             Model = args.Model ?? spec.Model,
             Label = args.Label ?? spec.Label,
             Task = args.Task ?? spec.Task,
+            OnQuotaExceeded = args.OnQuotaExceeded ?? spec.OnQuotaExceeded,
         };
 
         if (string.IsNullOrWhiteSpace(spec.Name))

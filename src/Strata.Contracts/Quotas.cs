@@ -95,6 +95,11 @@ public sealed record QuotaUsage
     public required double Used { get; init; }
     /// <summary>The part of <see cref="Used"/> held by pending jobs (for <c>max_running_jobs</c>: the jobs waiting to run); null where it does not apply.</summary>
     public double? Pending { get; init; }
+    /// <summary>
+    /// The part of <see cref="Used"/> that the tenant's deployments reserve (their replicas at <c>max_replicas</c>); the
+    /// rest is its jobs'. Null where it does not apply (job and deployment counts).
+    /// </summary>
+    public double? Deployments { get; init; }
 }
 
 /// <summary>Response of <c>GET /v1/quota</c>: the caller's tenant's quota and its use, per resource.</summary>

@@ -25,10 +25,13 @@ public static class QuotaCommands
             return ExitCodes.Success;
         }
 
-        var table = new Table().AddColumns("RESOURCE", "LIMIT", "USED", "PENDING");
+        // Used, split by holder: a deployment's reservation does not end by waiting, so the user must see it apart.
+        var table = new Table().AddColumns("RESOURCE", "LIMIT", "USED", "BY JOBS", "BY DEPLOYMENTS", "PENDING");
         foreach (var (resource, usage) in quota.Resources)
         {
-            table.AddRow(Output.Esc(resource), Number(usage.Limit), Number(usage.Used), usage.Pending is { } pending ? Number(pending) : "");
+            table.AddRow(Output.Esc(resource), Number(usage.Limit), Number(usage.Used),
+                usage.Deployments is { } reserved ? Number(usage.Used - reserved) : "", usage.Deployments is { } deployments ? Number(deployments) : "",
+                usage.Pending is { } pending ? Number(pending) : "");
         }
         console.Write(table);
         console.MarkupLine($"Over quota: [bold]{Output.Esc(quota.OnQuotaExceeded)}[/] · fair-share weight {Number(quota.FairShareWeight)}"

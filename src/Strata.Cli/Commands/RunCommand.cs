@@ -29,9 +29,10 @@ public static partial class RunCommand
         var hyperparameters = new Option<string[]>("--hyperparameter", "-p") { Description = "key=value, repeatable", DefaultValueFactory = _ => [] };
         var env = new Option<string[]>("--env", "-e") { Description = "KEY=VALUE, repeatable", DefaultValueFactory = _ => [] };
         var workers = new Option<int?>("--workers") { Description = "Distributed workers (DDP), admitted all or none", CustomParser = CliOptions.ParseInt };
+        var onQuotaExceeded = CliOptions.OnQuotaExceeded();
         var command = new Command("run", "Run the project in a folder: pack it (honouring .gitignore and .strataignore), upload it and run python train.py in a copy")
         {
-            folder, name, entrypoint, data, cpu, memory, gpus, timeout, hyperparameters, env, workers,
+            folder, name, entrypoint, data, cpu, memory, gpus, timeout, hyperparameters, env, workers, onQuotaExceeded,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
@@ -52,6 +53,7 @@ public static partial class RunCommand
                 Gpus = parse.GetValue(gpus),
                 Timeout = parse.GetValue(timeout),
                 Workers = parse.GetValue(workers),
+                OnQuotaExceeded = parse.GetValue(onQuotaExceeded),
                 Hyperparameters = parse.GetValue(hyperparameters) ?? [],
                 Env = parse.GetValue(env) ?? [],
             }, cli.WorkingDirectory);

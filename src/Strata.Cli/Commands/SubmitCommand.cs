@@ -42,10 +42,11 @@ public static class SubmitCommand
         var datasetSize = new Option<double?>("--dataset-size-gb") { Description = "With --compute auto: the data's size in GB, where --data is not a local file or folder", CustomParser = CliOptions.ParseDouble };
         var modelParams = new Option<double?>("--model-params") { Description = "With --compute auto: the model's parameters, e.g. 50000000 or 7e9", CustomParser = CliOptions.ParseDouble };
         var framework = new Option<string?>("--framework") { Description = $"With --compute auto: one of {string.Join(", ", Frameworks.All)}" };
+        var onQuotaExceeded = CliOptions.OnQuotaExceeded();
         var command = new Command("submit", "Submit a training job")
         {
             file, name, entrypoint, image, data, outputPath, cpu, memory, gpus, gpuType, priority, timeout, maxAttempts, workers,
-            hyperparameters, env, model, label, noUpload, code, computeMode, datasetSize, modelParams, framework,
+            hyperparameters, env, model, label, noUpload, code, computeMode, datasetSize, modelParams, framework, onQuotaExceeded,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
@@ -71,6 +72,7 @@ public static class SubmitCommand
                     Env = parse.GetValue(env) ?? [],
                     Model = parse.GetValue(model),
                     Label = parse.GetValue(label),
+                    OnQuotaExceeded = parse.GetValue(onQuotaExceeded),
                 },
                 cli.WorkingDirectory);
             var workload = AutoWorkload(parse.GetValue(computeMode), spec, parse.GetValue(datasetSize), parse.GetValue(modelParams), parse.GetValue(framework),

@@ -25,9 +25,10 @@ public static partial class TrainCommand
         var memory = new Option<int?>("--memory") { Description = "Memory, GB", CustomParser = CliOptions.ParseInt };
         var noUpload = new Option<bool>("--no-upload") { Description = "Send --data as a path the server can read, instead of uploading a local file" };
         var wait = new Option<bool>("--wait") { Description = "Wait for the job to end and show its metrics and model version; exits 1 if it failed" };
+        var onQuotaExceeded = CliOptions.OnQuotaExceeded();
         var command = new Command("train", "Train a built-in model (no code, no image) and register it")
         {
-            model, data, label, task, name, hyperparameters, cpu, memory, wait, noUpload,
+            model, data, label, task, name, hyperparameters, cpu, memory, wait, noUpload, onQuotaExceeded,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
@@ -43,6 +44,7 @@ public static partial class TrainCommand
                     Hyperparameters = parse.GetValue(hyperparameters) ?? [],
                     Cpu = parse.GetValue(cpu),
                     Memory = parse.GetValue(memory),
+                    OnQuotaExceeded = parse.GetValue(onQuotaExceeded),
                 },
                 cli.WorkingDirectory);
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));

@@ -9,8 +9,10 @@ namespace Strata.Server.Queue;
 /// <summary>What a tenant's jobs count against its quota now (for <c>GET /v1/quota</c> and the metrics).</summary>
 /// <param name="Held">Resources held by its running jobs and by its pending jobs accepted within the quota.</param>
 /// <param name="HeldByPending">The part of <paramref name="Held"/> held by pending jobs.</param>
+/// <param name="Reserved">The part of <paramref name="Held"/> that its deployments reserve.</param>
 public readonly record struct TenantQuotaUse(
-    ResourceRequest Held, ResourceRequest HeldByPending, int Running, int Pending, int WaitingForQuota, int Deployments = 0, int Replicas = 0);
+    ResourceRequest Held, ResourceRequest HeldByPending, int Running, int Pending, int WaitingForQuota, int Deployments = 0, int Replicas = 0,
+    ResourceRequest Reserved = default);
 
 /// <summary>
 /// The scheduler's in-memory state behind one lock: the pending jobs (<see cref="PendingQueue"/>), who holds
@@ -228,7 +230,8 @@ public sealed class JobQueue(TimeProvider time)
         {
             var held = _ledger.Of(tenantId);
             var pending = _pending.Of(tenantId);
-            return new TenantQuotaUse(held.Held, pending.HeldByPending, _capacity.RunningOf(tenantId), pending.Pending, pending.WaitingForQuota, held.Deployments, held.Replicas);
+            return new TenantQuotaUse(held.Held, pending.HeldByPending, _capacity.RunningOf(tenantId), pending.Pending, pending.WaitingForQuota,
+                held.Deployments, held.Replicas, held.Reserved);
         }
     }
 

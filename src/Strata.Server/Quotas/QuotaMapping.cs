@@ -31,9 +31,19 @@ public static class QuotaMapping
         WaitingForQuota = use.WaitingForQuota,
         Resources = new Dictionary<string, QuotaUsage>(StringComparer.Ordinal)
         {
-            [QuotaResources.CpuCores] = new() { Limit = quota.CpuCores, Used = use.Held.CpuCores, Pending = use.HeldByPending.CpuCores },
-            [QuotaResources.MemoryGb] = new() { Limit = quota.MemoryGb, Used = QuotaMath.Gb(use.Held.MemoryBytes), Pending = QuotaMath.Gb(use.HeldByPending.MemoryBytes) },
-            [QuotaResources.GpuCount] = new() { Limit = quota.GpuCount, Used = use.Held.GpuCount, Pending = use.HeldByPending.GpuCount },
+            [QuotaResources.CpuCores] = new()
+            {
+                Limit = quota.CpuCores, Used = use.Held.CpuCores, Pending = use.HeldByPending.CpuCores, Deployments = use.Reserved.CpuCores,
+            },
+            [QuotaResources.MemoryGb] = new()
+            {
+                Limit = quota.MemoryGb, Used = QuotaMath.Gb(use.Held.MemoryBytes), Pending = QuotaMath.Gb(use.HeldByPending.MemoryBytes),
+                Deployments = QuotaMath.Gb(use.Reserved.MemoryBytes),
+            },
+            [QuotaResources.GpuCount] = new()
+            {
+                Limit = quota.GpuCount, Used = use.Held.GpuCount, Pending = use.HeldByPending.GpuCount, Deployments = use.Reserved.GpuCount,
+            },
             [QuotaResources.MaxRunningJobs] = new() { Limit = quota.MaxRunningJobs, Used = use.Running, Pending = use.Pending },
             [QuotaResources.MaxPendingJobs] = new() { Limit = quota.MaxPendingJobs, Used = use.Pending },
             [QuotaResources.MaxDeployments] = new() { Limit = quota.MaxDeployments, Used = use.Deployments },

@@ -39,4 +39,31 @@ public sealed class QuotaCommandsTests(ServerFixture server) : IClassFixture<Ser
         Assert.True(over.ExitCode != ExitCodes.Success, over.ToString());
         Assert.Contains("max_pending_jobs", over.Error);
     }
+
+    [Fact]
+    public async Task A_submission_over_the_quota_queues_when_asked_and_says_what_holds_the_quota()
+    {
+        var member = await server.TenantMemberAsync("team-queue");
+        var set = await server.Admin.RunAsync("quota", "set", "team-queue", "--cpu", "2");
+        Assert.True(set.ExitCode == ExitCodes.Success, set.ToString());
+        var holder = await member.RunAsync("jobs", "submit", "--name", "holder", "--entrypoint", "sleep 300", "--cpu", "2", "--memory", "1", "-o", "name");
+        Assert.True(holder.ExitCode == ExitCodes.Success, holder.ToString());
+
+        var refused = await member.RunAsync("jobs", "submit", "--name", "refused", "--entrypoint", "true", "--cpu", "1", "--memory", "1", "--on-quota-exceeded", "reject");
+        Assert.True(refused.ExitCode != ExitCodes.Success, refused.ToString());
+        Assert.Contains("2 in use (2 by 1 job)", refused.Error, StringComparison.Ordinal);
+
+        var queued = await member.RunAsync("jobs", "submit", "--name", "queued", "--entrypoint", "true", "--cpu", "1", "--memory", "1", "--on-quota-exceeded", "queue", "-o", "name");
+        Assert.True(queued.ExitCode == ExitCodes.Success, queued.ToString());
+        var get = await member.RunAsync("jobs", "get", queued.Out.Trim());
+        Assert.Contains("waiting_for_quota", get.Out, StringComparison.Ordinal);
+        Assert.Contains("waiting for quota: cpu_cores: the quota is 2, 2 in use (2 by 1 job)", string.Join(' ', get.Out.Split('\n').Select(l => l.Trim())), StringComparison.Ordinal);
+
+        var table = await member.RunAsync("quota");
+        Assert.Contains("BY DEPLOYMENTS", table.Out, StringComparison.Ordinal);
+        var bad = await member.RunAsync("train", "--model", "lightgbm", "--data", "x.csv", "--label", "y", "--on-quota-exceeded", "later");
+        Assert.Equal(ExitCodes.UsageError, bad.ExitCode);
+
+        foreach (var id in new[] { holder.Out.Trim(), queued.Out.Trim() }) await member.RunAsync("jobs", "cancel", id);
+    }
 }

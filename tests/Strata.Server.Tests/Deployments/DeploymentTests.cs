@@ -299,7 +299,9 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
         {
             var resources = (await Http.ExpectAsync(quota, 200)).GetProperty("resources");
             Assert.Equal(1, resources.GetProperty("cpu_cores").GetProperty("used").GetDouble());
+            Assert.Equal(1, resources.GetProperty("cpu_cores").GetProperty("deployments").GetDouble());
             Assert.Equal(2, resources.GetProperty("memory_gb").GetProperty("used").GetDouble());
+            Assert.Equal(2, resources.GetProperty("memory_gb").GetProperty("deployments").GetDouble());
             Assert.Equal(1, resources.GetProperty("max_deployments").GetProperty("used").GetDouble());
             Assert.Equal(2, resources.GetProperty("max_replicas").GetProperty("used").GetDouble());
         }
