@@ -31,6 +31,19 @@ public sealed class JobsClient
         return new JobHandle(_client, job.Id, job);
     }
 
+    /// <summary>
+    /// Checks a submission without making it (<c>dry_run=true</c>): the spec, its paths and the quota as it stands.
+    /// Name what is about to be uploaded <see cref="ArtifactUri.ToBeUploaded"/>, so nothing is uploaded for a job
+    /// that would be refused.
+    /// </summary>
+    /// <exception cref="ValidationException">The spec is invalid.</exception>
+    /// <exception cref="QuotaExceededException">The quota has no room and the job would not wait for it.</exception>
+    public Task<DryRunResult> CheckAsync(TrainingJobSpec spec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return _client.SendAsync<DryRunResult>(HttpMethod.Post, BasePath + "?dry_run=true", spec, cancellationToken);
+    }
+
     /// <summary>A handle to an existing job; no request is made until it is used.</summary>
     public JobHandle GetHandle(string id)
     {

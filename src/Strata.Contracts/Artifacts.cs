@@ -41,6 +41,12 @@ public static class ArtifactUri
 
     public static string Format(string id) => Prefix + id;
 
+    /// <summary>
+    /// In a dry run (<c>POST /v1/jobs/training?dry_run=true</c>), the artifact a client is about to upload: the nil
+    /// UUID, which no real artifact has. A real submission naming it is refused as any missing artifact is.
+    /// </summary>
+    public static readonly string ToBeUploaded = Prefix + Guid.Empty.ToString();
+
     /// <summary>True when <paramref name="value"/> is <c>artifact://&lt;uuid&gt;</c>; <paramref name="id"/> is then the canonical id.</summary>
     public static bool TryParse(string? value, [NotNullWhen(true)] out string? id)
     {

@@ -316,3 +316,15 @@ public sealed record JobOutputListing
     /// <summary>True when the folder holds more entries than one listing looks at; the files beyond are not shown.</summary>
     public bool Truncated { get; init; }
 }
+
+/// <summary>
+/// Answer of <c>POST /v1/jobs/training?dry_run=true</c>: the submission would be accepted. Nothing was created or held;
+/// a real submission can still be refused if the quota fills up meanwhile.
+/// </summary>
+public sealed record DryRunResult
+{
+    /// <summary>The spec as a submission would store it, defaults filled in.</summary>
+    public required TrainingJobSpec Spec { get; init; }
+    /// <summary>True when the tenant's quota has no room now and the job would wait (<c>on_quota_exceeded: queue</c>).</summary>
+    public bool WouldWaitForQuota { get; init; }
+}

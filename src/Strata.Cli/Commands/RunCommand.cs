@@ -59,9 +59,13 @@ public static partial class RunCommand
             }, cli.WorkingDirectory);
 
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));
+            var localData = Uploader.LocalPath(spec.DataPath, cli.WorkingDirectory);
+            // Refused before anything is packed or uploaded: a bad spec or a full quota costs no upload.
+            await client.Jobs.CheckAsync(spec with { CodeArtifact = ArtifactUri.ToBeUploaded, DataPath = localData is null ? spec.DataPath : ArtifactUri.ToBeUploaded }, token);
             spec = spec with
             {
-                CodeArtifact = await PackAndUploadAsync(cli.Error, client, root, spec.Name!, token),
+                // The data goes up once, as the job's data, not a second time inside its code.
+                CodeArtifact = await PackAndUploadAsync(cli.Error, client, root, spec.Name!, token, exclude: localData),
                 DataPath = await Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token),
             };
             return await SubmitCommand.ExecuteAsync(cli.Out, client, spec, cli.Format(parse), token);
@@ -70,9 +74,9 @@ public static partial class RunCommand
     }
 
     /// <summary>Packs a project folder as <c>strata run</c> does, uploads it and returns its <c>artifact://</c> URI.</summary>
-    public static async Task<string> PackAndUploadAsync(IAnsiConsole progress, StrataClient client, string root, string jobName, CancellationToken cancellationToken)
+    public static async Task<string> PackAndUploadAsync(IAnsiConsole progress, StrataClient client, string root, string jobName, CancellationToken cancellationToken, string? exclude = null)
     {
-        var packed = Pack(progress, root);
+        var packed = Pack(progress, root, exclude);
         try
         {
             progress.MarkupLine($"[grey]Packed {packed.Files} files ({Output.Bytes(packed.Bytes)}) from {Markup.Escape(root)}[/]");
@@ -93,14 +97,14 @@ public static partial class RunCommand
     /// Packs with a progress bar on a terminal, as the upload shows one; elsewhere (a CI log, a pipe) a whole line
     /// before it starts, never a line rewritten in place.
     /// </summary>
-    private static PackResult Pack(IAnsiConsole console, string root)
+    private static PackResult Pack(IAnsiConsole console, string root, string? exclude)
     {
         if (!console.Profile.Capabilities.Interactive)
         {
             return CodePacker.Pack(root, p =>
             {
                 if (p.Files == 0) console.MarkupLine($"[grey]Packing {p.TotalFiles} files ({Output.Bytes(p.TotalBytes)}) from {Markup.Escape(root)}[/]");
-            });
+            }, exclude);
         }
 
         return console.Progress()
@@ -112,7 +116,7 @@ public static partial class RunCommand
                 {
                     task.MaxValue = Math.Max(p.TotalBytes, 1);
                     task.Value = p.Bytes;
-                });
+                }, exclude);
                 task.Value = task.MaxValue;
                 return result;
             });

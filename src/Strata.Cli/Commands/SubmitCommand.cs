@@ -80,14 +80,6 @@ public static class SubmitCommand
             var codeFolder = parse.GetValue(code) is { } folder ? Path.GetFullPath(folder, cli.WorkingDirectory) : null;
             if (codeFolder is not null && !Directory.Exists(codeFolder)) throw new UsageException($"--code: there is no folder {codeFolder}");
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));
-            if (codeFolder is not null)
-            {
-                spec = spec with { CodeArtifact = await RunCommand.PackAndUploadAsync(cli.Error, client, codeFolder, spec.Name!, token) };
-            }
-            if (!parse.GetValue(noUpload))
-            {
-                spec = spec with { DataPath = await Uploads.Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token) };
-            }
             if (workload is not null)
             {
                 var recommendation = await client.RecommendComputeAsync(workload, token);
@@ -96,6 +88,24 @@ public static class SubmitCommand
                 var console = cli.Format(parse).ForPeople() ? cli.Out : cli.Error;
                 console.Markup("--compute auto chose ");
                 RecommendCommand.Print(console, recommendation);
+            }
+            var localData = parse.GetValue(noUpload) ? null : Uploads.Uploader.LocalPath(spec.DataPath, cli.WorkingDirectory);
+            if (codeFolder is not null || localData is not null)
+            {
+                // Refused before anything is packed or uploaded: a bad spec or a full quota costs no upload.
+                await client.Jobs.CheckAsync(spec with
+                {
+                    CodeArtifact = codeFolder is null ? spec.CodeArtifact : ArtifactUri.ToBeUploaded,
+                    DataPath = localData is null ? spec.DataPath : ArtifactUri.ToBeUploaded,
+                }, token);
+            }
+            if (codeFolder is not null)
+            {
+                spec = spec with { CodeArtifact = await RunCommand.PackAndUploadAsync(cli.Error, client, codeFolder, spec.Name!, token, exclude: localData) };
+            }
+            if (localData is not null)
+            {
+                spec = spec with { DataPath = await Uploads.Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token) };
             }
             return await ExecuteAsync(cli.Out, client, spec, cli.Format(parse), token);
         }, ct));

@@ -48,8 +48,11 @@ public static partial class TrainCommand
                 },
                 cli.WorkingDirectory);
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));
-            if (!parse.GetValue(noUpload))
+            if (!parse.GetValue(noUpload) && Uploads.Uploader.LocalPath(spec.DataPath, cli.WorkingDirectory) is { } local)
             {
+                // Refused before the upload: a column that is not there, a misspelt hyperparameter, a full quota.
+                if (File.Exists(local)) CheckHeader(local, spec.Label!);
+                await client.Jobs.CheckAsync(spec with { DataPath = ArtifactUri.ToBeUploaded }, token);
                 // A local CSV is uploaded (with progress) and the job names the artifact: the server and its
                 // jobs need not see the client's files.
                 spec = spec with { DataPath = await Uploads.Uploader.UploadIfLocalAsync(cli.Error, client, spec.DataPath, cli.WorkingDirectory, token) };
@@ -88,6 +91,23 @@ public static partial class TrainCommand
             }
         }
         return exit;
+    }
+
+    /// <summary>
+    /// The label must be a column of the CSV's header row (read here, before any upload), as the trainer would find:
+    /// a case or spelling slip is named with the column meant.
+    /// </summary>
+    /// <exception cref="UsageException">The header has no such column.</exception>
+    internal static void CheckHeader(string csv, string label)
+    {
+        string? header;
+        using (var reader = new StreamReader(csv, detectEncodingFromByteOrderMarks: true)) header = reader.ReadLine();
+        if (header is null) throw new UsageException($"--data {csv} is empty: a CSV needs a header row and rows");
+        // The header's names as the trainer reads them: comma separated, quotes and spaces around a name dropped.
+        var columns = header.Split(',').Select(c => c.Trim().Trim('"').Trim()).ToList();
+        if (columns.Contains(label, StringComparer.Ordinal)) return;
+        var meant = columns.FirstOrDefault(c => string.Equals(c, label, StringComparison.OrdinalIgnoreCase)) ?? Words.Nearest(label, columns);
+        throw new UsageException($"--label {label}: the data has no such column{(meant is null ? "" : $" (did you mean '{meant}'?)")}; its columns are: {string.Join(", ", columns)}");
     }
 
     /// <summary><c>data/Churn_2024.csv</c> → <c>churn-2024</c>: a DNS-1123 label from the file's name.</summary>

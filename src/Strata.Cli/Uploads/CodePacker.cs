@@ -34,11 +34,17 @@ public static class CodePacker
 
     /// <summary>Writes the archive to a new temporary file (the caller deletes it).</summary>
     /// <param name="progress">Told the totals before the first file, then after each file.</param>
-    public static PackResult Pack(string root, Action<PackProgress>? progress = null)
+    /// <param name="exclude">A file or folder inside <paramref name="root"/> left out (the job's <c>--data</c>, uploaded on its own).</param>
+    public static PackResult Pack(string root, Action<PackProgress>? progress = null, string? exclude = null)
     {
         root = Path.GetFullPath(root);
         var skipped = new List<string>();
         var files = Select(root, skipped);
+        if (exclude is not null && Path.GetRelativePath(root, Path.GetFullPath(exclude)).Replace(Path.DirectorySeparatorChar, '/') is var left
+            && left != "." && !left.StartsWith("../", StringComparison.Ordinal) && left != "..")
+        {
+            files.RemoveAll(file => file == left || file.StartsWith(left + "/", StringComparison.Ordinal));
+        }
         var sizes = files.Select(file => new FileInfo(Path.Combine(root, file)).Length).ToList();
         var total = sizes.Sum();
         progress?.Invoke(new PackProgress(0, files.Count, 0, total));

@@ -13,6 +13,14 @@ namespace Strata.Cli.Uploads;
 /// </summary>
 public static class Uploader
 {
+    /// <summary>The full path of <paramref name="path"/> when it is a local file or folder that would be uploaded; else null.</summary>
+    public static string? LocalPath(string? path, string workingDirectory)
+    {
+        if (string.IsNullOrEmpty(path) || path.Contains("://", StringComparison.Ordinal)) return null;
+        var full = Path.GetFullPath(path, workingDirectory);
+        return File.Exists(full) || Directory.Exists(full) ? full : null;
+    }
+
     /// <summary>
     /// The data path to put in a spec: a local file or folder that exists is uploaded and becomes its
     /// <c>artifact://</c> URI; anything else (an URI, a server-side path) is returned as it is.

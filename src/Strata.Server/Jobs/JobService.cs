@@ -22,6 +22,8 @@ public abstract record SubmitResult
     public sealed record OverQuota(QuotaExcess Excess) : SubmitResult;
     /// <summary>The job alone asks for more than the tenant's whole quota: it could never run.</summary>
     public sealed record LargerThanQuota(QuotaExcess Excess) : SubmitResult;
+    /// <summary>A dry run found nothing wrong: the spec as a submission would store it; nothing was created or held.</summary>
+    public sealed record WouldBeAccepted(TrainingJobSpec Spec, bool WouldWaitForQuota) : SubmitResult;
 }
 
 /// <summary>Submits and cancels jobs: validation, quota, the durable write, then a nudge to the scheduler; a cancel is the attempt lifecycle's.</summary>
@@ -51,7 +53,11 @@ public sealed class JobService(
     };
 
     /// <param name="idempotency">The request's <c>Idempotency-Key</c>, if it sent one: its answer is committed with the job.</param>
-    public async Task<SubmitResult> SubmitAsync(string tenantId, TrainingJobSpec spec, IdempotencyClaim? idempotency, CancellationToken cancellationToken)
+    /// <param name="dryRun">
+    /// Check everything a submission checks (the spec, the quota as it stands now) and create nothing: a client asks
+    /// before it uploads, naming what it will upload <see cref="ArtifactUri.ToBeUploaded"/>.
+    /// </param>
+    public async Task<SubmitResult> SubmitAsync(string tenantId, TrainingJobSpec spec, IdempotencyClaim? idempotency, CancellationToken cancellationToken, bool dryRun = false)
     {
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString();
@@ -59,7 +65,7 @@ public sealed class JobService(
         var paths = tenantPaths.For(tenantId);
         var defaultOutput = Path.Combine(data.TenantArtifacts(tenantId), "jobs", id, "output");
         var valid = JobSpecValidator.TryValidate(spec, tenantId, _defaults, paths, defaultOutput, runtime.Capacity, out var validated, out var errors);
-        var sources = await CheckSourcesAsync(tenantId, spec, paths, cancellationToken);
+        var sources = await CheckSourcesAsync(tenantId, spec, paths, dryRun, cancellationToken);
         if (valid) CheckLocalFiles(validated!.Spec, sources);
         if (valid) CheckGpuType(validated!.Spec, sources);
         if (!valid || !sources.IsEmpty)
@@ -81,6 +87,13 @@ public sealed class JobService(
             return new SubmitResult.LargerThanQuota(tooLarge);
         }
         var queueWhenExceeded = (normalized.OnQuotaExceeded ?? quota.Quota.OnQuotaExceeded) == QuotaPolicies.Queue;
+        if (dryRun)
+        {
+            var wouldExceed = queue.WouldRefuse(tenantId, validated.Total, quota.Limits);
+            return wouldExceed is { } refusal && (!queueWhenExceeded || refusal.Resource == QuotaResource.MaxPendingJobs)
+                ? new SubmitResult.OverQuota(refusal)
+                : new SubmitResult.WouldBeAccepted(normalized, wouldExceed is not null);
+        }
         var reservation = queue.Reserve(tenantId, id, validated.Total, quota.Limits, queueWhenExceeded, out var excess);
         if (reservation == Reservation.Refused)
         {
@@ -149,12 +162,13 @@ public sealed class JobService(
     }
 
     /// <summary>The artifacts a spec names must be the tenant's own (another tenant's is as missing), and its repository one the server may clone.</summary>
-    private async Task<ValidationErrors> CheckSourcesAsync(string tenantId, TrainingJobSpec spec, PathPolicy paths, CancellationToken cancellationToken)
+    private async Task<ValidationErrors> CheckSourcesAsync(string tenantId, TrainingJobSpec spec, PathPolicy paths, bool dryRun, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
         foreach (var (field, value) in new[] { ("data_path", spec.DataPath), ("code_artifact", spec.CodeArtifact) })
         {
             if (!ArtifactUri.TryParse(value, out var id)) continue;
+            if (dryRun && string.Equals(value, ArtifactUri.ToBeUploaded, StringComparison.OrdinalIgnoreCase)) continue;
             var artifact = await artifacts.FindAsync(tenantId, id, cancellationToken);
             if (artifact is null) errors.Add(field, $"artifact {id} was not found in this tenant; upload it first (POST /v1/artifacts)");
             else if (field == "code_artifact" && artifact.Kind != ArtifactKinds.Archive) errors.Add(field, $"artifact {id} is a single file; code must be a tar.gz archive");

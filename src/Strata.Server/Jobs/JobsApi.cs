@@ -35,7 +35,7 @@ public static class JobsApi
     {
         var jobs = app.MapGroup("/v1/jobs/training").WithTags("Training jobs");
         jobs.MapPost("", SubmitAsync).RequireAuthorization(Policies.TenantWrite).WithName("SubmitTrainingJob")
-            .WithSummary("Submit a training job.").Accepts<TrainingJobSpec>("application/json")
+            .WithSummary("Submit a training job; with `dry_run=true`, check it (spec, paths, quota now) and create nothing.").Accepts<TrainingJobSpec>("application/json")
             .WithIdempotencyKey(_ => BodyLimits.JobSpec);
         jobs.MapGet("", ListAsync).RequireAuthorization(Policies.TenantRead).WithName("ListTrainingJobs")
             .WithSummary("List the tenant's training jobs, newest first; the next page is in the Link header.");
@@ -50,19 +50,27 @@ public static class JobsApi
         return app;
     }
 
-    private static async Task<Results<Created<TrainingJob>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
+    private static async Task<Results<Created<TrainingJob>, Ok<DryRunResult>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
         HttpRequest request, JobService service, CancellationToken cancellationToken)
     {
         var caller = request.HttpContext.Caller();
+        var dryRunText = request.Query["dry_run"].ToString();
+        if (dryRunText.Length > 0 && dryRunText is not ("true" or "false"))
+        {
+            return Problem.Validation("dry_run", "must be true or false");
+        }
         var (spec, problem) = await JsonBody.ReadAsync<TrainingJobSpec>(request, BodyLimits.JobSpec, cancellationToken);
         if (problem is not null) return problem;
         if (spec!.TenantId is not null && spec.TenantId != caller.TenantId)
         {
             return Problem.Forbidden($"tenant_id '{spec.TenantId}' is not this token's tenant; omit it or use '{caller.TenantId}'.");
         }
-        var result = await service.SubmitAsync(caller.TenantId!, spec, IdempotencyFilter.ClaimOf(request.HttpContext), cancellationToken);
+        var dryRun = dryRunText == "true";
+        var result = await service.SubmitAsync(caller.TenantId!, spec, dryRun ? null : IdempotencyFilter.ClaimOf(request.HttpContext), cancellationToken, dryRun);
         switch (result)
         {
+            case SubmitResult.WouldBeAccepted would:
+                return TypedResults.Ok(new DryRunResult { Spec = would.Spec, WouldWaitForQuota = would.WouldWaitForQuota });
             case SubmitResult.Invalid invalid:
                 return Problem.Validation(invalid.Errors);
             case SubmitResult.OverQuota over:

@@ -190,6 +190,20 @@ public sealed class JobQueue(TimeProvider time)
     }
 
     /// <summary>
+    /// What a submission of <paramref name="request"/> would be refused or queued for now (the pending-jobs limit
+    /// first, then the resources), holding nothing: a dry run's answer. Null when it would be accepted.
+    /// </summary>
+    public QuotaExcess? WouldRefuse(string tenantId, ResourceRequest request, QuotaLimits limits)
+    {
+        lock (_lock)
+        {
+            var pending = _pending.Of(tenantId).Pending;
+            if (pending >= limits.MaxPendingJobs) return new QuotaExcess(QuotaResource.MaxPendingJobs, limits.MaxPendingJobs, pending, 1);
+            return _ledger.WouldExceed(tenantId, request, limits.Resources);
+        }
+    }
+
+    /// <summary>
     /// For a pending job waiting for quota: what it would exceed, and who holds what is in use (jobs,
     /// deployments); null for any other job.
     /// </summary>

@@ -60,7 +60,9 @@ public sealed class RecommendCommandsTests(ServerFixture server) : IClassFixture
             "--compute", "auto", "--model-params", "5e7", "-o", "json");
 
         Assert.True(submitted.ExitCode == ExitCodes.Success, submitted.ToString());
-        Assert.Contains("\n--compute auto chose shared: ", submitted.Error); // after the upload's line
+        // Chosen, then checked with the server, before anything is uploaded.
+        var chose = submitted.Error.IndexOf("--compute auto chose shared: ", StringComparison.Ordinal);
+        Assert.True(chose >= 0 && chose < submitted.Error.IndexOf("Uploaded", StringComparison.Ordinal), submitted.Error);
         Assert.Contains("dataset 0 GB < 10 GB", submitted.Error);
         var recommended = await cli.RunAsync("recommend", "compute", "--dataset-size-gb", "0", "--model-params", "5e7", "-o", "json");
         using var recommendation = JsonDocument.Parse(recommended.Out);

@@ -57,12 +57,14 @@ public sealed class RunAndTrackingCommandsTests(ServerFixture server) : IClassFi
         // Without a terminal, packing's progress is whole lines: what it is about to pack, then what it packed.
         var packing = run.Error.Split('\n').Where(l => l.StartsWith("Pack", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, packing.Count);
-        Assert.Matches($@"^Packing 5 files \(\d+ B\) from {Regex.Escape(_project.Path)}$", packing[0]);
+        // data.csv is --data: uploaded once as the job's data, not packed with its code as well.
+        Assert.Matches($@"^Packing 4 files \(\d+ B\) from {Regex.Escape(_project.Path)}$", packing[0]);
         Assert.Equal(packing[0].Replace("Packing", "Packed", StringComparison.Ordinal), packing[1]);
         Assert.Contains("Uploaded data.csv", run.Error, StringComparison.Ordinal);
         var output = await SucceededLogAsync(cli, id);
         Assert.Contains("file train.py", output, StringComparison.Ordinal);
         Assert.Contains("file lib/util.py", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("file data.csv", output, StringComparison.Ordinal);
         Assert.DoesNotContain("weights.pt", output, StringComparison.Ordinal);
         Assert.DoesNotContain("secrets", output, StringComparison.Ordinal);
         Assert.Contains("data a,b", output, StringComparison.Ordinal);
