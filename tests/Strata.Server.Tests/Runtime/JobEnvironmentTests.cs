@@ -10,7 +10,7 @@ namespace Strata.Server.Tests.Runtime;
 /// A server whose jobs' environments come from a folder of wheels made here (there is no PyPI on this machine):
 /// <c>--no-index --find-links</c>, as an operator with a private mirror would set it.
 /// </summary>
-public sealed class WheelFolderApp : StrataApp
+public class WheelFolderApp : StrataApp
 {
     public WheelFolderApp()
     {
@@ -41,6 +41,34 @@ public sealed class WheelFolderApp : StrataApp
             using var entry = zip.CreateEntry(path).Open();
             entry.Write(Encoding.UTF8.GetBytes(text));
         }
+    }
+}
+
+/// <summary>The same without a sandbox: builds and jobs run as the server's user, unconfined.</summary>
+public sealed class UnsandboxedWheelFolderApp : WheelFolderApp
+{
+    public UnsandboxedWheelFolderApp() => Configure("Runtime:Local:Sandbox", "none");
+}
+
+/// <summary>Without a sandbox the environment is built and used the same way.</summary>
+public sealed class UnsandboxedJobEnvironmentTests(UnsandboxedWheelFolderApp app) : IClassFixture<UnsandboxedWheelFolderApp>
+{
+    [SkippableFact]
+    public async Task An_environment_is_built_and_then_reused_without_a_sandbox()
+    {
+        JobEnvironmentTests.SkipWithoutVenv();
+        var (_, client) = await app.TenantClientAsync("env-unsandboxed");
+        using var _ = client;
+        var spec = new { name = "plain", entrypoint = "python -c 'import tinypkg; print(tinypkg.GREETING)'", environment = new { requirements = new[] { "tinypkg" } } };
+
+        var (first, firstLog) = await JobEnvironmentTests.RunAsync(client, spec);
+        var (second, secondLog) = await JobEnvironmentTests.RunAsync(client, spec);
+
+        Assert.True(first.GetProperty("status").GetString() == "succeeded", firstLog);
+        Assert.Contains("[strata] building environment ", firstLog, StringComparison.Ordinal);
+        Assert.True(second.GetProperty("status").GetString() == "succeeded", secondLog);
+        Assert.Contains("[strata] reusing environment ", secondLog, StringComparison.Ordinal);
+        Assert.Contains("hello from tinypkg 1.0", secondLog, StringComparison.Ordinal);
     }
 }
 
@@ -250,7 +278,7 @@ public sealed class JobEnvironmentTests(WheelFolderApp app) : IClassFixture<Whee
         return Directory.Exists(folder) ? Directory.GetDirectories(folder).Where(path => new DirectoryInfo(path).LinkTarget is null).ToArray() : [];
     }
 
-    private static async Task<(JsonElement Job, string Log)> RunAsync(HttpClient client, object spec)
+    internal static async Task<(JsonElement Job, string Log)> RunAsync(HttpClient client, object spec)
     {
         var id = (await StrataApp.SubmitAsync(client, spec)).GetProperty("id").GetString()!;
         var done = await StrataApp.WaitForEndAsync(client, id, TimeSpan.FromMinutes(3));
@@ -263,7 +291,7 @@ public sealed class JobEnvironmentTests(WheelFolderApp app) : IClassFixture<Whee
         return await response.Content.ReadAsStringAsync();
     }
 
-    private static void SkipWithoutVenv() =>
-        Skip.IfNot(File.Exists("/usr/lib/python3.11/ensurepip/__init__.py") || Directory.GetDirectories("/usr/lib", "python3.*").Any(d => File.Exists(Path.Combine(d, "ensurepip", "__init__.py"))),
+    internal static void SkipWithoutVenv() =>
+        Skip.IfNot(Directory.GetDirectories("/usr/lib", "python3.*").Any(folder => File.Exists(Path.Combine(folder, "ensurepip", "__init__.py"))),
             "python3-venv (scripts/test installs it) builds the environments");
 }

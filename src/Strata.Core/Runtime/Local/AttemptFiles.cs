@@ -133,7 +133,7 @@ public sealed record EnvironmentLaunch
     public string LockFile => Path + ".lock";
 
     /// <summary>The short form of the hash that names the environment in the job's log.</summary>
-    public string ShortName => System.IO.Path.GetFileName(Path)[..Math.Min(12, System.IO.Path.GetFileName(Path).Length)];
+    public string ShortName => System.IO.Path.GetFileName(Path) is var hash && hash.Length > 12 ? hash[..12] : System.IO.Path.GetFileName(Path);
 }
 
 /// <summary>

@@ -103,8 +103,10 @@ public sealed class JobEnvironments(DataFolder data, IOptions<LocalRuntimeOption
         foreach (var tenant in Directory.EnumerateDirectories(Root))
         {
             var folders = Directory.EnumerateDirectories(tenant).Where(folder => new DirectoryInfo(folder).LinkTarget is null).ToList();
+            // An environment's name is its hash: the link's name, and the start of its folders' (<hash>.<random>).
             var names = folders.Select(folder => Path.GetFileName(folder).Split('.')[0])
                 .Concat(Directory.EnumerateFileSystemEntries(tenant).Where(entry => new FileInfo(entry).LinkTarget is not null).Select(Path.GetFileName))
+                .Where(name => !name!.Contains('.', StringComparison.Ordinal))
                 .Distinct(StringComparer.Ordinal);
             foreach (var name in names)
             {

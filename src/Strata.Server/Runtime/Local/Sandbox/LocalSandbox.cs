@@ -119,7 +119,8 @@ public sealed class LocalSandbox
         if (launch.PythonEnvironment?.Python is { } python)
         {
             // The interpreter the tenant named, with the installation it belongs to (<prefix>/bin/python: its lib beside).
-            var prefix = Path.GetDirectoryName(Path.GetDirectoryName(python)) ?? python;
+            var folder = Path.GetDirectoryName(python)!;
+            var prefix = Path.GetFileName(folder) == "bin" ? Path.GetDirectoryName(folder)! : folder;
             Add(readOnly, "environment.python", prefix, resolved => tenantPaths.TryResolve(resolved, out _, out _));
         }
         // The operator's and the platform's own folders: trusted, but never the data folder.
