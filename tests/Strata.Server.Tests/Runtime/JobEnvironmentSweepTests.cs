@@ -31,6 +31,18 @@ public sealed class JobEnvironmentSweepTests : IDisposable
         return folder;
     }
 
+    [Theory]
+    [InlineData("wheels")]
+    [InlineData("")]
+    public void A_find_links_folder_that_would_show_the_data_folder_to_builds_stops_the_server(string inside)
+    {
+        var options = Options.Create(new LocalRuntimeOptions { PipFindLinks = Path.Combine(_root, inside) });
+
+        var refused = Assert.Throws<OptionsValidationException>(() => new JobEnvironments(new DataFolder(_root), options, NullLogger<JobEnvironments>.Instance));
+
+        Assert.Contains("PipFindLinks", refused.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Environments_unused_for_the_set_days_go_and_those_used_since_stay()
     {

@@ -14,11 +14,30 @@ namespace Strata.Server.Runtime.Local;
 /// and reuses them (<see cref="EnvironmentLaunch"/>); this class says which one an attempt needs, and removes the
 /// ones left unused, and builds cut short.
 /// </summary>
-public sealed class JobEnvironments(DataFolder data, IOptions<LocalRuntimeOptions> options, ILogger<JobEnvironments> logger)
+public sealed class JobEnvironments
 {
-    private readonly LocalRuntimeOptions _options = options.Value;
+    private readonly DataFolder _data;
+    private readonly LocalRuntimeOptions _options;
+    private readonly ILogger<JobEnvironments> _logger;
 
-    public string Root => Path.Combine(data.Root, "environments");
+    /// <exception cref="OptionsValidationException">A <c>PipFindLinks</c> folder would show the data folder to builds.</exception>
+    public JobEnvironments(DataFolder data, IOptions<LocalRuntimeOptions> options, ILogger<JobEnvironments> logger)
+    {
+        _data = data;
+        _options = options.Value;
+        _logger = logger;
+        if (_options.PipFindLinks is { } links && Path.IsPathRooted(links)
+            && (IsInside(Path.GetFullPath(links), data.Root) || IsInside(data.Root, Path.GetFullPath(links))))
+        {
+            throw new OptionsValidationException(LocalRuntimeOptions.Section, typeof(LocalRuntimeOptions),
+                [$"{LocalRuntimeOptions.Section}:PipFindLinks: '{links}' must be a folder outside the data folder ({data.Root}): builds are shown it"]);
+        }
+    }
+
+    private static bool IsInside(string path, string folder) =>
+        path == folder || path.StartsWith(folder.TrimEnd('/') + "/", StringComparison.Ordinal);
+
+    public string Root => Path.Combine(_data.Root, "environments");
 
     /// <summary>What the environment's spec needs pip to be told: the operator's index settings.</summary>
     public IReadOnlyList<string> PipArguments
@@ -116,7 +135,7 @@ public sealed class JobEnvironments(DataFolder data, IOptions<LocalRuntimeOption
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    logger.LogWarning(e, "Could not sweep the environment {Environment}", Path.Combine(tenant, name!));
+                    _logger.LogWarning(e, "Could not sweep the environment {Environment}", Path.Combine(tenant, name!));
                 }
             }
         }
@@ -140,7 +159,7 @@ public sealed class JobEnvironments(DataFolder data, IOptions<LocalRuntimeOption
             if (target is not null && (!Directory.Exists(target) || Directory.GetLastWriteTimeUtc(target) < unusedSince.UtcDateTime))
             {
                 File.Delete(link);
-                logger.LogInformation("Removed the environment {Environment}, unused since {LastUsed:u}", link, Directory.Exists(target) ? Directory.GetLastWriteTimeUtc(target) : null);
+                _logger.LogInformation("Removed the environment {Environment}, unused since {LastUsed:u}", link, Directory.Exists(target) ? Directory.GetLastWriteTimeUtc(target) : null);
                 target = null;
             }
             foreach (var folder in folders.Where(folder => folder.StartsWith(link + ".", StringComparison.Ordinal) && folder != target))
