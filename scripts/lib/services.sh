@@ -350,3 +350,38 @@ ensure_python_tools() {
     return 1
   }
 }
+
+# ----------------------------------------------------------- OpenAPI linter --
+# @redocly/cli, which ApiReferenceTests runs on the server's OpenAPI document (redocly.yaml), at a pinned
+# version: installed with npm once into .tools/redocly (git-ignored), quietly, and reused by later runs.
+# Exports STRATA_TEST_REDOCLY, the linter's path; without it that one test skips and says why.
+
+REDOCLY_VERSION=2.77.0
+
+ensure_redocly() {
+  if [[ -n ${STRATA_TEST_REDOCLY:-} ]]; then
+    log "redocly: external (STRATA_TEST_REDOCLY=$STRATA_TEST_REDOCLY)"
+    return 0
+  fi
+  local dir=$REPO_ROOT/.tools/redocly
+  local bin=$dir/node_modules/.bin/redocly
+  local installed
+  installed=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/@redocly/cli/package.json" 2>/dev/null | head -n 1)
+  if [[ ! -x $bin || $installed != "$REDOCLY_VERSION" ]]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      warn "npm not found; the OpenAPI lint test skips (install Node.js and npm)"
+      return 1
+    fi
+    mkdir -p "$dir" "$SERVICES_DIR"
+    local npmlog=$SERVICES_DIR/npm.log
+    log "installing @redocly/cli@$REDOCLY_VERSION with npm into $dir (log: $npmlog) ..."
+    if ! npm install --prefix "$dir" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error \
+           "@redocly/cli@$REDOCLY_VERSION" >"$npmlog" 2>&1 || [[ ! -x $bin ]]; then
+      tail -n 20 "$npmlog" >&2 || true
+      warn "npm install @redocly/cli@$REDOCLY_VERSION failed; the OpenAPI lint test skips"
+      return 1
+    fi
+  fi
+  export STRATA_TEST_REDOCLY=$bin
+  log "redocly: $bin ($REDOCLY_VERSION)"
+}

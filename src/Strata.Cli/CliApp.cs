@@ -18,10 +18,21 @@ public sealed class CliApp
             cli.OutputOption,
             cli.UrlOption,
             cli.TokenOption,
+            cli.ContextOption,
         };
-        cli.OutputOption.AcceptOnlyFromAmong("table", "json");
+        cli.OutputOption.CompletionSources.Add([.. CliContext.OutputFormats]);
+        cli.ContextOption.CompletionSources.Add(_ => cli.ContextNames());
+        // One line naming the choices (AcceptOnlyFromAmong's message spans six).
+        cli.OutputOption.Validators.Add(result =>
+        {
+            if (result.Tokens is [.., var given] && !CliContext.OutputFormats.Contains(given.Value, StringComparer.OrdinalIgnoreCase))
+            {
+                result.AddError($"-o \"{given.Value}\" is not an output format; choose {string.Join(", ", CliContext.OutputFormats)}");
+            }
+        });
         _root.Subcommands.Add(LoginCommand.Create(cli));
         _root.Subcommands.Add(LogoutCommand.Create(cli));
+        _root.Subcommands.Add(ConfigCommands.Create(cli));
         _root.Subcommands.Add(MeCommand.Create(cli));
         _root.Subcommands.Add(HealthCommand.Create(cli));
         _root.Subcommands.Add(TenantCommands.Create(cli));
@@ -36,6 +47,8 @@ public sealed class CliApp
         _root.Subcommands.Add(DeploymentCommands.CreateDeploy(cli));
         _root.Subcommands.Add(DeploymentCommands.CreateDeployments(cli));
         _root.Subcommands.Add(DeploymentCommands.CreatePredict(cli));
+        _root.Subcommands.Add(CompletionCommand.Create(cli));
+        _root.Subcommands.Add(CliReference.CreateCommand(cli, _root));
     }
 
     /// <summary>The CLI on the process's console and environment.</summary>
@@ -101,7 +114,7 @@ public sealed class CliApp
     private static string UnknownCommand(Command command, List<string> path, IReadOnlyList<string> unmatched)
     {
         var typed = unmatched[0];
-        var nearest = Words.Nearest(typed, command.Subcommands.Select(c => c.Name));
+        var nearest = Words.Nearest(typed, command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name));
         var where = string.Join(' ', path);
         return nearest is not null
             ? $"unknown command \"{typed}\" for \"{where}\"; did you mean \"{string.Join(' ', [.. path, nearest, .. unmatched.Skip(1)])}\"?"

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.ComponentModel;
 using Spectre.Console;
 using Strata.Client;
 
@@ -16,11 +17,19 @@ public sealed class HttpStrataClientFactory : IStrataClientFactory
     public StrataClient Create(Connection connection) => new(connection.Url, connection.Token);
 }
 
-/// <summary>How results are printed: tables for people, the API's JSON for scripts.</summary>
+/// <summary>How results are printed (<c>-o</c>); docs/cli.md lists them from these descriptions.</summary>
 public enum OutputFormat
 {
+    [Description("A table or a few lines, for people (the default).")]
     Table,
+    [Description("The table with the columns it leaves out for width (a job's compute and priority, a deployment's previous version).")]
+    Wide,
+    [Description("The API's JSON, snake_case, unwrapped.")]
     Json,
+    [Description("The same fields as `json`, as YAML.")]
+    Yaml,
+    [Description("One identifier per line, the one the command's `get` and `delete` take: a job's id, a deployment's or model's name, `model@version` for a version, a context's name. Not kubectl's `kind/name`: `strata jobs list -o name | xargs -n1 strata jobs cancel` works as it is. An output that names nothing (`health`, `usage`) refuses it with exit code 2.")]
+    Name,
 }
 
 /// <summary>
@@ -46,12 +55,14 @@ public sealed class CliContext
     public Func<string, string?> Environment { get; }
     /// <summary>Relative paths (spec files, <c>--data</c>) are resolved against this folder.</summary>
     public string WorkingDirectory { get; }
+    /// <summary>Standard input: <c>login --with-token</c> reads the token from it.</summary>
+    public TextReader In { get; init; } = Console.In;
     /// <summary>How often <c>jobs wait</c> polls. <value>The default is 1 second.</value></summary>
     public TimeSpan PollInterval { get; init; } = WaitOptions.DefaultPollInterval;
 
     public Option<string> OutputOption { get; } = new("--output", "-o")
     {
-        Description = "Output format: table (for people) or json (the API's JSON, for scripts)",
+        Description = "Output format: table or wide (for people), json or yaml (the API's fields), name (one identifier per line)",
         Recursive = true,
         DefaultValueFactory = _ => "table",
     };
@@ -68,14 +79,35 @@ public sealed class CliContext
         Recursive = true,
     };
 
+    public Option<string?> ContextOption { get; } = new("--context")
+    {
+        Description = "The config file's context to use, instead of the current one (overrides STRATA_CONTEXT)",
+        Recursive = true,
+    };
+
+    /// <summary>The config file's context names, for completion; none when the file cannot be read.</summary>
+    public IEnumerable<string> ContextNames()
+    {
+        try
+        {
+            return Config.Load().Contexts.Keys.Order(StringComparer.Ordinal).ToList();
+        }
+        catch (Exception e) when (e is UsageException or IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
     public ConfigStore Config => new(ConfigStore.ResolvePath(Environment));
 
-    public OutputFormat Format(ParseResult parse) =>
-        string.Equals(parse.GetValue(OutputOption), "json", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Json : OutputFormat.Table;
+    /// <summary>The <c>-o</c> choices, as typed.</summary>
+    public static IReadOnlyList<string> OutputFormats { get; } = [.. Enum.GetNames<OutputFormat>().Select(n => n.ToLowerInvariant())];
+
+    public OutputFormat Format(ParseResult parse) => Enum.Parse<OutputFormat>(parse.GetValue(OutputOption) ?? "table", ignoreCase: true);
 
     /// <summary>The connection from the flags, the environment and the config file.</summary>
     public Connection ResolveConnection(ParseResult parse) =>
-        ConnectionResolver.Resolve(parse.GetValue(UrlOption), parse.GetValue(TokenOption), Environment, Config.Load());
+        ConnectionResolver.Resolve(parse.GetValue(UrlOption), parse.GetValue(TokenOption), Environment, Config.Load(), parse.GetValue(ContextOption));
 
     /// <summary>Runs a command body that needs a client; exceptions become one error line and an exit code.</summary>
     public Task<int> RunAsync(ParseResult parse, Func<StrataClient, CancellationToken, Task<int>> body, CancellationToken cancellationToken, string? subject = null) =>

@@ -141,4 +141,23 @@ public sealed class JobsClient
 
         query.Append(name).Append('=').Append(Uri.EscapeDataString(value));
     }
+
+    /// <summary>The files the job wrote to its output folder, by path.</summary>
+    /// <exception cref="NotFoundException">No such job, or its outputs are not kept on the server.</exception>
+    public Task<JobOutputListing> ListOutputsAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(id);
+        return _client.SendAsync<JobOutputListing>(HttpMethod.Get, $"v1/jobs/training/{StrataClient.Escape(id)}/outputs", null, cancellationToken);
+    }
+
+    /// <summary>Copies one output file (its <see cref="JobOutputFile.Path"/>) to <paramref name="destination"/>.</summary>
+    /// <exception cref="NotFoundException">No such job or output file.</exception>
+    public Task<DownloadedFile> DownloadOutputAsync(string id, string path, Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(id);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentNullException.ThrowIfNull(destination);
+        var escaped = string.Join('/', path.Split('/').Select(StrataClient.Escape));
+        return _client.DownloadAsync($"v1/jobs/training/{StrataClient.Escape(id)}/outputs/{escaped}", destination, progress, cancellationToken);
+    }
 }

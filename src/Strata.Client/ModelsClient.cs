@@ -39,6 +39,19 @@ public sealed class ModelsClient
         return _client.SendAsync<ModelVersion>(HttpMethod.Get, $"v1/models/{StrataClient.Escape(name)}/versions/{StrataClient.Escape(version)}", null, cancellationToken);
     }
 
+    /// <summary>
+    /// Copies a version's model file (by number or alias) to <paramref name="destination"/>. The answer's
+    /// <see cref="DownloadedFile.ETag"/> is the file's sha256, as the version records it.
+    /// </summary>
+    /// <exception cref="NotFoundException">No such model, version or alias.</exception>
+    public Task<DownloadedFile> DownloadFileAsync(string name, string version, Stream destination, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(version);
+        ArgumentNullException.ThrowIfNull(destination);
+        return _client.DownloadAsync($"v1/models/{StrataClient.Escape(name)}/versions/{StrataClient.Escape(version)}/file", destination, progress, cancellationToken);
+    }
+
     /// <summary>Registers a model file (on the server's disk) as the model's next version; creates the model on its first.</summary>
     /// <exception cref="ValidationException">The path is refused, the file is not of its format, or a field is invalid.</exception>
     /// <exception cref="ForbiddenException">A job's token registering for another job, or after its job ended.</exception>

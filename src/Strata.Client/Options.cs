@@ -64,3 +64,6 @@ public sealed record LogOptions
     /// <summary>Told, once an outage, that a followed log's stream broke and is being reconnected (the CLI says so on stderr).</summary>
     public Action<Exception>? OnReconnecting { get; init; }
 }
+
+/// <summary>A file copied from the server: the name it sent, the bytes copied, the length it announced, and its ETag (unquoted).</summary>
+public sealed record DownloadedFile(string? FileName, long BytesCopied, long? ContentLength, string? ETag);

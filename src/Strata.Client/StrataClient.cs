@@ -160,6 +160,28 @@ public sealed class StrataClient : IDisposable
         return await ReadJsonAsync<T>(response, cancellationToken);
     }
 
+    /// <summary>
+    /// Copies a file the server sends (a model version's, a job output) to <paramref name="destination"/>, reporting
+    /// the bytes copied so far; returns the file's name, length and ETag as the server gave them.
+    /// </summary>
+    internal async Task<DownloadedFile> DownloadAsync(string path, Stream destination, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(HttpMethod.Get, path, null, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        await using var content = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var buffer = new byte[81920];
+        long copied = 0;
+        int read;
+        while ((read = await content.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            copied += read;
+            progress?.Report(copied);
+        }
+        var disposition = response.Content.Headers.ContentDisposition;
+        var name = (disposition?.FileNameStar ?? disposition?.FileName)?.Trim('"');
+        return new DownloadedFile(name, copied, response.Content.Headers.ContentLength, response.Headers.ETag?.Tag.Trim('"'));
+    }
+
     internal async Task SendAsync(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {
         using var response = await SendRawAsync(method, path, body, HttpCompletionOption.ResponseContentRead, cancellationToken);

@@ -187,6 +187,11 @@ public sealed record TrainingJob
     public Dictionary<string, double> Metrics { get; init; } = [];
     /// <summary>Why the job is pending or how it ended, from <see cref="StatusReasons"/>.</summary>
     public string? StatusReason { get; init; }
+    /// <summary>
+    /// The status reason in words where the reason alone does not say enough: for a job waiting for quota, the
+    /// resource, its limit, and what holds it (jobs, deployments). Only on a single job's answer.
+    /// </summary>
+    public string? StatusMessage { get; init; }
     /// <summary>How many attempts have been started.</summary>
     public int Attempts { get; init; }
     public RuntimeInfo? Runtime { get; init; }
@@ -317,4 +322,21 @@ public sealed record EffectiveCompute
     public required double CpuCores { get; init; }
     public required double MemoryGb { get; init; }
     public required int GpuCount { get; init; }
+}
+
+/// <summary>One file a job wrote to its output folder (<c>GET /v1/jobs/training/{id}/outputs</c>).</summary>
+public sealed record JobOutputFile
+{
+    /// <summary>Relative to the output folder, with <c>/</c> between folders: the name to download it by.</summary>
+    public required string Path { get; init; }
+    public required long SizeBytes { get; init; }
+    public required DateTimeOffset ModifiedAt { get; init; }
+}
+
+/// <summary>The files in a job's output folder, by path.</summary>
+public sealed record JobOutputListing
+{
+    public required JobOutputFile[] Files { get; init; }
+    /// <summary>True when the folder holds more entries than one listing looks at; the files beyond are not shown.</summary>
+    public bool Truncated { get; init; }
 }

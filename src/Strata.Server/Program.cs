@@ -67,6 +67,7 @@ app.MapObservability();
 app.MapTenantsApi();
 app.MapQuotasApi();
 app.MapJobsApi();
+app.MapJobOutputsApi();
 app.MapUsageApi();
 app.MapArtifactsApi();
 app.MapTrackingApi();

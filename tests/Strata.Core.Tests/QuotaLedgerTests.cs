@@ -51,7 +51,29 @@ public sealed class QuotaLedgerTests
         var answer = _ledger.Reserve("team-a", "new", ResourceRequest.FromGb(cpu, memoryGb, gpus), Quota(), 0, false, out var excess);
 
         Assert.Equal(Reservation.Refused, answer);
-        Assert.Equal(new QuotaExcess(resource, limit, used, requested), excess);
+        Assert.Equal(new QuotaExcess(resource, limit, used, requested), excess!.Value with { Holders = null });
+    }
+
+    [Fact]
+    public void Quota_exceeded_says_which_jobs_and_deployments_hold_what_is_used()
+    {
+        _ledger.ReserveForDeployment("team-a", "churn", Cpu(2), replicas: 2, limit: null);
+        _ledger.ReserveForDeployment("team-a", "small", Cpu(0.5), replicas: 1, limit: null);
+        _ledger.ReserveForDeployment("team-b", "other", Cpu(4), replicas: 1, limit: null);
+        _ledger.TryHold("team-a", "running", Cpu(1), limit: null);
+        _ledger.TryHold("team-a", "memory-only", ResourceRequest.FromGb(0, 1, 0), limit: null);
+
+        _ledger.Reserve("team-a", "new", Cpu(2), Quota(cpu: 4), 0, false, out var excess);
+
+        var holders = excess!.Value.Holders!;
+        Assert.Equal((1.0, 1), (holders.Jobs, holders.JobCount));
+        Assert.Equal([("churn", 2.0), ("small", 0.5)], holders.Deployments);
+        Assert.Equal("cpu_cores: the quota is 4, 3.5 in use (2 by deployment churn, 0.5 by deployment small, 1 by 1 job), and 2 more was asked for",
+            excess.Value.Describe());
+
+        // A deployment asking for more is not its own holder: what it reserves now is being replaced.
+        var grown = _ledger.ReserveForDeployment("team-a", "churn", Cpu(4), replicas: 4, Quota(cpu: 4).Resources);
+        Assert.Equal([("small", 0.5)], grown!.Value.Holders!.Deployments);
     }
 
     [Theory]

@@ -31,7 +31,7 @@ class CliTests(unittest.TestCase):
         self.assertEqual(0, code)
         self.assertIn("as ada (tenant acme)", out)
         with open(self.config) as f:
-            self.assertEqual({"url": self.api.url, "token": "tok"}, json.load(f))
+            self.assertEqual({"server": self.api.url, "token": "tok"}, json.load(f)["contexts"]["default"])
         self.assertEqual("Bearer tok", self.api.sent()[0].headers["authorization"])
 
     def test_a_bad_token_is_not_saved(self):

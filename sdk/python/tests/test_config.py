@@ -34,7 +34,30 @@ class ConfigTests(unittest.TestCase):
         config.save_config("http://h:1", "t", self.path)
         self.assertEqual(0o600, stat.S_IMODE(os.stat(self.path).st_mode))
         with open(self.path) as f:
-            self.assertEqual({"url": "http://h:1", "token": "t"}, json.load(f))
+            self.assertEqual({"current_context": "default", "contexts": {"default": {"server": "http://h:1", "token": "t"}}}, json.load(f))
+
+    def test_the_clis_contexts_the_current_one_or_strata_contexts(self):
+        os.makedirs(os.path.dirname(self.path))
+        with open(self.path, "w") as f:
+            json.dump({"current_context": "local", "contexts": {
+                "local": {"server": "http://local:1", "token": "l"}, "prod": {"server": "https://prod:2", "token": "p"}}}, f)
+        self.assertEqual(("http://local:1", "l"), config.resolve(None, None, {"STRATA_CONFIG": self.path}))
+        self.assertEqual(("https://prod:2", "p"), config.resolve(None, None, {"STRATA_CONFIG": self.path, "STRATA_CONTEXT": "prod"}))
+        # Logging in again changes the current context alone.
+        config.save_config("http://local:3", "l2", self.path)
+        with open(self.path) as f:
+            saved = json.load(f)
+        self.assertEqual({"server": "http://local:3", "token": "l2"}, saved["contexts"]["local"])
+        self.assertEqual({"server": "https://prod:2", "token": "p"}, saved["contexts"]["prod"])
+
+    def test_a_file_of_the_format_before_contexts_is_read_and_rewritten_as_the_context_default(self):
+        os.makedirs(os.path.dirname(self.path))
+        with open(self.path, "w") as f:
+            json.dump({"url": "http://old:1", "token": "o"}, f)
+        self.assertEqual(("http://old:1", "o"), config.load_config(self.path, {}))
+        config.save_config("http://old:1", "o2", self.path)
+        with open(self.path) as f:
+            self.assertEqual({"current_context": "default", "contexts": {"default": {"server": "http://old:1", "token": "o2"}}}, json.load(f))
 
     def test_a_broken_file_says_so(self):
         os.makedirs(os.path.dirname(self.path))

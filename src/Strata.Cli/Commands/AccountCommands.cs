@@ -5,65 +5,130 @@ using Strata.Contracts;
 
 namespace Strata.Cli.Commands;
 
-/// <summary><c>strata login &lt;url&gt; --token &lt;t&gt;</c>: checks the token with <c>GET /v1/me</c>, then saves URL and token.</summary>
+/// <summary>
+/// <c>strata login [url] --with-token</c> (the token on standard input) or <c>--token &lt;t&gt;</c>: checks the token
+/// with <c>GET /v1/me</c>, then saves the server and token in a context: <c>--context</c>'s (or
+/// <c>STRATA_CONTEXT</c>'s), else the current one, else <see cref="ConfigStore.DefaultContext"/>.
+/// </summary>
 public static class LoginCommand
 {
     public static Command Create(CliContext cli)
     {
-        var url = new Argument<string>("url") { Description = "The server's URL, such as http://localhost:8080" };
-        var command = new Command("login", "Check a token against a server and save both in the config file") { url };
+        var url = new Argument<string?>("url")
+        {
+            Description = "The server's URL, such as http://localhost:8080 (default: the context's server)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var withToken = new Option<bool>("--with-token")
+        {
+            Description = "Read the token from standard input, so that it stays out of the shell's history and of ps",
+        };
+        var command = new Command("login", "Check a token against a server and save both in a context of the config file") { url, withToken };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
-            var jwt = parse.GetValue(cli.TokenOption) ?? cli.Environment("STRATA_TOKEN");
-            return await ExecuteAsync(cli.Out, cli.Clients, cli.Config, parse.GetValue(url)!, jwt, cli.Format(parse), token);
+            var flag = parse.GetValue(cli.TokenOption);
+            if (parse.GetValue(withToken))
+            {
+                if (flag is not null)
+                {
+                    throw new UsageException("give the token with --token or with --with-token (standard input), not both");
+                }
+
+                if (cli.In == Console.In && !Console.IsInputRedirected)
+                {
+                    // Typed or pasted on a terminal rather than piped: say how to end the input.
+                    cli.Error.WriteLine("Paste the token, then press Enter and Ctrl+D.");
+                }
+
+                flag = ReadToken(cli.In);
+            }
+
+            var jwt = flag ?? cli.Environment("STRATA_TOKEN");
+            return await ExecuteAsync(cli.Out, cli.Clients, cli.Config, parse.GetValue(url), jwt, parse.GetValue(cli.ContextOption) ?? cli.Environment("STRATA_CONTEXT"), cli.Format(parse), token);
         }, ct));
         return command;
     }
 
+    /// <summary>The token piped in: the whole input, trimmed.</summary>
+    /// <exception cref="UsageException">The input is empty, or is more than one word.</exception>
+    public static string ReadToken(TextReader input)
+    {
+        var text = input.ReadToEnd().Trim();
+        if (text.Length == 0)
+        {
+            throw new UsageException("--with-token: standard input is empty; pipe the token in, such as: strata login <url> --with-token < token.txt");
+        }
+
+        if (text.Any(char.IsWhiteSpace))
+        {
+            throw new UsageException("--with-token: standard input holds more than one word; give the token alone");
+        }
+
+        return text;
+    }
+
     public static async Task<int> ExecuteAsync(
-        IAnsiConsole console, IStrataClientFactory clients, ConfigStore config, string url, string? token, OutputFormat format, CancellationToken cancellationToken)
+        IAnsiConsole console, IStrataClientFactory clients, ConfigStore store, string? url, string? token, string? contextFlag, OutputFormat format,
+        CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(token))
         {
-            throw new UsageException("login needs a token: strata login <url> --token <token> (or set STRATA_TOKEN)");
+            throw new UsageException("login needs a token: strata login <url> --with-token < token.txt (or --token <token>, or set STRATA_TOKEN)");
         }
 
-        var uri = ConnectionResolver.ParseUrl(url);
+        var config = store.Load();
+        var name = contextFlag ?? config.CurrentContext ?? ConfigStore.DefaultContext;
+        var server = url ?? config.Find(name)?.Server
+            ?? throw new UsageException($"login needs the server's URL: strata login <url>, or 'strata config set-context {name} --server <url>' first");
+        var uri = ConnectionResolver.ParseUrl(server);
         Me me;
         using (var client = clients.Create(new Connection(uri, token.Trim())))
         {
             me = await client.MeAsync(cancellationToken);
         }
 
-        config.Save(new CliConfig { Url = uri.ToString(), Token = token.Trim() });
-        if (format == OutputFormat.Json)
+        config = config.With(name, new ServerContext { Server = uri.ToString(), Token = token.Trim() });
+        // The first context becomes the current one; another is used with --context or 'config use-context'.
+        config = config with { CurrentContext = config.CurrentContext ?? name };
+        store.Save(config);
+        if (Output.WriteData(console, format, me, [name]))
         {
-            Output.WriteJson(console, me);
-        }
-        else
-        {
-            var tenant = me.TenantId is null ? "" : $", tenant [bold]{Output.Esc(me.TenantId)}[/]";
-            console.MarkupLine($"Logged in to [bold]{Output.Esc(uri.ToString())}[/] as [bold]{Output.Esc(me.Subject)}[/] (role {Output.Esc(me.Role)}{tenant}).");
-            console.MarkupLine($"[grey]Saved to {Output.Esc(config.Path)}[/]");
+            return ExitCodes.Success;
         }
 
+        var tenant = me.TenantId is null ? "" : $", tenant [bold]{Output.Esc(me.TenantId)}[/]";
+        console.MarkupLine($"Logged in to [bold]{Output.Esc(uri.ToString())}[/] as [bold]{Output.Esc(me.Subject)}[/] (role {Output.Esc(me.Role)}{tenant}).");
+        console.MarkupLine(config.CurrentContext == name
+            ? $"[grey]Saved as context {Output.Esc(name)} in {Output.Esc(store.Path)}[/]"
+            : $"[grey]Saved as context {Output.Esc(name)} in {Output.Esc(store.Path)}; use it with --context {Output.Esc(name)} or 'strata config use-context {Output.Esc(name)}'[/]");
         return ExitCodes.Success;
     }
 }
 
-/// <summary><c>strata logout</c>: forgets the saved URL and token.</summary>
+/// <summary><c>strata logout</c>: forgets the current context (or <c>--context</c>'s): its server and token.</summary>
 public static class LogoutCommand
 {
     public static Command Create(CliContext cli)
     {
-        var command = new Command("logout", "Remove the saved server URL and token");
-        command.SetAction((parse, ct) => cli.RunAsync(_ => Task.FromResult(Execute(cli.Out, cli.Config)), ct));
+        var command = new Command("logout", "Remove the current context (or --context's) from the config file: its server and token");
+        command.SetAction((parse, ct) => cli.RunAsync(_ => Task.FromResult(Execute(cli.Out, cli.Config, parse.GetValue(cli.ContextOption) ?? cli.Environment("STRATA_CONTEXT"))), ct));
         return command;
     }
 
-    public static int Execute(IAnsiConsole console, ConfigStore config)
+    public static int Execute(IAnsiConsole console, ConfigStore store, string? contextFlag)
     {
-        console.WriteLine(config.Delete() ? $"Logged out (removed {config.Path})." : "Not logged in.");
+        var config = store.Load();
+        var name = contextFlag ?? config.CurrentContext;
+        if (name is null || config.Find(name) is not { } context)
+        {
+            console.WriteLine("Not logged in.");
+            return ExitCodes.Success;
+        }
+
+        var contexts = new Dictionary<string, ServerContext>(config.Contexts, StringComparer.Ordinal);
+        contexts.Remove(name);
+        store.SaveOrDelete(config with { Contexts = contexts, CurrentContext = config.CurrentContext == name ? null : config.CurrentContext });
+        console.WriteLine($"Logged out of {context.Server} (removed the context {name} from {store.Path}).");
         return ExitCodes.Success;
     }
 }
@@ -81,9 +146,8 @@ public static class MeCommand
     public static async Task<int> ExecuteAsync(IAnsiConsole console, StrataClient client, OutputFormat format, CancellationToken cancellationToken)
     {
         var me = await client.MeAsync(cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, me, [me.Subject]))
         {
-            Output.WriteJson(console, me);
             return ExitCodes.Success;
         }
 
@@ -107,11 +171,7 @@ public static class HealthCommand
         command.SetAction((parse, ct) => cli.RunAsync(parse, async (client, token) =>
         {
             var health = await client.HealthAsync(token);
-            if (cli.Format(parse) == OutputFormat.Json)
-            {
-                Output.WriteJson(cli.Out, health);
-            }
-            else
+            if (!Output.WriteData(cli.Out, cli.Format(parse), health))
             {
                 cli.Out.MarkupLine($"{Output.Esc(health.Service)} at {Output.Esc(client.BaseUrl.ToString())}: [bold]{Output.Esc(health.Status)}[/]{(health.Version is null ? "" : $" (version {Output.Esc(health.Version)})")}");
             }

@@ -124,7 +124,7 @@ public static class DeploymentCommands
                 throw new UsageException($"there is no deployment \"{name}\" to change; give --model to create it ({e.Status})");
             }
         }
-        if (format == OutputFormat.Table)
+        if (format.ForPeople())
         {
             var withCanary = deployment.Canary is null ? "" : $", canary {Canary(deployment)} of the predictions";
             console.MarkupLine($"{(created ? "Created" : "Updated")} deployment [bold]{Output.Esc(deployment.Name)}[/]: {Output.Esc(Serving(deployment))}{Output.Esc(withCanary)}, "
@@ -132,22 +132,64 @@ public static class DeploymentCommands
         }
         if (waitFor is { } limit)
         {
-            deployment = await WaitUntilReadyAsync(client, deployment, limit, cli.PollInterval, cancellationToken);
-            if (format == OutputFormat.Table) console.MarkupLine($"Ready: {deployment.ReadyReplicas} replica(s) of version {deployment.ModelVersion}{CanaryReady(deployment)}.");
+            deployment = await WaitWithProgressAsync(cli.Error, client, deployment, limit, cli.PollInterval, cancellationToken);
+            if (format.ForPeople()) console.MarkupLine($"Ready: {deployment.ReadyReplicas} replica(s) of version {deployment.ModelVersion}{CanaryReady(deployment)}.");
         }
-        if (format == OutputFormat.Json) Output.WriteJson(console, deployment);
+        Output.WriteData(console, format, deployment, [deployment.Name]);
         return ExitCodes.Success;
     }
 
+    /// <summary>
+    /// <see cref="WaitUntilReadyAsync"/> showing the replicas as they become ready, on standard error as the upload
+    /// does: a bar of ready replicas on a terminal; elsewhere one whole line each time the state changes.
+    /// </summary>
+    private static async Task<Deployment> WaitWithProgressAsync(
+        IAnsiConsole console, StrataClient client, Deployment deployment, TimeSpan limit, TimeSpan poll, CancellationToken cancellationToken)
+    {
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            string? last = null;
+            return await WaitUntilReadyAsync(client, deployment, limit, poll, cancellationToken, d =>
+            {
+                var line = Progress(d);
+                if (line != last) console.WriteLine(line);
+                last = line;
+            });
+        }
+
+        return await console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask(Markup.Escape(Progress(deployment)), maxValue: Math.Max(deployment.DesiredReplicas, 1));
+                var ready = await WaitUntilReadyAsync(client, deployment, limit, poll, cancellationToken, d =>
+                {
+                    task.Description = Markup.Escape(Progress(d));
+                    task.MaxValue = Math.Max(d.DesiredReplicas, 1);
+                    task.Value = d.ReadyReplicas;
+                });
+                task.Value = task.MaxValue;
+                return ready;
+            });
+    }
+
+    /// <summary>"deployment churn: rolling_out, 1 of 2 replica(s) ready (version 2)".</summary>
+    private static string Progress(Deployment d) =>
+        $"deployment {d.Name}: {d.Status}, {d.ReadyReplicas} of {d.DesiredReplicas} replica(s) ready (version {d.ModelVersion})"
+        + (d.Canary is { } c ? $", canary {c.ReadyReplicas} of {c.DesiredReplicas}" : "");
+
     /// <summary>Polls until the deployment is ready at the version it was last set to (and its canary too).</summary>
+    /// <param name="onPoll">Told the deployment after each poll.</param>
     /// <exception cref="TimeoutException">Not ready within <paramref name="limit"/>.</exception>
-    public static async Task<Deployment> WaitUntilReadyAsync(StrataClient client, Deployment deployment, TimeSpan limit, TimeSpan poll, CancellationToken cancellationToken)
+    public static async Task<Deployment> WaitUntilReadyAsync(
+        StrataClient client, Deployment deployment, TimeSpan limit, TimeSpan poll, CancellationToken cancellationToken, Action<Deployment>? onPoll = null)
     {
         var deadline = DateTimeOffset.UtcNow + limit;
         var version = deployment.ModelVersion;
         while (true)
         {
             deployment = await client.Deployments.GetAsync(deployment.Name, cancellationToken);
+            onPoll?.Invoke(deployment);
             if (deployment.Status == DeploymentStatuses.Ready && deployment.ModelVersion == version) return deployment;
             if (DateTimeOffset.UtcNow >= deadline)
             {
@@ -179,16 +221,29 @@ public static class DeploymentCommands
     public static async Task<int> ListAsync(IAnsiConsole console, StrataClient client, OutputFormat format, CancellationToken cancellationToken)
     {
         var deployments = await client.Deployments.ListAsync(cancellationToken: cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, deployments, deployments.Select(d => d.Name)))
         {
-            Output.WriteJson(console, deployments);
             return ExitCodes.Success;
         }
+        var wide = format == OutputFormat.Wide;
         var table = new Table().AddColumns("NAME", "MODEL", "VERSION", "CANARY", "STATUS", "READY", "REPLICAS", "ENDPOINT", "CREATED");
+        if (wide) table.AddColumns("PREVIOUS", "TARGET IN FLIGHT", "COMPUTE", "UPDATED");
         foreach (var d in deployments)
         {
-            table.AddRow(Output.Esc(d.Name), Output.Esc(d.Model), d.ModelVersion.ToString(CultureInfo.InvariantCulture), Output.Esc(Canary(d)), d.Status,
-                $"{d.ReadyReplicas}/{d.DesiredReplicas}", $"{d.MinReplicas}-{d.MaxReplicas}", Output.Esc(d.EndpointUrl), Output.Esc(Output.Time(d.CreatedAt)));
+            List<string> cells =
+            [
+                Output.Esc(d.Name), Output.Esc(d.Model), d.ModelVersion.ToString(CultureInfo.InvariantCulture), Output.Esc(Canary(d)), d.Status,
+                $"{d.ReadyReplicas}/{d.DesiredReplicas}", $"{d.MinReplicas}-{d.MaxReplicas}", Output.Esc(d.EndpointUrl), Output.Esc(Output.Time(d.CreatedAt)),
+            ];
+            if (wide)
+            {
+                cells.AddRange(
+                    d.PreviousModelVersion?.ToString(CultureInfo.InvariantCulture) ?? "-", d.Scaling.TargetInFlight?.ToString(CultureInfo.InvariantCulture) ?? "-",
+                    $"{d.Compute.CpuCores?.ToString(CultureInfo.InvariantCulture) ?? "-"} CPU, {d.Compute.MemoryGb?.ToString(CultureInfo.InvariantCulture) ?? "-"} GB",
+                    Output.Esc(Output.Time(d.UpdatedAt)));
+            }
+
+            table.AddRow([.. cells]);
         }
         console.Write(table);
         return ExitCodes.Success;
@@ -196,7 +251,7 @@ public static class DeploymentCommands
 
     private static Command GetCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The deployment's name" };
         var command = new Command("get", "Show a deployment: version, replicas, canary, endpoint and the events that led there") { name };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             GetAsync(cli.Out, client, parse.GetValue(name)!, cli.Format(parse), token), ct, $"deployment \"{parse.GetValue(name)}\""));
@@ -206,9 +261,8 @@ public static class DeploymentCommands
     public static async Task<int> GetAsync(IAnsiConsole console, StrataClient client, string name, OutputFormat format, CancellationToken cancellationToken)
     {
         var d = await client.Deployments.GetAsync(name, cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, d, [d.Name]))
         {
-            Output.WriteJson(console, d);
             return ExitCodes.Success;
         }
         var grid = new Grid().AddColumn().AddColumn();
@@ -231,13 +285,14 @@ public static class DeploymentCommands
 
     private static Command DeleteCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The deployment's name" };
         var command = new Command("delete", "Delete a deployment and stop its replicas") { name };
         command.SetAction((parse, ct) => cli.RunAsync(parse, async (client, token) =>
         {
             var deployment = parse.GetValue(name)!;
             await client.Deployments.DeleteAsync(deployment, token);
-            if (cli.Format(parse) == OutputFormat.Table) cli.Out.MarkupLine($"Deleted deployment [bold]{Output.Esc(deployment)}[/].");
+            if (cli.Format(parse).ForPeople()) cli.Out.MarkupLine($"Deleted deployment [bold]{Output.Esc(deployment)}[/].");
+            else if (cli.Format(parse) == OutputFormat.Name) Output.WriteRaw(cli.Out, deployment);
             return ExitCodes.Success;
         }, ct, $"deployment \"{parse.GetValue(name)}\""));
         return command;
@@ -245,7 +300,7 @@ public static class DeploymentCommands
 
     private static Command RollbackCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The deployment's name" };
         var version = new Option<int?>("--to-version") { Description = "The version to go back to (default: the one served before the last change of version)", CustomParser = CliOptions.ParseInt };
         var command = new Command("rollback", "Roll a deployment back to an earlier version, replica by replica") { name, version };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
@@ -268,11 +323,7 @@ public static class DeploymentCommands
         {
             Model = $"{deployment.ModelName}@{target.ToString(CultureInfo.InvariantCulture)}",
         }, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, deployment);
-        }
-        else
+        if (!Output.WriteData(console, format, deployment, [deployment.Name]))
         {
             console.MarkupLine($"Rolling [bold]{Output.Esc(name)}[/] back from version {from} to version {deployment.ModelVersion}, replica by replica ('strata deployments get {Output.Esc(name)}' shows progress).");
         }
@@ -285,11 +336,11 @@ public static class DeploymentCommands
         var input = new Argument<string>("input") { Description = "One instance as a JSON object, {\"instances\": [...]}, or @file.json" };
         var command = new Command("predict", "Predict with a deployed model; prints the answer's JSON") { name, input };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
-            PredictAsync(cli, client, parse.GetValue(name)!, parse.GetValue(input)!, token), ct, $"deployment \"{parse.GetValue(name)}\""));
+            PredictAsync(cli, client, parse.GetValue(name)!, parse.GetValue(input)!, cli.Format(parse), token), ct, $"deployment \"{parse.GetValue(name)}\""));
         return command;
     }
 
-    public static async Task<int> PredictAsync(CliContext cli, StrataClient client, string name, string input, CancellationToken cancellationToken)
+    public static async Task<int> PredictAsync(CliContext cli, StrataClient client, string name, string input, OutputFormat format, CancellationToken cancellationToken)
     {
         var text = input;
         if (input.StartsWith('@'))
@@ -313,7 +364,8 @@ public static class DeploymentCommands
             throw new UsageException("the input must be a JSON object: one instance, or {\"instances\": [...]}");
         }
         var result = await client.Deployments.PredictAsync(name, body, cancellationToken);
-        Output.WriteJson(cli.Out, result.Body);
+        // The answer is JSON for people too; -o yaml converts it.
+        Output.WriteData(cli.Out, format.ForPeople() ? OutputFormat.Json : format, result.Body);
         return ExitCodes.Success;
     }
 

@@ -21,6 +21,7 @@ public static class JobCommands
         command.Subcommands.Add(AttemptsCommand(cli));
         command.Subcommands.Add(TrackingCommands.MetricsCommand(cli));
         command.Subcommands.Add(TrackingCommands.CompareCommand(cli));
+        command.Subcommands.Add(DownloadCommands.JobOutputs(cli));
         return command;
     }
 
@@ -72,9 +73,8 @@ public static class JobCommands
             next = page.NextPageToken;
         }
 
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, jobs, jobs.Select(j => j.Id)))
         {
-            Output.WriteJson(console, jobs);
             return ExitCodes.Success;
         }
 
@@ -84,12 +84,24 @@ public static class JobCommands
             return ExitCodes.Success;
         }
 
+        var wide = format == OutputFormat.Wide;
         var table = new Table().AddColumns("ID", "NAME", "STATUS", "REASON", "ATTEMPTS", "CREATED", "DURATION");
+        if (wide) table.AddColumns("PRIORITY", "COMPUTE", "QUEUE", "STARTED", "ENTRYPOINT");
         foreach (var job in jobs)
         {
-            table.AddRow(
+            List<string> cells =
+            [
                 Output.Esc(job.Id), Output.Esc(job.Spec.Name), Output.StatusMarkup(job.Status), Output.Esc(job.StatusReason),
-                job.Attempts.ToString(CultureInfo.InvariantCulture), Output.Time(job.CreatedAt), Output.Duration(job.StartedAt, job.CompletedAt));
+                job.Attempts.ToString(CultureInfo.InvariantCulture), Output.Time(job.CreatedAt), Output.Duration(job.StartedAt, job.CompletedAt),
+            ];
+            if (wide)
+            {
+                cells.AddRange(
+                    (job.Spec.Priority ?? 0).ToString(CultureInfo.InvariantCulture), Output.Esc(Compute(job.Spec)),
+                    job.QueuePosition?.ToString(CultureInfo.InvariantCulture) ?? "-", Output.Time(job.StartedAt), Output.Esc(job.Spec.Entrypoint ?? job.Spec.Model));
+            }
+
+            table.AddRow([.. cells]);
         }
 
         table.Columns[0].NoWrap();
@@ -102,9 +114,26 @@ public static class JobCommands
         return ExitCodes.Success;
     }
 
+    /// <summary>"2 cores, 4 GB, 1 GPU (nvidia-a100), 2 workers": what the job asked for; "-" for the server's defaults.</summary>
+    private static string Compute(TrainingJobSpec spec)
+    {
+        var parts = new List<string>();
+        if (spec.Compute is { } compute)
+        {
+            if (compute.CpuCores is { } cores) parts.Add($"{cores} cores");
+            if (compute.MemoryGb is { } memory) parts.Add($"{memory} GB");
+            if (compute.GpuCount is { } gpus) parts.Add(gpus == 1 ? "1 GPU" : $"{gpus} GPUs");
+            if (compute.GpuFraction is { } fraction) parts.Add($"{fraction.ToString(CultureInfo.InvariantCulture)} GPU");
+            if (compute.GpuType is { } type) parts.Add(type);
+        }
+
+        if (spec.Distributed?.NumWorkers is { } workers) parts.Add($"{workers} workers");
+        return parts.Count == 0 ? "-" : string.Join(", ", parts);
+    }
+
     private static Command GetCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The job's id" };
         var command = new Command("get", "Show a job: status, reason, queue position, attempts, timings, error") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             GetAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));
@@ -114,9 +143,8 @@ public static class JobCommands
     public static async Task<int> GetAsync(IAnsiConsole console, StrataClient client, string id, OutputFormat format, CancellationToken cancellationToken)
     {
         var job = await client.Jobs.GetAsync(id, cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, job, [job.Id]))
         {
-            Output.WriteJson(console, job);
             return ExitCodes.Success;
         }
 
@@ -126,6 +154,11 @@ public static class JobCommands
         Row("Name", Output.Esc(job.Spec.Name));
         Row("Status", Output.StatusMarkup(job.Status));
         Row("Reason", Output.Esc(job.StatusReason));
+        if (job.StatusMessage is not null)
+        {
+            Row("Why", Output.Esc(job.StatusMessage));
+        }
+
         if (job.QueuePosition is { } position)
         {
             Row("Queue position", position.ToString(CultureInfo.InvariantCulture));
@@ -159,7 +192,8 @@ public static class JobCommands
 
         if (job.Output is { } output)
         {
-            Row("Output", Output.Esc(string.Join(" ", new[] { output.Artifact, output.ModelVersion }.Where(p => p is not null))));
+            // The output folder's path is the server's (-o json shows it): a remote user fetches the files instead.
+            Row("Output", Output.Esc(string.Join("; ", new[] { output.ModelVersion is { } model ? $"model {model}" : null, $"files: strata jobs outputs {job.Id} <folder>" }.Where(p => p is not null))));
         }
 
         foreach (var hint in job.RightSizing)
@@ -173,7 +207,7 @@ public static class JobCommands
 
     private static Command LogsCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The job's id" };
         var follow = new Option<bool>("--follow", "-f") { Description = "Stream the log until the attempt ends" };
         var tail = new Option<int?>("--tail") { Description = "Only the last N lines", CustomParser = CliOptions.ParseInt };
         var attempt = new Option<int?>("--attempt") { Description = "The attempt's number (default: the latest)", CustomParser = CliOptions.ParseInt };
@@ -204,7 +238,7 @@ public static class JobCommands
 
     private static Command CancelCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The job's id" };
         var command = new Command("cancel", "Cancel a job") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             CancelAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));
@@ -215,13 +249,14 @@ public static class JobCommands
     {
         var handle = client.Jobs.GetHandle(id);
         await handle.CancelAsync(cancellationToken);
-        if (format == OutputFormat.Json)
+        if (format.ForPeople())
         {
-            Output.WriteJson(console, await handle.GetAsync(cancellationToken));
+            console.MarkupLine($"Cancelled job [bold]{Output.Esc(id)}[/].");
         }
         else
         {
-            console.MarkupLine($"Cancelled job [bold]{Output.Esc(id)}[/].");
+            var job = await handle.GetAsync(cancellationToken);
+            Output.WriteData(console, format, job, [job.Id]);
         }
 
         return ExitCodes.Success;
@@ -229,7 +264,7 @@ public static class JobCommands
 
     private static Command WaitCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The job's id" };
         var timeout = new Option<string?>("--timeout") { Description = "Give up after this long (3600, 90s, 30m, 2h); exit code 7" };
         var command = new Command("wait", "Wait for a job to end; exits 0 if it succeeded, 1 if it failed or was cancelled") { id, timeout };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
@@ -247,10 +282,10 @@ public static class JobCommands
     {
         var handle = client.Jobs.GetHandle(id);
         TrainingJob job;
-        if (format == OutputFormat.Json)
+        if (!format.ForPeople())
         {
             job = await handle.WaitAsync(options, cancellationToken);
-            Output.WriteJson(console, job);
+            Output.WriteData(console, format, job, [job.Id]);
         }
         else if (console.Profile.Capabilities.Interactive)
         {
@@ -270,7 +305,7 @@ public static class JobCommands
 
         if (job.Status == JobStatus.Succeeded)
         {
-            if (format == OutputFormat.Table)
+            if (format.ForPeople())
             {
                 console.MarkupLine($"Job [bold]{Output.Esc(id)}[/] [green]succeeded[/] in {Output.Duration(job.StartedAt, job.CompletedAt)}.");
             }
@@ -285,7 +320,7 @@ public static class JobCommands
 
     private static Command AttemptsCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The job's id" };
         var command = new Command("attempts", "List a job's attempts (retries are new attempts)") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             AttemptsAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));
@@ -295,9 +330,8 @@ public static class JobCommands
     public static async Task<int> AttemptsAsync(IAnsiConsole console, StrataClient client, string id, OutputFormat format, CancellationToken cancellationToken)
     {
         var attempts = await client.Jobs.GetHandle(id).GetAttemptsAsync(cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, attempts, attempts.Select(a => a.Number.ToString(CultureInfo.InvariantCulture))))
         {
-            Output.WriteJson(console, attempts);
             return ExitCodes.Success;
         }
 

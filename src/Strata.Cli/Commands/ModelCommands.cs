@@ -7,7 +7,7 @@ using Strata.Contracts;
 
 namespace Strata.Cli.Commands;
 
-/// <summary><c>strata models list|get|versions|alias|register</c>: the model registry.</summary>
+/// <summary><c>strata models list|get|versions|alias|register|download</c>: the model registry.</summary>
 public static class ModelCommands
 {
     public static Command Create(CliContext cli)
@@ -17,6 +17,7 @@ public static class ModelCommands
         command.Subcommands.Add(GetCommand(cli));
         command.Subcommands.Add(AliasCommand(cli));
         command.Subcommands.Add(RegisterCommand(cli));
+        command.Subcommands.Add(DownloadCommands.ModelDownload(cli));
         return command;
     }
 
@@ -30,9 +31,8 @@ public static class ModelCommands
     public static async Task<int> ListAsync(IAnsiConsole console, StrataClient client, OutputFormat format, CancellationToken cancellationToken)
     {
         var models = await client.Models.ListAsync(cancellationToken: cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, models, models.Select(m => m.Name)))
         {
-            Output.WriteJson(console, models);
             return ExitCodes.Success;
         }
         var table = new Table().AddColumns("NAME", "LATEST", "ALIASES", "CREATED", "DESCRIPTION");
@@ -47,7 +47,7 @@ public static class ModelCommands
 
     private static Command GetCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The model's name" };
         var version = new Argument<string?>("version") { Description = "A version number or alias (production, latest); omitted: the model and its versions", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("get", "Show a model and its versions, or one version with its metrics, schema and lineage") { name, version };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
@@ -60,9 +60,8 @@ public static class ModelCommands
         if (version is not null)
         {
             var found = await client.Models.GetVersionAsync(name, version, cancellationToken);
-            if (format == OutputFormat.Json)
+            if (Output.WriteData(console, format, found, [$"{found.ModelName}@{found.Version}"]))
             {
-                Output.WriteJson(console, found);
                 return ExitCodes.Success;
             }
             WriteVersion(console, found);
@@ -70,9 +69,8 @@ public static class ModelCommands
         }
         var model = await client.Models.GetAsync(name, cancellationToken);
         var versions = await client.Models.ListVersionsAsync(name, cancellationToken: cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, new { model, versions }, versions.Select(v => $"{v.ModelName}@{v.Version}")))
         {
-            Output.WriteJson(console, new { model, versions });
             return ExitCodes.Success;
         }
         console.MarkupLine($"Model [bold]{Output.Esc(model.Name)}[/]{(model.Description is null ? "" : $": {Output.Esc(model.Description)}")}; aliases: {Output.Esc(Aliases(model))}");
@@ -88,7 +86,7 @@ public static class ModelCommands
 
     private static Command AliasCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The model's name" };
         var alias = new Argument<string>("alias") { Description = "production, staging, ..." };
         var version = new Argument<int?>("version") { Description = "The version to point at (omit with --delete)", Arity = ArgumentArity.ZeroOrOne };
         var delete = new Option<bool>("--delete") { Description = "Remove the alias" };
@@ -109,15 +107,11 @@ public static class ModelCommands
         if (delete)
         {
             await client.Models.DeleteAliasAsync(name, alias, cancellationToken);
-            if (format == OutputFormat.Table) console.MarkupLine($"Removed alias [bold]{Output.Esc(alias)}[/] of model {Output.Esc(name)}.");
+            if (format.ForPeople()) console.MarkupLine($"Removed alias [bold]{Output.Esc(alias)}[/] of model {Output.Esc(name)}.");
             return ExitCodes.Success;
         }
         var model = await client.Models.SetAliasAsync(name, alias, version!.Value, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, model);
-        }
-        else
+        if (!Output.WriteData(console, format, model, [$"{name}@{alias}"]))
         {
             console.MarkupLine($"[bold]{Output.Esc(name)}@{Output.Esc(alias)}[/] is now version {version}.");
         }
@@ -126,13 +120,13 @@ public static class ModelCommands
 
     private static Command RegisterCommand(CliContext cli)
     {
-        var name = new Argument<string>("name");
+        var name = new Argument<string>("name") { Description = "The model's name" };
         var path = new Option<string>("--path") { Description = "The model file, on the server's disk (inside a job: under MODEL_OUTPUT_PATH)", Required = true };
         var format = new Option<string?>("--format") { Description = "onnx or mlnet (default: from the extension, .onnx or .zip)" };
         format.AcceptOnlyFromAmong(ModelFormats.All.ToArray());
         var metrics = new Option<string[]>("--metric") { Description = "name=value, repeatable", DefaultValueFactory = _ => [] };
         var job = new Option<string?>("--job") { Description = "The job that made it (default inside a job: that job)" };
-        var description = new Option<string?>("--description");
+        var description = new Option<string?>("--description") { Description = "What the version is, for people" };
         var command = new Command("register", "Register a model file as the next version of a model (works inside a job with no login)")
         {
             name, path, format, metrics, job, description,
@@ -155,11 +149,7 @@ public static class ModelCommands
     public static async Task<int> RegisterAsync(IAnsiConsole console, StrataClient client, string name, RegisterModelVersionRequest request, OutputFormat format, CancellationToken cancellationToken)
     {
         var version = await client.Models.RegisterAsync(name, request, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, version);
-        }
-        else
+        if (!Output.WriteData(console, format, version, [$"{version.ModelName}@{version.Version}"]))
         {
             console.MarkupLine($"Registered [bold]{Output.Esc(name)}@{version.Version}[/] ({Output.Esc(version.Format)}, sha256 {Output.Esc(version.Sha256[..12])}…).");
         }
@@ -189,7 +179,6 @@ public static class ModelCommands
         Row("Model", $"{version.ModelName}@{version.Version}");
         Row("Aliases", string.Join(", ", version.Aliases));
         Row("Format", version.Format);
-        Row("File", version.Uri);
         Row("Size", Output.Bytes(version.SizeBytes));
         Row("SHA-256", version.Sha256);
         Row("Metrics", Metrics(version.Metrics));

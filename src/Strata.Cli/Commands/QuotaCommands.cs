@@ -20,9 +20,8 @@ public static class QuotaCommands
     public static async Task<int> ShowAsync(IAnsiConsole console, StrataClient client, OutputFormat format, CancellationToken cancellationToken)
     {
         var quota = await client.QuotaAsync(cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, quota))
         {
-            Output.WriteJson(console, quota);
             return ExitCodes.Success;
         }
 
@@ -72,9 +71,8 @@ public static class QuotaCommands
     public static async Task<int> SetAsync(IAnsiConsole console, StrataClient client, string tenantId, TenantQuotaSpec spec, OutputFormat format, CancellationToken cancellationToken)
     {
         var quota = await client.Tenants.SetQuotaAsync(tenantId, spec, cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, quota, [tenantId]))
         {
-            Output.WriteJson(console, quota);
             return ExitCodes.Success;
         }
 

@@ -35,9 +35,8 @@ public static class RecommendCommand
     public static async Task<int> ExecuteAsync(IAnsiConsole console, StrataClient client, ComputeRecommendationRequest request, OutputFormat format, CancellationToken cancellationToken)
     {
         var recommendation = await client.RecommendComputeAsync(request, cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, recommendation))
         {
-            Output.WriteJson(console, recommendation);
             return ExitCodes.Success;
         }
 

@@ -73,7 +73,7 @@ public static partial class RunCommand
     /// <summary>Packs a project folder as <c>strata run</c> does, uploads it and returns its <c>artifact://</c> URI.</summary>
     public static async Task<string> PackAndUploadAsync(IAnsiConsole progress, StrataClient client, string root, string jobName, CancellationToken cancellationToken)
     {
-        var packed = CodePacker.Pack(root);
+        var packed = Pack(progress, root);
         try
         {
             progress.MarkupLine($"[grey]Packed {packed.Files} files ({Output.Bytes(packed.Bytes)}) from {Markup.Escape(root)}[/]");
@@ -88,6 +88,35 @@ public static partial class RunCommand
         {
             File.Delete(packed.ArchivePath);
         }
+    }
+
+    /// <summary>
+    /// Packs with a progress bar on a terminal, as the upload shows one; elsewhere (a CI log, a pipe) a whole line
+    /// before it starts, never a line rewritten in place.
+    /// </summary>
+    private static PackResult Pack(IAnsiConsole console, string root)
+    {
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            return CodePacker.Pack(root, p =>
+            {
+                if (p.Files == 0) console.MarkupLine($"[grey]Packing {p.TotalFiles} files ({Output.Bytes(p.TotalBytes)}) from {Markup.Escape(root)}[/]");
+            });
+        }
+
+        return console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask($"Packing {Markup.Escape(Path.GetFileName(root))}");
+                var result = CodePacker.Pack(root, p =>
+                {
+                    task.MaxValue = Math.Max(p.TotalBytes, 1);
+                    task.Value = p.Bytes;
+                });
+                task.Value = task.MaxValue;
+                return result;
+            });
     }
 
     /// <summary>

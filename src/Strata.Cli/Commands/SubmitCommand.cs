@@ -90,8 +90,8 @@ public static class SubmitCommand
             {
                 var recommendation = await client.RecommendComputeAsync(workload, token);
                 spec = AutoCompute.Apply(spec, recommendation);
-                // Stdout stays the job alone with -o json.
-                var console = cli.Format(parse) == OutputFormat.Json ? cli.Error : cli.Out;
+                // Stdout stays the job alone with -o json, yaml or name.
+                var console = cli.Format(parse).ForPeople() ? cli.Out : cli.Error;
                 console.Markup("--compute auto chose ");
                 RecommendCommand.Print(console, recommendation);
             }
@@ -137,9 +137,8 @@ public static class SubmitCommand
     {
         var handle = await client.Jobs.SubmitAsync(spec, cancellationToken);
         var job = handle.Job!;
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, job, [job.Id]))
         {
-            Output.WriteJson(console, job);
             return ExitCodes.Success;
         }
 

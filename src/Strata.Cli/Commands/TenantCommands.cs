@@ -34,11 +34,7 @@ public static class TenantCommands
     public static async Task<int> CreateAsync(IAnsiConsole console, StrataClient client, CreateTenantRequest request, OutputFormat format, CancellationToken cancellationToken)
     {
         var tenant = await client.Tenants.CreateAsync(request, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, tenant);
-        }
-        else
+        if (!Output.WriteData(console, format, tenant, [tenant.Id]))
         {
             console.MarkupLine($"Created tenant [bold]{Output.Esc(tenant.Id)}[/].");
             console.MarkupLine($"[grey]Issue a token for it with: strata tokens create {Output.Esc(tenant.Id)} --role owner[/]");
@@ -57,9 +53,8 @@ public static class TenantCommands
     public static async Task<int> ListAsync(IAnsiConsole console, StrataClient client, OutputFormat format, CancellationToken cancellationToken)
     {
         var tenants = await client.Tenants.ListAsync(cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, tenants, tenants.Select(t => t.Id)))
         {
-            Output.WriteJson(console, tenants);
             return ExitCodes.Success;
         }
 
@@ -75,16 +70,12 @@ public static class TenantCommands
 
     private static Command GetCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The tenant's id" };
         var command = new Command("get", "Show a tenant") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, async (client, token) =>
         {
             var tenant = await client.Tenants.GetAsync(parse.GetValue(id)!, token);
-            if (cli.Format(parse) == OutputFormat.Json)
-            {
-                Output.WriteJson(cli.Out, tenant);
-            }
-            else
+            if (!Output.WriteData(cli.Out, cli.Format(parse), tenant, [tenant.Id]))
             {
                 var grid = new Grid().AddColumn().AddColumn();
                 grid.AddRow("[bold]ID[/]", Output.Esc(tenant.Id));
@@ -101,11 +92,11 @@ public static class TenantCommands
 
     private static Command DeleteCommand(CliContext cli)
     {
-        var id = new Argument<string>("id");
+        var id = new Argument<string>("id") { Description = "The tenant's id" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
         var command = new Command("delete", "Delete a tenant and everything it owns (its jobs are cancelled, its deployments stopped); waits until it is gone") { id, yes };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
-            DeleteAsync(cli.Out, client, parse.GetValue(id)!, parse.GetValue(yes), token), ct, $"tenant \"{parse.GetValue(id)}\""));
+            DeleteAsync(cli.Out, cli.Error, client, parse.GetValue(id)!, parse.GetValue(yes), cli.Format(parse), token), ct, $"tenant \"{parse.GetValue(id)}\""));
         return command;
     }
 
@@ -113,7 +104,9 @@ public static class TenantCommands
 
     /// <summary>Deletes the tenant and waits until it is gone.</summary>
     /// <exception cref="UsageException">Not confirmed: no <c>--yes</c> and no terminal to ask on, or the user said no.</exception>
-    public static async Task<int> DeleteAsync(IAnsiConsole console, StrataClient client, string id, bool yes, CancellationToken cancellationToken)
+    /// <param name="error">Where the messages go when the output is for scripts (-o json, yaml, name).</param>
+    public static async Task<int> DeleteAsync(
+        IAnsiConsole console, IAnsiConsole error, StrataClient client, string id, bool yes, OutputFormat format, CancellationToken cancellationToken)
     {
         if (!yes)
         {
@@ -129,7 +122,8 @@ public static class TenantCommands
         }
 
         await client.Tenants.DeleteAsync(id, cancellationToken);
-        console.MarkupLine($"Deleting tenant [bold]{Output.Esc(id)}[/]: stopping its deployments and jobs, removing what it owns...");
+        var messages = format.ForPeople() ? console : error;
+        messages.MarkupLine($"Deleting tenant [bold]{Output.Esc(id)}[/]: stopping its deployments and jobs, removing what it owns...");
         // The server deletes in the background and shows the tenant as deleting until it is gone.
         while (true)
         {
@@ -143,7 +137,8 @@ public static class TenantCommands
             }
             await Task.Delay(PollEvery, cancellationToken);
         }
-        console.MarkupLine($"Deleted tenant [bold]{Output.Esc(id)}[/].");
+        messages.MarkupLine($"Deleted tenant [bold]{Output.Esc(id)}[/].");
+        if (format == OutputFormat.Name) Output.WriteRaw(console, id);
         return ExitCodes.Success;
     }
 }
@@ -195,11 +190,8 @@ public static class TokenCommands
         var response = tenantId is null
             ? await client.Tokens.CreatePlatformAsync(request, cancellationToken)
             : await client.Tokens.CreateAsync(tenantId, request, cancellationToken);
-        if (format == OutputFormat.Json)
-        {
-            Output.WriteJson(console, response);
-        }
-        else
+        // The token is what identifies it to its holder: -o name prints it as the table does.
+        if (!Output.WriteData(console, format, response, [response.Token]))
         {
             Output.WriteRaw(console, response.Token);
         }

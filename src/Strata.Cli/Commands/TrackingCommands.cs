@@ -29,9 +29,8 @@ public static class TrackingCommands
     public static async Task<int> MetricsAsync(IAnsiConsole console, StrataClient client, string id, string? name, OutputFormat format, CancellationToken cancellationToken)
     {
         var points = await client.Jobs.GetMetricsAsync(id, name, cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, points, points.Select(p => p.Name!).Distinct(StringComparer.Ordinal)))
         {
-            Output.WriteJson(console, points);
             return ExitCodes.Success;
         }
         if (points.Count == 0)
@@ -101,9 +100,8 @@ public static class TrackingCommands
         {
             jobs.Add(await client.Jobs.GetAsync(id, cancellationToken));
         }
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, jobs, jobs.Select(j => j.Id)))
         {
-            Output.WriteJson(console, jobs);
             return ExitCodes.Success;
         }
         var specs = jobs.Select(j => Flatten(JsonSerializer.SerializeToNode(j.Spec with { Hyperparameters = null, TenantId = null }, StrataJson.Options))).ToList();

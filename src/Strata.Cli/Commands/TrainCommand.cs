@@ -64,12 +64,12 @@ public static partial class TrainCommand
             return await SubmitCommand.ExecuteAsync(cli.Out, client, spec, format, cancellationToken);
         }
         var handle = await client.Jobs.SubmitAsync(spec, cancellationToken);
-        if (format == OutputFormat.Table)
+        if (format.ForPeople())
         {
             cli.Out.MarkupLine($"Submitted job [bold]{Output.Esc(handle.Id)}[/] ({Output.Esc(spec.Name)}): {Output.Esc(spec.Model)} on {Output.Esc(spec.DataPath)}, label {Output.Esc(spec.Label)}.");
         }
         var exit = await JobCommands.WaitAsync(cli.Out, cli.Error, client, handle.Id, new WaitOptions { PollInterval = cli.PollInterval }, format, cancellationToken);
-        if (exit == ExitCodes.Success && format == OutputFormat.Table)
+        if (exit == ExitCodes.Success && format.ForPeople())
         {
             var job = await client.Jobs.GetHandle(handle.Id).GetAsync(cancellationToken);
             if (job.Output?.ModelVersion is { } registered)

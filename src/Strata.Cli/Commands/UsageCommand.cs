@@ -27,9 +27,8 @@ public static class UsageCommand
     public static async Task<int> ExecuteAsync(IAnsiConsole console, StrataClient client, UsageQuery query, OutputFormat format, CancellationToken cancellationToken)
     {
         var report = await client.Usage.GetAsync(query, cancellationToken);
-        if (format == OutputFormat.Json)
+        if (Output.WriteData(console, format, report))
         {
-            Output.WriteJson(console, report);
             return ExitCodes.Success;
         }
 

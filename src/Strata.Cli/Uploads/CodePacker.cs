@@ -6,6 +6,9 @@ namespace Strata.Cli.Uploads;
 /// <summary>What <see cref="CodePacker.Pack"/> put in the archive.</summary>
 public sealed record PackResult(string ArchivePath, int Files, long Bytes, IReadOnlyList<string> SkippedLinks);
 
+/// <summary>How far packing is: files and bytes packed so far, of the totals.</summary>
+public sealed record PackProgress(int Files, int TotalFiles, long Bytes, long TotalBytes);
+
 /// <summary>
 /// Packs a folder into a tar.gz for <c>strata run</c>: every regular file, except what <c>.gitignore</c>
 /// files (the root's and those of sub-folders, each relative to its folder) and a root <c>.strataignore</c>
@@ -30,22 +33,26 @@ public static class CodePacker
     }
 
     /// <summary>Writes the archive to a new temporary file (the caller deletes it).</summary>
-    public static PackResult Pack(string root)
+    /// <param name="progress">Told the totals before the first file, then after each file.</param>
+    public static PackResult Pack(string root, Action<PackProgress>? progress = null)
     {
         root = Path.GetFullPath(root);
         var skipped = new List<string>();
         var files = Select(root, skipped);
+        var sizes = files.Select(file => new FileInfo(Path.Combine(root, file)).Length).ToList();
+        var total = sizes.Sum();
+        progress?.Invoke(new PackProgress(0, files.Count, 0, total));
         var archive = Path.Combine(Path.GetTempPath(), $"strata-run-{Guid.NewGuid():N}.tar.gz");
         long bytes = 0;
         using (var output = File.Create(archive))
         using (var gzip = new GZipStream(output, CompressionLevel.Fastest))
         using (var tar = new TarWriter(gzip, TarEntryFormat.Pax))
         {
-            foreach (var file in files)
+            for (var i = 0; i < files.Count; i++)
             {
-                var path = Path.Combine(root, file);
-                tar.WriteEntry(path, file);
-                bytes += new FileInfo(path).Length;
+                tar.WriteEntry(Path.Combine(root, files[i]), files[i]);
+                bytes += sizes[i];
+                progress?.Invoke(new PackProgress(i + 1, files.Count, bytes, total));
             }
         }
         return new PackResult(archive, files.Count, bytes, skipped);

@@ -52,7 +52,7 @@ public sealed class QuotaLedger
             excess = new QuotaExcess(QuotaResource.MaxPendingJobs, limits.MaxPendingJobs, pending, 1);
             return Reservation.Refused;
         }
-        excess = QuotaMath.Exceeds(limits.Resources, tenant.Held, request);
+        excess = WithHolders(tenantId, QuotaMath.Exceeds(limits.Resources, tenant.Held, request));
         if (excess is null)
         {
             Hold(tenant, tenantId, jobId, request);
@@ -112,7 +112,11 @@ public sealed class QuotaLedger
         var key = new DeploymentKey(tenantId, deployment);
         var tenant = Account(tenantId);
         var known = _deployments.TryGetValue(key, out var before);
-        if (limit is { } l && QuotaMath.Exceeds(l, tenant.Held - before.Request, request) is { } excess) return excess;
+        if (limit is { } l && QuotaMath.Exceeds(l, tenant.Held - before.Request, request) is { } excess)
+        {
+            // What this deployment reserves now is being replaced, so it is not among the holders.
+            return WithHolders(tenantId, excess, except: deployment);
+        }
         tenant.Held += request - before.Request;
         tenant.Reserved += request - before.Request;
         tenant.Replicas += replicas - before.Replicas;
@@ -130,6 +134,26 @@ public sealed class QuotaLedger
         tenant.Reserved -= held.Request;
         tenant.Replicas -= held.Replicas;
         tenant.Deployments--;
+    }
+
+    /// <summary>
+    /// What <paramref name="request"/> would exceed of the tenant's quota now, with who holds what is in use; null
+    /// when it fits. For a job waiting for quota: what it waits for.
+    /// </summary>
+    public QuotaExcess? WouldExceed(string tenantId, ResourceRequest request, ResourceRequest limit) =>
+        WithHolders(tenantId, QuotaMath.Exceeds(limit, Of(tenantId).Held, request));
+
+    /// <summary>The excess, with the tenant's jobs' and deployments' shares of its resource.</summary>
+    private QuotaExcess? WithHolders(string tenantId, QuotaExcess? excess, string? except = null)
+    {
+        if (excess is not { } found || found.Resource is not (QuotaResource.CpuCores or QuotaResource.MemoryGb or QuotaResource.GpuCount)) return excess;
+        var jobs = _jobs.Values.Where(j => j.TenantId == tenantId).Select(j => QuotaMath.Amount(found.Resource, j.Request)).Where(a => a > 0).ToList();
+        var deployments = _deployments
+            .Where(d => d.Key.TenantId == tenantId && d.Key.Name != except)
+            .Select(d => (d.Key.Name, Amount: QuotaMath.Amount(found.Resource, d.Value.Request)))
+            .OrderByDescending(d => d.Amount).ThenBy(d => d.Name, StringComparer.Ordinal)
+            .ToList();
+        return found with { Holders = new QuotaHolders(jobs.Sum(), jobs.Count, deployments) };
     }
 
     /// <summary>What counts against the tenant's quota now.</summary>

@@ -20,10 +20,31 @@ public sealed record QuotaLimits(ResourceRequest Resources, int MaxRunningJobs, 
 /// <summary>Which resource of a quota a request would exceed, its limit, what is used, and what was asked (the 429's fields).</summary>
 public readonly record struct QuotaExcess(QuotaResource Resource, double Limit, double Used, double Requested)
 {
-    public string Describe() =>
-        $"{Resource.Name()}: the quota is {Format(Limit)}, {Format(Used)} in use, and {Format(Requested)} more was asked for";
+    /// <summary>Who holds <see cref="Used"/>: the tenant's jobs and deployments; null where the ledger was not asked.</summary>
+    public QuotaHolders? Holders { get; init; }
 
-    private static string Format(double value) => value.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
+    public string Describe() =>
+        $"{Resource.Name()}: the quota is {Format(Limit)}, {Format(Used)} in use{HeldBy()}, and {Format(Requested)} more was asked for";
+
+    /// <summary>" (2 by deployment churn, 1 by 1 job)": who holds what is in use, so the user knows what to free.</summary>
+    private string HeldBy()
+    {
+        if (Holders is not { } holders || Used <= 0) return "";
+        var parts = holders.Deployments.Where(d => d.Amount > 0).Select(d => $"{Format(d.Amount)} by deployment {d.Name}").ToList();
+        if (holders.Jobs > 0) parts.Add($"{Format(holders.Jobs)} by {holders.JobCount} job{(holders.JobCount == 1 ? "" : "s")}");
+        return parts.Count == 0 ? "" : $" ({string.Join(", ", parts)})";
+    }
+
+    internal static string Format(double value) => value.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>What of one quota resource a tenant's jobs hold (running, or pending within the quota), and each deployment reserves.</summary>
+/// <param name="Jobs">The jobs' share, in the resource's unit.</param>
+/// <param name="JobCount">How many jobs hold some of it.</param>
+/// <param name="Deployments">Each deployment's reservation (its replicas at their most), largest first.</param>
+public sealed record QuotaHolders(double Jobs, int JobCount, IReadOnlyList<(string Name, double Amount)> Deployments)
+{
+    public double ByDeployments => Deployments.Sum(d => d.Amount);
 }
 
 /// <summary>Quota arithmetic: pure checks of a request against a limit and what already counts against it.</summary>
@@ -52,4 +73,13 @@ public static class QuotaMath
     public static QuotaExcess? LargerThanQuota(ResourceRequest limit, ResourceRequest request) => Exceeds(limit, default, request);
 
     public static double Gb(long bytes) => bytes / (double)ResourceRequest.BytesPerGb;
+
+    /// <summary>How much of <paramref name="resource"/> a request holds, in the unit its quota is given in.</summary>
+    public static double Amount(QuotaResource resource, ResourceRequest request) => resource switch
+    {
+        QuotaResource.CpuCores => request.CpuCores,
+        QuotaResource.MemoryGb => Gb(request.MemoryBytes),
+        QuotaResource.GpuCount => request.GpuCount,
+        _ => 0,
+    };
 }

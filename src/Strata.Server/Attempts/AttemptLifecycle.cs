@@ -24,6 +24,7 @@ public sealed class AttemptLifecycle(
     LaunchBuilder launches,
     LiveAttempts liveAttempts,
     IAttemptOutputs outputs,
+    IAttemptMetrics attemptMetrics,
     TimeProvider time,
     RetryJitter jitter,
     Quotas.TenantQuotas quotas,
@@ -130,6 +131,8 @@ public sealed class AttemptLifecycle(
         // The attempt is over, whatever the store says yet: its token is refused from here on, on this server
         // before anyone can see the end recorded (other replicas, from the store's record, see docs/decisions.md).
         liveAttempts.Ended(observation.Attempt);
+        // What it printed is recorded before its end, so that its status never runs ahead of its metrics.
+        await CollectMetricsAsync(observation.Attempt, cancellationToken);
         // A built-in trainer's success registers its model first, so a succeeded job always has its version.
         string? modelVersion = null;
         if (observation.Outcome is AttemptOutcome.Succeeded && await outputs.RegisterAsync(observation.Attempt, cancellationToken) is { } registration)
@@ -160,6 +163,19 @@ public sealed class AttemptLifecycle(
         metrics.AttemptRecorded(observation.Attempt.TenantId, recorded.FailureReason, retried: recorded.Requeued is not null && !recorded.Preempted, recorded.Ended, recorded.Usage);
         wakeUp.Wake();
         return recorded;
+    }
+
+    private async Task CollectMetricsAsync(AttemptRef attempt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await attemptMetrics.CollectRemainingAsync(attempt, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The end is still recorded; the collector's next pass reads what this could not.
+            logger.LogWarning(e, "Reading the metric lines of ended attempt {Attempt} failed; they are recorded by a later pass", attempt);
+        }
     }
 
     /// <summary>Marks the victim's attempt as preempted (durably), then asks the runtime to stop it.</summary>

@@ -67,7 +67,8 @@ public static class DeploymentsApi
         deployments.MapDelete("{name}", DeleteAsync).RequireAuthorization(Policies.TenantWrite).WithName("DeleteDeployment")
             .WithSummary("Delete a deployment and stop its replicas.");
         deployments.MapGet("{name}/health", HealthAsync).RequireAuthorization(Policies.TenantRead).WithName("GetDeploymentHealth")
-            .WithSummary("200 when at least one replica is ready, else 503.");
+            .WithSummary("Whether the deployment can answer predictions: 200 when at least one replica is ready, else 503.")
+            .Produces<DeploymentHealth>(StatusCodes.Status503ServiceUnavailable);
         deployments.MapPost("{name}/predict", PredictAsync).RequireAuthorization(Policies.TenantRead).WithName("Predict")
             .WithSummary("Predict one instance (a JSON object) or several ({\"instances\": [...]}) with the deployed model.")
             // Predictions are bounded by the replicas (and the autoscaler), not by the API's per-tenant request rate.

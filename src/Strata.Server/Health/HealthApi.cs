@@ -9,7 +9,7 @@ using Strata.Server.Storage;
 namespace Strata.Server.Health;
 
 /// <summary>
-/// <c>/v1/health</c> in the seed course's shape, <c>/health/live</c> (the process answers) and
+/// <c>/v1/health</c> (the server answers: <c>{status, service, version}</c>), <c>/health/live</c> (the process answers) and
 /// <c>/health/ready</c> (the store answers and the scheduler has loaded its queue).
 /// </summary>
 public static class HealthApi

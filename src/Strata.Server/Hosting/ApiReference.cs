@@ -1,4 +1,4 @@
-using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -6,15 +6,19 @@ namespace Strata.Server.Hosting;
 
 /// <summary>
 /// What the OpenAPI document (and /docs, which renders it) says beyond what each route declares: what the API
-/// is, what each tag holds, and the problems every protected route can answer (401, 403, and 404 for a route
-/// that names an object), so that no operation looks as if it could not fail.
+/// is and under which licence, what each tag holds, the problems every operation can answer
+/// (<c>ApiReference.Problems.cs</c>), the prediction bodies and an example of every body
+/// (<c>ApiReference.Examples.cs</c>). The document lints clean with Redocly's recommended rules (ApiReferenceTests).
 /// </summary>
-internal static class ApiReference
+internal static partial class ApiReference
 {
     public const string Description =
         "Strata's REST API: training jobs, their attempts, logs and metrics; artifacts; the model registry; deployments and " +
         "predictions; tenants, tokens, quotas and usage. Every route but health takes a bearer token (a tenant's, a job's " +
         "or the admin's); errors are RFC 9457 problem details (application/problem+json) whose `type` names the problem.";
+
+    /// <summary>The repository's licence (LICENSE): Strata is not open source. An SPDX reference names a licence SPDX does not list.</summary>
+    public static readonly OpenApiLicense License = new() { Name = "Proprietary", Identifier = "LicenseRef-Proprietary" };
 
     /// <summary>Every tag the routes use, and what it groups.</summary>
     public static readonly IReadOnlyDictionary<string, string> Tags = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -22,8 +26,7 @@ internal static class ApiReference
         ["Health"] = "Whether the server answers and is ready.",
         ["Tenants"] = "Tenants (teams), their tokens, and who the caller is.",
         ["Quota"] = "A tenant's quota and what it uses of it.",
-        ["Training jobs"] = "Submit, follow, cancel and compare training jobs; their attempts and logs.",
-        ["Tracking"] = "Metrics that jobs report, and comparing runs.",
+        ["Training jobs"] = "Submit, follow, cancel and compare training jobs; their attempts, logs and metrics.",
         ["Usage"] = "Resource usage, per tenant and job, with right-sizing hints.",
         ["Artifacts"] = "Uploaded data and code, named as artifact:// URIs.",
         // Not "Models": /docs lists the schemas under that name.
@@ -37,12 +40,16 @@ internal static class ApiReference
     {
         options.AddDocumentTransformer((document, _, _) =>
         {
+            document.Info.Title = "Strata API";
             document.Info.Description = Description;
+            document.Info.License = License;
             // A server URL ends without a slash: the paths begin with one.
             foreach (var server in document.Servers ?? []) server.Url = server.Url?.TrimEnd('/');
             document.Tags = new HashSet<OpenApiTag>(Tags.Select(tag => new OpenApiTag { Name = tag.Key, Description = tag.Value }));
-            // Every route but health takes a bearer JWT: say so, so that /docs offers to send one.
             document.Components ??= new OpenApiComponents();
+            // Every problem refers to ProblemDetails (AddProblems): the framework's schema of a validation problem is left unused.
+            document.Components.Schemas?.Remove("HttpValidationProblemDetails");
+            // Every route but health takes a bearer JWT: say so, so that /docs offers to send one.
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
             document.Components.SecuritySchemes["bearer"] = new OpenApiSecurityScheme
             {
@@ -54,32 +61,59 @@ internal static class ApiReference
             document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("bearer", document)] = [] }];
             return Task.CompletedTask;
         });
-        options.AddOperationTransformer((operation, context, _) =>
+        options.AddSchemaTransformer((schema, context, _) =>
         {
-            var metadata = context.Description.ActionDescriptor.EndpointMetadata;
-            // Every route needs a token unless it allows anonymous callers (the fallback policy, AuthSetup).
-            if (metadata.OfType<IAllowAnonymous>().Any()) return Task.CompletedTask;
-            operation.Responses ??= [];
-            Add(operation, context, "401", "No token, or one that is not valid (expired, revoked, of a deleted tenant).");
-            Add(operation, context, "403", "The token's role may not do this.");
-            if (context.Description.RelativePath?.Contains('{') == true)
-            {
-                Add(operation, context, "404", "No such object in the caller's tenant (another tenant's is not found either).");
-            }
+            if (typeof(ProblemDetails).IsAssignableFrom(context.JsonTypeInfo.Type)) DescribeProblemSchema(schema);
             return Task.CompletedTask;
         });
+        // In this order: the prediction's bodies (which the problems of a body follow), the problems, then an example of every body.
+        options.AddOperationTransformer(DescribePrediction);
+        options.AddOperationTransformer(AddProblems);
+        options.AddOperationTransformer(DescribeSuccesses);
+        options.AddOperationTransformer(AddExamples);
     }
 
-    private static void Add(OpenApiOperation operation, OpenApiOperationTransformerContext context, string status, string description)
+    /// <summary>What an answer without a body of its own, or one that creates, tells the caller, rather than its bare reason phrase.</summary>
+    private static readonly Dictionary<string, string> SuccessMeanings = new(StringComparer.Ordinal)
     {
-        if (operation.Responses!.ContainsKey(status)) return;
-        operation.Responses[status] = new OpenApiResponse
+        ["201"] = "Created: the body is the new object, and the Location header its URL.",
+        ["202"] = "Accepted: the work goes on after the answer; the body is the object as it is now.",
+        ["204"] = "Done: the answer has no body.",
+    };
+
+    private static Task DescribeSuccesses(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        foreach (var (status, response) in operation.Responses ?? [])
         {
-            Description = description,
-            Content = new Dictionary<string, OpenApiMediaType>
+            if (SuccessMeanings.TryGetValue(status, out var meaning) && response is OpenApiResponse editable
+                && editable.Description == Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(int.Parse(status)))
             {
-                ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) },
-            },
+                editable.Description = meaning;
+            }
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A problem carries more than RFC 9457's five members: every one a <c>trace_id</c>, a validation problem its
+    /// <c>errors</c>, a quota problem its <c>resource</c>, <c>limit</c>, ... The schema says so rather than forbid them.
+    /// </summary>
+    private static void DescribeProblemSchema(OpenApiSchema schema)
+    {
+        schema.Description = "An RFC 9457 problem: `type` names it (urn:strata:problem:...), `detail` says what to do; " +
+            "some problems add members of their own (a validation problem's `errors`, a quota problem's `resource`, `limit`, `used`, `requested`, and who holds what is used: `used_by_jobs`, `used_by_deployments`).";
+        schema.AdditionalProperties = new OpenApiSchema();
+        schema.Properties ??= new Dictionary<string, IOpenApiSchema>();
+        schema.Properties["errors"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Description = "A validation problem's: each wrong field (`compute.memory_gb`, `instances[3].tenure_months`) and what is wrong with it.",
+            AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
+        };
+        schema.Properties["trace_id"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.String,
+            Description = "The request's W3C trace id: the server's log lines and traces of this request carry it.",
         };
     }
 }

@@ -115,6 +115,15 @@ public static partial class SafeFiles
         }
     }
 
+    /// <summary>The path with every symbolic link, <c>.</c> and <c>..</c> resolved; null when it does not exist (or cannot be resolved).</summary>
+    public static string? RealPath(string path)
+    {
+        var resolved = RealPathNative(path, 0);
+        if (resolved == 0) return null;
+        try { return Marshal.PtrToStringUTF8(resolved); }
+        finally { Free(resolved); }
+    }
+
     /// <summary>Where the open file really is, every link resolved; null when that cannot be told.</summary>
     public static string? RealPathOf(FileStream file)
     {
@@ -184,6 +193,12 @@ public static partial class SafeFiles
 
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Statx(int dirFd, string path, int flags, uint mask, Span<byte> buffer);
+
+    [LibraryImport("libc", EntryPoint = "realpath", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint RealPathNative(string path, nint resolved);
+
+    [LibraryImport("libc", EntryPoint = "free")]
+    private static partial void Free(nint pointer);
 
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Open(string path, int flags);

@@ -13,6 +13,7 @@ using Strata.Server.Hosting;
 using Strata.Server.Idempotency;
 using Strata.Server.Problems;
 using Strata.Server.Queue;
+using Strata.Server.Quotas;
 using Strata.Server.Retention;
 using Strata.Server.Storage;
 using Strata.Server.Usage;
@@ -114,12 +115,19 @@ public static class JobsApi
     }
 
     private static async Task<Results<Ok<TrainingJob>, ProblemHttpResult>> GetAsync(
-        string id, HttpContext context, JobStore jobs, IJobMetrics metricStore, JobQueue queue, IOptions<UsageOptions> usage, CancellationToken cancellationToken)
+        string id, HttpContext context, JobStore jobs, IJobMetrics metricStore, JobQueue queue, TenantQuotas quotas, IOptions<UsageOptions> usage,
+        CancellationToken cancellationToken)
     {
         var job = await jobs.FindAsync(context.Caller().TenantId!, id, cancellationToken);
         if (job is null) return Problem.JobNotFound(id);
         var metrics = await metricStore.LatestAsync([job.Id], cancellationToken);
-        return TypedResults.Ok(ToContract(job, queue, usage.Value, metrics.GetValueOrDefault(job.Id)));
+        var contract = ToContract(job, queue, usage.Value, metrics.GetValueOrDefault(job.Id));
+        if (contract.StatusReason == StatusReasons.WaitingForQuota && await quotas.GetAsync(job.TenantId, cancellationToken) is { } quota
+            && queue.QuotaWait(job.Id, quota.Limits) is { } wait)
+        {
+            contract = contract with { StatusMessage = $"waiting for quota: {wait.Describe()}" };
+        }
+        return TypedResults.Ok(contract);
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> CancelAsync(

@@ -41,6 +41,9 @@ public static class ModelsApi
             .WithSummary("List a model's versions, newest first; the next page is in the Link header.");
         models.MapGet("{name}/versions/{version}", GetVersionAsync).RequireAuthorization(Policies.TenantRead).WithName("GetModelVersion")
             .WithSummary("Get a version by number or alias (`3`, `production`, `latest`).");
+        models.MapGet("{name}/versions/{version}/file", DownloadVersionAsync).RequireAuthorization(Policies.TenantRead).WithName("DownloadModelVersion")
+            .WithSummary("Download a version's model file (by number or alias); Range and If-None-Match are honoured.")
+            .Produces<Stream>(200, "application/octet-stream");
         models.MapPut("{name}/aliases/{alias}", SetAliasAsync).RequireAuthorization(Policies.TenantWrite).WithName("SetModelAlias")
             .WithSummary("Point an alias (`production`, `staging`, ...) at a version.").Accepts<SetModelAliasRequest>("application/json");
         models.MapDelete("{name}/aliases/{alias}", DeleteAliasAsync).RequireAuthorization(Policies.TenantWrite).WithName("DeleteModelAlias")
@@ -204,18 +207,56 @@ public static class ModelsApi
     private static async Task<Results<Ok<ModelVersion>, ProblemHttpResult>> GetVersionAsync(
         string name, string version, HttpContext context, Store store, CancellationToken cancellationToken)
     {
-        var tenantId = context.Caller().TenantId!;
+        var (found, problem) = await FindVersionAsync(context.Caller().TenantId!, name, version, store, cancellationToken);
+        if (problem is not null) return problem;
+        return TypedResults.Ok(ToContract(found!.Record, found.Aliases, found.Record.Version == found.Model.LatestVersion));
+    }
+
+    /// <summary>
+    /// The version's model file, for a user who shares no disk with the server: its length, its sha256 as the ETag,
+    /// and range requests (a large model's download can resume).
+    /// </summary>
+    private static async Task<IResult> DownloadVersionAsync(
+        string name, string version, HttpContext context, Store store, FileWork fileWork, CancellationToken cancellationToken)
+    {
+        var (found, problem) = await FindVersionAsync(context.Caller().TenantId!, name, version, store, cancellationToken);
+        if (problem is not null) return problem;
+        var record = found!.Record;
+        FileStream file;
+        try
+        {
+            // The registry's own copy, in the data folder: it has one name, so a second one means tampering.
+            file = await fileWork.RunAsync("opening a model file", _ => Task.FromResult(SafeFiles.OpenRegular(record.Uri, refuseHardLinks: true)), cancellationToken);
+        }
+        catch (UnsafeFileException)
+        {
+            return Problem.NotFound($"The file of model '{name}' version {record.Version} is no longer on the server.");
+        }
+        catch (FileWorkTimeoutException e)
+        {
+            return Problem.Unavailable(context, e.Message, e.RetryAfter);
+        }
+        return TypedResults.Stream(file, "application/octet-stream", $"{name}-{record.Version}{Path.GetExtension(record.Uri)}",
+            record.CreatedAt, new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{record.Sha256}\""), enableRangeProcessing: true);
+    }
+
+    private sealed record FoundVersion(ModelRecord Model, List<ModelAliasRecord> Aliases, ModelVersionRecord Record);
+
+    /// <summary>A version of the tenant's model by number, <c>latest</c> or alias.</summary>
+    private static async Task<(FoundVersion? Found, ProblemHttpResult? Problem)> FindVersionAsync(
+        string tenantId, string name, string version, Store store, CancellationToken cancellationToken)
+    {
         await using var db = store.CreateContext();
         var model = await db.Models.AsNoTracking().FirstOrDefaultAsync(m => m.TenantId == tenantId && m.Name == name, cancellationToken);
-        if (model is null) return ModelNotFound(name);
+        if (model is null) return (null, ModelNotFound(name));
         var aliases = await db.ModelAliases.AsNoTracking().Where(a => a.TenantId == tenantId && a.ModelName == name).ToListAsync(cancellationToken);
         int? number = ModelNames.AsNumber(version)
             ?? (version == ModelNames.Latest ? (model.LatestVersion > 0 ? model.LatestVersion : null) : aliases.FirstOrDefault(a => a.Alias == version)?.Version);
         var record = number is null ? null : await db.ModelVersions.AsNoTracking()
             .FirstOrDefaultAsync(v => v.TenantId == tenantId && v.ModelName == name && v.Version == number, cancellationToken);
         return record is null
-            ? Problem.NotFound($"Model '{name}' has no version or alias '{version}'.")
-            : TypedResults.Ok(ToContract(record, aliases, record.Version == model.LatestVersion));
+            ? (null, Problem.NotFound($"Model '{name}' has no version or alias '{version}'."))
+            : (new FoundVersion(model, aliases, record), null);
     }
 
     private static async Task<Results<Ok<Model>, ValidationProblem, ProblemHttpResult>> SetAliasAsync(

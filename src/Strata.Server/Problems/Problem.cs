@@ -27,9 +27,17 @@ public static class Problem
     /// </summary>
     public static ProblemHttpResult QuotaExceeded(Core.Quotas.QuotaExcess excess) =>
         TypedResults.Problem(
-            $"Quota exceeded for {excess.Describe()}. Wait for running jobs to end, cancel pending ones, ask an admin for more quota, " +
-            "or submit with on_quota_exceeded: queue to wait for it.",
+            $"Quota exceeded for {excess.Describe()}. {FreeingAdvice(excess)}, ask an admin for more quota, " +
+            "or submit with on_quota_exceeded: queue (the CLI's --on-quota-exceeded queue) to wait for it.",
             statusCode: 429, title: "Quota exceeded", type: ProblemTypes.QuotaExceeded, extensions: QuotaFields(excess));
+
+    /// <summary>What the user can free, from who holds the quota: a deployment's reservation does not end by waiting.</summary>
+    private static string FreeingAdvice(Core.Quotas.QuotaExcess excess) => excess.Holders switch
+    {
+        { Jobs: > 0, ByDeployments: > 0 } => "Wait for running jobs to end, cancel pending ones, or scale down or delete a deployment",
+        { ByDeployments: > 0 } => "Scale down or delete a deployment (they hold it, not jobs)",
+        _ => "Wait for running jobs to end, or cancel pending ones",
+    };
 
     /// <summary>429: a deployment (or more replicas) would take the tenant over <c>max_deployments</c> or <c>max_replicas</c>; same fields as for jobs.</summary>
     public static ProblemHttpResult DeploymentQuotaExceeded(Core.Quotas.QuotaExcess excess) =>
@@ -57,13 +65,23 @@ public static class Problem
             $"A request with the Idempotency-Key '{key}' is still being processed; retry this one unchanged once it has been answered.",
             statusCode: 409, title: "Idempotency key in flight", type: ProblemTypes.IdempotencyKeyInFlight);
 
-    private static Dictionary<string, object?> QuotaFields(Core.Quotas.QuotaExcess excess) => new()
+    private static Dictionary<string, object?> QuotaFields(Core.Quotas.QuotaExcess excess)
     {
-        ["resource"] = excess.Resource.Name(),
-        ["limit"] = excess.Limit,
-        ["used"] = excess.Used,
-        ["requested"] = excess.Requested,
-    };
+        var fields = new Dictionary<string, object?>
+        {
+            ["resource"] = excess.Resource.Name(),
+            ["limit"] = excess.Limit,
+            ["used"] = excess.Used,
+            ["requested"] = excess.Requested,
+        };
+        if (excess.Holders is { } holders)
+        {
+            // Who holds what is used: the jobs' share, and each deployment's reservation.
+            fields["used_by_jobs"] = holders.Jobs;
+            fields["used_by_deployments"] = holders.Deployments.Select(d => new Dictionary<string, object> { ["name"] = d.Name, ["amount"] = d.Amount }).ToArray();
+        }
+        return fields;
+    }
 
     /// <summary>503 with <c>Retry-After</c> (whole seconds): the server cannot do this now, but will.</summary>
     public static ProblemHttpResult Unavailable(HttpContext context, string detail, TimeSpan retryAfter)

@@ -187,6 +187,22 @@ public sealed class JobQueue(TimeProvider time)
         lock (_lock) return _pending.Describe(jobId, time.GetUtcNow());
     }
 
+    /// <summary>
+    /// For a pending job waiting for quota: what it would exceed, and who holds what is in use (jobs,
+    /// deployments); null for any other job.
+    /// </summary>
+    public QuotaExcess? QuotaWait(string jobId, QuotaLimits limits)
+    {
+        lock (_lock)
+        {
+            if (!_pending.TryGet(jobId, out var job) || _pending.Describe(jobId, time.GetUtcNow()).Reason != PendingReason.WaitingForQuota) return null;
+            if (_ledger.WouldExceed(job.TenantId, job.Request, limits.Resources) is { } excess) return excess;
+            // Its resources fit: it waits for one of the tenant's running jobs to end.
+            var running = _capacity.RunningOf(job.TenantId);
+            return running >= limits.MaxRunningJobs ? new QuotaExcess(QuotaResource.MaxRunningJobs, limits.MaxRunningJobs, running, 1) : null;
+        }
+    }
+
     /// <summary>Holds the job's request for a live attempt; idempotent.</summary>
     public void Allocate(AttemptRef attempt, RunningJob job)
     {

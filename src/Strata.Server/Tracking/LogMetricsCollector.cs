@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Core.Tracking;
+using Strata.Server.Attempts;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Tracking;
@@ -14,7 +15,8 @@ namespace Strata.Server.Tracking;
 /// stopped (the offset is stored with the attempt), records the complete lines' metrics and the new offset
 /// in one write — so a restart neither loses nor repeats a point — and once a finished attempt's log has
 /// been read to its end, stops looking at it. It reads through <see cref="IJobRuntime.OpenLogAsync"/>, so
-/// it works on any runtime that serves logs.
+/// it works on any runtime that serves logs. When an attempt ends, the lifecycle has it read the rest of the
+/// attempt's log first (<see cref="CollectRemainingAsync"/>), so that the end is recorded after its metrics.
 /// </summary>
 public sealed class LogMetricsCollector(
     Store store,
@@ -22,8 +24,15 @@ public sealed class LogMetricsCollector(
     IJobRuntime runtime,
     IOptions<TrackingOptions> options,
     TimeProvider time,
-    ILogger<LogMetricsCollector> logger) : BackgroundService
+    ILogger<LogMetricsCollector> logger) : BackgroundService, IAttemptMetrics
 {
+    /// <summary>
+    /// Passes over one ended attempt's log before its end is recorded: each records up to
+    /// <see cref="TrackingOptions.MaxBytesPerScan"/>, or loses a race to a periodic pass that made the same
+    /// progress; more than this many means a log still growing, whose rest the periodic passes read.
+    /// </summary>
+    private const int MaxPassesAtEnd = 64;
+
     private readonly TrackingOptions _options = options.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -62,6 +71,22 @@ public sealed class LogMetricsCollector(
         }
     }
 
+    public async Task CollectRemainingAsync(AttemptRef attempt, CancellationToken cancellationToken)
+    {
+        for (var pass = 0; pass < MaxPassesAtEnd; pass++)
+        {
+            AttemptRecord? record;
+            await using (var db = store.CreateContext())
+            {
+                record = await db.Attempts.AsNoTracking()
+                    .FirstOrDefaultAsync(a => a.JobId == attempt.JobId && a.Number == attempt.Number, cancellationToken);
+            }
+            if (record is not { LogMetricsPending: true }) return;
+            // The process has exited, so its log is whole even though its end is not recorded yet.
+            await ScanAttemptAsync(record, cancellationToken, ended: true);
+        }
+    }
+
     /// <summary>
     /// The log as a seekable stream: the local runtime's file is one; a streamed log (pods/log on Kubernetes)
     /// is read into memory up to what one scan needs. <c>More</c> says that the streamed log goes on past
@@ -88,10 +113,10 @@ public sealed class LogMetricsCollector(
         }
     }
 
-    private async Task ScanAttemptAsync(AttemptRecord attempt, CancellationToken cancellationToken)
+    private async Task ScanAttemptAsync(AttemptRecord attempt, CancellationToken cancellationToken, bool ended = false)
     {
         var reference = new AttemptRef(attempt.TenantId, attempt.JobId, attempt.Number);
-        var finished = !attempt.IsLive;
+        var finished = ended || !attempt.IsLive;
         var offset = attempt.LogMetricsOffset;
         var consumed = 0;
         List<ValidMetric> points = [];

@@ -6,6 +6,7 @@ using Microsoft.EntityFrameworkCore;
 using Strata.Contracts;
 using Strata.Core.Jobs;
 using Strata.Core.Tracking;
+using Strata.Server.Attempts;
 using Strata.Server.Auth;
 using Strata.Server.Hosting;
 using Strata.Server.Jobs;
@@ -29,7 +30,9 @@ public static class TrackingApi
         builder.Services.AddOptions<TrackingOptions>().BindConfiguration(TrackingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<MetricStore>();
         builder.Services.AddSingleton<IJobMetrics>(services => services.GetRequiredService<MetricStore>());
-        builder.Services.AddHostedService<LogMetricsCollector>();
+        builder.Services.AddSingleton<LogMetricsCollector>();
+        builder.Services.AddSingleton<IAttemptMetrics>(services => services.GetRequiredService<LogMetricsCollector>());
+        builder.Services.AddHostedService(services => services.GetRequiredService<LogMetricsCollector>());
         return builder;
     }
 

@@ -26,6 +26,11 @@ public sealed class DeploymentCommandsTests(ServerFixture server) : IClassFixtur
 
         var deploy = await cli.RunAsync("deploy", "churn", "--model", "churn@1", "--min", "1", "--max", "2", "--target-in-flight", "4", "--wait", "-o", "json");
         Assert.True(deploy.ExitCode == ExitCodes.Success, deploy.ToString());
+        // --wait's progress is on standard error, one whole line per change of state, ending ready.
+        var progress = deploy.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(progress, line => Assert.Matches(@"^deployment churn: \w+, \d+ of \d+ replica\(s\) ready \(version 1\)$", line));
+        Assert.Equal("deployment churn: ready, 1 of 1 replica(s) ready (version 1)", progress[^1]);
+        Assert.Equal(progress.Length, progress.Distinct().Count());
         using (var deployed = JsonDocument.Parse(deploy.Out))
         {
             Assert.Equal("ready", deployed.RootElement.GetProperty("status").GetString());

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Strata.Cli.Tests.Support;
 
 namespace Strata.Cli.Tests.Integration;
@@ -53,6 +54,11 @@ public sealed class RunAndTrackingCommandsTests(ServerFixture server) : IClassFi
         var id = Id(run);
 
         Assert.Contains("Packed", run.Error, StringComparison.Ordinal);
+        // Without a terminal, packing's progress is whole lines: what it is about to pack, then what it packed.
+        var packing = run.Error.Split('\n').Where(l => l.StartsWith("Pack", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, packing.Count);
+        Assert.Matches($@"^Packing 5 files \(\d+ B\) from {Regex.Escape(_project.Path)}$", packing[0]);
+        Assert.Equal(packing[0].Replace("Packing", "Packed", StringComparison.Ordinal), packing[1]);
         Assert.Contains("Uploaded data.csv", run.Error, StringComparison.Ordinal);
         var output = await SucceededLogAsync(cli, id);
         Assert.Contains("file train.py", output, StringComparison.Ordinal);

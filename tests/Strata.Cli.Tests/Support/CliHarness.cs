@@ -20,11 +20,14 @@ public sealed class CliHarness
 
     public string WorkingDirectory { get; }
 
-    public async Task<CliResult> RunAsync(params string[] args)
+    public Task<CliResult> RunAsync(params string[] args) => RunWithInputAsync("", args);
+
+    /// <summary>Runs a command with <paramref name="input"/> on its standard input.</summary>
+    public async Task<CliResult> RunWithInputAsync(string input, params string[] args)
     {
         var output = new TestConsole().Width(400);
         output.Profile.Capabilities.Ansi = false;
-        return await RunAsync(output, () => output.Output, args);
+        return await RunAsync(output, () => output.Output, args, input);
     }
 
     /// <summary>Runs a command whose standard output the test reads while it runs (<c>logs -f</c>).</summary>
@@ -37,16 +40,17 @@ public sealed class CliHarness
             Interactive = InteractionSupport.No,
             Out = new AnsiConsoleOutput(live),
         });
-        return RunAsync(output, live.ToString, args);
+        return RunAsync(output, live.ToString, args, "");
     }
 
-    private async Task<CliResult> RunAsync(IAnsiConsole output, Func<string> written, string[] args)
+    private async Task<CliResult> RunAsync(IAnsiConsole output, Func<string> written, string[] args, string input)
     {
         var error = new TestConsole().Width(400);
         error.Profile.Capabilities.Ansi = false;
         var context = new CliContext(output, error, _clients, name => _environment.GetValueOrDefault(name), WorkingDirectory)
         {
             PollInterval = TimeSpan.FromMilliseconds(100),
+            In = new StringReader(input),
         };
         var exitCode = await new CliApp(context).RunAsync(args);
         return new CliResult(exitCode, written(), error.Output);

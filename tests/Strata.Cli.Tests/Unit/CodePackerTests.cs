@@ -82,3 +82,27 @@ public sealed class CodePackerTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 }
+
+public sealed class CodePackerProgressTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Packing_reports_the_totals_before_the_first_file_then_each_file_up_to_them()
+    {
+        _dir.File("a.py", "12345");
+        _dir.File("b.py", "123");
+        _dir.File(".gitignore", "c.log\n");
+        _dir.File("c.log", "ignored");
+        var reports = new List<PackProgress>();
+
+        var packed = CodePacker.Pack(_dir.Path, reports.Add);
+        File.Delete(packed.ArchivePath);
+
+        Assert.Equal(
+            [new PackProgress(0, 3, 0, 14), new PackProgress(1, 3, 6, 14), new PackProgress(2, 3, 11, 14), new PackProgress(3, 3, 14, 14)],
+            reports);
+    }
+}

@@ -100,7 +100,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("jobs", "list", "--status", "sleeping")]
     [InlineData("jobs", "list", "--limit", "0")]
     [InlineData("jobs", "get")]
-    [InlineData("jobs", "list", "-o", "yaml")]
+    [InlineData("jobs", "list", "-o", "xml")]
     [InlineData("tokens", "create", "team-a", "--role", "king")]
     [InlineData("tokens", "create", "team-a", "--role", "metrics-reader")]
     [InlineData("tokens", "create", "--role", "member")]
@@ -115,6 +115,20 @@ public sealed class CommandLineTests : IDisposable
 
         Assert.True(result.ExitCode == ExitCodes.UsageError, result.ToString());
         Assert.StartsWith("error: ", result.Error);
+        Assert.Equal(0, factory.Calls);
+    }
+
+    [Fact]
+    public async Task A_bad_output_format_is_one_line_naming_the_choices()
+    {
+        var factory = new NoServerFactory();
+        var cli = new CliHarness(factory, _dir.File("config.json"), _dir.Path,
+            new Dictionary<string, string?> { ["STRATA_URL"] = "http://strata.test", ["STRATA_TOKEN"] = "t" });
+
+        var result = await cli.RunAsync("jobs", "list", "-o", "xml");
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains("error: -o \"xml\" is not an output format; choose table, wide, json, yaml, name\n", result.Error);
         Assert.Equal(0, factory.Calls);
     }
 

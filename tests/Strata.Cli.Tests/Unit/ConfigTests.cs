@@ -10,6 +10,11 @@ public sealed class ConfigTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    private static CliConfig OneServer(string url, string token) =>
+        new CliConfig { CurrentContext = ConfigStore.DefaultContext }.With(ConfigStore.DefaultContext, new ServerContext { Server = url, Token = token });
+
+    private static ServerContext? Current(CliConfig config) => config.Find(config.CurrentContext);
+
     private static Func<string, string?> Env(Dictionary<string, string?> values) => name => values.GetValueOrDefault(name);
 
     [SkippableFact]
@@ -19,12 +24,12 @@ public sealed class ConfigTests : IDisposable
         Skip.If(OperatingSystem.IsWindows(), "Unix file modes only");
         var store = new ConfigStore(Path.Combine(_dir.Path, "nested", "strata", "config.json"));
 
-        store.Save(new CliConfig { Url = "http://localhost:8080/", Token = "secret" });
+        store.Save(OneServer("http://localhost:8080/", "secret"));
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(store.Path));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute,
             File.GetUnixFileMode(Path.GetDirectoryName(store.Path)!));
-        Assert.Equal(new CliConfig { Url = "http://localhost:8080/", Token = "secret" }, store.Load());
+        Assert.Equal(new ServerContext { Server = "http://localhost:8080/", Token = "secret" }, Current(store.Load()));
     }
 
     [SkippableFact]
@@ -35,7 +40,7 @@ public sealed class ConfigTests : IDisposable
         var path = _dir.File("config.json", "{}");
         File.SetUnixFileMode(path, (UnixFileMode)0b110_100_100);
 
-        new ConfigStore(path).Save(new CliConfig { Token = "secret" });
+        new ConfigStore(path).Save(OneServer("http://localhost:8080/", "secret"));
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
     }
@@ -43,7 +48,9 @@ public sealed class ConfigTests : IDisposable
     [Fact]
     public void A_missing_config_file_is_an_empty_config()
     {
-        Assert.Equal(new CliConfig(), new ConfigStore(Path.Combine(_dir.Path, "none.json")).Load());
+        var config = new ConfigStore(Path.Combine(_dir.Path, "none.json")).Load();
+        Assert.Null(config.CurrentContext);
+        Assert.Empty(config.Contexts);
     }
 
     [Fact]
@@ -81,7 +88,7 @@ public sealed class ConfigTests : IDisposable
     {
         var connection = ConnectionResolver.Resolve(urlFlag, tokenFlag,
             Env(new() { ["STRATA_URL"] = urlEnv, ["STRATA_TOKEN"] = tokenEnv }),
-            new CliConfig { Url = "http://file", Token = "tfile" });
+            OneServer("http://file", "tfile"));
 
         Assert.Equal(new Uri(url), connection.Url);
         Assert.Equal(token, connection.Token);
@@ -111,7 +118,7 @@ public sealed class ConfigTests : IDisposable
         Assert.True(good.ExitCode == ExitCodes.Success, good.ToString());
         Assert.Contains("admin", good.Out);
         Assert.Equal("/v1/me", server.Requests[^1].RequestUri!.AbsolutePath);
-        Assert.Equal(new CliConfig { Url = "http://strata.test:8080/", Token = "good" }, new ConfigStore(configPath).Load());
+        Assert.Equal(new ServerContext { Server = "http://strata.test:8080/", Token = "good" }, Current(new ConfigStore(configPath).Load()));
 
         var me = await cli.RunAsync("me");
         Assert.True(me.ExitCode == ExitCodes.Success, me.ToString());
@@ -128,7 +135,7 @@ public sealed class ConfigTests : IDisposable
     {
         var server = new StubHandler(_ => StubHandler.Json(HttpStatusCode.OK, """{"subject":"s","tenant_id":"t","role":"member","expires_at":null}"""));
         var configPath = _dir.File("config.json");
-        new ConfigStore(configPath).Save(new CliConfig { Url = "http://saved.test", Token = "saved" });
+        new ConfigStore(configPath).Save(OneServer("http://saved.test", "saved"));
         var cli = new CliHarness(new HandlerFactory(server), configPath, _dir.Path, new() { ["STRATA_TOKEN"] = "from-env" });
 
         var result = await cli.RunAsync("me");
@@ -136,5 +143,33 @@ public sealed class ConfigTests : IDisposable
         Assert.Equal(ExitCodes.Success, result.ExitCode);
         Assert.Equal("from-env", server.Requests.Single().Headers.Authorization?.Parameter);
         Assert.Equal("saved.test", server.Requests.Single().RequestUri!.Host);
+    }
+}
+
+/// <summary>A config file of the single-server format before contexts.</summary>
+public sealed class OldConfigFileTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void An_old_single_server_file_is_read_as_the_default_context_and_rewritten_in_the_new_format_at_the_next_change()
+    {
+        var path = _dir.File("config.json", """{"url": "http://old.test:8080/", "token": "old-token"}""");
+        var store = new ConfigStore(path);
+
+        var config = store.Load();
+        Assert.Equal(ConfigStore.DefaultContext, config.CurrentContext);
+        Assert.Equal(new ServerContext { Server = "http://old.test:8080/", Token = "old-token" }, config.Find(ConfigStore.DefaultContext));
+        var connection = ConnectionResolver.Resolve(null, null, _ => null, config);
+        Assert.Equal(new Uri("http://old.test:8080/"), connection.Url);
+        Assert.Equal("old-token", connection.Token);
+
+        store.Save(config.With("prod", new ServerContext { Server = "https://prod.test/" }));
+        var text = File.ReadAllText(path);
+        Assert.Contains("\"current_context\": \"default\"", text);
+        Assert.DoesNotContain("\"url\"", text);
+        Assert.Equal("old-token", store.Load().Find(ConfigStore.DefaultContext)?.Token);
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using Strata.Server.Tests.Dashboards;
 
@@ -25,6 +26,7 @@ public sealed class DockerfileBuildTests
         {
             var work = scratch;
             var log = new StringBuilder();
+            var buildArguments = new Dictionary<string, string>();
             foreach (var (instruction, arguments) in stage)
             {
                 switch (instruction)
@@ -36,10 +38,14 @@ public sealed class DockerfileBuildTests
                     case "COPY":
                         Copy(root, work, arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries));
                         break;
+                    case "ARG":
+                        var (name, value) = BuildArgument(arguments.Trim());
+                        buildArguments[name] = value;
+                        break;
                     case "RUN":
                         // The image's /out is the scratch folder's.
                         var command = arguments.Replace(" /out/", $" {output}/", StringComparison.Ordinal);
-                        var (exitCode, text) = await RunAsync(work, command);
+                        var (exitCode, text) = await RunAsync(work, command, buildArguments);
                         log.Append("$ ").AppendLine(command).AppendLine(text);
                         Assert.True(exitCode == 0, $"RUN {command} failed ({exitCode}):\n{log}");
                         break;
@@ -52,11 +58,38 @@ public sealed class DockerfileBuildTests
             Assert.True(File.Exists(Path.Combine(output, "server", "strata-server.dll")), log.ToString());
             Assert.True(File.Exists(Path.Combine(output, "server", "worker", "strata-worker")), $"the worker is published beside the server:\n{log}");
             Assert.True(File.Exists(Path.Combine(output, "server", "python-sdk", "strata", "job.py")), $"the Python SDK is published beside the server for its jobs:\n{log}");
+            // Published for the image's platform only: no other platform's native libraries travel in the image.
+            // (A publish without a runtime identifier keeps every platform's libraries under runtimes/<rid>/.)
+            var platformFolders = Directory.GetDirectories(output, "runtimes", SearchOption.AllDirectories)
+                .SelectMany(Directory.GetDirectories)
+                .Select(folder => Path.GetRelativePath(output, folder)).ToList();
+            Assert.True(platformFolders.Count == 0, $"other platforms' libraries in the image: {string.Join(", ", platformFolders)}");
         }
         finally
         {
             Directory.Delete(scratch, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// <c>ARG NAME[=default]</c>: BuildKit gives the platform arguments (<c>TARGETARCH</c>) the platform being built
+    /// for, here this machine's; any other argument takes its default.
+    /// </summary>
+    private static (string Name, string Value) BuildArgument(string declaration)
+    {
+        var equals = declaration.IndexOf('=');
+        var name = equals < 0 ? declaration : declaration[..equals];
+        var value = name switch
+        {
+            "TARGETARCH" => RuntimeInformation.OSArchitecture switch
+            {
+                System.Runtime.InteropServices.Architecture.X64 => "amd64",
+                System.Runtime.InteropServices.Architecture.Arm64 => "arm64",
+                var other => other.ToString().ToLowerInvariant(),
+            },
+            _ => equals < 0 ? "" : declaration[(equals + 1)..],
+        };
+        return (name, value);
     }
 
     /// <summary>The instructions of the <c>AS build</c> stage, continuation lines joined, comments dropped.</summary>
@@ -118,7 +151,7 @@ public sealed class DockerfileBuildTests
         }
     }
 
-    private static async Task<(int ExitCode, string Output)> RunAsync(string folder, string command)
+    private static async Task<(int ExitCode, string Output)> RunAsync(string folder, string command, IReadOnlyDictionary<string, string> buildArguments)
     {
         var start = new ProcessStartInfo("/bin/sh", ["-c", command])
         {
@@ -129,6 +162,7 @@ public sealed class DockerfileBuildTests
         // The image builds from nothing but what it copies: no MSBuild node or build server of this test run is reused.
         start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (name, value) in buildArguments) start.Environment[name] = value;
         using var process = System.Diagnostics.Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -321,10 +321,31 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
         }
         using (var job = await client.PostAsJsonAsync("/v1/jobs/training", Sleeper(memoryGb: 3)))
         {
+            // No job runs: the refusal says the deployment holds the quota, and what to do about that.
             var problem = await Http.ExpectProblemAsync(job, 429, ProblemTypes.QuotaExceeded);
             Assert.Equal("memory_gb", problem.GetProperty("resource").GetString());
             Assert.Equal(2, problem.GetProperty("used").GetDouble());
+            Assert.Equal(0, problem.GetProperty("used_by_jobs").GetDouble());
+            var holder = Assert.Single(problem.GetProperty("used_by_deployments").EnumerateArray());
+            Assert.Equal(("half", 2.0), (holder.GetProperty("name").GetString(), holder.GetProperty("amount").GetDouble()));
+            var detail = problem.GetProperty("detail").GetString()!;
+            Assert.Contains("2 in use (2 by deployment half)", detail, StringComparison.Ordinal);
+            Assert.Contains("Scale down or delete a deployment", detail, StringComparison.Ordinal);
+            Assert.DoesNotContain("running jobs", detail, StringComparison.Ordinal);
         }
+        // Queued instead, it waits for quota, and says what holds it.
+        var queued = (await StrataApp.SubmitAsync(client, new
+        {
+            name = "queued", entrypoint = "sleep 300", on_quota_exceeded = "queue", compute = new { cpu_cores = 1, memory_gb = 3 },
+        })).GetProperty("id").GetString()!;
+        using (var get = await client.GetAsync($"/v1/jobs/training/{queued}"))
+        {
+            var waiting = await Http.ExpectAsync(get, 200);
+            Assert.Equal("waiting_for_quota", waiting.GetProperty("status_reason").GetString());
+            Assert.Equal("waiting for quota: memory_gb: the quota is 4, 2 in use (2 by deployment half), and 3 more was asked for",
+                waiting.GetProperty("status_message").GetString());
+        }
+        using (var cancelled = await client.DeleteAsync($"/v1/jobs/training/{queued}")) Assert.True(cancelled.IsSuccessStatusCode);
         var sleeper = (await StrataApp.SubmitAsync(client, Sleeper(memoryGb: 2))).GetProperty("id").GetString()!;
         try
         {

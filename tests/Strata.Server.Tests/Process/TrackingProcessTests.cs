@@ -19,6 +19,31 @@ public sealed class TrackingProcessTests
         print("posted", urllib.request.urlopen(request).status, flush=True)
         """;
 
+    /// <summary>
+    /// The end of an attempt is recorded after its metrics: with the periodic log scan once a minute (its longest), a job
+    /// whose last line is a metric has it the moment it is seen succeeded, and so does its failed sibling.
+    /// </summary>
+    [Fact]
+    public async Task A_job_seen_ended_already_has_the_metric_its_last_line_printed()
+    {
+        using var server = new ServerProcess(new Dictionary<string, string> { ["Tracking__LogScanMilliseconds"] = "60000" });
+        await server.StartAsync();
+        using var client = await server.CreateTenantAsync("last-line");
+
+        foreach (var (exit, status) in new[] { (0, "succeeded"), (3, "failed") })
+        {
+            var entrypoint = $$"""python3 -c "import sys; print('STRATA_METRIC {\"name\": \"accuracy\", \"value\": 0.91, \"step\": 4}', end=''); sys.exit({{exit}})" """;
+            var job = await client.SubmitAsync(JsonSerializer.Serialize(new { name = "last-line", entrypoint, retry = new { max_attempts = 1 } }));
+            var id = job.GetProperty("id").GetString()!;
+            var ended = await client.WaitForStatusAsync(id, status);
+
+            Assert.True(ended.GetProperty("metrics").TryGetProperty("accuracy", out var accuracy), $"job {id} is {status} without its last metric: {ended}\n{server.LogTail()}");
+            Assert.Equal(0.91, accuracy.GetDouble());
+            var history = await client.GetJsonAsync($"/v1/jobs/training/{id}/metrics");
+            Assert.Equal(4, Assert.Single(history.EnumerateArray()).GetProperty("step").GetInt32());
+        }
+    }
+
     [Fact]
     public async Task A_job_reports_metrics_by_printing_lines_and_by_posting_with_its_token()
     {

@@ -100,4 +100,22 @@ public sealed class RateLimitTests(TinyRateLimitApp app) : IClassFixture<TinyRat
         using var refused = await client.GetAsync("/v1/me");
         await Http.ExpectProblemAsync(refused, 429, ProblemTypes.RateLimited);
     }
+
+    [Fact]
+    public async Task Health_sent_with_a_tenants_token_counts_toward_its_limit_as_the_API_reference_says()
+    {
+        var (_, client) = await app.TenantClientAsync("probe");
+        using var _ = client;
+        for (var i = 0; i < 3; i++)
+        {
+            using var allowed = await client.GetAsync("/v1/health");
+            await Http.ExpectAsync(allowed, 200);
+        }
+
+        using var refused = await client.GetAsync("/v1/health");
+        await Http.ExpectProblemAsync(refused, 429, ProblemTypes.RateLimited);
+        using var anonymous = app.AnonymousClient();
+        using var probe = await anonymous.GetAsync("/v1/health");
+        await Http.ExpectAsync(probe, 200);
+    }
 }

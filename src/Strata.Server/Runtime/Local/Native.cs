@@ -24,21 +24,6 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int Close(int fd);
 
-    [LibraryImport("libc", EntryPoint = "realpath", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint RealPath(string path, nint resolved);
-
-    [LibraryImport("libc", EntryPoint = "free")]
-    private static partial void Free(nint pointer);
-
-    /// <summary>The path with every symbolic link, <c>.</c> and <c>..</c> resolved; null when it does not exist (or cannot be resolved).</summary>
-    public static string? Resolve(string path)
-    {
-        var resolved = RealPath(path, 0);
-        if (resolved == 0) return null;
-        try { return Marshal.PtrToStringUTF8(resolved); }
-        finally { Free(resolved); }
-    }
-
     /// <summary>Sends <paramref name="signal"/>; false when there is no such process.</summary>
     public static bool Signal(int pid, int signal) => Kill(pid, signal) == 0;
 

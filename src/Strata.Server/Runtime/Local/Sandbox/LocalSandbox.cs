@@ -149,7 +149,7 @@ public sealed class LocalSandbox
     private void Add(List<SandboxBind> binds, string what, string path, Func<string, bool> allowed, bool pinned = false)
     {
         var full = Path.GetFullPath(path);
-        if (Native.Resolve(full) is not { } resolved) return;
+        if (SafeFiles.RealPath(full) is not { } resolved) return;
         if (IsInside(_data.Root, resolved) || !allowed(resolved))
         {
             _logger.LogWarning("Refused to show {What} to a job: {Path} leads to {Resolved}", what, full, resolved);
