@@ -88,9 +88,8 @@ public sealed class JobEnvironments
     /// <summary>The lines of the job's requirements file, or why it cannot be read (the job's own error).</summary>
     private static (List<string> Lines, string? Problem) ReadRequirements(string workDirectory, string file)
     {
-        var path = Path.GetFullPath(Path.Combine(workDirectory, file));
-        // The code is the tenant's: the file may be a link that leads out of it, which the server must not follow.
-        if (Native.Resolve(path) is not { } resolved || !File.Exists(resolved))
+        // The code is the tenant's: the file may be a link that leads out of it, or a FIFO, which the server must not follow or open.
+        if (SafeFiles.RealPath(Path.Combine(workDirectory, file)) is not { } resolved)
         {
             return ([], $"environment.requirements: {file} is not a file of the job's code");
         }
@@ -98,17 +97,23 @@ public sealed class JobEnvironments
         {
             return ([], $"environment.requirements: {file} leads out of the job's code");
         }
-        var info = new FileInfo(resolved);
-        if (info.Length > PythonEnvironments.MaxRequirementsFileBytes)
+        try
         {
-            return ([], $"environment.requirements: {file} is larger than {PythonEnvironments.MaxRequirementsFileBytes / 1024} KiB");
+            using var stream = SafeFiles.OpenRegular(resolved, refuseHardLinks: false);
+            if (stream.Length > PythonEnvironments.MaxRequirementsFileBytes)
+            {
+                return ([], $"environment.requirements: {file} is larger than {PythonEnvironments.MaxRequirementsFileBytes / 1024} KiB");
+            }
+            var bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+            return Core.Text.TextRules.IsValidUtf8(bytes)
+                ? (PythonEnvironments.ParseRequirementsFile(Encoding.UTF8.GetString(bytes)), null)
+                : ([], $"environment.requirements: {file} is not UTF-8 text");
         }
-        var bytes = File.ReadAllBytes(resolved);
-        if (!Core.Text.TextRules.IsValidUtf8(bytes))
+        catch (UnsafeFileException e)
         {
-            return ([], $"environment.requirements: {file} is not UTF-8 text");
+            return ([], $"environment.requirements: {file} cannot be read: {e.Message}");
         }
-        return (PythonEnvironments.ParseRequirementsFile(Encoding.UTF8.GetString(bytes)), null);
     }
 
     /// <summary>
