@@ -85,6 +85,26 @@ public sealed record RetrySpec
 }
 
 /// <summary>
+/// The Python a job runs with (docs/environments.md). Any of <see cref="Requirements"/>, <see cref="Python"/> and
+/// <see cref="SystemSitePackages"/> gives the job a virtual environment of its own, built once per content and
+/// tenant and reused by later jobs; <c>python</c> in the job then means that environment's.
+/// </summary>
+public sealed record EnvironmentSpec
+{
+    /// <summary>
+    /// What pip installs: a file of the job's code (<c>"requirements.txt"</c>, a relative path), or a list of
+    /// requirement strings (<c>["pandas==2.2.2", "scikit-learn"]</c>).
+    /// </summary>
+    public JsonElement? Requirements { get; init; }
+    /// <summary>The interpreter the environment is made from: an absolute path inside a configured data root. The default is the server's (<c>Runtime:Local:Python</c>).</summary>
+    public string? Python { get; init; }
+    /// <summary>The machine's own packages (Debian's <c>python3-*</c>) are visible in the environment.</summary>
+    public bool? SystemSitePackages { get; init; }
+    /// <summary>The job's <c>PATH</c> is the server's, not the system's folders only; allowed only where the operator allows it.</summary>
+    public bool? InheritPath { get; init; }
+}
+
+/// <summary>
 /// What a team asks to run. Keeps the seed course's fields and meanings; Strata adds <c>model</c>,
 /// <c>label</c>, <c>priority</c>, <c>distributed</c>, <c>retry</c> and <c>timeout_seconds</c>.
 /// </summary>
@@ -129,6 +149,8 @@ public sealed record TrainingJobSpec
     /// over its quota. The default is the tenant's choice (<c>on_quota_exceeded</c> of its quota).
     /// </summary>
     public string? OnQuotaExceeded { get; init; }
+    /// <summary>The job's Python: requirements, interpreter, the machine's packages, the server's <c>PATH</c>.</summary>
+    public EnvironmentSpec? Environment { get; init; }
 }
 
 /// <summary>Where an attempt of a job runs.</summary>
@@ -200,6 +222,8 @@ public static class StatusReasons
     /// <summary>The cluster took its pod away (a <c>DisruptionTarget</c>: evicted, preempted by the scheduler, a tainted or drained node); retried.</summary>
     public const string Evicted = "evicted";
     public const string StartFailed = "start_failed";
+    /// <summary>The job's Python environment could not be built (pip failed: a requirement that does not exist, a package that does not build); not retried.</summary>
+    public const string EnvironmentError = "environment_error";
     public const string CancelledByUser = "cancelled_by_user";
     public const string TenantDeleted = "tenant_deleted";
     /// <summary>A built-in trainer exited successfully but its output could not be registered as a model version.</summary>

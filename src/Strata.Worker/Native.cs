@@ -50,6 +50,9 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "setsid", SetLastError = true)]
     private static partial int SetSid();
 
+    [LibraryImport("libc", EntryPoint = "rename", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int RenameAt(string from, string to);
+
     [LibraryImport("libc", EntryPoint = "lchown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int LChown(string path, int uid, int gid);
 
@@ -165,6 +168,18 @@ internal static partial class Native
     /// has no <c>close_range</c> (before 5.11).
     /// </summary>
     public static bool CloseOnExecAboveStandardStreams() => CloseRange(3, uint.MaxValue, CLOSE_RANGE_CLOEXEC) == 0;
+
+    /// <summary>
+    /// Renames <paramref name="from"/> to <paramref name="to"/>, replacing it, in one step (<c>rename(2)</c>): for a
+    /// symbolic link to a folder too, which <see cref="File.Move(string, string, bool)"/> refuses as no file.
+    /// </summary>
+    public static void Rename(string from, string to)
+    {
+        if (RenameAt(from, to) != 0)
+        {
+            throw new IOException($"cannot rename {from} to {to} (errno {Marshal.GetLastPInvokeError()})");
+        }
+    }
 
     /// <summary>Gives <paramref name="path"/> (never what a symbolic link points to) to <paramref name="uid"/>:<paramref name="gid"/>.</summary>
     public static void ChangeOwner(string path, int uid, int gid)

@@ -34,6 +34,15 @@ internal sealed class OutputPump : IDisposable
         thread.Start();
     }
 
+    /// <summary>Writes one line of the worker's own into the log, between the job's lines (<c>[strata] …</c>).</summary>
+    public void WriteLine(string line)
+    {
+        lock (_lock)
+        {
+            _file.Write(System.Text.Encoding.UTF8.GetBytes(line + "\n"));
+        }
+    }
+
     /// <summary>Waits until every pipe has ended (every writer has exited) or <paramref name="timeout"/> has passed.</summary>
     public bool Wait(TimeSpan timeout)
     {

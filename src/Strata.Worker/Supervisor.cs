@@ -17,6 +17,7 @@ internal static class Reasons
     public const string TimedOut = "timed_out";
     public const string Killed = "killed";
     public const string StartFailed = "start_failed";
+    public const string EnvironmentError = "environment_error";
 }
 
 /// <summary>
@@ -70,6 +71,20 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         var cgroup = standby is null ? CgroupSetup.Create(launch) : standby.CgroupFor(launch, log);
         var joinFailedMarker = PathOf(".cgroup-join-failed");
         var startedAt = time.GetUtcNow();
+        // 2a. The job's Python environment (docs/environments.md), reused or built before the job starts.
+        OutputPump? environmentOutput = null;
+        if (launch.PythonEnvironment is { } pythonEnvironment)
+        {
+            var prepared = await PrepareEnvironmentAsync(launch, pythonEnvironment, cgroup, joinFailedMarker, startedAt, stopRequested.Task, log);
+            if (prepared.Launch is null)
+            {
+                standby?.DiscardJob();
+                cgroup.Remove(log);
+                WriteResult(log, prepared.Result! with { StartedAt = startedAt, LimitMode = cgroup.Mode });
+                return ExitCodes.Done;
+            }
+            (launch, environmentOutput) = (prepared.Launch, prepared.Output);
+        }
         Process job;
         OutputPump output;
         // bwrap binds the job's folders from these descriptors of the worker's: open while the job runs.
@@ -82,7 +97,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
             sandbox = launch.Sandbox is { } spec ? JobSandbox.Prepare(launch, spec, attemptDirectory, work) : null;
             sandboxPreparedIn = Stopwatch.GetElapsedTime(preparing);
             var sandboxCommand = sandbox?.Command;
-            output = OutputPump.Open(PathOf(AttemptFiles.Log), log, launch.MaxLogBytes);
+            output = environmentOutput ?? OutputPump.Open(PathOf(AttemptFiles.Log), log, launch.MaxLogBytes);
             try { job = standby?.StartJob(launch, work, sandboxCommand, log) ?? JobProcess.Start(launch, work, cgroup, joinFailedMarker, sandboxCommand); }
             catch
             {
@@ -195,6 +210,57 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         }
         WriteResult(log, result);
         return ExitCodes.Done;
+    }
+
+    /// <summary>
+    /// Makes the job's Python environment ready, with the attempt counted as started (supervisor.json names the
+    /// worker, so that the server waits and a stop request reaches the build). Returns the job's launch with the
+    /// environment first in its <c>PATH</c> and shown read-only, and the output log the build wrote to; or, when
+    /// there is no environment, the attempt's result: <c>environment_error</c> with pip's last lines, or stopped.
+    /// </summary>
+    private async Task<(LaunchFile? Launch, OutputPump? Output, ResultFile? Result)> PrepareEnvironmentAsync(
+        LaunchFile launch, EnvironmentLaunch environment, IAttemptCgroup cgroup, string joinFailedMarker, DateTimeOffset startedAt, Task<PosixSignal> stopRequested, WorkerLog log)
+    {
+        var workerPid = Environment.ProcessId;
+        void Supervise(int pid) => WriteSupervisor(log, new SupervisorFile
+        {
+            WorkerPid = workerPid,
+            WorkerStartTime = standby?.WorkerStartTime ?? Native.StartTime(),
+            JobPid = pid,
+            StartedAt = startedAt,
+            LimitMode = cgroup.Mode,
+        });
+        OutputPump? output = null;
+        try
+        {
+            var work = Directory.CreateDirectory(PathOf(AttemptFiles.WorkDirectory)).FullName;
+            output = OutputPump.Open(PathOf(AttemptFiles.Log), log, launch.MaxLogBytes);
+            Supervise(workerPid);
+            var outcome = await new PythonEnvironment(environment, launch, attemptDirectory, work, log, time)
+                .PrepareAsync(output, cgroup, joinFailedMarker, Supervise, stopRequested);
+            if (outcome.Folder is { } folder)
+            {
+                var variables = new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal)
+                {
+                    ["VIRTUAL_ENV"] = folder,
+                    ["PATH"] = $"{Path.Combine(folder, "bin")}:{launch.Environment.GetValueOrDefault("PATH", Core.Jobs.JobEnvironment.SystemPath)}",
+                };
+                var sandbox = launch.Sandbox is { } spec ? spec with { ReadOnly = [.. spec.ReadOnly, new SandboxBind(folder, folder)] } : null;
+                return (launch with { Environment = variables, Sandbox = sandbox }, output, null);
+            }
+            output.Finish();
+            output.Dispose();
+            return (null, null, outcome.Stopped
+                ? new ResultFile { Reason = Reasons.Killed, Message = $"stopped on request ({stopRequested.Result}) while its environment was prepared", FinishedAt = time.GetUtcNow(), LimitMode = cgroup.Mode }
+                : new ResultFile { Reason = Reasons.EnvironmentError, Message = outcome.Error, FinishedAt = time.GetUtcNow(), LimitMode = cgroup.Mode });
+        }
+        catch (Exception e)
+        {
+            log.Write($"the environment could not be prepared: {e}");
+            output?.Finish();
+            output?.Dispose();
+            return (null, null, new ResultFile { Reason = Reasons.StartFailed, Message = $"its Python environment could not be prepared: {e.Message}", FinishedAt = time.GetUtcNow(), LimitMode = cgroup.Mode });
+        }
     }
 
     /// <summary>How often the worker checks that its attempt folder is still there.</summary>

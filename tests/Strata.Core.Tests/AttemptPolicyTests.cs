@@ -18,6 +18,7 @@ public sealed class AttemptPolicyTests
         { "disk limit", new AttemptOutcome.DiskLimitExceeded(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.DiskLimitExceeded, Fail },
         { "time-out", new AttemptOutcome.TimedOut(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.TimedOut, Fail },
         { "model not registered", new AttemptOutcome.ModelRegistrationFailed(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.ModelRegistrationFailed, Fail },
+        { "environment not built: not retried", new AttemptOutcome.EnvironmentError(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.EnvironmentError, Fail },
         { "supervisor lost: retried", new AttemptOutcome.SupervisorLost(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.SupervisorLost, Retry },
         { "evicted: retried", new AttemptOutcome.Evicted(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.Evicted, Retry },
         { "start failed: retried", new AttemptOutcome.StartFailed(), false, JobStatus.Running, 1, AttemptStatus.Failed, StatusReasons.StartFailed, Retry },
@@ -114,6 +115,7 @@ public sealed class AttemptPolicyTests
     [InlineData(StatusReasons.Evicted, typeof(AttemptOutcome.Evicted))]
     [InlineData(StatusReasons.StartFailed, typeof(AttemptOutcome.StartFailed))]
     [InlineData(StatusReasons.ModelRegistrationFailed, typeof(AttemptOutcome.ModelRegistrationFailed))]
+    [InlineData(StatusReasons.EnvironmentError, typeof(AttemptOutcome.EnvironmentError))]
     public void Each_reason_of_the_worker_protocol_is_one_kind_and_back(string reason, Type kind)
     {
         var outcome = AttemptOutcome.FromReason(reason);

@@ -29,6 +29,7 @@ public sealed class FailureClassificationTests
         { "time-out", new AttemptOutcome.TimedOut(), false, "timed_out" },
         { "over its disk limit", new AttemptOutcome.DiskLimitExceeded(), false, "user_error" },
         { "model not registered", new AttemptOutcome.ModelRegistrationFailed(), false, "user_error" },
+        { "environment not built (pip failed)", new AttemptOutcome.EnvironmentError(), false, "user_error" },
         { "preempted", new AttemptOutcome.Stopped(), true, "preempted" },
         { "preempted, died first", new AttemptOutcome.ExitedWithError { ExitCode = 1 }, true, "preempted" },
     };
@@ -64,6 +65,7 @@ public sealed class FailureClassificationTests
         { "time-out: on_timeout retry", new AttemptOutcome.TimedOut(), RetryRules.Default with { RetryOnTimeout = true }, 1, 8, "retry", "(timed_out: retry.on_timeout is retry)" },
         { "time-out: on_timeout retry, no attempts left", new AttemptOutcome.TimedOut(), RetryRules.Default with { RetryOnTimeout = true }, 3, 8, "fail", "(timed_out: not retried: 3 attempts used)" },
         { "disk limit", new AttemptOutcome.DiskLimitExceeded(), RetryRules.Default, 1, 8, "fail", "(user_error: not retried)" },
+        { "environment error: quotes pip", new AttemptOutcome.EnvironmentError { Message = "the Python environment could not be built (pip exited with code 1):\nERROR: No matching distribution found for nope" }, RetryRules.Default, 1, 8, "fail", "No matching distribution found for nope (user_error: not retried)" },
     };
 
     [Theory]

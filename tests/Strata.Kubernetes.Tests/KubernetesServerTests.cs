@@ -12,6 +12,7 @@ namespace Strata.Kubernetes.Tests;
 public sealed class KubernetesServerTests : IAsyncLifetime
 {
     private static readonly int[] RetryCodes = [75];
+    private static readonly string[] PandasOnly = ["pandas==99"];
     private FakeKubernetesApi _api = null!;
     private StrataApp _app = null!;
 
@@ -93,6 +94,54 @@ public sealed class KubernetesServerTests : IAsyncLifetime
         var failed = await StrataApp.WaitForStatusAsync(client, id, "failed");
         Assert.Equal("exited_with_error", failed.GetProperty("status_reason").GetString());
         Assert.Equal(1, failed.GetProperty("attempts").GetInt32());
+    }
+
+    [Fact]
+    public async Task Requirements_pip_cannot_install_end_the_job_with_an_environment_error_quoting_pip_not_retried()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s-env");
+        var ns = "ml-" + tenant;
+        var id = (await StrataApp.SubmitAsync(client, new
+        {
+            name = "needs-pandas", compute = new { cpu_cores = 1, memory_gb = 1 }, retry = new { max_attempts = 3 },
+            environment = new { requirements = PandasOnly },
+        })).GetProperty("id").GetString()!;
+        await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the Job created");
+        var job = OnlyJob(ns);
+        var name = job["metadata"]!["name"]!.GetValue<string>();
+        Assert.Equal("environment", job["spec"]!["template"]!["spec"]!["initContainers"]![0]!["name"]!.GetValue<string>());
+
+        // The init container fails; the training container never starts.
+        var pod = _api.AddPod(ns, name, 0, null);
+        _api.Update(FakeKubernetesApi.Pods, ns, pod["metadata"]!["name"]!.GetValue<string>(), item =>
+        {
+            item["status"]!["phase"] = "Failed";
+            item["status"]!["initContainerStatuses"] = new JsonArray(new JsonObject
+            {
+                ["name"] = "environment", ["ready"] = false, ["restartCount"] = 0, ["image"] = "x", ["imageID"] = "",
+                ["state"] = new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 1, ["reason"] = "Error", ["message"] = "ERROR: No matching distribution found for pandas==99" } },
+            });
+        });
+        _api.FinishJob(ns, name, succeeded: false, reason: "BackoffLimitExceeded");
+
+        var failed = await StrataApp.WaitForStatusAsync(client, id, "failed");
+        Assert.Equal("environment_error", failed.GetProperty("status_reason").GetString());
+        Assert.Equal(1, failed.GetProperty("attempts").GetInt32());
+        Assert.Contains("No matching distribution found for pandas==99", failed.GetProperty("error_message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_interpreter_or_the_servers_path_is_refused_on_kubernetes_where_the_image_is_the_environment()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s-python");
+        using var _ = client;
+        using var response = await client.PostAsJsonAsync("/v1/jobs/training",
+            new { name = "own-python", environment = new { python = "/data/conda/bin/python", inherit_path = true } }, Http.Json);
+
+        var problem = await Http.ExpectValidationAsync(response, "environment.inherit_path", "environment.python");
+        Assert.Contains("docker_image", problem.GetProperty("errors").GetProperty("environment.python")[0].GetString(), StringComparison.Ordinal);
+        Assert.Contains("its image's", problem.GetProperty("errors").GetProperty("environment.inherit_path")[0].GetString(), StringComparison.Ordinal);
+        Assert.Empty(_api.List(FakeKubernetesApi.Jobs, "ml-" + tenant));
     }
 
     [Fact]

@@ -12,6 +12,7 @@ public sealed class ManifestTests
     private static readonly TenantNamespace TeamA = new("team-a", "eng-42", new TenantQuotaLimits { CpuCores = 16, MemoryGb = 64, GpuCount = 2, Pods = 30, Jobs = 100, PersistentVolumeClaims = 5 });
 
     private static readonly string[] ReadVerbs = ["get", "list", "watch"];
+    private static readonly string[] PandasAndSklearn = ["pandas==2.2.2", "scikit-learn"];
 
     private static JobLaunch Launch(int workers = 1, int gpus = 0, string? gpuType = null, int? timeout = 3600, string? image = "registry/team-a/train:1") => new()
     {
@@ -146,6 +147,50 @@ public sealed class ManifestTests
         Assert.Equal(container.Resources.Limits.ToDictionary(p => p.Key, p => p.Value.ToString()), container.Resources.Requests.ToDictionary(p => p.Key, p => p.Value.ToString()));
         Assert.False(container.Resources.Limits.ContainsKey("nvidia.com/gpu"));
         Assert.Null(job.Spec.Template.Spec.NodeSelector);
+    }
+
+    [Fact]
+    public void Requirements_are_installed_by_an_init_container_of_the_jobs_image_into_a_volume_first_on_its_pythonpath()
+    {
+        var launch = Launch(gpus: 1) with
+        {
+            Environment = new Dictionary<string, string> { ["PYTHONPATH"] = "/app/src" },
+            PythonEnvironment = new Contracts.EnvironmentSpec { Requirements = System.Text.Json.JsonSerializer.SerializeToElement(PandasAndSklearn) },
+        };
+        var options = new KubernetesRuntimeOptions { DefaultImage = "strata:test", PipIndexUrl = "https://mirror.internal/simple" };
+
+        var pod = JobManifests.Job(launch, options).Spec.Template.Spec;
+
+        var install = Assert.Single(pod.InitContainers);
+        var training = Assert.Single(pod.Containers);
+        Assert.Equal("environment", install.Name);
+        Assert.Equal(training.Image, install.Image);
+        Assert.Equal(["--index-url", "https://mirror.internal/simple", "pandas==2.2.2", "scikit-learn"], install.Command.Skip(4));
+        Assert.Contains("pip install --no-cache-dir --target", install.Command[2], StringComparison.Ordinal);
+        Assert.Equal(JobManifests.EnvironmentPath, install.Command[3]);
+        Assert.Equal(training.SecurityContext, install.SecurityContext);
+        Assert.False(install.Resources.Limits.ContainsKey(JobManifests.GpuResource));
+        Assert.Equal("/strata/python:/app/src", training.Env.Single(e => e.Name == "PYTHONPATH").Value);
+        Assert.Contains(training.VolumeMounts, m => m.Name == JobManifests.EnvironmentVolume && m.MountPath == JobManifests.EnvironmentPath && m.ReadOnlyProperty == true);
+        Assert.Contains(pod.Volumes, v => v.Name == JobManifests.EnvironmentVolume && v.EmptyDir is not null);
+    }
+
+    [Fact]
+    public void A_requirements_file_is_read_from_the_images_working_folder_and_no_requirements_need_no_init_container()
+    {
+        var file = Launch() with { PythonEnvironment = new Contracts.EnvironmentSpec { Requirements = System.Text.Json.JsonSerializer.SerializeToElement("requirements.txt") } };
+
+        Assert.Equal(["-r", "requirements.txt"], Assert.Single(JobManifests.Job(file, Options).Spec.Template.Spec.InitContainers).Command.Skip(4));
+        Assert.Null(JobManifests.Job(Launch(), Options).Spec.Template.Spec.InitContainers);
+    }
+
+    [Fact]
+    public void An_operator_who_turned_installing_off_has_requirements_refused_with_the_reason()
+    {
+        var rules = JobManifests.EnvironmentRules(new KubernetesRuntimeOptions { InstallRequirements = false });
+
+        Assert.Contains("InstallRequirements", rules.RequirementsRefusal, StringComparison.Ordinal);
+        Assert.Null(JobManifests.EnvironmentRules(new KubernetesRuntimeOptions()).RequirementsRefusal);
     }
 
     [Fact]

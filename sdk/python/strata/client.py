@@ -28,7 +28,8 @@ Json = Dict[str, Any]
 # The job spec's fields, which train() also takes by their own names.
 _SPEC_FIELDS = frozenset({"name", "tenant_id", "docker_image", "entrypoint", "code_repo", "code_commit", "code_artifact",
                           "data_path", "compute", "hyperparameters", "env_vars", "model_output_path", "model", "label",
-                          "task", "priority", "distributed", "retry", "timeout_seconds", "on_quota_exceeded"})
+                          "task", "priority", "distributed", "retry", "timeout_seconds", "on_quota_exceeded",
+                          "environment"})
 
 
 def _quote(segment: str) -> str:
@@ -103,6 +104,9 @@ class Client:
           never ``.git/``, links skipped), uploaded, and ``python train.py`` runs in a copy of it.
         - ``model``: a built-in trainer (``lightgbm``, ``fasttree``, ``logistic_regression``,
           ``linear_regression``) with ``label`` and ``data``.
+        - ``environment``: the job's Python (docs/environments.md), e.g. ``{"requirements": ["pandas"]}``. A packed
+          folder with a ``requirements.txt`` at its top gets ``{"requirements": "requirements.txt"}`` unless
+          ``environment`` is given (``environment={}`` for none), as ``strata run`` does.
 
         The submission carries an ``Idempotency-Key`` (a new one per call unless given), so it is
         retried safely and never creates two jobs.
@@ -151,6 +155,11 @@ class Client:
             if not spec.get("entrypoint") and not os.path.isfile(os.path.join(folder, CONVENTIONAL_SCRIPT)):
                 raise ValueError(f"{os.path.abspath(folder)} has no {CONVENTIONAL_SCRIPT}; add one or pass entrypoint=")
             spec["code_artifact"] = self._pack_and_upload(folder, spec["name"], timeout)
+            if "environment" not in spec and os.path.isfile(os.path.join(folder, "requirements.txt")):
+                self._say("Using requirements.txt for the job's Python environment (environment={} skips it)")
+                spec["environment"] = {"requirements": "requirements.txt"}
+            elif spec.get("environment") == {}:
+                del spec["environment"]
         if isinstance(spec.get("data_path"), str):
             spec["data_path"] = self._upload_if_local(spec["data_path"], timeout)
 

@@ -337,6 +337,20 @@ class JobTests(FakeTestCase):
                           "compute": {"type": "gpu", "gpu_count": 1, "gpu_type": "tesla-v100"},
                           "code_artifact": "artifact://c1"}, spec)
 
+    def test_a_packed_folder_with_requirements_txt_asks_for_an_environment_built_from_it(self):
+        import os
+        folder = temporary_folder(self)
+        for name in ("train.py", "requirements.txt"):
+            with open(os.path.join(folder, name), "w") as f:
+                f.write("pandas\n")
+        self.api.on("POST", "/v1/artifacts", (201, {"uri": "artifact://c1"}))
+        self.api.on("POST", "/v1/jobs/training", (201, JOB))
+        self.client.train(name="with-env", code=folder)
+        self.client.train(name="without-env", code=folder, environment={})
+        with_env, without_env = [sent.json() for sent in self.api.sent("POST", "/v1/jobs/training")]
+        self.assertEqual({"requirements": "requirements.txt"}, with_env["environment"])
+        self.assertNotIn("environment", without_env)
+
     def test_a_code_folder_without_train_py_needs_an_entrypoint(self):
         import tempfile
         with self.assertRaises(ValueError) as caught:

@@ -30,9 +30,11 @@ public static partial class RunCommand
         var env = new Option<string[]>("--env", "-e") { Description = "KEY=VALUE, repeatable", DefaultValueFactory = _ => [] };
         var workers = new Option<int?>("--workers") { Description = "Distributed workers (DDP), admitted all or none", CustomParser = CliOptions.ParseInt };
         var onQuotaExceeded = CliOptions.OnQuotaExceeded();
+        var requirements = new Option<string?>("--requirements") { Description = "A requirements file in the folder that the job's Python environment is built from (default: requirements.txt, when there is one)" };
+        var noRequirements = new Option<bool>("--no-requirements") { Description = "Build no environment, even where the folder has a requirements.txt" };
         var command = new Command("run", "Run the project in a folder: pack it (honouring .gitignore and .strataignore), upload it and run python train.py in a copy")
         {
-            folder, name, entrypoint, data, cpu, memory, gpus, timeout, hyperparameters, env, workers, onQuotaExceeded,
+            folder, name, entrypoint, data, cpu, memory, gpus, timeout, hyperparameters, env, workers, onQuotaExceeded, requirements, noRequirements,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async token =>
         {
@@ -58,6 +60,7 @@ public static partial class RunCommand
                 Env = parse.GetValue(env) ?? [],
             }, cli.WorkingDirectory);
 
+            spec = spec with { Environment = EnvironmentOf(cli.Error, root, parse.GetValue(requirements), parse.GetValue(noRequirements), cli.WorkingDirectory) };
             using var client = cli.Clients.Create(cli.ResolveConnection(parse));
             var localData = Uploader.LocalPath(spec.DataPath, cli.WorkingDirectory);
             // Refused before anything is packed or uploaded: a bad spec or a full quota costs no upload.
@@ -120,6 +123,31 @@ public static partial class RunCommand
                 task.Value = task.MaxValue;
                 return result;
             });
+    }
+
+    /// <summary>
+    /// The job's Python environment (docs/environments.md): built from <c>--requirements</c>, or from the folder's own
+    /// <c>requirements.txt</c> when it has one, said in one line; none with <c>--no-requirements</c>. The file travels
+    /// with the packed code, so it must lie in the folder.
+    /// </summary>
+    public static EnvironmentSpec? EnvironmentOf(IAnsiConsole progress, string root, string? requirements, bool none, string workingDirectory)
+    {
+        if (none)
+        {
+            if (requirements is not null) throw new UsageException("--requirements and --no-requirements cannot be combined");
+            return null;
+        }
+        var file = requirements is null ? Path.Combine(root, "requirements.txt") : Path.GetFullPath(requirements, workingDirectory);
+        if (requirements is null && !File.Exists(file)) return null;
+        var relative = Path.GetRelativePath(root, file);
+        if (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative))
+        {
+            throw new UsageException($"--requirements: {file} is not in {root}, which is what the job gets");
+        }
+        if (!File.Exists(file)) throw new UsageException($"--requirements: there is no file {file}");
+        relative = relative.Replace(Path.DirectorySeparatorChar, '/');
+        progress.MarkupLine($"[grey]Using {Markup.Escape(relative)} for the job's Python environment (--no-requirements skips it)[/]");
+        return new EnvironmentSpec { Requirements = System.Text.Json.JsonSerializer.SerializeToElement(relative) };
     }
 
     /// <summary>The folder's name as a DNS label, with a random suffix so that runs of one project do not collide.</summary>

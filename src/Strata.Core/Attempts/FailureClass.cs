@@ -8,7 +8,7 @@ public enum FailureClass
 {
     /// <summary>Killed for using more memory than it asked for.</summary>
     OutOfMemory,
-    /// <summary>The job's own error: a non-zero exit, a code error in a Python traceback, a <c>retry.fail_on_exit_codes</c> code.</summary>
+    /// <summary>The job's own error: a non-zero exit, a code error in a Python traceback, a <c>retry.fail_on_exit_codes</c> code, an environment that could not be built.</summary>
     UserError,
     /// <summary>Not the job's fault: its supervisor or node was lost, its pod was evicted, its start failed, someone else killed it, a <c>retry.retry_on_exit_codes</c> code.</summary>
     Infrastructure,
@@ -71,7 +71,8 @@ public static class FailureClassifier
             AttemptOutcome.TimedOut => FailureClass.TimedOut,
             AttemptOutcome.SupervisorLost or AttemptOutcome.Evicted or AttemptOutcome.StartFailed or AttemptOutcome.Stopped => FailureClass.Infrastructure,
             AttemptOutcome.ExitedWithError exited => ClassifyExit(exited, rules),
-            // Over its own disk limit, or a trainer whose model could not be registered: the job's own doing.
+            // Over its own disk limit, a trainer whose model could not be registered, requirements pip cannot install:
+            // the job's own doing.
             _ => FailureClass.UserError,
         };
     }

@@ -98,6 +98,7 @@ public static class JobSpecValidator
         ValidateEnvironment(errors, spec.EnvVars);
         ValidateHyperparameters(errors, spec.Hyperparameters);
         ValidateBuiltInTrainer(errors, spec);
+        var environment = PythonEnvironments.Validate(errors, spec.Environment, spec.Model is not null, paths, capacity.Environments ?? EnvironmentRules.Default);
 
         if (spec.OnQuotaExceeded is not null && !QuotaPolicies.All.Contains(spec.OnQuotaExceeded))
         {
@@ -152,6 +153,7 @@ public static class JobSpecValidator
             Distributed = spec.Distributed is null ? null : new DistributedSpec { NumWorkers = workers },
             Hyperparameters = spec.Hyperparameters ?? [],
             EnvVars = spec.EnvVars ?? [],
+            Environment = environment,
         };
         result = new ValidatedSpec(normalized, perWorker, workers);
         return true;

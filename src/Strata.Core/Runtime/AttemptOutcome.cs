@@ -105,6 +105,13 @@ public abstract record AttemptOutcome
         public override bool IsInfrastructureFailure => true;
     }
 
+    /// <summary>Its Python environment could not be built (docs/environments.md): the job's requirements, its own error.</summary>
+    public sealed record EnvironmentError : AttemptOutcome
+    {
+        public override string Reason => StatusReasons.EnvironmentError;
+        public override string Describe() => Message ?? "its Python environment could not be built";
+    }
+
     /// <summary>A built-in trainer exited with 0 but its model could not be registered.</summary>
     public sealed record ModelRegistrationFailed : AttemptOutcome
     {
@@ -127,6 +134,7 @@ public abstract record AttemptOutcome
         StatusReasons.Evicted => new Evicted(),
         StatusReasons.StartFailed => new StartFailed(),
         StatusReasons.ModelRegistrationFailed => new ModelRegistrationFailed(),
+        StatusReasons.EnvironmentError => new EnvironmentError(),
         _ => new ExitedWithError(),
     };
 }

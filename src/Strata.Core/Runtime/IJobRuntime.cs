@@ -1,3 +1,4 @@
+using Strata.Core.Jobs;
 using Strata.Contracts;
 
 namespace Strata.Core.Runtime;
@@ -124,7 +125,8 @@ public readonly record struct ResourceRequest
 /// Whether it can place several jobs on one GPU (<c>compute.gpu_fraction</c>, time-sliced); a job asking for a
 /// share is refused at submission where it cannot.
 /// </param>
-public sealed record RuntimeCapacity(ResourceRequest Total, int MaxWorkersPerJob, bool SharesGpus = false);
+/// <param name="Environments">What a job's <c>environment</c> may ask for here; null: <see cref="EnvironmentRules.Default"/>.</param>
+public sealed record RuntimeCapacity(ResourceRequest Total, int MaxWorkersPerJob, bool SharesGpus = false, EnvironmentRules? Environments = null);
 
 /// <summary>Everything a runtime needs to start one attempt.</summary>
 public sealed record JobLaunch
@@ -152,6 +154,8 @@ public sealed record JobLaunch
     public int? MaxProcesses { get; init; }
     /// <summary>Bytes one worker may fill in its working, checkpoint and local model output folders together; null: no limit.</summary>
     public long? DiskBytes { get; init; }
+    /// <summary>The job's Python environment, as its validated spec says (docs/environments.md); null: the runtime's default Python.</summary>
+    public EnvironmentSpec? PythonEnvironment { get; init; }
     /// <summary>Bytes of output an attempt's log keeps (its head and its tail); null: all of it.</summary>
     public long? MaxLogBytes { get; init; }
 }

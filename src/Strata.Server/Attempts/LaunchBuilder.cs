@@ -63,6 +63,7 @@ public sealed class LaunchBuilder(
             MaxProcesses = spec.Compute?.MaxProcesses ?? JobDefaults.DefaultMaxProcesses,
             DiskBytes = (long)((spec.Compute?.DiskGb ?? JobDefaults.DefaultDiskGb) * ResourceRequest.BytesPerGb),
             MaxLogBytes = options.Value.MaxLogBytes,
+            PythonEnvironment = spec.Environment,
         };
     }
 

@@ -30,6 +30,7 @@ public sealed class StrataMetrics
     private static readonly HashSet<string> FailureReasons =
     [
         StatusReasons.ExitedWithError, StatusReasons.OutOfMemory, StatusReasons.DiskLimitExceeded, StatusReasons.TimedOut, StatusReasons.SupervisorLost, StatusReasons.Evicted, StatusReasons.StartFailed,
+        StatusReasons.EnvironmentError,
     ];
 
     private readonly Counter<long> _jobsCreated;

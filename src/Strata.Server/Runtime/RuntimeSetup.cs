@@ -41,6 +41,7 @@ public static class RuntimeSetup
         {
             builder.Services.AddOptions<SandboxOptions>().BindConfiguration(SandboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
             builder.Services.AddSingleton<LocalSandbox>();
+            builder.Services.AddSingleton<JobEnvironments>();
             builder.Services.AddSingleton<LocalJobRuntime>();
             builder.Services.AddSingleton<IJobRuntime>(sp => sp.GetRequiredService<LocalJobRuntime>());
             builder.Services.AddSingleton<IRuntimeProfile>(sp => sp.GetRequiredService<LocalJobRuntime>());

@@ -206,7 +206,7 @@ internal static class JobSandbox
 
         // The job's own folders, at their host paths, parents before children. bwrap would create a missing
         // parent as a root-only folder, which the job's user could not enter: each is made 0755 first.
-        var mounts = new List<(string Path, string Source, bool Writable)> { (workDirectory, workDirectory, true) };
+        var mounts = new List<(string Path, string Source, bool Writable)> { (workDirectory, workDirectory, !sandbox.ReadOnlyWork) };
         // A pinned folder the worker did not open (it was gone) is not bound at all: by its path, it could be a link by now.
         bool Shown(SandboxBind bind) => pinned is null || !bind.Pinned || pinned.ContainsKey(bind.Path);
         mounts.AddRange(sandbox.ReadWrite.Where(Shown).Select(b => (b.Path, b.Source, true)));

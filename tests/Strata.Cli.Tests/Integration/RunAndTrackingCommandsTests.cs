@@ -77,6 +77,25 @@ public sealed class RunAndTrackingCommandsTests(ServerFixture server) : IClassFi
     }
 
     [Fact]
+    public async Task Run_builds_the_jobs_environment_from_the_folders_requirements_txt_and_a_requirement_pip_cannot_find_fails_the_job()
+    {
+        var cli = await server.TenantMemberAsync("team-env");
+        Write("train.py", "print('never runs')\n");
+        Write("requirements.txt", "not-on-this-machine==1.0\n");
+
+        var run = await cli.RunAsync("run", _project.Path, "-o", "json");
+        var id = Id(run);
+        var wait = await cli.RunAsync("jobs", "wait", id, "--timeout", "120s");
+
+        Assert.Contains("Using requirements.txt for the job's Python environment", run.Error, StringComparison.Ordinal);
+        Assert.NotEqual(ExitCodes.Success, wait.ExitCode);
+        using var job = JsonDocument.Parse((await cli.RunAsync("jobs", "get", id, "-o", "json")).Out);
+        Assert.Equal("requirements.txt", job.RootElement.GetProperty("spec").GetProperty("environment").GetProperty("requirements").GetString());
+        Assert.Equal("environment_error", job.RootElement.GetProperty("status_reason").GetString());
+        Assert.Contains("not-on-this-machine==1.0", job.RootElement.GetProperty("error_message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_without_train_py_or_an_entrypoint_is_a_usage_error()
     {
         var cli = await server.TenantMemberAsync("team-empty");

@@ -14,7 +14,10 @@ public sealed class ServerFixture : IDisposable
     public ServerFixture()
     {
         Factory = new WebApplicationFactory<global::Program>()
-            .WithWebHostBuilder(b => b.UseSetting("Strata:DataPath", _data.Path));
+            .WithWebHostBuilder(b => b
+                .UseSetting("Strata:DataPath", _data.Path)
+                // There is no PyPI here: a job's environment installs from no index, so pip fails at once.
+                .UseSetting("Runtime:Local:PipIndexUrl", "none"));
         _ = Factory.Server;
         AdminToken = File.ReadAllText(Path.Combine(_data.Path, "admin-token")).Trim();
         Clients = new TestServerClientFactory(Factory);

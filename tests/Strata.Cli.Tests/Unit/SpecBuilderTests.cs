@@ -210,6 +210,22 @@ public sealed class SpecBuilderTests : IDisposable
         Assert.Equal(new Dictionary<string, string> { ["A"] = "file", ["B"] = "flag", ["C"] = "flag" }, spec.EnvVars);
     }
 
+    [Fact]
+    public void A_yaml_spec_names_its_python_environment_as_a_file_or_a_list()
+    {
+        var file = _dir.File("env.yaml", """
+            name: with-env
+            environment:
+              requirements: [pandas==2.2.2, scikit-learn]
+              system_site_packages: true
+            """);
+
+        var environment = Build(new SubmitArguments { File = file }).Environment!;
+
+        Assert.Equal("""["pandas==2.2.2","scikit-learn"]""", environment.Requirements!.Value.GetRawText());
+        Assert.True(environment.SystemSitePackages);
+    }
+
     [Theory]
     [InlineData("spec.json", """{"name": "x", "cpu": 4}""")]
     [InlineData("spec.yaml", "name: x\ncpu: 4\n")]

@@ -102,6 +102,38 @@ public sealed record LaunchFile
     public List<string>? DiskPaths { get; init; }
     /// <summary>The most bytes output.log keeps: its head and its tail, with a line saying what was dropped between.</summary>
     public long? MaxLogBytes { get; init; }
+    /// <summary>The Python environment the worker makes ready before the job starts; null: none.</summary>
+    public EnvironmentLaunch? PythonEnvironment { get; init; }
+}
+
+/// <summary>
+/// A job's Python virtual environment (docs/environments.md), cached by content per tenant. The worker takes the
+/// environment's lock (<see cref="LockFile"/>); where <see cref="Path"/> does not lead to a finished environment
+/// yet, it builds one in a folder of its own beside it, inside the job's sandbox with only that folder writable,
+/// and makes <see cref="Path"/> a link to it last: a build cut short leaves no link, so it is never taken for a
+/// finished one. The job then runs with the environment first in its <c>PATH</c>, read-only.
+/// </summary>
+public sealed record EnvironmentLaunch
+{
+    /// <summary>The environment's name in the cache: <c>&lt;data&gt;/environments/&lt;tenant&gt;/&lt;hash&gt;</c>, a link to the folder it was built in.</summary>
+    public required string Path { get; init; }
+    /// <summary>The interpreter the environment is made from (absolute).</summary>
+    public required string Interpreter { get; init; }
+    /// <summary>What pip installs: the lines of a requirements file, in order; none makes an empty environment.</summary>
+    public List<string> Requirements { get; init; } = [];
+    public bool SystemSitePackages { get; init; }
+    /// <summary>pip's index options (<c>--index-url</c>, <c>--find-links</c>, <c>--no-index</c>), the operator's.</summary>
+    public List<string> PipArguments { get; init; } = [];
+    /// <summary>Folders the build reads besides what the job sees: a local <c>--find-links</c> folder.</summary>
+    public List<string> BuildReadOnlyPaths { get; init; } = [];
+    /// <summary>What the server found wrong before any build (the requirements file the spec names is missing): the attempt ends with <c>environment_error</c>.</summary>
+    public string? Problem { get; init; }
+
+    /// <summary>The file whose lock one build of the environment holds, beside <see cref="Path"/>.</summary>
+    public string LockFile => Path + ".lock";
+
+    /// <summary>The short form of the hash that names the environment in the job's log.</summary>
+    public string ShortName => System.IO.Path.GetFileName(Path) is var hash && hash.Length > 12 ? hash[..12] : System.IO.Path.GetFileName(Path);
 }
 
 /// <summary>
@@ -131,6 +163,8 @@ public sealed record SandboxLaunch
     public List<string> Devices { get; set; } = [];
     /// <summary>The size of the job's private <c>/tmp</c> (memory, charged to its cgroup), in bytes.</summary>
     public long TmpBytes { get; set; } = 1L << 30;
+    /// <summary>The working folder is shown read-only: an environment's build writes only its own folder.</summary>
+    public bool ReadOnlyWork { get; set; }
 }
 
 /// <summary>
@@ -172,7 +206,7 @@ public sealed record ResultFile
     public int? ExitCode { get; init; }
     /// <summary>The signal that ended the job's process, if one did.</summary>
     public int? Signal { get; init; }
-    /// <summary><c>completed</c>, <c>exited_with_error</c>, <c>out_of_memory</c>, <c>disk_limit_exceeded</c>, <c>timed_out</c>, <c>killed</c> or <c>start_failed</c>.</summary>
+    /// <summary><c>completed</c>, <c>exited_with_error</c>, <c>out_of_memory</c>, <c>disk_limit_exceeded</c>, <c>timed_out</c>, <c>killed</c>, <c>start_failed</c> or <c>environment_error</c>.</summary>
     public required string Reason { get; init; }
     public string? Message { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
@@ -186,6 +220,7 @@ public sealed record ResultFile
 [JsonSerializable(typeof(LaunchFile))]
 [JsonSerializable(typeof(SandboxLaunch))]
 [JsonSerializable(typeof(SandboxBind))]
+[JsonSerializable(typeof(EnvironmentLaunch))]
 [JsonSerializable(typeof(SupervisorFile))]
 [JsonSerializable(typeof(ResultFile))]
 public sealed partial class AttemptFilesJsonContext : JsonSerializerContext;

@@ -30,6 +30,19 @@ public static class JobManifests
     public const string CheckpointVolume = "checkpoints";
     public const string WorkPath = "/strata/work";
     public const string CheckpointPath = WorkPath + "/checkpoints";
+    public const string EnvironmentVolume = "python-environment";
+    /// <summary>Where an init container installs the job's requirements, first on its <c>PYTHONPATH</c>.</summary>
+    public const string EnvironmentPath = "/strata/python";
+
+    /// <summary>
+    /// What a job's <c>environment</c> may ask for on Kubernetes, where the image is the environment: requirements
+    /// installed on top of it (unless the operator turned that off), never another interpreter or the server's <c>PATH</c>.
+    /// </summary>
+    public static EnvironmentRules EnvironmentRules(KubernetesRuntimeOptions options) => new(
+        RequirementsRefusal: options.InstallRequirements ? null
+            : "cannot be installed on this platform (Runtime:Kubernetes:InstallRequirements is false): the job's image (docker_image) must hold its packages",
+        PythonRefusal: "is the image's on Kubernetes: name an image (docker_image) with the interpreter you need",
+        InheritPathRefusal: "does not apply on Kubernetes: the job's PATH is its image's");
 
     public static V1Job Job(JobLaunch launch, KubernetesRuntimeOptions options)
     {
@@ -73,6 +86,7 @@ public static class JobManifests
                 new V1VolumeMount { Name = TmpVolume, MountPath = "/tmp" },
             ],
         };
+        var requirements = RequirementsInstall(launch, options, container);
         var checkpoints = options.CheckpointVolumeGb > 0;
         if (checkpoints)
         {
@@ -101,6 +115,11 @@ public static class JobManifests
                 new V1Volume { Name = TmpVolume, EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity("1Gi") } },
             ],
         };
+        if (requirements is not null)
+        {
+            pod.InitContainers = [requirements];
+            pod.Volumes.Add(new V1Volume { Name = EnvironmentVolume, EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity($"{options.ScratchGb}Gi") } });
+        }
         if (checkpoints)
         {
             pod.Volumes.Add(new V1Volume
@@ -171,6 +190,59 @@ public static class JobManifests
                     Spec = pod,
                 },
             },
+        };
+    }
+
+    /// <summary>
+    /// The init container that installs the job's requirements (docs/environments.md), or null when it names none:
+    /// the job's own image runs <c>pip install --target</c> into a volume that the training container then finds first
+    /// on its <c>PYTHONPATH</c>. A requirements file is read from the image's working folder, where the job's code is.
+    /// It runs as the job does (same user, limits and security context); where pip fails, the attempt ends with
+    /// <c>environment_error</c> and pip's last lines (<see cref="JobStatusReading.Classify"/>).
+    /// </summary>
+    private static V1Container? RequirementsInstall(JobLaunch launch, KubernetesRuntimeOptions options, V1Container training)
+    {
+        var file = PythonEnvironments.RequirementsFile(launch.PythonEnvironment);
+        var list = PythonEnvironments.RequirementList(launch.PythonEnvironment);
+        if (file is null && list.Count == 0) return null;
+        training.VolumeMounts.Add(new V1VolumeMount { Name = EnvironmentVolume, MountPath = EnvironmentPath, ReadOnlyProperty = true });
+        var pythonPath = training.Env.FirstOrDefault(variable => variable.Name == "PYTHONPATH");
+        if (pythonPath is null) training.Env.Add(new V1EnvVar { Name = "PYTHONPATH", Value = EnvironmentPath });
+        else pythonPath.Value = $"{EnvironmentPath}:{pythonPath.Value}";
+
+        // The arguments travel as the shell's positional parameters: nothing of the spec is parsed by a shell.
+        List<string> command = ["/bin/sh", "-c", "exec \"$(command -v python3 || command -v python)\" -m pip install --no-cache-dir --target \"$0\" \"$@\"", EnvironmentPath];
+        if (options.PipIndexUrl == "none") command.Add("--no-index");
+        else if (!string.IsNullOrEmpty(options.PipIndexUrl)) command.AddRange(["--index-url", options.PipIndexUrl]);
+        if (!string.IsNullOrEmpty(options.PipFindLinks)) command.AddRange(["--find-links", options.PipFindLinks]);
+        if (file is not null) command.AddRange(["-r", file]);
+        command.AddRange(list);
+        return new V1Container
+        {
+            Name = KubernetesNames.EnvironmentContainer,
+            Image = training.Image,
+            Command = command,
+            Env =
+            [
+                new V1EnvVar { Name = "HOME", Value = "/tmp" },
+                new V1EnvVar { Name = "PYTHONUNBUFFERED", Value = "1" },
+                new V1EnvVar { Name = "PIP_DISABLE_PIP_VERSION_CHECK", Value = "1" },
+                new V1EnvVar { Name = "PIP_NO_INPUT", Value = "1" },
+                new V1EnvVar { Name = "PIP_PROGRESS_BAR", Value = "off" },
+            ],
+            TerminationMessagePolicy = "FallbackToLogsOnError",
+            // The job's cpu and memory (requests equal limits, as the pod is Guaranteed), not its GPUs: pip needs none.
+            Resources = new V1ResourceRequirements
+            {
+                Requests = training.Resources.Requests.Where(r => r.Key is "cpu" or "memory").ToDictionary(r => r.Key, r => r.Value, StringComparer.Ordinal),
+                Limits = training.Resources.Limits.Where(r => r.Key is "cpu" or "memory").ToDictionary(r => r.Key, r => r.Value, StringComparer.Ordinal),
+            },
+            SecurityContext = training.SecurityContext,
+            VolumeMounts =
+            [
+                new V1VolumeMount { Name = EnvironmentVolume, MountPath = EnvironmentPath },
+                new V1VolumeMount { Name = TmpVolume, MountPath = "/tmp" },
+            ],
         };
     }
 

@@ -14,9 +14,10 @@ public sealed record Disruption(string Reason, string? Message);
 /// <param name="Disruption">A pod the cluster took away (evicted, preempted by the scheduler, a tainted node).</param>
 /// <param name="FirstError">The training container that exited non-zero first: the others of a gang were stopped after it.</param>
 /// <param name="NodeLost">A pod whose node stopped reporting (<c>NodeLost</c>, phase <c>Unknown</c>).</param>
-public sealed record PodEvidence(Termination? OutOfMemory, Disruption? Disruption, Termination? FirstError, bool NodeLost)
+/// <param name="EnvironmentFailed">The init container that installs the job's requirements, where it exited non-zero: pip failed.</param>
+public sealed record PodEvidence(Termination? OutOfMemory, Disruption? Disruption, Termination? FirstError, bool NodeLost, Termination? EnvironmentFailed = null)
 {
-    public bool IsEmpty => OutOfMemory is null && Disruption is null && FirstError is null && !NodeLost;
+    public bool IsEmpty => OutOfMemory is null && Disruption is null && FirstError is null && !NodeLost && EnvironmentFailed is null;
 }
 
 /// <summary>Reading a Job's and its pods' status into Strata's outcomes; pure, for unit tests.</summary>
@@ -52,7 +53,12 @@ public static class JobStatusReading
             .Select(c => new Disruption(c.Reason ?? DisruptionTarget, c.Message))
             .FirstOrDefault();
         var nodeLost = list.Any(p => p.Status?.Reason == "NodeLost" || p.Status?.Phase == "Unknown");
-        return new PodEvidence(errors.FirstOrDefault(t => t.Reason == "OOMKilled"), disruption, errors.FirstOrDefault(), nodeLost);
+        var environment = list
+            .SelectMany(p => p.Status?.InitContainerStatuses ?? [])
+            .Where(c => c.Name == KubernetesNames.EnvironmentContainer && c.State?.Terminated is { ExitCode: not 0 } && c.State.Terminated.Reason != "OOMKilled")
+            .Select(c => new Termination(c.State.Terminated.ExitCode, c.State.Terminated.Reason, c.State.Terminated.Message, c.State.Terminated.FinishedAt))
+            .FirstOrDefault();
+        return new PodEvidence(errors.FirstOrDefault(t => t.Reason == "OOMKilled"), disruption, errors.FirstOrDefault(), nodeLost, environment);
     }
 
     /// <summary>
@@ -60,7 +66,8 @@ public static class JobStatusReading
     /// <see cref="JobManifests"/>). <c>DeadlineExceeded</c> is its <c>timeout_seconds</c>. Then, from the pods: a
     /// container the kernel killed for its memory is out of memory; a pod the cluster took away (the
     /// <c>DisruptionTarget</c> condition, even when its container then exited non-zero from the kill) was evicted;
-    /// a container that exited non-zero first is the job's own error, with its exit code and the tail of its log;
+    /// requirements pip could not install are an environment error, with pip's last lines; a container that exited
+    /// non-zero first is the job's own error, with its exit code and the tail of its log;
     /// a pod whose node stopped reporting, or a Job that failed with nothing of this left, lost its node or pods.
     /// </summary>
     public static AttemptOutcome Classify(V1JobCondition failed, PodEvidence? pods)
@@ -76,6 +83,15 @@ public static class JobStatusReading
         if (pods?.Disruption is { } disruption)
         {
             return new AttemptOutcome.Evicted { Message = $"its pod was evicted ({disruption.Reason}{(string.IsNullOrEmpty(disruption.Message) ? "" : ": " + disruption.Message)})" };
+        }
+        if (pods?.EnvironmentFailed is { } pip)
+        {
+            // The tail of pip's output (FallbackToLogsOnError): why the requirements could not be installed.
+            return new AttemptOutcome.EnvironmentError
+            {
+                ExitCode = pip.ExitCode,
+                Message = $"the Python environment could not be installed (pip exited with code {pip.ExitCode}){(string.IsNullOrWhiteSpace(pip.Message) ? "" : ":\n" + pip.Message.Trim())}",
+            };
         }
         if (pods?.FirstError is { } exited)
         {

@@ -42,7 +42,8 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
             ResourceRequest.FromGb(_options.CapacityCpuCores, _options.CapacityMemoryGb, _options.CapacityGpus),
             _options.MaxWorkersPerJob,
             // A share of a GPU (compute.gpu_fraction) needs a time-slicing device plugin; not supported yet.
-            SharesGpus: false);
+            SharesGpus: false,
+            Environments: JobManifests.EnvironmentRules(_options));
     }
 
     public string Kind => KubernetesNames.RuntimeKind;

@@ -32,6 +32,8 @@ public static class KubernetesNames
 
     /// <summary>The container that runs the job's entrypoint.</summary>
     public const string TrainingContainer = "training";
+    /// <summary>The init container that installs a job's requirements (docs/environments.md).</summary>
+    public const string EnvironmentContainer = "environment";
     public const string JobServiceAccount = "ml-job-runner";
     public const string JobRole = "ml-job-runner";
 

@@ -50,6 +50,21 @@ public sealed class KubernetesRuntimeOptions : IValidatableObject
     [Range(1, 10_000)]
     public int ScratchGb { get; set; } = 20;
 
+    /// <summary>
+    /// Whether a job's <c>environment.requirements</c> are installed, by an init container of the job's image
+    /// (<c>pip install --target</c> into a volume on the job's <c>PYTHONPATH</c>, docs/environments.md). The tenants'
+    /// namespaces deny egress: pip reaches the index only where a NetworkPolicy of the operator's allows it (or the
+    /// index is in the cluster). False: such a job is refused with a 400, and the image must hold its packages.
+    /// </summary>
+    /// <value>The default is true.</value>
+    public bool InstallRequirements { get; set; } = true;
+
+    /// <summary>The package index the init container installs from (pip's <c>--index-url</c>); <c>none</c>: <c>--no-index</c>. Unset: pip's default.</summary>
+    public string? PipIndexUrl { get; set; }
+
+    /// <summary>A URL of a page of links that pip also looks in (<c>--find-links</c>); unset: none.</summary>
+    public string? PipFindLinks { get; set; }
+
     /// <summary>The node label that <c>compute.gpu_type</c> selects on.</summary>
     /// <value>The default is <c>strata.dev/gpu-type</c>; on GKE, <c>cloud.google.com/gke-accelerator</c>.</value>
     [Required]

@@ -7,9 +7,11 @@ namespace Strata.Server.Runtime.Local;
 
 /// <summary>
 /// The local runtime's share of the disk sweep: attempt folders past <c>Jobs:Retention</c>, then the input
-/// cache entries that no attempt left on disk uses.
+/// cache entries that no attempt left on disk uses, then the Python environments unused for
+/// <c>Runtime:Local:EnvironmentUnusedDays</c>.
 /// </summary>
-public sealed class LocalAttemptSweep(LocalJobRuntime runtime, InputCache cache, IOptions<RetentionOptions> retention, TimeProvider time) : IDiskSweep
+public sealed class LocalAttemptSweep(
+    LocalJobRuntime runtime, InputCache cache, JobEnvironments environments, IOptions<RetentionOptions> retention, IOptions<LocalRuntimeOptions> options, TimeProvider time) : IDiskSweep
 {
     /// <summary>
     /// How long the folder of an attempt that never started is kept at least: longer than any start can take
@@ -23,5 +25,6 @@ public sealed class LocalAttemptSweep(LocalJobRuntime runtime, InputCache cache,
         var keep = retention.Value.Retention;
         runtime.RemoveEndedAttempts(now - keep, now - (keep > AbandonedAfter ? keep : AbandonedAfter));
         await cache.CollectAsync(runtime.CachedInputsInUse, cancellationToken);
+        environments.Collect(now - TimeSpan.FromDays(options.Value.EnvironmentUnusedDays));
     }
 }

@@ -46,10 +46,13 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
     private readonly LocalSandbox _sandbox;
     private readonly LocalGpus _gpus;
     private readonly JobPython _python;
+    private readonly JobEnvironments _environments;
 
     public LocalJobRuntime(
-        DataFolder data, IOptions<LocalRuntimeOptions> options, WorkerBinary worker, AttemptInputs inputs, LocalSandbox sandbox, TimeProvider time, ILogger<LocalJobRuntime> logger)
+        DataFolder data, IOptions<LocalRuntimeOptions> options, WorkerBinary worker, AttemptInputs inputs, LocalSandbox sandbox, JobEnvironments environments,
+        TimeProvider time, ILogger<LocalJobRuntime> logger)
     {
+        _environments = environments;
         _data = data;
         _inputs = inputs;
         _sandbox = sandbox;
@@ -65,7 +68,8 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         Capacity = new RuntimeCapacity(
             ResourceRequest.FromGb(_options.CpuCores ?? Environment.ProcessorCount, _options.MemoryGb ?? MachineMemoryGb(), _gpus.Devices.Count > 0 ? _gpus.Devices.Count : _options.Gpus),
             MaxWorkersPerJob: GangsAllowed(_options, _sandbox, logger) ? _options.MaxWorkersPerJob : 1,
-            SharesGpus: true);
+            SharesGpus: true,
+            Environments: environments.Rules);
     }
 
     /// <summary>
@@ -176,6 +180,11 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             ? await _inputs.PrepareAsync(launch, folder, Path.Combine(folder, AttemptFiles.WorkDirectory), cancellationToken)
             : new PreparedInputs(new Dictionary<string, string>(launch.Environment, StringComparer.Ordinal), []);
         var environment = inputs.Environment;
+        if (launch.PythonEnvironment?.InheritPath is true)
+        {
+            // The operator allowed it (Runtime:Local:AllowInheritPath): the server's own PATH, as its user has it.
+            environment["PATH"] = System.Environment.GetEnvironmentVariable("PATH") is { Length: > 0 } serverPath ? serverPath : JobEnvironment.SystemPath;
+        }
         if (_python.LinkFolder is { } pythonFolder)
         {
             // `python` is the configured interpreter (JobPython): its link comes first, and the sandbox shows it.
@@ -229,6 +238,7 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             DiskBytes = launch.DiskBytes,
             DiskPaths = DiskPaths(folder, environment),
             MaxLogBytes = launch.MaxLogBytes,
+            PythonEnvironment = _environments.For(launch, Path.Combine(folder, AttemptFiles.WorkDirectory), _python.Interpreter),
         };
         AttemptFiles.WriteAtomically(Path.Combine(folder, AttemptFiles.Launch), launchFile, AttemptFilesJsonContext.Default.LaunchFile);
 

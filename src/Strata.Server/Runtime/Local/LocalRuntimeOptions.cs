@@ -84,6 +84,35 @@ public sealed class LocalRuntimeOptions
     /// </summary>
     public string? Python { get; set; }
 
+    /// <summary>
+    /// The package index that jobs' environments are built from (pip's <c>--index-url</c>); <c>none</c> uses no index
+    /// (<c>--no-index</c>: only <see cref="PipFindLinks"/>). Unset: pip's default, PyPI (docs/environments.md).
+    /// </summary>
+    public string? PipIndexUrl { get; set; }
+
+    /// <summary>
+    /// A folder of wheels or a URL of a page of links that pip also looks in (<c>--find-links</c>); a folder is shown
+    /// read-only to the environment's build. Unset: none.
+    /// </summary>
+    public string? PipFindLinks { get; set; }
+
+    /// <summary>
+    /// Whether a job may ask for the server's <c>PATH</c> (<c>environment.inherit_path</c>) instead of the system's
+    /// folders only. A sandboxed job still sees only the folders the sandbox shows (<c>Sandbox:ReadOnlyPaths</c>).
+    /// </summary>
+    /// <value>The default is false: refused with a 400.</value>
+    public bool AllowInheritPath { get; set; }
+
+    /// <summary>Days an environment may go unused before the disk sweep removes it (it is built again when next asked for).</summary>
+    /// <value>The default is 30 days.</value>
+    [Range(1, 3650)]
+    public int EnvironmentUnusedDays { get; set; } = DefaultEnvironmentUnusedDays;
+
+    public const int DefaultEnvironmentUnusedDays = 30;
+
+    /// <summary>The value of <see cref="PipIndexUrl"/> that means no index at all.</summary>
+    public const string NoIndex = "none";
+
     /// <summary>Seconds between SIGTERM and SIGKILL when an attempt is stopped.</summary>
     /// <value>The default is 10 seconds.</value>
     [Range(0, 3600)]

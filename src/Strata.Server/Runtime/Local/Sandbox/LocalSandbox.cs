@@ -116,6 +116,13 @@ public sealed class LocalSandbox
         {
             Add(readOnly, "data_path", data, resolved => tenantPaths.TryResolve(resolved, out _, out _), pinned: true);
         }
+        if (launch.PythonEnvironment?.Python is { } python)
+        {
+            // The interpreter the tenant named, with the installation it belongs to (<prefix>/bin/python: its lib beside).
+            var folder = Path.GetDirectoryName(python)!;
+            var prefix = Path.GetFileName(folder) == "bin" ? Path.GetDirectoryName(folder)! : folder;
+            Add(readOnly, "environment.python", prefix, resolved => tenantPaths.TryResolve(resolved, out _, out _));
+        }
         // The operator's and the platform's own folders: trusted, but never the data folder.
         foreach (var path in launch.ToolPaths.Concat(_options.ReadOnlyPaths)) Add(readOnly, "a read-only folder", path, _ => true);
         foreach (var path in _options.ReadWritePaths) Add(readWrite, "a shared folder", path, _ => true);
