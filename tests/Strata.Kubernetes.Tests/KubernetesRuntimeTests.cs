@@ -72,6 +72,60 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_attempts_token_lives_in_a_secret_owned_by_its_job_and_no_other_object_carries_it()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var token = "job-token-" + Guid.NewGuid().ToString("N");
+        var launch = Launch(jobId, workers: 2);
+        launch = launch with { Environment = new Dictionary<string, string>(launch.Environment) { ["STRATA_JOB_TOKEN"] = token } };
+        var info = await runtime.StartAsync(launch, CancellationToken.None);
+        _cluster.Api.AddPod(Ns, info.Name!, 0, containerState: null);
+
+        var job = _cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!)!;
+        var env = job["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray();
+        var tokenVariable = Assert.Single(env, e => e!["name"]!.GetValue<string>() == "STRATA_JOB_TOKEN")!;
+        Assert.Null(tokenVariable["value"]);
+        var reference = tokenVariable["valueFrom"]!["secretKeyRef"]!;
+        Assert.Equal(($"{info.Name}-token", "token"), (reference["name"]!.GetValue<string>(), reference["key"]!.GetValue<string>()));
+
+        var secret = _cluster.Api.Get(FakeKubernetesApi.Secrets, Ns, $"{info.Name}-token")!;
+        Assert.Equal(token, System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(secret["data"]!["token"]!.GetValue<string>())));
+        var owner = Assert.Single(secret["metadata"]!["ownerReferences"]!.AsArray())!;
+        Assert.Equal(("Job", info.Name, job["metadata"]!["uid"]!.GetValue<string>()),
+            (owner["kind"]!.GetValue<string>(), owner["name"]!.GetValue<string>(), owner["uid"]!.GetValue<string>()));
+
+        // Every other object (the namespace's, the Job, its pod, Service, policy and checkpoint claim) is free of it, in any encoding.
+        var others = _cluster.Api.Everything().Where(o => o.Collection != FakeKubernetesApi.Secrets).ToList();
+        Assert.Contains(others, o => o.Collection == FakeKubernetesApi.Pods);
+        Assert.Contains(others, o => o.Collection == FakeKubernetesApi.Services);
+        foreach (var (collection, item) in others)
+        {
+            var text = item.ToJsonString();
+            Assert.False(text.Contains(token, StringComparison.Ordinal) || text.Contains(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(token)), StringComparison.Ordinal),
+                $"{collection} {item["metadata"]!["name"]} carries the token");
+        }
+    }
+
+    [Fact]
+    public async Task The_token_secret_is_garbage_collected_with_its_job()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var launch = Launch(jobId);
+        launch = launch with { Environment = new Dictionary<string, string>(launch.Environment) { ["STRATA_JOB_TOKEN"] = "secret-value" } };
+        var info = await runtime.StartAsync(launch, CancellationToken.None);
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.Secrets, Ns, $"{info.Name}-token"));
+
+        await runtime.StopAsync(launch.Attempt, CancellationToken.None);
+
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!));
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Secrets, Ns, $"{info.Name}-token"));
+        // The job's checkpoint claim is the job's, not the attempt's: it stays for the next attempt.
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.PersistentVolumeClaims, Ns, KubernetesNames.CheckpointClaimName(jobId)));
+    }
+
+    [Fact]
     public async Task A_job_is_reported_running_then_succeeded_through_the_watch()
     {
         var (runtime, _) = _cluster.NewRuntime();
@@ -245,9 +299,9 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         var first = await runtime.StartAsync(Launch(jobId, 1), CancellationToken.None);
         var claim = _cluster.Api.Get(FakeKubernetesApi.PersistentVolumeClaims, Ns, claimName);
         Assert.NotNull(claim);
-        var claimPost = _cluster.Api.Requests.FindIndex(r => r.StartsWith("POST ", StringComparison.Ordinal) && r.Contains("/persistentvolumeclaims", StringComparison.Ordinal));
-        var jobPost = _cluster.Api.Requests.FindIndex(r => r.StartsWith("POST ", StringComparison.Ordinal) && r.Contains("/jobs", StringComparison.Ordinal));
-        Assert.True(claimPost >= 0 && claimPost < jobPost, "the claim is created before the Job");
+        var claimApply = _cluster.Api.Requests.FindIndex(r => r.StartsWith("PATCH ", StringComparison.Ordinal) && r.Contains("/persistentvolumeclaims", StringComparison.Ordinal));
+        var jobApply = _cluster.Api.Requests.FindIndex(r => r.StartsWith("PATCH ", StringComparison.Ordinal) && r.Contains("/jobs", StringComparison.Ordinal));
+        Assert.True(claimApply >= 0 && claimApply < jobApply, "the claim is applied before the Job");
         _cluster.Api.FinishJob(Ns, first.Name!, succeeded: false);
 
         var second = await runtime.StartAsync(Launch(jobId, 2), CancellationToken.None);
@@ -356,7 +410,7 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
 
         Assert.Equal(first, second);
         Assert.Single(_cluster.Api.List(FakeKubernetesApi.Jobs, Ns));
-        Assert.Equal(2, _cluster.Api.CountRequests("POST", "/jobs"));
+        Assert.Equal(2, _cluster.Api.CountApplies("/jobs"));
     }
 
     [Fact]
@@ -414,13 +468,13 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
     {
         var (runtime, _) = _cluster.NewRuntime();
         await _cluster.NewProvisioner().ProvisionAsync(Tenant, CancellationToken.None);
-        _cluster.Api.FailNext("POST", "/jobs", status);
+        _cluster.Api.FailNext("PATCH", "/jobs", status);
         var jobId = NewJobId();
 
         await runtime.StartAsync(Launch(jobId), CancellationToken.None);
 
         Assert.Single(_cluster.Api.List(FakeKubernetesApi.Jobs, Ns));
-        Assert.Equal(2, _cluster.Api.CountRequests("POST", "/jobs"));
+        Assert.Equal(2, _cluster.Api.CountApplies("/jobs"));
     }
 
     [Fact]
@@ -441,10 +495,24 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
     {
         var (runtime, _) = _cluster.NewRuntime();
         await _cluster.NewProvisioner().ProvisionAsync(Tenant, CancellationToken.None);
-        _cluster.Api.FailNext("POST", "/jobs", 403);
+        _cluster.Api.FailNext("PATCH", "/jobs", 403);
 
         var error = await Assert.ThrowsAsync<RuntimeStartException>(() => runtime.StartAsync(Launch(NewJobId()), CancellationToken.None));
         Assert.Contains("403", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_job_field_another_manager_took_over_fails_the_start_with_the_conflict_and_is_kept()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+        _cluster.Api.Update(FakeKubernetesApi.Jobs, Ns, info.Name!, job => job["spec"]!["parallelism"] = 2);
+
+        var error = await Assert.ThrowsAsync<RuntimeStartException>(() => runtime.StartAsync(Launch(jobId), CancellationToken.None));
+
+        Assert.Contains("conflict with \"kubectl-edit\": .spec.parallelism", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, _cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!)!["spec"]!["parallelism"]!.GetValue<int>());
     }
 
     [Fact]
