@@ -15,7 +15,7 @@ namespace Strata.Kubernetes.Tests;
 /// Strata uses: get, list, create (409 when present, 404 when the namespace is missing), replace (409 on a
 /// stale resourceVersion), JSON merge patch, server-side apply (<see cref="ApplyPatchAsync"/>: <c>metadata.managedFields</c>
 /// per manager, 409 Conflict on another manager's field), delete (owned objects go with their owner, as the
-/// garbage collector does), <c>?watch=true</c> streams of
+/// garbage collector does), a ResourceQuota's claim count (<see cref="QuotaRefusal"/>), <c>?watch=true</c> streams of
 /// <c>{"type":...,"object":...}</c> lines from a resourceVersion (410 Gone with a Status once that version
 /// has been compacted away), label selectors, and pods/log. Objects are kept as JSON, as the server keeps them.
 /// Tests play the cluster's controllers through its helpers (set a Job's conditions, add its pods) and inject
@@ -407,6 +407,10 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             {
                 (status, body) = (409, StatusObject(409, "AlreadyExists", $"{route.Plural} \"{name}\" already exists"));
             }
+            else if (QuotaRefusal(route, name) is { } refusal)
+            {
+                (status, body) = (403, refusal);
+            }
             else
             {
                 TrackUpdate(null, item, FieldManagerOf(context));
@@ -524,6 +528,10 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             {
                 (status, body) = (404, StatusObject(404, "NotFound", $"namespaces \"{route.Namespace}\" not found"));
             }
+            else if (!_objects.ContainsKey(key) && QuotaRefusal(route, route.Name!) is { } refusal)
+            {
+                (status, body) = (403, refusal);
+            }
             else if (!_objects.TryGetValue(key, out var old))
             {
                 WriteManagers(applied, [new ManagedEntry(manager, "Apply", appliedFields.Keys.ToHashSet(StringComparer.Ordinal))]);
@@ -582,6 +590,26 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         _objects[key] = item;
         Record(collection, "MODIFIED", old, item);
         return (200, (JsonObject)item.DeepClone());
+    }
+
+    /// <summary>
+    /// The namespace's ResourceQuota, as the quota admission plugin enforces it on a create; this fake enforces
+    /// its <c>persistentvolumeclaims</c> count only. Null when the new object fits.
+    /// </summary>
+    private JsonObject? QuotaRefusal(Route route, string name)
+    {
+        const string resource = "persistentvolumeclaims";
+        if (route.Collection != PersistentVolumeClaims) return null;
+        foreach (var quota in _objects.Where(p => p.Key.StartsWith(ResourceQuotas + "|" + route.Namespace + "|", StringComparison.Ordinal)).Select(p => p.Value))
+        {
+            if (quota["spec"]?["hard"]?[resource]?.GetValue<string>() is not { } hard) continue;
+            var used = _objects.Keys.Count(k => k.StartsWith(PersistentVolumeClaims + "|" + route.Namespace + "|", StringComparison.Ordinal));
+            // A quantity: "1k" is a thousand.
+            if (used + 1 <= new k8s.Models.ResourceQuantity(hard).ToInt64()) continue;
+            return StatusObject(403, "Forbidden",
+                $"{resource} \"{name}\" is forbidden: exceeded quota: {Name(quota)}, requested: {resource}=1, used: {resource}={used}, limited: {resource}={hard}");
+        }
+        return null;
     }
 
     private sealed record ManagedEntry(string Manager, string Operation, HashSet<string> Fields);

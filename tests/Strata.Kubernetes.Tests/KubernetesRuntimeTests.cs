@@ -323,12 +323,13 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_retention_sweep_deletes_the_claims_of_jobs_ended_long_ago_or_gone_and_keeps_the_others()
+    public async Task The_sweep_deletes_the_claims_of_jobs_ended_longer_ago_than_the_ttl_or_gone_and_keeps_the_others()
     {
         var (runtime, _) = _cluster.NewRuntime();
         var now = DateTimeOffset.UtcNow;
         var waiting = await AddJobAsync(JobStatus.Pending, completedAt: null);
-        var endedLongAgo = await AddJobAsync(JobStatus.Succeeded, now - TimeSpan.FromDays(8));
+        // Past the TTL, though well within Jobs:Retention (7 days): the TTL decides.
+        var endedLongAgo = await AddJobAsync(JobStatus.Succeeded, now - TimeSpan.FromHours(25));
         var endedRecently = await AddJobAsync(JobStatus.Failed, now - TimeSpan.FromHours(1));
         var gone = NewJobId();
         foreach (var id in new[] { waiting, endedLongAgo, endedRecently, gone })
@@ -336,8 +337,9 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
             await runtime.StartAsync(Launch(id), CancellationToken.None);
         }
 
-        var sweep = new CheckpointVolumeSweep(_cluster.NewClusterApi(), _cluster.Store,
-            Microsoft.Extensions.Options.Options.Create(new Strata.Server.Retention.RetentionOptions { Retention = TimeSpan.FromDays(7) }),
+        // The job's TTL: a day after it ended.
+        _cluster.Options.TtlSecondsAfterFinished = 86400;
+        var sweep = new CheckpointVolumeSweep(_cluster.NewClusterApi(), _cluster.Store, Microsoft.Extensions.Options.Options.Create(_cluster.Options),
             TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<CheckpointVolumeSweep>.Instance);
         await sweep.SweepAsync(CancellationToken.None);
 
@@ -353,6 +355,26 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         Strata.Server.Storage.JobInserts.Insert(db, new Strata.Server.Storage.JobRecord { Id = id, TenantId = Tenant, Name = id, SpecJson = "{}", CreatedAt = DateTimeOffset.UtcNow });
         await db.Jobs.Where(j => j.Id == id).ExecuteUpdateAsync(u => u.SetProperty(j => j.Status, status).SetProperty(j => j.CompletedAt, completedAt));
         return id;
+    }
+
+    [Fact]
+    public async Task Checkpoint_claims_count_against_the_tenants_claim_quota()
+    {
+        _cluster.Options.TenantQuota = _cluster.Options.TenantQuota with { PersistentVolumeClaims = 1 };
+        var (runtime, _) = _cluster.NewRuntime();
+        var first = NewJobId();
+        await runtime.StartAsync(Launch(first), CancellationToken.None);
+        Assert.Equal("1", _cluster.Api.Get(FakeKubernetesApi.ResourceQuotas, Ns, TenantManifests.QuotaName)!["spec"]!["hard"]!["persistentvolumeclaims"]!.GetValue<string>());
+
+        // A second job would be a second claim: over the quota, it does not start (and gets no Job).
+        var second = NewJobId();
+        var error = await Assert.ThrowsAsync<RuntimeStartException>(() => runtime.StartAsync(Launch(second), CancellationToken.None));
+        Assert.Contains("exceeded quota", error.Message, StringComparison.Ordinal);
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, KubernetesNames.JobName(new AttemptRef(Tenant, second, 1))));
+
+        // The first job's next attempt reuses its claim: no new one, within the quota.
+        await runtime.StartAsync(Launch(first, number: 2), CancellationToken.None);
+        Assert.Single(_cluster.Api.List(FakeKubernetesApi.PersistentVolumeClaims, Ns));
     }
 
     [Fact]

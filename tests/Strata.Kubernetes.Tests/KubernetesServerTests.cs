@@ -27,6 +27,7 @@ public sealed class KubernetesServerTests : IAsyncLifetime
             ["Runtime:Kubernetes:ProvisionSeconds"] = "1",
             ["Strata:DiskSweepSeconds"] = "1",
             ["Jobs:Retention"] = "00:00:02",
+            ["Runtime:Kubernetes:TtlSecondsAfterFinished"] = "2",
         });
         await _app.InitializeAsync();
     }
@@ -214,7 +215,7 @@ public sealed class KubernetesServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_checkpoint_claim_of_a_job_ended_longer_ago_than_the_retention_is_deleted()
+    public async Task The_checkpoint_claim_of_a_job_ended_longer_ago_than_its_ttl_is_deleted()
     {
         var (tenant, client) = await _app.TenantClientAsync("k8s");
         var ns = "ml-" + tenant;
@@ -224,7 +225,7 @@ public sealed class KubernetesServerTests : IAsyncLifetime
 
         _api.FinishJob(ns, JobNamed(ns, 1), succeeded: true);
         await StrataApp.WaitForStatusAsync(client, id, "succeeded");
-        // Jobs:Retention is 2 s here, swept every second.
+        // The Jobs' TTL is 2 s here, swept every second.
         await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.PersistentVolumeClaims, ns).Count == 0, "the claim deleted");
     }
 

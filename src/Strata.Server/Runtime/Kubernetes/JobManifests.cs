@@ -177,7 +177,8 @@ public static class JobManifests
     /// <summary>
     /// The job's checkpoint volume (<c>STRATA_CHECKPOINT_DIR</c>), one per job in its tenant's namespace: created
     /// before its first attempt's Job, mounted by every attempt, owned by no Job (an attempt's end must not take
-    /// it), and deleted with the job's records or by the retention of ended jobs' files (<see cref="CheckpointVolumeSweep"/>).
+    /// it), and deleted with the job's records or with the job's TTL once the job has ended (<see cref="CheckpointVolumeSweep"/>).
+    /// It counts against the namespace's ResourceQuota (<c>persistentvolumeclaims</c>): a job over it fails to start.
     /// </summary>
     public static V1PersistentVolumeClaim CheckpointClaim(string tenantId, string jobId, KubernetesRuntimeOptions options) => new()
     {
