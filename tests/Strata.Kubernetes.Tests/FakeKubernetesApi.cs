@@ -15,7 +15,7 @@ namespace Strata.Kubernetes.Tests;
 /// Strata uses: get, list, create (409 when present, 404 when the namespace is missing), replace (409 on a
 /// stale resourceVersion), JSON merge patch, server-side apply (<see cref="ApplyPatchAsync"/>: <c>metadata.managedFields</c>
 /// per manager, 409 Conflict on another manager's field), delete (owned objects go with their owner, as the
-/// garbage collector does), a ResourceQuota's claim count (<see cref="QuotaRefusal"/>), <c>?watch=true</c> streams of
+/// garbage collector does), a Job's immutable pod template (422 on apply), a ResourceQuota's claim count (<see cref="QuotaRefusal"/>), <c>?watch=true</c> streams of
 /// <c>{"type":...,"object":...}</c> lines from a resourceVersion (410 Gone with a Status once that version
 /// has been compacted away), label selectors, and pods/log. Objects are kept as JSON, as the server keeps them.
 /// Tests play the cluster's controllers through its helpers (set a Job's conditions, add its pods) and inject
@@ -585,6 +585,10 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         var after = (JsonObject)item.DeepClone();
         after["metadata"]!.AsObject().Remove("managedFields");
         if (JsonNode.DeepEquals(before, after) && mine is not null && mine.Fields.SetEquals(appliedFields.Keys)) return (200, (JsonObject)old.DeepClone());
+        if (collection == Jobs && !JsonNode.DeepEquals(old["spec"]?["template"], item["spec"]?["template"]))
+        {
+            return (422, StatusObject(422, "Invalid", $"Job.batch \"{Name(old)}\" is invalid: spec.template: Invalid value: field is immutable"));
+        }
 
         Stamp(item, old);
         _objects[key] = item;

@@ -538,6 +538,22 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_server_configured_otherwise_adopts_the_attempts_job_as_it_was_created()
+    {
+        var (before, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var info = await before.StartAsync(Launch(jobId), CancellationToken.None);
+
+        // Restarted with another default image: the Job's pod template cannot change (422), and the attempt goes on.
+        _cluster.Options.DefaultImage = "strata:next";
+        var (after, _) = _cluster.NewRuntime();
+        Assert.Equal(info, await after.StartAsync(Launch(jobId), CancellationToken.None));
+
+        var job = _cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!)!;
+        Assert.Equal("strata:test", job["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_distributed_job_gets_its_headless_service_and_workers_policy_once()
     {
         var (runtime, _) = _cluster.NewRuntime();

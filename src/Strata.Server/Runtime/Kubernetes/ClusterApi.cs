@@ -106,6 +106,19 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
         using (response) return (response.Response.StatusCode, response.Body!);
     }
 
+    /// <summary>The Job; null when there is none.</summary>
+    public async Task<V1Job?> ReadJobAsync(string name, string ns, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CallAsync(c => client.BatchV1.ReadNamespacedJobAsync(name, ns, cancellationToken: c), cancellationToken);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Every job's checkpoint volume claim, in every namespace.</summary>
     public Task<V1PersistentVolumeClaimList> ListCheckpointClaimsAsync(CancellationToken cancellationToken) =>
         CallAsync(c => client.CoreV1.ListPersistentVolumeClaimForAllNamespacesAsync(labelSelector: KubernetesNames.CheckpointClaimsSelector, cancellationToken: c), cancellationToken);

@@ -113,7 +113,20 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         // Owner-less until the Job exists: a server that stops in between leaves a Secret whose token is refused
         // once the attempt is over (a job token is valid only while its attempt runs).
         if (JobManifests.TokenSecret(launch, owner: null) is { } secret && await _api.ApplyAsync(secret, cancellationToken) is null) return null;
-        return (await _api.ApplyAsync(desired, cancellationToken))?.Item;
+        try
+        {
+            return (await _api.ApplyAsync(desired, cancellationToken))?.Item;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.UnprocessableEntity)
+        {
+            // Invalid as a new Job is a refusal; as a change to the attempt's Job that is there, built by a server
+            // configured otherwise (another default image, say), it is the pod template's immutability: the attempt
+            // runs as it was started.
+            if (await _api.ReadJobAsync(desired.Metadata.Name, desired.Metadata.NamespaceProperty, cancellationToken) is not { } existing) throw;
+            _logger.LogWarning("Job {Job} differs from what this server would build for its attempt, and cannot change ({Message}); it runs as it was created",
+                desired.Metadata.Name, ClusterApi.StatusMessage(e));
+            return existing;
+        }
     }
 
     public async Task StopAsync(AttemptRef attempt, CancellationToken cancellationToken)
