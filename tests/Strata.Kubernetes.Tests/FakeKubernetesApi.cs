@@ -13,7 +13,9 @@ namespace Strata.Kubernetes.Tests;
 /// <summary>
 /// An in-process Kubernetes API server on port 0 that speaks the real REST and watch protocol for the verbs
 /// Strata uses: get, list, create (409 when present, 404 when the namespace is missing), replace (409 on a
-/// stale resourceVersion), JSON merge patch, delete, <c>?watch=true</c> streams of
+/// stale resourceVersion), JSON merge patch, server-side apply (<see cref="ApplyPatchAsync"/>: <c>metadata.managedFields</c>
+/// per manager, 409 Conflict on another manager's field), delete (owned objects go with their owner, as the
+/// garbage collector does), a Job's immutable pod template (422 on apply), a ResourceQuota's claim count (<see cref="QuotaRefusal"/>), <c>?watch=true</c> streams of
 /// <c>{"type":...,"object":...}</c> lines from a resourceVersion (410 Gone with a Status once that version
 /// has been compacted away), label selectors, and pods/log. Objects are kept as JSON, as the server keeps them.
 /// Tests play the cluster's controllers through its helpers (set a Job's conditions, add its pods) and inject
@@ -96,6 +98,12 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         lock (_lock) return Requests.Count(r => r.StartsWith(method + " ", StringComparison.Ordinal) && r.Contains(pathPart, StringComparison.Ordinal));
     }
 
+    /// <summary>Server-side applies (a PATCH that names its field manager) whose path contains <paramref name="pathPart"/>.</summary>
+    public int CountApplies(string pathPart)
+    {
+        lock (_lock) return Requests.Count(r => r.StartsWith("PATCH ", StringComparison.Ordinal) && r.Contains(pathPart, StringComparison.Ordinal) && r.Contains("fieldManager=", StringComparison.Ordinal));
+    }
+
     // ---------------------------------------------------------------- the cluster's side, for tests
 
     public JsonObject? Get(string collection, string? ns, string name)
@@ -112,14 +120,18 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         }
     }
 
-    /// <summary>Creates or replaces an object as a controller or a user with kubectl would (no checks).</summary>
-    public JsonObject Put(string collection, JsonObject item)
+    /// <summary>
+    /// Creates or replaces an object as a controller or a user with kubectl would (no checks): an update by
+    /// <paramref name="manager"/>, which takes over the fields it changes.
+    /// </summary>
+    public JsonObject Put(string collection, JsonObject item, string manager = KubectlEdit)
     {
         lock (_lock)
         {
             var key = Key(collection, Namespace(item), Name(item));
             _objects.TryGetValue(key, out var old);
             var stored = (JsonObject)item.DeepClone();
+            TrackUpdate(old, stored, manager);
             Stamp(stored, old);
             _objects[key] = stored;
             Record(collection, old is null ? "ADDED" : "MODIFIED", old, stored);
@@ -127,12 +139,34 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         }
     }
 
-    /// <summary>Changes an object in place (a controller updating status, a user editing it).</summary>
-    public JsonObject Update(string collection, string? ns, string name, Action<JsonObject> change)
+    /// <summary>Changes an object in place (a controller updating status, a user editing it with <c>kubectl edit</c>).</summary>
+    public JsonObject Update(string collection, string? ns, string name, Action<JsonObject> change, string manager = KubectlEdit)
     {
         var item = Get(collection, ns, name) ?? throw new InvalidOperationException($"no {collection} {ns}/{name}");
         change(item);
-        return Put(collection, item);
+        return Put(collection, item, manager);
+    }
+
+    /// <summary>Every object in the cluster, with its collection.</summary>
+    public List<(string Collection, JsonObject Item)> Everything()
+    {
+        lock (_lock) return _objects.Select(p => (p.Key[..p.Key.IndexOf('|', StringComparison.Ordinal)], (JsonObject)p.Value.DeepClone())).ToList();
+    }
+
+    /// <summary>The field manager <c>kubectl edit</c> writes as.</summary>
+    public const string KubectlEdit = "kubectl-edit";
+
+    /// <summary>The latest resourceVersion: unchanged when nothing was written (a no-op apply writes nothing).</summary>
+    public long ResourceVersion
+    {
+        get { lock (_lock) return _version; }
+    }
+
+    /// <summary>The field paths a manager owns on an object (<c>.spec.hard</c>, <c>.metadata.labels.tenant</c>), from its managedFields.</summary>
+    public List<string> FieldsOwnedBy(string collection, string? ns, string name, string manager)
+    {
+        var item = Get(collection, ns, name) ?? throw new InvalidOperationException($"no {collection} {ns}/{name}");
+        return ReadManagers(item).Where(m => m.Manager == manager).SelectMany(m => m.Fields).Select(Display).Order(StringComparer.Ordinal).ToList();
     }
 
     public bool Remove(string collection, string? ns, string name)
@@ -263,6 +297,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
     public const string Pods = "/v1/pods";
     public const string Namespaces = "/v1/namespaces";
     public const string Services = "/v1/services";
+    public const string Secrets = "/v1/secrets";
     public const string PersistentVolumeClaims = "/v1/persistentvolumeclaims";
     public const string ResourceQuotas = "/v1/resourcequotas";
     public const string Roles = "rbac.authorization.k8s.io/v1/roles";
@@ -372,8 +407,13 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             {
                 (status, body) = (409, StatusObject(409, "AlreadyExists", $"{route.Plural} \"{name}\" already exists"));
             }
+            else if (QuotaRefusal(route, name) is { } refusal)
+            {
+                (status, body) = (403, refusal);
+            }
             else
             {
+                TrackUpdate(null, item, FieldManagerOf(context));
                 Stamp(item, null);
                 _objects[Key(route.Collection, route.Namespace, name)] = item;
                 Record(route.Collection, "ADDED", null, item);
@@ -402,6 +442,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             else
             {
                 item["status"] = old["status"]?.DeepClone();
+                TrackUpdate(old, item, FieldManagerOf(context));
                 Stamp(item, old);
                 _objects[key] = item;
                 Record(route.Collection, "MODIFIED", old, item);
@@ -413,9 +454,14 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
 
     private async Task PatchAsync(HttpContext context, Route route)
     {
+        if (context.Request.ContentType?.StartsWith("application/apply-patch+yaml", StringComparison.Ordinal) == true)
+        {
+            await ApplyPatchAsync(context, route);
+            return;
+        }
         if (context.Request.ContentType?.StartsWith("application/merge-patch+json", StringComparison.Ordinal) != true)
         {
-            await WriteAsync(context, 415, StatusObject(415, "UnsupportedMediaType", "only merge patches are served here"));
+            await WriteAsync(context, 415, StatusObject(415, "UnsupportedMediaType", "only merge patches and server-side apply are served here"));
             return;
         }
         var patch = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
@@ -432,6 +478,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             {
                 var item = (JsonObject)old.DeepClone();
                 MergePatch(item, patch);
+                TrackUpdate(old, item, FieldManagerOf(context));
                 Stamp(item, old);
                 _objects[key] = item;
                 Record(route.Collection, "MODIFIED", old, item);
@@ -440,6 +487,278 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         }
         await WriteAsync(context, status, body);
     }
+
+    /// <summary>
+    /// Server-side apply (<c>PATCH application/apply-patch+yaml</c>, <c>?fieldManager=</c>, <c>?force=</c>). A
+    /// simplified but faithful model of field ownership: a field is a path of at most two levels below the top
+    /// (<c>.spec.hard</c>, <c>.spec.template</c>, <c>.data.token</c>, <c>.rules</c>) or one label, annotation
+    /// (<c>.metadata.labels.tenant</c>) or the owner references, compared as a whole; the real server tracks every
+    /// leaf and list item. Otherwise as the real one: a missing object is created (201) and the applier owns what it
+    /// sent; changing a field another manager owns is a 409 Conflict naming the manager and the field (unless
+    /// forced, which takes the field over); an equal value is shared; a field the applier owned and no longer sends
+    /// is removed unless another manager owns it too; an apply that changes nothing writes nothing (no new
+    /// resourceVersion, no watch event). Updates (create, replace, merge patch, <see cref="Put"/>) take over the
+    /// fields they change and drop the ones they remove from every manager.
+    /// </summary>
+    private async Task ApplyPatchAsync(HttpContext context, Route route)
+    {
+        // The client sends JSON, which is YAML; this fake reads JSON only.
+        var applied = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
+        var manager = context.Request.Query["fieldManager"].ToString();
+        var force = context.Request.Query["force"] == "true";
+        int status;
+        JsonObject body;
+        lock (_lock)
+        {
+            var key = Key(route.Collection, route.Namespace, route.Name!);
+            var metadata = applied["metadata"] as JsonObject ?? new JsonObject();
+            applied["metadata"] = metadata;
+            if (route.Namespace is not null) metadata["namespace"] = route.Namespace;
+            metadata.Remove("managedFields");
+            var appliedFields = FieldsOf(applied);
+            if (manager.Length == 0)
+            {
+                (status, body) = (400, StatusObject(400, "BadRequest", "PATCH requests with apply content type require fieldManager"));
+            }
+            else if (metadata["name"]?.GetValue<string>() != route.Name)
+            {
+                (status, body) = (400, StatusObject(400, "BadRequest", "the name of the object does not match the name on the URL"));
+            }
+            else if (route.Namespace is not null && !_objects.ContainsKey(Key(Namespaces, null, route.Namespace)))
+            {
+                (status, body) = (404, StatusObject(404, "NotFound", $"namespaces \"{route.Namespace}\" not found"));
+            }
+            else if (!_objects.ContainsKey(key) && QuotaRefusal(route, route.Name!) is { } refusal)
+            {
+                (status, body) = (403, refusal);
+            }
+            else if (!_objects.TryGetValue(key, out var old))
+            {
+                WriteManagers(applied, [new ManagedEntry(manager, "Apply", appliedFields.Keys.ToHashSet(StringComparer.Ordinal))]);
+                Stamp(applied, null);
+                _objects[key] = applied;
+                Record(route.Collection, "ADDED", null, applied);
+                (status, body) = (201, (JsonObject)applied.DeepClone());
+            }
+            else
+            {
+                (status, body) = ApplyTo(route.Collection, key, old, applied, appliedFields, manager, force);
+            }
+        }
+        await WriteAsync(context, status, body);
+    }
+
+    private (int, JsonObject) ApplyTo(string collection, string key, JsonObject old, JsonObject applied, Dictionary<string, JsonNode?> appliedFields, string manager, bool force)
+    {
+        var current = FieldsOf(old);
+        var managers = ReadManagers(old);
+        bool IsMine(ManagedEntry m) => m.Manager == manager && m.Operation == "Apply";
+        var conflicts = new List<(string Manager, string Field)>();
+        foreach (var (field, value) in appliedFields)
+        {
+            if (!current.TryGetValue(field, out var now) || JsonNode.DeepEquals(now, value)) continue;
+            conflicts.AddRange(managers.Where(m => !IsMine(m) && m.Fields.Contains(field)).Select(m => (m.Manager, field)));
+        }
+        if (conflicts.Count > 0 && !force)
+        {
+            var list = string.Join(", ", conflicts.Select(c => $"conflict with \"{c.Manager}\": {Display(c.Field)}"));
+            return (409, StatusObject(409, "Conflict", $"Apply failed with {conflicts.Count} conflict{(conflicts.Count == 1 ? "" : "s")}: {list}"));
+        }
+
+        var item = (JsonObject)old.DeepClone();
+        var mine = managers.FirstOrDefault(IsMine);
+        foreach (var field in mine?.Fields.Except(appliedFields.Keys) ?? [])
+        {
+            if (!managers.Any(m => !IsMine(m) && m.Fields.Contains(field))) RemoveField(item, field);
+        }
+        foreach (var (field, value) in appliedFields) SetField(item, field, value);
+        if (force)
+        {
+            foreach (var (owner, field) in conflicts) managers.First(m => m.Manager == owner && m.Fields.Contains(field)).Fields.Remove(field);
+        }
+        managers.RemoveAll(IsMine);
+        managers.Add(new ManagedEntry(manager, "Apply", appliedFields.Keys.ToHashSet(StringComparer.Ordinal)));
+        WriteManagers(item, managers.Where(m => m.Fields.Count > 0).ToList());
+
+        var before = (JsonObject)old.DeepClone();
+        before["metadata"]!.AsObject().Remove("managedFields");
+        var after = (JsonObject)item.DeepClone();
+        after["metadata"]!.AsObject().Remove("managedFields");
+        if (JsonNode.DeepEquals(before, after) && mine is not null && mine.Fields.SetEquals(appliedFields.Keys)) return (200, (JsonObject)old.DeepClone());
+        if (collection == Jobs && !JsonNode.DeepEquals(old["spec"]?["template"], item["spec"]?["template"]))
+        {
+            return (422, StatusObject(422, "Invalid", $"Job.batch \"{Name(old)}\" is invalid: spec.template: Invalid value: field is immutable"));
+        }
+
+        Stamp(item, old);
+        _objects[key] = item;
+        Record(collection, "MODIFIED", old, item);
+        return (200, (JsonObject)item.DeepClone());
+    }
+
+    /// <summary>
+    /// The namespace's ResourceQuota, as the quota admission plugin enforces it on a create; this fake enforces
+    /// its <c>persistentvolumeclaims</c> count only. Null when the new object fits.
+    /// </summary>
+    private JsonObject? QuotaRefusal(Route route, string name)
+    {
+        const string resource = "persistentvolumeclaims";
+        if (route.Collection != PersistentVolumeClaims) return null;
+        foreach (var quota in _objects.Where(p => p.Key.StartsWith(ResourceQuotas + "|" + route.Namespace + "|", StringComparison.Ordinal)).Select(p => p.Value))
+        {
+            if (quota["spec"]?["hard"]?[resource]?.GetValue<string>() is not { } hard) continue;
+            var used = _objects.Keys.Count(k => k.StartsWith(PersistentVolumeClaims + "|" + route.Namespace + "|", StringComparison.Ordinal));
+            // A quantity: "1k" is a thousand.
+            if (used + 1 <= new k8s.Models.ResourceQuantity(hard).ToInt64()) continue;
+            return StatusObject(403, "Forbidden",
+                $"{resource} \"{name}\" is forbidden: exceeded quota: {Name(quota)}, requested: {resource}=1, used: {resource}={used}, limited: {resource}={hard}");
+        }
+        return null;
+    }
+
+    private sealed record ManagedEntry(string Manager, string Operation, HashSet<string> Fields);
+
+    /// <summary>Separates a field path's parts (label keys hold dots and slashes).</summary>
+    private const char PathSeparator = '\u001f';
+
+    /// <summary>The fields of an object as this fake tracks them (see <see cref="ApplyPatchAsync"/>), with their values.</summary>
+    private static Dictionary<string, JsonNode?> FieldsOf(JsonObject item)
+    {
+        var fields = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+        foreach (var (top, value) in item)
+        {
+            if (top is "apiVersion" or "kind" or "status") continue;
+            if (top == "metadata")
+            {
+                foreach (var map in (string[])["labels", "annotations"])
+                {
+                    if (value?[map] is not JsonObject entries) continue;
+                    foreach (var (k, v) in entries) fields[string.Join(PathSeparator, "metadata", map, k)] = v;
+                }
+                if (value?["ownerReferences"] is { } owners) fields["metadata" + PathSeparator + "ownerReferences"] = owners;
+                continue;
+            }
+            if (value is JsonObject inner)
+            {
+                foreach (var (k, v) in inner) fields[top + PathSeparator + k] = v;
+            }
+            else
+            {
+                fields[top] = value;
+            }
+        }
+        return fields;
+    }
+
+    private static void SetField(JsonObject item, string field, JsonNode? value)
+    {
+        var parts = field.Split(PathSeparator);
+        var parent = item;
+        foreach (var part in parts[..^1])
+        {
+            if (parent[part] is not JsonObject next)
+            {
+                next = new JsonObject();
+                parent[part] = next;
+            }
+            parent = next;
+        }
+        parent[parts[^1]] = value?.DeepClone();
+    }
+
+    private static void RemoveField(JsonObject item, string field)
+    {
+        var parts = field.Split(PathSeparator);
+        JsonNode? parent = item;
+        foreach (var part in parts[..^1]) parent = parent?[part];
+        (parent as JsonObject)?.Remove(parts[^1]);
+    }
+
+    /// <summary>A field as the real server names it in a conflict: <c>.spec.hard</c>, <c>.metadata.labels.tenant</c>.</summary>
+    private static string Display(string field) => "." + field.Replace(PathSeparator, '.');
+
+    /// <summary>An update (not an apply) by <paramref name="manager"/>: it owns what it changed; what it removed, nobody does.</summary>
+    private static void TrackUpdate(JsonObject? old, JsonObject item, string manager)
+    {
+        var before = old is null ? [] : FieldsOf(old);
+        var after = FieldsOf(item);
+        var managers = old is null ? [] : ReadManagers(old);
+        var changed = after.Where(f => !before.TryGetValue(f.Key, out var v) || !JsonNode.DeepEquals(v, f.Value)).Select(f => f.Key).ToHashSet(StringComparer.Ordinal);
+        var removed = before.Keys.Where(f => !after.ContainsKey(f)).ToList();
+        foreach (var entry in managers)
+        {
+            entry.Fields.ExceptWith(removed);
+            entry.Fields.ExceptWith(changed);
+        }
+        if (changed.Count > 0)
+        {
+            var mine = managers.FirstOrDefault(m => m.Manager == manager && m.Operation == "Update");
+            if (mine is null) managers.Add(new ManagedEntry(manager, "Update", changed));
+            else mine.Fields.UnionWith(changed);
+        }
+        WriteManagers(item, managers.Where(m => m.Fields.Count > 0).ToList());
+    }
+
+    /// <summary>managedFields in the real shape: <c>fieldsV1</c> as nested <c>f:</c> keys, each field's end an empty object.</summary>
+    private static void WriteManagers(JsonObject item, List<ManagedEntry> managers)
+    {
+        var metadata = item["metadata"] as JsonObject ?? new JsonObject();
+        item["metadata"] = metadata;
+        var entries = new JsonArray();
+        foreach (var entry in managers)
+        {
+            var fields = new JsonObject();
+            foreach (var field in entry.Fields.Order(StringComparer.Ordinal))
+            {
+                var node = fields;
+                foreach (var part in field.Split(PathSeparator))
+                {
+                    if (node["f:" + part] is not JsonObject next)
+                    {
+                        next = new JsonObject();
+                        node["f:" + part] = next;
+                    }
+                    node = next;
+                }
+            }
+            entries.Add(new JsonObject
+            {
+                ["manager"] = entry.Manager,
+                ["operation"] = entry.Operation,
+                ["apiVersion"] = item["apiVersion"]?.DeepClone(),
+                ["time"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+                ["fieldsType"] = "FieldsV1",
+                ["fieldsV1"] = fields,
+            });
+        }
+        metadata["managedFields"] = entries;
+    }
+
+    private static List<ManagedEntry> ReadManagers(JsonObject item)
+    {
+        var managers = new List<ManagedEntry>();
+        if (item["metadata"]?["managedFields"] is not JsonArray entries) return managers;
+        foreach (var entry in entries.OfType<JsonObject>())
+        {
+            var fields = new HashSet<string>(StringComparer.Ordinal);
+            void Walk(JsonObject node, string prefix)
+            {
+                foreach (var (key, child) in node)
+                {
+                    var path = prefix.Length == 0 ? key[2..] : prefix + PathSeparator + key[2..];
+                    if (child is JsonObject inner && inner.Count > 0) Walk(inner, path);
+                    else fields.Add(path);
+                }
+            }
+            if (entry["fieldsV1"] is JsonObject root) Walk(root, "");
+            managers.Add(new ManagedEntry(entry["manager"]!.GetValue<string>(), entry["operation"]!.GetValue<string>(), fields));
+        }
+        return managers;
+    }
+
+    /// <summary>The manager of a write: <c>?fieldManager=</c>, else what the real server derives from a client that names none.</summary>
+    private static string FieldManagerOf(HttpContext context) =>
+        context.Request.Query["fieldManager"] is { Count: > 0 } named ? named.ToString() : "unknown";
 
     /// <summary>Deletes an object (a namespace with everything in it); returns it, or null when there was none.</summary>
     private JsonObject? Delete(string collection, string? ns, string name)
@@ -455,12 +774,11 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 Record(inside.Key[..inside.Key.IndexOf('|', StringComparison.Ordinal)], "DELETED", inside.Value, inside.Value);
             }
         }
-        // Owned objects (a Job's Service and policy) go with their owner, as the garbage collector would.
+        // Owned objects (a Job's Secret, Service and policy; theirs in turn) go with their owner, as the garbage collector would.
         var uid = old["metadata"]?["uid"]?.GetValue<string>();
         foreach (var owned in _objects.Where(p => p.Value["metadata"]?["ownerReferences"] is JsonArray owners && owners.Any(o => o?["uid"]?.GetValue<string>() == uid)).ToList())
         {
-            _objects.Remove(owned.Key);
-            Record(owned.Key[..owned.Key.IndexOf('|', StringComparison.Ordinal)], "DELETED", owned.Value, owned.Value);
+            Delete(owned.Key[..owned.Key.IndexOf('|', StringComparison.Ordinal)], Namespace(owned.Value), Name(owned.Value));
         }
         return old;
     }

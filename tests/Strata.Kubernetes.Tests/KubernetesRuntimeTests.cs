@@ -72,6 +72,60 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_attempts_token_lives_in_a_secret_owned_by_its_job_and_no_other_object_carries_it()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var token = "job-token-" + Guid.NewGuid().ToString("N");
+        var launch = Launch(jobId, workers: 2);
+        launch = launch with { Environment = new Dictionary<string, string>(launch.Environment) { ["STRATA_JOB_TOKEN"] = token } };
+        var info = await runtime.StartAsync(launch, CancellationToken.None);
+        _cluster.Api.AddPod(Ns, info.Name!, 0, containerState: null);
+
+        var job = _cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!)!;
+        var env = job["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray();
+        var tokenVariable = Assert.Single(env, e => e!["name"]!.GetValue<string>() == "STRATA_JOB_TOKEN")!;
+        Assert.Null(tokenVariable["value"]);
+        var reference = tokenVariable["valueFrom"]!["secretKeyRef"]!;
+        Assert.Equal(($"{info.Name}-token", "token"), (reference["name"]!.GetValue<string>(), reference["key"]!.GetValue<string>()));
+
+        var secret = _cluster.Api.Get(FakeKubernetesApi.Secrets, Ns, $"{info.Name}-token")!;
+        Assert.Equal(token, System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(secret["data"]!["token"]!.GetValue<string>())));
+        var owner = Assert.Single(secret["metadata"]!["ownerReferences"]!.AsArray())!;
+        Assert.Equal(("Job", info.Name, job["metadata"]!["uid"]!.GetValue<string>()),
+            (owner["kind"]!.GetValue<string>(), owner["name"]!.GetValue<string>(), owner["uid"]!.GetValue<string>()));
+
+        // Every other object (the namespace's, the Job, its pod, Service, policy and checkpoint claim) is free of it, in any encoding.
+        var others = _cluster.Api.Everything().Where(o => o.Collection != FakeKubernetesApi.Secrets).ToList();
+        Assert.Contains(others, o => o.Collection == FakeKubernetesApi.Pods);
+        Assert.Contains(others, o => o.Collection == FakeKubernetesApi.Services);
+        foreach (var (collection, item) in others)
+        {
+            var text = item.ToJsonString();
+            Assert.False(text.Contains(token, StringComparison.Ordinal) || text.Contains(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(token)), StringComparison.Ordinal),
+                $"{collection} {item["metadata"]!["name"]} carries the token");
+        }
+    }
+
+    [Fact]
+    public async Task The_token_secret_is_garbage_collected_with_its_job()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var launch = Launch(jobId);
+        launch = launch with { Environment = new Dictionary<string, string>(launch.Environment) { ["STRATA_JOB_TOKEN"] = "secret-value" } };
+        var info = await runtime.StartAsync(launch, CancellationToken.None);
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.Secrets, Ns, $"{info.Name}-token"));
+
+        await runtime.StopAsync(launch.Attempt, CancellationToken.None);
+
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!));
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Secrets, Ns, $"{info.Name}-token"));
+        // The job's checkpoint claim is the job's, not the attempt's: it stays for the next attempt.
+        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.PersistentVolumeClaims, Ns, KubernetesNames.CheckpointClaimName(jobId)));
+    }
+
+    [Fact]
     public async Task A_job_is_reported_running_then_succeeded_through_the_watch()
     {
         var (runtime, _) = _cluster.NewRuntime();
@@ -245,9 +299,9 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         var first = await runtime.StartAsync(Launch(jobId, 1), CancellationToken.None);
         var claim = _cluster.Api.Get(FakeKubernetesApi.PersistentVolumeClaims, Ns, claimName);
         Assert.NotNull(claim);
-        var claimPost = _cluster.Api.Requests.FindIndex(r => r.StartsWith("POST ", StringComparison.Ordinal) && r.Contains("/persistentvolumeclaims", StringComparison.Ordinal));
-        var jobPost = _cluster.Api.Requests.FindIndex(r => r.StartsWith("POST ", StringComparison.Ordinal) && r.Contains("/jobs", StringComparison.Ordinal));
-        Assert.True(claimPost >= 0 && claimPost < jobPost, "the claim is created before the Job");
+        var claimApply = _cluster.Api.Requests.FindIndex(r => r.StartsWith("PATCH ", StringComparison.Ordinal) && r.Contains("/persistentvolumeclaims", StringComparison.Ordinal));
+        var jobApply = _cluster.Api.Requests.FindIndex(r => r.StartsWith("PATCH ", StringComparison.Ordinal) && r.Contains("/jobs", StringComparison.Ordinal));
+        Assert.True(claimApply >= 0 && claimApply < jobApply, "the claim is applied before the Job");
         _cluster.Api.FinishJob(Ns, first.Name!, succeeded: false);
 
         var second = await runtime.StartAsync(Launch(jobId, 2), CancellationToken.None);
@@ -269,12 +323,13 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_retention_sweep_deletes_the_claims_of_jobs_ended_long_ago_or_gone_and_keeps_the_others()
+    public async Task The_sweep_deletes_the_claims_of_jobs_ended_longer_ago_than_the_ttl_or_gone_and_keeps_the_others()
     {
         var (runtime, _) = _cluster.NewRuntime();
         var now = DateTimeOffset.UtcNow;
         var waiting = await AddJobAsync(JobStatus.Pending, completedAt: null);
-        var endedLongAgo = await AddJobAsync(JobStatus.Succeeded, now - TimeSpan.FromDays(8));
+        // Past the TTL, though well within Jobs:Retention (7 days): the TTL decides.
+        var endedLongAgo = await AddJobAsync(JobStatus.Succeeded, now - TimeSpan.FromHours(25));
         var endedRecently = await AddJobAsync(JobStatus.Failed, now - TimeSpan.FromHours(1));
         var gone = NewJobId();
         foreach (var id in new[] { waiting, endedLongAgo, endedRecently, gone })
@@ -282,8 +337,9 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
             await runtime.StartAsync(Launch(id), CancellationToken.None);
         }
 
-        var sweep = new CheckpointVolumeSweep(_cluster.NewClusterApi(), _cluster.Store,
-            Microsoft.Extensions.Options.Options.Create(new Strata.Server.Retention.RetentionOptions { Retention = TimeSpan.FromDays(7) }),
+        // The job's TTL: a day after it ended.
+        _cluster.Options.TtlSecondsAfterFinished = 86400;
+        var sweep = new CheckpointVolumeSweep(_cluster.NewClusterApi(), _cluster.Store, Microsoft.Extensions.Options.Options.Create(_cluster.Options),
             TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<CheckpointVolumeSweep>.Instance);
         await sweep.SweepAsync(CancellationToken.None);
 
@@ -299,6 +355,26 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         Strata.Server.Storage.JobInserts.Insert(db, new Strata.Server.Storage.JobRecord { Id = id, TenantId = Tenant, Name = id, SpecJson = "{}", CreatedAt = DateTimeOffset.UtcNow });
         await db.Jobs.Where(j => j.Id == id).ExecuteUpdateAsync(u => u.SetProperty(j => j.Status, status).SetProperty(j => j.CompletedAt, completedAt));
         return id;
+    }
+
+    [Fact]
+    public async Task Checkpoint_claims_count_against_the_tenants_claim_quota()
+    {
+        _cluster.Options.TenantQuota = _cluster.Options.TenantQuota with { PersistentVolumeClaims = 1 };
+        var (runtime, _) = _cluster.NewRuntime();
+        var first = NewJobId();
+        await runtime.StartAsync(Launch(first), CancellationToken.None);
+        Assert.Equal("1", _cluster.Api.Get(FakeKubernetesApi.ResourceQuotas, Ns, TenantManifests.QuotaName)!["spec"]!["hard"]!["persistentvolumeclaims"]!.GetValue<string>());
+
+        // A second job would be a second claim: over the quota, it does not start (and gets no Job).
+        var second = NewJobId();
+        var error = await Assert.ThrowsAsync<RuntimeStartException>(() => runtime.StartAsync(Launch(second), CancellationToken.None));
+        Assert.Contains("exceeded quota", error.Message, StringComparison.Ordinal);
+        Assert.Null(_cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, KubernetesNames.JobName(new AttemptRef(Tenant, second, 1))));
+
+        // The first job's next attempt reuses its claim: no new one, within the quota.
+        await runtime.StartAsync(Launch(first, number: 2), CancellationToken.None);
+        Assert.Single(_cluster.Api.List(FakeKubernetesApi.PersistentVolumeClaims, Ns));
     }
 
     [Fact]
@@ -356,7 +432,7 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
 
         Assert.Equal(first, second);
         Assert.Single(_cluster.Api.List(FakeKubernetesApi.Jobs, Ns));
-        Assert.Equal(2, _cluster.Api.CountRequests("POST", "/jobs"));
+        Assert.Equal(2, _cluster.Api.CountApplies("/jobs"));
     }
 
     [Fact]
@@ -414,13 +490,13 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
     {
         var (runtime, _) = _cluster.NewRuntime();
         await _cluster.NewProvisioner().ProvisionAsync(Tenant, CancellationToken.None);
-        _cluster.Api.FailNext("POST", "/jobs", status);
+        _cluster.Api.FailNext("PATCH", "/jobs", status);
         var jobId = NewJobId();
 
         await runtime.StartAsync(Launch(jobId), CancellationToken.None);
 
         Assert.Single(_cluster.Api.List(FakeKubernetesApi.Jobs, Ns));
-        Assert.Equal(2, _cluster.Api.CountRequests("POST", "/jobs"));
+        Assert.Equal(2, _cluster.Api.CountApplies("/jobs"));
     }
 
     [Fact]
@@ -441,10 +517,40 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
     {
         var (runtime, _) = _cluster.NewRuntime();
         await _cluster.NewProvisioner().ProvisionAsync(Tenant, CancellationToken.None);
-        _cluster.Api.FailNext("POST", "/jobs", 403);
+        _cluster.Api.FailNext("PATCH", "/jobs", 403);
 
         var error = await Assert.ThrowsAsync<RuntimeStartException>(() => runtime.StartAsync(Launch(NewJobId()), CancellationToken.None));
         Assert.Contains("403", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_job_field_another_manager_took_over_fails_the_start_with_the_conflict_and_is_kept()
+    {
+        var (runtime, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var info = await runtime.StartAsync(Launch(jobId), CancellationToken.None);
+        _cluster.Api.Update(FakeKubernetesApi.Jobs, Ns, info.Name!, job => job["spec"]!["parallelism"] = 2);
+
+        var error = await Assert.ThrowsAsync<RuntimeStartException>(() => runtime.StartAsync(Launch(jobId), CancellationToken.None));
+
+        Assert.Contains("conflict with \"kubectl-edit\": .spec.parallelism", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, _cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!)!["spec"]!["parallelism"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task A_server_configured_otherwise_adopts_the_attempts_job_as_it_was_created()
+    {
+        var (before, _) = _cluster.NewRuntime();
+        var jobId = NewJobId();
+        var info = await before.StartAsync(Launch(jobId), CancellationToken.None);
+
+        // Restarted with another default image: the Job's pod template cannot change (422), and the attempt goes on.
+        _cluster.Options.DefaultImage = "strata:next";
+        var (after, _) = _cluster.NewRuntime();
+        Assert.Equal(info, await after.StartAsync(Launch(jobId), CancellationToken.None));
+
+        var job = _cluster.Api.Get(FakeKubernetesApi.Jobs, Ns, info.Name!)!;
+        Assert.Equal("strata:test", job["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>());
     }
 
     [Fact]

@@ -28,6 +28,7 @@ public sealed class KubernetesServerTests : IAsyncLifetime
             ["Runtime:Kubernetes:ProvisionSeconds"] = "1",
             ["Strata:DiskSweepSeconds"] = "1",
             ["Jobs:Retention"] = "00:00:02",
+            ["Runtime:Kubernetes:TtlSecondsAfterFinished"] = "2",
         });
         await _app.InitializeAsync();
     }
@@ -263,7 +264,7 @@ public sealed class KubernetesServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_checkpoint_claim_of_a_job_ended_longer_ago_than_the_retention_is_deleted()
+    public async Task The_checkpoint_claim_of_a_job_ended_longer_ago_than_its_ttl_is_deleted()
     {
         var (tenant, client) = await _app.TenantClientAsync("k8s");
         var ns = "ml-" + tenant;
@@ -273,7 +274,7 @@ public sealed class KubernetesServerTests : IAsyncLifetime
 
         _api.FinishJob(ns, JobNamed(ns, 1), succeeded: true);
         await StrataApp.WaitForStatusAsync(client, id, "succeeded");
-        // Jobs:Retention is 2 s here, swept every second.
+        // The Jobs' TTL is 2 s here, swept every second.
         await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.PersistentVolumeClaims, ns).Count == 0, "the claim deleted");
     }
 
@@ -312,7 +313,7 @@ public sealed class KubernetesServerTests : IAsyncLifetime
         await StrataApp.WaitForStatusAsync(client, id, "running");
         await ClusterHarness.EventuallyAsync(() => _api.List(FakeKubernetesApi.Jobs, ns).Count == 1, "the Job created");
         var name = OnlyJob(ns)["metadata"]!["name"]!.GetValue<string>();
-        var creates = _api.CountRequests("POST", "/jobs");
+        var creates = _api.CountApplies("/jobs");
 
         await _app.RestartAsync();
         var lists = _api.CountRequests("GET", "/apis/batch/v1/jobs");
@@ -322,7 +323,7 @@ public sealed class KubernetesServerTests : IAsyncLifetime
 
         _api.FinishJob(ns, name, succeeded: true);
         await StrataApp.WaitForStatusAsync(client, id, "succeeded");
-        Assert.Equal(creates, _api.CountRequests("POST", "/jobs"));
+        Assert.Equal(creates, _api.CountApplies("/jobs"));
         Assert.Single(_api.List(FakeKubernetesApi.Jobs, ns));
     }
 

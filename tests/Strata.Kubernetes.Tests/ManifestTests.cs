@@ -37,6 +37,40 @@ public sealed class ManifestTests
     };
 
     [Fact]
+    public void No_object_of_an_attempt_carries_its_token_but_its_secret()
+    {
+        const string token = "eyJhbGciOiJFUzI1NiJ9.the-attempts-token";
+        var launch = Launch(workers: 2);
+        launch = launch with { Environment = new Dictionary<string, string>(launch.Environment) { ["STRATA_JOB_TOKEN"] = token } };
+        var job = JobManifests.Job(launch, Options);
+        job.Metadata.Uid = "job-uid";
+        var owner = JobManifests.OwnerOf(job);
+        IKubernetesObject[] objects =
+        [
+            job, JobManifests.HeadlessService(launch.Attempt, owner), JobManifests.WorkersPolicy(launch.Attempt, owner),
+            JobManifests.CheckpointClaim("team-a", launch.Attempt.JobId, Options), .. TenantManifests.Build(TeamA, Options),
+        ];
+        var encoded = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(token));
+        foreach (var item in objects)
+        {
+            var text = KubernetesJson.Serialize(item);
+            Assert.DoesNotContain(token, text, StringComparison.Ordinal);
+            Assert.DoesNotContain(encoded, text, StringComparison.Ordinal);
+        }
+
+        var env = Assert.Single(job.Spec.Template.Spec.Containers).Env.Single(e => e.Name == "STRATA_JOB_TOKEN");
+        Assert.Null(env.Value);
+        Assert.Equal(("strata-0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b-2-token", "token"), (env.ValueFrom.SecretKeyRef.Name, env.ValueFrom.SecretKeyRef.Key));
+        var secret = JobManifests.TokenSecret(launch, owner)!;
+        Assert.Equal(env.ValueFrom.SecretKeyRef.Name, secret.Metadata.Name);
+        Assert.Equal(token, System.Text.Encoding.UTF8.GetString(secret.Data["token"]));
+        Assert.Equal("job-uid", Assert.Single(secret.Metadata.OwnerReferences).Uid);
+        // A launch without a token (none is issued) has no Secret and no reference to one.
+        Assert.Null(JobManifests.TokenSecret(Launch(), owner));
+        Assert.DoesNotContain(JobManifests.Job(Launch(), Options).Spec.Template.Spec.Containers[0].Env, e => e.Name == "STRATA_JOB_TOKEN");
+    }
+
+    [Fact]
     public void The_namespace_is_named_after_the_tenant_labelled_and_pod_security_restricted()
     {
         var ns = TenantManifests.Namespace(TeamA);

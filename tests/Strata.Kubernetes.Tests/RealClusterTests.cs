@@ -8,7 +8,8 @@ namespace Strata.Kubernetes.Tests;
 /// <summary>
 /// End to end on a real cluster, when one is given: <c>STRATA_TEST_KUBECONFIG</c> names a kubeconfig whose
 /// user may do what deploy/kubernetes/clusterrole.yaml allows. Creates a namespace <c>ml-strata-e2e-*</c>, runs a
-/// busybox Job through the runtime to success and to failure, and deletes the namespace. Skipped otherwise.
+/// busybox Job through the runtime to success (reading its token from the attempt's Secret) and to failure, and
+/// deletes the namespace. Skipped otherwise.
 /// </summary>
 public sealed class RealClusterTests
 {
@@ -35,7 +36,8 @@ public sealed class RealClusterTests
             using var runtime = new KubernetesJobRuntime(api, watcher, harness.NewProvisioner(api), Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, NullLogger<KubernetesJobRuntime>.Instance);
             var ok = new AttemptRef(tenant, Guid.CreateVersion7().ToString(), 1);
             var bad = new AttemptRef(tenant, Guid.CreateVersion7().ToString(), 1);
-            await runtime.StartAsync(Launch(ok, "echo hello"), CancellationToken.None);
+            // The token reaches the container from its Secret (secretKeyRef), though no spec carries it.
+            await runtime.StartAsync(Launch(ok, "test \"$STRATA_JOB_TOKEN\" = e2e-token && echo hello"), CancellationToken.None);
             await runtime.StartAsync(Launch(bad, "exit 3"), CancellationToken.None);
 
             var ended = new Dictionary<string, AttemptObservation>();
@@ -59,7 +61,7 @@ public sealed class RealClusterTests
     {
         Attempt = attempt,
         Entrypoint = command,
-        Environment = new Dictionary<string, string> { ["STRATA_JOB_ID"] = attempt.JobId },
+        Environment = new Dictionary<string, string> { ["STRATA_JOB_ID"] = attempt.JobId, ["STRATA_JOB_TOKEN"] = "e2e-token" },
         Resources = ResourceRequest.FromGb(0.1, 0.125, 0),
         TimeoutSeconds = 240,
     };

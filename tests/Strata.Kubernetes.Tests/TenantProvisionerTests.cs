@@ -28,10 +28,16 @@ public sealed class TenantProvisionerTests : IAsyncLifetime
         Assert.Equal("restricted", ns["metadata"]!["labels"]!["pod-security.kubernetes.io/enforce"]!.GetValue<string>());
         Assert.Equal(3, _cluster.Api.List(FakeKubernetesApi.NetworkPolicies, "ml-team-b").Count);
 
-        var writes = _cluster.Api.CountRequests("POST", "/") + _cluster.Api.CountRequests("PUT", "/");
+        // Every object is server-side applied by the field manager "strata", which owns what it set.
+        Assert.Equal(18, _cluster.Api.CountApplies("fieldManager=strata&force=false"));
+        Assert.Equal(0, _cluster.Api.CountRequests("POST", "/") + _cluster.Api.CountRequests("PUT", "/"));
+        Assert.Contains(".spec.hard", _cluster.Api.FieldsOwnedBy(FakeKubernetesApi.ResourceQuotas, "ml-team-a", TenantManifests.QuotaName, ClusterApi.FieldManager));
+
+        var version = _cluster.Api.ResourceVersion;
         var second = await _cluster.NewProvisioner().ReconcileAllAsync(CancellationToken.None);
         Assert.Equal(new ProvisioningPass(2, 0, 0, 0), second);
-        Assert.Equal(writes, _cluster.Api.CountRequests("POST", "/") + _cluster.Api.CountRequests("PUT", "/"));
+        // Applying what is there already writes nothing.
+        Assert.Equal(version, _cluster.Api.ResourceVersion);
     }
 
     [Fact]
@@ -60,23 +66,41 @@ public sealed class TenantProvisionerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_deleted_quota_and_an_edited_role_are_repaired_on_the_next_pass()
+    public async Task A_deleted_quota_and_a_removed_label_are_put_back_on_the_next_pass()
     {
         var provisioner = _cluster.NewProvisioner();
         await provisioner.ReconcileAllAsync(CancellationToken.None);
 
         _cluster.Api.Remove(FakeKubernetesApi.ResourceQuotas, "ml-team-a", TenantManifests.QuotaName);
-        _cluster.Api.Update(FakeKubernetesApi.Roles, "ml-team-a", KubernetesNames.JobRole, role =>
-            role["rules"]!.AsArray().Add(new JsonObject { ["apiGroups"] = new JsonArray(""), ["resources"] = new JsonArray("secrets"), ["verbs"] = new JsonArray("get") }));
         _cluster.Api.Update(FakeKubernetesApi.Namespaces, null, "ml-team-b", ns => ns["metadata"]!["labels"]!.AsObject().Remove("pod-security.kubernetes.io/enforce"));
 
         var pass = await provisioner.ReconcileAllAsync(CancellationToken.None);
 
-        Assert.Equal(3, pass.Changed);
+        Assert.Equal(new ProvisioningPass(2, 1, 0, 0), pass);
         Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.ResourceQuotas, "ml-team-a", TenantManifests.QuotaName));
-        var rules = _cluster.Api.Get(FakeKubernetesApi.Roles, "ml-team-a", KubernetesNames.JobRole)!["rules"]!.AsArray();
-        Assert.DoesNotContain(rules, r => r!["resources"]!.AsArray().Any(x => x!.GetValue<string>() == "secrets"));
         Assert.Equal("restricted", _cluster.Api.Get(FakeKubernetesApi.Namespaces, null, "ml-team-b")!["metadata"]!["labels"]!["pod-security.kubernetes.io/enforce"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_field_another_manager_changed_is_reported_as_a_conflict_and_not_overwritten()
+    {
+        var provisioner = _cluster.NewProvisioner();
+        await provisioner.ReconcileAllAsync(CancellationToken.None);
+        // Someone grants the jobs' role more with kubectl edit: the rules are now theirs.
+        _cluster.Api.Update(FakeKubernetesApi.Roles, "ml-team-a", KubernetesNames.JobRole, role =>
+            role["rules"]!.AsArray().Add(new JsonObject { ["apiGroups"] = new JsonArray(""), ["resources"] = new JsonArray("secrets"), ["verbs"] = new JsonArray("get") }));
+
+        var pass = await provisioner.ReconcileAllAsync(CancellationToken.None);
+
+        // team-a's pass fails (and is logged); team-b's goes on.
+        Assert.Equal(new ProvisioningPass(2, 0, 0, 1), pass);
+        var rules = _cluster.Api.Get(FakeKubernetesApi.Roles, "ml-team-a", KubernetesNames.JobRole)!["rules"]!.AsArray();
+        Assert.Contains(rules, r => r!["resources"]!.AsArray().Any(x => x!.GetValue<string>() == "secrets"));
+        Assert.Equal([".rules"], _cluster.Api.FieldsOwnedBy(FakeKubernetesApi.Roles, "ml-team-a", KubernetesNames.JobRole, FakeKubernetesApi.KubectlEdit));
+
+        var role = TenantManifests.Build(new TenantNamespace("team-a", null, new TenantQuotaLimits()), _cluster.Options).OfType<k8s.Models.V1Role>().Single();
+        var conflict = await Assert.ThrowsAsync<ApplyConflictException>(() => _cluster.NewClusterApi().ApplyAsync(role, CancellationToken.None));
+        Assert.Contains("conflict with \"kubectl-edit\": .rules", conflict.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -103,27 +127,20 @@ public sealed class TenantProvisionerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_conflicting_write_is_read_again_and_applied()
+    public async Task Two_servers_applying_at_once_do_not_conflict_they_are_one_field_manager()
     {
-        var provisioner = _cluster.NewProvisioner();
-        await provisioner.ReconcileAllAsync(CancellationToken.None);
-        _cluster.Api.Remove(FakeKubernetesApi.ResourceQuotas, "ml-team-a", TenantManifests.QuotaName);
-        _cluster.Api.Update(FakeKubernetesApi.Roles, "ml-team-a", KubernetesNames.JobRole, role => role["rules"] = new JsonArray());
-        // Another server created the quota first (409 on create), and changed the role between our read and our write (409 on replace).
-        _cluster.Api.FailNext("POST", "/resourcequotas", 409);
-        _cluster.Api.FailNext("PUT", "/roles/", 409);
+        var passes = await Task.WhenAll(_cluster.NewProvisioner().ReconcileAllAsync(CancellationToken.None), _cluster.NewProvisioner().ReconcileAllAsync(CancellationToken.None));
 
-        var pass = await provisioner.ReconcileAllAsync(CancellationToken.None);
-
-        Assert.Equal(0, pass.Failed);
-        Assert.NotNull(_cluster.Api.Get(FakeKubernetesApi.ResourceQuotas, "ml-team-a", TenantManifests.QuotaName));
+        Assert.All(passes, pass => Assert.Equal(0, pass.Failed));
+        // Each object was created once, by one of them.
+        Assert.Equal(18, passes.Sum(pass => pass.Created));
         Assert.Equal(2, _cluster.Api.Get(FakeKubernetesApi.Roles, "ml-team-a", KubernetesNames.JobRole)!["rules"]!.AsArray().Count);
     }
 
     [Fact]
     public async Task A_tenant_that_fails_does_not_stop_the_others()
     {
-        _cluster.Api.FailNext("POST", "/api/v1/namespaces", 403);
+        _cluster.Api.FailNext("PATCH", "/api/v1/namespaces", 403);
         var pass = await _cluster.NewProvisioner().ReconcileAllAsync(CancellationToken.None);
         Assert.Equal(1, pass.Failed);
         Assert.Single(_cluster.Api.List(FakeKubernetesApi.Namespaces));

@@ -7,16 +7,18 @@ using Strata.Server.Storage;
 namespace Strata.Server.Runtime.Kubernetes;
 
 /// <summary>
-/// The Kubernetes runtime's share of the disk sweep: deletes a job's checkpoint volume claim once the job has
-/// ended <c>Jobs:Retention</c> ago (as the checkpoint folders of the local runtime go), and at once when the job's
-/// records are gone (the job or its tenant was deleted). A job that may still run (a retry waits) keeps its claim.
+/// The Kubernetes runtime's share of the disk sweep: deletes a job's checkpoint volume claim with the job's TTL,
+/// once the job has ended <see cref="KubernetesRuntimeOptions.TtlSecondsAfterFinished"/> ago (the TTL controller
+/// has then taken its last attempt's Job and pods, so nothing can mount the claim again, and Strata serves no
+/// checkpoint back), and at once when the job's records are gone (the job or its tenant was deleted). A job that
+/// may still run (a retry waits) keeps its claim, however long ago an attempt ended.
 /// </summary>
-public sealed class CheckpointVolumeSweep(ClusterApi api, Store store, IOptions<RetentionOptions> options, TimeProvider time, ILogger<CheckpointVolumeSweep> logger) : IDiskSweep
+public sealed class CheckpointVolumeSweep(ClusterApi api, Store store, IOptions<KubernetesRuntimeOptions> options, TimeProvider time, ILogger<CheckpointVolumeSweep> logger) : IDiskSweep
 {
     public async Task SweepAsync(CancellationToken cancellationToken)
     {
         var claims = await api.ListCheckpointClaimsAsync(cancellationToken);
-        var expired = time.GetUtcNow() - options.Value.Retention;
+        var expired = time.GetUtcNow() - TimeSpan.FromSeconds(options.Value.TtlSecondsAfterFinished);
         foreach (var chunk in claims.Items.Chunk(500))
         {
             var ids = chunk.Select(JobIdOf).OfType<string>().ToList();

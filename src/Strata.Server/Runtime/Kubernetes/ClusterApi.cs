@@ -6,17 +6,19 @@ using k8s.Models;
 
 namespace Strata.Server.Runtime.Kubernetes;
 
-/// <summary>What an apply did.</summary>
-public enum ApplyResult
-{
-    Created,
-    Updated,
-    Unchanged,
-}
+/// <summary>What an apply did: the object as the API server now has it, and whether the apply created it.</summary>
+public sealed record Applied<T>(T Item, bool Created);
 
 /// <summary>
-/// The operations Strata needs from a cluster, over the official client. 404 becomes null (or "nothing to
-/// do"), 409 on create means "already there", transient failures (429, 5xx, a broken connection) are
+/// Another field manager owns a field that Strata's apply would change (server-side apply answered 409 Conflict).
+/// Strata never forces: the other manager's value stays, and this says which fields and whose they are.
+/// </summary>
+public sealed class ApplyConflictException(string kind, string name, string? ns, string detail, Exception inner)
+    : Exception($"{kind} {(ns is null ? name : ns + "/" + name)} was not applied: {detail} Strata does not take fields over from another manager: undo that manager's change, or have it give the fields up, for Strata's apply to succeed.", inner);
+
+/// <summary>
+/// The operations Strata needs from a cluster, over the official client. Everything Strata owns is applied
+/// (<see cref="ApplyAsync{T}"/>, server-side apply). 404 becomes null (or "nothing to do"), transient failures (429, 5xx, a broken connection) are
 /// retried with backoff and jitter, and everything else is thrown for the caller to classify.
 /// </summary>
 public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<ClusterApi> logger)
@@ -27,37 +29,22 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
     public IKubernetes Client => client;
 
     /// <summary>
-    /// Makes the object in the cluster carry what <paramref name="desired"/> says: created when missing,
-    /// replaced when a field Strata sets differs (drift: an edited rule, a changed label), else left alone.
-    /// Safe to run any number of times and from several servers at once (a 409 re-reads and tries again).
+    /// Server-side apply (<c>PATCH application/apply-patch+yaml</c>, field manager <see cref="FieldManager"/>,
+    /// <c>force=false</c>): the API server creates the object when it is missing, sets the fields Strata names,
+    /// removes those Strata set before and names no longer, and leaves every other manager's fields alone. Safe to
+    /// run any number of times and from several servers at once (they are one manager). Null when the object's
+    /// namespace does not exist (404). A field another manager owns and Strata would change is a conflict: logged
+    /// and thrown as <see cref="ApplyConflictException"/>, never overwritten.
     /// </summary>
-    public Task<ApplyResult> ApplyAsync(IKubernetesObject<V1ObjectMeta> desired, CancellationToken cancellationToken)
+    public async Task<Applied<T>?> ApplyAsync<T>(T desired, CancellationToken cancellationToken)
+        where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        var name = desired.Metadata.Name;
-        var ns = desired.Metadata.NamespaceProperty;
-        var core = client.CoreV1;
-        var rbac = client.RbacAuthorizationV1;
-        var net = client.NetworkingV1;
-        return desired switch
-        {
-            V1Namespace o => ApplyAsync(o, c => core.ReadNamespaceAsync(name, cancellationToken: c), c => core.CreateNamespaceAsync(o, cancellationToken: c), c => core.ReplaceNamespaceAsync(o, name, cancellationToken: c), cancellationToken),
-            V1ResourceQuota o => ApplyAsync(o, c => core.ReadNamespacedResourceQuotaAsync(name, ns, cancellationToken: c), c => core.CreateNamespacedResourceQuotaAsync(o, ns, cancellationToken: c), c => core.ReplaceNamespacedResourceQuotaAsync(o, name, ns, cancellationToken: c), cancellationToken),
-            V1LimitRange o => ApplyAsync(o, c => core.ReadNamespacedLimitRangeAsync(name, ns, cancellationToken: c), c => core.CreateNamespacedLimitRangeAsync(o, ns, cancellationToken: c), c => core.ReplaceNamespacedLimitRangeAsync(o, name, ns, cancellationToken: c), cancellationToken),
-            V1ServiceAccount o => ApplyAsync(o, c => core.ReadNamespacedServiceAccountAsync(name, ns, cancellationToken: c), c => core.CreateNamespacedServiceAccountAsync(o, ns, cancellationToken: c), c => core.ReplaceNamespacedServiceAccountAsync(o, name, ns, cancellationToken: c), cancellationToken),
-            V1Role o => ApplyAsync(o, c => rbac.ReadNamespacedRoleAsync(name, ns, cancellationToken: c), c => rbac.CreateNamespacedRoleAsync(o, ns, cancellationToken: c), c => rbac.ReplaceNamespacedRoleAsync(o, name, ns, cancellationToken: c), cancellationToken),
-            V1RoleBinding o => ApplyAsync(o, c => rbac.ReadNamespacedRoleBindingAsync(name, ns, cancellationToken: c), c => rbac.CreateNamespacedRoleBindingAsync(o, ns, cancellationToken: c), c => rbac.ReplaceNamespacedRoleBindingAsync(o, name, ns, cancellationToken: c), cancellationToken),
-            V1NetworkPolicy o => ApplyAsync(o, c => net.ReadNamespacedNetworkPolicyAsync(name, ns, cancellationToken: c), c => net.CreateNamespacedNetworkPolicyAsync(o, ns, cancellationToken: c), c => net.ReplaceNamespacedNetworkPolicyAsync(o, name, ns, cancellationToken: c), cancellationToken),
-            _ => throw new NotSupportedException($"Strata does not apply {desired.Kind} objects"),
-        };
-    }
-
-    /// <summary>Creates the object, or returns the one already there (409); null when its namespace does not exist (404).</summary>
-    public async Task<V1Job?> CreateJobAsync(V1Job job, CancellationToken cancellationToken)
-    {
-        var ns = job.Metadata.NamespaceProperty;
+        // JSON is YAML: the apply body is the object as the client serializes it (nulls left out).
+        var patch = new V1Patch(KubernetesJson.Serialize(desired), V1Patch.PatchType.ApplyPatch);
         try
         {
-            return await CallAsync(c => client.BatchV1.CreateNamespacedJobAsync(job, ns, cancellationToken: c), cancellationToken);
+            var (status, item) = await CallAsync(c => PatchAsync(desired, patch, c), cancellationToken);
+            return new Applied<T>((T)item, status == HttpStatusCode.Created);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
@@ -65,35 +52,71 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
         {
-            return await CallAsync(c => client.BatchV1.ReadNamespacedJobAsync(job.Metadata.Name, ns, cancellationToken: c), cancellationToken);
+            var detail = StatusMessage(e);
+            logger.LogWarning("Kubernetes apply conflict: {Kind} {Namespace}/{Name} has fields another manager owns: {Detail}",
+                desired.Kind, desired.Metadata.NamespaceProperty, desired.Metadata.Name, detail);
+            throw new ApplyConflictException(desired.Kind, desired.Metadata.Name, desired.Metadata.NamespaceProperty, detail, e);
         }
     }
 
-    /// <summary>
-    /// Creates a Service, NetworkPolicy or PersistentVolumeClaim of a job; one already there (409) is left as it
-    /// is. False when its namespace does not exist (404).
-    /// </summary>
-    public async Task<bool> CreateIfMissingAsync(IKubernetesObject<V1ObjectMeta> item, CancellationToken cancellationToken)
+    /// <summary>The field manager of everything Strata applies.</summary>
+    public const string FieldManager = "strata";
+
+    /// <summary>The message of the API server's Status in a failed response, else the exception's own.</summary>
+    public static string StatusMessage(HttpOperationException e)
     {
-        var ns = item.Metadata.NamespaceProperty;
         try
         {
-            await CallAsync<object>(async c => item switch
-            {
-                V1Service service => await client.CoreV1.CreateNamespacedServiceAsync(service, ns, cancellationToken: c),
-                V1NetworkPolicy policy => await client.NetworkingV1.CreateNamespacedNetworkPolicyAsync(policy, ns, cancellationToken: c),
-                V1PersistentVolumeClaim claim => await client.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(claim, ns, cancellationToken: c),
-                _ => throw new NotSupportedException($"Strata does not create {item.Kind} objects for jobs"),
-            }, cancellationToken);
+            return KubernetesJson.Deserialize<V1Status>(e.Response.Content)?.Message ?? e.Message;
         }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        catch (System.Text.Json.JsonException)
         {
+            return e.Response.Content ?? e.Message;
+        }
+    }
+
+    /// <summary>One apply request, by the object's kind (the client has a typed call per kind).</summary>
+    private async Task<(HttpStatusCode Status, object Item)> PatchAsync(IKubernetesObject<V1ObjectMeta> desired, V1Patch patch, CancellationToken c)
+    {
+        var name = desired.Metadata.Name;
+        var ns = desired.Metadata.NamespaceProperty;
+        var core = client.CoreV1;
+        var rbac = client.RbacAuthorizationV1;
+        var net = client.NetworkingV1;
+        const string m = FieldManager;
+        return desired switch
+        {
+            V1Namespace => Of(await core.PatchNamespaceWithHttpMessagesAsync(patch, name, fieldManager: m, force: false, cancellationToken: c)),
+            V1ResourceQuota => Of(await core.PatchNamespacedResourceQuotaWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1LimitRange => Of(await core.PatchNamespacedLimitRangeWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1ServiceAccount => Of(await core.PatchNamespacedServiceAccountWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1Service => Of(await core.PatchNamespacedServiceWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1Secret => Of(await core.PatchNamespacedSecretWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1PersistentVolumeClaim => Of(await core.PatchNamespacedPersistentVolumeClaimWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1Role => Of(await rbac.PatchNamespacedRoleWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1RoleBinding => Of(await rbac.PatchNamespacedRoleBindingWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1NetworkPolicy => Of(await net.PatchNamespacedNetworkPolicyWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1Job => Of(await client.BatchV1.PatchNamespacedJobWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            _ => throw new NotSupportedException($"Strata does not apply {desired.Kind} objects"),
+        };
+    }
+
+    private static (HttpStatusCode, object) Of<T>(HttpOperationResponse<T> response)
+    {
+        using (response) return (response.Response.StatusCode, response.Body!);
+    }
+
+    /// <summary>The Job; null when there is none.</summary>
+    public async Task<V1Job?> ReadJobAsync(string name, string ns, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CallAsync(c => client.BatchV1.ReadNamespacedJobAsync(name, ns, cancellationToken: c), cancellationToken);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
-            return false;
+            return null;
         }
-        return true;
     }
 
     /// <summary>Every job's checkpoint volume claim, in every namespace.</summary>
@@ -214,79 +237,6 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
             }
         }
     }
-
-    private async Task<ApplyResult> ApplyAsync<T>(
-        T desired,
-        Func<CancellationToken, Task<T>> read,
-        Func<CancellationToken, Task<T>> create,
-        Func<CancellationToken, Task<T>> replace,
-        CancellationToken cancellationToken)
-        where T : IKubernetesObject<V1ObjectMeta>
-    {
-        for (var tries = 1; ; tries++)
-        {
-            try
-            {
-                T existing;
-                try
-                {
-                    existing = await CallAsync(read, cancellationToken);
-                }
-                catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
-                {
-                    await CallAsync(create, cancellationToken);
-                    return ApplyResult.Created;
-                }
-                if (Drift.Carries(existing, desired)) return ApplyResult.Unchanged;
-                // Replace only the version we read: a concurrent change makes this a 409, and we read again.
-                desired.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
-                try
-                {
-                    await CallAsync(replace, cancellationToken);
-                }
-                finally
-                {
-                    desired.Metadata.ResourceVersion = null;
-                }
-                return ApplyResult.Updated;
-            }
-            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict && tries < MaxTries)
-            {
-                logger.LogDebug("{Kind} {Name} changed while being applied; reading it again", desired.Kind, desired.Metadata.Name);
-            }
-        }
-    }
-}
-
-/// <summary>Whether an object in the cluster still carries everything Strata set on it.</summary>
-public static class Drift
-{
-    /// <summary>
-    /// True when every field of <paramref name="desired"/> (its labels, and everything outside metadata and
-    /// status) has the same value in <paramref name="actual"/>. Lists must match element for element (an added
-    /// rule is drift); fields the API server adds (defaults, uid, timestamps) are not.
-    /// </summary>
-    public static bool Carries(IKubernetesObject<V1ObjectMeta> actual, IKubernetesObject<V1ObjectMeta> desired)
-    {
-        var want = JsonNode.Parse(KubernetesJson.Serialize(desired))!.AsObject();
-        var have = JsonNode.Parse(KubernetesJson.Serialize(actual))!.AsObject();
-        var labels = want["metadata"]?["labels"];
-        if (labels is not null && !Contains(have["metadata"]?["labels"], labels)) return false;
-        foreach (var (key, value) in want)
-        {
-            if (key is "metadata" or "status") continue;
-            if (!Contains(have[key], value)) return false;
-        }
-        return true;
-    }
-
-    private static bool Contains(JsonNode? actual, JsonNode? desired) => desired switch
-    {
-        null => true,
-        JsonObject want => actual is JsonObject have && want.All(p => Contains(have[p.Key], p.Value)),
-        JsonArray want => actual is JsonArray have && have.Count == want.Count && want.Select((w, i) => Contains(have[i], w)).All(x => x),
-        _ => actual is not null && JsonNode.DeepEquals(actual, desired),
-    };
 }
 
 /// <summary>Exponential backoff with full jitter in [½, 1½) of the step, capped.</summary>

@@ -249,7 +249,8 @@ public static class JobManifests
     /// <summary>
     /// The job's checkpoint volume (<c>STRATA_CHECKPOINT_DIR</c>), one per job in its tenant's namespace: created
     /// before its first attempt's Job, mounted by every attempt, owned by no Job (an attempt's end must not take
-    /// it), and deleted with the job's records or by the retention of ended jobs' files (<see cref="CheckpointVolumeSweep"/>).
+    /// it), and deleted with the job's records or with the job's TTL once the job has ended (<see cref="CheckpointVolumeSweep"/>).
+    /// It counts against the namespace's ResourceQuota (<c>persistentvolumeclaims</c>): a job over it fails to start.
     /// </summary>
     public static V1PersistentVolumeClaim CheckpointClaim(string tenantId, string jobId, KubernetesRuntimeOptions options) => new()
     {
@@ -272,6 +273,38 @@ public static class JobManifests
             },
         },
     };
+
+    /// <summary>The job contract's variable that carries the attempt's token.</summary>
+    public const string TokenVariable = "STRATA_JOB_TOKEN";
+
+    /// <summary>The key of the token in the attempt's Secret.</summary>
+    public const string TokenKey = "token";
+
+    /// <summary>
+    /// The attempt's token (<c>STRATA_JOB_TOKEN</c>), which its pods read through a <c>secretKeyRef</c>; null when the
+    /// launch has none. Owned by the attempt's Job once there is one (<paramref name="owner"/>), so that the garbage
+    /// collector deletes it with the Job (stopped, collected at its time-to-live, or deleted with its job).
+    /// </summary>
+    public static V1Secret? TokenSecret(JobLaunch launch, V1OwnerReference? owner)
+    {
+        if (!launch.Environment.TryGetValue(TokenVariable, out var token)) return null;
+        var attempt = launch.Attempt;
+        return new V1Secret
+        {
+            ApiVersion = "v1",
+            Kind = "Secret",
+            Metadata = new V1ObjectMeta
+            {
+                Name = KubernetesNames.TokenSecretName(attempt),
+                NamespaceProperty = KubernetesNames.Namespace(attempt.TenantId),
+                Labels = KubernetesNames.AttemptLabels(attempt),
+                OwnerReferences = owner is null ? null : [owner],
+            },
+            Type = "Opaque",
+            // data, not stringData: server-side apply tracks data, and the API server would turn stringData into it.
+            Data = new Dictionary<string, byte[]>(StringComparer.Ordinal) { [TokenKey] = System.Text.Encoding.UTF8.GetBytes(token) },
+        };
+    }
 
     /// <summary>The operator's entry for the launch's <c>gpu_type</c> (<see cref="KubernetesRuntimeOptions.GpuTypes"/>); null when it has none.</summary>
     private static GpuTypeOptions? GpuTypeOf(JobLaunch launch, KubernetesRuntimeOptions options) =>
@@ -326,7 +359,7 @@ public static class JobManifests
         };
     }
 
-    /// <summary>The owner reference that ties a job's Service and policy to its Job (garbage-collected with it).</summary>
+    /// <summary>The owner reference that ties an attempt's Secret, Service and policy to its Job (garbage-collected with it).</summary>
     public static V1OwnerReference OwnerOf(V1Job job) => new()
     {
         ApiVersion = "batch/v1",
@@ -349,6 +382,8 @@ public static class JobManifests
             ["HOME"] = WorkPath,
             ["STRATA_CHECKPOINT_DIR"] = CheckpointPath,
         };
+        // The token is read from the attempt's Secret (TokenSecret): no spec carries its value.
+        var token = values.Remove(TokenVariable);
         var distributed = launch.NumWorkers > 1;
         if (distributed)
         {
@@ -359,6 +394,14 @@ public static class JobManifests
             values.Remove(GangEnvironment.NodeRank);
         }
         var env = values.Select(pair => new V1EnvVar { Name = pair.Key, Value = pair.Value }).ToList();
+        if (token)
+        {
+            env.Add(new V1EnvVar
+            {
+                Name = TokenVariable,
+                ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = KubernetesNames.TokenSecretName(launch.Attempt), Key = TokenKey } },
+            });
+        }
         if (distributed)
         {
             foreach (var rankName in (string[])[GangEnvironment.Rank, GangEnvironment.NodeRank])

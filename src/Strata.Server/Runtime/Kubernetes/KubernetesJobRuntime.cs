@@ -67,44 +67,67 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
     {
         var attempt = launch.Attempt;
         var desired = JobManifests.Job(launch, _options);
-        V1Job? job;
         try
         {
-            job = await CreateAsync(desired, attempt, cancellationToken);
+            var job = await ApplyAsync(desired, launch, cancellationToken);
             if (job is null)
             {
                 // The tenant's namespace is not there yet (a new tenant, or one the last pass has not reached).
                 await _provisioner.ProvisionAsync(attempt.TenantId, cancellationToken);
-                job = await CreateAsync(desired, attempt, cancellationToken)
+                job = await ApplyAsync(desired, launch, cancellationToken)
                     ?? throw new RuntimeStartException($"the namespace {KubernetesNames.Namespace(attempt.TenantId)} does not exist");
             }
+            var owner = JobManifests.OwnerOf(job);
+            // The token's Secret was applied before the Job, so that no pod starts without it; now the Job owns it.
+            if (JobManifests.TokenSecret(launch, owner) is { } secret) await _api.ApplyAsync(secret, cancellationToken);
             if (launch.NumWorkers > 1)
             {
-                var owner = JobManifests.OwnerOf(job);
-                await _api.CreateIfMissingAsync(JobManifests.HeadlessService(attempt, owner), cancellationToken);
-                await _api.CreateIfMissingAsync(JobManifests.WorkersPolicy(attempt, owner), cancellationToken);
+                await _api.ApplyAsync(JobManifests.HeadlessService(attempt, owner), cancellationToken);
+                await _api.ApplyAsync(JobManifests.WorkersPolicy(attempt, owner), cancellationToken);
             }
+        }
+        catch (ApplyConflictException e)
+        {
+            throw new RuntimeStartException($"Kubernetes kept another manager's fields of the attempt's objects: {e.Message}", e);
         }
         catch (HttpOperationException e) when (!ClusterApi.IsTransient(e))
         {
             // Refused for good: invalid, forbidden (over the namespace's quota, a Pod Security violation).
-            throw new RuntimeStartException($"Kubernetes refused the attempt's Job or its checkpoint claim ({(int)e.Response.StatusCode}): {Message(e)}", e);
+            throw new RuntimeStartException($"Kubernetes refused the attempt's Job, its Secret or its checkpoint claim ({(int)e.Response.StatusCode}): {ClusterApi.StatusMessage(e)}", e);
         }
         return Describe(attempt);
     }
 
     /// <summary>
-    /// The job's checkpoint claim first (when it has one; a later attempt finds it there and reuses it), then the
-    /// attempt's Job, whose pods mount the claim; null when the tenant's namespace does not exist.
+    /// The job's checkpoint claim first (when it has one; a later attempt finds it there and keeps it), then the
+    /// attempt's token Secret, then its Job, whose pods mount the claim and read the Secret; null when the tenant's
+    /// namespace does not exist.
     /// </summary>
-    private async Task<V1Job?> CreateAsync(V1Job desired, AttemptRef attempt, CancellationToken cancellationToken)
+    private async Task<V1Job?> ApplyAsync(V1Job desired, JobLaunch launch, CancellationToken cancellationToken)
     {
+        var attempt = launch.Attempt;
         if (_options.CheckpointVolumeGb > 0
-            && !await _api.CreateIfMissingAsync(JobManifests.CheckpointClaim(attempt.TenantId, attempt.JobId, _options), cancellationToken))
+            && await _api.ApplyAsync(JobManifests.CheckpointClaim(attempt.TenantId, attempt.JobId, _options), cancellationToken) is null)
         {
             return null;
         }
-        return await _api.CreateJobAsync(desired, cancellationToken);
+        // Owner-less until the Job exists: a server that stops in between leaves a Secret whose token is refused
+        // once the attempt is over (a job token is valid only while its attempt runs).
+        if (JobManifests.TokenSecret(launch, owner: null) is { } secret && await _api.ApplyAsync(secret, cancellationToken) is null) return null;
+        try
+        {
+            return (await _api.ApplyAsync(desired, cancellationToken))?.Item;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.UnprocessableEntity)
+        {
+            // Invalid as a new Job is a refusal; as a change to the attempt's Job that is there, built by a server
+            // configured otherwise (another default image, say), it is the pod template's immutability: the attempt
+            // runs as it was started.
+            if (await _api.ReadJobAsync(desired.Metadata.Name, desired.Metadata.NamespaceProperty, cancellationToken) is not { } existing) throw;
+            _logger.LogWarning("Job {Job} differs from what this server would build for its attempt, and cannot change ({Message}); it runs as it was created",
+                desired.Metadata.Name, ClusterApi.StatusMessage(e));
+            return existing;
+        }
     }
 
     public async Task StopAsync(AttemptRef attempt, CancellationToken cancellationToken)
@@ -254,23 +277,11 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Forbidden)
         {
-            _logger.LogWarning("Cannot read the pods of {Job}: {Message}", job.Metadata.Name, Message(e));
+            _logger.LogWarning("Cannot read the pods of {Job}: {Message}", job.Metadata.Name, ClusterApi.StatusMessage(e));
             return null;
         }
     }
 
     private static DateTimeOffset? ToOffset(DateTime? time) =>
         time is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : null;
-
-    private static string Message(HttpOperationException e)
-    {
-        try
-        {
-            return KubernetesJson.Deserialize<V1Status>(e.Response.Content)?.Message ?? e.Message;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return e.Response.Content ?? e.Message;
-        }
-    }
 }

@@ -49,6 +49,9 @@ public static class KubernetesNames
     /// </summary>
     public static string JobName(AttemptRef attempt) => "strata-" + attempt.Name;
 
+    /// <summary>The Secret that holds an attempt's job token: <c>strata-&lt;job id&gt;-&lt;attempt&gt;-token</c>.</summary>
+    public static string TokenSecretName(AttemptRef attempt) => JobName(attempt) + "-token";
+
     /// <summary>The job's checkpoint volume claim, shared by all its attempts: <c>strata-&lt;job id&gt;-checkpoints</c>.</summary>
     public static string CheckpointClaimName(string jobId) => $"strata-{jobId}-checkpoints";
 

@@ -5,12 +5,13 @@ using Strata.Server.Storage;
 namespace Strata.Server.Runtime.Kubernetes;
 
 /// <summary>What one provisioning pass did.</summary>
-public sealed record ProvisioningPass(int Tenants, int Changed, int NamespacesDeleted, int Failed);
+public sealed record ProvisioningPass(int Tenants, int Created, int NamespacesDeleted, int Failed);
 
 /// <summary>
 /// Level-triggered tenant provisioning. Each pass (every <see cref="KubernetesRuntimeOptions.ProvisionSeconds"/>)
-/// applies every tenant's objects (<see cref="TenantManifests"/>): what is missing is created, what drifted
-/// (a deleted quota, an edited role) is put back, the rest is left alone; and the namespace of a tenant that
+/// applies every tenant's objects (<see cref="TenantManifests"/>, server-side apply): what is missing is created,
+/// what drifted from Strata's fields (a deleted quota, a removed label) is put back, a field another manager took
+/// over is reported as a conflict and left alone; and the namespace of a tenant that
 /// no longer exists, or is being deleted, is deleted with everything in it. A pass is safe to run twice, and on
 /// several servers. A tenant's deletion removes its namespace through <see cref="TearDownAsync"/> and waits until it is gone.
 /// </summary>
@@ -30,10 +31,10 @@ public sealed class TenantProvisioner(
             try
             {
                 var pass = await ReconcileAllAsync(stoppingToken);
-                if (pass.Changed > 0 || pass.NamespacesDeleted > 0 || pass.Failed > 0)
+                if (pass.Created > 0 || pass.NamespacesDeleted > 0 || pass.Failed > 0)
                 {
-                    logger.LogInformation("Provisioned {Tenants} tenants: {Changed} objects created or repaired, {Deleted} namespaces deleted, {Failed} tenants failed",
-                        pass.Tenants, pass.Changed, pass.NamespacesDeleted, pass.Failed);
+                    logger.LogInformation("Provisioned {Tenants} tenants: {Created} objects created, {Deleted} namespaces deleted, {Failed} tenants failed",
+                        pass.Tenants, pass.Created, pass.NamespacesDeleted, pass.Failed);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -57,12 +58,12 @@ public sealed class TenantProvisioner(
             // A tenant being deleted is not provisioned again: its namespace goes, as a deleted tenant's does.
             tenants = await db.Tenants.AsNoTracking().Where(t => t.DeletingSince == null).ToListAsync(cancellationToken);
         }
-        int changed = 0, failed = 0;
+        int created = 0, failed = 0;
         foreach (var tenant in tenants)
         {
             try
             {
-                changed += await ApplyAsync(tenant, cancellationToken);
+                created += await ApplyAsync(tenant, cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -84,7 +85,7 @@ public sealed class TenantProvisioner(
             await api.DeleteNamespaceAsync(ns.Metadata.Name, cancellationToken);
             deleted++;
         }
-        return new ProvisioningPass(tenants.Count, changed, deleted, failed);
+        return new ProvisioningPass(tenants.Count, created, deleted, failed);
     }
 
     /// <summary>Provisions one tenant now (a job is about to start in a namespace the last pass has not made); false when there is no such tenant.</summary>
@@ -116,19 +117,24 @@ public sealed class TenantProvisioner(
         return false;
     }
 
-    /// <summary>Applies the tenant's objects, the namespace first; returns how many were created or repaired.</summary>
+    /// <summary>
+    /// Applies the tenant's objects (server-side apply), the namespace first; returns how many were created. A
+    /// drifted field of Strata's is put back by the apply itself; one another manager changed is a conflict
+    /// (<see cref="ApplyConflictException"/>), which fails this tenant's pass and is logged, not overwritten.
+    /// </summary>
     private async Task<int> ApplyAsync(TenantRecord tenant, CancellationToken cancellationToken)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["tenant_id"] = tenant.Id });
-        var changed = 0;
+        var created = 0;
         foreach (var item in TenantManifests.Build(new TenantNamespace(tenant.Id, tenant.CostCenter, QuotaFor(tenant)), options.Value))
         {
-            var result = await api.ApplyAsync(item, cancellationToken);
-            if (result == ApplyResult.Unchanged) continue;
-            changed++;
-            logger.LogInformation("{Result} {Kind} {Name} of tenant {TenantId}", result, item.Kind, item.Metadata.Name, tenant.Id);
+            var applied = await api.ApplyAsync(item, cancellationToken)
+                ?? throw new InvalidOperationException($"the namespace {item.Metadata.NamespaceProperty} of {item.Kind} {item.Metadata.Name} is gone");
+            if (!applied.Created) continue;
+            created++;
+            logger.LogInformation("Created {Kind} {Name} of tenant {TenantId}", item.Kind, item.Metadata.Name, tenant.Id);
         }
-        return changed;
+        return created;
     }
 
     /// <summary>
