@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.ML;
 using Strata.Contracts;
 using Strata.Core.Jobs;
+using Strata.Core.Runtime;
 using Strata.Core.Training;
 
 namespace Strata.Worker.Training;
@@ -50,7 +51,8 @@ public static class TrainCommand
         {
             foreach (var (field, messages) in errors.ToDictionary())
             {
-                error.WriteLine($"strata-worker train: {field}: {string.Join("; ", messages)}");
+                // STRATA_ERROR: the job's error message is this line, not only "exited with code 2" (docs/tracking.md).
+                error.WriteLine($"{Tracebacks.ErrorLinePrefix}strata-worker train: {field}: {string.Join("; ", messages)}");
             }
             return Usage;
         }
@@ -61,7 +63,7 @@ public static class TrainCommand
         }
         catch (TrainingDataException e)
         {
-            error.WriteLine($"strata-worker train: {options.DataPath}: {e.Message}");
+            error.WriteLine($"{Tracebacks.ErrorLinePrefix}strata-worker train: {options.DataPath}: {e.Message}");
             return DataError;
         }
     }

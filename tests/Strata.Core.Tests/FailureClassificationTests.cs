@@ -162,6 +162,17 @@ public sealed class FailureClassificationTests
         Assert.Equal(codeError, Tracebacks.IsCodeError(Tracebacks.LastException(tail)));
     }
 
+    [Theory]
+    // The tail, and the message the job reported: the last STRATA_ERROR line, after a logging prefix ending in a space too.
+    [InlineData("loading\nSTRATA_ERROR the label column 'Label' is not in the data\n", "the label column 'Label' is not in the data")]
+    [InlineData("STRATA_ERROR first\nmore output\n2026-12-07 ERROR STRATA_ERROR second\r\n", "second")]
+    [InlineData("xSTRATA_ERROR glued to a word\n", null)]
+    [InlineData("STRATA_ERROR   \n", null)]
+    [InlineData("Traceback (most recent call last):\n  x\nValueError: bad\n", null)]
+    [InlineData(null, null)]
+    public void The_last_reported_error_is_found(string? tail, string? message) =>
+        Assert.Equal(message, Tracebacks.LastReportedError(tail));
+
     [Fact]
     public void A_long_exception_line_is_cut() =>
         Assert.Equal(Tracebacks.MaxLineLength + 1, Tracebacks.LastException("Traceback (most recent call last):\n  x\nValueError: " + new string('a', 2000))!.Length);

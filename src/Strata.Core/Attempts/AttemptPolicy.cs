@@ -176,12 +176,15 @@ public static class AttemptPolicy
         }
     }
 
-    /// <summary>The outcome's words, quoting the exception line of a Python traceback when there was one.</summary>
+    /// <summary>
+    /// The outcome's words, quoting why the job said it failed (its last <c>STRATA_ERROR</c> line), else the exception
+    /// line of a Python traceback, when there was one.
+    /// </summary>
     private static string Quote(AttemptOutcome outcome)
     {
         var described = outcome.Describe();
-        return outcome.Exception is { } exception && !described.Contains(exception, StringComparison.Ordinal)
-            ? $"{described}: {exception}"
+        return (outcome.ReportedError ?? outcome.Exception) is { } why && !described.Contains(why, StringComparison.Ordinal)
+            ? $"{described}: {why}"
             : described;
     }
 }

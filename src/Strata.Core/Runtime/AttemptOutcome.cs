@@ -26,6 +26,12 @@ public abstract record AttemptOutcome
     /// </summary>
     public string? Exception { get; init; }
 
+    /// <summary>
+    /// Why the job said it failed: the last <c>STRATA_ERROR</c> line of its output (<see cref="Tracebacks.LastReportedError"/>),
+    /// shown in the error message ahead of <see cref="Exception"/>.
+    /// </summary>
+    public string? ReportedError { get; init; }
+
     /// <summary>The runtime's own account of the end, shown as the attempt's error message; null: <see cref="Describe"/>.</summary>
     public string? Message { get; init; }
 

@@ -38,6 +38,29 @@ public static class Tracebacks
         return null;
     }
 
+    /// <summary>The prefix of a line a job prints to say why it failed, in its own words (the built-in trainer does).</summary>
+    public const string ErrorLinePrefix = "STRATA_ERROR ";
+
+    /// <summary>
+    /// The message of the last <c>STRATA_ERROR &lt;message&gt;</c> line in <paramref name="tail"/> (text before the prefix
+    /// is allowed when it ends in a space, as for metric lines: a logging prefix); null when there is none.
+    /// </summary>
+    public static string? LastReportedError(string? tail)
+    {
+        if (string.IsNullOrEmpty(tail)) return null;
+        var lines = tail.Split('\n');
+        for (var i = lines.Length - 1; i >= 0; i--)
+        {
+            var line = lines[i].TrimEnd('\r');
+            var at = line.IndexOf(ErrorLinePrefix, StringComparison.Ordinal);
+            if (at < 0 || (at > 0 && line[at - 1] != ' ')) continue;
+            var message = line[(at + ErrorLinePrefix.Length)..].Trim();
+            if (message.Length == 0) continue;
+            return message.Length <= MaxLineLength ? message : string.Concat(message.AsSpan(0, MaxLineLength), "…");
+        }
+        return null;
+    }
+
     /// <summary>True when <paramref name="exceptionLine"/> names one of the <see cref="CodeErrors"/> (qualified names too: <c>builtins.ValueError</c>).</summary>
     public static bool IsCodeError(string? exceptionLine)
     {

@@ -170,7 +170,7 @@ public static class AttemptTransitions
         attempt.StartedAt = observation.StartedAt ?? attempt.StartedAt;
         attempt.ExitCode = outcome.ExitCode;
         attempt.ErrorMessage = decision.Job is JobNext.Requeue ? AttemptPolicy.PreemptedMessage
-            : outcome.Exception is { } exception ? $"{outcome.Describe()}: {exception}" : outcome.Message;
+            : (outcome.ReportedError ?? outcome.Exception) is { } why ? $"{outcome.Describe()}: {why}" : outcome.Message;
         attempt.Outcome = outcome.Reason;
         attempt.Classification = decision.Classification?.ToWire();
         attempt.Decision = decision.Decision;

@@ -191,6 +191,9 @@ public abstract class ModelRegistryTests<TApp>(TApp app) : IClassFixture<TApp>
         var done = await StrataApp.WaitForEndAsync(client, id, TimeSpan.FromMinutes(2));
 
         Assert.Equal("failed", done.GetProperty("status").GetString());
+        // The trainer's own words are the job's error, where the user looks first, not only in the log.
+        Assert.Equal($"exited with code 1: strata-worker train: {data}: the label column 'churned' is not in the data; its columns are: a, b (user_error: not retried)",
+            done.GetProperty("error_message").GetString());
         using var logs = await client.GetAsync($"/v1/jobs/training/{id}/logs");
         Assert.Contains("the label column 'churned' is not in the data; its columns are: a, b", await logs.Content.ReadAsStringAsync());
         using var models = await client.GetAsync("/v1/models");

@@ -103,6 +103,7 @@ public static class JobStatusReading
                 Message = $"exited with code {exited.ExitCode}",
                 // The tail of its log (FallbackToLogsOnError): the evidence of a code error.
                 Exception = Tracebacks.LastException(exited.Message),
+                ReportedError = Tracebacks.LastReportedError(exited.Message),
             };
         }
         if (pods is { NodeLost: true })

@@ -717,13 +717,11 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
             return new AttemptObservation
             {
                 Attempt = attempt,
-                Outcome = AttemptOutcome.FromReason(result.Reason) with
+                Outcome = Failed(result.Reason, ReadTailIfFailed(result.Reason, folder)) with
                 {
                     ExitCode = result.ExitCode,
                     Signal = result.Signal,
                     Message = result.Message,
-                    // The evidence of a code error: the last exception of a Python traceback at the end of its output.
-                    Exception = result.Reason == StatusReasons.Completed ? null : Tracebacks.LastException(ReadTail(Path.Combine(folder, AttemptFiles.Log))),
                 },
                 StartedAt = result.StartedAt ?? supervisor?.StartedAt,
                 FinishedAt = result.FinishedAt,
@@ -824,6 +822,19 @@ public sealed class LocalJobRuntime : IJobRuntime, IRuntimeProfile, IDisposable
         attempt = new AttemptRef(tenant, name[..dash], number);
         return true;
     }
+
+    /// <summary>
+    /// An outcome of <paramref name="reason"/> with the evidence at the end of the job's output: the last exception
+    /// of a Python traceback (the evidence of a code error), and the last <c>STRATA_ERROR</c> line (why, in its words).
+    /// </summary>
+    private static AttemptOutcome Failed(string reason, string? tail) => AttemptOutcome.FromReason(reason) with
+    {
+        Exception = Tracebacks.LastException(tail),
+        ReportedError = Tracebacks.LastReportedError(tail),
+    };
+
+    private static string? ReadTailIfFailed(string reason, string folder) =>
+        reason == StatusReasons.Completed ? null : ReadTail(Path.Combine(folder, AttemptFiles.Log));
 
     /// <summary>The last <see cref="Tracebacks.TailBytes"/> of a job's output, as text; null when it cannot be read.</summary>
     private static string? ReadTail(string path)
