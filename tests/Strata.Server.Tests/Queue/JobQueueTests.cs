@@ -142,7 +142,7 @@ public sealed class JobQueueTests
         _queue.TryHold("team-a", "running", ResourceRequest.FromGb(2, 1, 0), limits: null);
         _queue.ReserveForDeployment("team-a", "serve", ResourceRequest.FromGb(3, 0, 0), 3, limits: null);
 
-        Assert.Equal(new TenantQuotaUse(ResourceRequest.FromGb(6, 2, 0), ResourceRequest.FromGb(1, 1, 0), 1, 1, 0, 1, 3), _queue.QuotaUse("team-a"));
+        Assert.Equal(new TenantQuotaUse(ResourceRequest.FromGb(6, 2, 0), ResourceRequest.FromGb(1, 1, 0), 1, 1, 0, 1, 3, Reserved: ResourceRequest.FromGb(3, 0, 0)), _queue.QuotaUse("team-a"));
 
         _queue.RemoveTenant("team-a");
 
