@@ -302,9 +302,14 @@ public static class DeploymentCommands
     {
         var name = new Argument<string>("name") { Description = "The deployment's name" };
         var version = new Option<int?>("--to-version") { Description = "The version to go back to (default: the one served before the last change of version)", CustomParser = CliOptions.ParseInt };
-        var command = new Command("rollback", "Roll a deployment back to an earlier version, replica by replica") { name, version };
+        var wait = new Option<bool>("--wait") { Description = "Wait until every replica of the earlier version is ready, as deploy --wait does" };
+        var timeout = new Option<int?>("--timeout") { Description = $"With --wait: give up after this many seconds (default {DefaultWaitSeconds})", CustomParser = CliOptions.ParseInt };
+        var command = new Command("rollback", "Roll a deployment back to an earlier version, replica by replica") { name, version, wait, timeout };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
-            RollbackAsync(cli.Out, client, parse.GetValue(name)!, parse.GetValue(version), cli.Format(parse), token), ct, $"deployment \"{parse.GetValue(name)}\""));
+        {
+            TimeSpan? waitFor = parse.GetValue(wait) ? TimeSpan.FromSeconds(parse.GetValue(timeout) ?? DefaultWaitSeconds) : null;
+            return RollbackAsync(cli, client, parse.GetValue(name)!, parse.GetValue(version), waitFor, cli.Format(parse), token);
+        }, ct, $"deployment \"{parse.GetValue(name)}\""));
         return command;
     }
 
@@ -312,8 +317,9 @@ public static class DeploymentCommands
     /// A rollback is the PATCH of an earlier version: <paramref name="toVersion"/>, else the version the
     /// deployment served before its last change of version (so a second rollback undoes the first).
     /// </summary>
-    public static async Task<int> RollbackAsync(IAnsiConsole console, StrataClient client, string name, int? toVersion, OutputFormat format, CancellationToken cancellationToken)
+    public static async Task<int> RollbackAsync(CliContext cli, StrataClient client, string name, int? toVersion, TimeSpan? waitFor, OutputFormat format, CancellationToken cancellationToken)
     {
+        var console = cli.Out;
         var deployment = await client.Deployments.GetAsync(name, cancellationToken);
         var target = toVersion ?? deployment.PreviousModelVersion
             ?? throw new UsageException($"deployment \"{name}\" has served version {deployment.ModelVersion} since it was created: there is no earlier version to go back to; name one with --to-version");
@@ -323,10 +329,17 @@ public static class DeploymentCommands
         {
             Model = $"{deployment.ModelName}@{target.ToString(CultureInfo.InvariantCulture)}",
         }, cancellationToken);
-        if (!Output.WriteData(console, format, deployment, [deployment.Name]))
+        if (format.ForPeople())
         {
-            console.MarkupLine($"Rolling [bold]{Output.Esc(name)}[/] back from version {from} to version {deployment.ModelVersion}, replica by replica ('strata deployments get {Output.Esc(name)}' shows progress).");
+            console.MarkupLine($"Rolling [bold]{Output.Esc(name)}[/] back from version {from} to version {deployment.ModelVersion}, replica by replica"
+                + (waitFor is null ? $" ('strata deployments get {Output.Esc(name)}' shows progress)." : "."));
         }
+        if (waitFor is { } limit)
+        {
+            deployment = await WaitWithProgressAsync(cli.Error, client, deployment, limit, cli.PollInterval, cancellationToken);
+            if (format.ForPeople()) console.MarkupLine($"Ready: {deployment.ReadyReplicas} replica(s) of version {deployment.ModelVersion}.");
+        }
+        Output.WriteData(console, format, deployment, [deployment.Name]);
         return ExitCodes.Success;
     }
 

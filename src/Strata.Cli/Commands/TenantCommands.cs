@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.CommandLine;
 using Spectre.Console;
 using Strata.Client;
@@ -37,7 +38,8 @@ public static class TenantCommands
         if (!Output.WriteData(console, format, tenant, [tenant.Id]))
         {
             console.MarkupLine($"Created tenant [bold]{Output.Esc(tenant.Id)}[/].");
-            console.MarkupLine($"[grey]Issue a token for it with: strata tokens create {Output.Esc(tenant.Id)} --role owner[/]");
+            // The role the README's quickstart uses: a member submits and deploys; an owner also manages the tenant's tokens.
+            console.MarkupLine($"[grey]Issue a token for it with: strata tokens create {Output.Esc(tenant.Id)} --role member (or owner, to manage its tokens too)[/]");
         }
 
         return ExitCodes.Success;
@@ -82,6 +84,13 @@ public static class TenantCommands
                 grid.AddRow("[bold]Name[/]", Output.Esc(tenant.Name));
                 grid.AddRow("[bold]Cost center[/]", Output.Esc(tenant.CostCenter));
                 grid.AddRow("[bold]Created[/]", Output.Time(tenant.CreatedAt));
+                if (tenant.Status != TenantStatuses.Active) grid.AddRow("[bold]Status[/]", Output.Esc($"{tenant.Status} since {Output.Time(tenant.DeletingSince)}"));
+                if (tenant.Quota is { } q)
+                {
+                    string N(double value) => value.ToString("0.##", CultureInfo.InvariantCulture);
+                    grid.AddRow("[bold]Quota[/]", Output.Esc($"{N(q.CpuCores)} cores, {N(q.MemoryGb)} GB, {q.GpuCount} GPUs; {q.MaxRunningJobs} running and {q.MaxPendingJobs} pending jobs; "
+                        + $"{q.MaxDeployments} deployments, {q.MaxReplicas} replicas; over quota: {q.OnQuotaExceeded}; weight {N(q.FairShareWeight)}"));
+                }
                 cli.Out.Write(grid);
             }
 

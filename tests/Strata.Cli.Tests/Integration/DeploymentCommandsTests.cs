@@ -85,9 +85,10 @@ public sealed class DeploymentCommandsTests(ServerFixture server) : IClassFixtur
             Assert.Equal(1, rolled.RootElement.GetProperty("model_version").GetInt32());
             Assert.Equal(2, rolled.RootElement.GetProperty("previous_model_version").GetInt32());
         }
-        var again = await cli.RunAsync("deployments", "rollback", "churn", "--to-version", "2");
+        var again = await cli.RunAsync("deployments", "rollback", "churn", "--to-version", "2", "--wait");
         Assert.True(again.ExitCode == ExitCodes.Success, again.ToString());
         Assert.Contains("back from version 1 to version 2", again.Out);
+        Assert.Contains("Ready: 1 replica(s) of version 2", again.Out);
 
         var list = await cli.RunAsync("deployments", "list");
         Assert.Contains("churn@2", list.Out);

@@ -33,6 +33,8 @@ public sealed class TenantCommandsTests(ServerFixture server) : IClassFixture<Se
         var get = await admin.RunAsync("tenants", "get", "team-crud");
         Assert.True(get.ExitCode == ExitCodes.Success, get.ToString());
         Assert.Contains("Team CRUD", get.Out);
+        Assert.Contains("Quota", get.Out);
+        Assert.Contains("over quota:", get.Out);
 
         var unconfirmed = await admin.RunAsync("tenants", "delete", "team-crud");
         Assert.True(unconfirmed.ExitCode == ExitCodes.UsageError, unconfirmed.ToString());
