@@ -164,3 +164,14 @@ public sealed record SetModelAliasRequest
 {
     public int? Version { get; init; }
 }
+
+/// <summary>
+/// The cells of a CSV that mean "no value": the built-in trainer reads them as missing when it trains, and the CLI
+/// sends them as missing (null) when it predicts from a CSV, so that both read a file alike.
+/// </summary>
+public static class MissingValues
+{
+    private static readonly HashSet<string> Markers = new(StringComparer.OrdinalIgnoreCase) { "", "NA", "N/A", "NaN", "null", "None", "?" };
+
+    public static bool IsMissing(string cell) => Markers.Contains(cell.Trim());
+}

@@ -66,9 +66,7 @@ public static class TableAnalysis
     /// <summary>Fewest distinct values for a text column to be taken for an identifier.</summary>
     private const int IdentifierMinimum = 50;
 
-    private static readonly HashSet<string> MissingMarkers = new(StringComparer.OrdinalIgnoreCase) { "", "NA", "N/A", "NaN", "null", "None", "?" };
-
-    public static bool IsMissing(string cell) => MissingMarkers.Contains(cell.Trim());
+    public static bool IsMissing(string cell) => MissingValues.IsMissing(cell);
 
     public static AnalyzedTable Analyze(CsvTable table, string label, string? task)
     {

@@ -346,10 +346,26 @@ public static class DeploymentCommands
     public static Command CreatePredict(CliContext cli)
     {
         var name = new Argument<string>("name") { Description = "The deployment" };
-        var input = new Argument<string>("input") { Description = "One instance as a JSON object, {\"instances\": [...]}, or @file.json" };
-        var command = new Command("predict", "Predict with a deployed model; prints the answer's JSON") { name, input };
+        var input = new Argument<string?>("input")
+        {
+            Description = "One instance as a JSON object, {\"instances\": [...]}, @file.json, or @file.csv (as --csv)", Arity = ArgumentArity.ZeroOrOne,
+        };
+        var csv = new Option<string?>("--csv") { Description = "A CSV file with a header row of feature names: every row is predicted, answered as CSV (its columns and the prediction's)" };
+        var outFile = new Option<string?>("--out") { Description = "With --csv: write the answer's CSV to this file instead of standard output" };
+        var command = new Command("predict", "Predict with a deployed model; prints the answer's JSON, or a CSV's rows with their predictions") { name, input, csv, outFile };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
-            PredictAsync(cli, client, parse.GetValue(name)!, parse.GetValue(input)!, cli.Format(parse), token), ct, $"deployment \"{parse.GetValue(name)}\""));
+        {
+            var given = parse.GetValue(input);
+            var csvFile = parse.GetValue(csv) ?? (given is ['@', .. var file] && file.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? file : null);
+            if (csvFile is not null)
+            {
+                if (parse.GetValue(csv) is not null && given is not null) throw new UsageException("give the input once: as --csv FILE, or as an argument");
+                return CsvPredictions.PredictAsync(cli, client, parse.GetValue(name)!, csvFile, parse.GetValue(outFile), token);
+            }
+            if (given is null) throw new UsageException("give what to predict: one instance as JSON, {\"instances\": [...]}, @file.json, or --csv FILE");
+            if (parse.GetValue(outFile) is not null) throw new UsageException("--out goes with --csv");
+            return PredictAsync(cli, client, parse.GetValue(name)!, given, cli.Format(parse), token);
+        }, ct, $"deployment \"{parse.GetValue(name)}\""));
         return command;
     }
 
@@ -370,7 +386,9 @@ public static class DeploymentCommands
         }
         catch (JsonException e)
         {
-            throw new UsageException($"the input is not JSON ({e.Message}); give one instance such as '{{\"tenure_months\": 3, ...}}', '{{\"instances\": [...]}}' or @file.json");
+            // The reader's position, never the input itself: a file can be megabytes.
+            throw new UsageException($"the input is not JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}: \"{CsvPredictions.Excerpt(text.Split('\n').ElementAtOrDefault((int)(e.LineNumber ?? 0)) ?? "")}\"); "
+                + "give one instance such as '{\"tenure_months\": 3, ...}', '{\"instances\": [...]}', @file.json, or a CSV with --csv");
         }
         if (body.ValueKind != JsonValueKind.Object)
         {

@@ -54,6 +54,28 @@ public sealed class DeploymentCommandsTests(ServerFixture server) : IClassFixtur
         var wrong = await cli.RunAsync("predict", "churn", """{"tenure_months": "lots", "plan": "basic"}""");
         Assert.NotEqual(ExitCodes.Success, wrong.ExitCode);
         Assert.Single(wrong.Error.Split('\n'), l => l.Contains("tenure_months", StringComparison.Ordinal));
+        // A CSV: 3,000 rows in batches, answered as CSV with the input's columns (the label too) and the prediction's.
+        var predictions = Path.Combine(cli.WorkingDirectory, "predictions.csv");
+        var csv = await cli.RunAsync("predict", "churn", "--csv", data, "--out", predictions);
+        Assert.True(csv.ExitCode == ExitCodes.Success, csv.ToString());
+        var input = File.ReadAllLines(data);
+        var output = File.ReadAllLines(predictions);
+        Assert.Equal(input[0] + ",predicted_label,probability,score", output[0]);
+        Assert.Equal(input.Length, output.Length);
+        Assert.StartsWith(input[1] + ",", output[1], StringComparison.Ordinal);
+        Assert.StartsWith(input[^1] + ",", output[^1], StringComparison.Ordinal);
+        // @file.csv to standard output, the same; a cell that is not a number where the model takes one is named, briefly.
+        var small = Path.Combine(cli.WorkingDirectory, "small.csv");
+        await File.WriteAllLinesAsync(small, [input[0], input[1], input[2]]);
+        var stdout = await cli.RunAsync("predict", "churn", "@small.csv");
+        Assert.True(stdout.ExitCode == ExitCodes.Success, stdout.ToString());
+        Assert.Equal(output[..3], stdout.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')));
+        await File.WriteAllLinesAsync(small, [input[0], "lots" + new string('x', 500) + input[1][input[1].IndexOf(',', StringComparison.Ordinal)..]]);
+        var bad = await cli.RunAsync("predict", "churn", "--csv", "small.csv");
+        Assert.Equal(ExitCodes.UsageError, bad.ExitCode);
+        Assert.Contains("line 2, column tenure_months", bad.Error, StringComparison.Ordinal);
+        Assert.True(bad.Error.Length < 400, bad.Error);
+
         // The README's file, as shipped.
         var shipped = await cli.RunAsync("predict", "churn", "@" + Path.Combine(RepositoryRoot(), "examples", "churn", "instances.json"));
         Assert.True(shipped.ExitCode == ExitCodes.Success, shipped.ToString());
