@@ -8,7 +8,9 @@ using Strata.Contracts;
 using Strata.Server.Auth;
 using Strata.Server.Dashboard.Pages;
 using Strata.Server.Dashboard.Shared;
+using Strata.Server.Deployments;
 using Strata.Server.Jobs;
+using Strata.Server.Models;
 using Strata.Server.Storage;
 
 namespace Strata.Server.Dashboard;
@@ -94,6 +96,9 @@ public static class DashboardSetup
         ui.MapPost("/signin", SignInAsync);
         ui.MapPost("/signout", SignOut);
         ui.MapPost("/jobs/{id}/cancel", CancelAsync);
+        ui.MapPost("/models/{name}/aliases/{alias}", MoveAliasAsync);
+        ui.MapPost("/deployments/{name}/rollback", ServeVersionAsync);
+        ui.MapPost("/deployments/{name}/promote", ServeVersionAsync);
         ui.MapGet("/jobs/{id}/log", JobLogs.StreamAsync);
         ui.MapGet("/jobs/{id}/charts", (string id) => new RazorComponentResult<MetricCharts>(new { JobId = id }));
         ui.MapGet("/events/jobs", JobEventsAsync);
@@ -138,6 +143,43 @@ public static class DashboardSetup
         if (outcome.Job is null) return NotFound();
         return Results.Redirect($"/ui/jobs/{Uri.EscapeDataString(id)}");
     }
+
+    private static async Task<IResult> MoveAliasAsync(
+        string name, string alias, [FromForm] int? version, HttpContext context, ModelRegistry registry, CancellationToken cancellationToken)
+    {
+        var caller = context.Caller();
+        if (caller.TenantId is null) return NotFound();
+        if (!caller.CanWrite) return Forbidden("A viewer cannot move aliases.");
+        if (ModelNames.CheckAlias(alias) is not null || version is not > 0) return Invalid("The alias or the version is not one; go back and choose again.");
+        var (model, exists) = await registry.SetAliasAsync(caller.TenantId, name, alias, version.Value, cancellationToken);
+        if (model is null) return NotFound();
+        if (!exists) return Invalid($"Model {name} has no version {version}.");
+        return Results.Redirect($"/ui/models/{Uri.EscapeDataString(name)}");
+    }
+
+    /// <summary>
+    /// A rollback or a canary's promotion: the deployment serves <paramref name="version"/> (the one its
+    /// confirmation named), as <c>PATCH {"model": "name@version"}</c> does, replica by replica.
+    /// </summary>
+    private static async Task<IResult> ServeVersionAsync(
+        string name, [FromForm] int? version, HttpContext context, Store store, DeploymentService deployments, CancellationToken cancellationToken)
+    {
+        var caller = context.Caller();
+        if (caller.TenantId is null) return NotFound();
+        if (!caller.CanWrite) return Forbidden("A viewer cannot change deployments.");
+        if (version is not > 0) return Invalid("The version is not one; go back and choose again.");
+        await using var db = store.CreateContext();
+        var record = await db.Deployments.AsNoTracking().FirstOrDefaultAsync(d => d.TenantId == caller.TenantId && d.Name == name, cancellationToken);
+        if (record is null) return NotFound();
+        var (model, problem) = await deployments.ResolveAsync(caller.TenantId, $"{record.ModelName}@{version}", cancellationToken);
+        if (model is null) return Invalid(problem!);
+        var outcome = await deployments.UpdateAsync(caller.TenantId, name, _ => null, model, canary: null, cancellationToken);
+        if (outcome.Updated is null) return outcome.Excess is not null ? Invalid("The tenant's quota has no room for the change.") : NotFound();
+        return Results.Redirect($"/ui/deployments/{Uri.EscapeDataString(name)}");
+    }
+
+    private static RazorComponentResult<Standalone> Invalid(string why) =>
+        new(new { Title = "Not done", Message = why }) { StatusCode = StatusCodes.Status400BadRequest };
 
     private static RazorComponentResult<Standalone> NotFound() =>
         new RazorComponentResult<Standalone>(new { Title = "Not found", Message = "There is no such object in this tenant." }) { StatusCode = StatusCodes.Status404NotFound };
