@@ -72,6 +72,37 @@ public sealed class JobPagesTests(DashboardServer dashboard) : IClassFixture<Das
     }
 
     [SkippableFact]
+    public async Task Two_runs_ticked_on_the_jobs_page_are_compared_overlaid_with_their_hyperparameters_side_by_side()
+    {
+        Skip.If(DashboardServer.Chromium is null, "no chromium on this machine (scripts/test installs Debian's)");
+        var ids = new List<string>();
+        foreach (var rate in new[] { 1, 2 })
+        {
+            var metric = $"STRATA_METRIC {{\\\"name\\\": \\\"loss\\\", \\\"value\\\": $(( s * {rate} )), \\\"step\\\": $s}}";
+            ids.Add(await dashboard.SubmitAsync(dashboard.MemberToken, new
+            {
+                name = $"sweep-{rate}", entrypoint = $"for s in 1 2 3; do echo \"{metric}\"; done",
+                hyperparameters = new Dictionary<string, object> { ["rate"] = rate, ["epochs"] = 3 },
+            }));
+        }
+        foreach (var id in ids) await WaitForStatusAsync(id, "succeeded");
+        var (context, page) = await dashboard.SignedInAsync(dashboard.MemberToken);
+        await using var _ = context;
+
+        await page.GetByLabel("Compare sweep-1").CheckAsync();
+        await page.GetByLabel("Compare sweep-2").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Compare selected" }).ClickAsync();
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Compare runs" })).ToBeVisibleAsync();
+        await Expect(page.Locator("svg[data-compare-metric='loss'] polyline")).ToHaveCountAsync(2);
+        var rateRow = page.Locator("tr", new() { Has = page.GetByRole(AriaRole.Rowheader, new() { Name = "rate" }) });
+        // In the list's order, newest first.
+        await Expect(page.Locator("thead th a")).ToHaveTextAsync(["sweep-2", "sweep-1"]);
+        await Expect(rateRow.Locator("td")).ToHaveTextAsync(["2", "1"]);
+        await DashboardServer.ScreenshotAsync(page, "compare");
+    }
+
+    [SkippableFact]
     public async Task Cancel_from_the_page_with_its_confirmation_stops_a_running_job()
     {
         Skip.If(DashboardServer.Chromium is null, "no chromium on this machine (scripts/test installs Debian's)");

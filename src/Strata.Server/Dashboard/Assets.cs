@@ -36,6 +36,7 @@ public static class DashboardAssets
         .paging { display: flex; gap: 16px; margin-top: 12px; }
         .empty { padding: 16px; background: #f6f8fa; border-radius: 6px; }
         .error { color: #9c1c1c; }
+        td.differs { font-weight: bold; }
         dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; } dl.facts dt { font-weight: bold; } dl.facts dd { margin: 0; }
         @media (max-width: 640px) { main { padding: 8px; } th, td { padding: 4px; } .hide-narrow { display: none; } }
         """;
