@@ -36,6 +36,7 @@ public sealed class CliApp
         _root.Subcommands.Add(DeploymentCommands.CreateDeploy(cli));
         _root.Subcommands.Add(DeploymentCommands.CreateDeployments(cli));
         _root.Subcommands.Add(DeploymentCommands.CreatePredict(cli));
+        _root.Subcommands.Add(UiCommand.Create(cli));
     }
 
     /// <summary>The CLI on the process's console and environment.</summary>
