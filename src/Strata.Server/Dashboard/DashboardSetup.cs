@@ -190,6 +190,10 @@ public static class DashboardSetup
     private static Results<Ok<DashboardSignInCode>, ProblemHttpResult> MintSignInCode(HttpContext context, SignInCodes codes)
     {
         var caller = context.Caller();
+        if (context.Request.ContentLength is > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+        {
+            return Problems.Problem.Malformed("This route takes no body: POST it empty.");
+        }
         if (caller.Role is not (Roles.Admin or Roles.Owner or Roles.Member or Roles.Viewer))
         {
             return Problems.Problem.Forbidden("Only a person's token (admin, owner, member, viewer) can sign in to the dashboard.");
