@@ -212,6 +212,53 @@ public sealed partial class DashboardPageTests(SqliteApp app) : IClassFixture<Sq
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
     }
 
+    [Fact]
+    public async Task Another_tenants_model_and_deployment_are_404_pages_and_a_viewers_forged_alias_move_is_refused()
+    {
+        var (tenant, api) = await app.TenantClientAsync("dash-models");
+        using var _ = api;
+        using (var created = await api.PostAsJsonAsync("/v1/models", new { name = "churn" })) await Http.ExpectAsync(created, 201);
+        var (rival, __) = await app.TenantClientAsync("dash-models-rival");
+        using var theirs = app.BrowserClient();
+        (await SignInAsync(theirs, await app.TokenForAsync(rival, Roles.Owner))).Dispose();
+        foreach (var path in new[] { "/ui/models/churn", "/ui/models/churn/confirm-alias?alias=production&version=1", "/ui/deployments/churn", "/ui/deployments/churn/confirm?action=rollback" })
+        {
+            using var response = await theirs.GetAsync(path);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Contains("<h1>Not found</h1>", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var viewer = app.BrowserClient();
+        (await SignInAsync(viewer, await app.TokenForAsync(tenant, Roles.Viewer))).Dispose();
+        var page = await viewer.GetStringAsync("/ui/models/churn");
+        Assert.Contains("<h1>Model churn</h1>", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("Move alias", page, StringComparison.Ordinal);
+        using var forged = await viewer.PostAsync("/ui/models/churn/aliases/production",
+            new FormUrlEncodedContent([new("__RequestVerificationToken", AntiforgeryToken(page)!), new("version", "1")]));
+        Assert.Equal(HttpStatusCode.Forbidden, forged.StatusCode);
+        using var rolledBack = await viewer.PostAsync("/ui/deployments/churn/rollback",
+            new FormUrlEncodedContent([new("__RequestVerificationToken", AntiforgeryToken(page)!), new("version", "1")]));
+        Assert.Equal(HttpStatusCode.Forbidden, rolledBack.StatusCode);
+    }
+
+    [Fact]
+    public async Task Compare_shows_only_the_tenants_own_runs_and_says_how_many_it_left_out()
+    {
+        var (tenant, api) = await app.TenantClientAsync("dash-compare");
+        using var _ = api;
+        var (__, rival) = await app.TenantClientAsync("dash-compare-rival");
+        using var ___ = rival;
+        var mine = (await StrataApp.SubmitAsync(api, new { name = "mine", entrypoint = "true", hyperparameters = new { rate = 1 } })).GetProperty("id").GetString()!;
+        var theirs = (await StrataApp.SubmitAsync(rival, new { name = "theirs", entrypoint = "true", hyperparameters = new { rate = 2 } })).GetProperty("id").GetString()!;
+        using var browser = app.BrowserClient();
+        (await SignInAsync(browser, await app.TokenForAsync(tenant, Roles.Viewer))).Dispose();
+
+        var page = await browser.GetStringAsync($"/ui/compare?id={mine}&id={theirs}");
+
+        Assert.Contains("1 of the ids named are not jobs of this tenant", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("theirs", page, StringComparison.Ordinal);
+    }
+
     /// <summary>Signs <paramref name="browser"/> in through the sign-in form, as a person would.</summary>
     internal static async Task<HttpResponseMessage> SignInAsync(HttpClient browser, string token)
     {
