@@ -61,6 +61,7 @@ public static class DashboardAssets
                 const r = await fetch(path(charts.dataset.charts) + '/charts');
                 if (r.ok) charts.innerHTML = await r.text();
               });
+              es.addEventListener('end', () => es.close());
               live.push(es);
             }
             const log = document.querySelector('[data-log]');

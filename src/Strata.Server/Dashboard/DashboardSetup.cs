@@ -207,7 +207,8 @@ public static class DashboardSetup
     /// <summary>
     /// <c>GET /ui/events/jobs?id=…</c>: server-sent events, one <c>status</c> event per change of a listed job's
     /// status (and, with <c>metrics=true</c>, a <c>metrics</c> event when its points grow), read from the store
-    /// twice a second. Another tenant's ids simply never produce an event.
+    /// twice a second, and an <c>end</c> event once every listed job has ended. Another tenant's ids simply never
+    /// produce an event.
     /// </summary>
     private static async Task JobEventsAsync(HttpContext context, Store store, CancellationToken cancellationToken)
     {
@@ -234,6 +235,13 @@ public static class DashboardSetup
                         if (seen.GetValueOrDefault(row.Id) == text) continue;
                         seen[row.Id] = text;
                         await WriteEventAsync(context, "status", JsonSerializer.Serialize(new { id = row.Id, status, text }), cancellationToken);
+                    }
+                    // Every listed job has ended: nothing more will change (the script closes the stream rather than reconnect).
+                    if (rows.Count > 0 && rows.All(r => r.Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled))
+                    {
+                        if (metrics) await WriteEventAsync(context, "metrics", "final", cancellationToken);
+                        await WriteEventAsync(context, "end", "", cancellationToken);
+                        return;
                     }
                     if (metrics)
                     {
