@@ -259,6 +259,27 @@ public sealed partial class DashboardPageTests(SqliteApp app) : IClassFixture<Sq
         Assert.DoesNotContain("theirs", page, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_quota_page_draws_a_bar_per_resource_with_its_use_in_words()
+    {
+        var (tenant, api) = await app.TenantClientAsync("dash-quota");
+        using var _ = api;
+        var id = (await StrataApp.SubmitAsync(api, new { name = "holding", entrypoint = "sleep 30", compute = new { cpu_cores = 2 } })).GetProperty("id").GetString()!;
+        var quota = await api.GetFromJsonAsync<QuotaStatus>("/v1/quota", Http.Json);
+        using var browser = app.BrowserClient();
+        (await SignInAsync(browser, await app.TokenForAsync(tenant, Roles.Viewer))).Dispose();
+
+        var page = await browser.GetStringAsync("/ui/quota");
+
+        foreach (var (name, usage) in quota!.Resources)
+        {
+            Assert.Contains($"data-quota=\"{name}\"", page, StringComparison.Ordinal);
+        }
+        var cpu = quota.Resources.Single(r => r.Key.Contains("cpu", StringComparison.Ordinal));
+        Assert.Contains($"{cpu.Value.Used.ToString(System.Globalization.CultureInfo.InvariantCulture)} of {cpu.Value.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture)}", page, StringComparison.Ordinal);
+        (await api.DeleteAsync($"/v1/jobs/training/{id}")).Dispose();
+    }
+
     /// <summary>Signs <paramref name="browser"/> in through the sign-in form, as a person would.</summary>
     internal static async Task<HttpResponseMessage> SignInAsync(HttpClient browser, string token)
     {
