@@ -280,6 +280,26 @@ public sealed partial class DashboardPageTests(SqliteApp app) : IClassFixture<Sq
         (await api.DeleteAsync($"/v1/jobs/training/{id}")).Dispose();
     }
 
+    [Fact]
+    public async Task The_admin_page_lists_tenants_with_their_queues_for_the_admin_only()
+    {
+        var (tenant, api) = await app.TenantClientAsync("dash-admin");
+        using var _ = api;
+        using var admin = app.BrowserClient();
+        (await SignInAsync(admin, app.AdminToken)).Dispose();
+
+        var page = await admin.GetStringAsync("/ui/admin");
+
+        Assert.Contains($"data-tenant=\"{tenant}\"", page, StringComparison.Ordinal);
+        Assert.Contains("held by running attempts", page, StringComparison.Ordinal);
+        Assert.Contains("An admin's token belongs to no tenant", await admin.GetStringAsync("/ui/jobs"), StringComparison.Ordinal);
+        using var owner = app.BrowserClient();
+        (await SignInAsync(owner, await app.TokenForAsync(tenant, Roles.Owner))).Dispose();
+        using var refused = await owner.GetAsync("/ui/admin");
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Assert.DoesNotContain("/ui/admin", await owner.GetStringAsync("/ui/jobs"), StringComparison.Ordinal);
+    }
+
     /// <summary>Signs <paramref name="browser"/> in through the sign-in form, as a person would.</summary>
     internal static async Task<HttpResponseMessage> SignInAsync(HttpClient browser, string token)
     {
