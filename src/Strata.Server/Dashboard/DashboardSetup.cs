@@ -56,7 +56,8 @@ public static class DashboardSetup
 
     /// <summary>
     /// After authentication: a request under /ui from no one signed in goes to the sign-in page (a dead or
-    /// expired session's cookie is dropped on the way); then antiforgery, which the form endpoints require.
+    /// expired session's cookie is dropped on the way); then antiforgery, which the form endpoints require: each
+    /// binds the form, and binding a form checks its token.
     /// </summary>
     public static WebApplication UseDashboard(this WebApplication app)
     {
@@ -128,13 +129,14 @@ public static class DashboardSetup
         return Results.Redirect(SafeReturn(returnTo));
     }
 
-    private static IResult SignOut([FromForm] string? unused, HttpContext context)
+    // The form parameter is what makes minimal APIs check the antiforgery token (a form without one is a 400).
+    private static IResult SignOut(IFormCollection form, HttpContext context)
     {
         DashboardSession.DeleteCookie(context);
         return Results.Redirect("/ui/signin");
     }
 
-    private static async Task<IResult> CancelAsync(string id, [FromForm] string? confirm, HttpContext context, JobService jobs, CancellationToken cancellationToken)
+    private static async Task<IResult> CancelAsync(string id, IFormCollection form, HttpContext context, JobService jobs, CancellationToken cancellationToken)
     {
         var caller = context.Caller();
         if (caller.TenantId is null) return NotFound();

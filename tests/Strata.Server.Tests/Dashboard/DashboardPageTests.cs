@@ -120,6 +120,9 @@ public sealed partial class DashboardPageTests(SqliteApp app) : IClassFixture<Sq
         using var forged = await browser.PostAsync($"/ui/jobs/{id}/cancel", new FormUrlEncodedContent([new("confirm", "yes")]));
 
         Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        using var signOut = await browser.PostAsync("/ui/signout", new FormUrlEncodedContent([]));
+        Assert.Equal(HttpStatusCode.BadRequest, signOut.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/ui/jobs")).StatusCode);
         var job = await api.GetFromJsonAsync<TrainingJob>($"/v1/jobs/training/{id}", Http.Json);
         Assert.NotEqual(JobStatus.Cancelled, job!.Status);
         Assert.NotEqual(JobStatus.Cancelling, job.Status);
