@@ -10,6 +10,11 @@ namespace Strata.Dashboard.Tests;
 /// <summary>A model trained twice by the built-in trainer and deployed: an alias moved and a deployment rolled back from their pages.</summary>
 public sealed class ModelAndDeploymentPagesTests(DashboardServer dashboard) : IClassFixture<DashboardServer>
 {
+    private const string Instance = """
+        {"tenure_months": 3, "plan": "basic", "contract": "month-to-month", "monthly_charges": 70.5, "total_charges": 211.5,
+         "support_calls": 4, "region": "west", "paperless_billing": "yes"}
+        """;
+
     [SkippableFact]
     public async Task An_alias_moves_and_a_deployment_rolls_back_from_their_pages_with_confirmations()
     {
@@ -59,6 +64,11 @@ public sealed class ModelAndDeploymentPagesTests(DashboardServer dashboard) : IC
         await Expect(page.Locator("[data-version]")).ToHaveTextAsync("1");
         var deployment = await api.GetFromJsonAsync<JsonElement>("/v1/deployments/churn-api");
         Assert.Equal(1, deployment.GetProperty("model_version").GetInt32());
+        // A prediction (answered, or refused while no replica is ready) shows in the page's figures of the last 15 minutes.
+        await Expect(page.Locator("[data-traffic]")).ToContainTextAsync("no predictions");
+        (await api.PostAsync("/v1/deployments/churn-api/predict", new StringContent(Instance, System.Text.Encoding.UTF8, "application/json"))).Dispose();
+        await page.ReloadAsync();
+        await Expect(page.Locator("[data-traffic]")).ToContainTextAsync("1 predictions answered");
         await DashboardServer.ScreenshotAsync(page, "deployment-rolled-back");
 
         // Another tenant: the same addresses are 404 pages.

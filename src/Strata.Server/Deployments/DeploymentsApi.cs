@@ -47,6 +47,7 @@ public static class DeploymentsApi
             });
         }
         builder.Services.AddSingleton<PredictionCache>();
+        builder.Services.AddSingleton<PredictionWindow>();
         builder.Services.AddHostedService<DeploymentsResync>();
         return builder;
     }
@@ -237,7 +238,8 @@ public static class DeploymentsApi
     /// Forwards the body to a ready replica. The tenant check is the runtime's key: a deployment of
     /// another tenant is not found, exactly like a missing one, and nothing is read from the store.
     /// </summary>
-    private static async Task PredictAsync(string name, HttpContext context, IDeploymentRuntime runtime, ReplicaRouter router, PredictionCache cache, CancellationToken cancellationToken)
+    private static async Task PredictAsync(
+        string name, HttpContext context, IDeploymentRuntime runtime, ReplicaRouter router, PredictionCache cache, PredictionWindow window, TimeProvider time, CancellationToken cancellationToken)
     {
         var key = new DeploymentKey(context.Caller().TenantId!, name);
         var observed = runtime.Observe(key);
@@ -246,6 +248,20 @@ public static class DeploymentsApi
             await NotFound(name).ExecuteAsync(context);
             return;
         }
+        var started = time.GetTimestamp();
+        try
+        {
+            await AnswerPredictionAsync(name, key, observed, context, router, cache, cancellationToken);
+        }
+        finally
+        {
+            window.Record(key, time.GetElapsedTime(started), failed: context.Response.StatusCode >= 500);
+        }
+    }
+
+    private static async Task AnswerPredictionAsync(
+        string name, DeploymentKey key, DeploymentObservation observed, HttpContext context, ReplicaRouter router, PredictionCache cache, CancellationToken cancellationToken)
+    {
         var (body, problem) = await JsonBody.ReadBytesAsync(context.Request, BodyLimits.Predict, cancellationToken);
         if (problem is not null)
         {
