@@ -317,6 +317,25 @@ ensure_prometheus() {
   log "prometheus: $prom, $tool ($("$prom" --version 2>/dev/null | head -n 1 || echo unknown version))"
 }
 
+# --------------------------------------------------------------- chromium --
+# The dashboard's browser tests (tests/Strata.Dashboard.Tests) drive Debian's
+# chromium through Playwright; Playwright's own browsers are never downloaded.
+# Installs the package when it is missing, once.
+
+ensure_chromium() {
+  local bin=${STRATA_TEST_CHROMIUM:-$(command -v chromium || echo /usr/bin/chromium)}
+  if [[ ! -x $bin ]]; then
+    apt_install chromium || true
+    bin=/usr/bin/chromium
+    if [[ ! -x $bin ]]; then
+      warn "chromium not found; the dashboard's browser tests will skip"
+      return 1
+    fi
+  fi
+  export STRATA_TEST_CHROMIUM=$bin
+  log "chromium: $bin ($("$bin" --version 2>/dev/null | head -n 1 || echo unknown version))"
+}
+
 # ------------------------------------------------------------ job sandbox --
 # The local runtime runs every job in a bubblewrap sandbox (docs/sandbox.md);
 # the sandbox tests also run a PyTorch job in it. Installs Debian's packages

@@ -47,6 +47,7 @@ public sealed class CliApp
         _root.Subcommands.Add(DeploymentCommands.CreateDeploy(cli));
         _root.Subcommands.Add(DeploymentCommands.CreateDeployments(cli));
         _root.Subcommands.Add(DeploymentCommands.CreatePredict(cli));
+        _root.Subcommands.Add(UiCommand.Create(cli));
         _root.Subcommands.Add(CompletionCommand.Create(cli));
         _root.Subcommands.Add(CliReference.CreateCommand(cli, _root));
     }

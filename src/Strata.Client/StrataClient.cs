@@ -141,6 +141,15 @@ public sealed class StrataClient : IDisposable
     public Task<Me> MeAsync(CancellationToken cancellationToken = default) =>
         SendAsync<Me>(HttpMethod.Get, "v1/me", null, cancellationToken);
 
+    /// <summary>
+    /// A one-time code that signs a browser in to the dashboard as this token, for a minute:
+    /// <c>POST /v1/ui/signin-codes</c>. The link to open is <c>{server}/ui/signin?code={code}</c>.
+    /// </summary>
+    /// <exception cref="ForbiddenException">The token is not a person's (a job's or the metrics reader's).</exception>
+    /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
+    public Task<DashboardSignInCode> DashboardSignInCodeAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<DashboardSignInCode>(HttpMethod.Post, "v1/ui/signin-codes", null, cancellationToken);
+
     /// <summary>The server's health: <c>GET /v1/health</c>.</summary>
     /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
     public Task<HealthResponse> HealthAsync(CancellationToken cancellationToken = default) =>

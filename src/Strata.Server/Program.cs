@@ -2,6 +2,7 @@ using Scalar.AspNetCore;
 using Strata.Server.Artifacts;
 using Strata.Server.Attempts;
 using Strata.Server.Auth;
+using Strata.Server.Dashboard;
 using Strata.Server.Deployments;
 using Strata.Server.Health;
 using Strata.Server.Hosting;
@@ -47,6 +48,7 @@ builder.AddLeadership();
 builder.AddRetention();
 builder.AddIdempotency();
 builder.AddHealth();
+builder.AddDashboard();
 
 var app = builder.Build();
 
@@ -56,12 +58,13 @@ app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();
+app.UseDashboard();
 
 app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
 // The reference of this API only: no hosted AI chat, MCP or deployment buttons of Scalar's own.
 app.MapScalarApiReference("/docs", options => options.WithOpenApiRoutePattern("/openapi/{documentName}.json").DisableAgent().DisableMcp().HideDeveloperTools()).AllowAnonymous();
-// The server's address opened in a browser: its API reference rather than a 401.
-app.MapGet("/", () => Results.Redirect("/docs")).AllowAnonymous().ExcludeFromDescription();
+// The server's address opened in a browser: the dashboard (which links the API reference at /docs) rather than a 401.
+app.MapGet("/", () => Results.Redirect("/ui")).AllowAnonymous().ExcludeFromDescription();
 app.MapHealthApi();
 app.MapObservability();
 app.MapTenantsApi();
@@ -75,6 +78,7 @@ app.MapModelsApi();
 app.MapDeploymentsApi();
 app.MapRecommendationsApi();
 app.MapCapacityApi();
+app.MapDashboard();
 
 app.Run();
 

@@ -32,7 +32,7 @@ public sealed record ResolvedModel(string Reference, string Name, ModelVersionRe
 /// queue's quota ledger, where job admission takes its own, so that neither can take what the other holds.
 /// </summary>
 public sealed class DeploymentService(
-    Store store, TenantQuotas quotas, JobQueue ledger, IDeploymentRuntime runtime, TimeProvider time, ILogger<DeploymentService> logger)
+    Store store, TenantQuotas quotas, JobQueue ledger, IDeploymentRuntime runtime, PredictionWindow predictions, TimeProvider time, ILogger<DeploymentService> logger)
 {
     private const int MaxStoredEvents = 20;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _tenantLocks = new(StringComparer.Ordinal);
@@ -255,6 +255,8 @@ public sealed class DeploymentService(
             gate.Release();
         }
         await runtime.RemoveAsync(new DeploymentKey(tenantId, name), cancellationToken);
+        // A deployment made again under this name starts with an empty window.
+        predictions.Forget(new DeploymentKey(tenantId, name));
         return true;
     }
 

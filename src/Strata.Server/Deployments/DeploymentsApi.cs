@@ -47,6 +47,7 @@ public static class DeploymentsApi
             });
         }
         builder.Services.AddSingleton<PredictionCache>();
+        builder.Services.AddSingleton<PredictionWindow>();
         builder.Services.AddHostedService<DeploymentsResync>();
         return builder;
     }
@@ -126,11 +127,11 @@ public static class DeploymentsApi
         // The key and its answer (the deployment as created, before the runtime has started a replica) commit with it.
         var idempotency = IdempotencyFilter.ClaimOf(request.HttpContext);
         Action<StrataDbContext>? alsoWrite = idempotency is null ? null
-            : db => idempotency.Record(db, StatusCodes.Status201Created, LocationOf(record.Name), ToContract(record, runtime));
+            : db => idempotency.Record(db, StatusCodes.Status201Created, LocationOf(record.Name), DeploymentMapping.ToContract(record, runtime));
         var (created, excess) = await service.CreateAsync(record, alsoWrite, cancellationToken);
         if (excess is { } over) return Problem.DeploymentQuotaExceeded(over);
         if (created is null) return Problem.Conflict($"The tenant already has a deployment named '{name}'; change it with PATCH or choose another name.");
-        return TypedResults.Created(LocationOf(created.Name), ToContract(created, runtime));
+        return TypedResults.Created(LocationOf(created.Name), DeploymentMapping.ToContract(created, runtime));
     }
 
     private static string LocationOf(string name) => $"/v1/deployments/{name}";
@@ -163,14 +164,14 @@ public static class DeploymentsApi
             page.RemoveAt(limit);
             context.Response.Headers.Link = $"<{context.Request.Path}?limit={limit}&page_token={Hosting.PageToken.Write(page[^1].Seq)}>; rel=\"next\"";
         }
-        return TypedResults.Ok(page.Select(d => ToContract(d, runtime)).ToArray());
+        return TypedResults.Ok(page.Select(d => DeploymentMapping.ToContract(d, runtime)).ToArray());
     }
 
     private static async Task<Results<Ok<Deployment>, ProblemHttpResult>> GetAsync(
         string name, HttpContext context, Store store, IDeploymentRuntime runtime, CancellationToken cancellationToken)
     {
         var record = await FindAsync(store, context.Caller().TenantId!, name, cancellationToken);
-        return record is null ? NotFound(name) : TypedResults.Ok(ToContract(record, runtime));
+        return record is null ? NotFound(name) : TypedResults.Ok(DeploymentMapping.ToContract(record, runtime));
     }
 
     private static async Task<Results<Ok<Deployment>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
@@ -211,7 +212,7 @@ public static class DeploymentsApi
         if (outcome.Invalid is { } invalid) return Problem.Validation(invalid.Field, invalid.Message);
         if (outcome.Excess is { } over) return Problem.DeploymentQuotaExceeded(over);
         var updated = outcome.Updated;
-        return updated is null ? NotFound(name) : TypedResults.Ok(ToContract(updated, runtime));
+        return updated is null ? NotFound(name) : TypedResults.Ok(DeploymentMapping.ToContract(updated, runtime));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string name, HttpContext context, DeploymentService service, CancellationToken cancellationToken) =>
@@ -238,7 +239,8 @@ public static class DeploymentsApi
     /// Forwards the body to a ready replica. The tenant check is the runtime's key: a deployment of
     /// another tenant is not found, exactly like a missing one, and nothing is read from the store.
     /// </summary>
-    private static async Task PredictAsync(string name, HttpContext context, IDeploymentRuntime runtime, ReplicaRouter router, PredictionCache cache, CancellationToken cancellationToken)
+    private static async Task PredictAsync(
+        string name, HttpContext context, IDeploymentRuntime runtime, ReplicaRouter router, PredictionCache cache, PredictionWindow window, TimeProvider time, CancellationToken cancellationToken)
     {
         var key = new DeploymentKey(context.Caller().TenantId!, name);
         var observed = runtime.Observe(key);
@@ -247,6 +249,20 @@ public static class DeploymentsApi
             await NotFound(name).ExecuteAsync(context);
             return;
         }
+        var started = time.GetTimestamp();
+        try
+        {
+            await AnswerPredictionAsync(name, key, observed, context, router, cache, cancellationToken);
+        }
+        finally
+        {
+            window.Record(key, time.GetElapsedTime(started), failed: context.Response.StatusCode >= 500);
+        }
+    }
+
+    private static async Task AnswerPredictionAsync(
+        string name, DeploymentKey key, DeploymentObservation observed, HttpContext context, ReplicaRouter router, PredictionCache cache, CancellationToken cancellationToken)
+    {
         var (body, problem) = await JsonBody.ReadBytesAsync(context.Request, BodyLimits.Predict, cancellationToken);
         if (problem is not null)
         {
@@ -284,52 +300,4 @@ public static class DeploymentsApi
     }
 
     private static ProblemHttpResult NotFound(string name) => Problem.NotFound($"Deployment '{name}' was not found.");
-
-    internal static Deployment ToContract(DeploymentRecord record, IDeploymentRuntime runtime)
-    {
-        var observed = runtime.Observe(new DeploymentKey(record.TenantId, record.Name));
-        // The canary's replicas are counted apart; during a rollout the main ones include the old version's.
-        var main = observed?.Ready.Where(r => r.ModelVersion != record.CanaryModelVersion).ToList() ?? [];
-        var ready = main.Count;
-        var desired = observed?.DesiredReplicas ?? record.MinReplicas;
-        var current = main.All(r => r.ModelVersion == record.ModelVersion);
-        DeploymentCanaryStatus? canary = null;
-        if (record.CanaryModelVersion is { } canaryVersion)
-        {
-            canary = new DeploymentCanaryStatus
-            {
-                Model = record.CanaryModelRef!,
-                ModelVersion = canaryVersion,
-                Weight = record.CanaryWeight!.Value,
-                DesiredReplicas = CanaryTarget.ReplicasFor(desired, record.CanaryWeight.Value),
-                ReadyReplicas = observed?.Ready.Count(r => r.ModelVersion == canaryVersion) ?? 0,
-            };
-            current &= canary.ReadyReplicas >= canary.DesiredReplicas;
-        }
-        var events = JsonSerializer.Deserialize<List<DeploymentEvent>>(record.EventsJson, StrataJson.Options) ?? [];
-        if (observed is not null)
-        {
-            events.AddRange(observed.Events.Select(e => new DeploymentEvent { Time = e.Time, Reason = e.Reason, Message = e.Message }));
-        }
-        return new Deployment
-        {
-            Name = record.Name,
-            Model = record.ModelRef,
-            ModelName = record.ModelName,
-            ModelVersion = record.ModelVersion,
-            PreviousModelVersion = record.PreviousModelVersion,
-            Canary = canary,
-            Status = ready == 0 ? DeploymentStatuses.Pending : ready >= desired && current ? DeploymentStatuses.Ready : DeploymentStatuses.Progressing,
-            Compute = new DeploymentCompute { CpuCores = record.CpuCores, MemoryGb = record.MemoryGb },
-            MinReplicas = record.MinReplicas,
-            MaxReplicas = record.MaxReplicas,
-            Scaling = new DeploymentScaling { TargetInFlight = record.TargetInFlight },
-            DesiredReplicas = desired,
-            ReadyReplicas = ready,
-            EndpointUrl = $"/v1/deployments/{record.Name}/predict",
-            CreatedAt = record.CreatedAt,
-            UpdatedAt = record.UpdatedAt,
-            Events = [.. events.OrderBy(e => e.Time)],
-        };
-    }
 }

@@ -60,8 +60,8 @@ public sealed class StartupBanner(
         {
             var url = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? HostingSetup.DefaultUrl;
             logger.LogInformation(
-                "Strata is ready.\n  API:         {Url}/v1\n  Docs:        {Url}/docs\n  OpenAPI:     {Url}/openapi/v1.json\n  Admin token: {Token}\n  Data folder: {Data}\n  Capacity:    {Capacity} ({Runtime})\n  GPUs:        {Gpus}\n  Sandbox:     {Sandbox}\n  Log in:      strata login {Url} --token \"$(cat {Token})\"",
-                url, url, url, data.AdminToken, data.Root, runtime.Capacity.Total, profile.Description, Gpus(profile), profile.IsolationDescription, url, data.AdminToken);
+                "Strata is ready.\n  Dashboard:   {Url}/ui\n  API:         {Url}/v1\n  Docs:        {Url}/docs\n  OpenAPI:     {Url}/openapi/v1.json\n  Admin token: {Token}\n  Data folder: {Data}\n  Capacity:    {Capacity} ({Runtime})\n  GPUs:        {Gpus}\n  Sandbox:     {Sandbox}\n  Log in:      strata login {Url} --token \"$(cat {Token})\"",
+                url, url, url, url, data.AdminToken, data.Root, runtime.Capacity.Total, profile.Description, Gpus(profile), profile.IsolationDescription, url, data.AdminToken);
             if (profile.Isolation is { Enabled: false } isolation)
             {
                 logger.LogWarning("JOBS ARE NOT ISOLATED: {Why}. Any job can read the data folder (the signing key and the admin token among it) and other tenants' files. Install bubblewrap (apt-get install bubblewrap) and restart; see docs/sandbox.md.", isolation.Reason);

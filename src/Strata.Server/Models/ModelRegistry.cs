@@ -29,7 +29,7 @@ public sealed class ModelFileException(string message) : Exception(message);
 /// numbers come from a counter on the model's row, incremented in the transaction that inserts the
 /// version: concurrent registrations (even from several servers on one PostgreSQL) get 1, 2, 3, ...
 /// </summary>
-public sealed class ModelRegistry(Store store, DataFolder data, FileWork fileWork, IOptions<ModelsOptions> options, TimeProvider time, ILogger<ModelRegistry> logger)
+public sealed class ModelRegistry(Store store, StoreWriter writer, DataFolder data, FileWork fileWork, IOptions<ModelsOptions> options, TimeProvider time, ILogger<ModelRegistry> logger)
 {
     public const string SourceTrainer = "trainer";
     public const string SourceApi = "api";
@@ -57,6 +57,23 @@ public sealed class ModelRegistry(Store store, DataFolder data, FileWork fileWor
     /// </summary>
     /// <exception cref="ModelFileException">The file is too large or not of its format.</exception>
     /// <exception cref="FileWorkTimeoutException">Copying the file went past its bound (<see cref="FileWorkOptions.TimeoutSeconds"/>).</exception>
+    /// <summary>
+    /// Points <paramref name="alias"/> (already checked by <see cref="ModelNames.CheckAlias"/>) at a version, creating
+    /// it or moving it: the model (null when the tenant has none of that name) and whether the version exists (nothing
+    /// is written when it does not).
+    /// </summary>
+    public Task<(ModelRecord? Model, bool Exists)> SetAliasAsync(string tenantId, string name, string alias, int version, CancellationToken cancellationToken) =>
+        writer.WriteAsync<(ModelRecord? Model, bool Exists)>(db =>
+        {
+            var model = db.Models.AsNoTracking().FirstOrDefault(m => m.TenantId == tenantId && m.Name == name);
+            if (model is null) return (null, false);
+            if (!db.ModelVersions.Any(v => v.TenantId == tenantId && v.ModelName == name && v.Version == version)) return (model, false);
+            var existing = db.ModelAliases.FirstOrDefault(a => a.TenantId == tenantId && a.ModelName == name && a.Alias == alias);
+            if (existing is null) db.ModelAliases.Add(new ModelAliasRecord { TenantId = tenantId, ModelName = name, Alias = alias, Version = version });
+            else existing.Version = version;
+            return (model, true);
+        }, cancellationToken);
+
     public async Task<ModelVersionRecord> RegisterAsync(string tenantId, string name, NewVersion version, CancellationToken cancellationToken)
     {
         if (version.Source == SourceTrainer && await FindTrainerVersionAsync(version.Lineage.JobId!, cancellationToken) is { } existing)

@@ -260,7 +260,7 @@ public static class ModelsApi
     }
 
     private static async Task<Results<Ok<Model>, ValidationProblem, ProblemHttpResult>> SetAliasAsync(
-        string name, string alias, HttpRequest request, Store store, StoreWriter writer, CancellationToken cancellationToken)
+        string name, string alias, HttpRequest request, Store store, ModelRegistry registry, CancellationToken cancellationToken)
     {
         var (body, problem) = await JsonBody.ReadAsync<SetModelAliasRequest>(request, BodyLimits.Registry, cancellationToken);
         if (problem is not null) return problem;
@@ -270,16 +270,7 @@ public static class ModelsApi
         if (body!.Version is not > 0) errors.Add("version", "is required: a version number from 1");
         if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
-        var outcome = await writer.WriteAsync<(ModelRecord? Model, bool Exists)>(db =>
-        {
-            var model = db.Models.AsNoTracking().FirstOrDefault(m => m.TenantId == tenantId && m.Name == name);
-            if (model is null) return (null, false);
-            if (!db.ModelVersions.Any(v => v.TenantId == tenantId && v.ModelName == name && v.Version == body.Version)) return (model, false);
-            var existing = db.ModelAliases.FirstOrDefault(a => a.TenantId == tenantId && a.ModelName == name && a.Alias == alias);
-            if (existing is null) db.ModelAliases.Add(new ModelAliasRecord { TenantId = tenantId, ModelName = name, Alias = alias, Version = body.Version!.Value });
-            else existing.Version = body.Version!.Value;
-            return (model, true);
-        }, cancellationToken);
+        var outcome = await registry.SetAliasAsync(tenantId, name, alias, body.Version!.Value, cancellationToken);
         if (outcome.Model is null) return ModelNotFound(name);
         if (!outcome.Exists)
         {

@@ -67,12 +67,13 @@ public sealed class HealthAndDocsTests(SqliteApp app) : IClassFixture<SqliteApp>
     }
 
     [Fact]
-    public async Task The_servers_address_in_a_browser_leads_to_the_docs_not_to_a_401()
+    public async Task The_servers_address_in_a_browser_leads_to_the_dashboards_sign_in_which_links_the_docs_not_to_a_401()
     {
         using var client = app.AnonymousClient();
         using var response = await client.GetAsync("/");
         Assert.Equal(200, (int)response.StatusCode);
-        Assert.StartsWith("/docs", response.RequestMessage!.RequestUri!.AbsolutePath, StringComparison.Ordinal);
+        Assert.Equal("/ui/signin", response.RequestMessage!.RequestUri!.AbsolutePath);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("href=\"/docs\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 }

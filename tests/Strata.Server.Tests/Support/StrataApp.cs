@@ -160,6 +160,10 @@ public class StrataApp : IAsyncLifetime, IAsyncDisposable
 
     public HttpClient AdminClient() => ClientFor(AdminToken);
 
+    /// <summary>A client as a browser is: it keeps cookies and shows redirects rather than following them (the dashboard's tests).</summary>
+    public HttpClient BrowserClient() =>
+        Started.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+
     public HttpClient ClientFor(string token)
     {
         var client = Started.CreateClient();
