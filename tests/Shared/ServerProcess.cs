@@ -2,22 +2,25 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Strata.Cli.Tests.Support;
+namespace Strata.Testing;
 
 /// <summary>
 /// The built server (<c>strata-server.dll</c> beside the tests) as an operator runs it: a real process on one
 /// port and one data folder for its whole life, so that it can be killed and started again where clients
-/// left it (a smaller sibling of the server tests' ServerProcess). Disposing it kills the server and every
-/// worker and job that names its folder.
+/// left it. Disposing it kills the server and every worker and job that names its folder. One file, compiled into
+/// the CLI and dashboard tests (tests/Shared); the server tests have a larger sibling of their own.
 /// </summary>
 public sealed class ServerProcess : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    private readonly IReadOnlyDictionary<string, string> _environment;
     private Process? _process;
 
-    public ServerProcess()
+    /// <param name="environment">Settings over the defaults (<c>Runtime__Local__CpuCores</c>, ...).</param>
+    public ServerProcess(IReadOnlyDictionary<string, string>? environment = null)
     {
-        Root = Path.Combine(Path.GetTempPath(), "strata-cli-proc-" + Guid.NewGuid().ToString("N")[..12]);
+        _environment = environment ?? new Dictionary<string, string>();
+        Root = Path.Combine(Path.GetTempPath(), "strata-test-proc-" + Guid.NewGuid().ToString("N")[..12]);
         DataPath = Directory.CreateDirectory(Path.Combine(Root, "data")).FullName;
         MarkerPath = Directory.CreateDirectory(Path.Combine(Root, "markers")).FullName;
         // Shown to every job by the sandbox, writable by every tenant's user.
@@ -49,6 +52,7 @@ public sealed class ServerProcess : IDisposable
         start.Environment["Strata__DataPath"] = DataPath;
         start.Environment["Scheduler__ResyncSeconds"] = "1";
         start.Environment["Runtime__Local__Sandbox__ReadWritePaths__0"] = MarkerPath;
+        foreach (var (name, value) in _environment) start.Environment[name] = value;
         start.Environment.Remove("ASPNETCORE_URLS");
         start.Environment.Remove("Strata__PublicUrl");
         _process = Process.Start(start) ?? throw new InvalidOperationException("the server did not start");
