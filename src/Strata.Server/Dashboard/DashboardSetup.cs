@@ -29,7 +29,9 @@ public static class DashboardSetup
         builder.Services.AddRazorComponents();
         // Blazor's script (_framework/blazor.web.js) is a static web asset of the framework: a publish copies it
         // beside the server, a build names it in the runtime manifest, which only Development reads unless told to.
-        builder.WebHost.UseStaticWebAssets();
+        // The manifest points into the NuGet cache of whoever built the server: a server run as another user (which
+        // cannot read that cache) would die at start reading it, so it is read only where its folders can be.
+        if (StaticWebAssetsReadable(builder.Environment)) builder.WebHost.UseStaticWebAssets();
         builder.Services.AddAntiforgery(options =>
         {
             options.Cookie.Name = "strata_ui_antiforgery";
@@ -86,6 +88,30 @@ public static class DashboardSetup
         });
         app.UseAntiforgery();
         return app;
+    }
+
+    /// <summary>
+    /// True where a build's runtime manifest of static web assets names only folders this process can read (false
+    /// too where there is none: a publish has its assets beside the server). Without them the pages work, and only
+    /// Blazor's script is missing (no enhanced navigation; live updates use the dashboard's own script).
+    /// </summary>
+    private static bool StaticWebAssetsReadable(IWebHostEnvironment environment)
+    {
+        var manifest = Path.Combine(AppContext.BaseDirectory, $"{environment.ApplicationName}.staticwebassets.runtime.json");
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(manifest));
+            if (!document.RootElement.TryGetProperty("ContentRoots", out var roots)) return false;
+            foreach (var root in roots.EnumerateArray())
+            {
+                if (root.GetString() is not { } folder || !Directory.Exists(folder)) return false;
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder app)

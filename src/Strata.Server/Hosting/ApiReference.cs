@@ -34,6 +34,7 @@ internal static partial class ApiReference
         ["Deployments"] = "Models served as autoscaled endpoints: rollouts, canaries, predictions.",
         ["Recommendations"] = "Which compute a workload should ask for.",
         ["Monitoring"] = "The platform's capacity and its Prometheus targets (admin).",
+        ["Dashboard"] = "Signing a browser in to the web dashboard at /ui (strata ui).",
     };
 
     public static void Configure(OpenApiOptions options)
