@@ -23,10 +23,6 @@ using Strata.Server.Tenants;
 using Strata.Server.Tracking;
 using Strata.Server.Usage;
 
-// A first line at once: the first `dotnet run` is silent while it builds, and the banner comes only when everything
-// has started (the database migrated, the workers warm).
-Console.WriteLine("Strata is starting...");
-
 // appsettings.json lives beside the binary; the data folder is relative to where the server is started.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 

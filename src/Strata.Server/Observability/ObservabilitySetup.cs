@@ -39,6 +39,12 @@ public static class ObservabilitySetup
                 options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
             });
         }
+        else
+        {
+            // A first line at once, for a person at a terminal: the first `dotnet run` is silent while it builds, and
+            // the banner comes only once everything has started. Not with json: every line of that log is an object.
+            Console.WriteLine("Strata is starting...");
+        }
 
         builder.Services.AddOptions<ObservabilityOptions>().BindConfiguration(ObservabilityOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ObservabilityOptions>, ObservabilityOptionsValidator>();
