@@ -60,12 +60,8 @@ public sealed class ArtifactsClient
 
     /// <summary>Copies an artifact's bytes to <paramref name="destination"/>.</summary>
     /// <exception cref="NotFoundException">The tenant has no artifact with this id.</exception>
-    public async Task DownloadAsync(string id, Stream destination, CancellationToken cancellationToken = default)
-    {
-        using var response = await _client.SendRawAsync(HttpMethod.Get, $"{BasePath}/{StrataClient.Escape(id)}/content", null, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        await using var content = await response.Content.ReadAsStreamAsync(cancellationToken);
-        await content.CopyToAsync(destination, cancellationToken);
-    }
+    public Task DownloadAsync(string id, Stream destination, CancellationToken cancellationToken = default) =>
+        _client.DownloadAsync($"{BasePath}/{StrataClient.Escape(id)}/content", destination, progress: null, cancellationToken);
 
     /// <summary>A streamed body that reports how much has been sent; over a seekable stream, it can be sent again.</summary>
     private sealed class ProgressContent : HttpContent
