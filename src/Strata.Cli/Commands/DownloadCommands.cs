@@ -37,13 +37,14 @@ public static class DownloadCommands
         var partial = path + ".part";
         try
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await using (var file = new HashingStream(File.Create(partial), hash))
+            // Hashed on the way to the disk: a hash algorithm passes what goes through a CryptoStream on unchanged.
+            using var hash = SHA256.Create();
+            await using (var file = new CryptoStream(File.Create(partial), hash, CryptoStreamMode.Write))
             {
                 await WithProgressAsync(progress, $"{found.ModelName}@{found.Version}", found.SizeBytes,
                     report => client.Models.DownloadFileAsync(name, found.Version.ToString(CultureInfo.InvariantCulture), file, report, cancellationToken));
             }
-            var sha256 = Convert.ToHexStringLower(hash.GetHashAndReset());
+            var sha256 = Convert.ToHexStringLower(hash.Hash!);
             if (sha256 != found.Sha256)
             {
                 throw new IOException($"the downloaded file's sha256 is {sha256}, but version {found.Version} records {found.Sha256}: download it again");
@@ -141,43 +142,5 @@ public static class DownloadCommands
         }
         var done = await download(null);
         console.MarkupLine($"[grey]Downloaded {Markup.Escape(what)} ({Output.Bytes(done.BytesCopied)})[/]");
-    }
-
-    /// <summary>Hashes what is written through it, so that a model's sha256 is checked without reading the file twice.</summary>
-    private sealed class HashingStream(Stream inner, IncrementalHash hash) : Stream
-    {
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-        public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            hash.AppendData(buffer, offset, count);
-            inner.Write(buffer, offset, count);
-        }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            hash.AppendData(buffer.Span);
-            await inner.WriteAsync(buffer, cancellationToken);
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) inner.Dispose();
-            base.Dispose(disposing);
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await inner.DisposeAsync();
-            await base.DisposeAsync();
-        }
     }
 }
