@@ -152,9 +152,16 @@ public static class CsvPredictions
     {
         JsonValueKind.String => value.GetString()!,
         JsonValueKind.Null => "",
-        JsonValueKind.Array or JsonValueKind.Object => value.GetRawText(),
         _ => value.GetRawText(),
     };
+
+    /// <summary>The header row of a CSV, read as the predictions read it (quotes and all).</summary>
+    internal static string[]? Header(string path)
+    {
+        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        using var csv = new CsvReader(reader, new CsvConfiguration(CultureInfo.InvariantCulture) { BadDataFound = null });
+        return csv.Read() && csv.ReadHeader() ? csv.HeaderRecord : null;
+    }
 
     /// <summary>At most a short excerpt of what the user gave: an error never echoes a whole file.</summary>
     internal static string Excerpt(string text) => text.Length <= 80 ? text : text[..77] + "...";

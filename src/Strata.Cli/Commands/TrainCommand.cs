@@ -100,11 +100,9 @@ public static partial class TrainCommand
     /// <exception cref="UsageException">The header has no such column.</exception>
     internal static void CheckHeader(string csv, string label)
     {
-        string? header;
-        using (var reader = new StreamReader(csv, detectEncodingFromByteOrderMarks: true)) header = reader.ReadLine();
-        if (header is null) throw new UsageException($"--data {csv} is empty: a CSV needs a header row and rows");
-        // The header's names as the trainer reads them: comma separated, quotes and spaces around a name dropped.
-        var columns = header.Split(',').Select(c => c.Trim().Trim('"').Trim()).ToList();
+        var header = CsvPredictions.Header(csv) ?? throw new UsageException($"--data {csv} is empty: a CSV needs a header row and rows");
+        // The names as the trainer reads them: spaces around a name dropped.
+        var columns = header.Select(c => c.Trim()).ToList();
         if (columns.Contains(label, StringComparer.Ordinal)) return;
         var meant = columns.FirstOrDefault(c => string.Equals(c, label, StringComparison.OrdinalIgnoreCase)) ?? Words.Nearest(label, columns);
         throw new UsageException($"--label {label}: the data has no such column{(meant is null ? "" : $" (did you mean '{meant}'?)")}; its columns are: {string.Join(", ", columns)}");

@@ -51,6 +51,25 @@ public sealed class TrainCommandsTests(ServerFixture server) : IClassFixture<Ser
     }
 
     [Fact]
+    public async Task A_wrong_label_or_hyperparameter_is_refused_before_the_data_is_uploaded()
+    {
+        var cli = await server.TenantMemberAsync("team-noupload");
+        var data = Path.Combine(RepositoryRoot(), "examples", "churn", "churn.csv");
+
+        var label = await cli.RunAsync("train", "--model", "lightgbm", "--data", data, "--label", "Churned");
+        Assert.Equal(ExitCodes.UsageError, label.ExitCode);
+        Assert.Contains("did you mean 'churned'?", label.Error, StringComparison.Ordinal);
+        var hyperparameter = await cli.RunAsync("train", "--model", "lightgbm", "--data", data, "--label", "churned", "--hp", "num_leave=15");
+        Assert.NotEqual(ExitCodes.Success, hyperparameter.ExitCode);
+        Assert.Contains("num_leave", hyperparameter.Error, StringComparison.Ordinal);
+
+        // Neither uploaded anything nor created a job.
+        foreach (var result in new[] { label, hyperparameter }) Assert.DoesNotContain("Uploaded", result.Error, StringComparison.Ordinal);
+        var jobs = await cli.RunAsync("jobs", "list", "-o", "json");
+        Assert.Equal("[]", jobs.Out.Trim());
+    }
+
+    [Fact]
     public async Task A_bad_hyperparameter_is_refused_before_anything_runs()
     {
         var cli = await server.TenantMemberAsync("team-badhp");
