@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Strata.Core.Runtime;
 using Strata.Core.Runtime.Local;
 using Strata.Worker.Cgroups;
 using Strata.Worker.Disk;
@@ -288,7 +289,7 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
         var (reason, message) = forcedReason is not null ? (forcedReason, forcedMessage)
             : exitCode == JobProcess.JoinFailedExitCode && joinFailed ? (Reasons.StartFailed, "the job could not join its cgroup")
             : exitCode == 0 ? (Reasons.Completed, null)
-            : fromCgroup.OomKilled ? (Reasons.OutOfMemory, $"killed for exceeding the memory limit of {launch.MemoryBytes} bytes")
+            : fromCgroup.OomKilled ? (Reasons.OutOfMemory, OutOfMemoryMessage(launch.MemoryBytes, fromCgroup.PeakMemoryBytes))
             : exitCode is null ? (Reasons.ExitedWithError, "the job's exit status is unknown")
             : (Reasons.ExitedWithError, signal is null ? $"exited with code {exitCode}" : $"exited with code {exitCode} (signal {signal})");
         // A failed fork is the likeliest cause of the failure: say so, as the job's own error may not.
@@ -306,6 +307,12 @@ internal sealed class Supervisor(string attemptDirectory, TimeProvider time, Sta
             LimitMode = LimitModes.MeasuredOnly,
         };
     }
+
+    /// <summary>Sizes in GB, as <c>compute.memory_gb</c> is given, with the peak the cgroup saw beside the limit.</summary>
+    internal static string OutOfMemoryMessage(long limitBytes, long? peakBytes) =>
+        $"killed for exceeding its memory limit of {ResourceRequest.FormatGb(limitBytes)}"
+        + (peakBytes is { } peak ? $" (peak {ResourceRequest.FormatGb(peak)})" : "")
+        + ": ask for more with compute.memory_gb, or use less";
 
     private void WriteSupervisor(WorkerLog log, SupervisorFile supervisor)
     {

@@ -13,6 +13,14 @@ public sealed class ResourceRequestTests
         Assert.Equal(Gb / 2, ResourceRequest.FromGb(1, 0.5, 0).MemoryBytes);
     }
 
+    [Theory]
+    [InlineData(4L << 30, "4 GB")]
+    [InlineData(3L << 29, "1.5 GB")]
+    [InlineData(1643L << 20, "1.6 GB")]
+    [InlineData(0, "0 GB")]
+    public void FormatGb_gives_sizes_in_the_unit_memory_gb_is_asked_in(long bytes, string expected) =>
+        Assert.Equal(expected, ResourceRequest.FormatGb(bytes));
+
     [Fact]
     public void Adds_subtracts_and_multiplies_in_every_dimension()
     {

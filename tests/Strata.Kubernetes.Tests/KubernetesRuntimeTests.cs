@@ -168,6 +168,11 @@ public sealed class KubernetesRuntimeTests : IAsyncLifetime
         var failed = seen.Last(o => o.Attempt.JobId == jobId);
         Assert.Equal(expected, failed.Outcome!.Reason);
         Assert.Equal(exitCode, failed.Outcome!.ExitCode);
+        if (expected == StatusReasons.OutOfMemory)
+        {
+            // The limit from the pod's spec, in the unit the job asked in (compute.memory_gb: 4).
+            Assert.StartsWith("killed for exceeding its memory limit of 4 GB (OOMKilled)", failed.Outcome.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -169,6 +169,9 @@ public sealed class WorkerTests
         Assert.Equal(Reasons.OutOfMemory, result.Reason);
         Assert.Equal(SIGKILL, result.Signal);
         Assert.InRange(result.PeakMemoryBytes ?? 0, 32L << 20, 64L << 20);
+        // Sizes as the user gave them (memory_gb), with the peak beside the limit: 64 MiB is 0.06 GB.
+        Assert.StartsWith("killed for exceeding its memory limit of 0.06 GB (peak 0.0", result.Message, StringComparison.Ordinal);
+        Assert.Contains("compute.memory_gb", result.Message, StringComparison.Ordinal);
     }
 
     [Theory]

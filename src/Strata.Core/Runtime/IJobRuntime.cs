@@ -100,6 +100,13 @@ public readonly record struct ResourceRequest
     public static ResourceRequest FromGb(double cpuCores, double memoryGb, int gpus) =>
         new(cpuCores, (long)(memoryGb * BytesPerGb), gpus);
 
+    /// <summary>
+    /// Bytes in the unit <c>compute.memory_gb</c> is given in (GB = 2^30 bytes), for messages: <c>2 GB</c>,
+    /// <c>1.53 GB</c>; what a user compares with the figure they asked for.
+    /// </summary>
+    public static string FormatGb(long bytes) =>
+        (bytes / (double)BytesPerGb).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture) + " GB";
+
     /// <summary>Thousandths of a device for a GPU share such as 0.25, to the nearest.</summary>
     public static long MilliOf(double gpus) => (long)Math.Round(gpus * MilliPerGpu);
 

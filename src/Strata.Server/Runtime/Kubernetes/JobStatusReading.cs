@@ -4,7 +4,8 @@ using Strata.Core.Runtime;
 namespace Strata.Server.Runtime.Kubernetes;
 
 /// <summary>How a pod's training container ended.</summary>
-public sealed record Termination(int ExitCode, string? Reason, string? Message, DateTime? FinishedAt);
+/// <param name="MemoryLimitBytes">The container's memory limit, where its pod spec gives one: what an OOM kill exceeded.</param>
+public sealed record Termination(int ExitCode, string? Reason, string? Message, DateTime? FinishedAt, long? MemoryLimitBytes = null);
 
 /// <summary>A pod the cluster took away: its <c>DisruptionTarget</c> condition's reason and message.</summary>
 public sealed record Disruption(string Reason, string? Message);
@@ -42,9 +43,9 @@ public static class JobStatusReading
     {
         var list = pods.ToList();
         var errors = list
-            .SelectMany(p => p.Status?.ContainerStatuses ?? [])
-            .Where(c => c.Name == KubernetesNames.TrainingContainer && c.State?.Terminated is { ExitCode: not 0 })
-            .Select(c => new Termination(c.State.Terminated.ExitCode, c.State.Terminated.Reason, c.State.Terminated.Message, c.State.Terminated.FinishedAt))
+            .SelectMany(p => (p.Status?.ContainerStatuses ?? []).Select(c => (Status: c, Limit: MemoryLimit(p, c.Name))))
+            .Where(c => c.Status.Name == KubernetesNames.TrainingContainer && c.Status.State?.Terminated is { ExitCode: not 0 })
+            .Select(c => Ended(c.Status.State.Terminated, c.Limit))
             .OrderBy(t => t.FinishedAt ?? DateTime.MaxValue)
             .ToList();
         var disruption = list
@@ -60,6 +61,13 @@ public static class JobStatusReading
             .FirstOrDefault();
         return new PodEvidence(errors.FirstOrDefault(t => t.Reason == "OOMKilled"), disruption, errors.FirstOrDefault(), nodeLost, environment);
     }
+
+    private static Termination Ended(V1ContainerStateTerminated state, long? memoryLimit) =>
+        new(state.ExitCode, state.Reason, state.Message, state.FinishedAt, memoryLimit);
+
+    private static long? MemoryLimit(V1Pod pod, string container) =>
+        pod.Spec?.Containers?.FirstOrDefault(c => c.Name == container)?.Resources?.Limits is { } limits
+        && limits.TryGetValue("memory", out var quantity) ? quantity.ToInt64() : null;
 
     /// <summary>
     /// Why an attempt failed; the whole gang's end when it is distributed (one rank's failure fails the Job, see
@@ -78,7 +86,13 @@ public static class JobStatusReading
         }
         if (pods?.OutOfMemory is { } oom)
         {
-            return new AttemptOutcome.OutOfMemory { ExitCode = oom.ExitCode, Message = "killed for using more memory than it asked for (OOMKilled)" };
+            // The kubelet reports no peak: the limit is what the container went past.
+            var limit = oom.MemoryLimitBytes is { } bytes ? $"its memory limit of {ResourceRequest.FormatGb(bytes)}" : "its memory limit";
+            return new AttemptOutcome.OutOfMemory
+            {
+                ExitCode = oom.ExitCode,
+                Message = $"killed for exceeding {limit} (OOMKilled): ask for more with compute.memory_gb, or use less",
+            };
         }
         if (pods?.Disruption is { } disruption)
         {
