@@ -63,7 +63,12 @@ internal sealed class PrometheusProcess : IDisposable
         }
         var configPath = Path.Combine(root, "prometheus.yml");
         await File.WriteAllTextAsync(configPath, config.ToString());
+        return await StartAsync(binary, root, configPath);
+    }
 
+    /// <summary>Starts Prometheus with a configuration file as it is, its log and TSDB in <paramref name="root"/> (removed on dispose).</summary>
+    public static async Task<PrometheusProcess> StartAsync(string binary, string root, string configPath)
+    {
         Exception? last = null;
         for (var attempt = 0; attempt < 3; attempt++)
         {
@@ -171,6 +176,9 @@ internal sealed class PrometheusProcess : IDisposable
         var body = await _http.GetStringAsync(new Uri(path, UriKind.Relative));
         return JsonDocument.Parse(body).RootElement.Clone();
     }
+
+    /// <summary>Prometheus' own metrics (its <c>/metrics</c>), for what it does not scrape from itself.</summary>
+    public Task<string> OwnMetricsAsync() => _http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
 
     public string LogTail(int lines = 40)
     {
