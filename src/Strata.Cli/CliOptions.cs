@@ -45,4 +45,18 @@ public static class CliOptions
         result.AddError($"{name} expects a whole number, not \"{text}\"");
         return null;
     }
+
+    /// <summary>A whole number above zero, or a parse error naming the option.</summary>
+    public static int? ParsePositiveInt(ArgumentResult result)
+    {
+        // In the parser, not a validator: a validator that reads the value throws where the parse failed.
+        var value = ParseInt(result);
+        if (value is <= 0)
+        {
+            var name = (result.Parent as OptionResult)?.Option.Name ?? result.Argument.Name;
+            result.AddError($"{name} must be positive, not {value}");
+            return null;
+        }
+        return value;
+    }
 }

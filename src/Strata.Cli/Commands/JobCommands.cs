@@ -31,14 +31,7 @@ public static class JobCommands
     {
         var status = new Option<string?>("--status") { Description = "Only jobs in this status" };
         status.AcceptOnlyFromAmong(Enum.GetValues<JobStatus>().Select(Output.Status).ToArray());
-        var limit = new Option<int?>("--limit") { Description = "Jobs per page", CustomParser = CliOptions.ParseInt };
-        limit.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int?>() is <= 0)
-            {
-                r.AddError("--limit must be positive");
-            }
-        });
+        var limit = new Option<int?>("--limit") { Description = "Jobs per page", CustomParser = CliOptions.ParsePositiveInt };
         var pageToken = new Option<string?>("--page-token") { Description = "Start at this page (from a previous list's hint)" };
         var all = new Option<bool>("--all") { Description = "Read every page" };
         var command = new Command("list", "List jobs, newest first") { status, limit, pageToken, all };

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Spectre.Console.Testing;
 using Strata.Cli.Tests.Support;
 using Strata.Contracts;
 
@@ -99,6 +100,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("jobs", "submit", "--name", "x", "--no-such-flag")]
     [InlineData("jobs", "list", "--status", "sleeping")]
     [InlineData("jobs", "list", "--limit", "0")]
+    [InlineData("jobs", "list", "--limit", "-3")]
     [InlineData("jobs", "get")]
     [InlineData("jobs", "list", "-o", "xml")]
     [InlineData("tokens", "create", "team-a", "--role", "king")]
@@ -115,6 +117,43 @@ public sealed class CommandLineTests : IDisposable
 
         Assert.True(result.ExitCode == ExitCodes.UsageError, result.ToString());
         Assert.StartsWith("error: ", result.Error);
+        Assert.Equal(0, factory.Calls);
+    }
+
+    /// <summary>Every command's every numeric option, as <c>strata &lt;command&gt; --option x</c> and <c>0</c>.</summary>
+    public static TheoryData<string[]> NumericOptions()
+    {
+        var app = new CliApp(new CliContext(new TestConsole(), new TestConsole(), new NoServerFactory(), _ => null, Environment.CurrentDirectory));
+        var data = new TheoryData<string[]>();
+        void Walk(System.CommandLine.Command command, List<string> path)
+        {
+            foreach (var option in command.Options)
+            {
+                var type = Nullable.GetUnderlyingType(option.ValueType) ?? option.ValueType;
+                if (type == typeof(int) || type == typeof(long) || type == typeof(double))
+                {
+                    // A word for each argument, so that the option's error is not behind a missing argument's.
+                    data.Add([.. path, .. command.Arguments.Select(_ => "a"), option.Name, "x"]);
+                }
+            }
+            foreach (var sub in command.Subcommands) Walk(sub, [.. path, sub.Name]);
+        }
+        Walk(app.Root, []);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(NumericOptions))]
+    public async Task A_word_given_to_any_numeric_option_is_a_usage_error_naming_it(string[] args)
+    {
+        var factory = new NoServerFactory();
+        var cli = new CliHarness(factory, _dir.File("config.json"), _dir.Path,
+            new Dictionary<string, string?> { ["STRATA_URL"] = "http://strata.test", ["STRATA_TOKEN"] = "t" });
+
+        var result = await cli.RunAsync(args);
+
+        Assert.True(result.ExitCode == ExitCodes.UsageError, result.ToString());
+        Assert.Contains($"error: {args[^2]} expects ", result.Error, StringComparison.Ordinal);
         Assert.Equal(0, factory.Calls);
     }
 
