@@ -56,6 +56,37 @@ public sealed class DeploymentsClient
         return _client.SendAsync<Deployment>(HttpMethod.Patch, $"v1/deployments/{StrataClient.Escape(name)}", request, cancellationToken);
     }
 
+    /// <summary>
+    /// Polls until <paramref name="deployment"/> (as created or last updated) is ready at the version it was set to, its
+    /// canary included: after a rollout, every replica of the new version is ready.
+    /// </summary>
+    /// <param name="timeout">How long to wait; five minutes when null.</param>
+    /// <param name="pollInterval">Between reads; one second when null.</param>
+    /// <param name="onPoll">Told the deployment after each read (replicas ready so far, for a progress line).</param>
+    /// <exception cref="TimeoutException">Not ready in time; the message gives its status, replicas and last event.</exception>
+    /// <exception cref="NotFoundException">The deployment was deleted meanwhile.</exception>
+    public async Task<Deployment> WaitUntilReadyAsync(Deployment deployment, TimeSpan? timeout = null, TimeSpan? pollInterval = null,
+        Action<Deployment>? onPoll = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        var limit = timeout ?? TimeSpan.FromMinutes(5);
+        var deadline = DateTimeOffset.UtcNow + limit;
+        var version = deployment.ModelVersion;
+        while (true)
+        {
+            deployment = await GetAsync(deployment.Name, cancellationToken);
+            onPoll?.Invoke(deployment);
+            if (deployment.Status == DeploymentStatuses.Ready && deployment.ModelVersion == version) return deployment;
+            if (DateTimeOffset.UtcNow >= deadline)
+            {
+                var last = deployment.Events.LastOrDefault();
+                throw new TimeoutException($"deployment \"{deployment.Name}\" was not ready after {limit.TotalSeconds:0} s: {deployment.Status}, "
+                    + $"{deployment.ReadyReplicas} of {deployment.DesiredReplicas} replicas ready{(last is null ? "" : $"; last event: {last.Message}")}");
+            }
+            await Task.Delay(pollInterval ?? TimeSpan.FromSeconds(1), cancellationToken);
+        }
+    }
+
     /// <summary>Deletes a deployment and stops its replicas.</summary>
     /// <exception cref="NotFoundException">The tenant has no such deployment.</exception>
     public Task DeleteAsync(string name, CancellationToken cancellationToken = default)

@@ -140,7 +140,7 @@ public static class DeploymentCommands
     }
 
     /// <summary>
-    /// <see cref="WaitUntilReadyAsync"/> showing the replicas as they become ready, on standard error as the upload
+    /// <see cref="DeploymentsClient.WaitUntilReadyAsync"/> showing the replicas as they become ready, on standard error as the upload
     /// does: a bar of ready replicas on a terminal; elsewhere one whole line each time the state changes.
     /// </summary>
     private static async Task<Deployment> WaitWithProgressAsync(
@@ -149,12 +149,12 @@ public static class DeploymentCommands
         if (!console.Profile.Capabilities.Interactive)
         {
             string? last = null;
-            return await WaitUntilReadyAsync(client, deployment, limit, poll, cancellationToken, d =>
+            return await client.Deployments.WaitUntilReadyAsync(deployment, limit, poll, d =>
             {
                 var line = Progress(d);
                 if (line != last) console.WriteLine(line);
                 last = line;
-            });
+            }, cancellationToken);
         }
 
         return await console.Progress()
@@ -162,12 +162,12 @@ public static class DeploymentCommands
             .StartAsync(async context =>
             {
                 var task = context.AddTask(Markup.Escape(Progress(deployment)), maxValue: Math.Max(deployment.DesiredReplicas, 1));
-                var ready = await WaitUntilReadyAsync(client, deployment, limit, poll, cancellationToken, d =>
+                var ready = await client.Deployments.WaitUntilReadyAsync(deployment, limit, poll, d =>
                 {
                     task.Description = Markup.Escape(Progress(d));
                     task.MaxValue = Math.Max(d.DesiredReplicas, 1);
                     task.Value = d.ReadyReplicas;
-                });
+                }, cancellationToken);
                 task.Value = task.MaxValue;
                 return ready;
             });
@@ -177,29 +177,6 @@ public static class DeploymentCommands
     private static string Progress(Deployment d) =>
         $"deployment {d.Name}: {d.Status}, {d.ReadyReplicas} of {d.DesiredReplicas} replica(s) ready (version {d.ModelVersion})"
         + (d.Canary is { } c ? $", canary {c.ReadyReplicas} of {c.DesiredReplicas}" : "");
-
-    /// <summary>Polls until the deployment is ready at the version it was last set to (and its canary too).</summary>
-    /// <param name="onPoll">Told the deployment after each poll.</param>
-    /// <exception cref="TimeoutException">Not ready within <paramref name="limit"/>.</exception>
-    public static async Task<Deployment> WaitUntilReadyAsync(
-        StrataClient client, Deployment deployment, TimeSpan limit, TimeSpan poll, CancellationToken cancellationToken, Action<Deployment>? onPoll = null)
-    {
-        var deadline = DateTimeOffset.UtcNow + limit;
-        var version = deployment.ModelVersion;
-        while (true)
-        {
-            deployment = await client.Deployments.GetAsync(deployment.Name, cancellationToken);
-            onPoll?.Invoke(deployment);
-            if (deployment.Status == DeploymentStatuses.Ready && deployment.ModelVersion == version) return deployment;
-            if (DateTimeOffset.UtcNow >= deadline)
-            {
-                var last = deployment.Events.LastOrDefault();
-                throw new TimeoutException($"deployment \"{deployment.Name}\" was not ready after {limit.TotalSeconds:0} s: {deployment.Status}, "
-                    + $"{deployment.ReadyReplicas} of {deployment.DesiredReplicas} replicas ready{(last is null ? "" : $"; last event: {last.Message}")}");
-            }
-            await Task.Delay(poll, cancellationToken);
-        }
-    }
 
     public static Command CreateDeployments(CliContext cli)
     {
