@@ -101,4 +101,70 @@ public sealed class DeployManifestTests
         var binding = One<V1ClusterRoleBinding>();
         Assert.Equal(("strata", "strata-system"), (Assert.Single(binding.Subjects).Name, binding.Subjects[0].NamespaceProperty));
     }
+
+    [Fact]
+    public void Strata_reads_nodes_and_writes_pods_only_in_its_own_namespace_for_placeholders()
+    {
+        var role = One<V1ClusterRole>();
+        Assert.Equal(["get", "list", "watch"], role.Rules.Where(r => r.Resources.Contains("nodes")).SelectMany(r => r.Verbs).Order(StringComparer.Ordinal));
+        Assert.DoesNotContain(role.Rules, r => r.Resources.Contains("pods") && r.Verbs.Intersect(["create", "patch", "update", "delete"]).Any());
+        var placeholders = One<V1Role>();
+        Assert.Equal("strata-system", placeholders.Metadata.NamespaceProperty);
+        Assert.Equal(["create", "delete", "patch"], Assert.Single(placeholders.Rules).Verbs.Order(StringComparer.Ordinal));
+        Assert.Equal(["pods"], placeholders.Rules[0].Resources);
+        var binding = One<V1RoleBinding>();
+        Assert.Equal((placeholders.Metadata.Name, "strata"), (binding.RoleRef.Name, Assert.Single(binding.Subjects).Name));
+    }
+
+    [Fact]
+    public void Placeholders_have_a_priority_below_every_real_pod_that_the_cluster_autoscaler_still_acts_on()
+    {
+        var priority = One<V1PriorityClass>();
+        // Below 0 (the default): any real pod preempts them. At or above -10, the cluster autoscaler's default cut-off
+        // for expendable pods: it adds nodes for them.
+        Assert.InRange(priority.Value ?? 0, -10, -1);
+        Assert.Equal("Never", priority.PreemptionPolicy);
+        Assert.False(priority.GlobalDefault);
+        Assert.Equal(priority.Metadata.Name, One<V1ConfigMap>().Data["Runtime__Kubernetes__PlaceholderPriorityClass"]);
+    }
+
+    [Fact]
+    public void The_queue_depth_autoscaling_scales_reserve_pods_on_the_pending_jobs_exposed_by_the_prometheus_adapter()
+    {
+        var folder = Path.Combine(Folder, "queue-depth");
+        var kustomization = File.ReadAllLines(Path.Combine(folder, "kustomization.yaml"));
+        var listed = kustomization.SkipWhile(l => l.Trim() != "resources:").Skip(1).TakeWhile(l => l.TrimStart().StartsWith("- ", StringComparison.Ordinal))
+            .Select(l => l.Trim()[2..]).Order(StringComparer.Ordinal);
+        Assert.Equal(Directory.GetFiles(folder, "*.yaml").Select(Path.GetFileName).Where(f => f != "kustomization.yaml").Order(StringComparer.Ordinal), listed);
+        var objects = Directory.GetFiles(folder, "*.yaml").Where(f => Path.GetFileName(f) != "kustomization.yaml")
+            .SelectMany(f => KubernetesYaml.LoadAllFromString(File.ReadAllText(f))).ToList();
+
+        // The adapter's rule names the metric the server exports (docs/metrics.md) and keeps its name.
+        var adapter = Assert.Single(objects.OfType<V1ConfigMap>());
+        var rules = new YamlDotNet.Serialization.DeserializerBuilder().Build().Deserialize<Dictionary<string, List<Dictionary<string, object>>>>(adapter.Data["config.yaml"]);
+        var rule = Assert.Single(rules["externalRules"]);
+        Assert.StartsWith("ml_platform_queue_depth{", (string)rule["seriesQuery"], StringComparison.Ordinal);
+        Assert.Equal("ml_platform_queue_depth", ((Dictionary<object, object>)rule["name"])["as"]);
+        Assert.Contains("<<.Series>>{<<.LabelMatchers>>}", (string)rule["metricsQuery"], StringComparison.Ordinal);
+        Assert.Contains("`ml_platform_queue_depth`", File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "metrics.md")), StringComparison.Ordinal);
+
+        var hpa = Assert.Single(objects.OfType<V2HorizontalPodAutoscaler>());
+        var metric = Assert.Single(hpa.Spec.Metrics);
+        Assert.Equal(("External", "ml_platform_queue_depth", "AverageValue"), (metric.Type, metric.External.Metric.Name, metric.External.Target.Type));
+        Assert.Equal("1", metric.External.Target.AverageValue.ToString());
+        Assert.Equal(0, hpa.Spec.Behavior.ScaleUp.StabilizationWindowSeconds);
+        Assert.True(hpa.Spec.Behavior.ScaleDown.StabilizationWindowSeconds >= 60);
+
+        var reserve = Assert.Single(objects.OfType<V1Deployment>());
+        Assert.Equal(reserve.Metadata.Name, hpa.Spec.ScaleTargetRef.Name);
+        var pod = reserve.Spec.Template.Spec;
+        Assert.Equal(One<V1PriorityClass>().Metadata.Name, pod.PriorityClassName);
+        // strata-system enforces the restricted Pod Security Standard.
+        Assert.True(pod.SecurityContext.RunAsNonRoot);
+        Assert.Equal("RuntimeDefault", pod.SecurityContext.SeccompProfile.Type);
+        var container = Assert.Single(pod.Containers);
+        Assert.False(container.SecurityContext.AllowPrivilegeEscalation);
+        Assert.Equal(["ALL"], container.SecurityContext.Capabilities.Drop);
+        Assert.Equal(container.Resources.Requests["cpu"], container.Resources.Limits["cpu"]);
+    }
 }
