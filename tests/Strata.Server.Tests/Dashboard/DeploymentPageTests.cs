@@ -126,6 +126,11 @@ public sealed partial class DeploymentPageTests(DeploymentApp app) : IClassFixtu
         (await SignInAsync(browser, await app.TokenForAsync(tenant, Roles.Viewer))).Dispose();
         var page = await browser.GetStringAsync("/ui/deployments/churn");
         var list = await browser.GetStringAsync("/ui/deployments");
+        Assert.Contains("data-live-deployments=\"churn\"", page, StringComparison.Ordinal);
+        // Present without a value: the list's stream names no deployment.
+        Assert.Contains("data-live-deployments data-stamp=", list, StringComparison.Ordinal);
+        Assert.NotEmpty(Stamp(page));
+        Assert.NotEmpty(Stamp(list));
         // Only a bound on a broken test, not a timing under test: a stream sends an event once something changes.
         using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(2));
 
