@@ -77,7 +77,9 @@ public static class DashboardAssets
           }
           // The page again, from the server, and its live parts swapped in; a part being typed in is left as it is.
           async function refreshLiveParts() {
-            const r = await fetch(location.href);
+            const url = location.href;
+            const r = await fetch(url);
+            if (location.href !== url) return; // navigated away meanwhile
             if (!r.ok) { location.reload(); return; }
             const next = new DOMParser().parseFromString(await r.text(), 'text/html');
             document.querySelectorAll('[data-live]').forEach(part => {
