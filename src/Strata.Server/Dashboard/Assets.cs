@@ -3,7 +3,8 @@ namespace Strata.Server.Dashboard;
 /// <summary>
 /// The dashboard's only style sheet and only script, inlined in every page (a few kilobytes, no second request,
 /// no JavaScript library). The script runs on the first load and after each enhanced navigation: it follows the
-/// statuses on the page (server-sent events), streams the log, and refreshes the charts when points arrive.
+/// statuses on the page (server-sent events), streams the log, refreshes the charts when points arrive, and the
+/// deployment pages' live parts when their deployments change.
 /// </summary>
 public static class DashboardAssets
 {
@@ -66,6 +67,25 @@ public static class DashboardAssets
             }
             const log = document.querySelector('[data-log]');
             if (log) streamLog(log);
+            const deployments = document.querySelector('[data-live-deployments]');
+            if (deployments) {
+              const d = deployments.dataset;
+              const es = new EventSource('/ui/events/deployments?stamp=' + encodeURIComponent(d.stamp) + (d.liveDeployments ? '&name=' + encodeURIComponent(d.liveDeployments) : ''));
+              es.addEventListener('deployment', refreshLiveParts);
+              live.push(es);
+            }
+          }
+          // The page again, from the server, and its live parts swapped in; a part being typed in is left as it is.
+          async function refreshLiveParts() {
+            const url = location.href;
+            const r = await fetch(url);
+            if (location.href !== url) return; // navigated away meanwhile
+            if (!r.ok) { location.reload(); return; }
+            const next = new DOMParser().parseFromString(await r.text(), 'text/html');
+            document.querySelectorAll('[data-live]').forEach(part => {
+              const fresh = next.querySelector('[data-live="' + CSS.escape(part.dataset.live) + '"]');
+              if (fresh && !part.contains(document.activeElement)) part.replaceWith(fresh);
+            });
           }
           function streamLog(el) {
             const out = el.querySelector('pre'), rank = el.querySelector('select'), follow = el.querySelector('input[type=checkbox]');

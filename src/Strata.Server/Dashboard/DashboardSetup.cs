@@ -126,9 +126,14 @@ public static class DashboardSetup
         ui.MapPost("/models/{name}/aliases/{alias}", MoveAliasAsync);
         ui.MapPost("/deployments/{name}/rollback", ServeVersionAsync);
         ui.MapPost("/deployments/{name}/promote", ServeVersionAsync);
+        ui.MapPost("/deployments/{name}/canary-weight", SetCanaryWeightAsync);
         ui.MapGet("/jobs/{id}/log", JobLogs.StreamAsync);
         ui.MapGet("/jobs/{id}/charts", (string id) => new RazorComponentResult<MetricCharts>(new { JobId = id }));
         ui.MapGet("/events/jobs", JobEventsAsync);
+        ui.MapGet("/events/deployments", DeploymentEvents.StreamAsync);
+        // Any other address under /ui, signed in, is the dashboard's not-found page (signed out: the sign-in page, as
+        // for every page, so that no one learns which addresses exist without a token).
+        ui.MapFallback("{**path}", () => new RazorComponentResult<PageNotFound> { StatusCode = StatusCodes.Status404NotFound });
 
         app.MapPost("/v1/ui/signin-codes", MintSignInCode).WithTags("Dashboard").WithName("CreateDashboardSignInCode")
             .WithSummary("A one-time code that signs the browser in to the dashboard as this token, for a minute (`strata ui`); the answer holds the link to open.");
@@ -203,6 +208,30 @@ public static class DashboardSetup
         if (model is null) return Invalid(problem!);
         var outcome = await deployments.UpdateAsync(caller.TenantId, name, _ => null, model, canary: null, cancellationToken);
         if (outcome.Updated is null) return outcome.Excess is not null ? Invalid("The tenant's quota has no room for the change.") : NotFound();
+        return Results.Redirect($"/ui/deployments/{Uri.EscapeDataString(name)}");
+    }
+
+    /// <summary>
+    /// Sets the canary's share of requests as <c>PATCH {"canary": {"weight": …}}</c> does, in whole percent: 1 to 99,
+    /// or 0 to remove the canary (all of them is its promotion). <paramref name="version"/> is the canary its
+    /// confirmation named: when another has taken its place since, nothing changes.
+    /// </summary>
+    private static async Task<IResult> SetCanaryWeightAsync(
+        string name, [FromForm] string? weight, [FromForm] int? version, HttpContext context, DeploymentService deployments, CancellationToken cancellationToken)
+    {
+        var caller = context.Caller();
+        if (caller.TenantId is null) return NotFound();
+        if (!caller.CanWrite) return Forbidden("A viewer cannot change deployments.");
+        if (CanaryWeightForm.Parse(weight) is not { } percent) return Invalid(CanaryWeightForm.Rule);
+        if (version is not > 0) return Invalid("The canary's version is not one; go back and choose again.");
+        var outcome = await deployments.UpdateAsync(caller.TenantId, name,
+            record => record.CanaryModelVersion == version
+                ? null
+                : ("canary", $"The deployment's canary is no longer version {version}; go back to see what it is now."),
+            model: null, new CanaryChange(Model: null, Weight: percent / 100.0), cancellationToken);
+        if (outcome.Invalid is { } invalid) return Invalid(invalid.Message);
+        if (outcome.Excess is not null) return Invalid("The tenant's quota has no room for the canary's replicas at that weight.");
+        if (outcome.Updated is null) return NotFound();
         return Results.Redirect($"/ui/deployments/{Uri.EscapeDataString(name)}");
     }
 

@@ -303,6 +303,30 @@ public sealed partial class DashboardPageTests(SqliteApp app) : IClassFixture<Sq
         Assert.DoesNotContain("/ui/admin", await owner.GetStringAsync("/ui/jobs"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_unknown_address_is_the_not_found_page_with_navigation_and_signed_out_it_is_the_sign_in_page()
+    {
+        var (tenant, api) = await app.TenantClientAsync("dash-nowhere");
+        using var _ = api;
+        using var browser = app.BrowserClient();
+
+        using (var signedOut = await browser.GetAsync("/ui/no/such/page?x=1"))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, signedOut.StatusCode);
+            Assert.Equal("/ui/signin?return=%2Fui%2Fno%2Fsuch%2Fpage%3Fx%3D1", signedOut.Headers.Location!.OriginalString);
+        }
+        (await SignInAsync(browser, await app.TokenForAsync(tenant, Roles.Viewer))).Dispose();
+        foreach (var path in new[] { "/ui/no/such/page", "/ui/jobss", "/ui/deployments/churn/nothing" })
+        {
+            using var response = await browser.GetAsync(path);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            var page = await response.Content.ReadAsStringAsync();
+            Assert.Contains("<h1>Not found</h1>", page, StringComparison.Ordinal);
+            Assert.Contains("<nav aria-label=\"Main\">", page, StringComparison.Ordinal);
+            Assert.Contains("Sign out", page, StringComparison.Ordinal);
+        }
+    }
+
     /// <summary>Signs <paramref name="browser"/> in through the sign-in form, as a person would.</summary>
     internal static async Task<HttpResponseMessage> SignInAsync(HttpClient browser, string token)
     {
