@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -164,6 +165,22 @@ public sealed class ServeTests(TrainedModels models)
         var probabilities = predictions[1].GetProperty("probabilities").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble());
         Assert.Equal(["bronze", "gold", "silver"], probabilities.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("gold", probabilities.MaxBy(p => p.Value).Key);
+    }
+
+    [Fact]
+    public async Task A_label_of_0_and_1_is_predicted_as_a_number()
+    {
+        await using var replica = await Replica.StartAsync(models.ZeroOne, "high", "1");
+
+        var (status, body) = await replica.PredictAsync(new { instances = new object[] { new { x = 1.0, colour = "red" }, new { x = 9.0, colour = "blue" } } });
+
+        Assert.Equal(200, status);
+        var labels = body.GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("predicted_label")).ToList();
+        Assert.All(labels, label => Assert.Equal(JsonValueKind.Number, label.ValueKind));
+        Assert.Equal(["0", "1"], labels.Select(label => label.GetRawText()));
+        // The model's float32 probability is written as the float's shortest form, not widened to 17 digits.
+        var probability = body.GetProperty("predictions")[0].GetProperty("probability").GetRawText();
+        Assert.Equal(float.Parse(probability, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture), probability);
     }
 
     [Fact]
