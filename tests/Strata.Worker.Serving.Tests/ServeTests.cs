@@ -184,6 +184,20 @@ public sealed class ServeTests(TrainedModels models)
     }
 
     [Fact]
+    public async Task Classes_written_as_numbers_are_predicted_as_numbers()
+    {
+        await using var replica = await Replica.StartAsync(models.NumberedClasses, "levels", "1");
+
+        var (status, body) = await replica.PredictAsync(new { instances = new object[] { new { x = 1.0, colour = "red" }, new { x = 9.0, colour = "blue" } } });
+
+        Assert.Equal(200, status);
+        var predictions = body.GetProperty("predictions").EnumerateArray().ToList();
+        Assert.Equal(["1", "3"], predictions.Select(p => p.GetProperty("predicted_label")).Select(l => l.ValueKind == JsonValueKind.Number ? l.GetRawText() : $"not a number: {l}"));
+        // JSON keys are text: the probabilities stay keyed by the classes' names.
+        Assert.Equal(["1", "2", "3"], predictions[1].GetProperty("probabilities").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task A_regression_model_predicts_a_value()
     {
         await using var replica = await Replica.StartAsync(models.Regression, "price", "1");
