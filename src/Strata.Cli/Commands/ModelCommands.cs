@@ -90,17 +90,15 @@ public static class ModelCommands
     private static Command VersionsCommand(CliContext cli)
     {
         var name = new Argument<string>("name") { Description = "The model's name" };
-        var limit = new Option<int>("--limit") { Description = "At most this many versions, newest first", DefaultValueFactory = _ => 50, CustomParser = r => CliOptions.ParseInt(r) ?? 0 };
-        var command = new Command("versions", "List a model's versions, newest first, with their trainer, hyperparameters and metrics") { name, limit };
+        var command = new Command("versions", "List a model's newest 50 versions, newest first, with their trainer, hyperparameters and metrics") { name };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
-            VersionsAsync(cli.Out, client, parse.GetValue(name)!, parse.GetValue(limit), cli.Format(parse), token), ct, $"model \"{parse.GetValue(name)}\""));
+            VersionsAsync(cli.Out, client, parse.GetValue(name)!, cli.Format(parse), token), ct, $"model \"{parse.GetValue(name)}\""));
         return command;
     }
 
-    public static async Task<int> VersionsAsync(IAnsiConsole console, StrataClient client, string name, int limit, OutputFormat format, CancellationToken cancellationToken)
+    public static async Task<int> VersionsAsync(IAnsiConsole console, StrataClient client, string name, OutputFormat format, CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > 1000) throw new UsageException("--limit must be between 1 and 1000");
-        var versions = await client.Models.ListVersionsAsync(name, limit, cancellationToken);
+        var versions = await client.Models.ListVersionsAsync(name, cancellationToken: cancellationToken);
         if (!Output.WriteData(console, format, versions, versions.Select(v => $"{v.ModelName}@{v.Version}")))
         {
             WriteVersions(console, versions, format);
