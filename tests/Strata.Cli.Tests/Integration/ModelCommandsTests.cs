@@ -131,6 +131,9 @@ public sealed class ModelCommandsTests(ServerFixture server) : IClassFixture<Ser
             var labels = answer.RootElement.GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("predicted_label")).ToList();
             Assert.All(labels, label => Assert.Equal(JsonValueKind.Number, label.ValueKind));
             Assert.Equal(["0", "1"], labels.Select(l => l.GetRawText()));
+            // The model's float32 probabilities come through the server and the CLI in their shortest form.
+            Assert.All(answer.RootElement.GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("probability").GetRawText()),
+                text => Assert.Equal(float.Parse(text, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture), text));
         }
 
         // From a CSV: the label column of the answer holds 0 and 1, as the input's does.
