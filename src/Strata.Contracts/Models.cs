@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace Strata.Contracts;
@@ -174,4 +175,23 @@ public static class MissingValues
     private static readonly HashSet<string> Markers = new(StringComparer.OrdinalIgnoreCase) { "", "NA", "N/A", "NaN", "null", "None", "?" };
 
     public static bool IsMissing(string cell) => Markers.Contains(cell.Trim());
+}
+
+/// <summary>
+/// Numbers that were 32-bit floats (ML.NET's features, scores and statistics, a float32 metric): widened to double
+/// as they are, -3.4718f is -3.4718000888824463, digits nobody wrote. These keep the float's shortest form.
+/// </summary>
+public static class NumberText
+{
+    /// <summary>The double that prints as the float was written: -3.4718f becomes -3.4718.</summary>
+    public static double FromFloat(float value) => double.Parse(value.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A number for people: a double that is exactly a float32's value (a float widened on its way here) in the
+    /// float's shortest form, any other double in its own shortest form.
+    /// </summary>
+    public static string Format(double value) =>
+        double.IsFinite(value) && (double)(float)value == value
+            ? ((float)value).ToString(CultureInfo.InvariantCulture)
+            : value.ToString(CultureInfo.InvariantCulture);
 }

@@ -101,7 +101,7 @@ public static class MlNetPredictor
         {
             if (label is { Type: not ModelColumnTypes.Boolean, PositiveClass: { } positive, Classes: [var first, var second] })
             {
-                return new LabelNames(positive, positive == first ? second : first, null);
+                return new LabelNames(positive, positive == first ? second : first, null, IsNumeric(label));
             }
             return new LabelNames(null, null, null);
         }
@@ -113,12 +113,19 @@ public static class MlNetPredictor
             {
                 VBuffer<ReadOnlyMemory<char>> names = default;
                 score.GetSlotNames(ref names);
-                return new LabelNames(null, null, [.. names.DenseValues().Select(n => n.ToString())]);
+                return new LabelNames(null, null, [.. names.DenseValues().Select(n => n.ToString())], IsNumeric(label));
             }
-            return new LabelNames(null, null, label?.Classes);
+            return new LabelNames(null, null, label?.Classes, IsNumeric(label));
         }
         return new LabelNames(null, null, null);
     }
+
+    /// <summary>
+    /// Whether the training data's label was numbers (0/1, or whole-number classes): the model knows its classes only
+    /// as text, so the schema's label type is what lets a prediction answer <c>1</c> rather than <c>"1"</c>.
+    /// </summary>
+    private static bool IsNumeric(ModelLabel? label) =>
+        label is { Type: ModelColumnTypes.Numeric, Classes: { } classes } && classes.All(c => LabelNames.TryNumber(c, out _));
 }
 
 public sealed class BinaryOutput

@@ -40,12 +40,13 @@ public sealed class PredictionWriter(PredictionTask task, LabelNames labels)
             case PredictionTask.Binary:
                 json.WritePropertyName("predicted_label");
                 if (labels.Negative is null || labels.Positive is null) json.WriteBooleanValue(prediction.Positive);
-                else json.WriteStringValue(prediction.Positive ? labels.Positive : labels.Negative);
+                else WriteClass(json, prediction.Positive ? labels.Positive : labels.Negative);
                 json.WriteNumber("probability", prediction.Probability);
                 json.WriteNumber("score", prediction.Score);
                 break;
             case PredictionTask.Multiclass:
-                json.WriteString("predicted_label", prediction.ClassName);
+                json.WritePropertyName("predicted_label");
+                WriteClass(json, prediction.ClassName);
                 json.WriteStartObject("probabilities");
                 var probabilities = prediction.Probabilities!;
                 for (var i = 0; i < probabilities.Length; i++)
@@ -60,10 +61,24 @@ public sealed class PredictionWriter(PredictionTask task, LabelNames labels)
         }
         json.WriteEndObject();
     }
+
+    /// <summary>A class as the training data had it: a number where the label was numbers, else its text.</summary>
+    private void WriteClass(Utf8JsonWriter json, string? name)
+    {
+        if (labels.Numeric && name is not null && LabelNames.TryNumber(name, out var number)) json.WriteNumberValue(number);
+        else json.WriteStringValue(name);
+    }
 }
 
 /// <summary>
 /// How predictions name classes: a binary classifier's two classes when its label was not boolean
 /// (<c>spam</c>/<c>ham</c>; a boolean label predicts <c>true</c>/<c>false</c>), a multiclass one's in score order.
+/// <paramref name="Numeric"/>: the label was numbers in the training data (<c>0</c>/<c>1</c>), so a predicted class
+/// is written as a JSON number, as the data had it.
 /// </summary>
-public sealed record LabelNames(string? Positive, string? Negative, IReadOnlyList<string>? Classes);
+public sealed record LabelNames(string? Positive, string? Negative, IReadOnlyList<string>? Classes, bool Numeric = false)
+{
+    /// <summary>A class name that is a number, read as the trainer read it (invariant culture, finite).</summary>
+    public static bool TryNumber(string text, out double value) =>
+        double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
+}

@@ -16,8 +16,9 @@ public sealed record FeatureColumn(string Name, string Type, float[]? Numbers, s
             Type = Type,
             HasMissing = HasMissing,
             Levels = Texts?.Where(t => t.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList(),
-            Min = present is { Length: > 0 } ? present.Min() : null,
-            Max = present is { Length: > 0 } ? present.Max() : null,
+            // As the CSV wrote them (-3.4718), not as the float widens (-3.4718000888824463).
+            Min = present is { Length: > 0 } ? NumberText.FromFloat(present.Min()) : null,
+            Max = present is { Length: > 0 } ? NumberText.FromFloat(present.Max()) : null,
         };
     }
 }

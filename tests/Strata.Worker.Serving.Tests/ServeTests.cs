@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -164,6 +165,36 @@ public sealed class ServeTests(TrainedModels models)
         var probabilities = predictions[1].GetProperty("probabilities").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble());
         Assert.Equal(["bronze", "gold", "silver"], probabilities.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("gold", probabilities.MaxBy(p => p.Value).Key);
+    }
+
+    [Fact]
+    public async Task A_label_of_0_and_1_is_predicted_as_a_number()
+    {
+        await using var replica = await Replica.StartAsync(models.ZeroOne, "high", "1");
+
+        var (status, body) = await replica.PredictAsync(new { instances = new object[] { new { x = 1.0, colour = "red" }, new { x = 9.0, colour = "blue" } } });
+
+        Assert.Equal(200, status);
+        var labels = body.GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("predicted_label")).ToList();
+        Assert.All(labels, label => Assert.Equal(JsonValueKind.Number, label.ValueKind));
+        Assert.Equal(["0", "1"], labels.Select(label => label.GetRawText()));
+        // The model's float32 probability is written as the float's shortest form, not widened to 17 digits.
+        var probability = body.GetProperty("predictions")[0].GetProperty("probability").GetRawText();
+        Assert.Equal(float.Parse(probability, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture), probability);
+    }
+
+    [Fact]
+    public async Task Classes_written_as_numbers_are_predicted_as_numbers()
+    {
+        await using var replica = await Replica.StartAsync(models.NumberedClasses, "levels", "1");
+
+        var (status, body) = await replica.PredictAsync(new { instances = new object[] { new { x = 1.0, colour = "red" }, new { x = 9.0, colour = "blue" } } });
+
+        Assert.Equal(200, status);
+        var predictions = body.GetProperty("predictions").EnumerateArray().ToList();
+        Assert.Equal(["1", "3"], predictions.Select(p => p.GetProperty("predicted_label")).Select(l => l.ValueKind == JsonValueKind.Number ? l.GetRawText() : $"not a number: {l}"));
+        // JSON keys are text: the probabilities stay keyed by the classes' names.
+        Assert.Equal(["1", "2", "3"], predictions[1].GetProperty("probabilities").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
     }
 
     [Fact]

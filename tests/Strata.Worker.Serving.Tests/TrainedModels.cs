@@ -13,6 +13,8 @@ public sealed class TrainedModels : IDisposable
     {
         Churn = Train("churn", File.ReadAllText(Path.Combine(RepositoryRoot(), "examples", "churn", "churn.csv")), "lightgbm", "churned");
         Multiclass = Train("tiers", Make(600, (x, _, _) => x < 3.3 ? "bronze" : x < 6.6 ? "silver" : "gold"), "lightgbm", "y");
+        ZeroOne = Train("high", Make(300, (x, _, _) => x > 5 ? "1" : "0"), "lightgbm", "y");
+        NumberedClasses = Train("levels", Make(600, (x, _, _) => x < 3.3 ? "1" : x < 6.6 ? "2" : "3"), "lightgbm", "y");
         Regression = Train("price", Make(400, (x, c, r) => (3 * x + (c == "blue" ? 5 : 0) + r.NextDouble()).ToString("F3", CultureInfo.InvariantCulture)), "linear_regression", "y");
     }
 
@@ -20,6 +22,10 @@ public sealed class TrainedModels : IDisposable
     public string Churn { get; }
     /// <summary>x (numeric), colour (categorical) → bronze/silver/gold by x.</summary>
     public string Multiclass { get; }
+    /// <summary>x (numeric), colour (categorical) → 1 when x is over 5, else 0: a binary label written as numbers.</summary>
+    public string ZeroOne { get; }
+    /// <summary>x (numeric), colour (categorical) → 1, 2 or 3 by x: multiclass, the classes written as numbers.</summary>
+    public string NumberedClasses { get; }
     /// <summary>x (numeric), colour (categorical) → about 3x (+5 when blue).</summary>
     public string Regression { get; }
 

@@ -95,6 +95,24 @@ public sealed class TrainerKindTests
         Assert.InRange(logLoss, 0.66, 0.75);
     }
 
+    /// <summary>The schema's statistics are the CSV's own figures, and a 0/1 label is recorded as numbers (serving answers 0/1, not "1").</summary>
+    [Fact]
+    public void The_schema_keeps_the_numbers_as_written_and_a_0_1_label_as_numeric()
+    {
+        var csv = new System.Text.StringBuilder("x,y\n");
+        for (var i = 0; i < 200; i++) csv.Append(CultureInfo.InvariantCulture, $"{(i == 7 ? "-3.4718" : i == 9 ? "12.3456" : (i % 10).ToString(CultureInfo.InvariantCulture))},{i % 2}\n");
+
+        using var run = TrainRun.Start(csv.ToString(), "--model lightgbm --label y");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var schema = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(run.Output, TrainCommand.SchemaFile)));
+        var x = schema.RootElement.GetProperty("columns")[0];
+        Assert.Equal("-3.4718", x.GetProperty("min").GetRawText());
+        Assert.Equal("12.3456", x.GetProperty("max").GetRawText());
+        Assert.Equal(ModelColumnTypes.Numeric, run.Schema.Label!.Type);
+        Assert.Equal(["0", "1"], run.Schema.Label.Classes);
+    }
+
     [Fact]
     public void A_multiclass_model_predicts_class_names()
     {

@@ -16,7 +16,7 @@ public static class DownloadCommands
 {
     public static Command ModelDownload(CliContext cli)
     {
-        var reference = new Argument<string>("model") { Description = "name@version or name@alias (churn@3, churn@production); a bare name is its latest version" };
+        var reference = new Argument<string>("model") { Description = "name@version or name@alias (churn@3, churn:3, churn@production); a bare name is its latest version" };
         var destination = new Argument<string>("folder") { Description = "The folder to write the file into (made when missing)", DefaultValueFactory = _ => "." };
         var command = new Command("download", "Download a model version's file, checking its sha256") { reference, destination };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
@@ -28,10 +28,8 @@ public static class DownloadCommands
     public static async Task<int> DownloadModelAsync(
         IAnsiConsole console, IAnsiConsole progress, StrataClient client, string reference, string destination, string workingDirectory, OutputFormat format, CancellationToken cancellationToken)
     {
-        var at = reference.LastIndexOf('@');
-        var (name, version) = at < 0 ? (reference, "latest") : (reference[..at], reference[(at + 1)..]);
-        if (name.Length == 0 || version.Length == 0) throw new UsageException($"\"{reference}\": expected name@version, such as churn@3 or churn@production");
-        var found = await client.Models.GetVersionAsync(name, version, cancellationToken);
+        var (name, version) = ModelCommands.ParseReference(reference);
+        var found = await client.Models.GetVersionAsync(name, version ?? "latest", cancellationToken);
         var folder = Directory.CreateDirectory(Path.GetFullPath(destination, workingDirectory)).FullName;
         var path = Path.Combine(folder, $"{found.ModelName}-{found.Version}{(found.Format == "onnx" ? ".onnx" : ".zip")}");
         var partial = path + ".part";

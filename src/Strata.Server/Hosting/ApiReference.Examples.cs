@@ -210,8 +210,8 @@ internal static partial class ApiReference
         {
             ["predicted_label"] = new OpenApiSchema
             {
-                Type = JsonSchemaType.Boolean | JsonSchemaType.String | JsonSchemaType.Integer,
-                Description = "The predicted class: a boolean when the training label was, else the class's name (or an ONNX model's label as it gives it).",
+                Type = JsonSchemaType.Boolean | JsonSchemaType.String | JsonSchemaType.Number,
+                Description = "The predicted class, of the training label's type: a boolean when it was boolean, a number when it was numbers (0/1), else the class's name (or an ONNX model's label as it gives it).",
             },
             ["probability"] = new OpenApiSchema { Type = JsonSchemaType.Number, Description = "The probability of the positive class (binary)." },
             ["score"] = new OpenApiSchema { Type = JsonSchemaType.Number, Description = "The model's raw score (binary)." },

@@ -39,6 +39,15 @@ public sealed class TrainerOutputs(Store store, ModelRegistry registry, Artifact
             await using var file = await fileWork.RunAsync(
                 "opening the trainer's model", _ => Task.FromResult(SafeFiles.OpenRegular(Path.Combine(folder, "model.zip"), refuseHardLinks: true)), cancellationToken);
             var lineage = await ModelsApi.LineageAsync(job, artifacts, fileWork, cancellationToken, report.DataSha256);
+            if (report.Hyperparameters.Count > 0)
+            {
+                // What the trainer used, defaults included: the spec names only what the user gave, and two versions
+                // trained with different defaults would look alike (docs/models.md, "Lineage").
+                lineage = lineage with
+                {
+                    Hyperparameters = report.Hyperparameters.ToDictionary(h => h.Key, h => JsonSerializer.SerializeToElement(h.Value), StringComparer.Ordinal),
+                };
+            }
             var version = await registry.RegisterAsync(job.TenantId, job.Name, new NewVersion(
                 file, ModelFormats.MlNet, report.Metrics, schema, lineage, ModelRegistry.SourceTrainer,
                 $"{report.Model} {report.Task} model of '{report.Label}', trained by job {job.Id}"), cancellationToken);

@@ -170,6 +170,11 @@ public abstract class ModelRegistryTests<TApp>(TApp app) : IClassFixture<TApp>
         Assert.Equal("lightgbm", lineage.GetProperty("trainer").GetString());
         Assert.Equal(done.GetProperty("id").GetString(), lineage.GetProperty("job_id").GetString());
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(data))), lineage.GetProperty("data_sha256").GetString());
+        // The hyperparameters the trainer used: those given, and the defaults of the others.
+        var hyperparameters = lineage.GetProperty("hyperparameters");
+        Assert.Equal(0.05, hyperparameters.GetProperty("learning_rate").GetDouble());
+        Assert.Equal(15, hyperparameters.GetProperty("num_leaves").GetInt32());
+        Assert.Equal(100, hyperparameters.GetProperty("num_iterations").GetInt32());
         var schema = version.GetProperty("input_schema");
         Assert.Equal("binary", schema.GetProperty("task").GetString());
         Assert.Contains(schema.GetProperty("columns").EnumerateArray(), c => c.GetProperty("name").GetString() == "plan" && c.GetProperty("type").GetString() == "categorical");
