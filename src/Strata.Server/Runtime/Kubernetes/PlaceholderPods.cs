@@ -124,6 +124,8 @@ public sealed class PlaceholderPods(
                     [KubernetesNames.TenantLabel] = job.TenantId,
                     [KubernetesNames.JobIdLabel] = job.JobId,
                 },
+                // A pod that no controller owns would keep the cluster autoscaler from removing its node; this one holds nothing.
+                Annotations = new Dictionary<string, string>(StringComparer.Ordinal) { ["cluster-autoscaler.kubernetes.io/safe-to-evict"] = "true" },
             },
             Spec = new V1PodSpec
             {
