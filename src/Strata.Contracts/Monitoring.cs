@@ -17,6 +17,11 @@ public sealed record CapacityStatus
     /// <summary><c>local</c> or <c>kubernetes</c>.</summary>
     public required string Runtime { get; init; }
     public required CapacityResources Total { get; init; }
+    /// <summary>
+    /// Where <see cref="Total"/> comes from on Kubernetes: <c>cluster</c> (the matching nodes' allocatable, less others'
+    /// pods) or <c>configuration</c> (<c>Runtime:Kubernetes:Capacity*</c>); null on the local runtime.
+    /// </summary>
+    public string? Source { get; init; }
     /// <summary>What admitted attempts hold now.</summary>
     public required CapacityResources Allocated { get; init; }
     public required int MaxWorkersPerJob { get; init; }
@@ -38,6 +43,13 @@ public sealed record GpuDeviceStatus
     public required bool InUse { get; init; }
     /// <summary>How much of it attempts hold: 1 for a whole-device job, the sum of the shares where it is shared.</summary>
     public double Allocated { get; init; }
+}
+
+/// <summary>The values of <see cref="CapacityStatus.Source"/>.</summary>
+public static class CapacitySources
+{
+    public const string Cluster = "cluster";
+    public const string Configuration = "configuration";
 }
 
 /// <summary>Cores, memory and GPUs.</summary>

@@ -75,10 +75,14 @@ public sealed class ClusterHarness : IAsyncDisposable
     {
         var api = NewClusterApi();
         var watcher = new JobWatcher(api, Options, TimeProvider.System, NullLogger<JobWatcher>.Instance);
-        var runtime = new KubernetesJobRuntime(api, watcher, NewProvisioner(api), Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System, NullLogger<KubernetesJobRuntime>.Instance);
+        var runtime = new KubernetesJobRuntime(api, watcher, new ClusterCapacity(api, Options, TimeProvider.System, NullLogger<ClusterCapacity>.Instance), NewProvisioner(api), Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System, NullLogger<KubernetesJobRuntime>.Instance);
         _owned.Add(runtime);
         return (runtime, watcher);
     }
+
+    /// <summary>The placeholder pods of the jobs waiting in <paramref name="queue"/>, as the leader keeps them.</summary>
+    public PlaceholderPods NewPlaceholders(Strata.Server.Queue.JobQueue queue) =>
+        new(NewClusterApi(), queue, Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System, NullLogger<PlaceholderPods>.Instance);
 
     /// <summary>Waits for a condition with a generous limit (never a timing assertion).</summary>
     public static async Task EventuallyAsync(Func<bool> condition, string what)

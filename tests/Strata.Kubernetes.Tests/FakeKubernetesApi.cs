@@ -293,6 +293,64 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         return Put(Pods, pod);
     }
 
+    /// <summary>
+    /// A node as the kubelet registers it: Ready, schedulable, with its allocatable cores, memory and (when asked)
+    /// <c>nvidia.com/gpu</c>, and its labels.
+    /// </summary>
+    public JsonObject AddNode(string name, double cpu, int memoryGi, int gpus = 0, IReadOnlyDictionary<string, string>? labels = null)
+    {
+        var allocatable = new JsonObject
+        {
+            ["cpu"] = cpu.ToString(CultureInfo.InvariantCulture),
+            ["memory"] = $"{memoryGi}Gi",
+            ["pods"] = "110",
+        };
+        if (gpus > 0) allocatable["nvidia.com/gpu"] = gpus.ToString(CultureInfo.InvariantCulture);
+        return Put(Nodes, new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Node",
+            ["metadata"] = new JsonObject { ["name"] = name, ["labels"] = Labels(labels) },
+            ["spec"] = new JsonObject(),
+            ["status"] = new JsonObject
+            {
+                ["allocatable"] = allocatable,
+                ["capacity"] = allocatable.DeepClone(),
+                ["conditions"] = new JsonArray(new JsonObject { ["type"] = "Ready", ["status"] = "True" }),
+            },
+        }, manager: "kubelet");
+    }
+
+    /// <summary>Marks a node unschedulable, as <c>kubectl cordon</c> does.</summary>
+    public void CordonNode(string name) => Update(Nodes, null, name, node => node["spec"]!["unschedulable"] = true, manager: "kubectl-cordon");
+
+    /// <summary>A pod the scheduler has bound to <paramref name="node"/>, running, with one container requesting what is given.</summary>
+    public JsonObject AddRunningPod(string ns, string name, string node, double cpu, int memoryGi, IReadOnlyDictionary<string, string>? labels = null)
+    {
+        var requests = new JsonObject { ["cpu"] = cpu.ToString(CultureInfo.InvariantCulture), ["memory"] = $"{memoryGi}Gi" };
+        return Put(Pods, new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Pod",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns, ["labels"] = Labels(labels) },
+            ["spec"] = new JsonObject
+            {
+                ["nodeName"] = node,
+                ["containers"] = new JsonArray(new JsonObject
+                {
+                    ["name"] = "main",
+                    ["image"] = "x",
+                    ["resources"] = new JsonObject { ["requests"] = requests, ["limits"] = requests.DeepClone() },
+                }),
+            },
+            ["status"] = new JsonObject { ["phase"] = "Running" },
+        }, manager: "kube-scheduler");
+    }
+
+    private static JsonObject Labels(IReadOnlyDictionary<string, string>? labels) =>
+        new((labels ?? new Dictionary<string, string>()).Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value)));
+
+    public const string Nodes = "/v1/nodes";
     public const string Jobs = "batch/v1/jobs";
     public const string Pods = "/v1/pods";
     public const string Namespaces = "/v1/namespaces";
@@ -373,9 +431,9 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 {
                     JsonObject? deleted;
                     lock (_lock) deleted = Delete(route.Collection, route.Namespace, route.Name!);
-                    // A claim (kept by its protection finalizer until unused) is answered with the object, as the real server does; the rest with a Status.
+                    // A claim (kept by its protection finalizer until unused) and a pod are answered with the object, as the real server does; the rest with a Status.
                     await WriteAsync(context, deleted is null ? 404 : 200, deleted is null ? NotFound(route)
-                        : route.Collection == PersistentVolumeClaims ? deleted : StatusObject(200, "", "deleted", success: true));
+                        : route.Collection is PersistentVolumeClaims or Pods ? deleted : StatusObject(200, "", "deleted", success: true));
                     return;
                 }
             default:

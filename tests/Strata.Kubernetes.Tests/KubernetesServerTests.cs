@@ -25,6 +25,8 @@ public sealed class KubernetesServerTests : IAsyncLifetime
             ["Runtime:Kind"] = "kubernetes",
             ["Runtime:Kubernetes:KubeconfigPath"] = kubeconfig,
             ["Runtime:Kubernetes:DefaultImage"] = "strata:test",
+            // The fake cluster has no nodes: these tests schedule within the configured capacity (KubernetesCapacityTests read it from nodes).
+            ["Runtime:Kubernetes:CapacityFromCluster"] = "false",
             ["Runtime:Kubernetes:ProvisionSeconds"] = "1",
             ["Strata:DiskSweepSeconds"] = "1",
             ["Jobs:Retention"] = "00:00:02",

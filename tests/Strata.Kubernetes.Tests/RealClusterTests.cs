@@ -33,7 +33,7 @@ public sealed class RealClusterTests
         {
             using var watcher = new JobWatcher(api, options, TimeProvider.System, NullLogger<JobWatcher>.Instance);
             await using var harness = await ClusterHarness.StartAsync();
-            using var runtime = new KubernetesJobRuntime(api, watcher, harness.NewProvisioner(api), Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, NullLogger<KubernetesJobRuntime>.Instance);
+            using var runtime = new KubernetesJobRuntime(api, watcher, new ClusterCapacity(api, options, TimeProvider.System, NullLogger<ClusterCapacity>.Instance), harness.NewProvisioner(api), Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, NullLogger<KubernetesJobRuntime>.Instance);
             var ok = new AttemptRef(tenant, Guid.CreateVersion7().ToString(), 1);
             var bad = new AttemptRef(tenant, Guid.CreateVersion7().ToString(), 1);
             // The token reaches the container from its Secret (secretKeyRef), though no spec carries it.

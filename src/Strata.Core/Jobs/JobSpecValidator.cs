@@ -133,9 +133,9 @@ public static class JobSpecValidator
         var perWorker = ResourceRequest.WithMilliGpus(compute.CpuCores!.Value, (long)(compute.MemoryGb!.Value * ResourceRequest.BytesPerGb),
             compute.GpuFraction is { } fraction ? ResourceRequest.MilliOf(fraction) : (compute.GpuCount ?? 0) * ResourceRequest.MilliPerGpu);
         var total = perWorker * workers;
-        if (!total.FitsIn(capacity.Total))
+        if (!total.FitsIn(capacity.Largest))
         {
-            errors.Add("compute", $"the job asks for {total} in all, more than this platform's whole capacity ({capacity.Total}); it could never start");
+            errors.Add("compute", $"the job asks for {total} in all, more than this platform's whole capacity ({capacity.Largest}); it could never start");
             return false;
         }
 

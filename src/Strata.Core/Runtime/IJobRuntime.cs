@@ -133,7 +133,17 @@ public readonly record struct ResourceRequest
 /// share is refused at submission where it cannot.
 /// </param>
 /// <param name="Environments">What a job's <c>environment</c> may ask for here; null: <see cref="EnvironmentRules.Default"/>.</param>
-public sealed record RuntimeCapacity(ResourceRequest Total, int MaxWorkersPerJob, bool SharesGpus = false, EnvironmentRules? Environments = null);
+/// <param name="Ceiling">
+/// The most <paramref name="Total"/> may grow to (a cluster that autoscales): a job asking for more is refused at
+/// submission, a smaller one waits for capacity. Null: <paramref name="Total"/>.
+/// </param>
+/// <param name="Source">Where <paramref name="Total"/> comes from (<c>CapacitySources</c>); null where the runtime does not say.</param>
+public sealed record RuntimeCapacity(
+    ResourceRequest Total, int MaxWorkersPerJob, bool SharesGpus = false, EnvironmentRules? Environments = null, ResourceRequest? Ceiling = null, string? Source = null)
+{
+    /// <summary>The most this runtime could ever run at once: what a job is checked against at submission.</summary>
+    public ResourceRequest Largest => Ceiling ?? Total;
+}
 
 /// <summary>Everything a runtime needs to start one attempt.</summary>
 public sealed record JobLaunch

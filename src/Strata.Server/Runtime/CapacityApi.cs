@@ -25,6 +25,7 @@ public static class CapacityApi
         {
             Runtime = runtime.Kind,
             Total = Resources(capacity.Total),
+            Source = capacity.Source,
             Allocated = Resources(queue.Allocated),
             MaxWorkersPerJob = capacity.MaxWorkersPerJob,
             Sandbox = profile.Isolation,

@@ -14,8 +14,8 @@ public static class RuntimeSetup
     /// <summary>
     /// The runtimes, picked by <c>Runtime:Kind</c>, and what goes with each: on <c>local</c> the job runtime
     /// of worker processes, its sandbox and its attempt sweep; on <c>kubernetes</c> the cluster's job runtime,
-    /// the sweep of jobs' checkpoint volumes and (on the leader) tenant provisioning, whose
-    /// namespaces a tenant's deletion removes (<see cref="ITenantTeardown"/>). Both get the worker finder and the local deployment runtime.
+    /// the sweep of jobs' checkpoint volumes and (on the leader) tenant provisioning, whose namespaces a tenant's
+    /// deletion removes (<see cref="ITenantTeardown"/>), and the placeholder pods of jobs waiting for capacity. Both get the worker finder and the local deployment runtime.
     /// </summary>
     public static WebApplicationBuilder AddRuntimes(this WebApplicationBuilder builder)
     {
@@ -34,6 +34,7 @@ public static class RuntimeSetup
             builder.Services.AddSingleton<IJobRuntime>(sp => sp.GetRequiredService<KubernetesJobRuntime>());
             builder.Services.AddSingleton<IRuntimeProfile>(sp => sp.GetRequiredService<KubernetesJobRuntime>());
             builder.Services.AddLeaderService<TenantProvisioner>();
+            builder.Services.AddLeaderService<PlaceholderPods>();
             builder.Services.AddSingleton<ITenantTeardown>(sp => sp.GetRequiredService<TenantProvisioner>());
             builder.Services.AddSingleton<IDiskSweep, CheckpointVolumeSweep>();
         }

@@ -91,6 +91,7 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
             V1LimitRange => Of(await core.PatchNamespacedLimitRangeWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
             V1ServiceAccount => Of(await core.PatchNamespacedServiceAccountWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
             V1Service => Of(await core.PatchNamespacedServiceWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1Pod => Of(await core.PatchNamespacedPodWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
             V1Secret => Of(await core.PatchNamespacedSecretWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
             V1PersistentVolumeClaim => Of(await core.PatchNamespacedPersistentVolumeClaimWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
             V1Role => Of(await rbac.PatchNamespacedRoleWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
@@ -158,6 +159,18 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
         try
         {
             await CallAsync(c => client.BatchV1.PatchNamespacedJobAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: c), cancellationToken);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    /// <summary>Deletes a pod at once (no grace period: for pods that run nothing, such as placeholders). Gone already is fine.</summary>
+    public async Task DeletePodNowAsync(string name, string ns, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync(c => client.CoreV1.DeleteNamespacedPodAsync(name, ns, gracePeriodSeconds: 0, cancellationToken: c), cancellationToken);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {

@@ -51,15 +51,8 @@ public static class JobManifests
         var ns = KubernetesNames.Namespace(attempt.TenantId);
         var labels = KubernetesNames.AttemptLabels(attempt);
         var distributed = launch.NumWorkers > 1;
-        var gpu = launch.Resources.Gpus > 0;
-
-        var limits = new Dictionary<string, ResourceQuantity>(StringComparer.Ordinal)
-        {
-            ["cpu"] = Quantities.Cpu(launch.Resources.CpuCores),
-            ["memory"] = Quantities.Memory(launch.Resources.MemoryBytes),
-        };
-        var gpuType = GpuTypeOf(launch, options);
-        if (gpu) limits[gpuType?.Resource ?? GpuResource] = Quantities.Count(launch.Resources.Gpus);
+        var placement = Placement(launch.Resources, launch.GpuType, options);
+        var limits = placement.Resources;
 
         var container = new V1Container
         {
@@ -128,20 +121,8 @@ public static class JobManifests
                 PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = KubernetesNames.CheckpointClaimName(attempt.JobId) },
             });
         }
-        if (gpu)
-        {
-            // GPU nodes are usually tainted so that only pods that ask for GPUs land there.
-            pod.Tolerations = [new V1Toleration { Key = "nvidia.com/gpu", OperatorProperty = "Exists", Effect = "NoSchedule" }];
-        }
-        if (gpuType is not null)
-        {
-            // The operator's table: a MIG profile is its own resource, which only nodes that have it offer.
-            if (gpuType.NodeSelector.Count > 0) pod.NodeSelector = new Dictionary<string, string>(gpuType.NodeSelector, StringComparer.Ordinal);
-        }
-        else if (!string.IsNullOrEmpty(launch.GpuType))
-        {
-            pod.NodeSelector = new Dictionary<string, string> { [options.GpuTypeNodeLabel] = launch.GpuType };
-        }
+        pod.Tolerations = placement.Tolerations;
+        pod.NodeSelector = placement.NodeSelector;
         if (distributed)
         {
             // Pods of an Indexed Job are named <job>-<index>; with the subdomain they resolve as
@@ -306,9 +287,32 @@ public static class JobManifests
         };
     }
 
-    /// <summary>The operator's entry for the launch's <c>gpu_type</c> (<see cref="KubernetesRuntimeOptions.GpuTypes"/>); null when it has none.</summary>
-    private static GpuTypeOptions? GpuTypeOf(JobLaunch launch, KubernetesRuntimeOptions options) =>
-        !string.IsNullOrEmpty(launch.GpuType) && options.GpuTypes.TryGetValue(launch.GpuType, out var entry) ? entry : null;
+    /// <summary>
+    /// How one worker asks for its compute (an attempt's pods, and the placeholders of a job waiting for capacity): its
+    /// resources, requests equal to limits; for GPUs, the toleration of GPU nodes' taint and the node selector of its
+    /// <c>gpu_type</c>.
+    /// </summary>
+    public static WorkerPlacement Placement(ResourceRequest perWorker, string? gpuType, KubernetesRuntimeOptions options)
+    {
+        var resources = new Dictionary<string, ResourceQuantity>(StringComparer.Ordinal)
+        {
+            ["cpu"] = Quantities.Cpu(perWorker.CpuCores),
+            ["memory"] = Quantities.Memory(perWorker.MemoryBytes),
+        };
+        var entry = !string.IsNullOrEmpty(gpuType) && options.GpuTypes.TryGetValue(gpuType, out var known) ? known : null;
+        List<V1Toleration>? tolerations = null;
+        if (perWorker.Gpus > 0)
+        {
+            resources[entry?.Resource ?? GpuResource] = Quantities.Count(perWorker.Gpus);
+            // GPU nodes are usually tainted so that only pods that ask for GPUs land there.
+            tolerations = [new V1Toleration { Key = "nvidia.com/gpu", OperatorProperty = "Exists", Effect = "NoSchedule" }];
+        }
+        // The operator's table: a MIG profile is its own resource, which only nodes that have it offer.
+        var nodeSelector = entry is not null
+            ? entry.NodeSelector.Count > 0 ? new Dictionary<string, string>(entry.NodeSelector, StringComparer.Ordinal) : null
+            : !string.IsNullOrEmpty(gpuType) ? new Dictionary<string, string> { [options.GpuTypeNodeLabel] = gpuType } : null;
+        return new WorkerPlacement(resources, nodeSelector, tolerations);
+    }
 
     /// <summary>The extended resource of a whole NVIDIA GPU (the device plugin's).</summary>
     public const string GpuResource = "nvidia.com/gpu";
@@ -416,3 +420,6 @@ public static class JobManifests
         return env;
     }
 }
+
+/// <summary>What <see cref="JobManifests.Placement"/> gives one worker's pod.</summary>
+public sealed record WorkerPlacement(Dictionary<string, ResourceQuantity> Resources, Dictionary<string, string>? NodeSelector, List<V1Toleration>? Tolerations);

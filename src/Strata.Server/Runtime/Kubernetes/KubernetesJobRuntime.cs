@@ -20,6 +20,7 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
 {
     private readonly ClusterApi _api;
     private readonly JobWatcher _watcher;
+    private readonly ClusterCapacity _cluster;
     private readonly TenantProvisioner _provisioner;
     private readonly KubernetesRuntimeOptions _options;
     private readonly TimeProvider _time;
@@ -28,27 +29,38 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
     private readonly ConcurrentDictionary<string, byte> _stopped = new(StringComparer.Ordinal);
     /// <summary>How failed Jobs ended, read once from their pods (keyed by the Job's name), until collected.</summary>
     private readonly ConcurrentDictionary<string, PodEvidence> _evidence = new(StringComparer.Ordinal);
+    /// <summary>The capacity of the <c>Capacity*</c> settings: used until (and unless) the cluster's is known.</summary>
+    private readonly RuntimeCapacity _configured;
 
     public KubernetesJobRuntime(
-        ClusterApi api, JobWatcher watcher, TenantProvisioner provisioner, IOptions<KubernetesRuntimeOptions> options, TimeProvider time, ILogger<KubernetesJobRuntime> logger)
+        ClusterApi api, JobWatcher watcher, ClusterCapacity cluster, TenantProvisioner provisioner, IOptions<KubernetesRuntimeOptions> options, TimeProvider time, ILogger<KubernetesJobRuntime> logger)
     {
         _api = api;
         _watcher = watcher;
+        _cluster = cluster;
         _provisioner = provisioner;
         _options = options.Value;
         _time = time;
         _logger = logger;
-        Capacity = new RuntimeCapacity(
+        _configured = new RuntimeCapacity(
             ResourceRequest.FromGb(_options.CapacityCpuCores, _options.CapacityMemoryGb, _options.CapacityGpus),
             _options.MaxWorkersPerJob,
             // A share of a GPU (compute.gpu_fraction) needs a time-slicing device plugin; not supported yet.
             SharesGpus: false,
-            Environments: JobManifests.EnvironmentRules(_options));
+            Environments: JobManifests.EnvironmentRules(_options),
+            Source: CapacitySources.Configuration);
     }
 
     public string Kind => KubernetesNames.RuntimeKind;
 
-    public RuntimeCapacity Capacity { get; }
+    /// <summary>
+    /// What the cluster leaves free (<see cref="ClusterCapacity"/>) once it is known, else the <c>Capacity*</c> settings.
+    /// A job is checked at submission against the larger of the settings and the nodes' allocatable: the cluster
+    /// autoscaler may add the nodes it waits for (<see cref="PlaceholderPods"/>).
+    /// </summary>
+    public RuntimeCapacity Capacity => _cluster.Current is { } cluster
+        ? _configured with { Total = cluster.Free, Ceiling = Larger(_configured.Total, cluster.Allocatable), Source = CapacitySources.Cluster }
+        : _configured;
 
     public string Description => $"{Kind} runtime";
 
@@ -220,7 +232,14 @@ public sealed class KubernetesJobRuntime : IJobRuntime, IRuntimeProfile, IDispos
         }
     }
 
-    public void Dispose() => _watcher.Dispose();
+    public void Dispose()
+    {
+        _watcher.Dispose();
+        _cluster.Dispose();
+    }
+
+    private static ResourceRequest Larger(ResourceRequest a, ResourceRequest b) => ResourceRequest.WithMilliGpus(
+        Math.Max(a.CpuCores, b.CpuCores), Math.Max(a.MemoryBytes, b.MemoryBytes), Math.Max(a.MilliGpus, b.MilliGpus));
 
     /// <summary>What a Job says about its attempt; null for a Job that is not an attempt of Strata's.</summary>
     private async Task<AttemptObservation?> ObserveAsync(V1Job job, CancellationToken cancellationToken)

@@ -26,6 +26,10 @@ public static class KubernetesNames
     public const string CheckpointsVolumeValue = "checkpoints";
     /// <summary>Selects every job's checkpoint claim.</summary>
     public const string CheckpointClaimsSelector = ManagedByLabel + "=" + ManagedByValue + "," + VolumeLabel + "=" + CheckpointsVolumeValue;
+    /// <summary>On each placeholder pod (<see cref="PlaceholderPods"/>): found again by it after a restart.</summary>
+    public const string PlaceholderLabel = "strata.dev/placeholder";
+    /// <summary>Selects every placeholder pod.</summary>
+    public const string PlaceholdersSelector = ManagedByLabel + "=" + ManagedByValue + "," + PlaceholderLabel;
     /// <summary>Kubernetes' own label on an Indexed Job's pods.</summary>
     public const string CompletionIndexLabel = "batch.kubernetes.io/job-completion-index";
     public const string CompletionIndexAnnotation = "batch.kubernetes.io/job-completion-index";

@@ -114,6 +114,45 @@ public sealed class KubernetesRuntimeOptions : IValidatableObject
     [Range(1, 768)]
     public int DefaultMemoryGb { get; set; } = 16;
 
+    /// <summary>
+    /// Whether the scheduler's capacity is read from the cluster (<see cref="ClusterCapacity"/>): the allocatable cores,
+    /// memory and GPUs of the Ready, schedulable nodes matching <see cref="CapacityNodeSelector"/>, less what pods other
+    /// than Strata's attempts request on them. False, before the first list, or where nodes cannot be listed (403): the
+    /// <c>Capacity*</c> settings. Either way a job is refused at submission only when it asks for more than the larger of
+    /// the <c>Capacity*</c> settings and the matching nodes' allocatable: a cluster that autoscales may not have its nodes yet.
+    /// </summary>
+    /// <value>The default is true.</value>
+    public bool CapacityFromCluster { get; set; } = true;
+
+    /// <summary>A label selector of the nodes Strata's jobs run on (<c>strata.dev/pool=training</c>); empty: every node.</summary>
+    public string CapacityNodeSelector { get; set; } = "";
+
+    /// <summary>
+    /// The most placeholder pods (<see cref="PlaceholderPods"/>) kept at once for jobs waiting for capacity, whole gangs
+    /// in queue order; 0: none.
+    /// </summary>
+    /// <value>The default is 50.</value>
+    [Range(0, 10_000)]
+    public int MaxPlaceholders { get; set; } = 50;
+
+    /// <summary>The image of placeholder pods: one that does nothing.</summary>
+    /// <value>The default is <c>registry.k8s.io/pause:3.10</c>.</value>
+    [Required]
+    public string PlaceholderImage { get; set; } = "registry.k8s.io/pause:3.10";
+
+    /// <summary>
+    /// The PriorityClass of placeholder pods: negative, so that any real pod preempts them, and at least the cluster
+    /// autoscaler's <c>--expendable-pods-priority-cutoff</c> (-10), or it ignores them.
+    /// </summary>
+    /// <value>The default is <c>strata-placeholder</c> (deploy/kubernetes defines it).</value>
+    [Required]
+    public string PlaceholderPriorityClass { get; set; } = "strata-placeholder";
+
+    /// <summary>Seconds between passes that bring the placeholder pods in line with the jobs waiting for capacity.</summary>
+    /// <value>The default is 10 seconds.</value>
+    [Range(1, 3600)]
+    public int PlaceholderSeconds { get; set; } = 10;
+
     /// <summary>Cores the scheduler may hand out in the cluster at once (the share of the cluster Strata's jobs may take).</summary>
     [Range(0.1, 1_000_000)]
     public double CapacityCpuCores { get; set; } = 64;

@@ -5,13 +5,15 @@ namespace Strata.Server.Runtime.Kubernetes;
 
 public static class KubernetesSetup
 {
-    /// <summary>The Kubernetes runtime and its tenant provisioner, over a client configured from <c>Runtime:Kubernetes</c>.</summary>
+    /// <summary>The Kubernetes runtime, its capacity from the cluster, its tenant provisioner and its placeholder pods, over a client configured from <c>Runtime:Kubernetes</c>.</summary>
     public static IServiceCollection AddKubernetesRuntime(this IServiceCollection services)
     {
         services.AddSingleton<IKubernetes>(sp => new k8s.Kubernetes(ClientConfiguration(sp.GetRequiredService<IOptions<KubernetesRuntimeOptions>>().Value)));
         services.AddSingleton<ClusterApi>();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<KubernetesRuntimeOptions>>().Value);
         services.AddSingleton<JobWatcher>();
+        services.AddSingleton<ClusterCapacity>();
+        services.AddSingleton<PlaceholderPods>();
         services.AddSingleton<TenantProvisioner>();
         services.AddSingleton<KubernetesJobRuntime>();
         return services;
