@@ -25,6 +25,9 @@ public static class JobCommands
         return command;
     }
 
+    /// <summary>What a job argument may be: the server resolves it (docs/training.md, "Naming a job").</summary>
+    public const string ReferenceDescription = "The job: its id, a unique prefix of its id (4+ characters), or its name";
+
     private static string Subject(string? id) => $"job \"{id}\"";
 
     private static Command ListCommand(CliContext cli)
@@ -133,7 +136,7 @@ public static class JobCommands
 
     private static Command GetCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var command = new Command("get", "Show a job: status, reason, queue position, attempts, timings, error") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             GetAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));
@@ -207,7 +210,7 @@ public static class JobCommands
 
     private static Command LogsCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var follow = new Option<bool>("--follow", "-f") { Description = "Stream the log until the attempt ends" };
         var tail = new Option<int?>("--tail") { Description = "Only the last N lines", CustomParser = CliOptions.ParseInt };
         var attempt = new Option<int?>("--attempt") { Description = "The attempt's number (default: the latest)", CustomParser = CliOptions.ParseInt };
@@ -238,7 +241,7 @@ public static class JobCommands
 
     private static Command CancelCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var command = new Command("cancel", "Cancel a job") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             CancelAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));
@@ -247,11 +250,12 @@ public static class JobCommands
 
     public static async Task<int> CancelAsync(IAnsiConsole console, StrataClient client, string id, OutputFormat format, CancellationToken cancellationToken)
     {
-        var handle = client.Jobs.GetHandle(id);
+        // The reference (a prefix, a name) is resolved once: once cancelled, a name could name another run of it.
+        var handle = client.Jobs.GetHandle((await client.Jobs.GetAsync(id, cancellationToken)).Id);
         await handle.CancelAsync(cancellationToken);
         if (format.ForPeople())
         {
-            console.MarkupLine($"Cancelled job [bold]{Output.Esc(id)}[/].");
+            console.MarkupLine($"Cancelled job [bold]{Output.Esc(handle.Id)}[/].");
         }
         else
         {
@@ -264,7 +268,7 @@ public static class JobCommands
 
     private static Command WaitCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var timeout = new Option<string?>("--timeout") { Description = "Give up after this long (3600, 90s, 30m, 2h); exit code 7" };
         var command = new Command("wait", "Wait for a job to end; exits 0 if it succeeded, 1 if it failed or was cancelled") { id, timeout };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
@@ -320,7 +324,7 @@ public static class JobCommands
 
     private static Command AttemptsCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var command = new Command("attempts", "List a job's attempts (retries are new attempts)") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             AttemptsAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));
