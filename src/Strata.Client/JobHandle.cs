@@ -25,7 +25,7 @@ public sealed class JobHandle
 
     /// <summary>
     /// The job's id as the handle was made with it: a full id, or a reference the server resolves at each request
-    /// (a unique id prefix, or a name; docs/training.md). The <see cref="TrainingJob.Id"/> of an answer is the full id.
+    /// (a unique id prefix, or a name; docs/tracking.md, "Naming a job"). The <see cref="TrainingJob.Id"/> of an answer is the full id.
     /// </summary>
     public string Id { get; }
 

@@ -46,7 +46,7 @@ public sealed class JobsClient
 
     /// <summary>
     /// A handle to an existing job; no request is made until it is used. <paramref name="id"/> may be a reference: a
-    /// unique id prefix (4 characters at least) or a job's name (docs/training.md); each request resolves it again.
+    /// unique id prefix (4 characters at least) or a job's name (docs/tracking.md, "Naming a job"); each request resolves it again.
     /// </summary>
     public JobHandle GetHandle(string id)
     {

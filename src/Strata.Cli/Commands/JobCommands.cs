@@ -25,7 +25,7 @@ public static class JobCommands
         return command;
     }
 
-    /// <summary>What a job argument may be: the server resolves it (docs/training.md, "Naming a job").</summary>
+    /// <summary>What a job argument may be: the server resolves it (docs/tracking.md, "Naming a job").</summary>
     public const string ReferenceDescription = "The job: its id, a unique prefix of its id (4+ characters), or its name";
 
     private static string Subject(string? id) => $"job \"{id}\"";

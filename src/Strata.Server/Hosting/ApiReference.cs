@@ -75,7 +75,7 @@ internal static partial class ApiReference
         options.AddOperationTransformer(DescribeJobReference);
     }
 
-    /// <summary>What the <c>{id}</c> of a training job's routes may be (JobStore.ResolveAsync, docs/training.md).</summary>
+    /// <summary>What the <c>{id}</c> of a training job's routes may be (JobStore.ResolveAsync, docs/tracking.md).</summary>
     public const string JobReferenceDescription =
         "The job: its full id; or a unique prefix of its id (at least 4 characters, any case); or its name, when one job of the tenant " +
         "that has not ended has it, or (none having it) one job of all the tenant's. Several matches are a 409 listing the candidates.";
