@@ -231,7 +231,10 @@ public static class JobCommands
     /// <summary>Writes the log's lines as they arrive, unstyled (a log line is never read as markup).</summary>
     public static async Task<int> LogsAsync(IAnsiConsole console, StrataClient client, string id, LogOptions options, CancellationToken cancellationToken)
     {
-        await foreach (var line in client.Jobs.GetHandle(id).ReadLogsAsync(options, cancellationToken))
+        // A followed log reconnects after a broken stream: by the job's full id, so that a reference (a name) cannot
+        // come to name a newer run of it halfway.
+        var handle = client.Jobs.GetHandle(options.Follow ? (await client.Jobs.GetAsync(id, cancellationToken)).Id : id);
+        await foreach (var line in handle.ReadLogsAsync(options, cancellationToken))
         {
             Output.WriteRaw(console, line);
         }
