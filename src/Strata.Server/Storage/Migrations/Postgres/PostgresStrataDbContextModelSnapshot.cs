@@ -542,7 +542,7 @@ namespace Strata.Server.Storage.Migrations.Postgres
 
                     b.HasIndex(new[] { "TenantId", "Id" }, "IX_jobs_tenant_id_id");
 
-                    b.HasIndex(new[] { "TenantId", "Name" }, "IX_jobs_tenant_id_name_all");
+                    b.HasIndex(new[] { "TenantId", "Name", "Id" }, "IX_jobs_tenant_id_name_id");
 
                     b.ToTable("jobs", (string)null);
                 });

@@ -11,7 +11,7 @@ using Strata.Server.Storage;
 namespace Strata.Server.Storage.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteStrataDbContext))]
-    [Migration("20261207192832_JobReferences")]
+    [Migration("20261207200519_JobReferences")]
     partial class JobReferences
     {
         /// <inheritdoc />
@@ -534,7 +534,7 @@ namespace Strata.Server.Storage.Migrations.Sqlite
 
                     b.HasIndex(new[] { "TenantId", "Id" }, "IX_jobs_tenant_id_id");
 
-                    b.HasIndex(new[] { "TenantId", "Name" }, "IX_jobs_tenant_id_name_all");
+                    b.HasIndex(new[] { "TenantId", "Name", "Id" }, "IX_jobs_tenant_id_name_id");
 
                     b.ToTable("jobs", (string)null);
                 });

@@ -2,7 +2,7 @@
 
 #nullable disable
 
-namespace Strata.Server.Storage.Migrations.Postgres
+namespace Strata.Server.Storage.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class JobReferences : Migration
@@ -16,9 +16,9 @@ namespace Strata.Server.Storage.Migrations.Postgres
                 columns: new[] { "tenant_id", "id" });
 
             migrationBuilder.CreateIndex(
-                name: "IX_jobs_tenant_id_name_all",
+                name: "IX_jobs_tenant_id_name_id",
                 table: "jobs",
-                columns: new[] { "tenant_id", "name" });
+                columns: new[] { "tenant_id", "name", "id" });
         }
 
         /// <inheritdoc />
@@ -29,7 +29,7 @@ namespace Strata.Server.Storage.Migrations.Postgres
                 table: "jobs");
 
             migrationBuilder.DropIndex(
-                name: "IX_jobs_tenant_id_name_all",
+                name: "IX_jobs_tenant_id_name_id",
                 table: "jobs");
         }
     }

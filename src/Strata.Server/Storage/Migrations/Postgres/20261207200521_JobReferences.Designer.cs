@@ -12,7 +12,7 @@ using Strata.Server.Storage;
 namespace Strata.Server.Storage.Migrations.Postgres
 {
     [DbContext(typeof(PostgresStrataDbContext))]
-    [Migration("20261207192840_JobReferences")]
+    [Migration("20261207200521_JobReferences")]
     partial class JobReferences
     {
         /// <inheritdoc />
@@ -545,7 +545,7 @@ namespace Strata.Server.Storage.Migrations.Postgres
 
                     b.HasIndex(new[] { "TenantId", "Id" }, "IX_jobs_tenant_id_id");
 
-                    b.HasIndex(new[] { "TenantId", "Name" }, "IX_jobs_tenant_id_name_all");
+                    b.HasIndex(new[] { "TenantId", "Name", "Id" }, "IX_jobs_tenant_id_name_id");
 
                     b.ToTable("jobs", (string)null);
                 });
