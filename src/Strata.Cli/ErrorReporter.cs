@@ -20,6 +20,10 @@ public static class ErrorReporter
             case NotFoundException notFound:
                 WriteError(error, subject is null ? ApiMessage(notFound) : $"{subject} not found ({notFound.Status})");
                 return ExitCodes.NotFound;
+            case AmbiguousReferenceException ambiguous:
+                WriteError(error, ApiMessage(ambiguous));
+                WriteCandidates(error, ambiguous);
+                return ExitCodes.ApiError;
             case UnauthorizedException unauthorized:
                 WriteError(error, $"{ApiMessage(unauthorized)}; run 'strata login' with a valid token");
                 return ExitCodes.Unauthorized;
@@ -65,6 +69,23 @@ public static class ErrorReporter
     {
         var prefix = error.Profile.Capabilities.Ansi ? "\u001b[31merror:\u001b[0m" : "error:";
         error.Profile.Out.Writer.WriteLine($"{prefix} {message}");
+    }
+
+    /// <summary>The jobs an ambiguous reference names, as a table under the error line, so that the user can pick one.</summary>
+    private static void WriteCandidates(IAnsiConsole error, AmbiguousReferenceException ambiguous)
+    {
+        if (ambiguous.Candidates.Count == 0) return;
+        var table = new Table().AddColumns("ID", "NAME", "STATUS", "CREATED");
+        foreach (var job in ambiguous.Candidates)
+        {
+            table.AddRow(Output.Esc(job.Id), Output.Esc(job.Name), Output.StatusMarkup(job.Status), Output.Time(job.CreatedAt));
+        }
+        table.Columns[0].NoWrap();
+        error.Write(table);
+        if (ambiguous.Count > ambiguous.Candidates.Count)
+        {
+            error.WriteLine($"... and {ambiguous.Count - ambiguous.Candidates.Count} more");
+        }
     }
 
     // The exception's message is already "detail (status)".

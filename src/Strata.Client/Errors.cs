@@ -83,6 +83,42 @@ public class ConflictException : StrataApiException
     public ConflictException(string message, Exception innerException) : base(message, innerException) { }
 }
 
+/// <summary>
+/// 409 with type <see cref="ProblemTypes.AmbiguousReference"/>: a job reference (an id prefix or a name) names several
+/// jobs. <see cref="Candidates"/> lists them (newest first, at most <see cref="JobCandidate.MaxListed"/>) and
+/// <see cref="Count"/> says how many there are; a longer prefix or the full id names one.
+/// </summary>
+public class AmbiguousReferenceException : ConflictException
+{
+    public AmbiguousReferenceException(ApiProblem problem) : base(problem)
+    {
+        if (problem.Raw is { ValueKind: JsonValueKind.Object } raw)
+        {
+            if (raw.TryGetProperty("candidates", out var candidates) && candidates.ValueKind == JsonValueKind.Array)
+            {
+                try
+                {
+                    Candidates = candidates.Deserialize<JobCandidate[]>(StrataJson.Options) ?? [];
+                }
+                catch (JsonException)
+                {
+                    // A candidate this client cannot read (a newer server's status): the message still says what to do.
+                }
+            }
+            Count = raw.TryGetProperty("count", out var count) && count.TryGetInt32(out var n) ? n : Candidates.Count;
+        }
+    }
+
+    public AmbiguousReferenceException() { }
+    public AmbiguousReferenceException(string message) : base(message) { }
+    public AmbiguousReferenceException(string message, Exception innerException) : base(message, innerException) { }
+
+    /// <summary>The jobs the reference names, newest first; at most <see cref="JobCandidate.MaxListed"/>.</summary>
+    public IReadOnlyList<JobCandidate> Candidates { get; } = [];
+    /// <summary>How many jobs the reference names (more than <see cref="Candidates"/> holds when it names many).</summary>
+    public int Count { get; }
+}
+
 /// <summary>400, 413 or 422: the request was refused; <see cref="StrataApiException.Errors"/> says which fields and why.</summary>
 public class ValidationException : StrataApiException
 {
@@ -239,6 +275,7 @@ public sealed record ApiProblem
         401 => new UnauthorizedException(this),
         403 => new ForbiddenException(this),
         404 => new NotFoundException(this),
+        409 when Type == ProblemTypes.AmbiguousReference => new AmbiguousReferenceException(this),
         409 => new ConflictException(this),
         400 or 413 or 422 => new ValidationException(this),
         429 when Type == ProblemTypes.QuotaExceeded => new QuotaExceededException(this),

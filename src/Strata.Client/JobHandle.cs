@@ -23,7 +23,10 @@ public sealed class JobHandle
         Job = job;
     }
 
-    /// <summary>The job's id.</summary>
+    /// <summary>
+    /// The job's id as the handle was made with it: a full id, or a reference the server resolves at each request
+    /// (a unique id prefix, or a name; docs/tracking.md, "Naming a job"). The <see cref="TrainingJob.Id"/> of an answer is the full id.
+    /// </summary>
     public string Id { get; }
 
     /// <summary>The job as the submission returned it; null for a handle from <see cref="JobsClient.GetHandle"/>.</summary>
@@ -33,6 +36,7 @@ public sealed class JobHandle
 
     /// <summary>Reads the job.</summary>
     /// <exception cref="NotFoundException">No job of the tenant has this id.</exception>
+    /// <exception cref="AmbiguousReferenceException">The handle's reference names several jobs; the exception lists them.</exception>
     /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
     public Task<TrainingJob> GetAsync(CancellationToken cancellationToken = default) =>
         _client.SendAsync<TrainingJob>(HttpMethod.Get, Path, null, cancellationToken);
@@ -62,7 +66,10 @@ public sealed class JobHandle
                 TrainingJob job;
                 try
                 {
-                    job = await GetAsync(linked.Token);
+                    // After the first answer, by the job's own id: a reference (an id prefix, a name) could come to
+                    // name another job while this one runs, as a new run of the same name would.
+                    job = last is null ? await GetAsync(linked.Token)
+                        : await _client.SendAsync<TrainingJob>(HttpMethod.Get, $"{JobsClient.BasePath}/{StrataClient.Escape(last.Id)}", null, linked.Token);
                 }
                 catch (Exception e) when (RequestRetries.IsTransient(e))
                 {

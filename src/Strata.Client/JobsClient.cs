@@ -44,15 +44,19 @@ public sealed class JobsClient
         return _client.SendAsync<DryRunResult>(HttpMethod.Post, BasePath + "?dry_run=true", spec, cancellationToken);
     }
 
-    /// <summary>A handle to an existing job; no request is made until it is used.</summary>
+    /// <summary>
+    /// A handle to an existing job; no request is made until it is used. <paramref name="id"/> may be a reference: a
+    /// unique id prefix (4 characters at least) or a job's name (docs/tracking.md, "Naming a job"); each request resolves it again.
+    /// </summary>
     public JobHandle GetHandle(string id)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(id);
         return new JobHandle(_client, id, null);
     }
 
-    /// <summary>Reads one job.</summary>
+    /// <summary>Reads one job, by its id or a reference (a unique id prefix, or its name).</summary>
     /// <exception cref="NotFoundException">No job of the tenant has this id.</exception>
+    /// <exception cref="AmbiguousReferenceException">The reference names several jobs; the exception lists them.</exception>
     /// <exception cref="StrataConnectionException">The server could not be reached.</exception>
     public Task<TrainingJob> GetAsync(string id, CancellationToken cancellationToken = default) =>
         GetHandle(id).GetAsync(cancellationToken);

@@ -163,6 +163,18 @@ public sealed record RuntimeInfo
     public string? Namespace { get; init; }
 }
 
+/// <summary>One of the jobs an ambiguous reference names (<see cref="ProblemTypes.AmbiguousReference"/>).</summary>
+public sealed record JobCandidate
+{
+    /// <summary>The most candidates a 409 lists; its <c>count</c> says how many there are.</summary>
+    public const int MaxListed = 10;
+
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required JobStatus Status { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+}
+
 /// <summary>What a finished job produced.</summary>
 public sealed record JobOutput
 {

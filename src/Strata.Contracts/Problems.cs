@@ -16,6 +16,11 @@ public static class ProblemTypes
     public const string Forbidden = Prefix + "forbidden";
     public const string NotFound = Prefix + "not-found";
     public const string Conflict = Prefix + "conflict";
+    /// <summary>
+    /// 409: a job reference (an id prefix or a name) names more than one job; the problem lists them in
+    /// <c>candidates</c> (<see cref="JobCandidate"/>, at most <see cref="JobCandidate.MaxListed"/>) and their number in <c>count</c>.
+    /// </summary>
+    public const string AmbiguousReference = Prefix + "ambiguous-reference";
     public const string QuotaExceeded = Prefix + "quota-exceeded";
     /// <summary>422: the request alone is larger than the tenant's whole quota; it could never be accepted.</summary>
     public const string RequestExceedsQuota = Prefix + "request-exceeds-quota";

@@ -12,7 +12,7 @@ Inside a job, :mod:`strata.job` reads the job's contract (hyperparameters, paths
 from ._http import Retry
 from .client import (Artifacts, Client, DeployedModel, Deployments, Jobs, Models, TrainingJob)
 from .compute import Compute
-from .errors import (APIError, AuthenticationError, ConflictError, IdempotencyKeyInFlightError,
+from .errors import (AmbiguousReferenceError, APIError, AuthenticationError, ConflictError, IdempotencyKeyInFlightError,
                      IdempotencyKeyReusedError, JobFailedError, MalformedRequestError,
                      MethodNotAllowedError, NotFoundError, PayloadTooLargeError, PermissionDeniedError,
                      QuotaExceededError, RateLimitedError, RequestExceedsQuotaError, ServerError,
@@ -22,7 +22,7 @@ from .errors import (APIError, AuthenticationError, ConflictError, IdempotencyKe
 __version__ = "0.1.0"
 
 __all__ = [
-    "APIError", "Artifacts", "AuthenticationError", "Client", "Compute", "ConflictError", "DeployedModel",
+    "AmbiguousReferenceError", "APIError", "Artifacts", "AuthenticationError", "Client", "Compute", "ConflictError", "DeployedModel",
     "Deployments", "IdempotencyKeyInFlightError", "IdempotencyKeyReusedError", "JobFailedError", "Jobs", "MalformedRequestError", "MethodNotAllowedError", "Models",
     "NotFoundError", "PayloadTooLargeError", "PermissionDeniedError", "QuotaExceededError", "RateLimitedError",
     "RequestExceedsQuotaError", "Retry", "ServerError", "StrataConnectionError", "StrataError", "TrainingJob",

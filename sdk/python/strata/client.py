@@ -269,7 +269,11 @@ class Jobs:
         self._client = client
 
     def get(self, job_id: str, *, timeout: Optional[float] = None) -> "TrainingJob":
-        """One job; NotFoundError when the tenant has none with this id."""
+        """One job, by its id, a unique prefix of its id (4+ characters) or its name (docs/tracking.md).
+
+        NotFoundError when the tenant has no such job; AmbiguousReferenceError, listing the candidates, when a
+        prefix or a name names several. The job returned is then followed by its full id.
+        """
         return TrainingJob(self._client, self._client._http.get(f"/v1/jobs/training/{_quote(job_id)}", timeout=timeout))
 
     def list(self, status: Optional[str] = None, *, page_size: Optional[int] = None,

@@ -99,6 +99,26 @@ class ConflictError(APIError):
     problem_type = PROBLEM_PREFIX + "conflict"
 
 
+class AmbiguousReferenceError(ConflictError):
+    """409: a job reference (an id prefix or a name) names several jobs; use a longer prefix or the full id.
+
+    ``candidates`` lists them (dicts of ``id``, ``name``, ``status``, ``created_at``; the newest 10 at most) and
+    ``count`` says how many there are.
+    """
+
+    problem_type = PROBLEM_PREFIX + "ambiguous-reference"
+
+    @property
+    def candidates(self) -> List[Dict[str, Any]]:
+        """The jobs the reference names, newest first."""
+        return list(self.body.get("candidates") or [])
+
+    @property
+    def count(self) -> int:
+        """How many jobs it names."""
+        return int(self.body.get("count") or len(self.candidates))
+
+
 class PayloadTooLargeError(APIError):
     """413: the body is larger than the route accepts."""
 
@@ -206,7 +226,7 @@ _BY_TYPE: Dict[str, Type[APIError]] = {
     for c in (ValidationError, MalformedRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
               MethodNotAllowedError, ConflictError, PayloadTooLargeError, UnsupportedMediaTypeError,
               QuotaExceededError, RequestExceedsQuotaError, RateLimitedError, ServerError, UnavailableError,
-              IdempotencyKeyReusedError, IdempotencyKeyInFlightError)
+              IdempotencyKeyReusedError, IdempotencyKeyInFlightError, AmbiguousReferenceError)
     if c.problem_type
 }
 

@@ -20,6 +20,7 @@ EXPECTED = {
     "not-found": (404, strata.NotFoundError),
     "conflict": (409, strata.ConflictError),
     "idempotency-key-in-flight": (409, strata.IdempotencyKeyInFlightError),
+    "ambiguous-reference": (409, strata.AmbiguousReferenceError),
     "idempotency-key-reused": (422, strata.IdempotencyKeyReusedError),
     "quota-exceeded": (429, strata.QuotaExceededError),
     "request-exceeds-quota": (422, strata.RequestExceedsQuotaError),
@@ -72,6 +73,15 @@ class ErrorMappingTests(unittest.TestCase):
                 self.client.me()
             e = caught.exception
             self.assertEqual(("gpu_count", 4, 3, 2), (e.resource, e.limit, e.used, e.requested))
+
+    def test_an_ambiguous_reference_lists_its_candidates(self):
+        candidates = [{"id": "01a2-b", "name": "nightly", "status": "running", "created_at": "2026-12-07T19:00:01Z"},
+                      {"id": "01a2-a", "name": "nightly", "status": "succeeded", "created_at": "2026-12-07T19:00:00Z"}]
+        self.api.on("GET", "/v1/jobs/training/nightly", (409, problem("ambiguous-reference", 409, candidates=candidates, count=12)))
+        with self.assertRaises(strata.AmbiguousReferenceError) as caught:
+            self.client.jobs.get("nightly")
+        self.assertIsInstance(caught.exception, strata.ConflictError)
+        self.assertEqual((["01a2-b", "01a2-a"], 12), ([c["id"] for c in caught.exception.candidates], caught.exception.count))
 
     def test_rate_limited_retry_after(self):
         self.api.on("GET", "/v1/me", (429, problem("rate-limited", 429), {"Retry-After": "12"}))

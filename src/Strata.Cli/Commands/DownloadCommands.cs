@@ -63,7 +63,7 @@ public static class DownloadCommands
 
     public static Command JobOutputs(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var destination = new Argument<string?>("folder") { Description = "Download every output file into this folder (made when missing); omitted: list them", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("outputs", "List a job's output files, or download them into a folder") { id, destination };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>

@@ -25,6 +25,9 @@ public static class JobCommands
         return command;
     }
 
+    /// <summary>What a job argument may be: the server resolves it (docs/tracking.md, "Naming a job").</summary>
+    public const string ReferenceDescription = "The job: its id, a unique prefix of its id (4+ characters), or its name";
+
     private static string Subject(string? id) => $"job \"{id}\"";
 
     private static Command ListCommand(CliContext cli)
@@ -126,7 +129,7 @@ public static class JobCommands
 
     private static Command GetCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var command = new Command("get", "Show a job: status, reason, queue position, attempts, timings, error") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             GetAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));
@@ -200,7 +203,7 @@ public static class JobCommands
 
     private static Command LogsCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var follow = new Option<bool>("--follow", "-f") { Description = "Stream the log until the attempt ends" };
         var tail = new Option<int?>("--tail") { Description = "Only the last N lines", CustomParser = CliOptions.ParseInt };
         var attempt = new Option<int?>("--attempt") { Description = "The attempt's number (default: the latest)", CustomParser = CliOptions.ParseInt };
@@ -221,7 +224,10 @@ public static class JobCommands
     /// <summary>Writes the log's lines as they arrive, unstyled (a log line is never read as markup).</summary>
     public static async Task<int> LogsAsync(IAnsiConsole console, StrataClient client, string id, LogOptions options, CancellationToken cancellationToken)
     {
-        await foreach (var line in client.Jobs.GetHandle(id).ReadLogsAsync(options, cancellationToken))
+        // A followed log reconnects after a broken stream: by the job's full id, so that a reference (a name) cannot
+        // come to name a newer run of it halfway.
+        var handle = client.Jobs.GetHandle(options.Follow ? (await client.Jobs.GetAsync(id, cancellationToken)).Id : id);
+        await foreach (var line in handle.ReadLogsAsync(options, cancellationToken))
         {
             Output.WriteRaw(console, line);
         }
@@ -231,7 +237,7 @@ public static class JobCommands
 
     private static Command CancelCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var command = new Command("cancel", "Cancel a job") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             CancelAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));
@@ -240,11 +246,12 @@ public static class JobCommands
 
     public static async Task<int> CancelAsync(IAnsiConsole console, StrataClient client, string id, OutputFormat format, CancellationToken cancellationToken)
     {
-        var handle = client.Jobs.GetHandle(id);
+        // The reference (a prefix, a name) is resolved once: once cancelled, a name could name another run of it.
+        var handle = client.Jobs.GetHandle((await client.Jobs.GetAsync(id, cancellationToken)).Id);
         await handle.CancelAsync(cancellationToken);
         if (format.ForPeople())
         {
-            console.MarkupLine($"Cancelled job [bold]{Output.Esc(id)}[/].");
+            console.MarkupLine($"Cancelled job [bold]{Output.Esc(handle.Id)}[/].");
         }
         else
         {
@@ -257,7 +264,7 @@ public static class JobCommands
 
     private static Command WaitCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var timeout = new Option<string?>("--timeout") { Description = "Give up after this long (3600, 90s, 30m, 2h); exit code 7" };
         var command = new Command("wait", "Wait for a job to end; exits 0 if it succeeded, 1 if it failed or was cancelled") { id, timeout };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
@@ -313,7 +320,7 @@ public static class JobCommands
 
     private static Command AttemptsCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var command = new Command("attempts", "List a job's attempts (retries are new attempts)") { id };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
             AttemptsAsync(cli.Out, client, parse.GetValue(id)!, cli.Format(parse), token), ct, Subject(parse.GetValue(id))));

@@ -17,7 +17,7 @@ public static class TrackingCommands
 
     public static Command MetricsCommand(CliContext cli)
     {
-        var id = new Argument<string>("id") { Description = "The job's id" };
+        var id = new Argument<string>("id") { Description = JobCommands.ReferenceDescription };
         var name = new Option<string?>("--name") { Description = "Only this metric" };
         var command = new Command("metrics", "A job's metrics: latest value, range and a sparkline of each") { id, name };
         command.SetAction((parse, ct) => cli.RunAsync(parse,
@@ -86,14 +86,21 @@ public static class TrackingCommands
 
     public static Command CompareCommand(CliContext cli)
     {
-        var ids = new Argument<string[]>("ids") { Description = "Two or more job ids", Arity = new ArgumentArity(2, 20) };
-        var command = new Command("compare", "Runs side by side: how their specs differ, their hyperparameters and latest metrics") { ids };
+        var ids = new Argument<string[]>("ids") { Description = "Two or more jobs: ids, unique id prefixes or names", Arity = new ArgumentArity(2, 20) };
+        var wide = new Option<bool>("--wide") { Description = $"Every value whole and every run in one table (by default the table fits {ComparisonTable.DefaultWidth} columns)" };
+        var command = new Command("compare", "Runs side by side: how their specs differ, the hyperparameters they used and their latest metrics") { ids, wide };
         command.SetAction((parse, ct) => cli.RunAsync(parse,
-            (client, token) => CompareAsync(cli.Out, client, parse.GetValue(ids)!, cli.Format(parse), token), ct));
+            (client, token) => CompareAsync(cli.Out, client, parse.GetValue(ids)!, cli.Format(parse), parse.GetValue(wide), token), ct));
         return command;
     }
 
-    public static async Task<int> CompareAsync(IAnsiConsole console, StrataClient client, IReadOnlyList<string> ids, OutputFormat format, CancellationToken cancellationToken)
+    /// <summary>
+    /// The runs side by side. Fields that differ between any two runs by their nature (ids, the output folder, times)
+    /// are left out; an uploaded file counts as its content (its sha256), so two uploads of one file are the same data.
+    /// </summary>
+    /// <param name="wide">Whole values in one table; otherwise the table fits <see cref="ComparisonTable.DefaultWidth"/> columns (or the terminal, when narrower).</param>
+    public static async Task<int> CompareAsync(
+        IAnsiConsole console, StrataClient client, IReadOnlyList<string> ids, OutputFormat format, bool wide, CancellationToken cancellationToken)
     {
         var jobs = new List<TrainingJob>();
         foreach (var id in ids)
@@ -104,47 +111,121 @@ public static class TrackingCommands
         {
             return ExitCodes.Success;
         }
-        var specs = jobs.Select(j => Flatten(JsonSerializer.SerializeToNode(j.Spec with { Hyperparameters = null, TenantId = null }, StrataJson.Options))).ToList();
-        var table = new Table().AddColumn("");
+        var artifacts = new Dictionary<string, Artifact?>(StringComparer.Ordinal);
+        var specs = new List<Dictionary<string, SpecValue>>();
+        var hyperparameters = new List<Dictionary<string, string>>();
         foreach (var job in jobs)
         {
-            table.AddColumn(new TableColumn($"[bold]{Output.Esc(job.Spec.Name)}[/]\n[grey]{Output.Esc(job.Id[..Math.Min(8, job.Id.Length)])}[/]"));
+            specs.Add(await SpecValuesAsync(client, job.Spec, artifacts, cancellationToken));
+            hyperparameters.Add(await HyperparametersAsync(client, job, cancellationToken));
         }
-        AddRow(table, "status", jobs.Select(j => Output.StatusMarkup(j.Status)));
-        AddRow(table, "duration", jobs.Select(j => Output.Esc(Output.Duration(j.StartedAt, j.CompletedAt))));
+
+        var table = new ComparisonTable(Labels(jobs));
+        table.Add("status", jobs.Select(j => new ComparisonTable.Cell(Output.Status(j.Status), Output.StatusMarkup(j.Status))));
+        table.Add("duration", jobs.Select(j => new ComparisonTable.Cell(Output.Duration(j.StartedAt, j.CompletedAt))));
 
         var differing = specs.SelectMany(s => s.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
-            .Where(key => specs.Select(s => s.GetValueOrDefault(key)).Distinct(StringComparer.Ordinal).Count() > 1)
+            .Where(key => specs.Select(s => s.GetValueOrDefault(key)?.Identity).Distinct(StringComparer.Ordinal).Count() > 1)
             .ToList();
-        Section(table, "spec differences", differing.Count == 0 ? "none" : null);
-        foreach (var key in differing) AddRow(table, key, specs.Select(s => Output.Esc(s.GetValueOrDefault(key))));
+        table.Section("spec differences", differing.Count == 0 ? "none" : null);
+        foreach (var key in differing) table.Add(key, specs.Select(s => s.TryGetValue(key, out var v) ? new ComparisonTable.Cell(v.Shown) : null));
 
-        var parameters = jobs.SelectMany(j => j.Spec.Hyperparameters?.Keys ?? Enumerable.Empty<string>()).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        Section(table, "hyperparameters", parameters.Count == 0 ? "none" : null);
-        foreach (var key in parameters)
-        {
-            AddRow(table, key, jobs.Select(j => j.Spec.Hyperparameters?.TryGetValue(key, out var v) == true ? Output.Esc(v.ToString()) : "[grey]-[/]"));
-        }
+        var parameters = hyperparameters.SelectMany(h => h.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        table.Section("hyperparameters", parameters.Count == 0 ? "none" : null);
+        foreach (var key in parameters) table.Add(key, hyperparameters.Select(h => h.TryGetValue(key, out var v) ? new ComparisonTable.Cell(v) : null));
 
         var metrics = jobs.SelectMany(j => j.Metrics.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        Section(table, "metrics (latest)", metrics.Count == 0 ? "none reported" : null);
-        foreach (var key in metrics)
-        {
-            AddRow(table, key, jobs.Select(j => j.Metrics.TryGetValue(key, out var v) ? Number(v) : "[grey]-[/]"));
-        }
-        console.Write(table);
+        table.Section("metrics (latest)", metrics.Count == 0 ? "none reported" : null);
+        foreach (var key in metrics) table.Add(key, jobs.Select(j => j.Metrics.TryGetValue(key, out var v) ? new ComparisonTable.Cell(Number(v)) : null));
+
+        table.Write(console, wide || format == OutputFormat.Wide ? null : Math.Min(ComparisonTable.DefaultWidth, console.Profile.Width));
         return ExitCodes.Success;
     }
 
-    private static void Section(Table table, string title, string? empty)
+    /// <summary>
+    /// Each run's column heading: its name, and the shortest end of its id (4 hex digits at least) that no other run's
+    /// id ends with. Ids are UUIDv7: runs of one minute share a long start (the time) and differ in their random end.
+    /// </summary>
+    internal static IReadOnlyList<(string Title, string Subtitle)> Labels(IReadOnlyList<TrainingJob> jobs)
     {
-        var cells = new List<string> { $"[bold underline]{title}[/]" };
-        cells.AddRange(Enumerable.Repeat(empty is null ? "" : $"[grey]{empty}[/]", table.Columns.Count - 1));
-        table.AddRow(cells.ToArray());
+        var digits = jobs.Select(j => j.Id.Replace("-", "", StringComparison.Ordinal)).ToList();
+        var distinct = digits.Distinct(StringComparer.Ordinal).Count();
+        var length = 4;
+        while (length < digits.Max(d => d.Length) && digits.Select(d => End(d, length)).Distinct(StringComparer.Ordinal).Count() < distinct) length++;
+        return [.. jobs.Select((job, i) => (job.Spec.Name ?? "-", "…" + End(digits[i], length)))];
     }
 
-    private static void AddRow(Table table, string label, IEnumerable<string> cells) =>
-        table.AddRow([Output.Esc(label), .. cells]);
+    private static string End(string text, int length) => text[^Math.Min(length, text.Length)..];
+
+    /// <summary>A spec value as shown, and what makes two of them the same (an uploaded file's sha256, else the text).</summary>
+    private sealed record SpecValue(string Identity, string Shown);
+
+    /// <summary>
+    /// The spec's fields that may tell runs apart, as dotted keys: not its name (the heading), tenant, output folder
+    /// (each job's own) or hyperparameters (a section of their own). An artifact is named by its upload's name and sha256.
+    /// </summary>
+    private static async Task<Dictionary<string, SpecValue>> SpecValuesAsync(
+        StrataClient client, TrainingJobSpec spec, Dictionary<string, Artifact?> artifacts, CancellationToken cancellationToken)
+    {
+        var flat = Flatten(JsonSerializer.SerializeToNode(spec with { Name = null, Hyperparameters = null, TenantId = null, ModelOutputPath = null }, StrataJson.Options));
+        var values = new Dictionary<string, SpecValue>(StringComparer.Ordinal);
+        foreach (var (key, text) in flat)
+        {
+            if (ArtifactUri.TryParse(text, out var artifactId))
+            {
+                if (!artifacts.TryGetValue(artifactId, out var artifact))
+                {
+                    try
+                    {
+                        artifact = await client.Artifacts.GetAsync(artifactId, cancellationToken);
+                    }
+                    catch (NotFoundException)
+                    {
+                        // Deleted since (retention): the URI is all there is to compare.
+                        artifact = null;
+                    }
+                    artifacts[artifactId] = artifact;
+                }
+                if (artifact is not null)
+                {
+                    values[key] = new SpecValue("sha256:" + artifact.Sha256, $"{artifact.Name} (sha256 {artifact.Sha256[..Math.Min(12, artifact.Sha256.Length)]})");
+                    continue;
+                }
+            }
+            values[key] = new SpecValue(text, text);
+        }
+        return values;
+    }
+
+    /// <summary>
+    /// The hyperparameters a run used. The built-in trainer writes every value it trained with, defaults included, to
+    /// <see cref="TrainingReportFile"/> in its outputs; a custom run (or a built-in one whose outputs are not on the
+    /// server, or that has not succeeded) shows what its spec gave.
+    /// </summary>
+    private static async Task<Dictionary<string, string>> HyperparametersAsync(StrataClient client, TrainingJob job, CancellationToken cancellationToken)
+    {
+        if (job.Spec.Model is not null && job.Status == JobStatus.Succeeded)
+        {
+            try
+            {
+                using var file = new MemoryStream();
+                await client.Jobs.DownloadOutputAsync(job.Id, TrainingReportFile, file, null, cancellationToken);
+                if (JsonSerializer.Deserialize<TrainingReport>(file.ToArray(), StrataJson.Options) is { Hyperparameters.Count: > 0 } report)
+                {
+                    return report.Hyperparameters.ToDictionary(h => h.Key, h => h.Value.ToString(CultureInfo.InvariantCulture), StringComparer.Ordinal);
+                }
+            }
+            catch (Exception e) when (e is NotFoundException or JsonException)
+            {
+                // No report to read (a Kubernetes job keeps its outputs in the cluster): the spec's values follow.
+            }
+        }
+        return (job.Spec.Hyperparameters ?? []).ToDictionary(
+            h => h.Key, h => h.Value.ValueKind == JsonValueKind.String ? h.Value.GetString()! : h.Value.GetRawText(), StringComparer.Ordinal);
+    }
+
+    /// <summary>What the built-in trainer writes beside its model: a <see cref="TrainingReport"/>.</summary>
+    public const string TrainingReportFile = "metrics.json";
 
     /// <summary>A spec as dotted keys and their JSON text (<c>compute.cpu_cores</c> → <c>2</c>); nulls left out.</summary>
     internal static Dictionary<string, string> Flatten(JsonNode? node, string prefix = "", Dictionary<string, string>? into = null)

@@ -33,6 +33,9 @@ internal static partial class ApiReference
     private const string KeyInFlight = "A request with the same Idempotency-Key is still being answered: retry this one unchanged once it has been.";
     private const string KeyReused = "The Idempotency-Key was used before with another request: a retry repeats its request unchanged, a new request takes a new key.";
 
+    private const string AmbiguousJobReference = "The job reference (an id prefix or a name) names several of the tenant's jobs: `candidates` lists them " +
+        "(`id`, `name`, `status`, `created_at`; the newest 10 at most) and `count` says how many there are.";
+
     private const string RateLimited = "The caller's tenant sent more requests than its rate limit allows: `Retry-After` says when to retry";
 
     /// <summary>Problems particular to an operation (by its name), or what a common one means there.</summary>
@@ -99,6 +102,10 @@ internal static partial class ApiReference
         // The per-tenant limit counts every request with a tenant's token, whatever its route, unless the route opts out.
         if (!metadata.OfType<DisableRateLimitingAttribute>().Any()) statuses.Add("429");
         var particular = Particular.GetValueOrDefault(name) ?? [];
+        if (TakesJobReference(context.Description))
+        {
+            particular = new(particular) { ["409"] = particular.TryGetValue("409", out var other) ? $"{other} Or: {AmbiguousJobReference}" : AmbiguousJobReference };
+        }
         statuses.AddRange(particular.Keys);
 
         operation.Responses ??= [];

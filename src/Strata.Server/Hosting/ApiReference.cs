@@ -72,6 +72,25 @@ internal static partial class ApiReference
         options.AddOperationTransformer(AddProblems);
         options.AddOperationTransformer(DescribeSuccesses);
         options.AddOperationTransformer(AddExamples);
+        options.AddOperationTransformer(DescribeJobReference);
+    }
+
+    /// <summary>What the <c>{id}</c> of a training job's routes may be (JobStore.ResolveAsync, docs/tracking.md).</summary>
+    public const string JobReferenceDescription =
+        "The job: its full id; or a unique prefix of its id (at least 4 characters, any case); or its name, when one job of the tenant " +
+        "that has not ended has it, or (none having it) one job of all the tenant's. Several matches are a 409 listing the candidates.";
+
+    private static bool TakesJobReference(Microsoft.AspNetCore.Mvc.ApiExplorer.ApiDescription description) =>
+        description.RelativePath?.StartsWith("v1/jobs/training/{id}", StringComparison.Ordinal) == true;
+
+    private static Task DescribeJobReference(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        if (!TakesJobReference(context.Description)) return Task.CompletedTask;
+        foreach (var parameter in operation.Parameters ?? [])
+        {
+            if (parameter is OpenApiParameter { Name: "id", In: ParameterLocation.Path } editable) editable.Description = JobReferenceDescription;
+        }
+        return Task.CompletedTask;
     }
 
     /// <summary>What an answer without a body of its own, or one that creates, tells the caller, rather than its bare reason phrase.</summary>

@@ -52,8 +52,11 @@ public static class JobLogs
         if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
-        var job = await jobs.FindAsync(tenantId, id, cancellationToken);
-        if (job is null) return Problem.JobNotFound(id);
+        var lookup = await jobs.ResolveAsync(tenantId, id, cancellationToken);
+        var job = lookup.Job;
+        if (job is null) return JobMapping.Unresolved(id, lookup);
+        // From here on the job's own id: the reference may be a prefix or a name.
+        id = job.Id;
         if (rank >= job.Workers)
         {
             return Problem.Validation("rank", $"must be 0 to {job.Workers - 1} or all: the job has {job.Workers} worker(s)");

@@ -1,6 +1,8 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Strata.Contracts;
 using Strata.Core.Runtime;
 using Strata.Core.Usage;
+using Strata.Server.Problems;
 using Strata.Server.Storage;
 using Strata.Server.Usage;
 
@@ -37,6 +39,12 @@ public static class JobMapping
             .. RightSizing.GpuHint(record.Gpus, record.GpuFraction, record.Workers, record.MeasuredGpuSeconds, record.MeasuredGpuUsedSeconds, hintMinSeconds) is { } gpu ? [gpu] : Array.Empty<RightSizingHint>(),
         ]),
     };
+
+    /// <summary>The answer to a reference that names no single job: 404 for none, 409 listing the candidates for several.</summary>
+    public static ProblemHttpResult Unresolved(string reference, JobLookup lookup) => lookup.IsAmbiguous
+        ? Problem.AmbiguousJobReference(reference,
+            [.. lookup.Candidates.Select(j => new JobCandidate { Id = j.Id, Name = j.Name, Status = j.Status, CreatedAt = j.CreatedAt })], lookup.Count)
+        : Problem.JobNotFound(reference);
 
     public static JobAttempt ToContract(AttemptRecord record) => new()
     {

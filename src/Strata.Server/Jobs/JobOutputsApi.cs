@@ -78,8 +78,8 @@ public static class JobOutputsApi
     private static async Task<(string? Folder, ProblemHttpResult? Problem)> OutputFolderAsync(
         string id, HttpContext context, JobStore jobs, CancellationToken cancellationToken)
     {
-        var job = await jobs.FindAsync(context.Caller().TenantId!, id, cancellationToken);
-        if (job is null) return (null, Problem.JobNotFound(id));
+        var lookup = await jobs.ResolveAsync(context.Caller().TenantId!, id, cancellationToken);
+        if (lookup.Job is not { } job) return (null, JobMapping.Unresolved(id, lookup));
         var folder = job.ReadSpec().ModelOutputPath;
         // The folder itself must be a folder, not a link to one: lstat, not stat.
         if (folder is null || !Path.IsPathRooted(folder) || SafeFiles.KindOf(folder) != FileKind.Directory)

@@ -126,8 +126,8 @@ public static class JobsApi
         string id, HttpContext context, JobStore jobs, IJobMetrics metricStore, JobQueue queue, TenantQuotas quotas, IOptions<UsageOptions> usage,
         CancellationToken cancellationToken)
     {
-        var job = await jobs.FindAsync(context.Caller().TenantId!, id, cancellationToken);
-        if (job is null) return Problem.JobNotFound(id);
+        var lookup = await jobs.ResolveAsync(context.Caller().TenantId!, id, cancellationToken);
+        if (lookup.Job is not { } job) return JobMapping.Unresolved(id, lookup);
         var metrics = await metricStore.LatestAsync([job.Id], cancellationToken);
         var contract = ToContract(job, queue, usage.Value, metrics.GetValueOrDefault(job.Id));
         if (contract.StatusReason == StatusReasons.WaitingForQuota && await quotas.GetAsync(job.TenantId, cancellationToken) is { } quota
@@ -139,29 +139,30 @@ public static class JobsApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> CancelAsync(
-        string id, HttpContext context, JobService service, CancellationToken cancellationToken)
+        string id, HttpContext context, JobStore jobs, JobService service, CancellationToken cancellationToken)
     {
-        var outcome = await service.CancelAsync(context.Caller().TenantId!, id, cancellationToken);
+        var tenantId = context.Caller().TenantId!;
+        var lookup = await jobs.ResolveAsync(tenantId, id, cancellationToken);
+        if (lookup.Job is not { } job) return JobMapping.Unresolved(id, lookup);
+        var outcome = await service.CancelAsync(tenantId, job.Id, cancellationToken);
         if (outcome.Job is null) return Problem.JobNotFound(id);
         // Idempotent: a job already cancelled, or still cancelling, is what the caller asks for.
         if (!outcome.WasActive && !outcome.IsCancelled)
         {
-            return Problem.Conflict($"Job '{id}' has already ended ({outcome.Job.Status.ToString().ToLowerInvariant()}); there is nothing to cancel.");
+            return Problem.Conflict($"Job '{job.Id}' has already ended ({outcome.Job.Status.ToString().ToLowerInvariant()}); there is nothing to cancel.");
         }
         return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<JobAttempt[]>, ProblemHttpResult>> AttemptsAsync(
-        string id, HttpContext context, Store store, CancellationToken cancellationToken)
+        string id, HttpContext context, Store store, JobStore jobs, CancellationToken cancellationToken)
     {
         var tenantId = context.Caller().TenantId!;
+        var lookup = await jobs.ResolveAsync(tenantId, id, cancellationToken);
+        if (lookup.Job is not { } job) return JobMapping.Unresolved(id, lookup);
         await using var db = store.CreateContext();
-        if (!await db.Jobs.AsNoTracking().AnyAsync(j => j.Id == id && j.TenantId == tenantId, cancellationToken))
-        {
-            return Problem.JobNotFound(id);
-        }
         var attempts = await db.Attempts.AsNoTracking()
-            .Where(a => a.JobId == id && a.TenantId == tenantId)
+            .Where(a => a.JobId == job.Id && a.TenantId == tenantId)
             .OrderBy(a => a.Number)
             .ToListAsync(cancellationToken);
         return TypedResults.Ok(attempts.Select(JobMapping.ToContract).ToArray());

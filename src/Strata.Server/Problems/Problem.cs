@@ -12,6 +12,14 @@ public static class Problem
 
     public static ProblemHttpResult JobNotFound(string id) => NotFound($"Training job '{id}' was not found.");
 
+    /// <summary>409: a job reference (an id prefix or a name) names several jobs; the caller picks one of the <c>candidates</c>.</summary>
+    public static ProblemHttpResult AmbiguousJobReference(string reference, IReadOnlyList<JobCandidate> candidates, int count) =>
+        TypedResults.Problem(
+            $"'{reference}' names {count} training jobs{(count > candidates.Count ? $" (the newest {candidates.Count} are listed)" : "")}; " +
+            "use a longer id prefix or the full id.",
+            statusCode: 409, title: "Ambiguous reference", type: ProblemTypes.AmbiguousReference,
+            extensions: new Dictionary<string, object?> { ["candidates"] = candidates, ["count"] = count });
+
     public static ProblemHttpResult Forbidden(string detail) =>
         TypedResults.Problem(detail, statusCode: 403, title: "Forbidden", type: ProblemTypes.Forbidden);
 

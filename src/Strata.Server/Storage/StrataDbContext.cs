@@ -52,6 +52,11 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             job.HasIndex(j => j.Status);
             // Names are unique among a tenant's active jobs only: a finished job's name can be used again.
             job.HasIndex(j => new { j.TenantId, j.Name }).IsUnique().HasFilter("status IN ('pending', 'running')");
+            // A job reference (JobStore.ResolveAsync): an id prefix is a range within the tenant; a name is looked up
+            // among all the tenant's jobs, ended ones too (the index above holds active jobs only), newest (highest id)
+            // first, so the id is in the name's index: without it the planner would walk the tenant's jobs in id order.
+            job.HasIndex(j => new { j.TenantId, j.Id }, "IX_jobs_tenant_id_id");
+            job.HasIndex(j => new { j.TenantId, j.Name, j.Id }, "IX_jobs_tenant_id_name_id");
         });
 
         modelBuilder.Entity<AttemptRecord>(attempt =>

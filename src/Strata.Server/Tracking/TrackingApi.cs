@@ -88,9 +88,11 @@ public static class TrackingApi
         if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var tenantId = caller.TenantId!;
-        if (await jobs.FindAsync(tenantId, id, cancellationToken) is null) return Problem.JobNotFound(id);
+        // A job's own token names its job by its full id (checked above); a member may use any reference.
+        var lookup = await jobs.ResolveAsync(tenantId, id, cancellationToken);
+        if (lookup.Job is not { } job) return JobMapping.Unresolved(id, lookup);
         string? limitMessage = null;
-        var outcome = await writer.WriteAsync(db => MetricWrites.Append(db, tenantId, id, valid, out limitMessage), cancellationToken);
+        var outcome = await writer.WriteAsync(db => MetricWrites.Append(db, tenantId, job.Id, valid, out limitMessage), cancellationToken);
         if (outcome == AppendOutcome.OverLimit)
         {
             return Problem.Conflict($"The metrics were not recorded: {limitMessage}.");
@@ -108,9 +110,10 @@ public static class TrackingApi
         if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
 
         var tenantId = context.Caller().TenantId!;
-        if (await jobs.FindAsync(tenantId, id, cancellationToken) is null) return Problem.JobNotFound(id);
+        var lookup = await jobs.ResolveAsync(tenantId, id, cancellationToken);
+        if (lookup.Job is not { } job) return JobMapping.Unresolved(id, lookup);
         await using var db = store.CreateContext();
-        var metrics = db.Metrics.AsNoTracking().Where(m => m.JobId == id && m.TenantId == tenantId);
+        var metrics = db.Metrics.AsNoTracking().Where(m => m.JobId == job.Id && m.TenantId == tenantId);
         if (name.Length > 0) metrics = metrics.Where(m => m.Name == name);
         if (after is { } a) metrics = metrics.Where(m => m.Seq > a);
         var page = await metrics.OrderBy(m => m.Seq).Take(limit + 1).ToListAsync(cancellationToken);

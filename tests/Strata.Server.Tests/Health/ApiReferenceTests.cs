@@ -181,6 +181,20 @@ public sealed class ApiReferenceTests(SqliteApp app) : IClassFixture<SqliteApp>
         }
     }
 
+    [Fact]
+    public async Task Every_route_of_a_job_says_its_id_may_be_a_prefix_or_a_name_and_documents_the_ambiguous_409()
+    {
+        var document = await DocumentAsync();
+        var routes = Operations(document).Where(o => o.Name.Contains(" /v1/jobs/training/{id}", StringComparison.Ordinal)).ToList();
+        Assert.True(routes.Count >= 7, string.Join(", ", routes.Select(r => r.Name)));
+        foreach (var (name, operation) in routes)
+        {
+            var id = operation["parameters"]!.AsArray().Single(p => (string?)p!["name"] == "id")!;
+            Assert.Contains("unique prefix of its id", (string?)id["description"], StringComparison.Ordinal);
+            Assert.True(operation["responses"]?["409"]?["description"]?.GetValue<string>().Contains("`candidates`", StringComparison.Ordinal) == true, name);
+        }
+    }
+
     private async Task<JsonNode> DocumentAsync()
     {
         using var client = app.AnonymousClient();

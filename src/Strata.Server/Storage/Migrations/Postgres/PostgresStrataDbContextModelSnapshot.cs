@@ -540,6 +540,10 @@ namespace Strata.Server.Storage.Migrations.Postgres
 
                     b.HasIndex("TenantId", "Status", "Seq");
 
+                    b.HasIndex(new[] { "TenantId", "Id" }, "IX_jobs_tenant_id_id");
+
+                    b.HasIndex(new[] { "TenantId", "Name", "Id" }, "IX_jobs_tenant_id_name_id");
+
                     b.ToTable("jobs", (string)null);
                 });
 

@@ -529,6 +529,10 @@ namespace Strata.Server.Storage.Migrations.Sqlite
 
                     b.HasIndex("TenantId", "Status", "Seq");
 
+                    b.HasIndex(new[] { "TenantId", "Id" }, "IX_jobs_tenant_id_id");
+
+                    b.HasIndex(new[] { "TenantId", "Name", "Id" }, "IX_jobs_tenant_id_name_id");
+
                     b.ToTable("jobs", (string)null);
                 });
 
