@@ -10,9 +10,12 @@ namespace Strata.Worker.Tests;
 /// <c>strata-worker fetch</c>'s command line, and its retries of an API that answers 5xx, against a stub API and a
 /// fake clock. The server's tests run it as a process against the real API (ModelFetchProcessTests).
 /// </summary>
-public sealed class FetchTests
+public sealed class FetchTests : IDisposable
 {
     private static readonly byte[] Model = [(byte)'P', (byte)'K', 3, 4, 42];
+    private readonly string _folder = Directory.CreateTempSubdirectory("strata-fetch-unit-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     [Theory]
     [InlineData("--model m --version 1 --out /tmp/x", "--url is required")]
@@ -41,6 +44,7 @@ public sealed class FetchTests
         var file = Path.GetTempFileName();
         File.WriteAllText(file, "from-file\n");
         var options = FetchOptions.Parse([.. args, "--token-file", file], _ => "from-env", out _)!;
+        File.Delete(file);
         Assert.Equal("from-file", options.Token);
         Assert.Equal(TimeSpan.FromSeconds(FetchOptions.DefaultRetrySeconds), options.RetryFor);
     }
@@ -72,13 +76,12 @@ public sealed class FetchTests
         Assert.Empty(Directory.GetFileSystemEntries(folder));
     }
 
-    private static (FetchCommand Command, FakeTimeProvider Time, string Folder, StringWriter Error) Command(StubApi api, TimeSpan retryFor)
+    private (FetchCommand Command, FakeTimeProvider Time, string Folder, StringWriter Error) Command(StubApi api, TimeSpan retryFor)
     {
-        var folder = Directory.CreateTempSubdirectory("strata-fetch-unit-").FullName;
-        var options = new FetchOptions(new Uri("http://api.test/"), "churn", "1", folder, "a-token", retryFor);
+        var options = new FetchOptions(new Uri("http://api.test/"), "churn", "1", _folder, "a-token", retryFor);
         var time = new FakeTimeProvider();
         var error = new StringWriter();
-        return (new FetchCommand(options, api, time, new StringWriter(), error), time, folder, error);
+        return (new FetchCommand(options, api, time, new StringWriter(), error), time, _folder, error);
     }
 
     /// <summary>Runs the command, moving the fake clock on while it waits between tries.</summary>

@@ -24,7 +24,8 @@ public sealed class ModelFetchProcessTests(KestrelApp app) : IClassFixture<Kestr
         }
     }
 
-    private static string OutFolder() => Directory.CreateTempSubdirectory("strata-fetch-").FullName;
+    /// <summary>A folder for fetch's output (a pod's emptyDir), removed with the app.</summary>
+    private string OutFolder() => Directory.CreateDirectory(Path.Combine(app.SharedPath, "fetch-" + Guid.NewGuid().ToString("N")[..8])).FullName;
 
     [Fact]
     public async Task Fetch_downloads_the_versions_file_with_its_sha256_and_a_second_run_changes_nothing()
@@ -33,7 +34,7 @@ public sealed class ModelFetchProcessTests(KestrelApp app) : IClassFixture<Kestr
         using var _ = member;
         var content = TestModels.ModelBytes(new string('m', 300_000));
         await TestModels.RegisterAsync(app, member, tenant, "churn", content);
-        var tokenFile = Path.GetTempFileName();
+        var tokenFile = Path.Combine(OutFolder(), "token");
         await File.WriteAllTextAsync(tokenFile, await TestModels.FetchTokenAsync(app, tenant, "churn") + "\n");
         var folder = OutFolder();
         string[] args = ["--url", Api.ToString(), "--model", "churn", "--version", "latest", "--out", folder, "--token-file", tokenFile];
