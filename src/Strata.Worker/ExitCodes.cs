@@ -15,6 +15,8 @@ internal static class ExitCodes
     public const int FetchCorrupt = 65;
     /// <summary><c>fetch</c>: the API could not be reached (or answered 5xx) for the whole retry time.</summary>
     public const int FetchUnavailable = 69;
+    /// <summary><c>fetch</c>: the output folder cannot be written (read-only, full).</summary>
+    public const int FetchCannotWrite = 73;
     /// <summary><c>fetch</c>: the API refused (401 expired or revoked token, 403 another model's token, 404 no such model or version); not retried.</summary>
     public const int FetchRefused = 77;
 }

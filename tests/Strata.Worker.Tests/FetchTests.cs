@@ -76,6 +76,22 @@ public sealed class FetchTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(folder));
     }
 
+    [Fact]
+    public async Task An_output_folder_that_cannot_be_made_is_an_error_and_not_retried()
+    {
+        var api = new StubApi(HttpStatusCode.OK);
+        var file = Path.Combine(_folder, "a-file");
+        await File.WriteAllTextAsync(file, "not a folder");
+        var error = new StringWriter();
+        var options = new FetchOptions(new Uri("http://api.test/"), "churn", "1", Path.Combine(file, "model"), "a-token", TimeSpan.FromDays(1));
+
+        var exit = await new FetchCommand(options, api, new FakeTimeProvider(), new StringWriter(), error).RunAsync(CancellationToken.None);
+
+        Assert.Equal(ExitCodes.FetchCannotWrite, exit);
+        Assert.StartsWith("error: cannot write the model to", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, api.Requests);
+    }
+
     private (FetchCommand Command, FakeTimeProvider Time, string Folder, StringWriter Error) Command(StubApi api, TimeSpan retryFor)
     {
         var options = new FetchOptions(new Uri("http://api.test/"), "churn", "1", _folder, "a-token", retryFor);

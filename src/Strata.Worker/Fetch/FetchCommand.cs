@@ -35,6 +35,20 @@ internal sealed class FetchCommand(FetchOptions options, HttpMessageHandler hand
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            return await FetchAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The network's IOExceptions are retried inside; one that gets here is the output folder's (full, read-only).
+            await error.WriteLineAsync($"error: cannot write the model to {options.OutDirectory}: {e.Message}");
+            return ExitCodes.FetchCannotWrite;
+        }
+    }
+
+    private async Task<int> FetchAsync(CancellationToken cancellationToken)
+    {
         Directory.CreateDirectory(options.OutDirectory);
         using var client = new HttpClient(handler, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(60) };
         var giveUpAt = time.GetUtcNow() + options.RetryFor;
@@ -48,7 +62,7 @@ internal sealed class FetchCommand(FetchOptions options, HttpMessageHandler hand
                 if (exitCode is { } done) return done;
                 cause = retryBecause!;
             }
-            catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+            catch (Exception e) when (e is HttpRequestException or HttpIOException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 // Connection refused, reset mid-download, or no answer in time: the API may be starting or restarting.
                 cause = e is TaskCanceledException ? "the API did not answer in time" : e.Message;
