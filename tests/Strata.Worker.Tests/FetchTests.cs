@@ -49,6 +49,16 @@ public sealed class FetchTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(FetchOptions.DefaultRetrySeconds), options.RetryFor);
     }
 
+    [Theory]
+    [InlineData("http://api:8080", "http://api:8080/")]
+    [InlineData("http://host/strata", "http://host/strata/")]
+    [InlineData("https://host/strata/", "https://host/strata/")]
+    public void The_api_address_keeps_its_path_prefix(string url, string api)
+    {
+        var options = FetchOptions.Parse(["--url", url, "--model", "m", "--version", "1", "--out", "/tmp/x"], _ => "t", out _)!;
+        Assert.Equal(new Uri(api), options.Api);
+    }
+
     [Fact]
     public async Task An_api_answering_503_is_asked_again_until_it_sends_the_file()
     {

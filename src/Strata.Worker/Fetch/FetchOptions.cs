@@ -42,6 +42,8 @@ internal sealed record FetchOptions(Uri Api, string Model, string Version, strin
             problem = $"--url must be the API's http or https address, not '{values["--url"]}'";
             return null;
         }
+        // The API's routes are relative to it: behind a path prefix (http://host/strata), that prefix stays.
+        if (!api.AbsolutePath.EndsWith('/')) api = new Uri(api.AbsoluteUri + "/");
         var retrySeconds = DefaultRetrySeconds;
         if (values.TryGetValue("--retry-for-seconds", out var retry)
             && !(int.TryParse(retry, NumberStyles.None, CultureInfo.InvariantCulture, out retrySeconds) && retrySeconds > 0))
