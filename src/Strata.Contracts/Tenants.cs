@@ -55,6 +55,12 @@ public static class Roles
     /// (<c>GET /v1/admin/prometheus/replicas</c>) and <c>/metrics</c>, and nothing else. Belongs to no tenant.
     /// </summary>
     public const string MetricsReader = "metrics-reader";
+    /// <summary>
+    /// A deployment's model delivery (<c>strata-worker fetch</c>): reads one model's versions and their files
+    /// (<c>GET /v1/models/{name}/versions/{v}</c> and <c>.../file</c>) in its tenant, and nothing else. The server
+    /// issues it for a deployment; it is not one of <see cref="TenantRoles"/>.
+    /// </summary>
+    public const string ModelFetch = "model-fetch";
 
     /// <summary>The roles a tenant's token can carry (<c>POST /v1/tenants/{id}/tokens</c>).</summary>
     public static readonly IReadOnlyList<string> TenantRoles = [Owner, Member, Viewer];

@@ -6,6 +6,11 @@ using Strata.Worker;
 // strata-worker standby <standby-dir> [...]: prepares in advance, then waits for an attempt; see Standby.
 // strata-worker train --model <m> --label <column> [...]: a built-in trainer, run as a job's process.
 // strata-worker serve --model <folder|model.zip> --port <n> [...]: a model replica (HTTP predictions).
+// strata-worker fetch --url <api> --model <name> --version <v> --out <dir>: downloads a model version's file; see FetchCommand.
+if (args is ["fetch", ..])
+{
+    return await Strata.Worker.Fetch.FetchCommand.RunAsync(args[1..], Console.Out, Console.Error);
+}
 if (args is ["train", ..])
 {
     return Train(args[1..]);

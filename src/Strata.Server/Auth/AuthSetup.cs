@@ -22,6 +22,11 @@ public static class Policies
     public const string JobReport = "job-report";
     /// <summary>Administrators and the platform's monitoring (<see cref="Roles.MetricsReader"/>): the scrape targets.</summary>
     public const string MetricsRead = "metrics-read";
+    /// <summary>
+    /// Owners, members and viewers of a tenant, and a model-fetch token (<see cref="Roles.ModelFetch"/>), which the
+    /// endpoint confines to its model (<see cref="Caller.CanReadModel"/>): a version and its file.
+    /// </summary>
+    public const string ModelFileRead = "model-file-read";
 }
 
 public static class AuthSetup
@@ -32,6 +37,7 @@ public static class AuthSetup
         builder.Services.AddSingleton<TokenIssuer>();
         builder.Services.AddSingleton<LiveAttempts>();
         builder.Services.AddSingleton<TenantDirectory>();
+        builder.Services.AddSingleton<ModelFetchTokens>();
         builder.Services.AddHostedService<AdminTokenWriter>();
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
@@ -62,8 +68,8 @@ public static class AuthSetup
                 };
             });
 
-        // A route that names no policy is open to every role but the metrics reader, which may use only the
-        // routes that name it (Policies.MetricsRead) and the anonymous ones (/metrics, health).
+        // A route that names no policy is open to every role but the metrics reader and model fetch, which may use
+        // only the routes that name them (Policies.MetricsRead, Policies.ModelFileRead) and the anonymous ones.
         var anyRoleButMetricsReader = new AuthorizationPolicyBuilder().RequireAuthenticatedUser()
             .RequireClaim(StrataClaims.Role, Roles.Admin, Roles.Owner, Roles.Member, Roles.Viewer, Roles.Job).Build();
         builder.Services.AddAuthorizationBuilder()
@@ -73,13 +79,15 @@ public static class AuthSetup
             .AddPolicy(Policies.TenantRead, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Viewer))
             .AddPolicy(Policies.TenantWrite, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member))
             .AddPolicy(Policies.JobReport, p => p.RequireClaim(StrataClaims.Tenant).RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Job))
-            .AddPolicy(Policies.MetricsRead, p => p.RequireClaim(StrataClaims.Role, Roles.Admin, Roles.MetricsReader));
+            .AddPolicy(Policies.MetricsRead, p => p.RequireClaim(StrataClaims.Role, Roles.Admin, Roles.MetricsReader))
+            .AddPolicy(Policies.ModelFileRead, p => p.RequireClaim(StrataClaims.Tenant)
+                .RequireClaim(StrataClaims.Role, Roles.Owner, Roles.Member, Roles.Viewer, Roles.ModelFetch));
         return builder;
     }
 
     /// <summary>
     /// Revocation, checked on every request (the accepted-token cache remembers signatures, not this): a tenant's
-    /// tokens (owner, member, viewer, job) stop working the moment the tenant's deletion is asked for, and are
+    /// tokens (owner, member, viewer, job, model-fetch) stop working the moment the tenant's deletion is asked for, and are
     /// never accepted by a tenant created later under the same id (they name the incarnation they were issued
     /// for, <see cref="StrataClaims.TenantUid"/>); a job's token also stops the moment its attempt ends.
     /// </summary>
@@ -102,9 +110,14 @@ public static class AuthSetup
             context.Fail("The token's tenant does not exist (any more).");
             return;
         }
-        if (context.Principal?.FindFirst(StrataClaims.Role)?.Value == Roles.Job)
+        var role = context.Principal?.FindFirst(StrataClaims.Role)?.Value;
+        if (role == Roles.Job)
         {
             await RejectJobTokensOfEndedAttemptsAsync(context, tenant);
+        }
+        else if (role == Roles.ModelFetch && string.IsNullOrEmpty(context.Principal?.FindFirst(StrataClaims.Model)?.Value))
+        {
+            context.Fail("A model-fetch token must name its model.");
         }
     }
 

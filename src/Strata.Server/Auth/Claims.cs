@@ -13,10 +13,12 @@ public static class StrataClaims
     public const string Job = "job";
     /// <summary>A job token's attempt number; with <see cref="Job"/>, the attempt the token lives and dies with.</summary>
     public const string Attempt = "attempt";
+    /// <summary>A model-fetch token's model (<see cref="Roles.ModelFetch"/>): the one model of its tenant it may read.</summary>
+    public const string Model = "model";
 }
 
 /// <summary>Who is calling, read from a validated token.</summary>
-public sealed record Caller(string Subject, string Role, string? TenantId, string? JobId, DateTimeOffset? ExpiresAt, string? TenantUid = null)
+public sealed record Caller(string Subject, string Role, string? TenantId, string? JobId, DateTimeOffset? ExpiresAt, string? TenantUid = null, string? ModelName = null)
 {
     /// <summary>The tenant incarnation the token was issued for (checked on every request: it is the tenant's current one); null for admins.</summary>
     public TenantIncarnation? Tenant => TenantId is not null && TenantUid is not null ? new TenantIncarnation(TenantId, TenantUid) : null;
@@ -25,6 +27,12 @@ public sealed record Caller(string Subject, string Role, string? TenantId, strin
 
     /// <summary>May read inside <see cref="TenantId"/>.</summary>
     public bool CanRead => TenantId is not null && Role is Roles.Owner or Roles.Member or Roles.Viewer;
+
+    /// <summary>
+    /// May read model <paramref name="name"/>'s versions and files: a tenant's reader, or a model-fetch token
+    /// issued for that model.
+    /// </summary>
+    public bool CanReadModel(string name) => CanRead || (TenantId is not null && Role == Roles.ModelFetch && ModelName == name);
 
     /// <summary>May submit and change jobs inside <see cref="TenantId"/>.</summary>
     public bool CanWrite => TenantId is not null && Role is Roles.Owner or Roles.Member;
@@ -40,7 +48,8 @@ public sealed record Caller(string Subject, string Role, string? TenantId, strin
             principal.FindFirstValue(StrataClaims.Tenant),
             principal.FindFirstValue(StrataClaims.Job),
             expires,
-            principal.FindFirstValue(StrataClaims.TenantUid));
+            principal.FindFirstValue(StrataClaims.TenantUid),
+            principal.FindFirstValue(StrataClaims.Model));
     }
 }
 

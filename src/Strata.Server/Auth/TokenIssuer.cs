@@ -48,7 +48,8 @@ public sealed class TokenIssuer
     /// <summary>Issues a token. <paramref name="tenant"/> is null only for admins.</summary>
     /// <param name="tenant">The tenant and its incarnation: the token is refused once that incarnation is deleted (AuthSetup).</param>
     /// <param name="attempt">For a job's token: the attempt it is valid for, and only while that attempt is live (AuthSetup).</param>
-    public (string Token, DateTimeOffset ExpiresAt) Issue(string subject, string role, TenantIncarnation? tenant, TimeSpan lifetime, AttemptRef? attempt = null)
+    /// <param name="model">For a model-fetch token: the one model of the tenant it reads (<see cref="ModelFetchTokens"/>).</param>
+    public (string Token, DateTimeOffset ExpiresAt) Issue(string subject, string role, TenantIncarnation? tenant, TimeSpan lifetime, AttemptRef? attempt = null, string? model = null)
     {
         var now = _time.GetUtcNow();
         var expires = now + lifetime;
@@ -67,6 +68,10 @@ public sealed class TokenIssuer
         {
             claims[StrataClaims.Job] = a.JobId;
             claims[StrataClaims.Attempt] = a.Number;
+        }
+        if (model is not null)
+        {
+            claims[StrataClaims.Model] = model;
         }
         var descriptor = new SecurityTokenDescriptor
         {

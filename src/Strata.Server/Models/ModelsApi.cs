@@ -39,9 +39,9 @@ public static class ModelsApi
             .Accepts<RegisterModelVersionRequest>("application/json");
         models.MapGet("{name}/versions", ListVersionsAsync).RequireAuthorization(Policies.TenantRead).WithName("ListModelVersions")
             .WithSummary("List a model's versions, newest first; the next page is in the Link header.");
-        models.MapGet("{name}/versions/{version}", GetVersionAsync).RequireAuthorization(Policies.TenantRead).WithName("GetModelVersion")
+        models.MapGet("{name}/versions/{version}", GetVersionAsync).RequireAuthorization(Policies.ModelFileRead).WithName("GetModelVersion")
             .WithSummary("Get a version by number or alias (`3`, `production`, `latest`).");
-        models.MapGet("{name}/versions/{version}/file", DownloadVersionAsync).RequireAuthorization(Policies.TenantRead).WithName("DownloadModelVersion")
+        models.MapGet("{name}/versions/{version}/file", DownloadVersionAsync).RequireAuthorization(Policies.ModelFileRead).WithName("DownloadModelVersion")
             .WithSummary("Download a version's model file (by number or alias); Range and If-None-Match are honoured.")
             .Produces<Stream>(200, "application/octet-stream");
         models.MapPut("{name}/aliases/{alias}", SetAliasAsync).RequireAuthorization(Policies.TenantWrite).WithName("SetModelAlias")
@@ -207,6 +207,7 @@ public static class ModelsApi
     private static async Task<Results<Ok<ModelVersion>, ProblemHttpResult>> GetVersionAsync(
         string name, string version, HttpContext context, Store store, CancellationToken cancellationToken)
     {
+        if (RefusedModel(context.Caller(), name) is { } refused) return refused;
         var (found, problem) = await FindVersionAsync(context.Caller().TenantId!, name, version, store, cancellationToken);
         if (problem is not null) return problem;
         return TypedResults.Ok(ToContract(found!.Record, found.Aliases, found.Record.Version == found.Model.LatestVersion));
@@ -219,6 +220,7 @@ public static class ModelsApi
     private static async Task<IResult> DownloadVersionAsync(
         string name, string version, HttpContext context, Store store, FileWork fileWork, CancellationToken cancellationToken)
     {
+        if (RefusedModel(context.Caller(), name) is { } refused) return refused;
         var (found, problem) = await FindVersionAsync(context.Caller().TenantId!, name, version, store, cancellationToken);
         if (problem is not null) return problem;
         var record = found!.Record;
@@ -239,6 +241,13 @@ public static class ModelsApi
         return TypedResults.Stream(file, "application/octet-stream", $"{name}-{record.Version}{Path.GetExtension(record.Uri)}",
             record.CreatedAt, new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{record.Sha256}\""), enableRangeProcessing: true);
     }
+
+    /// <summary>
+    /// A model-fetch token asking for another model than its own: 403 whether that model exists or not, so that
+    /// the answer tells nothing of the tenant's other models.
+    /// </summary>
+    private static ProblemHttpResult? RefusedModel(Caller caller, string name) =>
+        caller.CanReadModel(name) ? null : Problem.Forbidden($"This token reads model '{caller.ModelName}' only.");
 
     private sealed record FoundVersion(ModelRecord Model, List<ModelAliasRecord> Aliases, ModelVersionRecord Record);
 

@@ -1,0 +1,195 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace Strata.Worker.Fetch;
+
+/// <summary>
+/// <c>strata-worker fetch</c>: downloads a model version's file from the API into a folder that
+/// <c>strata-worker serve --model &lt;folder&gt;</c> reads, as a deployment's init container does (docs/kubernetes.md,
+/// "Model delivery"). The file arrives under a temporary name and is renamed into place only once its sha256 is the
+/// one the API gives as the ETag, so the folder never holds a partial or corrupt model. A folder that already holds
+/// the version's file is left as it is (the API answers 304 to its sha256). An API that cannot be reached or answers
+/// 5xx or 429 is asked again with backoff, for a bounded time: it may be starting. Plain <see cref="HttpClient"/>,
+/// not the SDK: the worker depends on Core alone and stays Native-AOT compatible (docs/architecture.md).
+/// </summary>
+internal sealed class FetchCommand(FetchOptions options, HttpMessageHandler handler, TimeProvider time, TextWriter output, TextWriter error)
+{
+    /// <summary>The file names <c>serve</c> looks for in a folder, by the extension of the registry's file.</summary>
+    private static readonly string[] ModelFileNames = ["model.zip", "model.onnx"];
+    private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(10);
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        var options = FetchOptions.Parse(args, Environment.GetEnvironmentVariable, out var problem);
+        if (options is null)
+        {
+            await error.WriteLineAsync($"error: {problem}\n{FetchOptions.Usage}");
+            return ExitCodes.Usage;
+        }
+        using var handler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) };
+        return await new FetchCommand(options, handler, TimeProvider.System, output, error).RunAsync(CancellationToken.None);
+    }
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await FetchAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The network's IOExceptions are retried inside; one that gets here is the output folder's (full, read-only).
+            await error.WriteLineAsync($"error: cannot write the model to {options.OutDirectory}: {e.Message}");
+            return ExitCodes.FetchCannotWrite;
+        }
+    }
+
+    private async Task<int> FetchAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(options.OutDirectory);
+        using var client = new HttpClient(handler, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(60) };
+        var giveUpAt = time.GetUtcNow() + options.RetryFor;
+        var delay = FirstDelay;
+        while (true)
+        {
+            string cause;
+            try
+            {
+                var (exitCode, retryBecause) = await TryOnceAsync(client, cancellationToken);
+                if (exitCode is { } done) return done;
+                cause = retryBecause!;
+            }
+            catch (Exception e) when (e is HttpRequestException or HttpIOException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                // Connection refused, reset mid-download, or no answer in time: the API may be starting or restarting.
+                cause = e is TaskCanceledException ? "the API did not answer in time" : e.Message;
+            }
+            var jittered = delay * (0.8 + 0.4 * Random.Shared.NextDouble());
+            if (time.GetUtcNow() + jittered > giveUpAt)
+            {
+                await error.WriteLineAsync($"error: gave up after {options.RetryFor.TotalSeconds:0} s: {cause}");
+                return ExitCodes.FetchUnavailable;
+            }
+            await error.WriteLineAsync($"fetch: {cause}; retrying in {jittered.TotalSeconds:0.0} s");
+            await Task.Delay(jittered, time, cancellationToken);
+            delay = delay * 2 < MaxDelay ? delay * 2 : MaxDelay;
+        }
+    }
+
+    /// <summary>One request: an exit code when done (either way), or why to try again.</summary>
+    private async Task<(int? ExitCode, string? RetryBecause)> TryOnceAsync(HttpClient client, CancellationToken cancellationToken)
+    {
+        var url = new Uri(options.Api, $"v1/models/{Uri.EscapeDataString(options.Model)}/versions/{Uri.EscapeDataString(options.Version)}/file");
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
+        var present = PresentModelFile();
+        if (present is not null)
+        {
+            request.Headers.IfNoneMatch.Add(new EntityTagHeaderValue($"\"{await Sha256Async(present, cancellationToken)}\""));
+        }
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        var status = (int)response.StatusCode;
+        if (response.StatusCode == HttpStatusCode.NotModified)
+        {
+            await output.WriteLineAsync($"{present} is already the file of model '{options.Model}' version '{options.Version}'");
+            return (ExitCodes.Done, null);
+        }
+        if (status >= 500 || response.StatusCode == HttpStatusCode.TooManyRequests)
+        {
+            return (null, $"the API answered {status}: {await DetailAsync(response, cancellationToken)}");
+        }
+        if (!response.IsSuccessStatusCode)
+        {
+            // 401 (an expired or revoked token), 403 (another model's token), 404 (no such model or version): asking
+            // again changes nothing.
+            await error.WriteLineAsync($"error: the API answered {status}: {await DetailAsync(response, cancellationToken)}");
+            return (ExitCodes.FetchRefused, null);
+        }
+        var expected = response.Headers.ETag?.Tag.Trim('"');
+        if (string.IsNullOrEmpty(expected))
+        {
+            await error.WriteLineAsync("error: the API gave no sha256 (ETag) for the file; it cannot be checked");
+            return (ExitCodes.FetchCorrupt, null);
+        }
+        return (await SaveAsync(response, expected, cancellationToken), null);
+    }
+
+    /// <summary>Writes the body to a temporary file beside the target, checks its sha256, and renames it into place.</summary>
+    private async Task<int> SaveAsync(HttpResponseMessage response, string expected, CancellationToken cancellationToken)
+    {
+        // The registry names the file by its format's extension (Content-Disposition): .onnx, else an ML.NET .zip.
+        var disposition = response.Content.Headers.ContentDisposition;
+        var extension = Path.GetExtension(disposition?.FileNameStar ?? disposition?.FileName?.Trim('"') ?? "");
+        var name = string.Equals(extension, ".onnx", StringComparison.OrdinalIgnoreCase) ? "model.onnx" : "model.zip";
+        var target = Path.Combine(options.OutDirectory, name);
+        var temporary = Path.Combine(options.OutDirectory, $".{name}.{Guid.NewGuid():N}.partial");
+        try
+        {
+            string actual;
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            await using (var body = await response.Content.ReadAsStreamAsync(cancellationToken))
+            {
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var buffer = new byte[81920];
+                int read;
+                while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                }
+                // On disk before the rename: a node that loses power leaves no model that was never written.
+                file.Flush(flushToDisk: true);
+                actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+            }
+            if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
+            {
+                await error.WriteLineAsync($"error: sha256 mismatch: the API says {expected}, the download is {actual}; the file was not kept");
+                return ExitCodes.FetchCorrupt;
+            }
+            File.Move(temporary, target, overwrite: true);
+            // A folder holding both model.zip and model.onnx is ambiguous to serve: the other one is an earlier version's.
+            foreach (var other in ModelFileNames.Where(n => n != name)) File.Delete(Path.Combine(options.OutDirectory, other));
+            await output.WriteLineAsync($"{target} sha256 {actual}");
+            return ExitCodes.Done;
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    /// <summary>The model file already in the folder (an earlier run's), if there is one.</summary>
+    private string? PresentModelFile() =>
+        ModelFileNames.Select(n => Path.Combine(options.OutDirectory, n)).FirstOrDefault(File.Exists);
+
+    private static async Task<string> Sha256Async(string path, CancellationToken cancellationToken)
+    {
+        await using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
+    }
+
+    /// <summary>The problem's detail (or title) on one line, else the status's reason.</summary>
+    private static async Task<string> DetailAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            foreach (var field in new[] { "detail", "title" })
+            {
+                if (problem.RootElement.ValueKind == JsonValueKind.Object && problem.RootElement.TryGetProperty(field, out var value)
+                    && value.ValueKind == JsonValueKind.String)
+                {
+                    return value.GetString()!.ReplaceLineEndings(" ");
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not a problem document (a proxy's error page): the status says enough.
+        }
+        return response.ReasonPhrase ?? "no reason given";
+    }
+}
