@@ -35,6 +35,7 @@ public static class DashboardAssets
         .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 12px; }
         figure { margin: 0; } figure svg { width: 100%; height: auto; border: 1px solid #d0d7de; }
         .paging { display: flex; gap: 16px; margin-top: 12px; }
+        .toolbar { display: flex; gap: 8px; margin-bottom: 8px; } .toolbar a[aria-current] { font-weight: bold; text-decoration: none; }
         .empty { padding: 16px; background: #f6f8fa; border-radius: 6px; }
         .error { color: #9c1c1c; }
         td.differs { font-weight: bold; }
@@ -59,7 +60,7 @@ public static class DashboardAssets
                 document.querySelectorAll('[data-active-only="' + CSS.escape(d.id) + '"]').forEach(e => { e.hidden = !['pending', 'running'].includes(d.status); });
               });
               es.addEventListener('metrics', async () => {
-                const r = await fetch(path(charts.dataset.charts) + '/charts');
+                const r = await fetch(path(charts.dataset.charts) + '/charts?x=' + encodeURIComponent(charts.dataset.chartsX || 'step'));
                 if (r.ok) charts.innerHTML = await r.text();
               });
               es.addEventListener('end', () => es.close());

@@ -128,7 +128,7 @@ public static class DashboardSetup
         ui.MapPost("/deployments/{name}/promote", ServeVersionAsync);
         ui.MapPost("/deployments/{name}/canary-weight", SetCanaryWeightAsync);
         ui.MapGet("/jobs/{id}/log", JobLogs.StreamAsync);
-        ui.MapGet("/jobs/{id}/charts", (string id) => new RazorComponentResult<MetricCharts>(new { JobId = id }));
+        ui.MapGet("/jobs/{id}/charts", (string id, string? x) => new RazorComponentResult<MetricCharts>(new { JobId = id, X = x }));
         ui.MapGet("/events/jobs", JobEventsAsync);
         ui.MapGet("/events/deployments", DeploymentEvents.StreamAsync);
         // Any other address under /ui, signed in, is the dashboard's not-found page (signed out: the sign-in page, as

@@ -193,6 +193,35 @@ public sealed partial class DashboardPageTests(SqliteApp app) : IClassFixture<Sq
     }
 
     [Fact]
+    public async Task A_job_pages_charts_show_time_on_the_x_axis_when_asked()
+    {
+        var (tenant, api) = await app.TenantClientAsync("dash-chart-time");
+        using var _ = api;
+        var id = (await StrataApp.SubmitAsync(api, new { name = "timed", entrypoint = "sleep 30" })).GetProperty("id").GetString()!;
+        // Three points a minute apart, logged at steps that say nothing of time (all step 0).
+        var start = DateTimeOffset.UtcNow.AddMinutes(-5);
+        var points = Enumerable.Range(0, 3).Select(i => new { name = "loss", value = 1.0 / (i + 1), step = 0, time = start.AddSeconds(75 * i) }).ToArray();
+        using (var posted = await api.PostAsJsonAsync($"/v1/jobs/training/{id}/metrics", points)) await Http.ExpectAsync(posted, 200);
+        using var browser = app.BrowserClient();
+        (await SignInAsync(browser, await app.TokenForAsync(tenant, Roles.Viewer))).Dispose();
+
+        var byStep = await browser.GetStringAsync($"/ui/jobs/{id}");
+        var byTime = await browser.GetStringAsync($"/ui/jobs/{id}?x=time");
+        var refreshed = await browser.GetStringAsync($"/ui/jobs/{id}/charts?x=time");
+
+        Assert.Contains("aria-label=\"loss by step: 3 points", byStep, StringComparison.Ordinal);
+        Assert.Contains("data-charts-x=\"step\"", byStep, StringComparison.Ordinal);
+        Assert.Contains("aria-label=\"loss by time: 3 points", byTime, StringComparison.Ordinal);
+        Assert.Contains("data-charts-x=\"time\"", byTime, StringComparison.Ordinal);
+        // 0 to 2:30 after the first point, the last at 2:30; the page's live refresh asks for the same axis.
+        Assert.Contains(">2:30</text>", byTime, StringComparison.Ordinal);
+        Assert.Contains("last 0.3333 at 2:30", byTime, StringComparison.Ordinal);
+        Assert.Equal(3, CirclesOf(refreshed, "loss"));
+        Assert.Contains("data-x=\"time\"", refreshed, StringComparison.Ordinal);
+        (await api.DeleteAsync($"/v1/jobs/training/{id}")).Dispose();
+    }
+
+    [Fact]
     public async Task A_sign_in_code_works_once_as_the_token_that_minted_it()
     {
         var (tenant, api) = await app.TenantClientAsync("dash-code");
