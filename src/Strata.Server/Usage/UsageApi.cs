@@ -35,6 +35,7 @@ public static class UsageApi
     {
         builder.Services.AddOptions<UsageOptions>().BindConfiguration(UsageOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<UsagePriceOptions>().BindConfiguration(UsageOptions.Section + ":Prices").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ReplicaUsageRecorder>();
         return builder;
     }
 
