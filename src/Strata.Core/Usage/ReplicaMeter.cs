@@ -12,7 +12,7 @@ public sealed record ReplicaInterval(DateTimeOffset Start, DateTimeOffset End, R
 }
 
 /// <summary>
-/// Accrues one replica's usage between checkpoints (docs/usage.md, "Serving"). The runtime samples the
+/// Accrues one replica's usage between checkpoints (docs/usage.md, "What is measured: serving"). The runtime samples the
 /// replica's process (its CPU time so far and its memory now) and, at each checkpoint and when the replica
 /// ends, <see cref="Cut"/>s what accrued since the last one into intervals to store:
 /// - reserved is the deployment's per-replica compute times the wall time;

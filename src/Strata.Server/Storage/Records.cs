@@ -262,7 +262,7 @@ public sealed class LeaseRecord
 /// <summary>A deployment: the model version it serves and its settings. The events the control plane
 /// recorded (created, updated) are kept as JSON; the runtime adds its own when observed.</summary>
 /// <summary>
-/// What one replica of a deployment reserved and used over an interval (docs/usage.md, "Serving"). The
+/// What one replica of a deployment reserved and used over an interval (docs/usage.md, "What is measured: serving"). The
 /// runtime appends one at each checkpoint of a running replica and when it ends; an interval lies within one
 /// UTC day. Kept when the deployment is deleted (it is usage history), deleted with the tenant.
 /// </summary>

@@ -64,7 +64,7 @@ public sealed class LocalDeploymentRuntime(
 ///   leave the rotation, finish their requests in flight and are stopped.</item>
 /// </list>
 /// Before them, every replica's process is sampled for its usage, which is stored at each checkpoint and
-/// when the replica ends (docs/usage.md, "Serving").
+/// when the replica ends (docs/usage.md, "What is measured: serving").
 /// </summary>
 internal sealed class LocalDeployment : IAsyncDisposable
 {
