@@ -77,6 +77,19 @@ public sealed class ReplicaMeterTests
     }
 
     [Fact]
+    public void Interval_edges_are_whole_milliseconds_as_stored_so_reserved_is_the_stored_wall_time_exactly()
+    {
+        var meter = new ReplicaMeter(Noon.AddTicks(4));
+
+        var interval = Assert.Single(meter.Cut(Noon.AddSeconds(1).AddTicks(9_999), TwoCoresFourGb));
+
+        Assert.Equal(Noon, interval.Start);
+        Assert.Equal(Noon.AddSeconds(1), interval.End);
+        Assert.Equal(2, interval.Reserved.CoreSeconds);
+        Assert.Empty(meter.Cut(Noon.AddSeconds(1).AddTicks(5_000), TwoCoresFourGb));
+    }
+
+    [Fact]
     public void A_cut_with_no_time_passed_accrues_nothing() =>
         Assert.Empty(new ReplicaMeter(Noon).Cut(Noon, TwoCoresFourGb));
 }

@@ -19,7 +19,8 @@ public sealed record ReplicaInterval(DateTimeOffset Start, DateTimeOffset End, R
 /// - used cores are the CPU time the process spent in the interval;
 /// - used memory is each sample's memory held until the next sample (a time integral, not a peak: a
 ///   replica lives for days, and its peak would overstate them all).
-/// Intervals never cross a UTC midnight, so that a day's usage is the sum of its own intervals.
+/// Intervals never cross a UTC midnight, so that a day's usage is the sum of its own intervals, and their
+/// edges are whole milliseconds, as they are stored, so that reserved is exactly compute × stored wall time.
 /// </summary>
 public sealed class ReplicaMeter
 {
@@ -33,8 +34,8 @@ public sealed class ReplicaMeter
     /// <param name="startedAt">When the replica's process started: its first interval opens there, with no CPU time spent.</param>
     public ReplicaMeter(DateTimeOffset startedAt)
     {
-        _open = startedAt;
-        _lastSample = startedAt;
+        _open = WholeMilliseconds(startedAt);
+        _lastSample = _open;
     }
 
     /// <summary>Where the interval still open began.</summary>
@@ -62,6 +63,7 @@ public sealed class ReplicaMeter
     /// <param name="perReplica">What one replica of the deployment reserves.</param>
     public IReadOnlyList<ReplicaInterval> Cut(DateTimeOffset now, ResourceRequest perReplica)
     {
+        now = WholeMilliseconds(now);
         if (now <= _open) return [];
         Sample(now, _cpu, _memoryBytes);
         var wall = (now - _open).TotalSeconds;
@@ -80,6 +82,8 @@ public sealed class ReplicaMeter
         _memoryByteSeconds = 0;
         return intervals;
     }
+
+    private static DateTimeOffset WholeMilliseconds(DateTimeOffset time) => DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
 
     private static DateTimeOffset NextMidnight(DateTimeOffset time)
     {

@@ -17,11 +17,9 @@ public sealed class ReplicaUsageRecorder(Store store)
     /// <summary>Appends <paramref name="intervals"/> of <paramref name="deployment"/>'s replicas in one commit.</summary>
     public async Task RecordAsync(DeploymentKey deployment, IReadOnlyList<ReplicaUsage> intervals, CancellationToken cancellationToken)
     {
-        // Stored to the millisecond: an interval shorter than that would have no length to share a window's edge by.
-        var stored = intervals.Where(u => u.Interval.End.ToUnixTimeMilliseconds() > u.Interval.Start.ToUnixTimeMilliseconds()).ToList();
-        if (stored.Count == 0) return;
+        if (intervals.Count == 0) return;
         await using var db = store.CreateContext();
-        db.ReplicaUsage.AddRange(stored.Select(u => new ReplicaUsageRecord
+        db.ReplicaUsage.AddRange(intervals.Select(u => new ReplicaUsageRecord
         {
             TenantId = deployment.TenantId,
             DeploymentName = deployment.Name,
