@@ -42,16 +42,20 @@ public sealed partial class DashboardPageTests
         Assert.DoesNotContain("0.42", page, StringComparison.Ordinal);
         Assert.DoesNotContain("0.45", page, StringComparison.Ordinal);
 
-        // Without dates, the last 7 days up to today.
-        var week = await browser.GetStringAsync("/ui/quota?days=7");
-        Assert.Equal(7, week.Split("<g data-day=", StringSplitOptions.None).Length - 1);
-        Assert.Contains($"<g data-day=\"{DateTimeOffset.UtcNow:yyyy-MM-dd}\">", week, StringComparison.Ordinal);
+        // Without dates, the last 7 or 30 days up to today; 7 when the page is opened as it is.
+        foreach (var (query, days) in new[] { ("", 7), ("?days=30", 30) })
+        {
+            var recent = await browser.GetStringAsync($"/ui/quota{query}");
+            Assert.Equal(days, recent.Split("<g data-day=", StringSplitOptions.None).Length - 1);
+            Assert.Contains($"<g data-day=\"{DateTimeOffset.UtcNow:yyyy-MM-dd}\">", recent, StringComparison.Ordinal);
+        }
     }
 
     [Theory]
     [InlineData("from=2026-03-05&to=2026-03-01", "The period must end on or after its first day.")]
     [InlineData("from=2026-03-05", "Give both from and to as dates")]
     [InlineData("days=9", "The period must be one of 7, 30 days.")]
+    [InlineData("days=seven", "The period must be one of 7, 30 days.")]
     [InlineData("from=2024-01-01&to=2026-01-01", "The period may be at most 366 days long.")]
     public async Task A_period_the_quota_page_cannot_show_is_said_in_the_page_with_no_chart(string query, string message)
     {
