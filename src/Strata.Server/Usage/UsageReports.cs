@@ -47,29 +47,29 @@ public sealed class UsageReports(Store store, IOptions<UsageOptions> options)
         var tenants = tenantIds.Order(StringComparer.Ordinal).Select(id =>
         {
             var jobPart = jobs.GetValueOrDefault(id);
-            var servingRows = serving.Where(s => s.TenantId == id).ToList();
-            var servingPart = new ServingUsage
-            {
-                ReplicaSeconds = servingRows.Sum(s => s.ReplicaSeconds),
-                Reserved = UsageMapping.ToContract(Sum(servingRows, s => s.Reserved)),
-                Used = UsageMapping.ToContract(Sum(servingRows, s => s.Used)),
-                Cost = UsageMapping.Cost(prices, Sum(servingRows, s => s.Reserved), Sum(servingRows, s => s.Used)),
-            };
             var (jobReserved, jobUsed) = (jobPart?.Reserved ?? default, jobPart?.Used ?? default);
+            var servingRows = serving.Where(s => s.TenantId == id).ToList();
+            var (servingReserved, servingUsed) = (Sum(servingRows, s => s.Reserved), Sum(servingRows, s => s.Used));
             return new TenantUsage
             {
                 TenantId = id,
                 Attempts = jobPart?.Attempts ?? 0,
-                Reserved = UsageMapping.ToContract(jobReserved + Sum(servingRows, s => s.Reserved)),
-                Used = UsageMapping.ToContract(jobUsed + Sum(servingRows, s => s.Used)),
-                Cost = UsageMapping.Cost(prices, jobReserved + Sum(servingRows, s => s.Reserved), jobUsed + Sum(servingRows, s => s.Used)),
+                Reserved = UsageMapping.ToContract(jobReserved + servingReserved),
+                Used = UsageMapping.ToContract(jobUsed + servingUsed),
+                Cost = UsageMapping.Cost(prices, jobReserved + servingReserved, jobUsed + servingUsed),
                 Jobs = new UsagePart
                 {
                     Reserved = UsageMapping.ToContract(jobReserved),
                     Used = UsageMapping.ToContract(jobUsed),
                     Cost = UsageMapping.Cost(prices, jobReserved, jobUsed),
                 },
-                Serving = servingPart,
+                Serving = new ServingUsage
+                {
+                    ReplicaSeconds = servingRows.Sum(s => s.ReplicaSeconds),
+                    Reserved = UsageMapping.ToContract(servingReserved),
+                    Used = UsageMapping.ToContract(servingUsed),
+                    Cost = UsageMapping.Cost(prices, servingReserved, servingUsed),
+                },
             };
         }).ToArray();
 
