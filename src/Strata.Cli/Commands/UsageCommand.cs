@@ -42,7 +42,7 @@ public static class UsageCommand
         }
 
         // Each tenant in three rows: its jobs, its serving, and both together (what it is charged).
-        var tenants = new Table().AddColumns("TENANT", "OF", "RUNS", "CORE-H RESERVED", "CORE-H USED", "GB-H RESERVED", "GB-H USED", "GPU-H", $"COST ({currency})", $"COST IF RIGHT-SIZED ({currency})");
+        var tenants = new Table().AddColumns("TENANT", "PART", "RUNS", "CORE-H RESERVED", "CORE-H USED", "GB-H RESERVED", "GB-H USED", "GPU-H", $"COST ({currency})", $"COST IF RIGHT-SIZED ({currency})");
         foreach (var t in report.Tenants)
         {
             tenants.AddRow(Output.Esc(t.TenantId), "jobs", $"{t.Attempts.ToString(CultureInfo.InvariantCulture)} attempts",
