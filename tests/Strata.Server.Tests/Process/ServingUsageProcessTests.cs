@@ -18,6 +18,9 @@ public sealed class ServingUsageProcessTests
         await Wait.UntilAsync(async () => (stored = await ReplicaSecondsAsync(api, window)) >= 2, "two seconds of the replica to be stored", server);
 
         server.KillServer();
+        // As an operator's restart would find it: the killed server's replica and standby worker ended with it.
+        await Wait.UntilAsync(() => Task.FromResult(server.Workers("serve").Count == 0 && server.Workers("standby").Count == 0),
+            "the killed server's replica and standby worker to end", server);
         await server.StartAsync();
 
         // Nothing stored is lost: at most the interval still open when it was killed (a second here) is.
