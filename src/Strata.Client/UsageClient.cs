@@ -13,7 +13,7 @@ public sealed record UsageQuery
     public DateTimeOffset? To { get; init; }
     /// <summary>Only this tenant (admins); a tenant's token sees its own tenant whatever this says.</summary>
     public string? Tenant { get; init; }
-    /// <summary>How many of the costliest jobs to list (0 to 200); the server's default (20) when null.</summary>
+    /// <summary>How many of the costliest jobs, and of the costliest deployments, to list (0 to 200); the server's default (20) when null.</summary>
     public int? JobLimit { get; init; }
 }
 
@@ -24,7 +24,11 @@ public sealed class UsageClient
 
     internal UsageClient(StrataClient client) => _client = client;
 
-    /// <summary>Reserved and used resource-seconds of the attempts that ended in the window, per tenant and for the costliest jobs, priced.</summary>
+    /// <summary>
+    /// Reserved and used resource-seconds of the attempts that ended in the window and of deployments' replicas
+    /// inside it, priced: per tenant (<see cref="TenantUsage.Jobs"/> and <see cref="TenantUsage.Serving"/> apart),
+    /// for the costliest jobs and deployments, and per UTC day (<see cref="UsageReport.Days"/>).
+    /// </summary>
     /// <exception cref="ValidationException">The window or limit is invalid (from not before to, longer than 366 days, ...).</exception>
     /// <exception cref="ForbiddenException">A tenant's token asked for another tenant, or a job's token asked at all.</exception>
     /// <exception cref="StrataConnectionException">The server could not be reached.</exception>

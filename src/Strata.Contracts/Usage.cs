@@ -50,16 +50,67 @@ public sealed record UsagePrices
     public required decimal GpuHour { get; init; }
 }
 
-/// <summary>One tenant's usage in the window.</summary>
+/// <summary>One tenant's usage in the window: its jobs' and its deployments' together, and each apart.</summary>
 public sealed record TenantUsage
 {
     public required string TenantId { get; init; }
     /// <summary>Attempts that ended in the window.</summary>
     public required int Attempts { get; init; }
+    /// <summary><see cref="Jobs"/> plus <see cref="Serving"/>.</summary>
     public required ResourceSecondsInfo Reserved { get; init; }
-    /// <summary>Summed over the attempts the runtime measured.</summary>
+    /// <summary><see cref="Jobs"/> plus <see cref="Serving"/>: what the runtime measured.</summary>
+    public required ResourceSecondsInfo Used { get; init; }
+    /// <summary>The price of <see cref="Reserved"/> and <see cref="Used"/>.</summary>
+    public required UsageCost Cost { get; init; }
+    /// <summary>The jobs' part: the attempts that ended in the window.</summary>
+    public required UsagePart Jobs { get; init; }
+    /// <summary>The deployments' part: their replicas' time inside the window.</summary>
+    public required ServingUsage Serving { get; init; }
+}
+
+/// <summary>A tenant's usage from its jobs.</summary>
+public sealed record UsagePart
+{
+    public required ResourceSecondsInfo Reserved { get; init; }
     public required ResourceSecondsInfo Used { get; init; }
     public required UsageCost Cost { get; init; }
+}
+
+/// <summary>Usage from serving: deployments' replicas, each reserving its deployment's compute while it runs.</summary>
+public sealed record ServingUsage
+{
+    /// <summary>The replicas' wall time inside the window, summed over replicas.</summary>
+    public required double ReplicaSeconds { get; init; }
+    public required ResourceSecondsInfo Reserved { get; init; }
+    /// <summary>The replicas' measured CPU time and memory held.</summary>
+    public required ResourceSecondsInfo Used { get; init; }
+    public required UsageCost Cost { get; init; }
+}
+
+/// <summary>One deployment's usage in the window.</summary>
+public sealed record DeploymentUsage
+{
+    public required string TenantId { get; init; }
+    /// <summary>The deployment's name (it may have been deleted since: its usage stays).</summary>
+    public required string Name { get; init; }
+    /// <summary>The replicas' wall time inside the window, summed over replicas.</summary>
+    public required double ReplicaSeconds { get; init; }
+    public required ResourceSecondsInfo Reserved { get; init; }
+    public required ResourceSecondsInfo Used { get; init; }
+    public required UsageCost Cost { get; init; }
+}
+
+/// <summary>The cost of one UTC day's part of the window, for every tenant of the report together.</summary>
+public sealed record UsageDay
+{
+    /// <summary>The UTC day (<c>2026-11-01</c>); the first and last day of a window that does not start or end at midnight count only their part in it.</summary>
+    public required DateOnly Date { get; init; }
+    /// <summary>Jobs and serving together.</summary>
+    public required UsageCost Cost { get; init; }
+    /// <summary>The attempts that ended that day.</summary>
+    public required UsageCost Jobs { get; init; }
+    /// <summary>The replicas' time that day.</summary>
+    public required UsageCost Serving { get; init; }
 }
 
 /// <summary>One job's usage in the window.</summary>
@@ -76,7 +127,10 @@ public sealed record JobUsage
     public required RightSizingHintInfo[] RightSizing { get; init; }
 }
 
-/// <summary>The answer of <c>GET /v1/usage</c>: attempts that ended in [from, to), per tenant and for the costliest jobs.</summary>
+/// <summary>
+/// The answer of <c>GET /v1/usage</c>: attempts that ended in [from, to) and deployments' replica time inside it,
+/// per tenant, for the costliest jobs and deployments, and per UTC day.
+/// </summary>
 public sealed record UsageReport
 {
     public required DateTimeOffset From { get; init; }
@@ -86,4 +140,8 @@ public sealed record UsageReport
     public required TenantUsage[] Tenants { get; init; }
     /// <summary>The jobs with the highest reserved cost, at most <c>limit</c>, costliest first.</summary>
     public required JobUsage[] Jobs { get; init; }
+    /// <summary>The deployments with the highest reserved cost, at most <c>limit</c>, costliest first.</summary>
+    public required DeploymentUsage[] Deployments { get; init; }
+    /// <summary>Every UTC day the window touches, in order, with its cost (zero for a day without usage).</summary>
+    public required UsageDay[] Days { get; init; }
 }

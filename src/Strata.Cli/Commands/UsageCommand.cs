@@ -7,7 +7,7 @@ using Strata.Contracts;
 
 namespace Strata.Cli.Commands;
 
-/// <summary><c>strata usage [--from] [--to] [--tenant] [--jobs N]</c>: resource-seconds and their price.</summary>
+/// <summary><c>strata usage [--from] [--to] [--tenant] [--jobs N]</c>: resource-seconds of jobs and deployments, and their price.</summary>
 public static class UsageCommand
 {
     public static Command Create(CliContext cli)
@@ -15,8 +15,8 @@ public static class UsageCommand
         var from = new Option<DateTimeOffset?>("--from") { Description = "Start of the window, e.g. 2026-11-01 (default: the start of this month, UTC)", CustomParser = ParseTime };
         var to = new Option<DateTimeOffset?>("--to") { Description = "End of the window, exclusive (default: now)", CustomParser = ParseTime };
         var tenant = new Option<string?>("--tenant") { Description = "Only this tenant (admins)" };
-        var jobs = new Option<int?>("--jobs") { Description = "How many of the costliest jobs to list, 0 to 200 (default 20)", CustomParser = CliOptions.ParseInt };
-        var command = new Command("usage", "Show reserved and used core, memory and GPU time, its price, and right-sizing hints") { from, to, tenant, jobs };
+        var jobs = new Option<int?>("--jobs") { Description = "How many of the costliest jobs, and of the costliest deployments, to list, 0 to 200 (default 20)", CustomParser = CliOptions.ParseInt };
+        var command = new Command("usage", "Show reserved and used core, memory and GPU time of jobs and deployments, its price, and right-sizing hints") { from, to, tenant, jobs };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) => ExecuteAsync(
             cli.Out, client,
             new UsageQuery { From = parse.GetValue(from), To = parse.GetValue(to), Tenant = parse.GetValue(tenant), JobLimit = parse.GetValue(jobs) },
@@ -33,7 +33,7 @@ public static class UsageCommand
         }
 
         var currency = report.Prices.Currency;
-        console.MarkupLine($"Usage from [bold]{Output.Time(report.From)}[/] to [bold]{Output.Time(report.To)}[/] (attempts that ended in the window; prices per hour: " +
+        console.MarkupLine($"Usage from [bold]{Output.Time(report.From)}[/] to [bold]{Output.Time(report.To)}[/] (attempts that ended in the window, deployments' replicas while in it; prices per hour: " +
             $"core {Money(report.Prices.CpuCoreHour)}, GB {Money(report.Prices.MemoryGbHour)}, GPU {Money(report.Prices.GpuHour)} {Output.Esc(currency)})");
         if (report.Tenants.Length == 0)
         {
@@ -41,15 +41,35 @@ public static class UsageCommand
             return ExitCodes.Success;
         }
 
-        var tenants = new Table().AddColumns("TENANT", "ATTEMPTS", "CORE-H RESERVED", "CORE-H USED", "GB-H RESERVED", "GB-H USED", "GPU-H", $"COST ({currency})", $"COST IF RIGHT-SIZED ({currency})");
+        // Each tenant in three rows: its jobs, its serving, and both together (what it is charged).
+        var tenants = new Table().AddColumns("TENANT", "PART", "RUNS", "CORE-H RESERVED", "CORE-H USED", "GB-H RESERVED", "GB-H USED", "GPU-H", $"COST ({currency})", $"COST IF RIGHT-SIZED ({currency})");
         foreach (var t in report.Tenants)
         {
-            tenants.AddRow(Output.Esc(t.TenantId), t.Attempts.ToString(CultureInfo.InvariantCulture),
+            tenants.AddRow(Output.Esc(t.TenantId), "jobs", $"{t.Attempts.ToString(CultureInfo.InvariantCulture)} attempts",
+                Hours(t.Jobs.Reserved.CoreSeconds), Hours(t.Jobs.Used.CoreSeconds), Hours(t.Jobs.Reserved.MemoryGbSeconds), Hours(t.Jobs.Used.MemoryGbSeconds),
+                Hours(t.Jobs.Reserved.GpuSeconds), Money(t.Jobs.Cost.Reserved), Money(t.Jobs.Cost.Used));
+            tenants.AddRow("", "serving", $"{Hours(t.Serving.ReplicaSeconds)} replica-h",
+                Hours(t.Serving.Reserved.CoreSeconds), Hours(t.Serving.Used.CoreSeconds), Hours(t.Serving.Reserved.MemoryGbSeconds), Hours(t.Serving.Used.MemoryGbSeconds),
+                Hours(t.Serving.Reserved.GpuSeconds), Money(t.Serving.Cost.Reserved), Money(t.Serving.Cost.Used));
+            tenants.AddRow("", "[bold]total[/]", "",
                 Hours(t.Reserved.CoreSeconds), Hours(t.Used.CoreSeconds), Hours(t.Reserved.MemoryGbSeconds), Hours(t.Used.MemoryGbSeconds),
-                Hours(t.Reserved.GpuSeconds), Money(t.Cost.Reserved), Money(t.Cost.Used));
+                Hours(t.Reserved.GpuSeconds), $"[bold]{Money(t.Cost.Reserved)}[/]", Money(t.Cost.Used));
         }
 
         console.Write(tenants);
+        if (report.Deployments.Length > 0)
+        {
+            var deployments = new Table().AddColumns("DEPLOYMENT", "TENANT", "REPLICA-H", "CORE-H RESERVED", "CORE-H USED", "GB-H RESERVED", "GB-H USED", $"COST ({currency})", $"COST IF RIGHT-SIZED ({currency})");
+            foreach (var d in report.Deployments)
+            {
+                deployments.AddRow(Output.Esc(d.Name), Output.Esc(d.TenantId), Hours(d.ReplicaSeconds),
+                    Hours(d.Reserved.CoreSeconds), Hours(d.Used.CoreSeconds), Hours(d.Reserved.MemoryGbSeconds), Hours(d.Used.MemoryGbSeconds),
+                    Money(d.Cost.Reserved), Money(d.Cost.Used));
+            }
+
+            console.Write(deployments);
+        }
+
         if (report.Jobs.Length == 0)
         {
             return ExitCodes.Success;

@@ -261,6 +261,27 @@ public sealed class LeaseRecord
 
 /// <summary>A deployment: the model version it serves and its settings. The events the control plane
 /// recorded (created, updated) are kept as JSON; the runtime adds its own when observed.</summary>
+/// <summary>
+/// What one replica of a deployment reserved and used over an interval (docs/usage.md, "What is measured: serving"). The
+/// runtime appends one at each checkpoint of a running replica and when it ends; an interval lies within one
+/// UTC day. Kept when the deployment is deleted (it is usage history), deleted with the tenant.
+/// </summary>
+public sealed class ReplicaUsageRecord
+{
+    public long Seq { get; set; }
+    public required string TenantId { get; set; }
+    public required string DeploymentName { get; set; }
+    /// <summary>The replica's id in the runtime that ran it (unique within one run of a server, for tracing only).</summary>
+    public required string ReplicaId { get; set; }
+    public int ModelVersion { get; set; }
+    public long StartedAtUnixMs { get; set; }
+    public long EndedAtUnixMs { get; set; }
+    public double ReservedCoreSeconds { get; set; }
+    public double ReservedMemoryGbSeconds { get; set; }
+    public double UsedCoreSeconds { get; set; }
+    public double UsedMemoryGbSeconds { get; set; }
+}
+
 public sealed class DeploymentRecord
 {
     public long Seq { get; set; }

@@ -22,6 +22,7 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<LeaseRecord> Leases => Set<LeaseRecord>();
     public DbSet<DeploymentRecord> Deployments => Set<DeploymentRecord>();
     public DbSet<IdempotencyKeyRecord> IdempotencyKeys => Set<IdempotencyKeyRecord>();
+    public DbSet<ReplicaUsageRecord> ReplicaUsage => Set<ReplicaUsageRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -183,6 +184,19 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             deployment.Property(d => d.CanaryModelRef).HasMaxLength(128);
             deployment.HasIndex(d => new { d.TenantId, d.Name }).IsUnique();
             deployment.HasIndex(d => new { d.TenantId, d.Seq });
+        });
+
+        modelBuilder.Entity<ReplicaUsageRecord>(usage =>
+        {
+            usage.ToTable("replica_usage");
+            usage.HasKey(u => u.Seq);
+            usage.Property(u => u.Seq).ValueGeneratedOnAdd();
+            usage.Property(u => u.TenantId).HasMaxLength(40);
+            usage.Property(u => u.DeploymentName).HasMaxLength(63);
+            usage.Property(u => u.ReplicaId).HasMaxLength(100);
+            // GET /v1/usage: the intervals of a tenant (or of every tenant) that end after a window's start.
+            usage.HasIndex(u => new { u.TenantId, u.EndedAtUnixMs });
+            usage.HasIndex(u => u.EndedAtUnixMs);
         });
 
         foreach (var entity in modelBuilder.Model.GetEntityTypes())

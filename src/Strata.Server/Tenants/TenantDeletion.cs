@@ -128,6 +128,8 @@ public sealed class TenantDeletion(
             db.ModelVersions.Where(v => v.TenantId == tenantId).ExecuteDelete();
             db.Models.Where(m => m.TenantId == tenantId).ExecuteDelete();
             db.Deployments.Where(d => d.TenantId == tenantId).ExecuteDelete();
+            // Its replicas' usage goes with its attempts' (docs/usage.md); their last intervals were stored as they stopped, in step 1.
+            db.ReplicaUsage.Where(u => u.TenantId == tenantId).ExecuteDelete();
             // A key must not replay a deleted job (or deployment) to a tenant created later under the same id.
             db.IdempotencyKeys.Where(k => k.TenantId == tenantId).ExecuteDelete();
             db.Tenants.Where(t => t.Id == tenantId && t.Uid == uid).ExecuteDelete();

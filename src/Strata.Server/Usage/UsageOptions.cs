@@ -8,6 +8,7 @@ public sealed class UsageOptions
 {
     public const string Section = "Usage";
     public const int DefaultHintMinSeconds = 60;
+    public const int DefaultReplicaCheckpointSeconds = 60;
 
     /// <summary>The price table.</summary>
     [Required]
@@ -17,6 +18,14 @@ public sealed class UsageOptions
     /// <value>The default is 60 seconds: shorter runs are dominated by their start-up.</value>
     [Range(0, 86400)]
     public int HintMinSeconds { get; set; } = DefaultHintMinSeconds;
+
+    /// <summary>
+    /// How often a running replica's usage is stored: a server that dies loses at most this much of each
+    /// replica's usage.
+    /// </summary>
+    /// <value>The default is 60 seconds.</value>
+    [Range(1, 3600)]
+    public int ReplicaCheckpointSeconds { get; set; } = DefaultReplicaCheckpointSeconds;
 
     public PriceTable PriceTable() => new(Prices.Currency, Prices.CpuCoreHour, Prices.MemoryGbHour, Prices.GpuHour);
 }

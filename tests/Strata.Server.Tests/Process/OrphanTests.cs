@@ -74,7 +74,7 @@ public sealed class OrphanTests
     }
 
     /// <summary>Registers the iris ONNX model through the API, as a job that wrote it would, and deploys it with one replica.</summary>
-    private static async Task DeployIrisAsync(ServerProcess server, ApiClient api)
+    internal static async Task DeployIrisAsync(ServerProcess server, ApiClient api)
     {
         var folder = Directory.CreateDirectory(Path.Combine(server.DataPath, "artifacts", api.Tenant, "out")).FullName;
         File.Copy(OnnxDeploymentApp.IrisModel, Path.Combine(folder, "model.onnx"));
@@ -89,7 +89,7 @@ public sealed class OrphanTests
         await WaitUntilReadyAsync(server, api);
     }
 
-    private static async Task WaitUntilReadyAsync(ServerProcess server, ApiClient api)
+    internal static async Task WaitUntilReadyAsync(ServerProcess server, ApiClient api)
     {
         var last = "";
         await Wait.UntilAsync(async () =>

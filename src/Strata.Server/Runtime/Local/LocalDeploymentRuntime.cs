@@ -3,8 +3,11 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using Strata.Core.Deployments;
+using Strata.Core.Runtime;
 using Strata.Core.Runtime.Local;
+using Strata.Core.Usage;
 using Strata.Server.Hosting;
+using Strata.Server.Usage;
 
 namespace Strata.Server.Runtime.Local;
 
@@ -14,16 +17,19 @@ namespace Strata.Server.Runtime.Local;
 /// die, rolls a new version out one replica at a time and scales between the limits on load.
 /// Replicas are children of the server: they are stopped when it shuts down, end by themselves when it dies
 /// (<see cref="ParentWatch"/>), and are started again by the deployments' resync when it starts.
+/// Each deployment measures its replicas' processes and stores their usage (<see cref="ReplicaUsageRecorder"/>).
 /// </summary>
 public sealed class LocalDeploymentRuntime(
-    IOptions<LocalDeploymentOptions> options, WorkerBinary worker, IReplicaLoad load, DataFolder data, TimeProvider time, ILoggerFactory loggers) : IDeploymentRuntime, IAsyncDisposable
+    IOptions<LocalDeploymentOptions> options, WorkerBinary worker, IReplicaLoad load, DataFolder data, ReplicaUsageRecorder usage, IOptions<UsageOptions> usageOptions,
+    TimeProvider time, ILoggerFactory loggers) : IDeploymentRuntime, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<DeploymentKey, LocalDeployment> _deployments = new();
 
     public Task ApplyAsync(DeploymentTarget target, CancellationToken cancellationToken)
     {
         var deployment = _deployments.GetOrAdd(target.Key, key => new LocalDeployment(
-            key, options.Value, load, worker.Jit.Argv, Path.Combine(data.Root, "deployments", key.TenantId, key.Name), time, loggers.CreateLogger<LocalDeployment>()));
+            key, options.Value, load, worker.Jit.Argv, Path.Combine(data.Root, "deployments", key.TenantId, key.Name),
+            new ReplicaAccounting(usage, TimeSpan.FromSeconds(usageOptions.Value.ReplicaCheckpointSeconds)), time, loggers.CreateLogger<LocalDeployment>()));
         deployment.SetTarget(target);
         return Task.CompletedTask;
     }
@@ -57,6 +63,8 @@ public sealed class LocalDeploymentRuntime(
 /// <item>replicas beyond what is needed (old versions once new ones are ready, or extra after a scale-down)
 ///   leave the rotation, finish their requests in flight and are stopped.</item>
 /// </list>
+/// Before them, every replica's process is sampled for its usage, which is stored at each checkpoint and
+/// when the replica ends (docs/usage.md, "What is measured: serving").
 /// </summary>
 internal sealed class LocalDeployment : IAsyncDisposable
 {
@@ -69,6 +77,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
     private readonly IReplicaLoad _load;
     private readonly string[] _worker;
     private readonly string _folder;
+    private readonly ReplicaAccounting _accounting;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly List<Replica> _replicas = [];
@@ -87,13 +96,15 @@ internal sealed class LocalDeployment : IAsyncDisposable
     // so reading must take no lock and copy nothing.
     private volatile DeploymentObservation _observation = new(0, [], [], "");
 
-    public LocalDeployment(DeploymentKey key, LocalDeploymentOptions options, IReplicaLoad load, string[] worker, string folder, TimeProvider time, ILogger logger)
+    public LocalDeployment(
+        DeploymentKey key, LocalDeploymentOptions options, IReplicaLoad load, string[] worker, string folder, ReplicaAccounting accounting, TimeProvider time, ILogger logger)
     {
         _key = key;
         _options = options;
         _load = load;
         _worker = worker;
         _folder = folder;
+        _accounting = accounting;
         _time = time;
         _logger = logger;
         _loop = Task.Run(LoopAsync);
@@ -152,11 +163,15 @@ internal sealed class LocalDeployment : IAsyncDisposable
         }
         var now = _time.GetUtcNow();
 
+        // 0. Usage: the replicas still running are sampled; those that ended have their last interval closed.
+        var ended = _replicas.Where(r => r.Process.HasExited).ToList();
+        await AccountAsync(target, ended, now, CancellationToken.None);
+
         // 1. Replicas that ended (crashed, killed, failed to load) are forgotten; step 4 replaces them.
         //    Each step publishes the rotation before its events, so whoever reads an event also sees its effect.
-        var exited = _replicas.Where(r => r.Process.HasExited && r.State != ReplicaState.Stopping).ToList();
+        var exited = ended.Where(r => r.State != ReplicaState.Stopping).ToList();
         _replicas.RemoveAll(exited.Contains);
-        _replicas.RemoveAll(r => r.State == ReplicaState.Stopping && r.Process.HasExited && r.DisposeAndTrue());
+        _replicas.RemoveAll(r => r.State == ReplicaState.Stopping && ended.Contains(r) && r.DisposeAndTrue());
         PublishRotation();
         foreach (var gone in exited)
         {
@@ -210,6 +225,31 @@ internal sealed class LocalDeployment : IAsyncDisposable
                 draining.Stop();
                 Event("replica_stopped", $"replica {draining.Id} (version {draining.Version}) was stopped");
             }
+        }
+    }
+
+    /// <summary>
+    /// Samples the running replicas and closes the intervals that are due (a checkpoint passed) or final (the
+    /// replica in <paramref name="ended"/>), then stores what was closed. What could not be stored is kept and
+    /// stored with the next pass's.
+    /// </summary>
+    private async Task AccountAsync(DeploymentTarget target, IReadOnlyCollection<Replica> ended, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var perReplica = ResourceRequest.FromGb(target.CpuCores, target.MemoryGb, 0);
+        foreach (var replica in _replicas)
+        {
+            var final = ended.Contains(replica);
+            if (!final) replica.SampleUsage(now);
+            if (final || _accounting.IsDue(replica.Meter, now)) _accounting.Close(replica.Id, replica.Version, replica.Meter.Cut(now, perReplica));
+        }
+        try
+        {
+            await _accounting.StoreAsync(_key, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            // Also a server stopping that would not wait longer: what was not stored is lost, as with a crash.
+            _logger.LogWarning(e, "Deployment {Deployment}: its replicas' usage could not be stored; trying again with the next pass", _key);
         }
     }
 
@@ -299,6 +339,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         start.Environment["DOTNET_gcServer"] = "0";
         var process = Process.Start(start)!;
         var replica = new Replica(id, version, process, _time.GetUtcNow());
+        replica.SampleUsage(replica.StartedAt);
         process.OutputDataReceived += (_, line) => replica.OnOutput(line.Data);
         process.ErrorDataReceived += (_, line) => replica.OnError(line.Data);
         process.BeginOutputReadLine();
@@ -337,6 +378,14 @@ internal sealed class LocalDeployment : IAsyncDisposable
         await _loop;
         foreach (var replica in _replicas) replica.Stop();
         await Task.WhenAll(_replicas.Select(r => r.WaitAsync(TimeSpan.FromSeconds(_options.DrainSeconds + 5))));
+        DeploymentTarget? target;
+        lock (_gate) target = _target;
+        if (target is not null)
+        {
+            // The replicas' last intervals, up to their end; a server stopping waits a little for the store.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await AccountAsync(target, _replicas, _time.GetUtcNow(), timeout.Token);
+        }
         foreach (var replica in _replicas) replica.Dispose();
         _replicas.Clear();
         lock (_gate)
@@ -369,6 +418,21 @@ internal sealed class LocalDeployment : IAsyncDisposable
         public ReplicaState State { get; set; } = ReplicaState.Starting;
         public DateTimeOffset DrainingSince { get; set; }
         public Uri? Address { get; private set; }
+        public ReplicaMeter Meter { get; } = new(startedAt);
+
+        /// <summary>The process's CPU time so far and its resident memory now; nothing once it has exited.</summary>
+        public void SampleUsage(DateTimeOffset now)
+        {
+            try
+            {
+                Process.Refresh();
+                Meter.Sample(now, Process.TotalProcessorTime.TotalSeconds, Process.WorkingSet64);
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // It exited between the look and the read: the next pass closes its last interval.
+            }
+        }
 
         public void OnOutput(string? line)
         {
@@ -417,5 +481,26 @@ internal sealed class LocalDeployment : IAsyncDisposable
         }
 
         public void Dispose() => Process.Dispose();
+    }
+}
+
+/// <summary>
+/// A deployment's side of usage accounting: when a replica's open interval is due, and the closed intervals
+/// not stored yet (kept across a failed write, stored with the next).
+/// </summary>
+internal sealed class ReplicaAccounting(ReplicaUsageRecorder recorder, TimeSpan checkpoint)
+{
+    private readonly List<ReplicaUsage> _closed = [];
+
+    public bool IsDue(ReplicaMeter meter, DateTimeOffset now) => meter.IsDue(now, checkpoint);
+
+    public void Close(string replicaId, int modelVersion, IReadOnlyList<ReplicaInterval> intervals) =>
+        _closed.AddRange(intervals.Select(i => new ReplicaUsage(replicaId, modelVersion, i)));
+
+    public async Task StoreAsync(DeploymentKey deployment, CancellationToken cancellationToken)
+    {
+        if (_closed.Count == 0) return;
+        await recorder.RecordAsync(deployment, _closed, cancellationToken);
+        _closed.Clear();
     }
 }

@@ -807,6 +807,70 @@ namespace Strata.Server.Storage.Migrations.Postgres
                     b.ToTable("model_versions", (string)null);
                 });
 
+            modelBuilder.Entity("Strata.Server.Storage.ReplicaUsageRecord", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Seq"));
+
+                    b.Property<string>("DeploymentName")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("character varying(63)")
+                        .HasColumnName("deployment_name");
+
+                    b.Property<long>("EndedAtUnixMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ended_at_unix_ms");
+
+                    b.Property<int>("ModelVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("model_version");
+
+                    b.Property<string>("ReplicaId")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("replica_id");
+
+                    b.Property<double>("ReservedCoreSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("reserved_core_seconds");
+
+                    b.Property<double>("ReservedMemoryGbSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("reserved_memory_gb_seconds");
+
+                    b.Property<long>("StartedAtUnixMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("started_at_unix_ms");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<double>("UsedCoreSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("used_core_seconds");
+
+                    b.Property<double>("UsedMemoryGbSeconds")
+                        .HasColumnType("double precision")
+                        .HasColumnName("used_memory_gb_seconds");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("EndedAtUnixMs");
+
+                    b.HasIndex("TenantId", "EndedAtUnixMs");
+
+                    b.ToTable("replica_usage", (string)null);
+                });
+
             modelBuilder.Entity("Strata.Server.Storage.TenantRecord", b =>
                 {
                     b.Property<string>("Id")

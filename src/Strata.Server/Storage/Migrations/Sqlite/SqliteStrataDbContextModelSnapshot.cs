@@ -792,6 +792,68 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                     b.ToTable("model_versions", (string)null);
                 });
 
+            modelBuilder.Entity("Strata.Server.Storage.ReplicaUsageRecord", b =>
+                {
+                    b.Property<long>("Seq")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seq");
+
+                    b.Property<string>("DeploymentName")
+                        .IsRequired()
+                        .HasMaxLength(63)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("deployment_name");
+
+                    b.Property<long>("EndedAtUnixMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ended_at_unix_ms");
+
+                    b.Property<int>("ModelVersion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("model_version");
+
+                    b.Property<string>("ReplicaId")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("replica_id");
+
+                    b.Property<double>("ReservedCoreSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("reserved_core_seconds");
+
+                    b.Property<double>("ReservedMemoryGbSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("reserved_memory_gb_seconds");
+
+                    b.Property<long>("StartedAtUnixMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("started_at_unix_ms");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<double>("UsedCoreSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("used_core_seconds");
+
+                    b.Property<double>("UsedMemoryGbSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("used_memory_gb_seconds");
+
+                    b.HasKey("Seq");
+
+                    b.HasIndex("EndedAtUnixMs");
+
+                    b.HasIndex("TenantId", "EndedAtUnixMs");
+
+                    b.ToTable("replica_usage", (string)null);
+                });
+
             modelBuilder.Entity("Strata.Server.Storage.TenantRecord", b =>
                 {
                     b.Property<string>("Id")
