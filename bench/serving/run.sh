@@ -5,6 +5,7 @@
 # For each: the maximum throughput with 32 connections, then the latency at about half that rate (see
 # measure); last, the same for the issue's FastAPI + scikit-learn reference stack (fastapi_anchor.py).
 # Usage: bench/serving/run.sh [duration, default 20s] [connections, default 32]
+# STRATA_BENCH_ONLY=platform measures the platform's route alone (for A/B runs of one change).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib/server.sh
@@ -71,8 +72,10 @@ measure() {
   STRATA_DELAY_MS=$wait wrk_run "$duration" "$url" "$auth" | grep -E 'Requests/sec|^requests:|latency p'
 }
 
-measure "straight to the replica" "${replica}predict"
+only=${STRATA_BENCH_ONLY:-}
+[[ -n $only ]] || measure "straight to the replica" "${replica}predict"
 measure "through the platform" "http://127.0.0.1:$port/v1/deployments/churn/predict" "$token"
+[[ -z $only ]] || { echo "server RSS after the run: $(( $(awk '/VmRSS/ {print $2}' /proc/$server/status) / 1024 )) MB"; exit 0; }
 
 # The issue's reference stack on the same machine, data and request: FastAPI + uvicorn (2 workers) +
 # scikit-learn GradientBoostingClassifier (100 trees, depth 3), Debian's packages and interpreter.
