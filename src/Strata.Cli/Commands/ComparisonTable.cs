@@ -3,13 +3,13 @@ using Spectre.Console;
 namespace Strata.Cli.Commands;
 
 /// <summary>
-/// Runs side by side (<c>strata jobs compare</c>), within a width: a value longer than its column may be is cut with
+/// Runs or versions side by side (<c>strata jobs compare</c>, <c>strata models compare</c>), within a width: a value longer than its column may be is cut with
 /// '…', and the runs are split into blocks of as many columns as fit, each block repeating the row labels. Without a
 /// width (<c>--wide</c>) it is one table with every value whole.
 /// </summary>
 public sealed class ComparisonTable(IReadOnlyList<(string Title, string Subtitle)> columns)
 {
-    /// <summary>What <c>jobs compare</c> fits by default: a common terminal's width, and what a log line should stay within.</summary>
+    /// <summary>What the comparisons fit by default: a common terminal's width, and what a log line should stay within.</summary>
     public const int DefaultWidth = 120;
     private const int MaxLabelWidth = 28;
     private const int MaxValueWidth = 28;
@@ -20,12 +20,16 @@ public sealed class ComparisonTable(IReadOnlyList<(string Title, string Subtitle
     /// <summary>A value as text, and the markup to show instead when it is not cut (a coloured status).</summary>
     public sealed record Cell(string Text, string? Markup = null);
 
-    private sealed record Row(string Label, IReadOnlyList<Cell?> Cells, bool IsSection);
+    private sealed record Row(string Label, IReadOnlyList<Cell?> Cells, bool IsSection, bool Differs = false);
 
     private readonly List<Row> _rows = [];
 
-    /// <summary>A row of values, one per run; null shows as a grey '-'.</summary>
-    public void Add(string label, IEnumerable<Cell?> cells) => _rows.Add(new Row(label, [.. cells], false));
+    /// <summary>
+    /// A row of values, one per run; null shows as a grey '-'. With <paramref name="differs"/>, the rows are marked:
+    /// <c>* </c> before the label and the values in yellow where they differ, two spaces where they do not.
+    /// </summary>
+    public void Add(string label, IEnumerable<Cell?> cells, bool? differs = null) =>
+        _rows.Add(new Row(differs switch { true => "* " + label, false => "  " + label, null => label }, [.. cells], false, differs == true));
 
     /// <summary>A section's heading; <paramref name="empty"/> says why it has no rows (shown under the first run).</summary>
     public void Section(string title, string? empty = null) =>
@@ -45,7 +49,8 @@ public sealed class ComparisonTable(IReadOnlyList<(string Title, string Subtitle
             table.AddColumn(new TableColumn("") { Width = width is null ? null : labelWidth, NoWrap = width is not null });
             foreach (var i in block)
             {
-                table.AddColumn(new TableColumn($"[bold]{Markup.Escape(Cut(columns[i].Title, widths[i]))}[/]\n[grey]{Markup.Escape(Cut(columns[i].Subtitle, widths[i]))}[/]")
+                var subtitle = columns[i].Subtitle.Length == 0 ? "" : $"\n[grey]{Markup.Escape(Cut(columns[i].Subtitle, widths[i]))}[/]";
+                table.AddColumn(new TableColumn($"[bold]{Markup.Escape(Cut(columns[i].Title, widths[i]))}[/]{subtitle}")
                 {
                     Width = width is null ? null : widths[i],
                     NoWrap = width is not null,
@@ -56,7 +61,7 @@ public sealed class ComparisonTable(IReadOnlyList<(string Title, string Subtitle
                 var label = Markup.Escape(Cut(row.Label, labelWidth));
                 table.AddRow([
                     row.IsSection ? $"[bold underline]{label}[/]" : label,
-                    .. block.Select(i => Show(row.Cells[i], widths[i], row.IsSection)),
+                    .. block.Select(i => row.Differs && row.Cells[i] is not null ? $"[yellow]{Show(row.Cells[i], widths[i], false)}[/]" : Show(row.Cells[i], widths[i], row.IsSection)),
                 ]);
             }
             console.Write(table);

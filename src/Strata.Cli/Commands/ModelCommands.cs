@@ -160,7 +160,7 @@ public static class ModelCommands
             : value.GetRawText();
 
     /// <summary>At most <paramref name="width"/> characters, the cut marked with an ellipsis.</summary>
-    internal static string Abbreviate(string text, int width) => text.Length <= width ? text : text[..(width - 1)] + "…";
+    private static string Abbreviate(string text, int width) => text.Length <= width ? text : text[..(width - 1)] + "…";
 
     private static Command AliasCommand(CliContext cli)
     {

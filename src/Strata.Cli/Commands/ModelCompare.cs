@@ -14,11 +14,7 @@ namespace Strata.Cli.Commands;
 public static class ModelCompare
 {
     /// <summary>The width the table fits in by default, whatever the terminal's; <c>--wide</c> lifts it.</summary>
-    public const int Width = 120;
-    /// <summary>Most characters of a field's name in the first column.</summary>
-    private const int LabelWidth = 24;
-    /// <summary>Fewest characters of a version's column before the versions are split into blocks.</summary>
-    private const int MinimumValueWidth = 14;
+    public const int Width = ComparisonTable.DefaultWidth;
     /// <summary>How much of a sha256 identifies it in the narrow table, as git shortens a commit.</summary>
     private const int ShortHash = 12;
 
@@ -53,13 +49,15 @@ public static class ModelCompare
         }
         var wide = format == OutputFormat.Wide;
         var rows = Rows(versions, wide);
-        var headers = versions.Select((v, i) => v.Version.ToString(CultureInfo.InvariantCulture) == references[i]
+        var table = new ComparisonTable([.. versions.Select((v, i) => (v.Version.ToString(CultureInfo.InvariantCulture) == references[i]
             ? $"{v.ModelName}@{v.Version}"
-            : $"{v.ModelName}@{v.Version} ({references[i]})").ToList();
-        foreach (var block in Blocks(rows, headers, wide))
+            : $"{v.ModelName}@{v.Version} ({references[i]})", ""))]);
+        foreach (var row in rows)
         {
-            console.Write(block);
+            if (row.Values is null) table.Section(row.Label);
+            else table.Add(row.Label, row.Values.Select(v => v is null ? null : new ComparisonTable.Cell(v)), row.Differs);
         }
+        table.Write(console, wide ? null : Width);
         if (rows.Any(r => r.Differs)) console.MarkupLine("[grey]* the versions differ in this field[/]");
         return ExitCodes.Success;
     }
@@ -121,43 +119,4 @@ public static class ModelCompare
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value.ToString("G6", CultureInfo.InvariantCulture) : text;
 
     private static string Hash(string text) => text.Length <= ShortHash ? text : text[..ShortHash];
-
-    /// <summary>
-    /// The tables to print: one with every version when <paramref name="wide"/> or when the versions fit in
-    /// <see cref="Width"/> columns at <see cref="MinimumValueWidth"/> characters each; else as many blocks of versions
-    /// as that takes, each with the field names. Values longer than a column are cut with an ellipsis.
-    /// </summary>
-    private static IEnumerable<Table> Blocks(List<Row> rows, List<string> headers, bool wide)
-    {
-        var labelWidth = Math.Min(LabelWidth, rows.Max(r => r.Label.Length + 2));
-        // A table with Spectre's square border takes 3 characters per column (a rule and a space either side) and 1 more.
-        var room = Width - 1 - (labelWidth + 3);
-        var perBlock = wide ? headers.Count : Math.Max(1, Math.Min(headers.Count, room / (MinimumValueWidth + 3)));
-        for (var first = 0; first < headers.Count; first += perBlock)
-        {
-            var count = Math.Min(perBlock, headers.Count - first);
-            var longest = rows.Where(r => r.Values is not null).SelectMany(r => r.Values!.Skip(first).Take(count)).Select(v => v?.Length ?? 1)
-                .Concat(headers.Skip(first).Take(count).Select(h => h.Length)).Max();
-            var valueWidth = wide ? longest : Math.Min(longest, room / count - 3);
-            var table = new Table().AddColumn(new TableColumn("") { Width = wide ? null : labelWidth, NoWrap = true });
-            foreach (var header in headers.Skip(first).Take(count))
-            {
-                table.AddColumn(new TableColumn($"[bold]{Output.Esc(Cut(header, valueWidth, wide))}[/]") { Width = wide ? null : valueWidth, NoWrap = true });
-            }
-            foreach (var row in rows)
-            {
-                if (row.Values is null)
-                {
-                    table.AddRow([$"[bold underline]{Output.Esc(row.Label)}[/]", .. Enumerable.Repeat("", count)]);
-                    continue;
-                }
-                var label = Output.Esc(Cut((row.Differs ? "* " : "  ") + row.Label, labelWidth, wide));
-                var values = row.Values.Skip(first).Take(count).Select(v => v is null ? "[grey]-[/]" : Output.Esc(Cut(v, valueWidth, wide)));
-                table.AddRow([label, .. values.Select(v => row.Differs ? $"[yellow]{v}[/]" : v)]);
-            }
-            yield return table;
-        }
-    }
-
-    private static string Cut(string text, int width, bool wide) => wide ? text : ModelCommands.Abbreviate(text, width);
 }
