@@ -1,6 +1,4 @@
-using System.Net;
 using k8s;
-using k8s.Autorest;
 using k8s.Models;
 using Strata.Core.Runtime;
 
@@ -22,8 +20,6 @@ public sealed record ClusterFigure(ResourceRequest Allocatable, ResourceRequest 
 /// </summary>
 public sealed class ClusterCapacity(ClusterApi api, KubernetesRuntimeOptions options, TimeProvider time, ILogger<ClusterCapacity> logger) : IDisposable
 {
-    private static readonly TimeSpan FirstErrorDelay = TimeSpan.FromMilliseconds(500);
-    private static readonly TimeSpan MaxErrorDelay = TimeSpan.FromSeconds(30);
     /// <summary>Pods that hold nothing any more; the API server filters them out of the pod list and watch.</summary>
     private const string LivePodsFieldSelector = "status.phase!=Succeeded,status.phase!=Failed";
 
@@ -193,107 +189,20 @@ public sealed class ClusterCapacity(ClusterApi api, KubernetesRuntimeOptions opt
         return ResourceRequest.WithMilliGpus(cores, memory, milliGpus);
     }
 
-    /// <summary>
-    /// List (<paramref name="relist"/> replaces what was known and returns the list's resourceVersion), then watch from
-    /// it, until the resync or an expired watch calls for a new list. A 403 ends it for good: logged once, and the
-    /// configured capacity stays in use.
-    /// </summary>
-    private async Task FollowAsync<T>(
+    private Task FollowAsync<T>(
         string what,
         Func<CancellationToken, Task<string>> relist,
-        Func<string, int, Action<Exception>, CancellationToken, IAsyncEnumerable<(WatchEventType, T)>> watch,
+        ListWatch.Watch<T> watch,
         Action<WatchEventType, T> change,
         CancellationToken stoppingToken)
-        where T : IKubernetesObject<V1ObjectMeta>
-    {
-        var failures = 0;
-        while (!stoppingToken.IsCancellationRequested)
+        where T : IKubernetesObject<V1ObjectMeta> =>
+        ListWatch.RunAsync(what, relist, watch, change, TimeSpan.FromSeconds(options.ResyncSeconds), time, logger, stoppingToken, forbidden: e =>
         {
-            try
-            {
-                var version = await relist(stoppingToken);
-                failures = 0;
-                var resyncAt = time.GetUtcNow() + TimeSpan.FromSeconds(options.ResyncSeconds);
-                while (time.GetUtcNow() < resyncAt)
-                {
-                    var seconds = (int)Math.Max(1, (resyncAt - time.GetUtcNow()).TotalSeconds);
-                    version = await WatchAsync(what, watch, change, version, seconds, stoppingToken);
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Forbidden)
-            {
-                lock (_lock) _forbidden = true;
-                logger.LogWarning(
-                    "Strata may not list or watch {What} ({Message}): until it restarts, the scheduler uses the configured capacity (Runtime:Kubernetes:Capacity*). " +
-                    "Grant get, list and watch on nodes and list and watch on pods cluster-wide to read it from the cluster, or set Runtime:Kubernetes:CapacityFromCluster to false",
-                    what, ClusterApi.StatusMessage(e));
-                return;
-            }
-            catch (WatchExpiredException)
-            {
-                logger.LogInformation("The watch of {What} expired (410 Gone); re-listing", what);
-            }
-            catch (Exception e)
-            {
-                failures++;
-                var delay = Backoff.WithJitter(FirstErrorDelay, failures, MaxErrorDelay);
-                logger.LogWarning(e, "Watching {What} for the cluster's capacity failed ({Failures} in a row); re-listing in {Delay}", what, failures, delay);
-                try
-                {
-                    await Task.Delay(delay, time, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
-    }
-
-    /// <summary>Watches from <paramref name="version"/> until the server ends the watch; returns the last version seen.</summary>
-    private static async Task<string> WatchAsync<T>(
-        string what,
-        Func<string, int, Action<Exception>, CancellationToken, IAsyncEnumerable<(WatchEventType, T)>> watch,
-        Action<WatchEventType, T> change,
-        string version,
-        int seconds,
-        CancellationToken cancellationToken)
-        where T : IKubernetesObject<V1ObjectMeta>
-    {
-        Exception? error = null;
-        try
-        {
-            await foreach (var (type, item) in watch(version, seconds, e => error ??= e, cancellationToken))
-            {
-                version = item.Metadata?.ResourceVersion ?? version;
-                if (type != WatchEventType.Bookmark) change(type, item);
-                ThrowIfFailed(what, error);
-            }
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Gone)
-        {
-            throw new WatchExpiredException();
-        }
-        ThrowIfFailed(what, error);
-        return version;
-    }
-
-    private static void ThrowIfFailed(string what, Exception? error)
-    {
-        switch (error)
-        {
-            case null:
-                return;
-            case KubernetesException { Status.Code: (int)HttpStatusCode.Gone }:
-                throw new WatchExpiredException();
-            default:
-                throw new IOException($"the watch of {what} reported an error", error);
-        }
-    }
-
-    private sealed class WatchExpiredException : Exception;
+            // A 403 ends it for good: logged once, and the configured capacity stays in use.
+            lock (_lock) _forbidden = true;
+            logger.LogWarning(
+                "Strata may not list or watch {What} ({Message}): until it restarts, the scheduler uses the configured capacity (Runtime:Kubernetes:Capacity*). " +
+                "Grant get, list and watch on nodes and list and watch on pods cluster-wide to read it from the cluster, or set Runtime:Kubernetes:CapacityFromCluster to false",
+                what, ClusterApi.StatusMessage(e));
+        });
 }
