@@ -25,6 +25,7 @@ public sealed class ModelServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ServingMetrics _metrics;
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _loading = Task.CompletedTask;
     private volatile IServedModel? _model;
 
     public ModelServer(ServeOptions options)
@@ -57,7 +58,7 @@ public sealed class ModelServer : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         await _app.StartAsync(cancellationToken);
-        _ = Task.Run(Load, CancellationToken.None);
+        _loading = Task.Run(Load, CancellationToken.None);
     }
 
     /// <summary>Runs until the process is asked to stop (SIGTERM, Ctrl-C), letting requests in flight finish.</summary>
@@ -71,6 +72,9 @@ public sealed class ModelServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync();
+        // A replica stopped while it loads (its parent died) waits for the load: exiting while ONNX Runtime
+        // is still initialising on another thread ends the process with SIGSEGV instead of its exit status.
+        await _loading.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         (_model as IDisposable)?.Dispose();
     }
 
