@@ -10,8 +10,25 @@ public sealed record DeploymentCompute
 /// <summary>How a deployment scales between its minimum and maximum replicas.</summary>
 public sealed record DeploymentScaling
 {
-    /// <summary>Requests in flight per replica that the autoscaler aims at.</summary>
+    /// <summary>
+    /// Which autoscaler sizes the deployment (<see cref="ScalingModes"/>): the platform's own on requests in flight
+    /// (<c>in_flight</c>, the default), or, on the Kubernetes runtime, a HorizontalPodAutoscaler on CPU (<c>cpu</c>). Never both.
+    /// </summary>
+    public string? Mode { get; init; }
+    /// <summary>Requests in flight per replica that the autoscaler aims at (mode <c>in_flight</c>).</summary>
     public double? TargetInFlight { get; init; }
+    /// <summary>Average CPU use, in percent of each replica's cores, that the HPA keeps replicas at (mode <c>cpu</c>; 70 by default).</summary>
+    public int? TargetCpuPercent { get; init; }
+}
+
+/// <summary>The values of <see cref="DeploymentScaling.Mode"/>.</summary>
+public static class ScalingModes
+{
+    /// <summary>The platform's autoscaler: replicas = requests in flight ÷ target per replica, within the limits.</summary>
+    public const string InFlight = "in_flight";
+    /// <summary>A Kubernetes HorizontalPodAutoscaler (autoscaling/v2) on the replicas' CPU use; Kubernetes runtime only.</summary>
+    public const string Cpu = "cpu";
+    public const int DefaultTargetCpuPercent = 70;
 }
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Strata.Contracts;
+
 namespace Strata.Core.Deployments;
 
 /// <summary>A deployment as the runtime must run it: which model version, how many replicas, each with what.</summary>
@@ -5,6 +7,8 @@ namespace Strata.Core.Deployments;
 /// <param name="ModelUri">The model file (<c>model.zip</c>, or <c>model.onnx</c> for an ONNX version) in the registry.</param>
 /// <param name="InputSchemaJson">The version's input schema, which replicas check requests against; null when it has none.</param>
 /// <param name="Canary">A second version taking a share of the traffic, with replicas of its own; null when none.</param>
+/// <param name="ScalingMode">Which autoscaler sizes it (<see cref="ScalingModes"/>); one the runtime lists in <see cref="IDeploymentRuntime.SupportedScalingModes"/>.</param>
+/// <param name="TargetCpuPercent">The CPU use the HPA aims at, in mode <see cref="ScalingModes.Cpu"/>.</param>
 public sealed record DeploymentTarget(
     DeploymentKey Key,
     string ModelName,
@@ -16,7 +20,9 @@ public sealed record DeploymentTarget(
     double TargetInFlight,
     double CpuCores,
     double MemoryGb,
-    CanaryTarget? Canary = null);
+    CanaryTarget? Canary = null,
+    string ScalingMode = ScalingModes.InFlight,
+    int TargetCpuPercent = ScalingModes.DefaultTargetCpuPercent);
 
 /// <summary>A canary: another version of the deployment's model that answers <paramref name="Weight"/> of the predictions.</summary>
 public sealed record CanaryTarget(int ModelVersion, string ModelUri, string? InputSchemaJson, double Weight)
@@ -69,6 +75,9 @@ public sealed record RuntimeEvent(DateTimeOffset Time, string Reason, string Mes
 /// </summary>
 public interface IDeploymentRuntime
 {
+    /// <summary>The <see cref="ScalingModes"/> this runtime can run; a deployment asking for another is refused (400).</summary>
+    IReadOnlyList<string> SupportedScalingModes { get; }
+
     /// <summary>Makes the deployment run as <paramref name="target"/> says; returns once the change is under way.</summary>
     Task ApplyAsync(DeploymentTarget target, CancellationToken cancellationToken);
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using Strata.Contracts;
 using Microsoft.Extensions.Options;
 using Strata.Core.Deployments;
 using Strata.Core.Runtime;
@@ -24,6 +25,9 @@ public sealed class LocalDeploymentRuntime(
     TimeProvider time, ILoggerFactory loggers) : IDeploymentRuntime, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<DeploymentKey, LocalDeployment> _deployments = new();
+
+    /// <summary>Local replicas are sized by the platform's autoscaler alone: there is no HPA to hand CPU scaling to.</summary>
+    public IReadOnlyList<string> SupportedScalingModes { get; } = [ScalingModes.InFlight];
 
     public Task ApplyAsync(DeploymentTarget target, CancellationToken cancellationToken)
     {
