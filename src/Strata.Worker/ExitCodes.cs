@@ -11,7 +11,10 @@ internal static class ExitCodes
     public const int NoLaunchFile = 66;
     /// <summary>The worker itself failed; worker.log says why.</summary>
     public const int WorkerFailed = 70;
-    /// <summary><c>fetch</c>: the download's sha256 is not the one the API gives; no file was kept.</summary>
+    /// <summary>
+    /// <c>fetch</c>: the download's sha256 is not the one the API gives (no file was kept), or the API's answer cannot be
+    /// checked or read (a file without its sha256, a version that is not a model version's JSON).
+    /// </summary>
     public const int FetchCorrupt = 65;
     /// <summary><c>fetch</c>: the API could not be reached (or answered 5xx) for the whole retry time.</summary>
     public const int FetchUnavailable = 69;

@@ -8,13 +8,15 @@ internal sealed record FetchOptions(Uri Api, string Model, string Version, strin
     /// <summary>Where the token is when no <c>--token-file</c> names it.</summary>
     public const string TokenVariable = "STRATA_FETCH_TOKEN";
 
-    /// <summary>How long the API may be unreachable (or answer 5xx) before fetch gives up; the API may be starting.</summary>
+    /// <summary>How long the API may be unreachable (or answer 5xx) to one request before fetch gives up; the API may be starting.</summary>
     public const int DefaultRetrySeconds = 300;
 
     public const string Usage =
         "usage: strata-worker fetch --url <api> --model <name> --version <n|alias> --out <dir> [--token-file <file>] [--retry-for-seconds <n>]\n" +
-        "       downloads the version's model file to <dir>/model.zip or <dir>/model.onnx; the token is read from\n" +
-        "       --token-file (a Secret's volume), else from STRATA_FETCH_TOKEN; --retry-for-seconds defaults to 300.";
+        "       downloads the version's model file to <dir>/model.zip or <dir>/model.onnx, and its input schema to\n" +
+        "       <dir>/schema.json (an earlier schema.json is removed when the version has none); an alias is resolved\n" +
+        "       to its version's number once, before the file is asked for. The token is read from --token-file (a\n" +
+        "       Secret's volume), else from STRATA_FETCH_TOKEN; each request is retried for --retry-for-seconds (300).";
 
     /// <summary>The options, or null with the <paramref name="problem"/> in one line.</summary>
     public static FetchOptions? Parse(string[] args, Func<string, string?> environment, out string? problem)
