@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Strata.Contracts;
 using Strata.Server.Tests.Support;
@@ -46,6 +47,23 @@ public sealed class ModelFetchTokenTests(SqliteApp app) : IClassFixture<SqliteAp
         unchanged.Headers.IfNoneMatch.Add(new EntityTagHeaderValue($"\"{sha256}\""));
         using var notModified = await fetch.SendAsync(unchanged);
         Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_fetch_token_reads_its_versions_input_schema()
+    {
+        var (tenant, member) = await app.TenantClientAsync("fetch-schema");
+        using var _ = member;
+        var schema = JsonDocument.Parse("""{"task":"regression","columns":[{"name":"tenure","type":"numeric"}]}""").RootElement;
+        await TestModels.RegisterAsync(app, member, tenant, "churn", TestModels.ModelBytes("with a schema"), schema);
+        using var fetch = app.ClientFor(await TestModels.FetchTokenAsync(app, tenant, "churn"));
+
+        using var response = await fetch.GetAsync("/v1/models/churn/versions/latest");
+
+        // strata-worker fetch writes it as schema.json beside the model, which serve checks requests against.
+        var version = await Http.ExpectAsync(response, 200);
+        Assert.Equal(1, version.GetProperty("version").GetInt32());
+        Assert.Equal("tenure", version.GetProperty("input_schema").GetProperty("columns")[0].GetProperty("name").GetString());
     }
 
     public static TheoryData<string, string> OtherRoutes => new()

@@ -1,15 +1,19 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Strata.Contracts;
 using Strata.Server.Tests.Support;
 
 namespace Strata.Server.Tests.Process;
 
 /// <summary>
 /// Issue 20, item 1: <c>strata-worker fetch</c>, run as a process the way a deployment's init container runs it,
-/// against the server on real Kestrel, with a model-fetch token the server issued. Deadlines are generous and only
-/// a hang reaches them; nothing is timed.
+/// against the server on real Kestrel, with a model-fetch token the server issued: the version's file and its
+/// input schema. Deadlines are generous and only a hang reaches them; nothing is timed.
 /// </summary>
 public sealed class ModelFetchProcessTests(KestrelApp app) : IClassFixture<KestrelApp>
 {
@@ -80,7 +84,7 @@ public sealed class ModelFetchProcessTests(KestrelApp app) : IClassFixture<Kestr
         var (tenant, member) = await app.TenantClientAsync("fetch-late");
         using var _ = member;
         var content = TestModels.ModelBytes("late");
-        await TestModels.RegisterAsync(app, member, tenant, "churn", content);
+        await TestModels.RegisterAsync(app, member, tenant, "churn", content, Schema("late"));
         var port = FreePort();
         var folder = OutFolder();
         var retried = new TaskCompletionSource();
@@ -95,6 +99,66 @@ public sealed class ModelFetchProcessTests(KestrelApp app) : IClassFixture<Kestr
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal(content, await File.ReadAllBytesAsync(Path.Combine(folder, "model.zip")));
+        Assert.Equal("late", ReadSchema(folder).Columns.Single().Name);
+    }
+
+    [Fact]
+    public async Task Fetch_writes_the_versions_input_schema_beside_its_file_and_removes_it_for_a_version_without_one()
+    {
+        var (tenant, member) = await app.TenantClientAsync("fetch-schema");
+        using var _ = member;
+        await TestModels.RegisterAsync(app, member, tenant, "churn", TestModels.ModelBytes("with a schema"), Schema("income"));
+        var without = TestModels.ModelBytes("without a schema");
+        await TestModels.RegisterAsync(app, member, tenant, "churn", without);
+        using (var put = await member.PutAsJsonAsync("/v1/models/churn/aliases/production", new { version = 1 }))
+        {
+            await Http.ExpectAsync(put, 200);
+        }
+        var token = await TestModels.FetchTokenAsync(app, tenant, "churn");
+        var folder = OutFolder();
+
+        var first = await FetchAsync(["--url", Api.ToString(), "--model", "churn", "--version", "production", "--out", folder], token);
+
+        Assert.True(first.ExitCode == 0, first.ToString());
+        using (var version = await member.GetAsync("/v1/models/churn/versions/1"))
+        {
+            var given = (await Http.ExpectAsync(version, 200)).GetProperty("input_schema");
+            var written = await File.ReadAllTextAsync(Path.Combine(folder, "schema.json"));
+            Assert.True(JsonNode.DeepEquals(JsonNode.Parse(given.GetRawText()), JsonNode.Parse(written)), written);
+            Assert.DoesNotContain('\n', written);
+        }
+        // As serve reads it (ModelServer): the schema of an ML.NET model.
+        Assert.Equal("income", ReadSchema(folder).Columns.Single().Name);
+
+        var second = await FetchAsync(["--url", Api.ToString(), "--model", "churn", "--version", "latest", "--out", folder], token);
+
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Equal([Path.Combine(folder, "model.zip")], Directory.GetFiles(folder));
+        Assert.Equal(without, await File.ReadAllBytesAsync(Path.Combine(folder, "model.zip")));
+    }
+
+    [Fact]
+    public async Task Fetch_with_an_expired_token_or_of_a_version_that_does_not_exist_exits_77_without_retrying()
+    {
+        var (tenant, member) = await app.TenantClientAsync("fetch-refused");
+        using var _ = member;
+        await TestModels.RegisterAsync(app, member, tenant, "churn", TestModels.ModelBytes("refused"), Schema("refused"));
+        var cases = new[]
+        {
+            (Version: "1", Token: await TestModels.FetchTokenAsync(app, tenant, "churn", TimeSpan.FromMinutes(-5)), Status: 401),
+            (Version: "9", Token: await TestModels.FetchTokenAsync(app, tenant, "churn"), Status: 404),
+        };
+        foreach (var (version, token, status) in cases)
+        {
+            var folder = OutFolder();
+
+            var result = await FetchAsync(["--url", Api.ToString(), "--model", "churn", "--version", version, "--out", folder], token);
+
+            Assert.True(result.ExitCode == 77, result.ToString());
+            var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith($"error: the API answered {status}", line, StringComparison.Ordinal);
+            Assert.Empty(Directory.GetFileSystemEntries(folder));
+        }
     }
 
     [Fact]
@@ -116,6 +180,13 @@ public sealed class ModelFetchProcessTests(KestrelApp app) : IClassFixture<Kestr
         Assert.StartsWith("error: sha256 mismatch", result.Error, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFileSystemEntries(folder));
     }
+
+    /// <summary>An input schema of one numeric column, as a built-in trainer writes one.</summary>
+    private static JsonElement Schema(string column) =>
+        JsonDocument.Parse($$"""{"task":"regression","columns":[{"name":"{{column}}","type":"numeric","has_missing":false}]}""").RootElement;
+
+    private static ModelInputSchema ReadSchema(string folder) =>
+        JsonSerializer.Deserialize<ModelInputSchema>(File.ReadAllText(Path.Combine(folder, "schema.json")), StrataJson.Options)!;
 
     private sealed record FetchResult(int ExitCode, string Output, string Error)
     {

@@ -13,15 +13,18 @@ public static class TestModels
 
     /// <summary>
     /// Writes <paramref name="content"/> into the tenant's artifact area and registers it as <paramref name="model"/>'s
-    /// next version with <paramref name="client"/> (a member's); returns the version. Fails the test unless it is 201.
+    /// next version with <paramref name="client"/> (a member's), with <paramref name="inputSchema"/> as its
+    /// <c>input_schema</c> when given; returns the version. Fails the test unless it is 201.
     /// </summary>
-    public static async Task<JsonElement> RegisterAsync(StrataApp app, HttpClient client, string tenant, string model, byte[] content)
+    public static async Task<JsonElement> RegisterAsync(
+        StrataApp app, HttpClient client, string tenant, string model, byte[] content, object? inputSchema = null)
     {
         var relative = $"out/{model}-{Guid.NewGuid():N}.zip";
         var path = Path.Combine(app.DataPath, "artifacts", tenant, relative);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await File.WriteAllBytesAsync(path, content);
-        using var response = await client.PostAsJsonAsync($"/v1/models/{model}/versions", new { path = relative });
+        object body = inputSchema is null ? new { path = relative } : new { path = relative, input_schema = inputSchema };
+        using var response = await client.PostAsJsonAsync($"/v1/models/{model}/versions", body);
         return await Http.ExpectAsync(response, 201);
     }
 
