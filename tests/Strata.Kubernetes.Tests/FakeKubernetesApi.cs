@@ -352,6 +352,9 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
 
     public const string Nodes = "/v1/nodes";
     public const string Jobs = "batch/v1/jobs";
+    public const string Deployments = "apps/v1/deployments";
+    public const string Autoscalers = "autoscaling/v2/horizontalpodautoscalers";
+    public const string DisruptionBudgets = "policy/v1/poddisruptionbudgets";
     public const string Pods = "/v1/pods";
     public const string Namespaces = "/v1/namespaces";
     public const string Services = "/v1/services";
@@ -405,6 +408,9 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
         {
             case "GET" when route.Sub == "log":
                 await LogAsync(context, route);
+                return;
+            case "GET" or "PATCH" when route.Sub == "scale" && route.Collection == Deployments:
+                await ScaleAsync(context, route);
                 return;
             case "GET" when route.Name is null && query["watch"] == "true":
                 await WatchAsync(context, route, query["resourceVersion"], query["labelSelector"], int.TryParse(query["timeoutSeconds"], out var t) ? t : 300);
@@ -472,6 +478,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             else
             {
                 TrackUpdate(null, item, FieldManagerOf(context));
+                Default(route.Collection, item);
                 Stamp(item, null);
                 _objects[Key(route.Collection, route.Namespace, name)] = item;
                 Record(route.Collection, "ADDED", null, item);
@@ -505,6 +512,67 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 _objects[key] = item;
                 Record(route.Collection, "MODIFIED", old, item);
                 (status, body) = (200, (JsonObject)item.DeepClone());
+            }
+        }
+        await WriteAsync(context, status, body);
+    }
+
+    /// <summary>
+    /// What the API server fills in on a create: a Deployment's <c>spec.replicas</c> (1), and a Service's cluster IP,
+    /// allocated here from 127.0.0.0/8 so that a test can play the Service (a real replica listening on that address).
+    /// Owned by no manager, as the real server's defaults are.
+    /// </summary>
+    private void Default(string collection, JsonObject item)
+    {
+        if (item["spec"] is not JsonObject spec) return;
+        if (collection == Deployments && spec["replicas"] is null) spec["replicas"] = 1;
+        if (collection == Services && spec["clusterIP"] is null) spec["clusterIP"] = $"127.0.{++_serviceAddresses / 250}.{_serviceAddresses % 250 + 2}";
+    }
+
+    private int _serviceAddresses;
+
+    /// <summary>
+    /// A Deployment's scale subresource (autoscaling/v1 Scale): GET, and a merge patch of <c>spec.replicas</c>, which
+    /// the patching manager then owns (an Update, as an HPA's write is).
+    /// </summary>
+    private async Task ScaleAsync(HttpContext context, Route route)
+    {
+        var patch = context.Request.Method == "PATCH" ? (await JsonNode.ParseAsync(context.Request.Body))!.AsObject() : null;
+        int status;
+        JsonObject body;
+        lock (_lock)
+        {
+            var key = Key(Deployments, route.Namespace, route.Name!);
+            if (!_objects.TryGetValue(key, out var old))
+            {
+                (status, body) = (404, NotFound(route));
+            }
+            else
+            {
+                var item = old;
+                if (patch?["spec"]?["replicas"] is { } replicas)
+                {
+                    item = (JsonObject)old.DeepClone();
+                    item["spec"]!["replicas"] = replicas.DeepClone();
+                    TrackUpdate(old, item, FieldManagerOf(context));
+                    Stamp(item, old);
+                    _objects[key] = item;
+                    Record(Deployments, "MODIFIED", old, item);
+                }
+                (status, body) = (200, new JsonObject
+                {
+                    ["apiVersion"] = "autoscaling/v1",
+                    ["kind"] = "Scale",
+                    ["metadata"] = new JsonObject
+                    {
+                        ["name"] = route.Name,
+                        ["namespace"] = route.Namespace,
+                        ["resourceVersion"] = item["metadata"]!["resourceVersion"]!.DeepClone(),
+                        ["uid"] = item["metadata"]!["uid"]!.DeepClone(),
+                    },
+                    ["spec"] = new JsonObject { ["replicas"] = item["spec"]!["replicas"]!.DeepClone() },
+                    ["status"] = new JsonObject { ["replicas"] = item["status"]?["replicas"]?.DeepClone() ?? 0 },
+                });
             }
         }
         await WriteAsync(context, status, body);
@@ -593,6 +661,7 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
             else if (!_objects.TryGetValue(key, out var old))
             {
                 WriteManagers(applied, [new ManagedEntry(manager, "Apply", appliedFields.Keys.ToHashSet(StringComparer.Ordinal))]);
+                Default(route.Collection, applied);
                 Stamp(applied, null);
                 _objects[key] = applied;
                 Record(route.Collection, "ADDED", null, applied);

@@ -1,5 +1,7 @@
 using k8s;
 using k8s.Models;
+using Strata.Contracts;
+using Strata.Core.Deployments;
 using Strata.Core.Runtime;
 using Strata.Server.Runtime.Kubernetes;
 
@@ -156,10 +158,21 @@ public sealed class ManifestTests
     }
 
     [Fact]
-    public void A_tenant_has_nine_objects_all_in_its_namespace_and_labelled()
+    public void Only_the_platforms_namespace_reaches_model_pods_and_only_on_their_serving_port()
+    {
+        var policy = TenantManifests.AllowPlatformToModels(TeamA, Options);
+        Assert.Equal(["Ingress"], policy.Spec.PolicyTypes);
+        Assert.Equal("strata.dev/deployment", Assert.Single(policy.Spec.PodSelector.MatchExpressions).Key);
+        var rule = Assert.Single(policy.Spec.Ingress);
+        Assert.Equal("strata-system", Assert.Single(rule.FromProperty).NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]);
+        Assert.Equal("8080", Assert.Single(rule.Ports).Port.Value);
+    }
+
+    [Fact]
+    public void A_tenant_has_ten_objects_all_in_its_namespace_and_labelled()
     {
         var objects = TenantManifests.Build(TeamA, Options);
-        Assert.Equal(9, objects.Count);
+        Assert.Equal(10, objects.Count);
         Assert.IsType<V1Namespace>(objects[0]);
         Assert.All(objects.Skip(1), o => Assert.Equal("ml-team-a", o.Metadata.NamespaceProperty));
         Assert.All(objects, o => Assert.Equal("strata", o.Metadata.Labels["managed-by"]));
@@ -494,34 +507,85 @@ public sealed class ManifestTests
         }
     }
 
+    private static readonly DeploymentTarget Churn = new(
+        new DeploymentKey("team-a", "churn"), "churn", 3, "file:///unused/model.zip", null, MinReplicas: 2, MaxReplicas: 6, TargetInFlight: 8,
+        CpuCores: 1.5, MemoryGb: 2, ScalingMode: ScalingModes.Cpu, TargetCpuPercent: 60);
+
+    private static readonly V1OwnerReference ChurnOwner = new() { ApiVersion = "apps/v1", Kind = "Deployment", Name = "model-churn", Uid = "uid-1", Controller = true };
+
     [Fact]
-    public void A_model_deployment_rolls_out_without_losing_capacity_and_probes_its_server()
+    public void A_model_deployment_rolls_out_without_losing_capacity_fetches_its_model_and_probes_its_server()
     {
-        var spec = new ModelDeploymentSpec { Name = "churn", TenantId = "team-a", ModelName = "churn", ModelVersion = "3", MinReplicas = 2, MaxReplicas = 6, ModelConfig = new Dictionary<string, string> { ["format"] = "mlnet" } };
-        var deployment = DeploymentManifests.Deployment(spec, Options);
+        var deployment = DeploymentManifests.MainDeployment(Churn, "http://strata.strata-system.svc:8080", DateTimeOffset.UnixEpoch, Options);
         Assert.Equal("ml-team-a", deployment.Metadata.NamespaceProperty);
+        Assert.Equal("model-churn", deployment.Metadata.Name);
         Assert.Equal("RollingUpdate", deployment.Spec.Strategy.Type);
         Assert.Equal("1", deployment.Spec.Strategy.RollingUpdate.MaxSurge.Value);
         Assert.Equal("0", deployment.Spec.Strategy.RollingUpdate.MaxUnavailable.Value);
-        var container = Assert.Single(deployment.Spec.Template.Spec.Containers);
+        // The autoscaler (HPA or Strata's) owns the count: an apply that named it would take it back.
+        Assert.Null(deployment.Spec.Replicas);
+        var pod = deployment.Spec.Template.Spec;
+        var container = Assert.Single(pod.Containers);
+        Assert.Equal(["/app/worker/strata-worker", "serve", "--model", "/model", "--host", "0.0.0.0", "--port", "8080", "--model-name", "churn", "--version", "3"], container.Command);
         Assert.Equal("/health/ready", container.ReadinessProbe.HttpGet.Path);
         Assert.Equal("/health/live", container.LivenessProbe.HttpGet.Path);
+        Assert.Equal("1500m", container.Resources.Limits["cpu"].ToString());
         Assert.Equal(container.Resources.Limits.ToDictionary(p => p.Key, p => p.Value.ToString()), container.Resources.Requests.ToDictionary(p => p.Key, p => p.Value.ToString()));
-        Assert.Equal(deployment.Spec.Selector.MatchLabels, DeploymentManifests.Service(spec).Spec.Selector);
-        Assert.Equal(DeploymentManifests.ObjectName(spec), Assert.Single(deployment.Spec.Template.Spec.Volumes, v => v.ConfigMap is not null).ConfigMap.Name);
+        Assert.True(container.SecurityContext.ReadOnlyRootFilesystem);
+        Assert.Equal(["ALL"], container.SecurityContext.Capabilities.Drop);
+        Assert.DoesNotContain(container.VolumeMounts, m => m.Name == "fetch-token");
+        // The model arrives by the init container, with the version's number and the token from a mounted Secret.
+        var fetch = Assert.Single(pod.InitContainers);
+        Assert.Equal(["/app/worker/strata-worker", "fetch", "--url", "http://strata.strata-system.svc:8080", "--model", "churn", "--version", "3", "--out", "/model", "--token-file", "/var/run/strata/fetch/token"], fetch.Command);
+        Assert.Equal("model-churn-fetch", Assert.Single(pod.Volumes, v => v.Secret is not null).Secret.SecretName);
+        Assert.Null(fetch.Env);
+        Assert.False(pod.AutomountServiceAccountToken);
+        Assert.Equal("in_flight", new DeploymentTarget(Churn.Key, "churn", 3, "", null, 1, 1, 8, 1, 1).ScalingMode);
 
-        var config = DeploymentManifests.ConfigMap(spec).Data["model.json"];
-        Assert.Contains("\"model_version\":\"3\"", config, StringComparison.Ordinal);
-        Assert.Contains("\"format\":\"mlnet\"", config, StringComparison.Ordinal);
+        var service = DeploymentManifests.Service(Churn.Key, ReplicaTrack.Main, "churn", Options, ChurnOwner);
+        Assert.Equal(deployment.Spec.Selector.MatchLabels, service.Spec.Selector);
+        Assert.Equal(8080, service.Spec.Ports[0].TargetPort.Value is var target ? int.Parse(target, System.Globalization.CultureInfo.InvariantCulture) : 0);
+        Assert.Equal("uid-1", Assert.Single(service.Metadata.OwnerReferences).Uid);
 
-        var hpa = DeploymentManifests.Autoscaler(spec);
+        var hpa = DeploymentManifests.Autoscaler(Churn, ChurnOwner);
         Assert.Equal((2, 6), (hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas));
-        Assert.Equal(70, Assert.Single(hpa.Spec.Metrics).Resource.Target.AverageUtilization);
+        Assert.Equal(60, Assert.Single(hpa.Spec.Metrics).Resource.Target.AverageUtilization);
         Assert.Equal(deployment.Metadata.Name, hpa.Spec.ScaleTargetRef.Name);
 
-        var pdb = DeploymentManifests.DisruptionBudget(spec);
+        var pdb = DeploymentManifests.DisruptionBudget(Churn.Key, ReplicaTrack.Main, "churn", ChurnOwner);
         Assert.Equal("1", pdb.Spec.MaxUnavailable.Value);
         Assert.Equal(deployment.Spec.Selector.MatchLabels, pdb.Spec.Selector.MatchLabels);
-        Assert.Equal(5, DeploymentManifests.Build(spec, Options).Count);
+
+        // A canary is a second Deployment, owned by the first, whose pods its own Service selects.
+        var canary = DeploymentManifests.CanaryDeployment(Churn, new CanaryTarget(4, "", null, 0.25), "http://api", Options, ChurnOwner);
+        Assert.Equal("model-churn-canary", canary.Metadata.Name);
+        Assert.Equal("0.25", canary.Metadata.Annotations["strata.dev/canary-weight"]);
+        Assert.NotEqual(deployment.Spec.Selector.MatchLabels["strata.dev/track"], canary.Spec.Selector.MatchLabels["strata.dev/track"]);
+        Assert.Equal(canary.Spec.Selector.MatchLabels, DeploymentManifests.Service(Churn.Key, ReplicaTrack.Canary, "churn", Options, ChurnOwner).Spec.Selector);
+    }
+
+    [Fact]
+    public void Model_deployment_objects_hold_no_token_and_long_names_stay_within_63_characters()
+    {
+        const string token = "eyJ-a-secret-token-value";
+        var secret = DeploymentManifests.FetchSecret(Churn.Key, "churn", token, ChurnOwner);
+        Assert.Equal(token, System.Text.Encoding.UTF8.GetString(secret.Data["token"]));
+        IKubernetesObject[] specs =
+        [
+            DeploymentManifests.MainDeployment(Churn, "http://api", DateTimeOffset.UnixEpoch, Options),
+            DeploymentManifests.CanaryDeployment(Churn, new CanaryTarget(4, "", null, 0.5), "http://api", Options, ChurnOwner),
+            DeploymentManifests.Service(Churn.Key, ReplicaTrack.Main, "churn", Options, ChurnOwner),
+            DeploymentManifests.Autoscaler(Churn, ChurnOwner),
+        ];
+        foreach (var item in specs) Assert.DoesNotContain(token, KubernetesJson.Serialize(item), StringComparison.Ordinal);
+
+        var longName = new string('a', 63);
+        foreach (var track in new[] { ReplicaTrack.Main, ReplicaTrack.Canary })
+        {
+            var name = DeploymentManifests.ObjectName(longName, track);
+            Assert.True(name.Length <= 63, name);
+            Assert.Matches("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", name);
+        }
+        Assert.NotEqual(DeploymentManifests.ObjectName(longName, ReplicaTrack.Main), DeploymentManifests.ObjectName(longName, ReplicaTrack.Canary));
     }
 }

@@ -22,14 +22,14 @@ public sealed class TenantProvisionerTests : IAsyncLifetime
     {
         var provisioner = _cluster.NewProvisioner();
         var first = await provisioner.ReconcileAllAsync(CancellationToken.None);
-        Assert.Equal(new ProvisioningPass(2, 18, 0, 0), first);
+        Assert.Equal(new ProvisioningPass(2, 20, 0, 0), first);
         var ns = _cluster.Api.Get(FakeKubernetesApi.Namespaces, null, "ml-team-a")!;
         Assert.Equal("eng-42", ns["metadata"]!["labels"]!["cost-center"]!.GetValue<string>());
         Assert.Equal("restricted", ns["metadata"]!["labels"]!["pod-security.kubernetes.io/enforce"]!.GetValue<string>());
         Assert.Equal(3, _cluster.Api.List(FakeKubernetesApi.NetworkPolicies, "ml-team-b").Count);
 
         // Every object is server-side applied by the field manager "strata", which owns what it set.
-        Assert.Equal(18, _cluster.Api.CountApplies("fieldManager=strata&force=false"));
+        Assert.Equal(20, _cluster.Api.CountApplies("fieldManager=strata&force=false"));
         Assert.Equal(0, _cluster.Api.CountRequests("POST", "/") + _cluster.Api.CountRequests("PUT", "/"));
         Assert.Contains(".spec.hard", _cluster.Api.FieldsOwnedBy(FakeKubernetesApi.ResourceQuotas, "ml-team-a", TenantManifests.QuotaName, ClusterApi.FieldManager));
 
@@ -133,7 +133,7 @@ public sealed class TenantProvisionerTests : IAsyncLifetime
 
         Assert.All(passes, pass => Assert.Equal(0, pass.Failed));
         // Each object was created once, by one of them.
-        Assert.Equal(18, passes.Sum(pass => pass.Created));
+        Assert.Equal(20, passes.Sum(pass => pass.Created));
         Assert.Equal(2, _cluster.Api.Get(FakeKubernetesApi.Roles, "ml-team-a", KubernetesNames.JobRole)!["rules"]!.AsArray().Count);
     }
 

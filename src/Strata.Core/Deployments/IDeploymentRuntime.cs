@@ -48,6 +48,12 @@ public sealed record ReplicaEndpoint(string Id, Uri Address, int ModelVersion)
 {
     /// <summary>Its <c>/predict</c>, made once: every forwarded prediction is sent there.</summary>
     public Uri Predict { get; } = new(Address, "predict");
+
+    /// <summary>
+    /// Where its <c>/metrics</c> is scraped when that is not <see cref="Address"/>: a Kubernetes replica is reached
+    /// through its Service, but scraped at its pod's own address. Null: at <see cref="Address"/>.
+    /// </summary>
+    public Uri? MetricsAddress { get; init; }
 }
 
 /// <summary>What the runtime observes of a deployment now.</summary>
@@ -89,6 +95,13 @@ public interface IDeploymentRuntime
 
     /// <summary>Every deployment the runtime runs now, of every tenant (for monitoring: the replicas' scrape targets, replica gauges).</summary>
     IReadOnlyList<DeploymentKey> Deployments();
+
+    /// <summary>
+    /// Removes every deployment the runtime runs that is not in <paramref name="stored"/> and was started before
+    /// <paramref name="listedAt"/> (when <paramref name="stored"/> was read: one started since may be missing from it):
+    /// what a deletion on another server, or while this one was down, left behind.
+    /// </summary>
+    Task RetainOnlyAsync(IReadOnlySet<DeploymentKey> stored, DateTimeOffset listedAt, CancellationToken cancellationToken);
 }
 
 /// <summary>The requests in flight on each replica (counted by the router), which a runtime's autoscaler and draining read.</summary>

@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 using Strata.Contracts;
 using Strata.Core.Jobs;
@@ -17,13 +15,10 @@ public sealed class LaunchBuilder(
     DataFolder data,
     TokenIssuer tokens,
     TenantDirectory tenants,
-    IServer server,
-    IOptions<StrataOptions> strata,
+    PlatformUrl platformUrl,
     IOptions<AttemptOptions> options,
     WorkerBinary worker)
 {
-    private string? _apiUrl;
-
     /// <summary>The launch of attempt <paramref name="attemptNumber"/> of <paramref name="job"/>, with its job token.</summary>
     /// <exception cref="RuntimeStartException">The job's tenant is gone or being deleted.</exception>
     public async Task<JobLaunch> BuildAsync(JobRecord job, int attemptNumber, CancellationToken cancellationToken)
@@ -45,7 +40,7 @@ public sealed class LaunchBuilder(
         // The expiry is only an upper bound: the token is refused as soon as this attempt ends (LiveAttempts).
         var lifetime = TimeSpan.FromSeconds(spec.TimeoutSeconds ?? 0) + TimeSpan.FromDays(options.Value.JobTokenDays);
         var (token, _) = tokens.Issue($"job:{job.Id}", Roles.Job, tenant.Incarnation, lifetime, attempt);
-        var environment = JobEnvironment.Build(spec, job.Id, attemptNumber, ApiUrl(), token, checkpoints);
+        var environment = JobEnvironment.Build(spec, job.Id, attemptNumber, platformUrl.Value, token, checkpoints);
         return new JobLaunch
         {
             Attempt = attempt,
@@ -72,19 +67,5 @@ public sealed class LaunchBuilder(
         if (ArtifactUri.TryParse(spec.CodeArtifact, out var artifact)) return new CodeSource { ArtifactId = artifact };
         if (spec.CodeRepo is { } repo) return new CodeSource { Repo = repo, Commit = spec.CodeCommit };
         return null;
-    }
-
-    private string ApiUrl()
-    {
-        if (_apiUrl is not null) return _apiUrl;
-        var url = strata.Value.PublicUrl
-            ?? server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
-            ?? "http://localhost:8080";
-        // A wildcard listen address is not a place to connect to.
-        url = url.Replace("://+", "://localhost", StringComparison.Ordinal)
-                 .Replace("://*", "://localhost", StringComparison.Ordinal)
-                 .Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal)
-                 .Replace("://[::]", "://localhost", StringComparison.Ordinal);
-        return _apiUrl = url.TrimEnd('/');
     }
 }

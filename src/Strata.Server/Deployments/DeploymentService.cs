@@ -261,20 +261,33 @@ public sealed class DeploymentService(
     }
 
     /// <summary>
-    /// Tells the runtime to run every stored deployment (on start: replicas do not outlive the server), but
-    /// those of a tenant being deleted, whose deletion removes them.
+    /// Tells the runtime to run every stored deployment (on start: replicas do not outlive the server; then every
+    /// <see cref="DeploymentsOptions.ResyncSeconds"/>: drift is repaired), but those of a tenant being deleted, whose
+    /// deletion removes them; then has it remove what it runs that is stored no more.
     /// </summary>
     public async Task ResyncAsync(CancellationToken cancellationToken)
     {
+        var listedAt = time.GetUtcNow();
         await using var db = store.CreateContext();
         var deployments = db.Deployments.AsNoTracking().Where(d => !db.Tenants.Any(t => t.Id == d.TenantId && t.DeletingSince != null));
+        var stored = new HashSet<DeploymentKey>();
         foreach (var record in await deployments.ToListAsync(cancellationToken))
         {
+            stored.Add(new DeploymentKey(record.TenantId, record.Name));
             // What was accepted keeps its reservation, even if the quota was lowered since.
             ledger.ReserveForDeployment(record.TenantId, record.Name, Reservation(record),
                 MostReplicas(record.MaxReplicas, record.CanaryWeight), limits: null);
-            await ApplyAsync(record, cancellationToken);
+            try
+            {
+                await ApplyAsync(record, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One deployment the runtime refuses (a conflict with another manager's field) does not stop the others.
+                logger.LogError(e, "Deployment {Tenant}/{Name} could not be applied", record.TenantId, record.Name);
+            }
         }
+        await runtime.RetainOnlyAsync(stored, listedAt, cancellationToken);
     }
 
     private async Task ApplyAsync(DeploymentRecord record, CancellationToken cancellationToken)
@@ -309,18 +322,29 @@ public sealed class DeploymentService(
     }
 }
 
-/// <summary>Starts the stored deployments' replicas when the server starts.</summary>
-public sealed class DeploymentsResync(DeploymentService deployments, ILogger<DeploymentsResync> logger) : BackgroundService
+/// <summary>Starts the stored deployments' replicas when the server starts, then resyncs them every <see cref="DeploymentsOptions.ResyncSeconds"/>.</summary>
+public sealed class DeploymentsResync(DeploymentService deployments, IOptions<DeploymentsOptions> options, TimeProvider time, ILogger<DeploymentsResync> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        try
+        while (!stoppingToken.IsCancellationRequested)
         {
-            await deployments.ResyncAsync(stoppingToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            logger.LogError(e, "Could not start the stored deployments");
+            try
+            {
+                await deployments.ResyncAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogError(e, "Could not resync the stored deployments");
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(options.Value.ResyncSeconds), time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 }

@@ -29,4 +29,13 @@ public sealed class DeploymentsOptions
 
     [Range(0.1, 768)]
     public double DefaultMemoryGb { get; set; } = 1;
+
+    /// <summary>
+    /// Seconds between two resyncs of every stored deployment with its runtime (besides the one at start): each is
+    /// applied again, which repairs drift (a Kubernetes object edited or deleted by hand) and renews what expires,
+    /// and what the runtime runs without a stored deployment (deleted on another server) is removed.
+    /// </summary>
+    /// <value>The default is 300 seconds.</value>
+    [Range(5, 86400)]
+    public int ResyncSeconds { get; set; } = 300;
 }

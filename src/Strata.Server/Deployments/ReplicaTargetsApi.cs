@@ -36,7 +36,7 @@ public static class ReplicaTargetsApi
             .OrderBy(g => g.Key.TenantId, StringComparer.Ordinal).ThenBy(g => g.Key.Name, StringComparer.Ordinal).ThenBy(g => g.Replica.Id, StringComparer.Ordinal)
             .Select(g => new PrometheusTargetGroup
             {
-                Targets = [g.Replica.Address.Authority],
+                Targets = [(g.Replica.MetricsAddress ?? g.Replica.Address).Authority],
                 Labels = new Dictionary<string, string>(StringComparer.Ordinal)
                 {
                     ["__metrics_path__"] = "/metrics",

@@ -25,6 +25,7 @@ public static class HostingSetup
         }
         builder.Services.AddOptions<StrataOptions>().BindConfiguration(StrataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(sp => new DataFolder(sp.GetRequiredService<IOptions<StrataOptions>>().Value.DataPath));
+        builder.Services.AddSingleton<PlatformUrl>();
         builder.Services.AddSingleton<TenantPaths>();
         builder.Services.AddOptions<FileWorkOptions>().BindConfiguration(FileWorkOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<FileWork>();

@@ -15,7 +15,8 @@ public static class RuntimeSetup
     /// The runtimes, picked by <c>Runtime:Kind</c>, and what goes with each: on <c>local</c> the job runtime
     /// of worker processes, its sandbox and its attempt sweep; on <c>kubernetes</c> the cluster's job runtime,
     /// the sweep of jobs' checkpoint volumes and (on the leader) tenant provisioning, whose namespaces a tenant's
-    /// deletion removes (<see cref="ITenantTeardown"/>), and the placeholder pods of jobs waiting for capacity. Both get the worker finder and the local deployment runtime.
+    /// deletion removes (<see cref="ITenantTeardown"/>), the placeholder pods of jobs waiting for capacity, and model deployments as Deployments with their
+    /// in-flight autoscaler (on the leader); on <c>local</c> deployments are replica processes. Both get the worker finder.
     /// </summary>
     public static WebApplicationBuilder AddRuntimes(this WebApplicationBuilder builder)
     {
@@ -24,9 +25,6 @@ public static class RuntimeSetup
         builder.Services.AddOptions<KubernetesRuntimeOptions>().BindConfiguration(KubernetesRuntimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<LocalDeploymentOptions>().BindConfiguration(LocalDeploymentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<WorkerBinary>();
-        // Deployments run as local processes on either kind: IDeploymentRuntime has no Kubernetes
-        // implementation yet (see DeploymentManifests for what it lacks).
-        builder.Services.AddSingleton<IDeploymentRuntime, LocalDeploymentRuntime>();
         var kind = builder.Configuration[$"{RuntimeOptions.Section}:{nameof(RuntimeOptions.Kind)}"] ?? RuntimeOptions.Local;
         if (kind == RuntimeOptions.Kubernetes)
         {
@@ -37,6 +35,9 @@ public static class RuntimeSetup
             builder.Services.AddLeaderService<PlaceholderPods>();
             builder.Services.AddSingleton<ITenantTeardown>(sp => sp.GetRequiredService<TenantProvisioner>());
             builder.Services.AddSingleton<IDiskSweep, CheckpointVolumeSweep>();
+            builder.Services.AddSingleton<IDeploymentRuntime>(sp => sp.GetRequiredService<KubernetesDeploymentRuntime>());
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<KubernetesDeploymentRuntime>());
+            builder.Services.AddLeaderService<DeploymentAutoscaler>();
         }
         else
         {
@@ -48,6 +49,7 @@ public static class RuntimeSetup
             builder.Services.AddSingleton<IRuntimeProfile>(sp => sp.GetRequiredService<LocalJobRuntime>());
             builder.Services.AddSingleton<IDiskSweep, LocalAttemptSweep>();
             builder.Services.AddSingleton<ITenantTeardown, NoTenantTeardown>();
+            builder.Services.AddSingleton<IDeploymentRuntime, LocalDeploymentRuntime>();
         }
         return builder;
     }

@@ -98,6 +98,9 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
             V1RoleBinding => Of(await rbac.PatchNamespacedRoleBindingWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
             V1NetworkPolicy => Of(await net.PatchNamespacedNetworkPolicyWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
             V1Job => Of(await client.BatchV1.PatchNamespacedJobWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1Deployment => Of(await client.AppsV1.PatchNamespacedDeploymentWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V2HorizontalPodAutoscaler => Of(await client.AutoscalingV2.PatchNamespacedHorizontalPodAutoscalerWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
+            V1PodDisruptionBudget => Of(await client.PolicyV1.PatchNamespacedPodDisruptionBudgetWithHttpMessagesAsync(patch, name, ns, fieldManager: m, force: false, cancellationToken: c)),
             _ => throw new NotSupportedException($"Strata does not apply {desired.Kind} objects"),
         };
     }
@@ -219,6 +222,41 @@ public sealed class ClusterApi(IKubernetes client, TimeProvider time, ILogger<Cl
         try
         {
             await CallAsync(c => client.CoreV1.DeleteNamespaceAsync(name, propagationPolicy: "Background", cancellationToken: c), cancellationToken);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Sets a Deployment's replicas through its scale subresource (what an autoscaler writes; Strata's apply never
+    /// names <c>spec.replicas</c>). A Deployment that is gone is fine.
+    /// </summary>
+    public async Task ScaleDeploymentAsync(string name, string ns, int replicas, CancellationToken cancellationToken)
+    {
+        var patch = new V1Patch($"{{\"spec\":{{\"replicas\":{replicas}}}}}", V1Patch.PatchType.MergePatch);
+        try
+        {
+            await CallAsync(c => client.AppsV1.PatchNamespacedDeploymentScaleAsync(patch, name, ns, fieldManager: FieldManager, cancellationToken: c), cancellationToken);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    /// <summary>Deletes a model deployment's object (background propagation: what it owns goes after it). Gone already is fine.</summary>
+    public async Task DeleteModelObjectAsync(string kind, string name, string ns, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync<object>(async c => kind switch
+            {
+                "Deployment" => await client.AppsV1.DeleteNamespacedDeploymentAsync(name, ns, propagationPolicy: "Background", cancellationToken: c),
+                "Service" => await client.CoreV1.DeleteNamespacedServiceAsync(name, ns, cancellationToken: c),
+                "PodDisruptionBudget" => await client.PolicyV1.DeleteNamespacedPodDisruptionBudgetAsync(name, ns, cancellationToken: c),
+                "HorizontalPodAutoscaler" => await client.AutoscalingV2.DeleteNamespacedHorizontalPodAutoscalerAsync(name, ns, cancellationToken: c),
+                _ => throw new NotSupportedException($"Strata does not delete {kind} objects of deployments"),
+            }, cancellationToken);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {

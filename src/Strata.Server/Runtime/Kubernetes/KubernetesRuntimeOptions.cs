@@ -153,6 +153,26 @@ public sealed class KubernetesRuntimeOptions : IValidatableObject
     [Range(1, 3600)]
     public int PlaceholderSeconds { get; set; } = 10;
 
+    /// <summary>
+    /// The image of model deployments' pods: its init container runs <c>/app/worker/strata-worker fetch</c> and its
+    /// serving container <c>/app/worker/strata-worker serve</c> (deploy/Dockerfile's layout); null: <see cref="DefaultImage"/>.
+    /// </summary>
+    public string? ReplicaImage { get; set; }
+
+    /// <summary>The port of each model deployment's Service, which the platform's predict route forwards to.</summary>
+    /// <value>The default is 80.</value>
+    [Range(1, 65535)]
+    public int ReplicaServicePort { get; set; } = 80;
+
+    /// <summary>
+    /// Days a deployment's model-fetch token (in its Secret, read by its pods' init container) lives. The server renews
+    /// it once half of that is gone (on its next apply of the deployment: at start, on a change, and every
+    /// <c>Deployments:ResyncSeconds</c>), so that a pod restarted at any time can fetch its model.
+    /// </summary>
+    /// <value>The default is 30 days.</value>
+    [Range(1, 3650)]
+    public int ModelFetchTokenDays { get; set; } = 30;
+
     /// <summary>Cores the scheduler may hand out in the cluster at once (the share of the cluster Strata's jobs may take).</summary>
     [Range(0.1, 1_000_000)]
     public double CapacityCpuCores { get; set; } = 64;

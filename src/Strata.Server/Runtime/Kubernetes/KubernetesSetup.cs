@@ -16,6 +16,8 @@ public static class KubernetesSetup
         services.AddSingleton<PlaceholderPods>();
         services.AddSingleton<TenantProvisioner>();
         services.AddSingleton<KubernetesJobRuntime>();
+        services.AddSingleton<KubernetesDeploymentRuntime>();
+        services.AddSingleton<DeploymentAutoscaler>();
         return services;
     }
 

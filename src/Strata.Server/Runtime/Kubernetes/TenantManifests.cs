@@ -20,6 +20,7 @@ public static class TenantManifests
     public const string DefaultDenyPolicy = "default-deny";
     public const string AllowDnsPolicy = "allow-dns";
     public const string AllowPlatformApiPolicy = "allow-platform-api";
+    public const string AllowPlatformToModelsPolicy = "allow-platform-to-models";
     private const string PodSecurityLevel = "restricted";
 
     /// <summary>Every object of the tenant, the namespace first.</summary>
@@ -34,6 +35,7 @@ public static class TenantManifests
         DefaultDeny(tenant),
         AllowDns(tenant),
         AllowPlatformApi(tenant, options),
+        AllowPlatformToModels(tenant, options),
     ];
 
     public static V1Namespace Namespace(TenantNamespace tenant)
@@ -200,6 +202,39 @@ public static class TenantManifests
                         },
                     ],
                     Ports = [new V1NetworkPolicyPort { Protocol = "TCP", Port = options.PlatformApiPort }],
+                },
+            ],
+        },
+    };
+
+    /// <summary>
+    /// The platform's namespace (the server's predict route, and a Prometheus there scraping the replicas' <c>/metrics</c>)
+    /// reaches model deployments' pods on their serving port; nothing else does, jobs of the same tenant included.
+    /// </summary>
+    public static V1NetworkPolicy AllowPlatformToModels(TenantNamespace tenant, KubernetesRuntimeOptions options) => new()
+    {
+        ApiVersion = "networking.k8s.io/v1",
+        Kind = "NetworkPolicy",
+        Metadata = Metadata(tenant, AllowPlatformToModelsPolicy),
+        Spec = new V1NetworkPolicySpec
+        {
+            PodSelector = new V1LabelSelector
+            {
+                MatchExpressions = [new V1LabelSelectorRequirement { Key = DeploymentManifests.DeploymentLabel, OperatorProperty = "Exists" }],
+            },
+            PolicyTypes = ["Ingress"],
+            Ingress =
+            [
+                new V1NetworkPolicyIngressRule
+                {
+                    FromProperty =
+                    [
+                        new V1NetworkPolicyPeer
+                        {
+                            NamespaceSelector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["kubernetes.io/metadata.name"] = options.PlatformNamespace } },
+                        },
+                    ],
+                    Ports = [new V1NetworkPolicyPort { Protocol = "TCP", Port = DeploymentManifests.ServerPort }],
                 },
             ],
         },

@@ -47,6 +47,14 @@ public sealed class LocalDeploymentRuntime(
 
     public IReadOnlyList<DeploymentKey> Deployments() => [.. _deployments.Keys];
 
+    public async Task RetainOnlyAsync(IReadOnlySet<DeploymentKey> stored, DateTimeOffset listedAt, CancellationToken cancellationToken)
+    {
+        foreach (var (key, deployment) in _deployments)
+        {
+            if (!stored.Contains(key) && deployment.CreatedAt < listedAt) await RemoveAsync(key, cancellationToken);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Task.WhenAll(_deployments.Values.Select(d => d.DisposeAsync().AsTask()));
@@ -86,7 +94,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly List<Replica> _replicas = [];
     private readonly List<RuntimeEvent> _events = [];
-    private readonly List<(DateTimeOffset Time, int Replicas)> _recommendations = [];
+    private readonly StabilizedReplicas _autoscaler;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Task _loop;
@@ -111,8 +119,13 @@ internal sealed class LocalDeployment : IAsyncDisposable
         _accounting = accounting;
         _time = time;
         _logger = logger;
+        CreatedAt = time.GetUtcNow();
+        _autoscaler = new StabilizedReplicas(TimeSpan.FromSeconds(options.ScaleUpStabilizationSeconds), TimeSpan.FromSeconds(options.ScaleDownStabilizationSeconds));
         _loop = Task.Run(LoopAsync);
     }
+
+    /// <summary>When this server started running the deployment.</summary>
+    public DateTimeOffset CreatedAt { get; }
 
     public void SetTarget(DeploymentTarget target)
     {
@@ -283,26 +296,15 @@ internal sealed class LocalDeployment : IAsyncDisposable
         return ready.OrderByDescending(r => r.StartedAt).Take(Math.Max(0, ready.Count - wanted));
     }
 
-    /// <summary>
-    /// ceil(in flight / target per replica), within the limits; a rise counts once it has held for the
-    /// scale-up window (the lowest recommendation in it), a fall once it has held for the scale-down window
-    /// (the highest in it), as Kubernetes' HPA stabilizes.
-    /// </summary>
+    /// <summary>The desired count from the requests in flight on the ready replicas (<see cref="StabilizedReplicas"/>).</summary>
     private int Autoscale(DeploymentTarget target, DateTimeOffset now)
     {
-        var ready = _replicas.Where(r => r.State == ReplicaState.Ready).ToList();
-        var inFlight = ready.Sum(r => _load.InFlight(r.Id));
-        var recommendation = Math.Clamp((int)Math.Ceiling(inFlight / target.TargetInFlight), target.MinReplicas, target.MaxReplicas);
-        _recommendations.Add((now, recommendation));
-        var window = TimeSpan.FromSeconds(Math.Max(_options.ScaleUpStabilizationSeconds, _options.ScaleDownStabilizationSeconds));
-        _recommendations.RemoveAll(r => now - r.Time > window);
-        var up = _recommendations.Where(r => now - r.Time <= TimeSpan.FromSeconds(_options.ScaleUpStabilizationSeconds)).Min(r => r.Replicas);
-        var down = _recommendations.Where(r => now - r.Time <= TimeSpan.FromSeconds(_options.ScaleDownStabilizationSeconds)).Max(r => r.Replicas);
+        var inFlight = _replicas.Where(r => r.State == ReplicaState.Ready).Sum(r => _load.InFlight(r.Id));
         int desired;
         lock (_gate)
         {
             var before = Math.Clamp(_desired, target.MinReplicas, target.MaxReplicas);
-            desired = up > before ? up : down < before ? down : before;
+            desired = _autoscaler.Next(inFlight, target.TargetInFlight, target.MinReplicas, target.MaxReplicas, before, now);
             _desired = desired;
             PublishObservation();
             if (desired != before) Event("scaled", $"desired replicas {before} → {desired} ({inFlight} requests in flight, target {target.TargetInFlight} per replica)");
