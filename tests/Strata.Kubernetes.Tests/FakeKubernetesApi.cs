@@ -437,9 +437,9 @@ public sealed class FakeKubernetesApi : IAsyncDisposable
                 {
                     JsonObject? deleted;
                     lock (_lock) deleted = Delete(route.Collection, route.Namespace, route.Name!);
-                    // A claim (kept by its protection finalizer until unused) and a pod are answered with the object, as the real server does; the rest with a Status.
+                    // A claim (kept by its protection finalizer until unused), a pod and a Service are answered with the object, as the real server does; the rest with a Status.
                     await WriteAsync(context, deleted is null ? 404 : 200, deleted is null ? NotFound(route)
-                        : route.Collection is PersistentVolumeClaims or Pods ? deleted : StatusObject(200, "", "deleted", success: true));
+                        : route.Collection is PersistentVolumeClaims or Pods or Services ? deleted : StatusObject(200, "", "deleted", success: true));
                     return;
                 }
             default:

@@ -18,7 +18,7 @@ namespace Strata.Server.Runtime.Kubernetes;
 /// re-applies every stored deployment and removes what has none (<see cref="RetainOnlyAsync"/>).
 /// </summary>
 public sealed class KubernetesDeploymentRuntime(
-    ClusterApi api, KubernetesRuntimeOptions options, ModelFetchTokens tokens, TenantDirectory tenants, PlatformUrl platformUrl,
+    ClusterApi api, KubernetesRuntimeOptions options, ModelFetchTokens tokens, TenantDirectory tenants, TenantProvisioner provisioner, PlatformUrl platformUrl,
     TimeProvider time, ILogger<KubernetesDeploymentRuntime> logger) : IDeploymentRuntime, IHostedService, IDisposable
 {
     private const int MaxEvents = 50;
@@ -113,12 +113,11 @@ public sealed class KubernetesDeploymentRuntime(
         }
         // A new deployment's Secret exists before its Deployment, so that no pod waits for it; then the Deployment owns it.
         if (token is not null && existing is null
-            && await api.ApplyAsync(DeploymentManifests.FetchSecret(key, target.ModelName, token, owner: null), cancellationToken) is null)
+            && await ApplyInTenantAsync(DeploymentManifests.FetchSecret(key, target.ModelName, token, owner: null), key.TenantId, cancellationToken) is null)
         {
-            logger.LogWarning("Deployment {Deployment}: namespace {Namespace} does not exist yet; applied at the next resync", key, ns);
             return;
         }
-        var main = await api.ApplyAsync(DeploymentManifests.MainDeployment(target, platformUrl.Value, expiresAt, options), cancellationToken);
+        var main = await ApplyInTenantAsync(DeploymentManifests.MainDeployment(target, platformUrl.Value, expiresAt, options), key.TenantId, cancellationToken);
         if (main is null) return;
         var owner = DeploymentManifests.OwnerOf(main.Item);
         if (token is not null) await api.ApplyAsync(DeploymentManifests.FetchSecret(key, target.ModelName, token, owner), cancellationToken);
@@ -148,6 +147,20 @@ public sealed class KubernetesDeploymentRuntime(
         {
             foreach (var kind in new[] { "Deployment", "Service", "PodDisruptionBudget" }) await api.DeleteModelObjectAsync(kind, canaryName, ns, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Applies an object in the tenant's namespace; when the namespace is not there yet (a new tenant the provisioner's
+    /// last pass has not reached), provisions the tenant first. Null when it still cannot be (logged; the next resync tries again).
+    /// </summary>
+    private async Task<Applied<T>?> ApplyInTenantAsync<T>(T item, string tenantId, CancellationToken cancellationToken)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        if (await api.ApplyAsync(item, cancellationToken) is { } applied) return applied;
+        await provisioner.ProvisionAsync(tenantId, cancellationToken);
+        if (await api.ApplyAsync(item, cancellationToken) is { } second) return second;
+        logger.LogWarning("Deployment objects of tenant {Tenant}: namespace {Namespace} does not exist; applied at the next resync", tenantId, KubernetesNames.Namespace(tenantId));
+        return null;
     }
 
     /// <summary>Deletes the main Deployment: the garbage collector deletes everything it owns (canary, Services, budgets, HPA, Secret) and their pods.</summary>
@@ -281,6 +294,7 @@ public sealed class KubernetesDeploymentRuntime(
         if (old is null)
         {
             Event(key, "replica_started", $"replica {name} (version {version}) was created");
+            if (IsReady(pod)) Event(key, "replica_ready", $"replica {name} (version {version}) is ready");
             return;
         }
         if (now is null)
