@@ -232,8 +232,12 @@ public sealed class DeploymentService(
         record.CanaryWeight = null;
     }
 
+    /// <summary>"churn version 2, 1 to 4 replicas scaled on CPU (70%), canary version 3 taking 10%": what an event says the deployment became.</summary>
     private static string Describe(DeploymentRecord record) =>
-        $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas"
+        $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas "
+        + (record.ScalingMode == ScalingModes.Cpu
+            ? $"scaled on CPU ({record.TargetCpuPercent.ToString(CultureInfo.InvariantCulture)}%)"
+            : $"scaled on requests in flight ({record.TargetInFlight.ToString(CultureInfo.InvariantCulture)} each)")
         + (record.CanaryModelVersion is { } canary
             ? $", canary version {canary} taking {(record.CanaryWeight!.Value * 100).ToString("0.##", CultureInfo.InvariantCulture)}%"
             : "");
@@ -292,12 +296,22 @@ public sealed class DeploymentService(
             return;
         }
         var version = versions[record.ModelVersion];
+        var mode = record.ScalingMode;
+        if (!runtime.SupportedScalingModes.Contains(mode))
+        {
+            // Stored under a runtime that ran it (the server has since moved from Kubernetes to local, say): the
+            // deployment still serves, sized by an autoscaler this runtime has, rather than not at all.
+            mode = runtime.SupportedScalingModes[0];
+            logger.LogWarning("Deployment {Tenant}/{Name} asks for scaling mode {Stored}, which this runtime does not run; it scales in mode {Mode}",
+                record.TenantId, record.Name, record.ScalingMode, mode);
+        }
         var canary = record.CanaryModelVersion is { } v
             ? new CanaryTarget(v, versions[v].Uri, versions[v].InputSchemaJson, record.CanaryWeight!.Value)
             : null;
         await runtime.ApplyAsync(new DeploymentTarget(
             new DeploymentKey(record.TenantId, record.Name), record.ModelName, record.ModelVersion, version.Uri, version.InputSchemaJson,
-            record.MinReplicas, record.MaxReplicas, record.TargetInFlight, record.CpuCores, record.MemoryGb, canary), cancellationToken);
+            record.MinReplicas, record.MaxReplicas, record.TargetInFlight, record.CpuCores, record.MemoryGb, canary,
+            mode, record.TargetCpuPercent), cancellationToken);
     }
 
     private string AddEvent(string json, string reason, string message)
