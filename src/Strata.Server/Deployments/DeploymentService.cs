@@ -232,12 +232,15 @@ public sealed class DeploymentService(
         record.CanaryWeight = null;
     }
 
-    /// <summary>"churn version 2, 1 to 4 replicas scaled on CPU (70%), canary version 3 taking 10%": what an event says the deployment became.</summary>
+    /// <summary>
+    /// What an event says the deployment is: "churn version 2, 1 to 4 replicas at 8 requests in flight each", or "... at 70% CPU"
+    /// in mode cpu, and ", canary version 3 taking 10%". The scaling mode's target is named, so that a change of mode shows.
+    /// </summary>
     private static string Describe(DeploymentRecord record) =>
-        $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas "
+        $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas at "
         + (record.ScalingMode == ScalingModes.Cpu
-            ? $"scaled on CPU ({record.TargetCpuPercent.ToString(CultureInfo.InvariantCulture)}%)"
-            : $"scaled on requests in flight ({record.TargetInFlight.ToString(CultureInfo.InvariantCulture)} each)")
+            ? $"{record.TargetCpuPercent.ToString(CultureInfo.InvariantCulture)}% CPU"
+            : $"{record.TargetInFlight.ToString(CultureInfo.InvariantCulture)} requests in flight each")
         + (record.CanaryModelVersion is { } canary
             ? $", canary version {canary} taking {(record.CanaryWeight!.Value * 100).ToString("0.##", CultureInfo.InvariantCulture)}%"
             : "");

@@ -92,7 +92,7 @@ public abstract class ScalingModeTests<TApp>(TApp app) : IClassFixture<TApp>
             var body = await Http.ExpectAsync(switched, 200);
             Assert.Equal(("in_flight", 3.0, 55), Values(body.GetProperty("scaling")));
             var updated = body.GetProperty("events").EnumerateArray().Last(e => e.GetProperty("reason").GetString() == "updated");
-            Assert.Equal("updated: churn version 1, 1 to 5 replicas scaled on CPU (55%) → churn version 1, 1 to 5 replicas scaled on requests in flight (3 each)",
+            Assert.Equal("updated: churn version 1, 1 to 5 replicas at 55% CPU → churn version 1, 1 to 5 replicas at 3 requests in flight each",
                 updated.GetProperty("message").GetString());
         }
         target = app.Runtime.Target(tenant, "churn")!;
