@@ -16,7 +16,8 @@ public sealed class RecordingDeploymentRuntime : IDeploymentRuntime
 {
     private readonly ConcurrentDictionary<DeploymentKey, DeploymentTarget> _targets = new();
 
-    public IReadOnlyList<string> SupportedScalingModes { get; } = [ScalingModes.InFlight, ScalingModes.Cpu];
+    /// <summary>Both modes; a test may narrow it, as a server started again on another runtime would find.</summary>
+    public IReadOnlyList<string> SupportedScalingModes { get; set; } = [ScalingModes.InFlight, ScalingModes.Cpu];
 
     /// <summary>The last target applied to the deployment; null when none was, or it was removed.</summary>
     public DeploymentTarget? Target(string tenant, string name) => _targets.GetValueOrDefault(new DeploymentKey(tenant, name));
@@ -103,6 +104,33 @@ public abstract class ScalingModeTests<TApp>(TApp app) : IClassFixture<TApp>
             Assert.Equal(("cpu", 3.0, 90), Values((await Http.ExpectAsync(back, 200)).GetProperty("scaling")));
         }
         Assert.Equal((ScalingModes.Cpu, 90), (app.Runtime.Target(tenant, "churn")!.ScalingMode, app.Runtime.Target(tenant, "churn")!.TargetCpuPercent));
+    }
+
+    [SkippableFact]
+    public async Task A_stored_cpu_deployment_on_a_runtime_without_cpu_runs_on_requests_in_flight_and_keeps_its_mode()
+    {
+        Skip.If(app.SkipReason is not null, app.SkipReason);
+        var (tenant, client) = await app.TenantClientAsync("cpu-gone");
+        using var _ = client;
+        await TestModels.RegisterAsync(app, client, tenant, "churn", TestModels.ModelBytes("churn 1"));
+        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", scaling = new { mode = "cpu" } })) await Http.ExpectAsync(created, 201);
+
+        var modes = app.Runtime.SupportedScalingModes;
+        app.Runtime.SupportedScalingModes = [ScalingModes.InFlight];
+        try
+        {
+            // A change that leaves the mode alone is accepted; the runtime is given a mode it runs.
+            using (var patched = await client.PatchAsJsonAsync("/v1/deployments/churn", new { max_replicas = 2 }))
+            {
+                Assert.Equal(("cpu", 8.0, 70), Values((await Http.ExpectAsync(patched, 200)).GetProperty("scaling")));
+            }
+            var target = app.Runtime.Target(tenant, "churn")!;
+            Assert.Equal((ScalingModes.InFlight, 2), (target.ScalingMode, target.MaxReplicas));
+        }
+        finally
+        {
+            app.Runtime.SupportedScalingModes = modes;
+        }
     }
 
     [SkippableFact]
