@@ -32,6 +32,12 @@ _SPEC_FIELDS = frozenset({"name", "tenant_id", "docker_image", "entrypoint", "co
                           "environment"})
 
 
+def _scaling(mode: Optional[str], target_in_flight: Optional[float], target_cpu_percent: Optional[int]) -> Optional[Json]:
+    """The ``scaling`` object of a deployment's body with only the fields given; None when none is."""
+    given = {"mode": mode, "target_in_flight": target_in_flight, "target_cpu_percent": target_cpu_percent}
+    return {k: v for k, v in given.items() if v is not None} or None
+
+
 def _quote(segment: str) -> str:
     return urllib.parse.quote(str(segment), safe="")
 
@@ -205,12 +211,15 @@ class Client:
 
     def deploy(self, model: str, name: Optional[str] = None, *, min_replicas: Optional[int] = None,
                max_replicas: Optional[int] = None, cpu_cores: Optional[float] = None, memory_gb: Optional[float] = None,
-               target_in_flight: Optional[float] = None, canary: Optional[Dict[str, Any]] = None,
+               target_in_flight: Optional[float] = None, scaling_mode: Optional[str] = None,
+               target_cpu_percent: Optional[int] = None, canary: Optional[Dict[str, Any]] = None,
                idempotency_key: Optional[str] = None, timeout: Optional[float] = None) -> "DeployedModel":
         """Deploys a registered model (``churn@1``, ``churn@production``, ``churn``) as a prediction endpoint.
 
-        ``name`` defaults to the model's name. The creation carries an ``Idempotency-Key``, so it is
-        retried safely. Call :meth:`DeployedModel.wait_ready` before predicting.
+        ``name`` defaults to the model's name. ``scaling_mode`` is ``in_flight`` (the default: the platform's
+        autoscaler aims at ``target_in_flight`` requests per replica) or ``cpu`` (a HorizontalPodAutoscaler aims
+        at ``target_cpu_percent``, 70 by default; the Kubernetes runtime only). The creation carries an
+        ``Idempotency-Key``, so it is retried safely. Call :meth:`DeployedModel.wait_ready` before predicting.
         """
         body: Json = {"name": name or model.split("@", 1)[0], "model": model}
         if min_replicas is not None:
@@ -220,8 +229,9 @@ class Client:
         resources = {k: v for k, v in {"cpu_cores": cpu_cores, "memory_gb": memory_gb}.items() if v is not None}
         if resources:
             body["compute"] = resources
-        if target_in_flight is not None:
-            body["scaling"] = {"target_in_flight": target_in_flight}
+        scaling = _scaling(scaling_mode, target_in_flight, target_cpu_percent)
+        if scaling:
+            body["scaling"] = scaling
         if canary is not None:
             body["canary"] = canary
         answer = self._http.request("POST", "/v1/deployments", json_body=body,
@@ -516,6 +526,11 @@ class DeployedModel:
         """The version served."""
         return self.data.get("model_version")
 
+    @property
+    def scaling(self) -> Json:
+        """``{"mode": "in_flight" | "cpu", "target_in_flight": ..., "target_cpu_percent": ...}``."""
+        return dict(self.data.get("scaling") or {})
+
     def refresh(self, *, timeout: Optional[float] = None) -> "DeployedModel":
         """Reads the deployment again; returns itself."""
         self.data = self._client._http.get(f"/v1/deployments/{_quote(self.name)}", timeout=timeout)
@@ -544,16 +559,21 @@ class DeployedModel:
 
     def update(self, *, model: Optional[str] = None, min_replicas: Optional[int] = None,
                max_replicas: Optional[int] = None, cpu_cores: Optional[float] = None, memory_gb: Optional[float] = None,
-               target_in_flight: Optional[float] = None, canary: Optional[Json] = None,
+               target_in_flight: Optional[float] = None, scaling_mode: Optional[str] = None,
+               target_cpu_percent: Optional[int] = None, canary: Optional[Json] = None,
                timeout: Optional[float] = None) -> "DeployedModel":
-        """Changes the model (rolling, ``churn@2``), the replicas, the resources or the canary; returns itself."""
+        """Changes the model (rolling, ``churn@2``), the replicas, the scaling, the resources or the canary; returns itself.
+
+        ``scaling_mode`` switches the autoscaler (``in_flight`` or ``cpu``); targets not given are kept.
+        """
         body: Json = {k: v for k, v in {"model": model, "min_replicas": min_replicas, "max_replicas": max_replicas,
                                         "canary": canary}.items() if v is not None}
         resources = {k: v for k, v in {"cpu_cores": cpu_cores, "memory_gb": memory_gb}.items() if v is not None}
         if resources:
             body["compute"] = resources
-        if target_in_flight is not None:
-            body["scaling"] = {"target_in_flight": target_in_flight}
+        scaling = _scaling(scaling_mode, target_in_flight, target_cpu_percent)
+        if scaling:
+            body["scaling"] = scaling
         self.data = self._client._http.request("PATCH", f"/v1/deployments/{_quote(self.name)}", json_body=body,
                                                timeout=timeout).json()
         return self

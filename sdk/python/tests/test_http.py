@@ -194,6 +194,17 @@ class DeploymentAndTenantTests(FakeTestCase):
         self.assertEqual(1, len(self.api.sent("PATCH")))
         self.assertEqual({"max_replicas": 6, "compute": {"cpu_cores": 2}}, self.api.sent("PATCH")[0].json())
 
+    def test_scaling_mode_and_cpu_target_are_sent_on_create_and_a_switch_sends_the_mode_alone(self):
+        scaling = {"mode": "cpu", "target_in_flight": 8, "target_cpu_percent": 60}
+        self.api.on("POST", "/v1/deployments", (201, dict(self.DEPLOYMENT, scaling=scaling)))
+        self.api.on("PATCH", "/v1/deployments/churn", (200, dict(self.DEPLOYMENT, scaling=dict(scaling, mode="in_flight"))))
+        deployed = self.client.deploy("churn@2", scaling_mode="cpu", target_cpu_percent=60)
+        self.assertEqual({"mode": "cpu", "target_cpu_percent": 60}, self.api.sent("POST")[0].json()["scaling"])
+        self.assertEqual("cpu", deployed.scaling["mode"])
+        deployed.update(scaling_mode="in_flight")
+        self.assertEqual({"scaling": {"mode": "in_flight"}}, self.api.sent("PATCH")[0].json())
+        self.assertEqual(("in_flight", 60), (deployed.scaling["mode"], deployed.scaling["target_cpu_percent"]))
+
     def test_wait_ready_polls_until_a_replica_serves(self):
         self.api.on("GET", "/v1/deployments/churn", (200, dict(self.DEPLOYMENT, status="pending", ready_replicas=0)),
                     (200, self.DEPLOYMENT))

@@ -23,6 +23,9 @@ public static class DeploymentCommands
         public int? MinReplicas { get; init; }
         public int? MaxReplicas { get; init; }
         public double? TargetInFlight { get; init; }
+        /// <summary><see cref="ScalingModes"/>: which autoscaler sizes the deployment.</summary>
+        public string? ScalingMode { get; init; }
+        public int? TargetCpuPercent { get; init; }
         public double? CpuCores { get; init; }
         public double? MemoryGb { get; init; }
         public string? Canary { get; init; }
@@ -36,6 +39,12 @@ public static class DeploymentCommands
         var min = new Option<int?>("--min") { Description = "Fewest replicas (default 1)", CustomParser = CliOptions.ParseInt };
         var max = new Option<int?>("--max") { Description = "Most replicas the autoscaler may run (default 4)", CustomParser = CliOptions.ParseInt };
         var target = new Option<double?>("--target-in-flight") { Description = "Requests in flight per replica the autoscaler aims at (default 8)", CustomParser = CliOptions.ParseDouble };
+        var scalingMode = new Option<string?>("--scaling-mode")
+        {
+            Description = "What the autoscaler follows: in_flight (requests in flight, the default) or cpu (a HorizontalPodAutoscaler; Kubernetes runtime only)",
+        };
+        scalingMode.AcceptOnlyFromAmong(ScalingModes.InFlight, ScalingModes.Cpu);
+        var targetCpu = new Option<int?>("--target-cpu-percent") { Description = "With --scaling-mode cpu: CPU use per replica the autoscaler aims at, 1 to 100 (default 70)", CustomParser = CliOptions.ParseInt };
         var cpu = new Option<double?>("--cpu") { Description = "CPU cores per replica", CustomParser = CliOptions.ParseDouble };
         var memory = new Option<double?>("--memory") { Description = "Memory per replica, GB", CustomParser = CliOptions.ParseDouble };
         var canary = new Option<string?>("--canary") { Description = "Another version taking a share of the traffic (churn@4); needs --canary-weight when new" };
@@ -45,7 +54,7 @@ public static class DeploymentCommands
         var command = new Command("deploy",
             "Deploy a model version as a prediction endpoint, or change the deployment of that name when it exists (a new --model rolls out replica by replica)")
         {
-            name, model, min, max, target, cpu, memory, canary, canaryWeight, wait, timeout,
+            name, model, min, max, target, scalingMode, targetCpu, cpu, memory, canary, canaryWeight, wait, timeout,
         };
         command.SetAction((parse, ct) => cli.RunAsync(parse, (client, token) =>
         {
@@ -55,6 +64,8 @@ public static class DeploymentCommands
                 MinReplicas = parse.GetValue(min),
                 MaxReplicas = parse.GetValue(max),
                 TargetInFlight = parse.GetValue(target),
+                ScalingMode = parse.GetValue(scalingMode),
+                TargetCpuPercent = parse.GetValue(targetCpu),
                 CpuCores = parse.GetValue(cpu),
                 MemoryGb = parse.GetValue(memory),
                 Canary = parse.GetValue(canary),
@@ -75,7 +86,8 @@ public static class DeploymentCommands
     {
         var console = cli.Out;
         var compute = settings.CpuCores is null && settings.MemoryGb is null ? null : new DeploymentCompute { CpuCores = settings.CpuCores, MemoryGb = settings.MemoryGb };
-        var scaling = settings.TargetInFlight is null ? null : new DeploymentScaling { TargetInFlight = settings.TargetInFlight };
+        var scaling = settings.TargetInFlight is null && settings.ScalingMode is null && settings.TargetCpuPercent is null ? null
+            : new DeploymentScaling { Mode = settings.ScalingMode, TargetInFlight = settings.TargetInFlight, TargetCpuPercent = settings.TargetCpuPercent };
         var canary = settings.Canary is null && settings.CanaryWeight is null ? null : new DeploymentCanary { Model = settings.Canary, Weight = settings.CanaryWeight };
         Deployment? deployment = null;
         var created = false;
@@ -113,7 +125,7 @@ public static class DeploymentCommands
             };
             if (update == new UpdateDeploymentRequest())
             {
-                throw new UsageException("give --model to create a deployment, or a setting to change (--model, --min, --max, --target-in-flight, --cpu, --memory, --canary, --canary-weight)");
+                throw new UsageException("give --model to create a deployment, or a setting to change (--model, --min, --max, --target-in-flight, --scaling-mode, --target-cpu-percent, --cpu, --memory, --canary, --canary-weight)");
             }
             try
             {
@@ -204,7 +216,7 @@ public static class DeploymentCommands
         }
         var wide = format == OutputFormat.Wide;
         var table = new Table().AddColumns("NAME", "MODEL", "VERSION", "CANARY", "STATUS", "READY", "REPLICAS", "ENDPOINT", "CREATED");
-        if (wide) table.AddColumns("PREVIOUS", "TARGET IN FLIGHT", "COMPUTE", "UPDATED");
+        if (wide) table.AddColumns("PREVIOUS", "SCALING", "COMPUTE", "UPDATED");
         foreach (var d in deployments)
         {
             List<string> cells =
@@ -215,7 +227,7 @@ public static class DeploymentCommands
             if (wide)
             {
                 cells.AddRange(
-                    d.PreviousModelVersion?.ToString(CultureInfo.InvariantCulture) ?? "-", d.Scaling.TargetInFlight?.ToString(CultureInfo.InvariantCulture) ?? "-",
+                    d.PreviousModelVersion?.ToString(CultureInfo.InvariantCulture) ?? "-", ScalingTarget(d),
                     $"{d.Compute.CpuCores?.ToString(CultureInfo.InvariantCulture) ?? "-"} CPU, {d.Compute.MemoryGb?.ToString(CultureInfo.InvariantCulture) ?? "-"} GB",
                     Output.Esc(Output.Time(d.UpdatedAt)));
             }
@@ -248,7 +260,8 @@ public static class DeploymentCommands
         Row("Model", $"{Serving(d)}{(d.PreviousModelVersion is { } previous ? $" (before: version {previous})" : "")}");
         Row("Canary", Canary(d));
         Row("Status", d.Status);
-        Row("Replicas", $"{d.ReadyReplicas} ready of {d.DesiredReplicas} desired ({d.MinReplicas} to {d.MaxReplicas}), target {d.Scaling.TargetInFlight?.ToString(CultureInfo.InvariantCulture)} in flight each{CanaryReady(d)}");
+        Row("Replicas", $"{d.ReadyReplicas} ready of {d.DesiredReplicas} desired ({d.MinReplicas} to {d.MaxReplicas}){CanaryReady(d)}");
+        Row("Scaling", ScalingTarget(d));
         Row("Compute", $"{d.Compute.CpuCores?.ToString(CultureInfo.InvariantCulture)} CPU, {d.Compute.MemoryGb?.ToString(CultureInfo.InvariantCulture)} GB per replica");
         Row("Endpoint", d.EndpointUrl);
         Row("Created", Output.Time(d.CreatedAt));
@@ -376,6 +389,11 @@ public static class DeploymentCommands
         Output.WriteData(cli.Out, format.ForPeople() ? OutputFormat.Json : format, result.Body);
         return ExitCodes.Success;
     }
+
+    /// <summary>"8 requests in flight per replica", or "70% CPU per replica (HPA)" in mode cpu.</summary>
+    private static string ScalingTarget(Deployment d) => d.Scaling.Mode == ScalingModes.Cpu
+        ? $"{d.Scaling.TargetCpuPercent?.ToString(CultureInfo.InvariantCulture) ?? "-"}% CPU per replica (HPA)"
+        : $"{d.Scaling.TargetInFlight?.ToString(CultureInfo.InvariantCulture) ?? "-"} requests in flight per replica";
 
     private static string Serving(Deployment d) => $"{d.ModelName} version {d.ModelVersion} ({d.Model})";
 

@@ -56,7 +56,7 @@ public static class DeploymentMapping
             Compute = new DeploymentCompute { CpuCores = record.CpuCores, MemoryGb = record.MemoryGb },
             MinReplicas = record.MinReplicas,
             MaxReplicas = record.MaxReplicas,
-            Scaling = new DeploymentScaling { TargetInFlight = record.TargetInFlight },
+            Scaling = new DeploymentScaling { Mode = record.ScalingMode, TargetInFlight = record.TargetInFlight, TargetCpuPercent = record.TargetCpuPercent },
             DesiredReplicas = desired,
             ReadyReplicas = ready,
             EndpointUrl = $"/v1/deployments/{record.Name}/predict",

@@ -232,8 +232,15 @@ public sealed class DeploymentService(
         record.CanaryWeight = null;
     }
 
+    /// <summary>
+    /// What an event says the deployment is: "churn version 2, 1 to 4 replicas at 8 requests in flight each", or "... at 70% CPU"
+    /// in mode cpu, and ", canary version 3 taking 10%". The scaling mode's target is named, so that a change of mode shows.
+    /// </summary>
     private static string Describe(DeploymentRecord record) =>
-        $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas"
+        $"{record.ModelName} version {record.ModelVersion}, {record.MinReplicas} to {record.MaxReplicas} replicas at "
+        + (record.ScalingMode == ScalingModes.Cpu
+            ? $"{record.TargetCpuPercent.ToString(CultureInfo.InvariantCulture)}% CPU"
+            : $"{record.TargetInFlight.ToString(CultureInfo.InvariantCulture)} requests in flight each")
         + (record.CanaryModelVersion is { } canary
             ? $", canary version {canary} taking {(record.CanaryWeight!.Value * 100).ToString("0.##", CultureInfo.InvariantCulture)}%"
             : "");
@@ -305,12 +312,22 @@ public sealed class DeploymentService(
             return;
         }
         var version = versions[record.ModelVersion];
+        var mode = record.ScalingMode;
+        if (!runtime.SupportedScalingModes.Contains(mode))
+        {
+            // Stored under a runtime that ran it (the server has since moved from Kubernetes to local, say): the
+            // deployment still serves, sized by an autoscaler this runtime has, rather than not at all.
+            mode = runtime.SupportedScalingModes[0];
+            logger.LogWarning("Deployment {Tenant}/{Name} asks for scaling mode {Stored}, which this runtime does not run; it scales in mode {Mode}",
+                record.TenantId, record.Name, record.ScalingMode, mode);
+        }
         var canary = record.CanaryModelVersion is { } v
             ? new CanaryTarget(v, versions[v].Uri, versions[v].InputSchemaJson, record.CanaryWeight!.Value)
             : null;
         await runtime.ApplyAsync(new DeploymentTarget(
             new DeploymentKey(record.TenantId, record.Name), record.ModelName, record.ModelVersion, version.Uri, version.InputSchemaJson,
-            record.MinReplicas, record.MaxReplicas, record.TargetInFlight, record.CpuCores, record.MemoryGb, canary), cancellationToken);
+            record.MinReplicas, record.MaxReplicas, record.TargetInFlight, record.CpuCores, record.MemoryGb, canary,
+            mode, record.TargetCpuPercent), cancellationToken);
     }
 
     private string AddEvent(string json, string reason, string message)

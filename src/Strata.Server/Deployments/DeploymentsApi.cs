@@ -88,7 +88,7 @@ public static class DeploymentsApi
         var name = body!.Name ?? body.Model?.Split('@')[0];
         var min = body.MinReplicas ?? defaults.DefaultMinReplicas;
         var max = body.MaxReplicas ?? Math.Max(defaults.DefaultMaxReplicas, min);
-        var errors = DeploymentSpecValidator.CheckCreate(body, name, min, max, ModelNames.CheckModelName);
+        var errors = DeploymentSpecValidator.CheckCreate(body, name, min, max, ModelNames.CheckModelName, runtime.SupportedScalingModes);
         if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
         var (model, modelProblem) = await service.ResolveAsync(tenantId, body.Model!, cancellationToken);
         if (model is null) return Problem.Validation("model", modelProblem!);
@@ -118,6 +118,8 @@ public static class DeploymentsApi
             MinReplicas = min,
             MaxReplicas = max,
             TargetInFlight = body.Scaling?.TargetInFlight ?? defaults.DefaultTargetInFlight,
+            ScalingMode = body.Scaling?.Mode ?? ScalingModes.InFlight,
+            TargetCpuPercent = body.Scaling?.TargetCpuPercent ?? defaults.DefaultTargetCpuPercent,
             CpuCores = body.Compute?.CpuCores ?? defaults.DefaultCpuCores,
             MemoryGb = body.Compute?.MemoryGb ?? defaults.DefaultMemoryGb,
             EventsJson = "[]",
@@ -180,7 +182,7 @@ public static class DeploymentsApi
         var (body, problem) = await JsonBody.ReadAsync<UpdateDeploymentRequest>(request, BodyLimits.Deployments, cancellationToken);
         if (problem is not null) return problem;
         var tenantId = request.HttpContext.Caller().TenantId!;
-        var errors = DeploymentSpecValidator.CheckUpdate(body!);
+        var errors = DeploymentSpecValidator.CheckUpdate(body!, runtime.SupportedScalingModes);
         if (!errors.IsEmpty) return Problem.Validation(errors.ToDictionary());
         ResolvedModel? model = null;
         if (body!.Model is not null)
@@ -205,6 +207,8 @@ public static class DeploymentsApi
             record.MaxReplicas = body.MaxReplicas ?? Math.Max(record.MaxReplicas, record.MinReplicas);
             if (record.MinReplicas > record.MaxReplicas) return ("max_replicas", $"must be at least min_replicas ({record.MinReplicas})");
             record.TargetInFlight = body.Scaling?.TargetInFlight ?? record.TargetInFlight;
+            record.ScalingMode = body.Scaling?.Mode ?? record.ScalingMode;
+            record.TargetCpuPercent = body.Scaling?.TargetCpuPercent ?? record.TargetCpuPercent;
             record.CpuCores = body.Compute?.CpuCores ?? record.CpuCores;
             record.MemoryGb = body.Compute?.MemoryGb ?? record.MemoryGb;
             return null;

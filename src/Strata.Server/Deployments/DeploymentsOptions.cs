@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using Strata.Contracts;
+using Strata.Core.Deployments;
 
 namespace Strata.Server.Deployments;
 
@@ -21,6 +23,11 @@ public sealed class DeploymentsOptions
     /// <value>The default is 8.</value>
     [Range(0.1, 10000)]
     public double DefaultTargetInFlight { get; set; } = 8;
+
+    /// <summary>CPU use, in percent of each replica's cores, that the HPA aims at (mode <c>cpu</c>), when a deployment names none.</summary>
+    /// <value>The default is 70.</value>
+    [Range(1, DeploymentSpecValidator.MaxTargetCpuPercent)]
+    public int DefaultTargetCpuPercent { get; set; } = ScalingModes.DefaultTargetCpuPercent;
 
     /// <summary>Cores and memory of a replica that names none.</summary>
     /// <value>The defaults are 1 core and 1 GB.</value>

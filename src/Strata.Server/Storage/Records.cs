@@ -301,6 +301,10 @@ public sealed class DeploymentRecord
     public int MinReplicas { get; set; }
     public int MaxReplicas { get; set; }
     public double TargetInFlight { get; set; }
+    /// <summary>Which autoscaler sizes it (<see cref="ScalingModes"/>).</summary>
+    public string ScalingMode { get; set; } = ScalingModes.InFlight;
+    /// <summary>The CPU use, in percent of each replica's cores, that the HPA aims at in mode <c>cpu</c>; kept in the other mode too, for a switch back.</summary>
+    public int TargetCpuPercent { get; set; } = ScalingModes.DefaultTargetCpuPercent;
     public double CpuCores { get; set; }
     public double MemoryGb { get; set; }
     public required string EventsJson { get; set; }

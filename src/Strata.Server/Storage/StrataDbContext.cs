@@ -182,6 +182,7 @@ public abstract class StrataDbContext(DbContextOptions options) : DbContext(opti
             deployment.Property(d => d.ModelRef).HasMaxLength(128);
             deployment.Property(d => d.ModelName).HasMaxLength(63);
             deployment.Property(d => d.CanaryModelRef).HasMaxLength(128);
+            deployment.Property(d => d.ScalingMode).HasMaxLength(16);
             deployment.HasIndex(d => new { d.TenantId, d.Name }).IsUnique();
             deployment.HasIndex(d => new { d.TenantId, d.Seq });
         });

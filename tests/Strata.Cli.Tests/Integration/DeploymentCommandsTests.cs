@@ -135,6 +135,11 @@ public sealed class DeploymentCommandsTests(ServerFixture server) : IClassFixtur
         var unknownModel = await cli.RunAsync("deploy", "churn", "--model", "churn@1");
         Assert.Equal(ExitCodes.ApiError, unknownModel.ExitCode);
         Assert.Contains("model:", unknownModel.Error);
+        // The server's runtime is local: it scales on requests in flight only, and says so before looking for the model.
+        var cpu = await cli.RunAsync("deploy", "churn", "--model", "churn@1", "--scaling-mode", "cpu");
+        Assert.Equal(ExitCodes.ApiError, cpu.ExitCode);
+        Assert.Contains("scaling.mode:", cpu.Error);
+        Assert.Contains("scales on requests in flight only", cpu.Error);
 
         var notJson = await cli.RunAsync("predict", "churn", "{tenure_months: 3");
         Assert.Equal(ExitCodes.UsageError, notJson.ExitCode);

@@ -107,6 +107,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("tokens", "create", "team-a", "--role", "metrics-reader")]
     [InlineData("tokens", "create", "--role", "member")]
     [InlineData("frobnicate")]
+    [InlineData("deploy", "churn", "--scaling-mode", "memory")]
     public async Task Bad_input_is_a_usage_error_and_never_reaches_the_server(params string[] args)
     {
         var factory = new NoServerFactory();
@@ -289,6 +290,39 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("Submit and follow training jobs", jobs.Out);
         Assert.Contains("wait <id>", jobs.Out);
         Assert.Empty(server.Requests);
+    }
+
+    [Fact]
+    public async Task Deploy_sends_the_scaling_mode_and_cpu_target_when_it_creates_and_when_it_changes()
+    {
+        var deployment = JsonSerializer.Serialize(new Deployment
+        {
+            Name = "churn", Model = "churn@1", ModelName = "churn", ModelVersion = 1, Status = DeploymentStatuses.Pending,
+            Compute = new DeploymentCompute { CpuCores = 1, MemoryGb = 1 }, MinReplicas = 1, MaxReplicas = 4,
+            Scaling = new DeploymentScaling { Mode = ScalingModes.Cpu, TargetInFlight = 8, TargetCpuPercent = 60 },
+            DesiredReplicas = 1, ReadyReplicas = 0, EndpointUrl = "/v1/deployments/churn/predict", CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
+        }, StrataJson.Options);
+        var bodies = new List<string>();
+        var server = new StubHandler(request =>
+        {
+            bodies.Add(request.Content!.ReadAsStringAsync().GetAwaiter().GetResult());
+            return StubHandler.Json(request.Method == HttpMethod.Post ? HttpStatusCode.Created : HttpStatusCode.OK, deployment);
+        });
+        var cli = new CliHarness(new HandlerFactory(server), _dir.File("config.json"), _dir.Path,
+            new Dictionary<string, string?> { ["STRATA_URL"] = "http://strata.test", ["STRATA_TOKEN"] = "t" });
+
+        var created = await cli.RunAsync("deploy", "churn", "--model", "churn@1", "--scaling-mode", "cpu", "--target-cpu-percent", "60");
+        var changed = await cli.RunAsync("deploy", "churn", "--scaling-mode", "in_flight");
+
+        Assert.True(created.ExitCode == ExitCodes.Success, created.ToString());
+        Assert.True(changed.ExitCode == ExitCodes.Success, changed.ToString());
+        Assert.Equal([(HttpMethod.Post, "/v1/deployments"), (HttpMethod.Patch, "/v1/deployments/churn")],
+            server.Requests.Select(r => (r.Method, r.RequestUri!.AbsolutePath)));
+        var create = JsonSerializer.Deserialize<CreateDeploymentRequest>(bodies[0], StrataJson.Options)!;
+        Assert.Equal(new DeploymentScaling { Mode = ScalingModes.Cpu, TargetCpuPercent = 60 }, create.Scaling);
+        // Only what was given changes: the mode, not the targets.
+        var update = JsonSerializer.Deserialize<UpdateDeploymentRequest>(bodies[1], StrataJson.Options)!;
+        Assert.Equal(new UpdateDeploymentRequest { Scaling = new DeploymentScaling { Mode = ScalingModes.InFlight } }, update);
     }
 
     [Theory]

@@ -394,6 +394,41 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
     }
 
     [Fact]
+    public async Task The_local_runtime_refuses_cpu_scaling_and_a_deployment_shows_its_scaling_defaults()
+    {
+        var (tenant, client) = await app.TenantClientAsync("scaling");
+        using var _ = client;
+        await RegisterAsync(client, tenant);
+        static (string?, double, int) Scaling(JsonElement deployment)
+        {
+            var scaling = deployment.GetProperty("scaling");
+            return (scaling.GetProperty("mode").GetString(), scaling.GetProperty("target_in_flight").GetDouble(), scaling.GetProperty("target_cpu_percent").GetInt32());
+        }
+
+        using (var cpu = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", scaling = new { mode = "cpu" } }))
+        {
+            var problem = await Http.ExpectValidationAsync(cpu, "scaling.mode");
+            Assert.Contains("scales on requests in flight only", problem.GetProperty("errors").GetProperty("scaling.mode")[0].GetString(), StringComparison.Ordinal);
+        }
+        using (var list = await client.GetAsync("/v1/deployments")) Assert.Empty((await Http.ExpectAsync(list, 200)).EnumerateArray());
+
+        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { model = "churn@1", max_replicas = 1 }))
+        {
+            Assert.Equal(("in_flight", 8.0, 70), Scaling(await Http.ExpectAsync(created, 201)));
+        }
+        using (var patched = await client.PatchAsJsonAsync("/v1/deployments/churn", new { scaling = new { target_in_flight = 4 } }))
+        {
+            Assert.Equal(("in_flight", 4.0, 70), Scaling(await Http.ExpectAsync(patched, 200)));
+        }
+        using (var cpu = await client.PatchAsJsonAsync("/v1/deployments/churn", new { scaling = new { mode = "cpu", target_cpu_percent = 50 } }))
+        {
+            await Http.ExpectValidationAsync(cpu, "scaling.mode");
+        }
+        using (var get = await client.GetAsync("/v1/deployments/churn")) Assert.Equal(("in_flight", 4.0, 70), Scaling(await Http.ExpectAsync(get, 200)));
+        using (var deleted = await client.DeleteAsync("/v1/deployments/churn")) Assert.Equal(204, (int)deleted.StatusCode);
+    }
+
+    [Fact]
     public async Task A_canary_takes_its_share_of_2000_predictions_and_is_promoted_by_deploying_its_version()
     {
         var (tenant, client) = await app.TenantClientAsync("canary");

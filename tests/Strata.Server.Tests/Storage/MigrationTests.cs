@@ -1,4 +1,7 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Strata.Contracts;
 using Strata.Server.Storage;
 using Strata.Server.Tests.Support;
 
@@ -50,5 +53,30 @@ public sealed class MigrationTests
         Assert.Contains("20261201224549_DeploymentCanary", error.Message, StringComparison.Ordinal);
         await using var after = database.Store.CreateContext();
         Assert.Equal(SquashedIds, await after.Database.GetAppliedMigrationsAsync());
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(TestDatabase.Kinds), MemberType = typeof(TestDatabase))]
+    public async Task A_deployment_stored_before_scaling_modes_scales_on_requests_in_flight_with_the_default_cpu_target(StorageKind kind)
+    {
+        Skip.If(kind == StorageKind.Postgres && PostgresDatabase.SkipReason is not null, PostgresDatabase.SkipReason);
+        await using var database = await TestDatabase.OpenAsync(kind);
+        await using (var db = database.Store.CreateContext())
+        {
+            // Back to the schema before DeploymentScalingMode, with a deployment in it.
+            await db.GetService<IMigrator>().MigrateAsync("JobReferences");
+            var now = DateTimeOffset.UtcNow;
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO deployments (tenant_id, name, model_ref, model_name, model_version, min_replicas, max_replicas,
+                                         target_in_flight, cpu_cores, memory_gb, events_json, created_at, updated_at)
+                VALUES ('team-a', 'churn', 'churn@1', 'churn', 1, 1, 4, 8, 1, 1, '[]', {now}, {now});
+                """);
+        }
+
+        StorageSetup.Migrate(database.Store);
+
+        await using var after = database.Store.CreateContext();
+        var deployment = await after.Deployments.SingleAsync();
+        Assert.Equal((ScalingModes.InFlight, ScalingModes.DefaultTargetCpuPercent), (deployment.ScalingMode, deployment.TargetCpuPercent));
     }
 }

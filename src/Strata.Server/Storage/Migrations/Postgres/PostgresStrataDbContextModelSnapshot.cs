@@ -319,6 +319,16 @@ namespace Strata.Server.Storage.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("previous_model_version");
 
+                    b.Property<string>("ScalingMode")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("scaling_mode");
+
+                    b.Property<int>("TargetCpuPercent")
+                        .HasColumnType("integer")
+                        .HasColumnName("target_cpu_percent");
+
                     b.Property<double>("TargetInFlight")
                         .HasColumnType("double precision")
                         .HasColumnName("target_in_flight");

@@ -310,6 +310,16 @@ namespace Strata.Server.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("previous_model_version");
 
+                    b.Property<string>("ScalingMode")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("scaling_mode");
+
+                    b.Property<int>("TargetCpuPercent")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("target_cpu_percent");
+
                     b.Property<double>("TargetInFlight")
                         .HasColumnType("REAL")
                         .HasColumnName("target_in_flight");
