@@ -136,27 +136,31 @@ public sealed class KubernetesDeploymentTests : IAsyncLifetime
         using var _ = client;
         var ns = "ml-" + tenant;
         await RegisterIrisAsync(client, tenant, times: 1);
-        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { model = "iris@1", min_replicas = 1, max_replicas = 5 }))
+        using (var created = await client.PostAsJsonAsync("/v1/deployments",
+            new { model = "iris@1", min_replicas = 2, max_replicas = 5, scaling = new { mode = "cpu", target_cpu_percent = 55 } }))
         {
             await Http.ExpectAsync(created, 201);
         }
-        await ClusterHarness.EventuallyAsync(() => _api.Get(FakeKubernetesApi.Deployments, ns, "model-iris") is not null, "the Deployment");
-        var runtime = _app.Services.GetRequiredService<KubernetesDeploymentRuntime>();
-        var target = new DeploymentTarget(new DeploymentKey(tenant, "iris"), "iris", 1, "", null, 2, 5, 8, 1, 1, ScalingMode: ScalingModes.Cpu, TargetCpuPercent: 55);
-
-        await runtime.ApplyAsync(target, CancellationToken.None);
+        await ClusterHarness.EventuallyAsync(() => _api.Get(FakeKubernetesApi.Autoscalers, ns, "model-iris") is not null, "the HPA");
         var hpa = _api.Get(FakeKubernetesApi.Autoscalers, ns, "model-iris")!;
         Assert.Equal(55, hpa["spec"]!["metrics"]![0]!["resource"]!["target"]!["averageUtilization"]!.GetValue<int>());
         Assert.Equal((2, 5), (hpa["spec"]!["minReplicas"]!.GetValue<int>(), hpa["spec"]!["maxReplicas"]!.GetValue<int>()));
+        Assert.Equal("model-iris", hpa["spec"]!["scaleTargetRef"]!["name"]!.GetValue<string>());
+
         // The HPA's controller writes the count; Strata's apply and autoscaler leave it alone.
         _api.Update(FakeKubernetesApi.Deployments, ns, "model-iris", d => d["spec"]!["replicas"] = 4, manager: "kube-controller-manager");
-        await runtime.ApplyAsync(target, CancellationToken.None);
+        var runtime = _app.Services.GetRequiredService<KubernetesDeploymentRuntime>();
+        await ClusterHarness.EventuallyAsync(() => runtime.Observe(new DeploymentKey(tenant, "iris"))?.DesiredReplicas == 4, "the watch saw the HPA's scale");
+        await PatchAsync(client, "iris", new { max_replicas = 6 });
         await NewAutoscaler(runtime, inFlight: 0).PassAsync(CancellationToken.None);
         Assert.Equal(4, Replicas(ns, "model-iris"));
+        Assert.Equal(6, _api.Get(FakeKubernetesApi.Autoscalers, ns, "model-iris")!["spec"]!["maxReplicas"]!.GetValue<int>());
 
-        await runtime.ApplyAsync(target with { ScalingMode = ScalingModes.InFlight, MinReplicas = 1, MaxReplicas = 3 }, CancellationToken.None);
+        // Back to the platform's autoscaler: the HPA goes, and the count is brought within the new limits.
+        await PatchAsync(client, "iris", new { max_replicas = 3, scaling = new { mode = "in_flight" } });
         Assert.Null(_api.Get(FakeKubernetesApi.Autoscalers, ns, "model-iris"));
         Assert.Equal(3, Replicas(ns, "model-iris"));
+        Assert.Equal("in_flight", (await GetAsync(client, "iris")).GetProperty("scaling").GetProperty("mode").GetString());
     }
 
     [Fact]

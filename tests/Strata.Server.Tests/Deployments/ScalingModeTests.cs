@@ -38,6 +38,9 @@ public sealed class RecordingDeploymentRuntime : IDeploymentRuntime
     public DeploymentObservation? Observe(DeploymentKey key) => null;
 
     public IReadOnlyList<DeploymentKey> Deployments() => [.. _targets.Keys];
+
+    /// <summary>Every target this double holds was applied by the server it stands in for: none is left over from elsewhere.</summary>
+    public Task RetainOnlyAsync(IReadOnlySet<DeploymentKey> stored, DateTimeOffset listedAt, CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>The app with <see cref="RecordingDeploymentRuntime"/> as its deployment runtime.</summary>
