@@ -86,7 +86,7 @@ public sealed class DeployManifestTests
         bool Allows(string group, string resource, string verb) =>
             role.Rules.Any(r => r.ApiGroups.Contains(group) && r.Resources.Contains(resource) && r.Verbs.Contains(verb));
         // Server-side apply is a patch, and a create where it creates.
-        foreach (var (group, resource) in new[] { ("", "namespaces"), ("", "resourcequotas"), ("", "limitranges"), ("", "serviceaccounts"), ("", "services"), ("", "persistentvolumeclaims"), ("", "secrets"), ("batch", "jobs"), ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "rolebindings"), ("networking.k8s.io", "networkpolicies") })
+        foreach (var (group, resource) in new[] { ("", "namespaces"), ("", "resourcequotas"), ("", "limitranges"), ("", "serviceaccounts"), ("", "services"), ("", "persistentvolumeclaims"), ("", "secrets"), ("batch", "jobs"), ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "rolebindings"), ("networking.k8s.io", "networkpolicies"), ("apps", "deployments"), ("autoscaling", "horizontalpodautoscalers"), ("policy", "poddisruptionbudgets") })
         {
             Assert.True(Allows(group, resource, "patch") && Allows(group, resource, "create"), $"{resource}: create and patch");
         }
@@ -95,6 +95,10 @@ public sealed class DeployManifestTests
         Assert.Equal(["create", "patch"], secretVerbs);
         Assert.True(Allows("batch", "jobs", "watch"));
         Assert.True(Allows("", "namespaces", "delete"));
+        // Model deployments: watched with their Services and pods, scaled by the platform's autoscaler, deleted whole through their owner.
+        Assert.True(Allows("apps", "deployments", "watch") && Allows("apps", "deployments", "delete") && Allows("", "services", "watch"));
+        Assert.True(Allows("apps", "deployments/scale", "patch"));
+        Assert.True(Allows("autoscaling", "horizontalpodautoscalers", "delete"));
         Assert.True(Allows("", "pods/log", "get"));
         // The jobs' Role may only be created by someone holding its permissions.
         Assert.True(Allows("", "pods", "watch") && Allows("", "configmaps", "get"));

@@ -26,7 +26,7 @@ public sealed class TenantProvisionerTests : IAsyncLifetime
         var ns = _cluster.Api.Get(FakeKubernetesApi.Namespaces, null, "ml-team-a")!;
         Assert.Equal("eng-42", ns["metadata"]!["labels"]!["cost-center"]!.GetValue<string>());
         Assert.Equal("restricted", ns["metadata"]!["labels"]!["pod-security.kubernetes.io/enforce"]!.GetValue<string>());
-        Assert.Equal(3, _cluster.Api.List(FakeKubernetesApi.NetworkPolicies, "ml-team-b").Count);
+        Assert.Equal(4, _cluster.Api.List(FakeKubernetesApi.NetworkPolicies, "ml-team-b").Count);
 
         // Every object is server-side applied by the field manager "strata", which owns what it set.
         Assert.Equal(20, _cluster.Api.CountApplies("fieldManager=strata&force=false"));

@@ -72,15 +72,6 @@ public sealed class KubernetesDeploymentRuntime(
         if (!_stopping.IsCancellationRequested) _stopping.Cancel();
     }
 
-    /// <summary>True once Deployments, Services and pods have each been listed: what the cluster runs is known.</summary>
-    public bool Synced
-    {
-        get
-        {
-            lock (_lock) return _listed.Count == 3;
-        }
-    }
-
     public DeploymentObservation? Observe(DeploymentKey key) => _observed.GetValueOrDefault(key);
 
     public IReadOnlyList<DeploymentKey> Deployments() => [.. _observed.Keys];
@@ -170,19 +161,16 @@ public sealed class KubernetesDeploymentRuntime(
         lock (_lock) _events.Remove(key);
     }
 
+    /// <summary>Lists the cluster's model Deployments (not the watch's cache, which a just-started server may not have filled) and deletes the orphans.</summary>
     public async Task RetainOnlyAsync(IReadOnlySet<DeploymentKey> stored, DateTimeOffset listedAt, CancellationToken cancellationToken)
     {
-        List<DeploymentKey> orphans;
-        lock (_lock)
-        {
-            // Before the first list nothing is known to be an orphan: the next resync looks again.
-            if (_listed.Count < 3) return;
-            orphans = [.. _deployments.Values
-                .Where(d => d.Metadata.CreationTimestamp is { } created && created < listedAt.UtcDateTime)
-                .Select(d => DeploymentManifests.Identify(d.Metadata))
-                .Where(id => id is { Track: ReplicaTrack.Main } && !stored.Contains(id.Value.Key))
-                .Select(id => id!.Value.Key)];
-        }
+        var list = await api.CallAsync(c => api.Client.AppsV1.ListDeploymentForAllNamespacesAsync(labelSelector: DeploymentManifests.Selector, cancellationToken: c), cancellationToken);
+        var orphans = list.Items
+            .Where(d => d.Metadata.CreationTimestamp is { } created && created < listedAt.UtcDateTime)
+            .Select(d => DeploymentManifests.Identify(d.Metadata))
+            .Where(id => id is { Track: ReplicaTrack.Main } && !stored.Contains(id.Value.Key))
+            .Select(id => id!.Value.Key)
+            .ToList();
         foreach (var key in orphans)
         {
             logger.LogInformation("Deployment {Deployment} runs in the cluster but is stored no more; deleting it", key);
