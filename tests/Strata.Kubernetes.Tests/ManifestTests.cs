@@ -565,6 +565,16 @@ public sealed class ManifestTests
     }
 
     [Fact]
+    public void An_object_speaks_for_a_deployment_only_in_its_tenants_namespace()
+    {
+        var labels = new Dictionary<string, string> { ["tenant"] = "team-b", ["strata.dev/deployment"] = "churn", ["strata.dev/track"] = "canary" };
+        Assert.Equal((new DeploymentKey("team-b", "churn"), ReplicaTrack.Canary), DeploymentManifests.Identify(new V1ObjectMeta { NamespaceProperty = "ml-team-b", Labels = labels }));
+        // A pod in team A's namespace labelled as team B's is not team B's replica.
+        Assert.Null(DeploymentManifests.Identify(new V1ObjectMeta { NamespaceProperty = "ml-team-a", Labels = labels }));
+        Assert.Null(DeploymentManifests.Identify(new V1ObjectMeta { NamespaceProperty = "ml-team-b", Labels = new Dictionary<string, string> { ["tenant"] = "team-b" } }));
+    }
+
+    [Fact]
     public void Model_deployment_objects_hold_no_token_and_long_names_stay_within_63_characters()
     {
         const string token = "eyJ-a-secret-token-value";

@@ -277,21 +277,31 @@ public sealed class DeploymentService(
         var listedAt = time.GetUtcNow();
         await using var db = store.CreateContext();
         var deployments = db.Deployments.AsNoTracking().Where(d => !db.Tenants.Any(t => t.Id == d.TenantId && t.DeletingSince != null));
-        var stored = new HashSet<DeploymentKey>();
-        foreach (var record in await deployments.ToListAsync(cancellationToken))
+        var stored = (await deployments.Select(d => new { d.TenantId, d.Name }).ToListAsync(cancellationToken))
+            .Select(d => new DeploymentKey(d.TenantId, d.Name)).ToHashSet();
+        foreach (var key in stored)
         {
-            stored.Add(new DeploymentKey(record.TenantId, record.Name));
-            // What was accepted keeps its reservation, even if the quota was lowered since.
-            ledger.ReserveForDeployment(record.TenantId, record.Name, Reservation(record),
-                MostReplicas(record.MaxReplicas, record.CanaryWeight), limits: null);
+            // Read again and applied under the tenant's lock: a deployment deleted or changed since the list above is
+            // neither brought back nor rolled back to what the list said (a change's own apply comes after this one).
+            var gate = _tenantLocks.GetOrAdd(key.TenantId, _ => new SemaphoreSlim(1, 1));
+            await gate.WaitAsync(cancellationToken);
             try
             {
+                await using var fresh = store.CreateContext();
+                if (await fresh.Deployments.AsNoTracking().FirstOrDefaultAsync(d => d.TenantId == key.TenantId && d.Name == key.Name, cancellationToken) is not { } record) continue;
+                // What was accepted keeps its reservation, even if the quota was lowered since.
+                ledger.ReserveForDeployment(record.TenantId, record.Name, Reservation(record),
+                    MostReplicas(record.MaxReplicas, record.CanaryWeight), limits: null);
                 await ApplyAsync(record, cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // One deployment the runtime refuses (a conflict with another manager's field) does not stop the others.
-                logger.LogError(e, "Deployment {Tenant}/{Name} could not be applied", record.TenantId, record.Name);
+                logger.LogError(e, "Deployment {Deployment} could not be applied", key);
+            }
+            finally
+            {
+                gate.Release();
             }
         }
         await runtime.RetainOnlyAsync(stored, listedAt, cancellationToken);

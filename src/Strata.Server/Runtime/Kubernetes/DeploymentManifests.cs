@@ -242,11 +242,13 @@ public static class DeploymentManifests
         BlockOwnerDeletion = true,
     };
 
-    /// <summary>The deployment and track an object of Strata's belongs to, from its labels; null for anything else.</summary>
+    /// <summary>The deployment and track an object of Strata's belongs to, from its labels and namespace; null for anything else.</summary>
     public static (DeploymentKey Key, ReplicaTrack Track)? Identify(V1ObjectMeta? metadata)
     {
         var labels = metadata?.Labels;
         if (labels is null || !labels.TryGetValue(KubernetesNames.TenantLabel, out var tenant) || !labels.TryGetValue(DeploymentLabel, out var name)) return null;
+        // A label names a tenant; only the tenant's own namespace may speak for it.
+        if (metadata!.NamespaceProperty != KubernetesNames.Namespace(tenant)) return null;
         var track = labels.TryGetValue(TrackLabel, out var value) && value == "canary" ? ReplicaTrack.Canary : ReplicaTrack.Main;
         return (new DeploymentKey(tenant, name), track);
     }

@@ -340,6 +340,8 @@ public sealed class KubernetesDeploymentRuntime(
         if (main is null)
         {
             _observed.TryRemove(key, out _);
+            // Gone with its last pod: nothing is left to tell of it.
+            if (!PodsOf(key).Any()) _events.Remove(key);
             return;
         }
         var ready = new List<ReplicaEndpoint>();
