@@ -66,10 +66,7 @@ public sealed class KubernetesDeploymentTests : IAsyncLifetime
         var ns = "ml-" + tenant;
         await RegisterIrisAsync(client, tenant, times: 2);
 
-        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { model = "iris@1", min_replicas = 2, max_replicas = 4 }))
-        {
-            await Http.ExpectAsync(created, 201);
-        }
+        await CreateAsync(client, new { model = "iris@1", min_replicas = 2, max_replicas = 4 });
         await ClusterHarness.EventuallyAsync(() => Replicas(ns, "model-iris") == 2, "the Deployment scaled to its minimum");
         var deployment = _api.Get(FakeKubernetesApi.Deployments, ns, "model-iris")!;
         var uid = deployment["metadata"]!["uid"]!.GetValue<string>();
@@ -136,11 +133,7 @@ public sealed class KubernetesDeploymentTests : IAsyncLifetime
         using var _ = client;
         var ns = "ml-" + tenant;
         await RegisterIrisAsync(client, tenant, times: 1);
-        using (var created = await client.PostAsJsonAsync("/v1/deployments",
-            new { model = "iris@1", min_replicas = 2, max_replicas = 5, scaling = new { mode = "cpu", target_cpu_percent = 55 } }))
-        {
-            await Http.ExpectAsync(created, 201);
-        }
+        await CreateAsync(client, new { model = "iris@1", min_replicas = 2, max_replicas = 5, scaling = new { mode = "cpu", target_cpu_percent = 55 } });
         await ClusterHarness.EventuallyAsync(() => _api.Get(FakeKubernetesApi.Autoscalers, ns, "model-iris") is not null, "the HPA");
         var hpa = _api.Get(FakeKubernetesApi.Autoscalers, ns, "model-iris")!;
         Assert.Equal(55, hpa["spec"]!["metrics"]![0]!["resource"]!["target"]!["averageUtilization"]!.GetValue<int>());
@@ -170,10 +163,7 @@ public sealed class KubernetesDeploymentTests : IAsyncLifetime
         using var _ = client;
         var ns = "ml-" + tenant;
         await RegisterIrisAsync(client, tenant, times: 1);
-        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { model = "iris@1", min_replicas = 1, max_replicas = 4, scaling = new { target_in_flight = 2 } }))
-        {
-            await Http.ExpectAsync(created, 201);
-        }
+        await CreateAsync(client, new { model = "iris@1", min_replicas = 1, max_replicas = 4, scaling = new { target_in_flight = 2 } });
         await ClusterHarness.EventuallyAsync(() => _api.Get(FakeKubernetesApi.Deployments, ns, "model-iris") is not null, "the Deployment");
         await _pods.RollOutAsync(ns, "model-iris", run: false);
         var runtime = _app.Services.GetRequiredService<KubernetesDeploymentRuntime>();
@@ -195,10 +185,7 @@ public sealed class KubernetesDeploymentTests : IAsyncLifetime
         using var _ = client;
         var ns = "ml-" + tenant;
         await RegisterIrisAsync(client, tenant, times: 1);
-        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { model = "iris@1", min_replicas = 1, max_replicas = 2 }))
-        {
-            await Http.ExpectAsync(created, 201);
-        }
+        await CreateAsync(client, new { model = "iris@1", min_replicas = 1, max_replicas = 2 });
         await ClusterHarness.EventuallyAsync(() => _api.Get(FakeKubernetesApi.Services, ns, "model-iris") is not null, "the Service");
         await _pods.RollOutAsync(ns, "model-iris");
         await WaitForAsync(client, "iris", d => d.GetProperty("status").GetString() == "ready");
@@ -237,10 +224,7 @@ public sealed class KubernetesDeploymentTests : IAsyncLifetime
         using var _ = client;
         var ns = "ml-" + tenant;
         await RegisterIrisAsync(client, tenant, times: 1);
-        using (var created = await client.PostAsJsonAsync("/v1/deployments", new { model = "iris@1", min_replicas = 1, max_replicas = 1 }))
-        {
-            await Http.ExpectAsync(created, 201);
-        }
+        await CreateAsync(client, new { model = "iris@1", min_replicas = 1, max_replicas = 1 });
         await ClusterHarness.EventuallyAsync(() => _api.Get(FakeKubernetesApi.Deployments, ns, "model-iris") is not null, "the Deployment");
         var deployment = _api.Get(FakeKubernetesApi.Deployments, ns, "model-iris")!;
         var pod = _api.Put(FakeKubernetesApi.Pods, new JsonObject
@@ -325,6 +309,12 @@ public sealed class KubernetesDeploymentTests : IAsyncLifetime
         var label = body.GetProperty("prediction").GetProperty("predicted_label").GetString()!;
         Assert.Equal(Expected.GetProperty("predictions")[instance].GetProperty("predicted_label").GetString(), label);
         return (response.Headers.GetValues("Strata-Model-Version").Single(), label);
+    }
+
+    private static async Task CreateAsync(HttpClient client, object deployment)
+    {
+        using var response = await client.PostAsJsonAsync("/v1/deployments", deployment, Http.Json);
+        await Http.ExpectAsync(response, 201);
     }
 
     private static async Task PatchAsync(HttpClient client, string name, object change)
