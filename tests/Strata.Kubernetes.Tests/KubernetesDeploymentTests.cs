@@ -268,6 +268,10 @@ public sealed class KubernetesDeploymentTests : IAsyncLifetime
     private sealed class FixedLoad(int inFlight) : IReplicaLoad
     {
         public int InFlight(string replicaId) => inFlight;
+
+        public void Forget(string replicaId)
+        {
+        }
     }
 
     /// <summary>No object of the namespace but Secrets holds the token, in any form the API server keeps.</summary>

@@ -86,7 +86,7 @@ public sealed class RealClusterTests
             var tokens = new ModelFetchTokens(new TokenIssuer(new DataFolder(data), MsOptions.Create(new AuthOptions()), TimeProvider.System));
             var url = new PlatformUrl(new NoServer(), MsOptions.Create(new StrataOptions { PublicUrl = "http://strata.strata-system.svc:8080" }));
             using var runtime = new KubernetesDeploymentRuntime(api, options, tokens, new TenantDirectory(harness.Store, TimeProvider.System), harness.NewProvisioner(api),
-                url, TimeProvider.System, NullLogger<KubernetesDeploymentRuntime>.Instance);
+                url, new Strata.Server.Deployments.ReplicaRouter(), TimeProvider.System, NullLogger<KubernetesDeploymentRuntime>.Instance);
             await runtime.StartAsync(CancellationToken.None);
             var key = new DeploymentKey(tenant, "iris");
             var target = new DeploymentTarget(key, "iris", 1, "", null, 1, 2, 8, 0.1, 0.125, new CanaryTarget(2, "", null, 0.5), ScalingModes.Cpu);

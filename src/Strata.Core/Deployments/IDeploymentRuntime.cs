@@ -108,4 +108,7 @@ public interface IDeploymentRuntime
 public interface IReplicaLoad
 {
     int InFlight(string replicaId);
+
+    /// <summary>Drops what is counted for a replica that is gone (its id is never used again).</summary>
+    void Forget(string replicaId);
 }

@@ -19,7 +19,7 @@ namespace Strata.Server.Runtime.Kubernetes;
 /// </summary>
 public sealed class KubernetesDeploymentRuntime(
     ClusterApi api, KubernetesRuntimeOptions options, ModelFetchTokens tokens, TenantDirectory tenants, TenantProvisioner provisioner, PlatformUrl platformUrl,
-    TimeProvider time, ILogger<KubernetesDeploymentRuntime> logger) : IDeploymentRuntime, IHostedService, IDisposable
+    IReplicaLoad load, TimeProvider time, ILogger<KubernetesDeploymentRuntime> logger) : IDeploymentRuntime, IHostedService, IDisposable
 {
     private const int MaxEvents = 50;
     private readonly Lock _lock = new();
@@ -288,6 +288,7 @@ public sealed class KubernetesDeploymentRuntime(
         if (now is null)
         {
             Event(key, "replica_stopped", $"replica {name} (version {version}) is gone");
+            load.Forget(name);
             return;
         }
         if (!IsReady(old) && IsReady(now)) Event(key, "replica_ready", $"replica {name} (version {version}) is ready");

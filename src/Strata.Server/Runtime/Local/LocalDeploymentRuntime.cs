@@ -190,6 +190,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         _replicas.RemoveAll(exited.Contains);
         _replicas.RemoveAll(r => r.State == ReplicaState.Stopping && ended.Contains(r) && r.DisposeAndTrue());
         PublishRotation();
+        foreach (var replica in ended) _load.Forget(replica.Id);
         foreach (var gone in exited)
         {
             Event("replica_exited", $"replica {gone.Id} (version {gone.Version}) exited with status {gone.Process.ExitCode}{gone.LastError()}; it will be replaced");
