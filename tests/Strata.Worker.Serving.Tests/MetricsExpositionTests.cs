@@ -87,6 +87,26 @@ public sealed partial class MetricsExpositionTests(TrainedModels models)
         }
     }
 
+    /// <summary>
+    /// PredictionErrorRatioHigh (deploy/prometheus/rules) divides the errors by errors + prediction_duration_seconds_count:
+    /// for a version that refuses every request, that count must be there at 0, or the sum has no series and the alert
+    /// cannot fire.
+    /// </summary>
+    [Fact]
+    public async Task A_replica_that_answered_only_errors_shows_its_successes_at_0()
+    {
+        await using var replica = await Replica.StartAsync(models.Churn);
+        var instance = TrainedModels.ChurnInstance();
+        instance["tenure_months"] = "ten";
+
+        var (status, _) = await replica.PredictAsync(instance);
+
+        Assert.Equal(400, status);
+        Assert.Equal(1, await replica.MetricAsync("prediction_errors_total" + Labels));
+        Assert.Equal(0, await replica.MetricAsync("prediction_duration_seconds_count" + Labels));
+        Assert.Equal(0, await replica.MetricAsync("predictions_total" + Labels));
+    }
+
     /// <summary>The HELP and TYPE lines, in order.</summary>
     private static List<string> Metadata(string text) =>
         [.. text.Split('\n').Where(l => l.StartsWith("# HELP ", StringComparison.Ordinal) || l.StartsWith("# TYPE ", StringComparison.Ordinal))];
