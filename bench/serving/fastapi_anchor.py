@@ -2,7 +2,8 @@
 
 A GradientBoostingClassifier (100 trees, depth 3) trained on the example churn data, served as a
 FastAPI app whose POST /predict takes the same single churn instance as a Strata replica and answers
-the predicted label and its probability. Debian's packages (python3-fastapi, python3-uvicorn,
+the predicted label and its probability, and whose POST /predict/batch takes a batch as a replica does,
+{"instances": [...]}, and predicts its rows in one call. Debian's packages (python3-fastapi, python3-uvicorn,
 python3-sklearn); run it with Debian's interpreter:
 
     /usr/bin/python3 -m uvicorn --app-dir bench/serving fastapi_anchor:app --workers 2 --port 18190 --log-level warning
@@ -14,6 +15,7 @@ root, or on the file STRATA_BENCH_CHURN_CSV names.
 import csv
 import os
 from pathlib import Path
+from typing import List
 
 import numpy as np
 from fastapi import FastAPI
@@ -72,3 +74,14 @@ def predict(instance: Instance):
     x = np.array([encode(instance.dict(), means, categories)])
     probability = float(model.predict_proba(x)[0, 1])
     return {"predicted_label": probability >= 0.5, "probability": probability}
+
+
+class Batch(BaseModel):
+    instances: List[Instance]
+
+
+@app.post("/predict/batch")
+def predict_batch(batch: Batch):
+    x = np.array([encode(instance.dict(), means, categories) for instance in batch.instances])
+    probabilities = model.predict_proba(x)[:, 1]
+    return {"predictions": [{"predicted_label": bool(p >= 0.5), "probability": float(p)} for p in probabilities]}

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Single-row predictions of the example churn model (LightGBM, 100 trees) over HTTP, closed loop (wrk):
-# straight to one replica (`strata-worker serve`), then through the platform's route
-# (POST /v1/deployments/churn/predict: JWT, tenant check, router) to that same single replica.
-# For each: the maximum throughput with 32 connections, then the latency at about half that rate (see
-# measure); last, the same for the issue's FastAPI + scikit-learn reference stack (fastapi_anchor.py).
+# Churn predictions (the example model: LightGBM, 100 trees) over HTTP, closed loop (wrk), in one run:
+#   1. straight to one replica (`strata-worker serve`);
+#   2. through the platform's route (POST /v1/deployments/churn/predict: JWT, tenant check, router) to that
+#      same single replica, the prediction cache off, with the server's CPU time per forwarded request;
+#   3. the same route with the prediction cache on (in the server's memory), on a fresh server, the requests
+#      a mix of customers scored again and new rows (STRATA_BENCH_REPEAT_SHARE, 0.8), the hit ratio read
+#      from the server's cache counters;
+#   4. the issue's FastAPI + scikit-learn reference stack (fastapi_anchor.py).
+# Each single-row path at its maximum throughput with 32 connections, then its latency at about half that
+# rate (see measure); then a batch of 64 rows per request at its maximum, in rows/s, on the replica, the
+# route and the anchor. A summary table at the end.
 # Usage: bench/serving/run.sh [duration, default 20s] [connections, default 32]
 # STRATA_BENCH_ONLY=platform measures the platform's route alone (for A/B runs of one change).
 set -euo pipefail
@@ -12,52 +18,92 @@ source bench/lib/server.sh
 duration=${1:-20s}
 connections=${2:-32}
 port=${STRATA_BENCH_PORT:-18182}
+repeat_share=${STRATA_BENCH_REPEAT_SHARE:-0.8}
+batch=64
+rows_csv=$PWD/examples/churn/churn.csv
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 build_server
-data=$(mktemp -d)
+work=$(mktemp -d)
 server=""
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
+anchor=""
+cleanup() {
+  kill $server $anchor 2>/dev/null || true
+  wait $server $anchor 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 # The model: the built-in trainer on the example data, 100 trees.
 bin=src/Strata.Server/bin/Release/net10.0
-dotnet "$bin/worker/strata-worker.dll" train --model lightgbm --label churned --data examples/churn/churn.csv \
-  --output "$data/model" --hp num_iterations=100 >/dev/null
+dotnet "$bin/worker/strata-worker.dll" train --model lightgbm --label churned --data "$rows_csv" \
+  --output "$work/model" --hp num_iterations=100 >/dev/null
 
-# Predictions are exempt from the API's rate limit; the cache is off (every request reaches the replica).
-start_server "$data" "$port"
-token=$(tenant_token "$data" "$port" bench)
-mkdir -p "$data/.strata/artifacts/bench/out"
-cp "$data/model/model.zip" "$data/.strata/artifacts/bench/out/model.zip"
-api "$token" "$port" /v1/models/churn/versions -d "{\"path\":\"out/model.zip\",\"input_schema\":$(cat "$data/model/schema.json")}" >/dev/null
-api "$token" "$port" /v1/deployments -d '{"model":"churn@1","min_replicas":1,"max_replicas":1}' >/dev/null
-replica=""
-for _ in $(seq 1 600); do
-  replica=$(api "$token" "$port" /v1/deployments/churn | grep -o 'is ready at http://[0-9.:]*/' | head -n 1 | sed 's/is ready at //' || true)
-  [[ -n $replica ]] && break
-  sleep 0.2
-done
-[[ -n $replica ]] || { echo "the deployment's replica did not become ready" >&2; exit 1; }
+# start_platform DATA [NAME=VALUE ...]: a fresh server (with those settings) in DATA, a tenant, the model
+# as churn@1 and a deployment of one replica; sets $server, $token and $replica (its address).
+# Predictions are exempt from the API's rate limit.
+start_platform() {
+  local data=$1
+  shift
+  start_server "$data" "$port" "$@"
+  token=$(tenant_token "$data" "$port" bench)
+  mkdir -p "$data/.strata/artifacts/bench/out"
+  cp "$work/model/model.zip" "$data/.strata/artifacts/bench/out/model.zip"
+  api "$token" "$port" /v1/models/churn/versions -d "{\"path\":\"out/model.zip\",\"input_schema\":$(cat "$work/model/schema.json")}" >/dev/null
+  api "$token" "$port" /v1/deployments -d '{"model":"churn@1","min_replicas":1,"max_replicas":1}' >/dev/null
+  replica=""
+  for _ in $(seq 1 600); do
+    replica=$(api "$token" "$port" /v1/deployments/churn | grep -o 'is ready at http://[0-9.:]*/' | head -n 1 | sed 's/is ready at //' || true)
+    [[ -n $replica ]] && return 0
+    sleep 0.2
+  done
+  echo "the deployment's replica did not become ready" >&2
+  return 1
+}
 
-# wrk_run SECONDS URL TOKEN [wrk args...]: one closed-loop wrk run of the churn request.
+stop_platform() {
+  echo "server RSS after its runs: $(( $(awk '/VmRSS/ {print $2}' /proc/$server/status) / 1024 )) MB"
+  kill $server
+  wait $server 2>/dev/null || true
+  server=""
+}
+
+# wrk_run SECONDS URL TOKEN [wrk args...]: one closed-loop wrk run of predict.lua (its STRATA_* settings
+# come from the caller's environment).
 wrk_run() {
   local d=$1 url=$2 auth=$3
-  STRATA_TOKEN=$auth wrk -t2 -c"$connections" -d"$d" --latency -s bench/serving/predict.lua "${@:4}" "$url"
+  STRATA_TOKEN=$auth STRATA_ROWS=$rows_csv wrk -t2 -c"$connections" -d"$d" --latency -s bench/serving/predict.lua "${@:4}" "$url"
 }
 rate_of() { awk '/^Requests\/sec:/ {printf "%d", $2}'; }
+requests_of() { awk '/^requests:/ {gsub(",", "", $2); print $2}'; }
+# " (N errors)" when wrk counted any (a refused connection, a time-out, an answer other than 2xx), else nothing.
+errors_of() { awk '/^requests:/ {gsub(",", ""); n += $5 + $7 + $9 + $11 + $13} END {if (n > 0) printf " (%d errors)", n}'; }
+percentile_of() { awk -v p="latency p$1:" 'index($0, p) == 1 {print $3}'; }
+# CPU seconds (user + system) a process has used so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The pid of the process listening on a loopback address's port (http://127.0.0.1:PORT/).
+listener_pid() { ss -Hltnp "sport = :$(sed 's|.*:\([0-9]*\)/*$|\1|' <<<"$1")" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2 || true; }
 
-# measure NAME URL [TOKEN]: warm-up, the maximum throughput, then the latency at half of it. Plain wrk
-# cannot hold a rate, so each connection waits between requests (STRATA_DELAY_MS, see predict.lua). The
-# rate a wait gives depends on the requests' own latency and on wrk's coarse timer, so the wait is found
-# by bisection on short runs (the rate falls as the wait grows), and the rate reached is printed beside
-# the latency. Latency is timed from each request's send: at half load a queue rarely forms, but a stall
-# is not charged to the requests that would have been sent during it (wrk2 would).
+summary=()
+# measure NAME URL [TOKEN [PID]]: warm-up, the maximum throughput, then the latency at half of it; with a
+# PID, that process's CPU time over the maximum run divided by the requests answered. Plain wrk cannot hold
+# a rate, so each connection waits between requests (STRATA_DELAY_MS, see predict.lua). The rate a wait
+# gives depends on the requests' own latency and on wrk's coarse timer, so the wait is found by bisection on
+# short runs (the rate falls as the wait grows), and the rate reached is printed beside the latency. Latency
+# is timed from each request's send: at half load a queue rarely forms, but a stall is not charged to the
+# requests that would have been sent during it (wrk2 would).
 measure() {
-  local name=$1 url=$2 auth=${3:-}
+  local name=$1 url=$2 auth=${3:-} pid=${4:-}
   echo "== $name: $url"
   wrk_run 10s "$url" "$auth" >/dev/null
-  local out rate half low high wait reached
+  local out rate half low high wait reached before cpu="" slow
+  [[ -z $pid ]] || before=$(cpu_ticks "$pid")
   out=$(wrk_run "$duration" "$url" "$auth")
   echo "$out"
+  if [[ -n $pid ]]; then
+    cpu=$(awk -v t="$(( $(cpu_ticks "$pid") - before ))" -v hz="$(getconf CLK_TCK)" -v n="$(requests_of <<<"$out")" \
+      'BEGIN {printf "%.0f µs", t / hz / n * 1e6}')
+    echo "-- CPU time of process $pid per request over that run: $cpu"
+  fi
   rate=$(rate_of <<<"$out")
   half=$(( rate / 2 ))
   # Between no wait (the maximum rate) and the wait that alone would give half the rate twice over.
@@ -69,13 +115,65 @@ measure() {
     if (( reached > half )); then low=$wait; else high=$wait; fi
   done
   echo "-- at half that rate ($half/s; each connection waits $wait ms between requests):"
-  STRATA_DELAY_MS=$wait wrk_run "$duration" "$url" "$auth" | grep -E 'Requests/sec|^requests:|latency p'
+  slow=$(STRATA_DELAY_MS=$wait wrk_run "$duration" "$url" "$auth")
+  grep -E 'Requests/sec|^requests:|latency p' <<<"$slow"
+  summary+=("$(printf '| %s%s | %s/s | %s ms | %s ms | %s/s | %s ms | %s ms | %s |' "$name" "$(printf '%s\n%s\n' "$out" "$slow" | errors_of)" "$rate" \
+    "$(percentile_of 50 <<<"$out")" "$(percentile_of 99 <<<"$out")" "$(rate_of <<<"$slow")" \
+    "$(percentile_of 50 <<<"$slow")" "$(percentile_of 99 <<<"$slow")" "${cpu:-}")")
 }
 
-only=${STRATA_BENCH_ONLY:-}
-[[ -n $only ]] || measure "straight to the replica" "${replica}predict"
-measure "through the platform" "http://127.0.0.1:$port/v1/deployments/churn/predict" "$token"
-[[ -z $only ]] || { echo "server RSS after the run: $(( $(awk '/VmRSS/ {print $2}' /proc/$server/status) / 1024 )) MB"; exit 0; }
+batches=()
+# measure_batch NAME URL [TOKEN]: warm-up, then the maximum throughput with STRATA_BATCH rows per request.
+measure_batch() {
+  local name=$1 url=$2 auth=${3:-} out rate
+  echo "== $name, $batch rows per request: $url"
+  STRATA_BATCH=$batch wrk_run 5s "$url" "$auth" >/dev/null
+  out=$(STRATA_BATCH=$batch wrk_run "$duration" "$url" "$auth")
+  echo "$out"
+  rate=$(rate_of <<<"$out")
+  batches+=("$(printf '| %s%s | %s/s | %s rows/s | %s ms | %s ms |' "$name" "$(errors_of <<<"$out")" "$rate" "$(( rate * batch ))" \
+    "$(percentile_of 50 <<<"$out")" "$(percentile_of 99 <<<"$out")")")
+}
+
+print_summary() {
+  echo
+  echo "Summary ($duration runs, $connections connections; CPU: of the server per forwarded request, of the replica per request):"
+  echo "| Path | Max throughput | p50 | p99 | At half rate: reached | p50 | p99 | CPU per request |"
+  echo "|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${summary[@]}"
+  (( ${#batches[@]} == 0 )) && return
+  echo
+  echo "| Path, $batch rows per request | Requests | Rows | p50 | p99 |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${batches[@]}"
+}
+
+route=http://127.0.0.1:$port/v1/deployments/churn/predict
+start_platform "$work/plain"
+if [[ ${STRATA_BENCH_ONLY:-} == platform ]]; then
+  measure "Through the platform's route" "$route" "$token" "$server"
+  stop_platform
+  print_summary
+  exit 0
+fi
+measure "Straight to the replica" "${replica}predict" "" "$(listener_pid "$replica")"
+measure "Through the platform's route" "$route" "$token" "$server"
+measure_batch "Straight to the replica" "${replica}predict"
+measure_batch "Through the platform's route" "$route" "$token"
+stop_platform
+
+# The hit ratio over all of the path's requests, its warm-up included (where most customers are first scored).
+cache_count() { curl -sf "http://127.0.0.1:$port/metrics" | awk -v m="ml_platform_prediction_cache_$1_total" 'index($0, m) == 1 {s += $2} END {print s + 0}'; }
+start_platform "$work/cached" Serving__Cache__Enabled=true
+hits=$(cache_count hits)
+misses=$(cache_count misses)
+STRATA_REPEAT_SHARE=$repeat_share measure "Through the platform's route, cache on" "$route" "$token" "$server"
+hits=$(( $(cache_count hits) - hits ))
+misses=$(( $(cache_count misses) - misses ))
+ratio=$(awk -v h="$hits" -v m="$misses" 'BEGIN {printf "%.1f%%", 100 * h / (h + m)}')
+echo "-- the cache: $hits hits, $misses misses ($ratio) over the warm-up, maximum, bisection and half-rate runs; $repeat_share of the requests a customer of the CSV drawn again, the rest a row never sent before"
+summary[-1]=${summary[-1]/"cache on |"/"cache on ($ratio hits) |"}
+stop_platform
 
 # The issue's reference stack on the same machine, data and request: FastAPI + uvicorn (2 workers) +
 # scikit-learn GradientBoostingClassifier (100 trees, depth 3), Debian's packages and interpreter.
@@ -86,10 +184,10 @@ anchor_port=$(( port + 8 ))
 /usr/bin/python3 -m uvicorn --app-dir bench/serving fastapi_anchor:app --workers 2 --host 127.0.0.1 \
   --port "$anchor_port" --log-level warning &
 anchor=$!
-trap 'kill $server $anchor 2>/dev/null || true; wait $server $anchor 2>/dev/null || true; rm -rf "$data"' EXIT
 until curl -sf -o /dev/null -H 'Content-Type: application/json' "http://127.0.0.1:$anchor_port/predict" \
   -d '{"tenure_months":1,"plan":"basic","contract":"month-to-month","monthly_charges":1,"total_charges":1,"support_calls":0,"region":"south","paperless_billing":"yes"}'; do
   sleep 0.5
 done
-measure "anchor: FastAPI + uvicorn (2 workers) + scikit-learn" "http://127.0.0.1:$anchor_port/predict"
-echo "server RSS after the run: $(( $(awk '/VmRSS/ {print $2}' /proc/$server/status) / 1024 )) MB"
+measure "Anchor: FastAPI + uvicorn (2 workers) + scikit-learn" "http://127.0.0.1:$anchor_port/predict"
+measure_batch "Anchor: FastAPI + scikit-learn" "http://127.0.0.1:$anchor_port/predict/batch"
+print_summary
