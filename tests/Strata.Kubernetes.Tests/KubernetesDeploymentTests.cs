@@ -250,6 +250,25 @@ public sealed class KubernetesDeploymentTests : IAsyncLifetime
         Assert.NotNull(pod);
     }
 
+    [Fact]
+    public async Task A_deployment_the_cluster_refuses_is_kept_says_why_and_is_applied_by_its_next_change()
+    {
+        var (tenant, client) = await _app.TenantClientAsync("k8s-refused");
+        using var _ = client;
+        var ns = "ml-" + tenant;
+        await RegisterIrisAsync(client, tenant, times: 1);
+        await ClusterHarness.EventuallyAsync(() => _api.Get(FakeKubernetesApi.Namespaces, null, ns) is not null, "the tenant's namespace");
+        _api.FailNext("PATCH", "/deployments/model-iris", 422);
+
+        await CreateAsync(client, new { model = "iris@1", min_replicas = 1, max_replicas = 1 });
+        var refused = await GetAsync(client, "iris");
+        Assert.Contains(refused.GetProperty("events").EnumerateArray(), e => e.GetProperty("reason").GetString() == "apply_failed");
+        Assert.Null(_api.Get(FakeKubernetesApi.Deployments, ns, "model-iris"));
+
+        await PatchAsync(client, "iris", new { max_replicas = 2 });
+        Assert.NotNull(_api.Get(FakeKubernetesApi.Deployments, ns, "model-iris"));
+    }
+
     private static JsonObject InitStatus(int restarts, JsonObject? lastEnd) => new()
     {
         ["name"] = DeploymentManifests.FetchContainer,

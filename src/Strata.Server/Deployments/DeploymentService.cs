@@ -334,10 +334,21 @@ public sealed class DeploymentService(
         var canary = record.CanaryModelVersion is { } v
             ? new CanaryTarget(v, versions[v].Uri, versions[v].InputSchemaJson, record.CanaryWeight!.Value)
             : null;
-        await runtime.ApplyAsync(new DeploymentTarget(
-            new DeploymentKey(record.TenantId, record.Name), record.ModelName, record.ModelVersion, version.Uri, version.InputSchemaJson,
-            record.MinReplicas, record.MaxReplicas, record.TargetInFlight, record.CpuCores, record.MemoryGb, canary,
-            mode, record.TargetCpuPercent), cancellationToken);
+        try
+        {
+            await runtime.ApplyAsync(new DeploymentTarget(
+                new DeploymentKey(record.TenantId, record.Name), record.ModelName, record.ModelVersion, version.Uri, version.InputSchemaJson,
+                record.MinReplicas, record.MaxReplicas, record.TargetInFlight, record.CpuCores, record.MemoryGb, canary,
+                mode, record.TargetCpuPercent), cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // What is stored stands (it was accepted): the runtime failed to act on it (a cluster refusing an object,
+            // unreachable past its retries). The owner sees why in the deployment's events; each resync tries again.
+            logger.LogError(e, "Deployment {Tenant}/{Name} could not be applied; the resync tries again", record.TenantId, record.Name);
+            await db.Deployments.Where(d => d.TenantId == record.TenantId && d.Name == record.Name && d.UpdatedAt == record.UpdatedAt)
+                .ExecuteUpdateAsync(u => u.SetProperty(d => d.EventsJson, AddEvent(record.EventsJson, "apply_failed", $"the runtime could not apply it: {e.Message}")), cancellationToken);
+        }
     }
 
     private string AddEvent(string json, string reason, string message)
