@@ -38,6 +38,12 @@ public sealed class ModelServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
+            if (options.Socket is { } socket)
+            {
+                // A socket file left by an earlier replica of the same name would make the bind fail.
+                File.Delete(socket);
+                kestrel.ListenUnixSocket(socket);
+            }
             kestrel.AddServerHeader = false;
         });
         _app = builder.Build();
@@ -51,8 +57,9 @@ public sealed class ModelServer : IAsyncDisposable
     /// <summary>Completes when the model is loaded; faults with <see cref="ModelLoadException"/> when it cannot be.</summary>
     public Task Loaded => _loaded.Task;
 
-    /// <summary>The address it listens on (with the actual port when <c>--port 0</c> was given).</summary>
-    public Uri Address => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+    /// <summary>The TCP address it listens on (with the actual port when <c>--port 0</c> was given); its socket, if any, is <see cref="ServeOptions.Socket"/>.</summary>
+    public Uri Address => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+        .First(address => !address.StartsWith("http://unix:", StringComparison.Ordinal)));
 
     /// <summary>Starts listening, then loads the model in the background.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)

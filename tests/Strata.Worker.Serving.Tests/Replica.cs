@@ -20,10 +20,12 @@ public sealed partial class Replica : IAsyncDisposable
 
     public Task Loaded => _server.Loaded;
 
-    public static async Task<Replica> StartAsync(string model, string name = "churn", string version = "3", bool waitForLoad = true)
+    /// <param name="socket">A Unix domain socket it also listens on (<c>--socket</c>); null for its port alone.</param>
+    public static async Task<Replica> StartAsync(string model, string name = "churn", string version = "3", bool waitForLoad = true, string? socket = null)
     {
-        var options = ServeOptions.Parse(["--model", model, "--port", "0", "--model-name", name, "--version", version], out var problem)
-            ?? throw new InvalidOperationException(problem);
+        string[] arguments = ["--model", model, "--port", "0", "--model-name", name, "--version", version];
+        if (socket is not null) arguments = [.. arguments, "--socket", socket];
+        var options = ServeOptions.Parse(arguments, out var problem) ?? throw new InvalidOperationException(problem);
         var server = new ModelServer(options);
         await server.StartAsync();
         var replica = new Replica(server, new HttpClient { BaseAddress = server.Address });

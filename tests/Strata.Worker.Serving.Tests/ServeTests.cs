@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
@@ -207,6 +209,50 @@ public sealed class ServeTests(TrainedModels models)
         Assert.Equal(200, status);
         // About 3x + 5 + 0.5 for blue.
         Assert.InRange(body.GetProperty("prediction").GetProperty("value").GetDouble(), 15.5, 19.5);
+    }
+
+    [Fact]
+    public async Task With_a_socket_a_replica_answers_predictions_there_and_keeps_its_port_for_health_and_metrics()
+    {
+        var folder = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;
+        try
+        {
+            var socket = Path.Combine(folder, "replica.sock");
+            await using var replica = await Replica.StartAsync(models.Churn, socket: socket);
+            using var overSocket = new HttpClient(new SocketsHttpHandler
+            {
+                ConnectCallback = async (_, cancellationToken) =>
+                {
+                    var connection = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    await connection.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken);
+                    return new NetworkStream(connection, ownsSocket: true);
+                },
+            })
+            { BaseAddress = new Uri("http://replica/") };
+
+            using var answer = await overSocket.PostAsJsonAsync("/predict", TrainedModels.ChurnInstance());
+            using var ready = await replica.Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            var body = await answer.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.InRange(body.GetProperty("prediction").GetProperty("probability").GetDouble(), 0, 1);
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            Assert.Equal(1, await replica.MetricAsync("predictions_total" + Labels));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_socket_path_longer_than_a_socket_address_holds_is_refused()
+    {
+        var options = ServeOptions.Parse(["--model", models.Churn, "--port", "0", "--socket", "/tmp/" + new string('s', 103)], out var problem);
+
+        Assert.Null(options);
+        Assert.Contains("--socket must be a path of 1 to 107 bytes", problem, StringComparison.Ordinal);
+        Assert.NotNull(ServeOptions.Parse(["--model", models.Churn, "--port", "0", "--socket", "/tmp/" + new string('s', 102)], out _));
     }
 
     [Fact]

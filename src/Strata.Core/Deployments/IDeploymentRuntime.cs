@@ -54,6 +54,13 @@ public sealed record ReplicaEndpoint(string Id, Uri Address, int ModelVersion)
     /// through its Service, but scraped at its pod's own address. Null: at <see cref="Address"/>.
     /// </summary>
     public Uri? MetricsAddress { get; init; }
+
+    /// <summary>
+    /// A Unix domain socket on this machine where the replica also listens, which predictions are sent over
+    /// instead of <see cref="Address"/>'s TCP (a local replica's); null when it has none, as a replica on another
+    /// machine. <see cref="Address"/> stays its address for everything else (health checks, metrics scrapes).
+    /// </summary>
+    public string? Socket { get; init; }
 }
 
 /// <summary>What the runtime observes of a deployment now.</summary>

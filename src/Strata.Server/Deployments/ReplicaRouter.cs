@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net.Sockets;
 using Strata.Core.Deployments;
 
 namespace Strata.Server.Deployments;
@@ -15,16 +16,15 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
     private const int MaxTries = 3;
     private readonly ConcurrentDictionary<string, StrongBox> _inFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<DeploymentKey, StrongCounter> _requests = new();
-    private readonly HttpClient _client = new(new SocketsHttpHandler
-    {
-        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        MaxConnectionsPerServer = 1024,
-        // A replica answers; it never redirects nor sets cookies: skip the handlers for those.
-        AllowAutoRedirect = false,
-        UseCookies = false,
-        UseProxy = false,
-    })
-    { Timeout = TimeSpan.FromSeconds(100) };
+    /// <summary>The request option naming the socket a connection to the request's replica is opened on (<see cref="ReplicaEndpoint.Socket"/>).</summary>
+    private static readonly HttpRequestOptionsKey<string> SocketOption = new("Strata.ReplicaSocket");
+
+    // Replicas reached over TCP (on other machines, or without a socket).
+    private readonly HttpClient _client = new(Handler()) { Timeout = TimeSpan.FromSeconds(100) };
+
+    // Replicas on this machine, over their Unix domain socket. Connections are pooled by the request's address,
+    // which is the replica's TCP one: each replica has its own pool, opened on its own socket.
+    private readonly HttpClient _socketClient = new(Handler(ConnectToSocketAsync)) { Timeout = TimeSpan.FromSeconds(100) };
     private int _next;
 
     private sealed class StrongBox
@@ -92,12 +92,14 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
             try
             {
                 using var request = new HttpRequestMessage(HttpMethod.Post, replica.Predict) { Content = new ReadOnlyMemoryContent(body) };
+                if (replica.Socket is { } socket) request.Options.Set(SocketOption, socket);
                 // As the caller sent it: the replica judges it (and answers a 400 for what it cannot read).
                 request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType ?? "application/json");
                 // The hop is not traced (no HttpClient instrumentation) and replicas read no trace headers:
                 // without a current activity, HttpClient creates none for each request.
                 Activity.Current = null;
-                using var answer = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+                var client = replica.Socket is null ? _client : _socketClient;
+                using var answer = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
                 await onAnswer(replica, answer);
                 return true;
             }
@@ -138,5 +140,41 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
         return best;
     }
 
-    public void Dispose() => _client.Dispose();
+    private static SocketsHttpHandler Handler(Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? connect = null) => new()
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        MaxConnectionsPerServer = 1024,
+        // A replica answers; it never redirects nor sets cookies: skip the handlers for those.
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        UseProxy = false,
+        ConnectCallback = connect,
+    };
+
+    /// <summary>
+    /// Opens a connection on the socket the request names. A replica that is gone refuses it (or its file is
+    /// missing): that is an <see cref="HttpRequestException"/> like a refused TCP connection, and another replica is tried.
+    /// </summary>
+    private static async ValueTask<Stream> ConnectToSocketAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var path = context.InitialRequestMessage.Options.TryGetValue(SocketOption, out var value) ? value
+            : throw new InvalidOperationException("A request to a replica's socket must name it.");
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _socketClient.Dispose();
+    }
 }

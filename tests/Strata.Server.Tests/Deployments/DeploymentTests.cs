@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
 using Strata.Contracts;
+using Strata.Core.Deployments;
 using Strata.Server.Tests.Support;
 using Strata.Worker.Training;
 
@@ -156,6 +158,9 @@ public sealed partial class DeploymentTests(DeploymentApp app) : IClassFixture<D
             Assert.InRange(body.GetProperty("prediction").GetProperty("probability").GetDouble(), 0, 1);
             Assert.Equal("1", body.GetProperty("version").GetString());
         }
+        // Local replicas take predictions over a socket in the deployment's folder (their port stays for health and metrics).
+        var replicas = app.Services.GetRequiredService<IDeploymentRuntime>().Observe(new DeploymentKey(tenant, "churn"))!.Ready;
+        Assert.All(replicas, r => Assert.True(r.Socket is { } socket && File.Exists(socket), $"replica {r.Id} has no socket"));
 
         await using (var load = new Load(client, "churn", connections: 4).Start())
         {

@@ -1,9 +1,12 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Strata.Core.Deployments;
 using Strata.Server.Deployments;
 
 namespace Strata.Server.Tests.Deployments;
 
-/// <summary>The canary split of the router, without replicas: which replicas each request may go to.</summary>
+/// <summary>The canary split of the router, without replicas: which replicas each request may go to; and how it reaches a replica's socket.</summary>
 public sealed class ReplicaRouterTests
 {
     private static readonly ReplicaEndpoint Main1 = new("m1", new Uri("http://127.0.0.1:1/"), 1);
@@ -45,5 +48,40 @@ public sealed class ReplicaRouterTests
 
         Assert.Equal(new[] { Main1, Main2 }, router.Split(key, starting));
         Assert.Equal(new[] { Main1, Main2, Canary }, router.Split(key, none));
+    }
+
+    [Fact]
+    public async Task A_replica_with_a_socket_is_reached_over_it_and_one_whose_socket_is_gone_is_replaced()
+    {
+        var folder = Directory.CreateTempSubdirectory("strata-router-socket-").FullName;
+        try
+        {
+            var socket = Path.Combine(folder, "live.sock");
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(socket));
+            await using var replica = builder.Build();
+            replica.MapPost("/predict", async (HttpRequest request) => Results.Text(await new StreamReader(request.Body).ReadToEndAsync(), "application/json"));
+            await replica.StartAsync();
+            using var router = new ReplicaRouter();
+            // Nothing listens on these ports: whatever answers, answers over the socket.
+            var live = new ReplicaEndpoint("live", new Uri("http://127.0.0.1:1/"), 1) { Socket = socket };
+            var gone = new ReplicaEndpoint("gone", new Uri("http://127.0.0.1:2/"), 1) { Socket = Path.Combine(folder, "gone.sock") };
+
+            for (var i = 0; i < 4; i++)
+            {
+                var context = new DefaultHttpContext();
+                context.Response.Body = new MemoryStream();
+                var body = System.Text.Encoding.UTF8.GetBytes($"{{\"n\":{i}}}");
+
+                Assert.True(await router.ForwardAsync([gone, live], [gone, live], body, "application/json", context.Response, CancellationToken.None));
+
+                Assert.Equal(200, context.Response.StatusCode);
+                Assert.Equal($"{{\"n\":{i}}}", System.Text.Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray()));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }

@@ -276,8 +276,8 @@ internal sealed class LocalDeployment : IAsyncDisposable
     {
         lock (_gate)
         {
-            _ready = [.. _replicas.Where(r => r.State == ReplicaState.Ready).Select(r => new ReplicaEndpoint(r.Id, r.Address!, r.Version))];
-            _starting = [.. _replicas.Where(r => r.State == ReplicaState.Starting && r.Address is not null).Select(r => new ReplicaEndpoint(r.Id, r.Address!, r.Version))];
+            _ready = [.. _replicas.Where(r => r.State == ReplicaState.Ready).Select(r => r.Endpoint())];
+            _starting = [.. _replicas.Where(r => r.State == ReplicaState.Starting && r.Address is not null).Select(r => r.Endpoint())];
             PublishObservation();
         }
     }
@@ -332,6 +332,18 @@ internal sealed class LocalDeployment : IAsyncDisposable
         string[] arguments = ["serve", "--model", modelUri, "--port", "0", "--model-name", modelName, "--version", version.ToString(CultureInfo.InvariantCulture),
             ParentWatch.Option, Environment.ProcessId.ToString(CultureInfo.InvariantCulture)];
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        // Predictions go over a socket in the deployment's folder; the loopback port stays for health checks and
+        // scrapes. A data folder so deep that the path does not fit in a socket address leaves the replica on TCP alone.
+        var socket = Path.Combine(_folder, $"{id}.sock");
+        if (ReplicaSocket.Fits(socket))
+        {
+            start.ArgumentList.Add(ReplicaSocket.Option);
+            start.ArgumentList.Add(socket);
+        }
+        else
+        {
+            socket = null;
+        }
         if (inputSchemaJson is not null)
         {
             start.ArgumentList.Add("--schema");
@@ -345,7 +357,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         }
         start.Environment["DOTNET_gcServer"] = "0";
         var process = Process.Start(start)!;
-        var replica = new Replica(id, version, process, _time.GetUtcNow());
+        var replica = new Replica(id, version, process, _time.GetUtcNow(), socket);
         replica.SampleUsage(replica.StartedAt);
         process.OutputDataReceived += (_, line) => replica.OnOutput(line.Data);
         process.ErrorDataReceived += (_, line) => replica.OnError(line.Data);
@@ -413,7 +425,7 @@ internal sealed class LocalDeployment : IAsyncDisposable
         Stopping,
     }
 
-    private sealed class Replica(string id, int version, Process process, DateTimeOffset startedAt) : IDisposable
+    private sealed class Replica(string id, int version, Process process, DateTimeOffset startedAt, string? socket) : IDisposable
     {
         private const string Listening = "strata-worker serve: listening on ";
         private readonly Queue<string> _errors = new();
@@ -426,6 +438,9 @@ internal sealed class LocalDeployment : IAsyncDisposable
         public DateTimeOffset DrainingSince { get; set; }
         public Uri? Address { get; private set; }
         public ReplicaMeter Meter { get; } = new(startedAt);
+
+        /// <summary>Where the router reaches it: once it listens, its socket too (bound before it prints its address).</summary>
+        public ReplicaEndpoint Endpoint() => new(Id, Address!, Version) { Socket = socket };
 
         /// <summary>The process's CPU time so far and its resident memory now; nothing once it has exited.</summary>
         public void SampleUsage(DateTimeOffset now)
@@ -487,7 +502,12 @@ internal sealed class LocalDeployment : IAsyncDisposable
             return true;
         }
 
-        public void Dispose() => Process.Dispose();
+        public void Dispose()
+        {
+            Process.Dispose();
+            // Its socket file outlives the process; a replica started later under the same name would replace it anyway.
+            if (socket is not null && File.Exists(socket)) File.Delete(socket);
+        }
     }
 }
 
