@@ -309,10 +309,15 @@ public sealed class RetryTests
         }
 
         /// <summary>Moves the clock, lets what was due run, and measures the next request's wait from there.</summary>
+        private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(200);
+
         public async Task AdvanceAsync(TimeSpan span)
         {
             time.Advance(span);
-            await Task.Delay(50);
+            // Lets what the clock's move set off (a timeout's cancellation, the retry's backoff timer) run on the real
+            // thread pool before the next move: on a loaded machine 50 ms was not always enough, and a timer registered
+            // after the move waited for good.
+            await Task.Delay(Settle);
             _last = time.GetUtcNow();
         }
 
@@ -323,7 +328,7 @@ public sealed class RetryTests
             {
                 time.Advance(wait - Tick);
                 // Lets a retry that was due too early arrive before the instant, where the check below sees it.
-                await Task.Delay(50);
+                await Task.Delay(Settle);
                 time.Advance(Tick);
             }
 
