@@ -1,7 +1,10 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -42,7 +45,12 @@ public sealed class ModelServer : IAsyncDisposable
             {
                 // A socket file left by an earlier replica of the same name would make the bind fail.
                 File.Delete(socket);
-                kestrel.ListenUnixSocket(socket);
+                // The server's predictions, as frames (SocketPredictions); the TCP port stays HTTP for probes, scrapes and other callers.
+                kestrel.ListenUnixSocket(socket, listen =>
+                {
+                    var logger = listen.ApplicationServices.GetRequiredService<ILogger<ModelServer>>();
+                    listen.Run(new SocketPredictions((body, started) => AnswerOrFail(body, started, logger), logger).OnConnectedAsync);
+                });
             }
             kestrel.AddServerHeader = false;
         });
@@ -128,57 +136,99 @@ public sealed class ModelServer : IAsyncDisposable
         await _metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
     }
 
+    /// <summary>
+    /// <c>POST /predict</c>: the body read whole (Kestrel bounds it), answered by <see cref="Answer"/> with its
+    /// length, so that the answer is one write and not chunked.
+    /// </summary>
     private async Task PredictAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
+        var reader = context.Request.BodyReader;
+        System.IO.Pipelines.ReadResult read;
+        while (!(read = await reader.ReadAsync(context.RequestAborted)).IsCompleted) reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        Reply reply;
+        try
+        {
+            reply = Answer(read.Buffer, started);
+        }
+        finally
+        {
+            reader.AdvanceTo(read.Buffer.End);
+        }
+        context.Response.StatusCode = reply.Status;
+        context.Response.ContentType = reply.ContentType;
+        context.Response.ContentLength = reply.Body.WrittenCount;
+        await context.Response.Body.WriteAsync(reply.Body.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>A frame's answer: what escapes <see cref="Answer"/> is a 500, as <see cref="LastResortAsync"/> makes it over HTTP.</summary>
+    private Reply AnswerOrFail(ReadOnlySequence<byte> body, long started, ILogger logger)
+    {
+        try
+        {
+            return Answer(body, started);
+        }
+        catch (Exception e)
+        {
+            _metrics.Errors.Inc();
+            logger.LogError(e, "Unhandled error answering a prediction on the socket");
+            return Problem(500, "Internal error", ProblemTypes.Internal, "The replica failed to answer this request; see its log.");
+        }
+    }
+
+    /// <summary>An answer to a prediction request: what <c>POST /predict</c> answers, and a frame on the socket carries.</summary>
+    internal sealed record Reply(int Status, string ContentType, ArrayBufferWriter<byte> Body);
+
+    /// <summary>
+    /// Answers one prediction request's body, however it came (HTTP, or a frame on the server's socket), and
+    /// counts it: the predictions, or an error; the duration from <paramref name="started"/> to the answer written.
+    /// </summary>
+    internal Reply Answer(ReadOnlySequence<byte> body, long started)
+    {
         var model = _model;
         if (model is null)
         {
             _metrics.Errors.Inc();
-            await Problem(context, 503, "Not ready", ProblemTypes.Unavailable, "The model is still loading; retry when /health/ready answers 200.");
-            return;
+            return Problem(503, "Not ready", ProblemTypes.Unavailable, "The model is still loading; retry when /health/ready answers 200.");
         }
-        JsonDocument body;
+        JsonDocument document;
         try
         {
-            body = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted);
+            document = JsonDocument.Parse(body);
         }
         catch (JsonException e)
         {
             _metrics.Errors.Inc();
-            await Problem(context, 400, "Malformed request", ProblemTypes.MalformedRequest, $"The body is not valid JSON: {e.Message}");
-            return;
+            return Problem(400, "Malformed request", ProblemTypes.MalformedRequest, $"The body is not valid JSON: {e.Message}");
         }
-        using (body)
+        using (document)
         {
-            if (JsonValues.FindBadText(body.RootElement, "") is { } bad)
+            if (JsonValues.FindBadText(document.RootElement, "") is { } bad)
             {
                 _metrics.Errors.Inc();
-                await Problem(context, 400, "Malformed request", ProblemTypes.MalformedRequest, $"The body is not valid text at {(bad.Length == 0 ? "its root" : bad)}: send UTF-8 without lone surrogates.");
-                return;
+                return Problem(400, "Malformed request", ProblemTypes.MalformedRequest, $"The body is not valid text at {(bad.Length == 0 ? "its root" : bad)}: send UTF-8 without lone surrogates.");
             }
             IAnswer answer;
             try
             {
-                answer = model.Predict(body.RootElement);
+                answer = model.Predict(document.RootElement);
             }
             catch (PredictionFailedException e)
             {
                 _metrics.Errors.Inc();
-                await Problem(context, 500, "Prediction failed", ProblemTypes.Internal, e.Message);
-                return;
+                return Problem(500, "Prediction failed", ProblemTypes.Internal, e.Message);
             }
             using (answer)
             {
                 if (answer.Errors.Count > 0)
                 {
                     _metrics.Errors.Inc();
-                    await Invalid(context, answer.Errors);
-                    return;
+                    return Invalid(answer.Errors);
                 }
-                await WriteAsync(context, answer);
+                var reply = new Reply(200, "application/json", Write(answer));
                 _metrics.Predictions.Inc(answer.Count);
                 _metrics.Duration.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+                return reply;
             }
         }
     }
@@ -196,54 +246,64 @@ public sealed class ModelServer : IAsyncDisposable
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {
             _metrics.Errors.Inc();
-            await Problem(context, e.StatusCode, e.StatusCode == 413 ? "Request too large" : "Malformed request",
-                e.StatusCode == 413 ? ProblemTypes.PayloadTooLarge : ProblemTypes.MalformedRequest, $"The request could not be read: {e.Message}");
+            await WriteAsync(context, Problem(e.StatusCode, e.StatusCode == 413 ? "Request too large" : "Malformed request",
+                e.StatusCode == 413 ? ProblemTypes.PayloadTooLarge : ProblemTypes.MalformedRequest, $"The request could not be read: {e.Message}"));
         }
         catch (Exception e) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
         {
             _metrics.Errors.Inc();
             context.RequestServices.GetRequiredService<ILogger<ModelServer>>().LogError(e, "Unhandled error answering {Path}", context.Request.Path.Value);
-            await Problem(context, 500, "Internal error", ProblemTypes.Internal, "The replica failed to answer this request; see its log.");
+            await WriteAsync(context, Problem(500, "Internal error", ProblemTypes.Internal, "The replica failed to answer this request; see its log."));
         }
     }
 
-    private async Task WriteAsync(HttpContext context, IAnswer answer)
+    private ArrayBufferWriter<byte> Write(IAnswer answer)
     {
-        context.Response.ContentType = "application/json";
-        await using (var json = new Utf8JsonWriter(context.Response.BodyWriter))
+        var body = new ArrayBufferWriter<byte>(256);
+        using var json = new Utf8JsonWriter(body);
+        json.WriteStartObject();
+        json.WriteString("model_name", _options.ModelName);
+        json.WriteString("version", _options.Version);
+        if (answer.Batch)
         {
-            json.WriteStartObject();
-            json.WriteString("model_name", _options.ModelName);
-            json.WriteString("version", _options.Version);
-            if (answer.Batch)
-            {
-                json.WriteStartArray("predictions");
-                for (var i = 0; i < answer.Count; i++) answer.Write(json, i);
-                json.WriteEndArray();
-            }
-            else
-            {
-                json.WritePropertyName("prediction");
-                answer.Write(json, 0);
-            }
-            json.WriteEndObject();
+            json.WriteStartArray("predictions");
+            for (var i = 0; i < answer.Count; i++) answer.Write(json, i);
+            json.WriteEndArray();
         }
-        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+        else
+        {
+            json.WritePropertyName("prediction");
+            answer.Write(json, 0);
+        }
+        json.WriteEndObject();
+        json.Flush();
+        return body;
     }
 
-    private static Task Problem(HttpContext context, int status, string title, string type, string detail)
+    private static async Task WriteAsync(HttpContext context, Reply reply)
     {
-        context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(new { type, title, status, detail }, (JsonSerializerOptions?)null, "application/problem+json", context.RequestAborted);
+        context.Response.StatusCode = reply.Status;
+        context.Response.ContentType = reply.ContentType;
+        context.Response.ContentLength = reply.Body.WrittenCount;
+        await context.Response.Body.WriteAsync(reply.Body.WrittenMemory, context.RequestAborted);
     }
 
-    private static Task Invalid(HttpContext context, Dictionary<string, string[]> errors)
+    private static Reply Problem(int status, string title, string type, string detail) => ProblemReply(status, new { type, title, status, detail });
+
+    private static Reply Invalid(Dictionary<string, string[]> errors)
     {
-        context.Response.StatusCode = 400;
         var detail = "The input does not match the model's schema: " + string.Join("; ", errors.Take(5).Select(e => $"{(e.Key.Length == 0 ? "body" : e.Key)}: {e.Value[0].TrimEnd('.')}")) +
             (errors.Count > 5 ? $" (and {errors.Count - 5} more)" : "");
-        return context.Response.WriteAsJsonAsync(
-            new { type = ProblemTypes.Validation, title = "Invalid input", status = 400, detail, errors },
-            (JsonSerializerOptions?)null, "application/problem+json", context.RequestAborted);
+        return ProblemReply(400, new { type = ProblemTypes.Validation, title = "Invalid input", status = 400, detail, errors });
+    }
+
+    // Problems are rare: serialized as ASP.NET Core's results would (its web defaults), by reflection.
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Anonymous problem objects of this assembly, kept by their use here.")]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "Anonymous problem objects of this assembly, kept by their use here.")]
+    private static Reply ProblemReply<T>(int status, T problem)
+    {
+        var body = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(body)) JsonSerializer.Serialize(json, problem, JsonSerializerOptions.Web);
+        return new Reply(status, "application/problem+json", body);
     }
 }

@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Strata.Core.Runtime.Local;
 
 namespace Strata.Worker.Serving.Tests;
 
@@ -212,37 +213,115 @@ public sealed class ServeTests(TrainedModels models)
     }
 
     [Fact]
-    public async Task With_a_socket_a_replica_answers_predictions_there_and_keeps_its_port_for_health_and_metrics()
+    public async Task With_a_socket_a_replica_answers_frames_there_as_its_port_answers_predict_and_keeps_its_port_for_health_and_metrics()
     {
         var folder = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;
         try
         {
             var socket = Path.Combine(folder, "replica.sock");
             await using var replica = await Replica.StartAsync(models.Churn, socket: socket);
-            using var overSocket = new HttpClient(new SocketsHttpHandler
+            // Forty predictions of different customers, a schema error, text that is not JSON and an empty body, all in one write.
+            var bodies = Enumerable.Range(1, 40).Select(n => JsonSerializer.SerializeToUtf8Bytes(TrainedModels.ChurnInstance(tenureMonths: n)))
+                .Append(JsonSerializer.SerializeToUtf8Bytes(new { tenure_months = "ten" })).Append("{\"tenure"u8.ToArray()).Append([]).ToList();
+
+            await using var frames = await FrameConnection.OpenAsync(socket);
+            var answers = await frames.SendAsync(bodies);
+
+            Assert.Equal(bodies.Count, answers.Count);
+            for (var i = 0; i < bodies.Count; i++)
             {
-                ConnectCallback = async (_, cancellationToken) =>
-                {
-                    var connection = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    await connection.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken);
-                    return new NetworkStream(connection, ownsSocket: true);
-                },
-            })
-            { BaseAddress = new Uri("http://replica/") };
-
-            using var answer = await overSocket.PostAsJsonAsync("/predict", TrainedModels.ChurnInstance());
+                // The same answer, byte for byte, as the port's POST /predict gives for that body.
+                using var content = new ByteArrayContent(bodies[i]);
+                content.Headers.ContentType = new("application/json");
+                using var overHttp = await replica.Client.PostAsync(new Uri("/predict", UriKind.Relative), content);
+                Assert.Equal((int)overHttp.StatusCode, answers[i].Status);
+                Assert.Equal(overHttp.Content.Headers.ContentType?.MediaType, answers[i].ContentType);
+                Assert.Equal(await overHttp.Content.ReadAsStringAsync(), Encoding.UTF8.GetString(answers[i].Body));
+            }
+            Assert.Equal(200, answers[0].Status);
+            Assert.Equal([400, 400, 400], answers[^3..].Select(a => a.Status));
             using var ready = await replica.Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
-
-            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-            var body = await answer.Content.ReadFromJsonAsync<JsonElement>();
-            Assert.InRange(body.GetProperty("prediction").GetProperty("probability").GetDouble(), 0, 1);
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-            Assert.Equal(1, await replica.MetricAsync("predictions_total" + Labels));
+            // Counted as over HTTP: forty predictions and three errors each way.
+            Assert.Equal(80, await replica.MetricAsync("predictions_total" + Labels));
+            Assert.Equal(6, await replica.MetricAsync("prediction_errors_total" + Labels));
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task A_connection_that_sends_what_is_not_a_frame_is_closed_and_the_replica_serves_the_next_one()
+    {
+        var folder = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;
+        try
+        {
+            var socket = Path.Combine(folder, "replica.sock");
+            await using var replica = await Replica.StartAsync(models.Churn, socket: socket);
+
+            await using (var bad = await FrameConnection.OpenAsync(socket))
+            {
+                // A length over the limit: the replica does not wait for 64 MiB that will never be a request.
+                var header = new byte[12];
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header, ReplicaFrames.MaxFrameBytes + 1);
+                Assert.True(await bad.IsClosedAfterAsync(header));
+            }
+            await using var good = await FrameConnection.OpenAsync(socket);
+            var answers = await good.SendAsync([JsonSerializer.SerializeToUtf8Bytes(TrainedModels.ChurnInstance())]);
+
+            Assert.Equal(200, answers[0].Status);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>A connection to a replica's socket speaking its frames (<see cref="ReplicaFrames"/>), as the server's router does.</summary>
+    private sealed class FrameConnection(Socket socket) : IAsyncDisposable
+    {
+        private readonly NetworkStream _stream = new(socket, ownsSocket: true);
+
+        public static async Task<FrameConnection> OpenAsync(string path)
+        {
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
+            return new FrameConnection(socket);
+        }
+
+        /// <summary>Sends every body as a request (ids 100, 101, ...) in one write; their answers in the order of the bodies.</summary>
+        public async Task<List<(int Status, string? ContentType, byte[] Body)>> SendAsync(List<byte[]> bodies)
+        {
+            var output = new System.Buffers.ArrayBufferWriter<byte>();
+            for (var i = 0; i < bodies.Count; i++) ReplicaFrames.WriteRequest(output, 100 + i, bodies[i]);
+            await _stream.WriteAsync(output.WrittenMemory);
+            var answers = new (int, string?, byte[])[bodies.Count];
+            var reader = System.IO.Pipelines.PipeReader.Create(_stream, new System.IO.Pipelines.StreamPipeReaderOptions(leaveOpen: true));
+            for (var left = bodies.Count; left > 0;)
+            {
+                var read = await reader.ReadAsync();
+                var buffer = read.Buffer;
+                while (ReplicaFrames.TryRead(ref buffer, out var frame))
+                {
+                    answers[frame.Id - 100] = (frame.Code, frame.ContentType, System.Buffers.BuffersExtensions.ToArray(frame.Body));
+                    left--;
+                }
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (read.IsCompleted && left > 0) throw new IOException("The replica closed the connection with answers missing.");
+            }
+            return [.. answers];
+        }
+
+        /// <summary>Writes <paramref name="bytes"/> as they are; whether the replica then closed the connection.</summary>
+        public async Task<bool> IsClosedAfterAsync(byte[] bytes)
+        {
+            await _stream.WriteAsync(bytes);
+            return await _stream.ReadAsync(new byte[1]) == 0;
+        }
+
+        public ValueTask DisposeAsync() => _stream.DisposeAsync();
     }
 
     [Fact]

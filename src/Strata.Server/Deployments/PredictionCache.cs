@@ -73,15 +73,9 @@ public sealed class PredictionCache(IOptions<PredictionCacheOptions> options, IS
             answer = await _cache.GetOrCreateAsync<byte[]>(key, async token =>
             {
                 missed = true;
-                byte[]? kept = null;
-                var reached = await router.SendAsync(replicas, all, body, contentType, async (_, reply) =>
-                {
-                    var bytes = await reply.Content.ReadAsByteArrayAsync(token);
-                    if (reply.StatusCode != System.Net.HttpStatusCode.OK) throw new NotCacheable((int)reply.StatusCode, reply.Content.Headers.ContentType?.ToString(), bytes);
-                    kept = bytes;
-                }, () => false, token);
                 // Nothing to keep when no replica answered; the caller gets a 503 (below), which is not cached.
-                return reached ? kept! : throw new NotCacheable(0, null, []);
+                if (await router.SendAsync(replicas, all, body, contentType, token) is not var (_, reply)) throw new NotCacheable(0, null, []);
+                return reply.Status == 200 ? reply.Body : throw new NotCacheable(reply.Status, reply.ContentType, reply.Body);
             }, cancellationToken: cancellationToken);
         }
         catch (NotCacheable refused)

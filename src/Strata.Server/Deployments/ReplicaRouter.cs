@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net.Sockets;
 using Strata.Core.Deployments;
 
 namespace Strata.Server.Deployments;
@@ -16,15 +15,21 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
     private const int MaxTries = 3;
     private readonly ConcurrentDictionary<string, StrongBox> _inFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<DeploymentKey, StrongCounter> _requests = new();
-    /// <summary>The request option naming the socket a connection to the request's replica is opened on (<see cref="ReplicaEndpoint.Socket"/>).</summary>
-    private static readonly HttpRequestOptionsKey<string> SocketOption = new("Strata.ReplicaSocket");
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(100);
 
     // Replicas reached over TCP (on other machines, or without a socket).
-    private readonly HttpClient _client = new(Handler()) { Timeout = TimeSpan.FromSeconds(100) };
+    private readonly HttpClient _client = new(new SocketsHttpHandler
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        MaxConnectionsPerServer = 1024,
+        // A replica answers; it never redirects nor sets cookies: skip the handlers for those.
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        UseProxy = false,
+    }) { Timeout = Timeout };
 
-    // Replicas on this machine, over their Unix domain socket. Connections are pooled by the request's address,
-    // which is the replica's TCP one: each replica has its own pool, opened on its own socket.
-    private readonly HttpClient _socketClient = new(Handler(ConnectToSocketAsync)) { Timeout = TimeSpan.FromSeconds(100) };
+    // Replicas on this machine, over their Unix domain socket.
+    private readonly ReplicaSockets _sockets = new(Timeout);
     private int _next;
 
     private sealed class StrongBox
@@ -56,31 +61,31 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
 
     /// <summary>
     /// Sends <paramref name="body"/> to a replica's <c>/predict</c>, one of <paramref name="preferred"/> while
-    /// any is left untried, else any of <paramref name="all"/>, and copies its answer (with the
+    /// any is left untried, else any of <paramref name="all"/>, and writes its answer (with the
     /// <c>Strata-Model-Version</c> that gave it) to <paramref name="response"/>; false when no replica could be reached.
     /// </summary>
-    public Task<bool> ForwardAsync(
-        IReadOnlyList<ReplicaEndpoint> preferred, IReadOnlyList<ReplicaEndpoint> all, ReadOnlyMemory<byte> body, string? contentType, HttpResponse response, CancellationToken cancellationToken) =>
-        SendAsync(preferred, all, body, contentType, async (replica, answer) =>
-        {
-            response.StatusCode = (int)answer.StatusCode;
-            response.ContentLength = answer.Content.Headers.ContentLength;
-            if (answer.Content.Headers.ContentType is { } answerType) response.ContentType = answerType.ToString();
-            response.Headers[ModelVersionHeader] = replica.ModelVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await answer.Content.CopyToAsync(response.Body, cancellationToken);
-        }, () => response.HasStarted, cancellationToken);
+    public async Task<bool> ForwardAsync(
+        IReadOnlyList<ReplicaEndpoint> preferred, IReadOnlyList<ReplicaEndpoint> all, ReadOnlyMemory<byte> body, string? contentType, HttpResponse response, CancellationToken cancellationToken)
+    {
+        if (await SendAsync(preferred, all, body, contentType, cancellationToken) is not var (replica, answer)) return false;
+        response.StatusCode = answer.Status;
+        response.ContentLength = answer.Body.Length;
+        if (answer.ContentType is { } answerType) response.ContentType = answerType;
+        response.Headers[ModelVersionHeader] = replica.ModelVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await response.Body.WriteAsync(answer.Body, cancellationToken);
+        return true;
+    }
 
     /// <summary>The answer's header naming the model version that gave it.</summary>
     public const string ModelVersionHeader = "Strata-Model-Version";
 
     /// <summary>
-    /// Sends <paramref name="body"/> to a replica (as <see cref="ForwardAsync"/> chooses it) and hands the
-    /// answer to <paramref name="onAnswer"/>; a replica that cannot be reached is replaced by another while
-    /// <paramref name="hasAnswered"/> is false. False when no replica could be reached.
+    /// Sends <paramref name="body"/> to a replica (as <see cref="ForwardAsync"/> chooses it) and returns its whole
+    /// answer; a replica that cannot be reached, or that broke before it answered, is replaced by another.
+    /// Null when no replica could be reached.
     /// </summary>
-    public async Task<bool> SendAsync(
-        IReadOnlyList<ReplicaEndpoint> preferred, IReadOnlyList<ReplicaEndpoint> all, ReadOnlyMemory<byte> body, string? contentType,
-        Func<ReplicaEndpoint, HttpResponseMessage, Task> onAnswer, Func<bool> hasAnswered, CancellationToken cancellationToken)
+    public async Task<(ReplicaEndpoint Replica, ReplicaAnswer Answer)?> SendAsync(
+        IReadOnlyList<ReplicaEndpoint> preferred, IReadOnlyList<ReplicaEndpoint> all, ReadOnlyMemory<byte> body, string? contentType, CancellationToken cancellationToken)
     {
         var tried = new HashSet<string>(StringComparer.Ordinal);
         for (var attempt = 0; attempt < MaxTries && tried.Count < all.Count; attempt++)
@@ -91,32 +96,42 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
             Interlocked.Increment(ref box.Value);
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post, replica.Predict) { Content = new ReadOnlyMemoryContent(body) };
-                if (replica.Socket is { } socket) request.Options.Set(SocketOption, socket);
-                // As the caller sent it: the replica judges it (and answers a 400 for what it cannot read).
-                request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType ?? "application/json");
-                // The hop is not traced (no HttpClient instrumentation) and replicas read no trace headers:
-                // without a current activity, HttpClient creates none for each request.
-                Activity.Current = null;
-                var client = replica.Socket is null ? _client : _socketClient;
-                using var answer = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-                await onAnswer(replica, answer);
-                return true;
+                // A replica's socket carries the body alone: a replica reads any body as JSON, whatever its type says.
+                var answer = replica.Socket is { } socket
+                    ? await _sockets.SendAsync(replica.Id, socket, body, cancellationToken)
+                    : await SendOverHttpAsync(replica, body, contentType, cancellationToken);
+                return (replica, answer);
             }
-            catch (HttpRequestException) when (!hasAnswered())
+            catch (HttpRequestException)
             {
-                // Not reached (refused or reset before an answer): try another replica.
+                // Not reached (refused, or the connection broke before the whole answer came): try another replica.
             }
             finally
             {
                 Interlocked.Decrement(ref box.Value);
             }
         }
-        return false;
+        return null;
+    }
+
+    private async Task<ReplicaAnswer> SendOverHttpAsync(ReplicaEndpoint replica, ReadOnlyMemory<byte> body, string? contentType, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, replica.Predict) { Content = new ReadOnlyMemoryContent(body) };
+        // As the caller sent it: the replica judges it (and answers a 400 for what it cannot read).
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType ?? "application/json");
+        // The hop is not traced (no HttpClient instrumentation) and replicas read no trace headers:
+        // without a current activity, HttpClient creates none for each request.
+        Activity.Current = null;
+        using var answer = await _client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        return new ReplicaAnswer((int)answer.StatusCode, answer.Content.Headers.ContentType?.ToString(), await answer.Content.ReadAsByteArrayAsync(cancellationToken));
     }
 
     /// <summary>Forgets a replica that is gone.</summary>
-    public void Forget(string replicaId) => _inFlight.TryRemove(replicaId, out _);
+    public void Forget(string replicaId)
+    {
+        _inFlight.TryRemove(replicaId, out _);
+        _sockets.Forget(replicaId);
+    }
 
     /// <summary>The untried replica with the fewest requests in flight; null when all were tried.</summary>
     private ReplicaEndpoint? Pick(IReadOnlyList<ReplicaEndpoint> replicas, HashSet<string> tried)
@@ -140,41 +155,9 @@ public sealed class ReplicaRouter : IReplicaLoad, IDisposable
         return best;
     }
 
-    private static SocketsHttpHandler Handler(Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? connect = null) => new()
-    {
-        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        MaxConnectionsPerServer = 1024,
-        // A replica answers; it never redirects nor sets cookies: skip the handlers for those.
-        AllowAutoRedirect = false,
-        UseCookies = false,
-        UseProxy = false,
-        ConnectCallback = connect,
-    };
-
-    /// <summary>
-    /// Opens a connection on the socket the request names. A replica that is gone refuses it (or its file is
-    /// missing): that is an <see cref="HttpRequestException"/> like a refused TCP connection, and another replica is tried.
-    /// </summary>
-    private static async ValueTask<Stream> ConnectToSocketAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
-    {
-        var path = context.InitialRequestMessage.Options.TryGetValue(SocketOption, out var value) ? value
-            : throw new InvalidOperationException("A request to a replica's socket must name it.");
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
-            return new NetworkStream(socket, ownsSocket: true);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
     public void Dispose()
     {
         _client.Dispose();
-        _socketClient.Dispose();
+        _sockets.Dispose();
     }
 }

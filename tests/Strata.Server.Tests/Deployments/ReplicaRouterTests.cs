@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Strata.Core.Deployments;
 using Strata.Server.Deployments;
@@ -57,11 +55,7 @@ public sealed class ReplicaRouterTests
         try
         {
             var socket = Path.Combine(folder, "live.sock");
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(socket));
-            await using var replica = builder.Build();
-            replica.MapPost("/predict", async (HttpRequest request) => Results.Text(await new StreamReader(request.Body).ReadToEndAsync(), "application/json"));
-            await replica.StartAsync();
+            await using var replica = new FakeFrameReplica(socket, FakeFrameReplica.Echo);
             using var router = new ReplicaRouter();
             // Nothing listens on these ports: whatever answers, answers over the socket.
             var live = new ReplicaEndpoint("live", new Uri("http://127.0.0.1:1/"), 1) { Socket = socket };
@@ -77,7 +71,10 @@ public sealed class ReplicaRouterTests
 
                 Assert.Equal(200, context.Response.StatusCode);
                 Assert.Equal($"{{\"n\":{i}}}", System.Text.Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray()));
+                Assert.Equal("1", context.Response.Headers[ReplicaRouter.ModelVersionHeader]);
             }
+            // Every prediction went over the one connection the router keeps to the replica.
+            Assert.Equal(1, replica.Connections);
         }
         finally
         {

@@ -4,8 +4,8 @@ namespace Strata.Core.Runtime.Local;
 
 /// <summary>
 /// The Unix domain socket a local replica listens on besides its TCP port (<c>strata-worker serve --socket</c>),
-/// which the server's router sends predictions to: on the same machine, a socket file skips the TCP/IP stack
-/// that a loopback connection goes through twice per message.
+/// which the server's router sends predictions to, as frames (<see cref="ReplicaFrames"/>): on the same machine, a
+/// socket file skips the TCP/IP stack that a loopback connection goes through twice per message.
 /// </summary>
 public static class ReplicaSocket
 {

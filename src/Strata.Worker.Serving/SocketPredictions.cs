@@ -1,0 +1,80 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Strata.Core.Runtime.Local;
+
+namespace Strata.Worker.Serving;
+
+/// <summary>
+/// The replica's side of its socket (<see cref="ReplicaFrames"/>): every request frame read is answered on the
+/// thread pool, so that a large batch does not hold up the small requests behind it, and the answers go back
+/// in the order they are ready, those ready together in one write.
+/// </summary>
+internal sealed class SocketPredictions(Func<ReadOnlySequence<byte>, long, ModelServer.Reply> answer, ILogger logger)
+{
+    private readonly record struct Answered(int Id, ModelServer.Reply Reply);
+
+    public async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var input = connection.Transport.Input;
+        var answers = Channel.CreateUnbounded<Answered>(new UnboundedChannelOptions { SingleReader = true });
+        var writing = WriteAnswersAsync(connection.Transport.Output, answers.Reader);
+        try
+        {
+            while (true)
+            {
+                var read = await input.ReadAsync(connection.ConnectionClosed);
+                var buffer = read.Buffer;
+                while (ReplicaFrames.TryRead(ref buffer, out var frame))
+                {
+                    // A copy: the request is answered on another thread while the next frames are read.
+                    ThreadPool.UnsafeQueueUserWorkItem(new Request(frame.Id, frame.Body.ToArray(), Stopwatch.GetTimestamp(), answer, answers.Writer), preferLocal: false);
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (read.IsCompleted) break;
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            // Only the server connects here (the socket is in its own folder): a frame it cannot have written ends the connection.
+            logger.LogError("Closing a connection on the replica's socket: {Error}", e.Message);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ConnectionResetException)
+        {
+            // The server closed the connection.
+        }
+        finally
+        {
+            answers.Writer.TryComplete();
+            await writing;
+        }
+    }
+
+    private static async Task WriteAnswersAsync(PipeWriter output, ChannelReader<Answered> answers)
+    {
+        try
+        {
+            while (await answers.WaitToReadAsync())
+            {
+                while (answers.TryRead(out var answered))
+                {
+                    ReplicaFrames.WriteAnswer(output, answered.Id, answered.Reply.Status, answered.Reply.ContentType, answered.Reply.Body.WrittenSpan);
+                }
+                if ((await output.FlushAsync()).IsCompleted) return;
+            }
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException or OperationCanceledException or InvalidOperationException)
+        {
+            // The server is gone: nobody waits for these answers.
+        }
+    }
+
+    private sealed class Request(int id, byte[] body, long started, Func<ReadOnlySequence<byte>, long, ModelServer.Reply> answer, ChannelWriter<Answered> answers)
+        : IThreadPoolWorkItem
+    {
+        public void Execute() => answers.TryWrite(new Answered(id, answer(new ReadOnlySequence<byte>(body), started)));
+    }
+}
