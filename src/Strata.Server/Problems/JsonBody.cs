@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
@@ -59,6 +60,8 @@ public static class JsonBody
         }
     }
 
+    private const int InitialBufferBytes = 64 * 1024;
+
     /// <summary>
     /// Reads the raw body, at most <paramref name="maxBytes"/> bytes, and checks that it is UTF-8. The route's
     /// limit replaces the server-wide one for this request, and the bytes are counted here, so a chunked
@@ -74,8 +77,10 @@ public static class JsonBody
         {
             limit.MaxRequestBodySize = maxBytes + 1L;
         }
-        var buffer = new MemoryStream();
-        var chunk = new byte[8192];
+        // Sized by the declared length up to 64 KiB (most bodies: read into one array, no regrowth); past that the
+        // buffer grows as bytes arrive, so that a length declared and never sent reserves no memory.
+        var buffer = new MemoryStream((int)Math.Min(request.ContentLength ?? 0, InitialBufferBytes));
+        var chunk = ArrayPool<byte>.Shared.Rent(8192);
         try
         {
             int read;
@@ -96,6 +101,10 @@ public static class JsonBody
         {
             // A broken chunked encoding, a body shorter than its Content-Length: the client's fault.
             return (default, Problem.Malformed($"The request body could not be read: {e.Message}"));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
         }
         var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
         if (!TextRules.IsValidUtf8(bytes.Span))
