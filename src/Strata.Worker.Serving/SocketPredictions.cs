@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 using Strata.Core.Runtime.Local;
 
@@ -22,16 +23,22 @@ internal sealed class SocketPredictions(Func<ReadOnlySequence<byte>, long, Model
         var input = connection.Transport.Input;
         var answers = Channel.CreateUnbounded<Answered>(new UnboundedChannelOptions { SingleReader = true });
         var writing = WriteAnswersAsync(connection.Transport.Output, answers.Reader);
+        // Asked to close when the replica stops (SIGTERM): no new request is read, those read are answered, then the
+        // connection closes, and the server sends what it has not had answered to another replica.
+        var closing = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, closing);
+        var inFlight = new InFlight();
         try
         {
             while (true)
             {
-                var read = await input.ReadAsync(connection.ConnectionClosed);
+                var read = await input.ReadAsync(stop.Token);
                 var buffer = read.Buffer;
                 while (ReplicaFrames.TryRead(ref buffer, out var frame))
                 {
                     // A copy: the request is answered on another thread while the next frames are read.
-                    ThreadPool.UnsafeQueueUserWorkItem(new Request(frame.Id, frame.Body.ToArray(), Stopwatch.GetTimestamp(), answer, answers.Writer), preferLocal: false);
+                    inFlight.Add();
+                    ThreadPool.UnsafeQueueUserWorkItem(new Request(frame.Id, frame.Body.ToArray(), Stopwatch.GetTimestamp(), answer, answers.Writer, inFlight), preferLocal: false);
                 }
                 input.AdvanceTo(buffer.Start, buffer.End);
                 if (read.IsCompleted) break;
@@ -42,14 +49,36 @@ internal sealed class SocketPredictions(Func<ReadOnlySequence<byte>, long, Model
             // Only the server connects here (the socket is in its own folder): a frame it cannot have written ends the connection.
             logger.LogError("Closing a connection on the replica's socket: {Error}", e.Message);
         }
-        catch (Exception e) when (e is OperationCanceledException or ConnectionResetException)
+        catch (Exception e) when (e is OperationCanceledException or ConnectionResetException or IOException)
         {
-            // The server closed the connection.
+            // The server closed the connection, or the replica is stopping.
         }
         finally
         {
+            await inFlight.DrainedAsync();
             answers.Writer.TryComplete();
             await writing;
+        }
+    }
+
+    /// <summary>The requests of a connection being answered: the connection closes once none is left.</summary>
+    private sealed class InFlight
+    {
+        private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // One for the reading itself, so that the count reaches 0 only once reading has stopped.
+        private int _count = 1;
+
+        public void Add() => Interlocked.Increment(ref _count);
+
+        public void Done()
+        {
+            if (Interlocked.Decrement(ref _count) == 0) _drained.TrySetResult();
+        }
+
+        public Task DrainedAsync()
+        {
+            Done();
+            return _drained.Task;
         }
     }
 
@@ -72,9 +101,19 @@ internal sealed class SocketPredictions(Func<ReadOnlySequence<byte>, long, Model
         }
     }
 
-    private sealed class Request(int id, byte[] body, long started, Func<ReadOnlySequence<byte>, long, ModelServer.Reply> answer, ChannelWriter<Answered> answers)
+    private sealed class Request(int id, byte[] body, long started, Func<ReadOnlySequence<byte>, long, ModelServer.Reply> answer, ChannelWriter<Answered> answers, InFlight inFlight)
         : IThreadPoolWorkItem
     {
-        public void Execute() => answers.TryWrite(new Answered(id, answer(new ReadOnlySequence<byte>(body), started)));
+        public void Execute()
+        {
+            try
+            {
+                answers.TryWrite(new Answered(id, answer(new ReadOnlySequence<byte>(body), started)));
+            }
+            finally
+            {
+                inFlight.Done();
+            }
+        }
     }
 }

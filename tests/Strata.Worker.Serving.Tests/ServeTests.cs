@@ -279,6 +279,32 @@ public sealed class ServeTests(TrainedModels models)
         }
     }
 
+    [Fact]
+    public async Task A_stopping_replica_closes_the_servers_connection_once_its_answers_are_written_and_does_not_wait_for_it()
+    {
+        var folder = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;
+        try
+        {
+            var socket = Path.Combine(folder, "replica.sock");
+            var replica = await Replica.StartAsync(models.Churn, socket: socket);
+            await using var frames = await FrameConnection.OpenAsync(socket);
+            Assert.Equal(200, (await frames.SendAsync([JsonSerializer.SerializeToUtf8Bytes(TrainedModels.ChurnInstance())]))[0].Status);
+
+            // As SIGTERM does. The connection stays open on the server's side: the replica closes it, rather than
+            // holding its exit until the host's shutdown timeout (30 s) ends it.
+            var stopping = replica.DisposeAsync().AsTask();
+
+            var closed = frames.IsClosedAfterAsync([]);
+            await Task.WhenAll(closed, stopping).WaitAsync(TimeSpan.FromSeconds(20));
+
+            Assert.True(await closed);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>A connection to a replica's socket speaking its frames (<see cref="ReplicaFrames"/>), as the server's router does.</summary>
     private sealed class FrameConnection(Socket socket) : IAsyncDisposable
     {
