@@ -34,12 +34,8 @@ internal sealed class SocketPredictions(Func<ReadOnlySequence<byte>, long, Model
             {
                 var read = await input.ReadAsync(stop.Token);
                 var buffer = read.Buffer;
-                while (ReplicaFrames.TryRead(ref buffer, out var frame))
-                {
-                    // A copy: the request is answered on another thread while the next frames are read.
-                    inFlight.Add();
-                    ThreadPool.UnsafeQueueUserWorkItem(new Request(frame.Id, frame.Body.ToArray(), Stopwatch.GetTimestamp(), answer, answers.Writer, inFlight), preferLocal: false);
-                }
+                // A copy of each body: the request is answered on another thread while the next frames are read.
+                while (ReplicaFrames.TryRead(ref buffer, out var frame)) Dispatch(frame.Id, frame.Body.ToArray());
                 input.AdvanceTo(buffer.Start, buffer.End);
                 if (read.IsCompleted) break;
             }
@@ -58,6 +54,12 @@ internal sealed class SocketPredictions(Func<ReadOnlySequence<byte>, long, Model
             await inFlight.DrainedAsync();
             answers.Writer.TryComplete();
             await writing;
+        }
+
+        void Dispatch(int id, byte[] body)
+        {
+            inFlight.Add();
+            ThreadPool.UnsafeQueueUserWorkItem(new Request(id, body, Stopwatch.GetTimestamp(), answer, answers.Writer, inFlight), preferLocal: false);
         }
     }
 

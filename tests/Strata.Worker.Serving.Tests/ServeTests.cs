@@ -253,6 +253,36 @@ public sealed class ServeTests(TrainedModels models)
     }
 
     [Fact]
+    public async Task The_largest_batch_over_a_mebibyte_is_answered_whole_over_the_port_and_over_the_socket()
+    {
+        var folder = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;
+        try
+        {
+            var socket = Path.Combine(folder, "replica.sock");
+            await using var replica = await Replica.StartAsync(models.Churn, socket: socket);
+            // 10,000 instances, the most a request may hold: past Kestrel's 1 MiB of unconsumed request buffer.
+            var body = JsonSerializer.SerializeToUtf8Bytes(new { instances = Enumerable.Range(0, 10_000).Select(n => TrainedModels.ChurnInstance(tenureMonths: n % 72)) });
+            Assert.True(body.Length > 1024 * 1024, $"{body.Length} bytes");
+
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new("application/json");
+            using var overHttp = await replica.Client.PostAsync(new Uri("/predict", UriKind.Relative), content);
+            await using var frames = await FrameConnection.OpenAsync(socket);
+            var overSocket = (await frames.SendAsync([body]))[0];
+
+            Assert.Equal(HttpStatusCode.OK, overHttp.StatusCode);
+            var answer = await overHttp.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(10_000, answer.GetProperty("predictions").GetArrayLength());
+            Assert.Equal(200, overSocket.Status);
+            Assert.Equal(answer.GetRawText(), JsonSerializer.Deserialize<JsonElement>(overSocket.Body).GetRawText());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_connection_that_sends_what_is_not_a_frame_is_closed_and_the_replica_serves_the_next_one()
     {
         var folder = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;

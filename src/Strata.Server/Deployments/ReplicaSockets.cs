@@ -70,7 +70,9 @@ public sealed class ReplicaSockets(TimeSpan timeout) : IDisposable
             lock (_gate)
             {
                 _disposed = true;
-                if (_session is { IsCompletedSuccessfully: true } open) open.Result.Close("the replica is gone");
+                // One still connecting is closed once it has.
+                _session?.ContinueWith(static opened => opened.Result.Close("the replica is gone"),
+                    CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
         }
     }
@@ -153,9 +155,9 @@ public sealed class ReplicaSockets(TimeSpan timeout) : IDisposable
                     if ((await _output.FlushAsync()).IsCompleted) break;
                 }
             }
-            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception)
             {
-                // The connection broke: Close fails what is in flight.
+                // Whatever ended the loop (most often the connection broke), the connection is unusable: Close fails what is in flight.
             }
             Close("the connection to the replica broke");
         }
@@ -177,9 +179,9 @@ public sealed class ReplicaSockets(TimeSpan timeout) : IDisposable
                     if (read.IsCompleted) break;
                 }
             }
-            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidDataException or InvalidOperationException)
+            catch (Exception)
             {
-                // The connection broke, or the replica wrote what is not a frame: Close fails what is in flight.
+                // The connection broke, or the replica wrote what is not a frame: the connection is unusable, and Close fails what is in flight.
             }
             Close("the replica closed the connection");
         }
