@@ -32,3 +32,21 @@ tenant_token() {
   api "$admin" "$2" /v1/tenants -d "{\"id\":\"$3\"}" >/dev/null
   api "$admin" "$2" "/v1/tenants/$3/tokens" -d '{"role":"member"}' | sed 's/.*"token":"\([^"]*\)".*/\1/'
 }
+
+# deploy_churn DATA PORT TOKEN MODEL: registers MODEL/model.zip (with MODEL/schema.json, as the trainer wrote them)
+# as churn@1 in the server's tenant of TOKEN and deploys it on one replica; sets $replica to its address once ready.
+deploy_churn() {
+  local data=$1 port=$2 token=$3 model=$4
+  mkdir -p "$data/.strata/artifacts/bench/out"
+  cp "$model/model.zip" "$data/.strata/artifacts/bench/out/model.zip"
+  api "$token" "$port" /v1/models/churn/versions -d "{\"path\":\"out/model.zip\",\"input_schema\":$(cat "$model/schema.json")}" >/dev/null
+  api "$token" "$port" /v1/deployments -d '{"model":"churn@1","min_replicas":1,"max_replicas":1}' >/dev/null
+  replica=""
+  for _ in $(seq 1 600); do
+    replica=$(api "$token" "$port" /v1/deployments/churn | grep -o 'is ready at http://[0-9.:]*/' | head -n 1 | sed 's/is ready at //' || true)
+    [[ -n $replica ]] && return 0
+    sleep 0.2
+  done
+  echo "the deployment's replica did not become ready" >&2
+  return 1
+}

@@ -24,17 +24,7 @@ dotnet "$bin/worker/strata-worker.dll" train --model lightgbm --label churned --
 data=$work/data
 start_server "$data" "$port"
 token=$(tenant_token "$data" "$port" bench)
-mkdir -p "$data/.strata/artifacts/bench/out"
-cp "$work/model/model.zip" "$data/.strata/artifacts/bench/out/model.zip"
-api "$token" "$port" /v1/models/churn/versions -d "{\"path\":\"out/model.zip\",\"input_schema\":$(cat "$work/model/schema.json")}" >/dev/null
-api "$token" "$port" /v1/deployments -d '{"model":"churn@1","min_replicas":1,"max_replicas":1}' >/dev/null
-replica=""
-for _ in $(seq 1 600); do
-  replica=$(api "$token" "$port" /v1/deployments/churn | grep -o 'is ready at http://[0-9.:]*/' | head -n 1 | sed 's/is ready at //' || true)
-  [[ -n $replica ]] && break
-  sleep 0.2
-done
-[[ -n $replica ]] || { echo "the deployment's replica did not become ready" >&2; exit 1; }
+deploy_churn "$data" "$port" "$token" "$work/model"
 replica_pid=$(ss -Hltnp "sport = :$(sed 's|.*:\([0-9]*\)/*$|\1|' <<<"$replica")" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 per_request() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f µs", t / hz / n * 1e6}'; }

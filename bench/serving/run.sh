@@ -46,18 +46,7 @@ start_platform() {
   shift
   start_server "$data" "$port" "$@"
   token=$(tenant_token "$data" "$port" bench)
-  mkdir -p "$data/.strata/artifacts/bench/out"
-  cp "$work/model/model.zip" "$data/.strata/artifacts/bench/out/model.zip"
-  api "$token" "$port" /v1/models/churn/versions -d "{\"path\":\"out/model.zip\",\"input_schema\":$(cat "$work/model/schema.json")}" >/dev/null
-  api "$token" "$port" /v1/deployments -d '{"model":"churn@1","min_replicas":1,"max_replicas":1}' >/dev/null
-  replica=""
-  for _ in $(seq 1 600); do
-    replica=$(api "$token" "$port" /v1/deployments/churn | grep -o 'is ready at http://[0-9.:]*/' | head -n 1 | sed 's/is ready at //' || true)
-    [[ -n $replica ]] && return 0
-    sleep 0.2
-  done
-  echo "the deployment's replica did not become ready" >&2
-  return 1
+  deploy_churn "$data" "$port" "$token" "$work/model"
 }
 
 stop_platform() {
