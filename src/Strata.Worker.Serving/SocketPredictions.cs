@@ -5,6 +5,7 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
+using Strata.Contracts;
 using Strata.Core.Runtime.Local;
 
 namespace Strata.Worker.Serving;
@@ -92,7 +93,17 @@ internal sealed class SocketPredictions(Func<ReadOnlySequence<byte>, long, Model
             {
                 while (answers.TryRead(out var answered))
                 {
-                    ReplicaFrames.WriteAnswer(output, answered.Id, answered.Reply.Status, answered.Reply.ContentType, answered.Reply.Body.WrittenSpan);
+                    var reply = answered.Reply;
+                    if (ReplicaFrames.Fits(reply.ContentType, reply.Body.WrittenCount))
+                    {
+                        ReplicaFrames.WriteAnswer(output, answered.Id, reply.Status, reply.ContentType, reply.Body.WrittenSpan);
+                    }
+                    else
+                    {
+                        // An answer over what a frame holds (a batch of many classes' probabilities) is a 500 naming the way round it.
+                        ReplicaFrames.WriteAnswer(output, answered.Id, 500, "application/problem+json", System.Text.Encoding.UTF8.GetBytes(
+                            $$"""{"type":"{{ProblemTypes.Internal}}","title":"Answer too large","status":500,"detail":"The answer is over {{ReplicaFrames.MaxFrameBytes}} bytes; send fewer instances per request."}"""));
+                    }
                 }
                 if ((await output.FlushAsync()).IsCompleted) return;
             }

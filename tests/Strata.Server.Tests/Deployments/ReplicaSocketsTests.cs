@@ -167,6 +167,9 @@ public sealed class ReplicaSocketsTests : IDisposable
         Assert.Equal((7, 400, "application/problem+json", "{}"), (answer.Id, answer.Code, answer.ContentType, Encoding.UTF8.GetString(answer.Body)));
         Assert.Equal((8, 0, (string?)null, "{\"a\":1}"), (request.Id, request.Code, request.ContentType, Encoding.UTF8.GetString(request.Body)));
 
+        Assert.True(ReplicaFrames.Fits("application/json", 1024));
+        Assert.False(ReplicaFrames.Fits("application/json", ReplicaFrames.MaxFrameBytes));
+
         var lying = new byte[12];
         BinaryPrimitives.WriteInt32LittleEndian(lying, 8);
         BinaryPrimitives.WriteUInt16LittleEndian(lying.AsSpan(10), 100); // a content type longer than the frame

@@ -27,6 +27,9 @@ public static class ReplicaFrames
     /// <summary>One frame read: its body is a slice of the buffer it was read from, valid until that buffer is released.</summary>
     public readonly record struct Frame(int Id, int Code, string? ContentType, ReadOnlySequence<byte> Body);
 
+    /// <summary>Whether an answer of that content type and body fits in a frame.</summary>
+    public static bool Fits(string contentType, int bodyBytes) => HeaderBytes - 4L + contentType.Length + bodyBytes <= MaxFrameBytes;
+
     /// <summary>Writes a request for <paramref name="body"/>.</summary>
     public static void WriteRequest(IBufferWriter<byte> output, int id, ReadOnlySpan<byte> body) => Write(output, id, 0, [], body);
 
