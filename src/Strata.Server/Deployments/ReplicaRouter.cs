@@ -4,6 +4,9 @@ using Strata.Core.Deployments;
 
 namespace Strata.Server.Deployments;
 
+/// <summary>A replica's answer to a prediction: what its <c>POST /predict</c> answered, whichever way it was reached.</summary>
+public sealed record ReplicaAnswer(int Status, string? ContentType, byte[] Body);
+
 /// <summary>
 /// Forwards a prediction to one of a deployment's ready replicas: the one with the fewest requests in
 /// flight. Predictions have no side effects, so a request that could not reach a replica (it died

@@ -8,9 +8,6 @@ using Strata.Core.Runtime.Local;
 
 namespace Strata.Server.Deployments;
 
-/// <summary>A replica's answer to a prediction: what its <c>POST /predict</c> answered, whichever way it was reached.</summary>
-public sealed record ReplicaAnswer(int Status, string? ContentType, byte[] Body);
-
 /// <summary>
 /// The server's side of local replicas' sockets (<see cref="ReplicaFrames"/>): one connection per replica, opened
 /// at its first prediction and again after it broke, carrying every prediction in flight to that replica. A

@@ -61,6 +61,7 @@ public static class ReplicaFrames
     /// <summary>The content type of a frame; a replica's usual ones without a new string each time.</summary>
     private static string ContentType(ReadOnlySequence<byte> bytes)
     {
+        if (bytes.Length > 64) return Encoding.ASCII.GetString(bytes);
         Span<byte> type = stackalloc byte[(int)bytes.Length];
         bytes.CopyTo(type);
         for (var i = 0; i < KnownTypes.Length; i++)
@@ -71,12 +72,14 @@ public static class ReplicaFrames
     }
 
     /// <summary>
-    /// The bytes the first frame of <paramref name="buffer"/> takes, its length prefix included; null while its
-    /// header is not all there. A length no frame can have is an <see cref="InvalidDataException"/>.
+    /// Reads the first whole frame of <paramref name="buffer"/> and moves it past that frame; false when the
+    /// buffer does not hold a whole one yet. A frame over <see cref="MaxFrameBytes"/> or that contradicts its
+    /// own length is an <see cref="InvalidDataException"/>: the connection is not to be read further.
     /// </summary>
-    private static long? Length(ReadOnlySequence<byte> buffer)
+    public static bool TryRead(ref ReadOnlySequence<byte> buffer, out Frame frame)
     {
-        if (buffer.Length < HeaderBytes) return null;
+        frame = default;
+        if (buffer.Length < HeaderBytes) return false;
         Span<byte> header = stackalloc byte[HeaderBytes];
         buffer.Slice(0, HeaderBytes).CopyTo(header);
         var length = BinaryPrimitives.ReadInt32LittleEndian(header);
@@ -85,26 +88,12 @@ public static class ReplicaFrames
         {
             throw new InvalidDataException($"A frame says it is {length} bytes long, with a content type of {typeLength}.");
         }
-        return 4L + length;
-    }
-
-    /// <summary>
-    /// Reads the first whole frame of <paramref name="buffer"/> and moves it past that frame; false when the
-    /// buffer does not hold a whole one yet. A frame over <see cref="MaxFrameBytes"/> or that contradicts its
-    /// own length is an <see cref="InvalidDataException"/>: the connection is not to be read further.
-    /// </summary>
-    public static bool TryRead(ref ReadOnlySequence<byte> buffer, out Frame frame)
-    {
-        frame = default;
-        if (Length(buffer) is not { } length || buffer.Length < length) return false;
-        Span<byte> header = stackalloc byte[HeaderBytes];
-        buffer.Slice(0, HeaderBytes).CopyTo(header);
-        var typeLength = BinaryPrimitives.ReadUInt16LittleEndian(header[10..]);
+        if (buffer.Length < 4L + length) return false;
         var type = typeLength == 0 ? null : ContentType(buffer.Slice(HeaderBytes, typeLength));
         frame = new Frame(
             BinaryPrimitives.ReadInt32LittleEndian(header[4..]), BinaryPrimitives.ReadUInt16LittleEndian(header[8..]), type,
-            buffer.Slice(HeaderBytes + typeLength, length - HeaderBytes - typeLength));
-        buffer = buffer.Slice(length);
+            buffer.Slice(HeaderBytes + typeLength, length - (HeaderBytes - 4) - typeLength));
+        buffer = buffer.Slice(4L + length);
         return true;
     }
 }
