@@ -10,9 +10,14 @@ using Strata.Core.Runtime.Local;
 namespace Strata.Worker.Serving.Tests;
 
 [Collection(TrainedModelsCollection.Name)]
-public sealed class ServeTests(TrainedModels models)
+public sealed class ServeTests(TrainedModels models) : IDisposable
 {
     private const string Labels = "{model_name=\"churn\",version=\"3\"}";
+
+    // A folder for a test's replica socket (a socket address holds 107 bytes: kept short, under the temporary folder).
+    private readonly string _sockets = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;
+
+    public void Dispose() => Directory.Delete(_sockets, recursive: true);
 
     [Fact]
     public async Task A_single_instance_gets_the_churn_label_and_its_probability()
@@ -215,124 +220,92 @@ public sealed class ServeTests(TrainedModels models)
     [Fact]
     public async Task With_a_socket_a_replica_answers_frames_there_as_its_port_answers_predict_and_keeps_its_port_for_health_and_metrics()
     {
-        var folder = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;
-        try
-        {
-            var socket = Path.Combine(folder, "replica.sock");
-            await using var replica = await Replica.StartAsync(models.Churn, socket: socket);
-            // Forty predictions of different customers, a schema error, text that is not JSON and an empty body, all in one write.
-            var bodies = Enumerable.Range(1, 40).Select(n => JsonSerializer.SerializeToUtf8Bytes(TrainedModels.ChurnInstance(tenureMonths: n)))
-                .Append(JsonSerializer.SerializeToUtf8Bytes(new { tenure_months = "ten" })).Append("{\"tenure"u8.ToArray()).Append([]).ToList();
+        var socket = Path.Combine(_sockets, "replica.sock");
+        await using var replica = await Replica.StartAsync(models.Churn, socket: socket);
+        // Forty predictions of different customers, a schema error, text that is not JSON and an empty body, all in one write.
+        var bodies = Enumerable.Range(1, 40).Select(n => JsonSerializer.SerializeToUtf8Bytes(TrainedModels.ChurnInstance(tenureMonths: n)))
+            .Append(JsonSerializer.SerializeToUtf8Bytes(new { tenure_months = "ten" })).Append("{\"tenure"u8.ToArray()).Append([]).ToList();
 
-            await using var frames = await FrameConnection.OpenAsync(socket);
-            var answers = await frames.SendAsync(bodies);
+        await using var frames = await FrameConnection.OpenAsync(socket);
+        var answers = await frames.SendAsync(bodies);
 
-            Assert.Equal(bodies.Count, answers.Count);
-            for (var i = 0; i < bodies.Count; i++)
-            {
-                // The same answer, byte for byte, as the port's POST /predict gives for that body.
-                using var content = new ByteArrayContent(bodies[i]);
-                content.Headers.ContentType = new("application/json");
-                using var overHttp = await replica.Client.PostAsync(new Uri("/predict", UriKind.Relative), content);
-                Assert.Equal((int)overHttp.StatusCode, answers[i].Status);
-                Assert.Equal(overHttp.Content.Headers.ContentType?.MediaType, answers[i].ContentType);
-                Assert.Equal(await overHttp.Content.ReadAsStringAsync(), Encoding.UTF8.GetString(answers[i].Body));
-            }
-            Assert.Equal(200, answers[0].Status);
-            Assert.Equal([400, 400, 400], answers[^3..].Select(a => a.Status));
-            using var ready = await replica.Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
-            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-            // Counted as over HTTP: forty predictions and three errors each way.
-            Assert.Equal(80, await replica.MetricAsync("predictions_total" + Labels));
-            Assert.Equal(6, await replica.MetricAsync("prediction_errors_total" + Labels));
-        }
-        finally
+        Assert.Equal(bodies.Count, answers.Count);
+        for (var i = 0; i < bodies.Count; i++)
         {
-            Directory.Delete(folder, recursive: true);
+            // The same answer, byte for byte, as the port's POST /predict gives for that body.
+            using var content = new ByteArrayContent(bodies[i]);
+            content.Headers.ContentType = new("application/json");
+            using var overHttp = await replica.Client.PostAsync(new Uri("/predict", UriKind.Relative), content);
+            Assert.Equal((int)overHttp.StatusCode, answers[i].Status);
+            Assert.Equal(overHttp.Content.Headers.ContentType?.MediaType, answers[i].ContentType);
+            Assert.Equal(await overHttp.Content.ReadAsStringAsync(), Encoding.UTF8.GetString(answers[i].Body));
         }
+        Assert.Equal(200, answers[0].Status);
+        Assert.Equal([400, 400, 400], answers[^3..].Select(a => a.Status));
+        using var ready = await replica.Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        // Counted as over HTTP: forty predictions and three errors each way.
+        Assert.Equal(80, await replica.MetricAsync("predictions_total" + Labels));
+        Assert.Equal(6, await replica.MetricAsync("prediction_errors_total" + Labels));
     }
 
     [Fact]
     public async Task The_largest_batch_over_a_mebibyte_is_answered_whole_over_the_port_and_over_the_socket()
     {
-        var folder = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;
-        try
-        {
-            var socket = Path.Combine(folder, "replica.sock");
-            await using var replica = await Replica.StartAsync(models.Churn, socket: socket);
-            // 10,000 instances, the most a request may hold: past Kestrel's 1 MiB of unconsumed request buffer.
-            var body = JsonSerializer.SerializeToUtf8Bytes(new { instances = Enumerable.Range(0, 10_000).Select(n => TrainedModels.ChurnInstance(tenureMonths: n % 72)) });
-            Assert.True(body.Length > 1024 * 1024, $"{body.Length} bytes");
+        var socket = Path.Combine(_sockets, "replica.sock");
+        await using var replica = await Replica.StartAsync(models.Churn, socket: socket);
+        // 10,000 instances, the most a request may hold: over a mebibyte.
+        var body = JsonSerializer.SerializeToUtf8Bytes(new { instances = Enumerable.Range(0, 10_000).Select(n => TrainedModels.ChurnInstance(tenureMonths: n % 72)) });
+        Assert.True(body.Length > 1024 * 1024, $"{body.Length} bytes");
 
-            using var content = new ByteArrayContent(body);
-            content.Headers.ContentType = new("application/json");
-            using var overHttp = await replica.Client.PostAsync(new Uri("/predict", UriKind.Relative), content);
-            await using var frames = await FrameConnection.OpenAsync(socket);
-            var overSocket = (await frames.SendAsync([body]))[0];
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new("application/json");
+        using var overHttp = await replica.Client.PostAsync(new Uri("/predict", UriKind.Relative), content);
+        await using var frames = await FrameConnection.OpenAsync(socket);
+        var overSocket = (await frames.SendAsync([body]))[0];
 
-            Assert.Equal(HttpStatusCode.OK, overHttp.StatusCode);
-            var answer = await overHttp.Content.ReadFromJsonAsync<JsonElement>();
-            Assert.Equal(10_000, answer.GetProperty("predictions").GetArrayLength());
-            Assert.Equal(200, overSocket.Status);
-            Assert.Equal(answer.GetRawText(), JsonSerializer.Deserialize<JsonElement>(overSocket.Body).GetRawText());
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.Equal(HttpStatusCode.OK, overHttp.StatusCode);
+        var answer = await overHttp.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(10_000, answer.GetProperty("predictions").GetArrayLength());
+        Assert.Equal(200, overSocket.Status);
+        Assert.Equal(answer.GetRawText(), JsonSerializer.Deserialize<JsonElement>(overSocket.Body).GetRawText());
     }
 
     [Fact]
     public async Task A_connection_that_sends_what_is_not_a_frame_is_closed_and_the_replica_serves_the_next_one()
     {
-        var folder = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;
-        try
-        {
-            var socket = Path.Combine(folder, "replica.sock");
-            await using var replica = await Replica.StartAsync(models.Churn, socket: socket);
+        var socket = Path.Combine(_sockets, "replica.sock");
+        await using var replica = await Replica.StartAsync(models.Churn, socket: socket);
 
-            await using (var bad = await FrameConnection.OpenAsync(socket))
-            {
-                // A length over the limit: the replica does not wait for 64 MiB that will never be a request.
-                var header = new byte[12];
-                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header, ReplicaFrames.MaxFrameBytes + 1);
-                Assert.True(await bad.IsClosedAfterAsync(header));
-            }
-            await using var good = await FrameConnection.OpenAsync(socket);
-            var answers = await good.SendAsync([JsonSerializer.SerializeToUtf8Bytes(TrainedModels.ChurnInstance())]);
-
-            Assert.Equal(200, answers[0].Status);
-        }
-        finally
+        await using (var bad = await FrameConnection.OpenAsync(socket))
         {
-            Directory.Delete(folder, recursive: true);
+            // A length over the limit: the replica does not wait for 64 MiB that will never be a request.
+            var header = new byte[12];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header, ReplicaFrames.MaxFrameBytes + 1);
+            Assert.True(await bad.IsClosedAfterAsync(header));
         }
+        await using var good = await FrameConnection.OpenAsync(socket);
+        var answers = await good.SendAsync([JsonSerializer.SerializeToUtf8Bytes(TrainedModels.ChurnInstance())]);
+
+        Assert.Equal(200, answers[0].Status);
     }
 
     [Fact]
     public async Task A_stopping_replica_closes_the_servers_connection_once_its_answers_are_written_and_does_not_wait_for_it()
     {
-        var folder = Directory.CreateTempSubdirectory("strata-serving-socket-").FullName;
-        try
-        {
-            var socket = Path.Combine(folder, "replica.sock");
-            var replica = await Replica.StartAsync(models.Churn, socket: socket);
-            await using var frames = await FrameConnection.OpenAsync(socket);
-            Assert.Equal(200, (await frames.SendAsync([JsonSerializer.SerializeToUtf8Bytes(TrainedModels.ChurnInstance())]))[0].Status);
+        var socket = Path.Combine(_sockets, "replica.sock");
+        var replica = await Replica.StartAsync(models.Churn, socket: socket);
+        await using var frames = await FrameConnection.OpenAsync(socket);
+        Assert.Equal(200, (await frames.SendAsync([JsonSerializer.SerializeToUtf8Bytes(TrainedModels.ChurnInstance())]))[0].Status);
 
-            // As SIGTERM does. The connection stays open on the server's side: the replica closes it, rather than
-            // holding its exit until the host's shutdown timeout (30 s) ends it.
-            var stopping = replica.DisposeAsync().AsTask();
+        // As SIGTERM does. The connection stays open on the server's side: the replica closes it, rather than
+        // holding its exit until the host's shutdown timeout (30 s) ends it.
+        var stopping = replica.DisposeAsync().AsTask();
 
-            var closed = frames.IsClosedAfterAsync([]);
-            await Task.WhenAll(closed, stopping).WaitAsync(TimeSpan.FromSeconds(20));
+        var closed = frames.IsClosedAfterAsync([]);
+        await Task.WhenAll(closed, stopping).WaitAsync(TimeSpan.FromSeconds(20));
 
-            Assert.True(await closed);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.True(await closed);
     }
 
     /// <summary>A connection to a replica's socket speaking its frames (<see cref="ReplicaFrames"/>), as the server's router does.</summary>

@@ -43,27 +43,32 @@ internal sealed class FakeFrameReplica : IAsyncDisposable
                 var socket = await _listener.AcceptAsync();
                 var number = Interlocked.Increment(ref _connections);
                 var connection = new FakeFrameConnection(socket, number);
-                lock (_serving) _open.Add(connection);
-                lock (_serving) _serving.Add(Task.Run(async () =>
+                lock (_serving)
                 {
-                    try
-                    {
-                        await serve(connection);
-                    }
-                    catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
-                    {
-                        // The server closed the connection.
-                    }
-                    finally
-                    {
-                        connection.Close();
-                    }
-                }));
+                    _open.Add(connection);
+                    _serving.Add(Task.Run(() => ServeAsync(connection, serve)));
+                }
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             // Disposed.
+        }
+    }
+
+    private static async Task ServeAsync(FakeFrameConnection connection, Func<FakeFrameConnection, Task> serve)
+    {
+        try
+        {
+            await serve(connection);
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
+        {
+            // The server closed the connection.
+        }
+        finally
+        {
+            connection.Close();
         }
     }
 
