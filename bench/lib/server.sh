@@ -34,7 +34,8 @@ tenant_token() {
 }
 
 # deploy_churn DATA PORT TOKEN MODEL: registers MODEL/model.zip (with MODEL/schema.json, as the trainer wrote them)
-# as churn@1 in the server's tenant of TOKEN and deploys it on one replica; sets $replica to its address once ready.
+# as churn@1 and deploys it on one replica; sets $replica to its address once ready. TOKEN is a member's of the
+# tenant `bench` (tenant_token DATA PORT bench), whose file area the model is copied into.
 deploy_churn() {
   local data=$1 port=$2 token=$3 model=$4
   mkdir -p "$data/.strata/artifacts/bench/out"
