@@ -6,14 +6,25 @@ the predicted label and its probability, and whose POST /predict/batch takes a b
 {"instances": [...]}, and predicts its rows in one call. Debian's packages (python3-fastapi, python3-uvicorn,
 python3-sklearn); run it with Debian's interpreter:
 
-    /usr/bin/python3 -m uvicorn --app-dir bench/serving fastapi_anchor:app --workers 2 --port 18190 --log-level warning
+    /usr/bin/python3 bench/serving/fastapi_anchor.py --workers 2 --port 18190
 
-It trains at import, in each worker (a second or two), on examples/churn/churn.csv beside the repository's
-root, or on the file STRATA_BENCH_CHURN_CSV names.
+It trains at import (a second or two), on examples/churn/churn.csv beside the repository's root, or on the
+file STRATA_BENCH_CHURN_CSV names, then forks its workers.
+
+Why not `uvicorn --workers 2`: its workers accept from one shared listening socket, and with wrk's 32
+connections opened at once, one worker now and then accepts all of them while the other idles. Measured
+on this 2-core machine on 2026-12-08 (24 wrk runs of 8 s, 32 connections): 18 at 8,500-9,400/s; 4 at
+3,800-4,000/s, in which one worker's CPU time showed it had no connection (1 clock tick against 907); 2 at
+5,500 and 6,300/s. So a benchmark run caught one mode or the other by chance. Here each
+worker listens on its own socket bound with SO_REUSEPORT, and the kernel spreads connections over them by
+their addresses: the anchor is measured at what its two workers can do, every run.
 """
 
+import argparse
 import csv
 import os
+import signal
+import socket
 from pathlib import Path
 from typing import List
 
@@ -85,3 +96,39 @@ def predict_batch(batch: Batch):
     x = np.array([encode(instance.dict(), means, categories) for instance in batch.instances])
     probabilities = model.predict_proba(x)[:, 1]
     return {"predictions": [{"predicted_label": bool(p >= 0.5), "probability": float(p)} for p in probabilities]}
+
+
+def serve(host, port, workers):
+    """Forks the workers, each serving the app on its own SO_REUSEPORT socket; waits for them, and passes
+    SIGTERM and SIGINT on."""
+    import uvicorn
+
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            listener.bind((host, port))
+            uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
+            os._exit(0)
+        children.append(pid)
+
+    def stop(signum, frame):
+        for child in children:
+            os.kill(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        os.waitpid(child, 0)
+
+
+if __name__ == "__main__":
+    arguments = argparse.ArgumentParser(description="The serving benchmark's FastAPI + scikit-learn anchor.")
+    arguments.add_argument("--host", default="127.0.0.1")
+    arguments.add_argument("--port", type=int, default=18190)
+    arguments.add_argument("--workers", type=int, default=2)
+    options = arguments.parse_args()
+    serve(options.host, options.port, options.workers)

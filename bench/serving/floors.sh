@@ -7,6 +7,8 @@
 #   ready-auth   GET /v1/deployments/churn/ready: the same pipeline (Kestrel, JWT, authorization, the
 #                runtime's view) with no body and no hop: the floor of any authenticated route;
 #   health-anon  GET /health/live: Kestrel alone, no authentication.
+# Each line also gives wrk's own CPU per request (its user + system time, from /usr/bin/time): with the server's
+# and the replica's, what a request costs the machine's cores in all.
 # Usage: bench/serving/floors.sh [rounds, default 1]; STRATA_BENCH_ONLY=route stops after the route.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,12 +32,13 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 per_request() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f µs", t / hz / n * 1e6}'; }
 # run NAME TOKEN SCRIPT URL
 run() {
-  local name=$1 auth=$2 script=$3 url=$4 out s0 r0 n
+  local name=$1 auth=$2 script=$3 url=$4 out s0 r0 n load
   STRATA_TOKEN=$auth wrk -t2 -c32 -d5s -s "$script" "$url" >/dev/null
   s0=$(ticks "$server"); r0=$(ticks "$replica_pid")
-  out=$(STRATA_TOKEN=$auth wrk -t2 -c32 -d10s -s "$script" "$url")
+  out=$(STRATA_TOKEN=$auth /usr/bin/time -f '%U %S' -o "$work/wrk-time" wrk -t2 -c32 -d10s -s "$script" "$url")
   n=$(awk '/requests in/ {print $1}' <<<"$out")
-  echo "$name: $(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")/s; server $(per_request $(( $(ticks "$server") - s0 )) "$n"), replica $(per_request $(( $(ticks "$replica_pid") - r0 )) "$n") per request"
+  load=$(awk -v n="$n" '{printf "%.1f µs", ($1 + $2) / n * 1e6}' "$work/wrk-time")
+  echo "$name: $(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")/s; server $(per_request $(( $(ticks "$server") - s0 )) "$n"), replica $(per_request $(( $(ticks "$replica_pid") - r0 )) "$n"), wrk $load per request"
 }
 for _ in $(seq 1 "$rounds"); do
   run replica "" bench/serving/predict.lua "${replica}predict"
