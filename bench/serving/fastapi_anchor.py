@@ -25,6 +25,8 @@ import csv
 import os
 import signal
 import socket
+import sys
+import traceback
 from pathlib import Path
 from typing import List
 
@@ -99,20 +101,27 @@ def predict_batch(batch: Batch):
 
 
 def serve(host, port, workers):
-    """Forks the workers, each serving the app on its own SO_REUSEPORT socket; waits for them, and passes
-    SIGTERM and SIGINT on."""
+    """Forks the workers, each serving the app on its own SO_REUSEPORT socket; passes SIGTERM and SIGINT on,
+    waits for them, and returns 1 if one failed."""
     import uvicorn
 
     children = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            listener.bind((host, port))
-            uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
-            os._exit(0)
+            # The worker never returns into the launcher's code: it exits here, with 1 if it could not serve.
+            code = 1
+            try:
+                listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                listener.bind((host, port))
+                uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
         children.append(pid)
 
     def stop(signum, frame):
@@ -121,8 +130,8 @@ def serve(host, port, workers):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for child in children:
-        os.waitpid(child, 0)
+    statuses = [os.waitpid(child, 0)[1] for child in children]
+    return 0 if all(status == 0 for status in statuses) else 1
 
 
 if __name__ == "__main__":
@@ -131,4 +140,4 @@ if __name__ == "__main__":
     arguments.add_argument("--port", type=int, default=18190)
     arguments.add_argument("--workers", type=int, default=2)
     options = arguments.parse_args()
-    serve(options.host, options.port, options.workers)
+    sys.exit(serve(options.host, options.port, options.workers))
