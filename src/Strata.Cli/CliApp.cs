@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Spectre.Console;
+using Strata.Contracts;
 using Strata.Cli.Commands;
 
 namespace Strata.Cli;

@@ -20,9 +20,8 @@ public static partial class JsonErrors
         {
             var names = MemberNames(unknown.Groups["type"].Value, options);
             var given = field[(field.LastIndexOf('.') + 1)..];
-            var nearest = names.Select(name => (Name: name, Distance: Distance(given, name))).OrderBy(n => n.Distance).FirstOrDefault();
-            return (field, nearest.Name is not null && nearest.Distance <= Math.Max(2, given.Length / 3)
-                ? $"unknown field; did you mean {nearest.Name}?"
+            return (field, Words.Nearest(given, names) is { } nearest
+                ? $"unknown field; did you mean {nearest}?"
                 : names.Count > 0 ? $"unknown field; the fields here are {string.Join(", ", names)}." : "unknown field.");
         }
         if (NotConvertible().Match(message) is { Success: true } convert)
@@ -88,25 +87,6 @@ public static partial class JsonErrors
             return "one of " + string.Join(", ", values);
         }
         return "an object";
-    }
-
-    /// <summary>Levenshtein's distance, ignoring case.</summary>
-    private static int Distance(string a, string b)
-    {
-        a = a.ToLowerInvariant();
-        b = b.ToLowerInvariant();
-        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
-        for (var i = 1; i <= a.Length; i++)
-        {
-            var current = new int[b.Length + 1];
-            current[0] = i;
-            for (var j = 1; j <= b.Length; j++)
-            {
-                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            }
-            previous = current;
-        }
-        return previous[b.Length];
     }
 
     [GeneratedRegex(@"could not be mapped to any \.NET member contained in type '(?<type>[^']+)'")]
