@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
-using Strata.Contracts;
 using Strata.Cli.Commands;
+using Strata.Contracts;
 
 namespace Strata.Cli;
 
